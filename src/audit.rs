@@ -1,0 +1,317 @@
+//! `wheelbuild audit`: is every input pinned, and are the pins still what upstream says?
+
+use std::collections::BTreeSet;
+use std::fmt::{self, Write as _};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::lock::{Lockfile, RefKind, is_full_sha, short_digest};
+use crate::resolve::{self, ResolveSettings, registry::is_loopback};
+
+/// The kinds of findings; `--allow KIND` accepts one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// There is no lockfile.
+    LockMissing,
+    /// The lockfile does not match the config.
+    LockStale,
+    /// An input of the config has no digest/SHA in the lock.
+    Unpinned,
+    /// A git ref is a branch: it moves as commits land.
+    MutableRef,
+    /// Upstream now resolves a tag/branch differently than the lock.
+    Moved,
+    /// The config names a commit by a short SHA.
+    ShortSha,
+    /// A non-loopback registry is reached over plain HTTP.
+    InsecureRegistry,
+    /// Re-resolving an input failed (so it could not be compared).
+    Unresolvable,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::LockMissing,
+        FindingKind::LockStale,
+        FindingKind::Unpinned,
+        FindingKind::MutableRef,
+        FindingKind::Moved,
+        FindingKind::ShortSha,
+        FindingKind::InsecureRegistry,
+        FindingKind::Unresolvable,
+    ];
+}
+
+impl std::str::FromStr for FindingKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        FindingKind::ALL
+            .into_iter()
+            .find(|k| k.to_string() == s)
+            .ok_or_else(|| {
+                let names: Vec<String> = FindingKind::ALL.iter().map(ToString::to_string).collect();
+                format!("unknown finding kind `{s}` (kinds: {})", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).expect("kind serializes");
+        f.write_str(s.as_str().unwrap_or("?"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// What it is about: an image reference, a git URL @ ref, a registry.
+    pub subject: String,
+    pub message: String,
+    /// `file:line:col` in the config, when it comes from there.
+    pub location: Option<String>,
+}
+
+/// One row of the pinned-input table.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PinnedInput {
+    /// `image` or `git`.
+    pub input: &'static str,
+    /// Image reference or `url @ ref`.
+    pub subject: String,
+    /// `tag`, `digest`, `branch`, `commit`.
+    pub kind: String,
+    /// The pin: manifest digest or commit SHA; `null` when not pinned.
+    pub pin: Option<String>,
+    pub index_digest: Option<String>,
+    /// Projects using it.
+    pub projects: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AuditReport {
+    pub version: u32,
+    pub findings: Vec<Finding>,
+    pub allowed: Vec<Finding>,
+    pub inputs: Vec<PinnedInput>,
+    /// Whether upstream was re-resolved (false with `--offline`).
+    pub checked_upstream: bool,
+}
+
+impl AuditReport {
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let w = self.inputs.iter().map(|i| i.subject.len()).max().unwrap_or(5).max(5);
+        let _ = writeln!(out, "{:5}  {:w$}  {:6}  PIN", "INPUT", "REF", "KIND");
+        for i in &self.inputs {
+            let pin = match (&i.pin, &i.index_digest) {
+                (Some(p), Some(idx)) => format!("{p} (index {})", short_digest(idx)),
+                (Some(p), None) => p.clone(),
+                (None, _) => "NOT PINNED".into(),
+            };
+            let _ = writeln!(out, "{:5}  {:w$}  {:6}  {pin}", i.input, i.subject, i.kind);
+        }
+        if !self.checked_upstream {
+            out.push_str("\nupstream not checked (--offline)\n");
+        }
+        if self.findings.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nno findings{}",
+                if self.allowed.is_empty() { String::new() } else { format!(" ({} allowed)", self.allowed.len()) }
+            );
+        } else {
+            let _ = writeln!(out, "\n{} finding(s):", self.findings.len());
+            for f in &self.findings {
+                let _ = write!(out, "  [{}] {}: {}", f.kind, f.subject, f.message);
+                if let Some(l) = &f.location {
+                    let _ = write!(out, " ({l})");
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+pub const AUDIT_JSON_VERSION: u32 = 1;
+
+/// Audit `config` against `lock` (and upstream unless `offline`).
+pub async fn audit(
+    config: &Config,
+    lock: Option<&Lockfile>,
+    settings: &ResolveSettings,
+    offline: bool,
+    allow: &BTreeSet<FindingKind>,
+) -> AuditReport {
+    let mut findings = Vec::new();
+    let mut push = |kind, subject: String, message: String, location: Option<String>| {
+        findings.push(Finding {
+            kind,
+            subject,
+            message,
+            location,
+        });
+    };
+
+    match lock {
+        None => push(
+            FindingKind::LockMissing,
+            "wheelbuild.lock".into(),
+            "no lockfile: nothing is pinned; run `wheelbuild lock`".into(),
+            None,
+        ),
+        Some(l) => {
+            if let Err(e) = l.check_fresh(config) {
+                push(FindingKind::LockStale, "wheelbuild.lock".into(), e.to_string(), None);
+            }
+        }
+    }
+
+    let mut inputs = Vec::new();
+    for image in config.distinct_images() {
+        let pinned = lock.and_then(|l| l.image(image));
+        let location = config.image_origins.get(image).map(ToString::to_string);
+        let by_digest = image.reference.contains("@sha256:");
+        if pinned.is_none() {
+            push(
+                FindingKind::Unpinned,
+                image.reference.clone(),
+                format!("not pinned to a digest for {}", image.platform),
+                location,
+            );
+        }
+        let projects = users(config, |t| t.image == *image);
+        inputs.push(PinnedInput {
+            input: "image",
+            subject: format!("{} ({})", image.reference, image.platform),
+            kind: if by_digest { "digest" } else { "tag" }.into(),
+            pin: pinned.map(|p| p.manifest_digest.clone()),
+            index_digest: pinned.and_then(|p| p.index_digest.clone()),
+            projects,
+        });
+    }
+    for git in config.distinct_git() {
+        let pinned = lock.and_then(|l| l.git(git));
+        let location = config.git_origins.get(git).map(ToString::to_string);
+        let subject = format!("{} @ {}", git.url, git.display_ref());
+        if pinned.is_none() {
+            push(FindingKind::Unpinned, subject.clone(), "not pinned to a commit".into(), location.clone());
+        }
+        if let Some(p) = pinned {
+            if p.kind == RefKind::Branch {
+                push(
+                    FindingKind::MutableRef,
+                    subject.clone(),
+                    format!(
+                        "`{}` is a branch: the pin is {}, but the ref will move",
+                        p.resolved.as_deref().unwrap_or("HEAD"),
+                        &p.commit[..12]
+                    ),
+                    location.clone(),
+                );
+            }
+            if p.kind == RefKind::Commit && git.reference.as_deref().is_some_and(|r| !is_full_sha(r)) {
+                push(
+                    FindingKind::ShortSha,
+                    subject.clone(),
+                    format!("short SHA in the config; write the full {}", p.commit),
+                    location.clone(),
+                );
+            }
+        }
+        let projects = config
+            .projects
+            .iter()
+            .filter(|p| p.git == *git)
+            .map(|p| p.name.clone())
+            .collect();
+        inputs.push(PinnedInput {
+            input: "git",
+            subject,
+            kind: pinned.map_or("?".to_string(), |p| p.kind.to_string()),
+            pin: pinned.map(|p| p.commit.clone()),
+            index_digest: None,
+            projects,
+        });
+    }
+    for (host, spec) in &config.file.registries {
+        if spec.insecure && !is_loopback(host) {
+            push(
+                FindingKind::InsecureRegistry,
+                host.clone(),
+                "reached over plain HTTP: pins can be forged in transit".into(),
+                None,
+            );
+        }
+    }
+
+    if !offline && let Some(lock) = lock {
+        let images: Vec<_> = config.distinct_images().filter(|i| lock.image(i).is_some()).cloned().collect();
+        let git: Vec<_> = config
+            .distinct_git()
+            .filter(|g| lock.git(g).is_some_and(|p| p.kind != RefKind::Commit))
+            .cloned()
+            .collect();
+        match resolve::resolve(settings, images, git).await {
+            Ok(resolved) => {
+                for (input, result) in resolved.images {
+                    let old = lock.image(&input).expect("filtered to pinned");
+                    match result {
+                        Ok(new) if new.manifest_digest != old.manifest_digest || new.index_digest != old.index_digest => push(
+                            FindingKind::Moved,
+                            input.reference.clone(),
+                            format!(
+                                "tag moved upstream: locked {}, now {}",
+                                short_digest(&old.manifest_digest),
+                                short_digest(&new.manifest_digest)
+                            ),
+                            config.image_origins.get(&input).map(ToString::to_string),
+                        ),
+                        Ok(_) => {}
+                        Err(e) => push(FindingKind::Unresolvable, input.reference.clone(), e.to_string(), None),
+                    }
+                }
+                for (input, result) in resolved.git {
+                    let old = lock.git(&input).expect("filtered to pinned");
+                    let subject = format!("{} @ {}", input.url, input.display_ref());
+                    match result {
+                        Ok(new) if new.commit != old.commit => push(
+                            FindingKind::Moved,
+                            subject,
+                            format!("{} moved upstream: locked {}, now {}", old.kind, &old.commit[..12], &new.commit[..12]),
+                            config.git_origins.get(&input).map(ToString::to_string),
+                        ),
+                        Ok(_) => {}
+                        Err(e) => push(FindingKind::Unresolvable, subject, e.to_string(), None),
+                    }
+                }
+            }
+            Err(e) => push(FindingKind::Unresolvable, "registries".into(), e.to_string(), None),
+        }
+    }
+
+    let (allowed, findings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| allow.contains(&f.kind));
+    AuditReport {
+        version: AUDIT_JSON_VERSION,
+        findings,
+        allowed,
+        inputs,
+        checked_upstream: !offline && lock.is_some(),
+    }
+}
+
+fn users(config: &Config, pred: impl Fn(&crate::config::TargetSpec) -> bool) -> Vec<String> {
+    let mut names: Vec<String> = config
+        .targets
+        .iter()
+        .filter(|t| pred(t))
+        .map(|t| config.projects[t.project].name.clone())
+        .collect();
+    names.dedup();
+    names
+}

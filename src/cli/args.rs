@@ -1,0 +1,104 @@
+//! Command-line arguments. Only syntax lives here; meaning is in `settings`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wheelbuild",
+    version,
+    about = "Reproducible, content-addressed builds of Python wheels for GPU projects",
+    after_help = "Exit codes: 0 ok, 1 build failed, 2 user error, 3 registry/git/Docker unavailable,\n\
+                  10 targets would be built, 11 audit findings, 12 lockfile missing or out of date, 70 internal error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path of the config file [default: wheelbuild.toml in this or a parent directory]
+    #[arg(long, global = true, env = "WHEELBUILD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Fail (exit 12) when wheelbuild.lock is missing or out of date, instead of updating it.
+    /// Checked offline.
+    #[arg(long, global = true)]
+    pub locked: bool,
+    /// Never touch the network: use only what the lock and local caches hold.
+    #[arg(long, global = true, env = "WHEELBUILD_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
+    /// Store directory [default: store.dir of the config]
+    #[arg(long, global = true, env = "WHEELBUILD_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Cache directory, for git mirrors and build caches [default: cache.dir of the config]
+    #[arg(long, global = true, env = "WHEELBUILD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// More output; repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less output.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// When to use colors.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve image tags to digests and git refs to commits, into wheelbuild.lock.
+    Lock(LockArgs),
+    /// Show every target with its key and whether it must be built, and why.
+    Plan(PlanArgs),
+    /// CI cache check: exit 0 when every target is in the store, 10 when some would build.
+    Check(PlanArgs),
+    /// Report inputs that are not pinned, mutable, or moved upstream since locking.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Re-resolve only these projects (their git ref) or images (reference or repository).
+    #[arg(long, value_name = "NAME", num_args = 1.., conflicts_with = "update_all")]
+    pub update: Vec<String>,
+    /// Re-resolve every input.
+    #[arg(long)]
+    pub update_all: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format. The JSON is documented in the README and versioned.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Accept findings of this kind (repeatable), e.g. `--allow mutable-ref`.
+    #[arg(long, value_name = "KIND", value_parser = parse_finding_kind)]
+    pub allow: Vec<wheelbuild::audit::FindingKind>,
+}
+
+fn parse_finding_kind(s: &str) -> Result<wheelbuild::audit::FindingKind, String> {
+    s.parse()
+}

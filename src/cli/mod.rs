@@ -1,0 +1,86 @@
+//! The command layer: parse arguments, resolve settings, run a command, report errors.
+
+mod args;
+mod commands;
+mod printer;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wheelbuild::Exit;
+
+use args::{Cli, Command};
+use printer::Printer;
+use settings::GlobalSettings;
+
+/// What a command wants the process to exit with when it did not fail.
+pub type Outcome = anyhow::Result<Exit>;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => Exit::UserError as u8,
+            });
+        }
+    };
+    let global = GlobalSettings::resolve(&cli.global);
+    global.color.write_global();
+    init_tracing(global.verbosity);
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error: wheelbuild panicked: {info}\nplease report this with the command you ran");
+        std::process::exit(Exit::Internal as i32);
+    }));
+
+    let printer = Printer::new(global.verbosity);
+    let result = match &cli.command {
+        Command::Lock(args) => commands::lock(&cli.global, &global, args, &printer),
+        Command::Plan(args) => commands::plan(&cli.global, &global, args, &printer),
+        Command::Check(args) => commands::check(&cli.global, &global, args, &printer),
+        Command::Audit(args) => commands::audit(&cli.global, &global, args, &printer),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(err) => {
+            printer.error(&err);
+            ExitCode::from(exit_code(&err) as u8)
+        }
+    }
+}
+
+/// The exit code of an error: from the core error kind when there is one.
+fn exit_code(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<wheelbuild::Error>() {
+            return e.exit();
+        }
+    }
+    Exit::Internal
+}
+
+fn init_tracing(verbosity: i8) {
+    let filter = match std::env::var("WHEELBUILD_LOG") {
+        Ok(f) => f,
+        Err(_) if verbosity >= 2 => "wheelbuild=trace,oci_client=debug".into(),
+        Err(_) if verbosity == 1 => "wheelbuild=debug".into(),
+        Err(_) => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// A runtime for commands that touch the network. Installs the TLS crypto provider
+/// explicitly: more than one may be linked, and rustls panics if it has to guess.
+pub fn network_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

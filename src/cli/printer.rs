@@ -1,0 +1,113 @@
+//! Terminal output: data to stdout, status and errors to stderr, colored when allowed.
+
+use std::io::Write as _;
+
+use anstyle::{AnsiColor, Style};
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+const STATUS: Style = AnsiColor::Green.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+pub struct Printer {
+    verbosity: i8,
+}
+
+impl Printer {
+    pub fn new(verbosity: i8) -> Printer {
+        Printer { verbosity }
+    }
+
+    /// Data: the command's result. Always printed.
+    pub fn data(&self, text: &str) {
+        let mut out = anstream::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// `   Verb message`, cargo-style, on stderr; silenced by -q.
+    pub fn status(&self, verb: &str, message: &str) {
+        if self.verbosity >= 0 {
+            let _ = writeln!(anstream::stderr(), "{STATUS}{verb:>12}{STATUS:#} {message}");
+        }
+    }
+
+    /// A plain line on stderr; silenced by -q.
+    pub fn note(&self, message: &str) {
+        if self.verbosity >= 0 {
+            let _ = writeln!(anstream::stderr(), "{message}");
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        if self.verbosity >= 0 {
+            let _ = writeln!(anstream::stderr(), "{WARN}warning{WARN:#}: {message}");
+        }
+    }
+
+    /// An error with its location snippet, causes and hint.
+    pub fn error(&self, err: &anyhow::Error) {
+        let mut out = String::new();
+        let mut core = None;
+        for cause in err.chain() {
+            if let Some(e) = cause.downcast_ref::<wheelbuild::Error>() {
+                core = Some(e);
+                break;
+            }
+        }
+        match core {
+            Some(e) if !e.parts().is_empty() => {
+                out.push_str(&format!("{ERROR}error{ERROR:#}: {e}\n"));
+                for part in e.parts() {
+                    render(&mut out, part, "  ");
+                }
+            }
+            _ => render(&mut out, err.as_ref(), ""),
+        }
+        let _ = anstream::stderr().write_all(out.as_bytes());
+    }
+}
+
+/// One error: message, location, causes not already in the message, hint.
+fn render(out: &mut String, err: &(dyn std::error::Error + 'static), indent: &str) {
+    let message = err.to_string();
+    out.push_str(&format!("{indent}{ERROR}error{ERROR:#}: {message}\n"));
+    let (location, hint) = details(err);
+    if let Some(loc) = location {
+        // rustc's layout: the arrow indented by the line number's width, then the snippet.
+        let gutter = " ".repeat(loc.line.to_string().len());
+        out.push_str(&format!("{indent}{gutter}{DIM}-->{DIM:#} {loc}\n"));
+        for line in loc.snippet().lines() {
+            out.push_str(&format!("{indent}{DIM}{line}{DIM:#}\n"));
+        }
+    }
+    let mut seen = message;
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !seen.contains(&text) {
+            out.push_str(&format!("{indent}  caused by: {text}\n"));
+            seen.push_str(&text);
+        }
+        source = s.source();
+    }
+    if let Some(hint) = hint {
+        out.push_str(&format!("{indent}  {HINT}hint{HINT:#}: {hint}\n"));
+    }
+}
+
+/// Location and hint of the first error in the chain that has them.
+fn details(err: &(dyn std::error::Error + 'static)) -> (Option<wheelbuild::diag::Location>, Option<String>) {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(w) = e.downcast_ref::<wheelbuild::Error>() {
+            return (w.location().cloned(), w.hint());
+        }
+        if let Some(r) = e.downcast_ref::<wheelbuild::resolve::ResolveError>() {
+            return (r.location().cloned(), r.hint());
+        }
+        cur = e.source();
+    }
+    (None, None)
+}

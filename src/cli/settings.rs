@@ -1,0 +1,109 @@
+//! Settings, resolved once per command: CLI flag > environment > config file > default.
+//! Commands read these, never the raw arguments or the environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use wheelbuild::config::Config;
+use wheelbuild::resolve::ResolveSettings;
+use wheelbuild::store::Store;
+
+use super::args::{ColorArg, GlobalArgs};
+
+pub const CONFIG_FILE: &str = "wheelbuild.toml";
+pub const LOCK_FILE: &str = "wheelbuild.lock";
+
+/// Settings every command has, before any file is read.
+#[derive(Debug, Clone)]
+pub struct GlobalSettings {
+    pub color: anstream::ColorChoice,
+    /// -q is negative, -v positive.
+    pub verbosity: i8,
+    pub offline: bool,
+    pub locked: bool,
+}
+
+impl GlobalSettings {
+    pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
+        let color = match args.color {
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
+            ColorArg::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+                anstream::ColorChoice::Never
+            }
+            ColorArg::Auto => anstream::ColorChoice::Auto,
+        };
+        GlobalSettings {
+            color,
+            verbosity: args.verbose as i8 - args.quiet as i8,
+            offline: args.offline,
+            locked: args.locked,
+        }
+    }
+}
+
+/// Settings of a command that works on a project.
+pub struct ProjectSettings {
+    pub config: Config,
+    pub lock_path: PathBuf,
+    pub store_dir: PathBuf,
+    pub cache_dir: PathBuf,
+}
+
+impl ProjectSettings {
+    pub fn load(args: &GlobalArgs) -> anyhow::Result<ProjectSettings> {
+        let path = match &args.config {
+            Some(p) => p.clone(),
+            None => find_config()?,
+        };
+        let config = Config::load(&path).map_err(wheelbuild::Error::from)?;
+        // Beside the config, spelled as the config path is (`wheelbuild.lock`, not `./wheelbuild.lock`).
+        let lock_path = path.with_file_name(LOCK_FILE);
+        let store_dir = match &args.store {
+            Some(d) => d.clone(),
+            None => config.resolve_path(&config.file.store.dir),
+        };
+        let cache_dir = match &args.cache_dir {
+            Some(d) => d.clone(),
+            None => config.resolve_path(&config.file.cache.dir),
+        };
+        Ok(ProjectSettings {
+            config,
+            lock_path,
+            store_dir,
+            cache_dir,
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(&self.store_dir)
+    }
+
+    pub fn resolve_settings(&self) -> ResolveSettings {
+        let mut s = ResolveSettings::for_config(&self.config, &self.cache_dir);
+        // Tests shorten backoff; users never need to.
+        if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()) {
+            s.retry.base = std::time::Duration::from_millis(ms);
+        }
+        s
+    }
+}
+
+/// `wheelbuild.toml` in the current directory or the nearest parent that has one.
+fn find_config() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let mut dir: Option<&Path> = Some(&cwd);
+    while let Some(d) = dir {
+        let candidate = d.join(CONFIG_FILE);
+        if candidate.is_file() {
+            // Relative when it is here, so messages show `wheelbuild.toml:3:1`.
+            return Ok(if d == cwd { PathBuf::from(CONFIG_FILE) } else { candidate });
+        }
+        dir = d.parent();
+    }
+    Err(wheelbuild::Error::from(wheelbuild::config::ConfigError::Read {
+        path: PathBuf::from(CONFIG_FILE),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found in this directory or any parent"),
+    })
+    .into())
+}

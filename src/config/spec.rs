@@ -1,0 +1,289 @@
+//! The `wheelbuild.toml` file format, exactly as written by users.
+//!
+//! These types only describe syntax; [`super::Config`] validates them and expands the
+//! matrix. Every table rejects unknown keys so that a typo is an error with a hint rather
+//! than a silently ignored setting. Fields whose values can be wrong in ways only
+//! validation detects carry a [`Spanned`] so errors can point at them.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Root of `wheelbuild.toml`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "wheelbuild.toml")]
+pub struct ConfigFile {
+    /// The build matrix: every combination of axis values is a cell.
+    #[schemars(with = "MatrixSpec")]
+    pub matrix: Spanned<MatrixSpec>,
+    /// The base image of each cell.
+    #[schemars(with = "ImageSpec")]
+    pub image: Spanned<ImageSpec>,
+    /// Projects to build: one `[[project]]` table each.
+    #[serde(default, rename = "project")]
+    pub projects: Vec<ProjectSpec>,
+    /// Environment for every project's build (templated). Projects override entries.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: BTreeMap<String, Spanned<String>>,
+    /// Extra environment variable names that do not change the wheel's bytes, so changing
+    /// them never forces a rebuild (added to the built-in list; see the README).
+    #[serde(default)]
+    pub non_key_env: Vec<String>,
+    /// Per-registry connection settings, keyed by host[:port].
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistrySpec>,
+    /// Compiler and pip caches mounted into builds. None of this is part of a build key.
+    #[serde(default)]
+    pub cache: CacheSpec,
+    /// Where built wheels are placed.
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// The content-addressed store of build records.
+    #[serde(default)]
+    pub store: StoreSpec,
+    /// How build containers run. None of this is part of a build key.
+    #[serde(default)]
+    pub build: BuildSpec,
+}
+
+/// Matrix axes. `python` is required; `cuda` defaults to `["cpu"]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MatrixSpec {
+    /// Python versions, e.g. `["3.10", "3.11"]`.
+    #[schemars(with = "Vec<String>")]
+    pub python: Spanned<Vec<Spanned<String>>>,
+    /// Accelerator variants, as PyTorch tags them: `cpu`, `cudaX.Y`, `rocmX.Y[.Z]`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub cuda: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Torch versions, e.g. `["2.4.0"]`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub torch: Option<Spanned<Vec<Spanned<String>>>>,
+    /// User axes, e.g. `tier = ["0", "1", "2"]` or `materials = ["off", "on"]`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
+    pub axes: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    /// Cells to drop: a cell is excluded when it matches every `axis = value` of an entry.
+    #[serde(default)]
+    #[schemars(with = "Vec<BTreeMap<String, String>>")]
+    pub exclude: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// Extra cells, each giving a value for every axis.
+    #[serde(default)]
+    #[schemars(with = "Vec<BTreeMap<String, String>>")]
+    pub include: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+}
+
+/// How each cell gets its base image.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageSpec {
+    /// Image reference template over axis variables, e.g.
+    /// `"pytorch/pytorch:{torch}-cuda{cuda}-cudnn9-devel"`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub template: Option<Spanned<String>>,
+    /// Explicit mapping: the first entry whose `when` matches a cell gives its image.
+    #[serde(default)]
+    pub select: Vec<ImageSelect>,
+    /// Image platform, `os/arch[/variant]`. Default `linux/amd64`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub platform: Option<Spanned<String>>,
+    /// Toolchain check run in the image before each build (templated), e.g.
+    /// `"nvcc --version | grep cuda_{cuda}"`. A project's own `verify` replaces it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub verify: Option<Spanned<String>>,
+}
+
+/// One row of the explicit image mapping.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageSelect {
+    /// Axis values this row applies to; axes not named match anything.
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub when: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// The image reference for matching cells (templated).
+    #[serde(rename = "ref")]
+    #[schemars(with = "String")]
+    pub reference: Spanned<String>,
+    /// Platform for these cells, overriding `image.platform`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub platform: Option<Spanned<String>>,
+}
+
+/// One project to build for each cell of the matrix.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProjectSpec {
+    /// Short unique name: letters, digits, `.`, `_`, `-`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Repository URL: https, ssh, `git@host:path`, `file://`, or a local path
+    /// (relative to the config file).
+    #[schemars(with = "String")]
+    pub git: Spanned<String>,
+    /// Branch, tag, or full/short commit SHA. Default: the remote's default branch.
+    #[serde(default, rename = "ref")]
+    #[schemars(with = "Option<String>")]
+    pub reference: Option<Spanned<String>>,
+    /// Directory inside the repository that holds the Python project.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub subdir: Option<Spanned<String>>,
+    /// Shell command that builds the wheel into `$WHEELBUILD_OUT` (templated).
+    /// Default: `python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir "$WHEELBUILD_OUT" .`
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub build: Option<Spanned<String>>,
+    /// Extra pip packages installed into the build environment (templated).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub pip: Vec<Spanned<String>>,
+    /// Extra apt packages installed into the build environment.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub apt: Vec<Spanned<String>>,
+    /// Environment for the build (templated), e.g. `TORCH_CUDA_ARCH_LIST`, `MAX_JOBS`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: BTreeMap<String, Spanned<String>>,
+    /// Whether the build needs a GPU (`--gpus all`).
+    #[serde(default)]
+    pub gpu: bool,
+    /// Toolchain check (templated); replaces `image.verify` for this project.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub verify: Option<Spanned<String>>,
+    /// Restrict this project to some axis values, e.g. `{ cuda = ["cuda12.4"] }`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
+    pub matrix: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    /// Cells this project skips, with the same matching rules as `matrix.exclude`.
+    #[serde(default)]
+    #[schemars(with = "Vec<BTreeMap<String, String>>")]
+    pub exclude: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+}
+
+/// Settings for one registry host.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistrySpec {
+    /// Use plain HTTP. Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) always do;
+    /// any other registry needs this set explicitly, and `audit` reports it.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CacheSpec {
+    /// Cache directory (relative to the config file). Also holds git mirrors.
+    #[serde(default = "default_cache_dir")]
+    pub dir: String,
+    /// Persist a ccache directory across builds.
+    #[serde(default = "yes")]
+    pub ccache: bool,
+    /// Persist pip's download cache across builds.
+    #[serde(default = "yes")]
+    pub pip: bool,
+    /// Cache isolation channel, e.g. `ci`, `nightly`, `release`: builds only share
+    /// caches within one channel (and one accelerator variant).
+    #[serde(default = "default_channel")]
+    pub channel: String,
+}
+
+impl Default for CacheSpec {
+    fn default() -> Self {
+        CacheSpec {
+            dir: default_cache_dir(),
+            ccache: true,
+            pip: true,
+            channel: default_channel(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OutputSpec {
+    /// Wheelhouse directory (relative to the config file).
+    #[serde(default = "default_output_dir")]
+    pub dir: String,
+    /// Sub-directory of each cell's wheels (templated).
+    #[serde(default = "default_layout")]
+    #[schemars(with = "String")]
+    pub layout: Spanned<String>,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            dir: default_output_dir(),
+            layout: Spanned::new(0..0, default_layout().into_inner()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StoreSpec {
+    /// Store directory (relative to the config file).
+    #[serde(default = "default_store_dir")]
+    pub dir: String,
+}
+
+impl Default for StoreSpec {
+    fn default() -> Self {
+        StoreSpec {
+            dir: default_store_dir(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BuildSpec {
+    /// UID the build runs as inside the container. Default 1000.
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// GID the build runs as inside the container. Default 1000.
+    #[serde(default)]
+    pub gid: Option<u32>,
+    /// Network of the build step: `default` or `none`.
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    Default,
+    None,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_cache_dir() -> String {
+    ".wheelbuild/cache".into()
+}
+fn default_channel() -> String {
+    "ci".into()
+}
+fn default_output_dir() -> String {
+    "wheelhouse".into()
+}
+fn default_layout() -> Spanned<String> {
+    Spanned::new(0..0, "py{py}/{accel}/{platform}".into())
+}
+fn default_store_dir() -> String {
+    ".wheelbuild/store".into()
+}

@@ -1,0 +1,307 @@
+use super::*;
+
+fn parse(src: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("wheelbuild.toml"), src)
+}
+
+fn err(src: &str) -> (String, Option<(usize, usize)>, Option<String>) {
+    match parse(src) {
+        Ok(_) => panic!("expected an error for:\n{src}"),
+        Err(e) => {
+            let loc = e.location().map(|l| (l.line, l.col));
+            (e.to_string(), loc, e.hint())
+        }
+    }
+}
+
+const BASE: &str = r#"
+[matrix]
+python = ["3.10", "3.11"]
+cuda = ["cpu", "cuda12.4"]
+
+[image]
+template = "reg.example/base:py{python}-{variant}"
+
+[[project]]
+name = "hello"
+git = "https://example.com/hello.git"
+ref = "main"
+"#;
+
+#[test]
+fn expands_the_matrix_in_canonical_order() {
+    let c = parse(BASE).unwrap();
+    assert_eq!(c.axes, ["python", "cuda"]);
+    let ids: Vec<_> = c.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "hello/py3.10-cpu",
+            "hello/py3.10-cuda12.4",
+            "hello/py3.11-cpu",
+            "hello/py3.11-cuda12.4"
+        ]
+    );
+    let t = &c.targets[3];
+    assert_eq!(t.image.reference, "reg.example/base:py3.11-cuda12.4");
+    assert_eq!(t.image.platform.to_string(), "linux/amd64");
+    assert_eq!(t.output_subdir, "py311/cu124/linux_x86_64");
+    assert_eq!(c.targets[0].output_subdir, "py310/cpu/linux_x86_64");
+    assert_eq!(t.build, DEFAULT_BUILD);
+    assert_eq!(c.distinct_images().count(), 4);
+    assert_eq!(c.distinct_git().count(), 1);
+}
+
+#[test]
+fn cuda_defaults_to_cpu_and_user_axes_follow_builtins() {
+    let c = parse(
+        r#"
+[matrix]
+python = ["3.11"]
+torch = ["2.4.0"]
+axes = { tier = ["0", "2"], materials = ["off"] }
+[image]
+template = "img:{torch}-{tier}"
+[[project]]
+name = "p"
+git = "."
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.axes, ["python", "cuda", "torch", "materials", "tier"]);
+    assert_eq!(c.targets[0].id, "p/py3.11-cpu-torch2.4.0-materials=off-tier=0");
+    assert_eq!(c.targets[1].image.reference, "img:2.4.0-2");
+}
+
+#[test]
+fn unknown_key_names_location_and_suggests() {
+    let src = BASE.replace("ref = \"main\"", "reff = \"main\"");
+    let (msg, loc, hint) = err(&src);
+    assert_eq!(msg, "unknown field `reff`");
+    assert_eq!(loc, Some((12, 1)));
+    assert_eq!(hint.as_deref(), Some("did you mean `ref`?"));
+
+    let (msg, _, hint) = err(&BASE.replace("[matrix]", "[matirx]"));
+    assert_eq!(msg, "unknown field `matirx`");
+    assert_eq!(hint.as_deref(), Some("did you mean `matrix`?"));
+
+    let (msg, _, hint) = err(&BASE.replace("python =", "pyhton ="));
+    assert_eq!(msg, "unknown field `pyhton`");
+    assert_eq!(hint.as_deref(), Some("did you mean `python`?"));
+}
+
+#[test]
+fn missing_field_hint() {
+    let (msg, loc, hint) = err(&BASE.replace("git = \"https://example.com/hello.git\"\n", ""));
+    assert!(msg.contains("missing field `git`"), "{msg}");
+    assert!(loc.is_some());
+    assert_eq!(hint.as_deref(), Some("add `git = ...` to this table"));
+}
+
+#[test]
+fn template_variable_missing_in_a_cell_names_the_cell() {
+    let src = BASE.replace("py{python}-{variant}", "cuda{cuda}");
+    let (msg, loc, hint) = err(&src);
+    assert_eq!(
+        msg,
+        "the image reference uses `{cuda}`, which cell python=3.10, cuda=cpu does not define"
+    );
+    // Points at the placeholder inside the string.
+    assert_eq!(loc, Some((7, 34)));
+    assert!(hint.unwrap().contains("cudaX.Y"));
+}
+
+#[test]
+fn template_variable_unknown_suggests() {
+    let src = BASE.replace("py{python}-{variant}", "py{pyhton}");
+    let (msg, _, hint) = err(&src);
+    assert_eq!(msg, "the image reference uses unknown variable `{pyhton}`");
+    assert_eq!(hint.as_deref(), Some("did you mean `{python}`?"));
+}
+
+#[test]
+fn axis_values_are_validated_with_hints() {
+    let (msg, loc, hint) = err(&BASE.replace("\"cuda12.4\"", "\"12.4\""));
+    assert_eq!(msg, "invalid value `12.4` for axis `cuda`");
+    assert_eq!(loc, Some((4, 16)));
+    assert_eq!(hint.as_deref(), Some("write `cuda12.4` (or `rocm12.4`)"));
+    let (_, _, hint) = err(&BASE.replace("\"cuda12.4\"", "\"cu124\""));
+    assert_eq!(hint.as_deref(), Some("write `cuda12.4`"));
+    let (msg, _, hint) = err(&BASE.replace("\"3.10\"", "\"3.10.4\""));
+    assert_eq!(msg, "invalid value `3.10.4` for axis `python`");
+    assert!(hint.unwrap().contains("`3.10`"));
+    let (msg, _, _) = err(&BASE.replace("\"3.10\", ", "\"3.11\", "));
+    assert!(msg.contains("appears twice"), "{msg}");
+}
+
+#[test]
+fn accel_variants() {
+    assert_eq!(Accel::parse("rocm6.2.4"), Ok(Accel::Rocm("6.2.4".into())));
+    assert_eq!(Accel::parse("rocm6.2.4").unwrap().tag(), "rocm6.2.4");
+    assert_eq!(Accel::parse("cuda11.8").unwrap().tag(), "cu118");
+    assert_eq!(Accel::parse("cpu").unwrap().tag(), "cpu");
+    assert!(Accel::parse("gpu").is_err());
+}
+
+#[test]
+fn exclude_and_include() {
+    let src = BASE.replace(
+        "[[project]]",
+        "[[matrix.exclude]]\npython = \"3.10\"\ncuda = \"cuda12.4\"\n\
+         [[matrix.exclude]]\npython = \"3.11\"\ncuda = \"cpu\"\n\
+         [[matrix.include]]\npython = \"3.12\"\ncuda = \"rocm6.2\"\n\n[[project]]",
+    );
+    let c = parse(&src).unwrap();
+    let cells: Vec<_> = c.cells.iter().map(Cell::name).collect();
+    assert_eq!(cells, ["py3.10-cpu", "py3.11-cuda12.4", "py3.12-rocm6.2"]);
+    assert_eq!(c.targets[2].output_subdir, "py312/rocm6.2/linux_x86_64");
+}
+
+#[test]
+fn exclude_must_name_real_axes_and_values() {
+    let src = BASE.replace("[[project]]", "[[matrix.exclude]]\ncuda = \"cuda12.8\"\n\n[[project]]");
+    let (msg, _, hint) = err(&src);
+    assert_eq!(msg, "`cuda12.8` is not a value of axis `cuda`");
+    assert_eq!(hint.as_deref(), Some("did you mean `cuda12.4`?"));
+    let src = BASE.replace("[[project]]", "[[matrix.exclude]]\ncdua = \"cpu\"\n\n[[project]]");
+    let (msg, _, hint) = err(&src);
+    assert_eq!(msg, "unknown axis `cdua`");
+    assert_eq!(hint.as_deref(), Some("did you mean `cuda`?"));
+}
+
+#[test]
+fn include_must_give_every_axis() {
+    let src = BASE.replace("[[project]]", "[[matrix.include]]\npython = \"3.12\"\n\n[[project]]");
+    let (msg, loc, _) = err(&src);
+    assert_eq!(msg, "include entry gives no value for axis `cuda`");
+    assert!(loc.is_some());
+}
+
+#[test]
+fn project_matrix_restriction_and_exclude() {
+    let src = format!(
+        "{BASE}matrix = {{ cuda = [\"cuda12.4\"] }}\n\n[[project]]\nname = \"other\"\ngit = \"x\"\n\
+         exclude = [{{ python = \"3.10\" }}]\n"
+    );
+    let c = parse(&src).unwrap();
+    let ids: Vec<_> = c.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "hello/py3.10-cuda12.4",
+            "hello/py3.11-cuda12.4",
+            "other/py3.11-cpu",
+            "other/py3.11-cuda12.4"
+        ]
+    );
+    let (msg, _, _) = err(&format!("{BASE}matrix = {{ cuda = [\"cuda9.0\"] }}\n"));
+    assert_eq!(msg, "`cuda9.0` is not a value of axis `cuda`");
+    let (msg, _, _) = err(&format!("{BASE}matrix = {{ cuda = [\"cuda12.4\"], python = [] }}\n"));
+    assert_eq!(msg, "project `hello` matches no cell of the matrix");
+}
+
+#[test]
+fn explicit_image_mapping_first_match_wins() {
+    let src = r#"
+[matrix]
+python = ["3.10"]
+cuda = ["cuda11.8", "cuda12.1"]
+torch = ["2.3.0"]
+
+[image]
+platform = "linux/arm64"
+
+[[image.select]]
+when = { torch = "2.3.0", cuda = "cuda12.1" }
+ref = "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel"
+platform = "linux/amd64"
+
+[[image.select]]
+when = { torch = "2.3.0" }
+ref = "pytorch/pytorch:{torch}-cuda{cuda}-cudnn8-devel"
+
+[[project]]
+name = "p"
+git = "."
+"#;
+    let c = parse(src).unwrap();
+    let images: Vec<_> = c
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", t.image.reference, t.image.platform))
+        .collect();
+    assert_eq!(
+        images,
+        [
+            "pytorch/pytorch:2.3.0-cuda11.8-cudnn8-devel linux/arm64",
+            "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel linux/amd64"
+        ]
+    );
+    assert_eq!(c.targets[0].output_subdir, "py310/cu118/linux_aarch64");
+
+    let (msg, _, hint) = err(&src.replace("when = { torch = \"2.3.0\" }", "when = { torch = \"2.4.0\" }"));
+    assert_eq!(msg, "no base image for cell python=3.10, cuda=cuda11.8, torch=2.3.0");
+    assert!(hint.unwrap().contains("[[image.select]]"));
+}
+
+#[test]
+fn env_is_merged_and_validated() {
+    let src = BASE.replace(
+        "[matrix]",
+        "env = { CFLAGS = \"-O2\", MAX_JOBS = \"4\" }\nnon-key-env = [\"MY_LOG\"]\n\n[matrix]",
+    ) + "env = { CFLAGS = \"-O3\", TORCH_CUDA_ARCH_LIST = \"{cuda}\", MY_LOG = \"x\" }\nmatrix = { cuda = [\"cuda12.4\"] }\n";
+    let c = parse(&src).unwrap();
+    let env = &c.targets[0].env;
+    assert_eq!(env["CFLAGS"], "-O3");
+    assert_eq!(env["MAX_JOBS"], "4");
+    assert_eq!(env["TORCH_CUDA_ARCH_LIST"], "12.4");
+    assert!(!c.is_key_env("MAX_JOBS"));
+    assert!(!c.is_key_env("MY_LOG"));
+    assert!(c.is_key_env("CFLAGS"));
+
+    let (msg, _, _) = err(&(BASE.to_string() + "env = { WHEELBUILD_OUT = \"/x\" }\n"));
+    assert_eq!(msg, "`WHEELBUILD_OUT` is set by wheelbuild and cannot be configured");
+    let (msg, _, _) = err(&(BASE.to_string() + "env = { \"1X\" = \"y\" }\n"));
+    assert_eq!(msg, "invalid environment variable name `1X`");
+}
+
+#[test]
+fn crlf_does_not_leak_into_commands() {
+    let src = BASE.to_string() + "build = \"\"\"\nmake\nmake install\n\"\"\"\n";
+    let lf = parse(&src).unwrap();
+    let crlf = parse(&src.replace('\n', "\r\n")).unwrap();
+    assert_eq!(lf.targets[0].build, "make\nmake install\n");
+    assert_eq!(crlf.targets[0].build, lf.targets[0].build);
+}
+
+#[test]
+fn names_and_paths_are_checked() {
+    let (msg, _, _) = err(&BASE.replace("name = \"hello\"", "name = \"he llo\""));
+    assert_eq!(msg, "invalid project name `he llo`");
+    let src = BASE.to_string() + "subdir = \"../up\"\n";
+    let (msg, _, _) = err(&src);
+    assert_eq!(msg, "invalid subdir `../up`");
+    let src = format!("{BASE}\n[[project]]\nname = \"hello\"\ngit = \"y\"\n");
+    let (msg, loc, _) = err(&src);
+    assert_eq!(msg, "project `hello` is declared twice");
+    assert_eq!(loc.map(|l| l.0), Some(15));
+    let src = BASE.replace("cuda = [\"cpu\", \"cuda12.4\"]", "axes = { py = [\"x\"] }");
+    let (msg, _, _) = err(&src);
+    assert_eq!(msg, "`py` is reserved and cannot be a user axis");
+}
+
+#[test]
+fn platform_is_validated() {
+    let src = BASE.replace("[image]", "[image]\nplatform = \"amd64\"");
+    let (msg, loc, hint) = err(&src);
+    assert_eq!(msg, "invalid platform `amd64`");
+    assert_eq!(loc, Some((7, 12)));
+    assert!(hint.unwrap().contains("os/arch"));
+}
+
+#[test]
+fn read_error_has_a_hint() {
+    let e = Config::load(Path::new("/nonexistent/wheelbuild.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("cannot read config file /nonexistent/wheelbuild.toml"));
+    assert!(e.hint().unwrap().contains("--config"));
+}

@@ -1,0 +1,116 @@
+//! Source locations and "did you mean" hints for user-facing errors.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A position in a text file, 1-based, as editors show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    /// The whole source line, for a caret snippet.
+    pub line_text: String,
+    /// How many characters the caret underlines (at least 1).
+    pub width: usize,
+}
+
+impl Location {
+    /// Map a byte span of `src` to line and column. Columns count characters, not bytes.
+    pub fn from_span(path: &Path, src: &str, span: Range<usize>) -> Self {
+        let start = span.start.min(src.len());
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let line = src[..start].matches('\n').count() + 1;
+        let col = src[line_start..start].chars().count() + 1;
+        let line_text = src[line_start..line_end].trim_end_matches('\r').to_string();
+        let end = span.end.clamp(start, line_end);
+        let width = src[start..end].chars().count().max(1);
+        Location {
+            path: path.to_path_buf(),
+            line,
+            col,
+            line_text,
+            width,
+        }
+    }
+
+    /// A rustc-style snippet: the line with a caret under the span.
+    pub fn snippet(&self) -> String {
+        let gutter = self.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        let caret_pad = " ".repeat(self.col.saturating_sub(1));
+        let width = self
+            .width
+            .min(self.line_text.chars().count().saturating_sub(self.col - 1).max(1));
+        format!(
+            "{pad} |\n{line} | {text}\n{pad} | {caret_pad}{carets}",
+            line = self.line,
+            text = self.line_text,
+            carets = "^".repeat(width),
+        )
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.col)
+    }
+}
+
+/// The closest candidate to `input`, if one is close enough to be a plausible typo.
+pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(input, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Quote a list of names for a message: `a`, `b`, `c`.
+pub fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_counts_lines_and_chars() {
+        let src = "a = 1\nbé = \"x\"\n";
+        let span = src.find('"').unwrap()..src.len() - 1;
+        let loc = Location::from_span(Path::new("w.toml"), src, span);
+        assert_eq!((loc.line, loc.col), (2, 6));
+        assert_eq!(loc.line_text, "bé = \"x\"");
+        assert_eq!(loc.width, 3);
+        assert_eq!(loc.to_string(), "w.toml:2:6");
+        assert!(loc.snippet().ends_with("|      ^^^"), "{}", loc.snippet());
+    }
+
+    #[test]
+    fn location_handles_crlf_and_end_of_file() {
+        let src = "a = 1\r\nb = 2";
+        let loc = Location::from_span(Path::new("w.toml"), src, src.len()..src.len());
+        assert_eq!((loc.line, loc.col), (2, 6));
+        assert_eq!(loc.line_text, "b = 2");
+        let loc = Location::from_span(Path::new("w.toml"), src, 0..5);
+        assert_eq!(loc.line_text, "a = 1");
+    }
+
+    #[test]
+    fn suggestions_only_for_close_names() {
+        assert_eq!(did_you_mean("reff", ["ref", "git", "name"]), Some("ref"));
+        assert_eq!(did_you_mean("pyhton", ["python", "cuda"]), Some("python"));
+        assert_eq!(did_you_mean("zzz", ["ref", "git"]), None);
+    }
+}

@@ -1,0 +1,94 @@
+//! The library's error type and how errors map to exit codes.
+
+use crate::config::ConfigError;
+use crate::diag::Location;
+use crate::lock::LockError;
+use crate::plan::PlanError;
+use crate::resolve::ResolveError;
+use crate::store::StoreError;
+
+/// Process exit codes. Documented in the README; scripts rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Success = 0,
+    /// A build failed (issue: `build`, `verify`).
+    BuildFailed = 1,
+    /// The user must fix something: config, arguments, refs, credentials.
+    UserError = 2,
+    /// Something outside is unavailable: registry, git server, Docker daemon.
+    Unavailable = 3,
+    /// `check`/`build --check`: some target would be (re)built.
+    WouldRebuild = 10,
+    /// `audit` found problems.
+    AuditFindings = 11,
+    /// `--locked`: the lockfile is missing or out of date.
+    LockOutdated = 12,
+    /// A bug in wheelbuild.
+    Internal = 70,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Lock(e) => Error::Lock(e),
+            PlanError::Store(e) => Error::Store(e),
+        }
+    }
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Config(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
+            Error::Resolve(e) => e.hint(),
+            Error::Store(e) => e.hint(),
+        }
+    }
+
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Config(e) => e.location(),
+            Error::Lock(e) => e.location(),
+            Error::Resolve(e) => e.location(),
+            Error::Store(_) => None,
+        }
+    }
+
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Config(_) => Exit::UserError,
+            Error::Lock(LockError::Stale { .. } | LockError::Missing { .. }) => Exit::LockOutdated,
+            Error::Lock(LockError::Io { .. } | LockError::Write { .. }) => Exit::Unavailable,
+            Error::Lock(_) => Exit::UserError,
+            Error::Resolve(e) if e.is_user_error() => Exit::UserError,
+            Error::Resolve(_) => Exit::Unavailable,
+            Error::Store(StoreError::Io { .. }) => Exit::Unavailable,
+            Error::Store(StoreError::Corrupt { .. }) => Exit::UserError,
+        }
+    }
+
+    /// Errors that stand for several (every failed input of a `lock`).
+    pub fn parts(&self) -> Vec<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Resolve(ResolveError::Many(all)) => all
+                .iter()
+                .map(|e| e as &(dyn std::error::Error + 'static))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}

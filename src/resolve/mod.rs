@@ -1,0 +1,291 @@
+//! Stage 2: resolve the config's mutable inputs (image tags, git refs) to pins, and fold
+//! them into a new lock.
+//!
+//! Every resolution runs concurrently: images over one shared HTTP client, git refs with
+//! one `ls-remote` per repository. A slow or failing input does not hold up the others,
+//! and every failure is reported, not just the first.
+
+pub mod git;
+pub mod registry;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::config::{Config, GitInput, ImageInput};
+use crate::diag::{Location, did_you_mean};
+use crate::key;
+use crate::lock::{Change, LockedGit, LockedImage, Lockfile, diff};
+pub use git::{GitContext, GitError};
+pub use registry::{RegistryError, RegistryResolver, RetryPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{what}: {source}")]
+    Registry {
+        what: String,
+        location: Box<Location>,
+        #[source]
+        source: RegistryError,
+    },
+    #[error("{what}: {source}")]
+    Git {
+        what: String,
+        location: Box<Location>,
+        #[source]
+        source: GitError,
+    },
+    #[error("{} inputs could not be resolved", .0.len())]
+    Many(Vec<ResolveError>),
+    #[error("`{name}` is neither a project nor an image of the config")]
+    UnknownUpdate {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("{what} is not pinned in the lock, and --offline forbids resolving it")]
+    Offline { what: String },
+    #[error(transparent)]
+    Setup(RegistryError),
+}
+
+impl ResolveError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.hint(),
+            ResolveError::Git { source, .. } => source.hint(),
+            ResolveError::Many(_) => None,
+            ResolveError::UnknownUpdate { suggestion, .. } => Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "give a project name or an image reference/repository from the config".into(),
+            }),
+            ResolveError::Offline { .. } => Some("run `wheelbuild lock` with network access first".into()),
+        }
+    }
+
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ResolveError::Registry { location, .. } | ResolveError::Git { location, .. } => Some(location),
+            _ => None,
+        }
+    }
+
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.is_user_error(),
+            ResolveError::Git { source, .. } => source.is_user_error(),
+            ResolveError::Many(all) => all.iter().any(ResolveError::is_user_error),
+            ResolveError::UnknownUpdate { .. } | ResolveError::Offline { .. } => true,
+        }
+    }
+}
+
+/// How to reach things while resolving.
+#[derive(Debug, Clone)]
+pub struct ResolveSettings {
+    pub git: GitContext,
+    /// Registries (host[:port]) to reach over plain HTTP beside loopback ones.
+    pub insecure: BTreeSet<String>,
+    pub retry: RetryPolicy,
+    /// Concurrent registry requests.
+    pub concurrency: usize,
+}
+
+impl ResolveSettings {
+    pub fn for_config(config: &Config, cache_dir: &std::path::Path) -> ResolveSettings {
+        ResolveSettings {
+            git: GitContext {
+                root: config.root.clone(),
+                mirrors: cache_dir.join("git"),
+            },
+            insecure: config
+                .file
+                .registries
+                .iter()
+                .filter(|(_, r)| r.insecure)
+                .map(|(host, _)| host.clone())
+                .collect(),
+            retry: RetryPolicy::default(),
+            concurrency: 32,
+        }
+    }
+}
+
+/// Pins for some inputs, each success or failure.
+pub struct Resolved {
+    pub images: Vec<(ImageInput, Result<LockedImage, RegistryError>)>,
+    pub git: Vec<(GitInput, Result<LockedGit, GitError>)>,
+}
+
+/// Resolve images and git refs, all at once.
+pub async fn resolve(
+    settings: &ResolveSettings,
+    images: Vec<ImageInput>,
+    git: Vec<GitInput>,
+) -> Result<Resolved, RegistryError> {
+    let image_refs: Vec<&ImageInput> = images.iter().collect();
+    let resolver = if images.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            RegistryResolver::new(&image_refs, &settings.insecure, settings.retry).await?,
+        ))
+    };
+    let images_fut = async {
+        match resolver {
+            Some(r) => registry::resolve_all(r, images, settings.concurrency).await,
+            None => Vec::new(),
+        }
+    };
+    let git_fut = git::resolve_all(&settings.git, git);
+    let (images, git) = tokio::join!(images_fut, git_fut);
+    Ok(Resolved { images, git })
+}
+
+/// Which pins `lock` may replace.
+#[derive(Debug, Clone, Default)]
+pub enum Update {
+    /// Keep every pin whose input the config still has.
+    #[default]
+    Keep,
+    /// Re-resolve the inputs of these projects / images.
+    Names(Vec<String>),
+    /// Re-resolve everything.
+    All,
+}
+
+pub struct LockOutcome {
+    pub lock: Lockfile,
+    pub changes: Vec<Change>,
+}
+
+/// Compute the new lock for `config`: keep pins of unchanged inputs (unless updated),
+/// resolve the rest.
+pub async fn lock(
+    config: &Config,
+    old: Option<&Lockfile>,
+    update: &Update,
+    offline: bool,
+    settings: &ResolveSettings,
+) -> Result<LockOutcome, ResolveError> {
+    let (update_images, update_git) = selected_for_update(config, update)?;
+    let mut images = Vec::new();
+    let mut to_resolve_images = Vec::new();
+    for input in config.distinct_images() {
+        match old.and_then(|l| l.image(input)) {
+            Some(pinned) if !update_images.contains(input) => images.push(pinned.clone()),
+            _ => to_resolve_images.push(input.clone()),
+        }
+    }
+    let mut git = Vec::new();
+    let mut to_resolve_git = Vec::new();
+    for input in config.distinct_git() {
+        match old.and_then(|l| l.git(input)) {
+            Some(pinned) if !update_git.contains(input) => git.push(pinned.clone()),
+            _ => to_resolve_git.push(input.clone()),
+        }
+    }
+
+    if offline {
+        if let Some(i) = to_resolve_images.first() {
+            return Err(ResolveError::Offline {
+                what: format!("image `{}` ({})", i.reference, i.platform),
+            });
+        }
+        if let Some(g) = to_resolve_git.first() {
+            return Err(ResolveError::Offline {
+                what: format!("git `{}` at `{}`", g.url, g.display_ref()),
+            });
+        }
+    }
+
+    let resolved = resolve(settings, to_resolve_images, to_resolve_git)
+        .await
+        .map_err(ResolveError::Setup)?;
+    let mut failures = Vec::new();
+    for (input, result) in resolved.images {
+        match result {
+            Ok(pinned) => images.push(pinned),
+            Err(source) => failures.push(ResolveError::Registry {
+                what: format!("image `{}` ({})", input.reference, input.platform),
+                location: Box::new(config.image_origins[&input].clone()),
+                source,
+            }),
+        }
+    }
+    for (input, result) in resolved.git {
+        match result {
+            Ok(pinned) => git.push(pinned),
+            Err(source) => failures.push(ResolveError::Git {
+                what: format!("git `{}` at `{}`", input.url, input.display_ref()),
+                location: Box::new(config.git_origins[&input].clone()),
+                source,
+            }),
+        }
+    }
+    match failures.len() {
+        0 => {}
+        1 => return Err(failures.pop().expect("one failure")),
+        _ => return Err(ResolveError::Many(failures)),
+    }
+    let lock = Lockfile::new(key::lock_inputs(config), images, git);
+    let changes = diff(old, &lock);
+    Ok(LockOutcome { lock, changes })
+}
+
+/// The inputs `--update NAME…` selects. A name is a project (its git input), an image
+/// reference as the config expands it, or an image repository (all its tags).
+pub fn selected_for_update(
+    config: &Config,
+    update: &Update,
+) -> Result<(BTreeSet<ImageInput>, BTreeSet<GitInput>), ResolveError> {
+    let mut images = BTreeSet::new();
+    let mut git = BTreeSet::new();
+    match update {
+        Update::Keep => {}
+        Update::All => {
+            images.extend(config.distinct_images().cloned());
+            git.extend(config.distinct_git().cloned());
+        }
+        Update::Names(names) => {
+            for name in names {
+                let mut found = false;
+                for p in config.projects.iter().filter(|p| &p.name == name) {
+                    git.insert(p.git.clone());
+                    found = true;
+                }
+                for i in config.distinct_images() {
+                    let repo = repository_of(&i.reference);
+                    if &i.reference == name || repo.as_deref() == Some(name.as_str()) || normalized(name) == repo {
+                        images.insert(i.clone());
+                        found = true;
+                    }
+                }
+                if !found {
+                    let candidates: Vec<String> = config
+                        .projects
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .chain(config.distinct_images().map(|i| i.reference.clone()))
+                        .collect();
+                    return Err(ResolveError::UnknownUpdate {
+                        name: name.clone(),
+                        suggestion: did_you_mean(name, candidates.iter().map(String::as_str))
+                            .map(str::to_string),
+                    });
+                }
+            }
+        }
+    }
+    Ok((images, git))
+}
+
+/// The fully qualified repository of a reference (`docker.io/library/python`).
+fn repository_of(reference: &str) -> Option<String> {
+    registry::parse_reference(reference)
+        .ok()
+        .map(|r| format!("{}/{}", r.registry(), r.repository()))
+}
+
+/// A bare repository name as Docker would qualify it (`python` → `docker.io/library/python`).
+fn normalized(name: &str) -> Option<String> {
+    repository_of(&format!("{name}:latest"))
+}

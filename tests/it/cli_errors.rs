@@ -1,0 +1,184 @@
+//! User-facing errors of the CLI: what, where, hint, and the exit code.
+
+use crate::common::Project;
+use crate::wb_snapshot;
+
+const CONFIG: &str = r#"[matrix]
+python = ["3.11"]
+cuda = ["cpu"]
+
+[image]
+template = "127.0.0.1:1/wb/base:py{python}"
+
+[[project]]
+name = "hello"
+git = "repo"
+ref = "main"
+"#;
+
+#[test]
+fn unknown_key_points_at_it_and_suggests() {
+    let p = Project::new(&CONFIG.replace("ref = ", "reff = "));
+    wb_snapshot!(p, ["lock"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unknown field `reff`
+      --> wheelbuild.toml:11:1
+       |
+    11 | reff = "main"
+       | ^^^^
+      hint: did you mean `ref`?
+    "#);
+}
+
+#[test]
+fn template_axis_missing_in_a_cell_names_the_cell() {
+    let p = Project::new(&CONFIG.replace("py{python}", "cuda{cuda}"));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the image reference uses `{cuda}`, which cell python=3.11, cuda=cpu does not define
+     --> wheelbuild.toml:6:37
+      |
+    6 | template = "127.0.0.1:1/wb/base:cuda{cuda}"
+      |                                     ^
+      hint: `{cuda}` exists only for `cudaX.Y` cells; restrict this with `[[image.select]]`, a project `matrix`, or use `{variant}`
+    "#);
+}
+
+#[test]
+fn missing_config_has_a_hint() {
+    let p = Project::new(CONFIG);
+    std::fs::remove_file(p.file("wheelbuild.toml")).unwrap();
+    let out = p.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read config file wheelbuild.toml"), "{err}");
+    assert!(err.contains("hint: create a wheelbuild.toml"), "{err}");
+}
+
+#[test]
+fn config_is_found_in_a_parent_directory() {
+    let p = Project::new(&CONFIG.replace("ref = ", "reff = "));
+    std::fs::create_dir(p.file("sub")).unwrap();
+    let out = p.cmd().current_dir(p.file("sub")).arg("plan").output().unwrap();
+    let err = p.filter(&String::from_utf8_lossy(&out.stderr));
+    assert!(err.contains("--> [PROJECT]/wheelbuild.toml:11:1"), "{err}");
+}
+
+#[test]
+fn plan_without_a_lock_exits_12_with_a_hint() {
+    let p = Project::new(CONFIG);
+    wb_snapshot!(p, ["plan"], @r"
+    success: false
+    exit_code: 12
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no lockfile at wheelbuild.lock
+      hint: run `wheelbuild lock` to create it
+    ");
+    let out = p.run(&["--locked", "check"]);
+    assert_eq!(out.status.code(), Some(12));
+}
+
+#[test]
+fn corrupt_lock_is_a_clear_error_not_a_panic() {
+    let p = Project::new(CONFIG);
+    p.write("wheelbuild.lock", "version = 1\ninputs = \"blake3:00\"\n\n[[image]]\nreference = 3\n");
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: wheelbuild.lock is corrupt: invalid type: integer `3`, expected a string
+     --> wheelbuild.lock:5:13
+      |
+    5 | reference = 3
+      |             ^
+      hint: the lock is generated: restore it from version control, or delete it and run `wheelbuild lock`
+    "#);
+    p.write("wheelbuild.lock", "\u{0}\u{1}garbage[[[");
+    let out = p.run(&["lock", "--offline"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is corrupt"));
+    p.write("wheelbuild.lock", "version = 2\n");
+    let out = p.run(&["lock", "--offline"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("written by a newer wheelbuild"));
+}
+
+#[test]
+fn offline_lock_refuses_to_resolve() {
+    let p = Project::new(CONFIG);
+    wb_snapshot!(p, ["lock", "--offline"], @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: image `127.0.0.1:1/wb/base:py3.11` (linux/amd64) is not pinned in the lock, and --offline forbids resolving it
+      hint: run `wheelbuild lock` with network access first
+    ");
+    assert!(!p.file("wheelbuild.lock").exists());
+}
+
+#[test]
+fn registry_down_is_unavailable_and_names_the_config_line() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let p = Project::new(&CONFIG.replace("git = \"repo\"", "git = \"/nonexistent/repo\""));
+    let out = p.run(&["lock"]);
+    let text = p.snapshot(&out);
+    assert_eq!(out.status.code(), Some(2), "a bad repo path is the user's to fix\n{text}");
+    assert!(text.contains("error: 2 inputs could not be resolved"), "{text}");
+    assert!(
+        text.contains("error: image `127.0.0.1:1/wb/base:py3.11` (linux/amd64): registry 127.0.0.1:1 is unavailable"),
+        "{text}"
+    );
+    assert!(text.contains("--> wheelbuild.toml:6:12"), "{text}");
+    assert!(text.contains("hint: check that the registry is running"), "{text}");
+    assert!(text.contains("error: git `/nonexistent/repo` at `main`: cannot read git repository"), "{text}");
+    assert!(!p.file("wheelbuild.lock").exists(), "nothing written on failure");
+}
+
+#[test]
+fn registry_down_alone_exits_3() {
+    let repo = crate::support::git::GitRepo::new();
+    repo.commit("a.txt", "a", "init");
+    let p = Project::new(&CONFIG.replace("git = \"repo\"", &format!("git = \"{}\"", repo.file_url())));
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+}
+
+#[test]
+fn update_of_an_unknown_name_suggests() {
+    let p = Project::new(CONFIG);
+    wb_snapshot!(p, ["lock", "--update", "helo"], @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: `helo` is neither a project nor an image of the config
+      hint: did you mean `hello`?
+    ");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let p = Project::new(CONFIG);
+    let out = p.run(&["plan", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = p.run(&["--locked", "lock", "--update", "hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--locked cannot be combined with --update"));
+    let out = p.run(&["audit", "--allow", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kinds: lock-missing"));
+}

@@ -1,0 +1,54 @@
+//! The committed JSON Schemas in `schemas/` must match the Rust types.
+//! Regenerate with `WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas`.
+
+use std::path::Path;
+
+#[test]
+fn committed_schemas_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let update = std::env::var_os("WHEELBUILD_UPDATE_SCHEMAS").is_some();
+    for (name, text) in wheelbuild::schema::all() {
+        let path = dir.join(name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas", path.display()));
+        assert!(
+            committed == text,
+            "{} is stale; run WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_example_configs_validate_against_the_schema_types() {
+    // The schema is generated from the same types the parser uses; make sure every
+    // committed config also parses with them, so schema and parser cannot drift apart.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = 0;
+    for entry in walk(root) {
+        if entry.file_name().is_some_and(|n| n == "wheelbuild.toml") {
+            wheelbuild::config::Config::load(&entry).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+            found += 1;
+        }
+    }
+    assert!(found >= 1, "no wheelbuild.toml found under {}", root.display());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() && !matches!(name.to_str(), Some("target" | ".git" | ".wheelbuild" | "wheelhouse")) {
+            out.extend(walk(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
