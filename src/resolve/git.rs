@@ -55,6 +55,25 @@ impl GitError {
         })
     }
 
+    /// A copy (io errors are not `Clone`; their text is what matters here).
+    fn duplicate(&self) -> GitError {
+        match self {
+            GitError::NoGit(e) => GitError::NoGit(std::io::Error::new(e.kind(), e.to_string())),
+            GitError::Repository { url, detail } => GitError::Repository {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            GitError::Unreachable { url, detail } => GitError::Unreachable {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            other => GitError::Repository {
+                url: String::new(),
+                detail: other.to_string(),
+            },
+        }
+    }
+
     pub fn is_user_error(&self) -> bool {
         !matches!(self, GitError::Unreachable { .. } | GitError::NoGit(_) | GitError::Mirror { .. })
     }
@@ -135,7 +154,14 @@ async fn run(mut cmd: Command, url: &str) -> Result<String, GitError> {
     ]
     .iter()
     .any(|s| stderr.contains(s));
-    let detail = stderr.lines().last().unwrap_or("git failed").trim_start_matches("fatal: ").to_string();
+    // git's first `fatal:` line says what went wrong; the lines after it are advice.
+    let detail = stderr
+        .lines()
+        .find(|l| l.starts_with("fatal: "))
+        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("git failed")
+        .trim_start_matches("fatal: ")
+        .to_string();
     Err(if unreachable {
         GitError::Unreachable {
             url: url.to_string(),
@@ -235,26 +261,8 @@ pub async fn resolve_repository(
 ) -> Vec<Result<LockedGit, GitError>> {
     let remote = match ls_remote(ctx, url).await {
         Ok(r) => r,
-        Err(e) => {
-            let msg = e.to_string();
-            let is_user = e.is_user_error();
-            return inputs
-                .iter()
-                .map(|_| {
-                    Err(if is_user {
-                        GitError::Repository {
-                            url: url.to_string(),
-                            detail: msg.clone(),
-                        }
-                    } else {
-                        GitError::Unreachable {
-                            url: url.to_string(),
-                            detail: msg.clone(),
-                        }
-                    })
-                })
-                .collect();
-        }
+        // Every ref of an unreadable repository fails the same way.
+        Err(e) => return inputs.iter().map(|_| Err(e.duplicate())).collect(),
     };
     let mut results = Vec::with_capacity(inputs.len());
     for input in inputs {

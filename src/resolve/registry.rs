@@ -36,9 +36,9 @@ const ACCEPT_ALL: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANI
 pub enum RegistryError {
     #[error("invalid image reference `{reference}`: {detail}")]
     InvalidReference { reference: String, detail: String },
-    #[error("image `{reference}` not found in registry {registry}")]
+    #[error("not found in registry {registry}")]
     NotFound { reference: String, registry: String },
-    #[error("registry {registry} refused access to `{reference}` ({detail})")]
+    #[error("registry {registry} refused access ({detail})")]
     Unauthorized {
         reference: String,
         registry: String,
@@ -46,21 +46,21 @@ pub enum RegistryError {
     },
     #[error("registry {registry} is unavailable: {detail}")]
     Unavailable { registry: String, detail: String },
-    #[error("digest mismatch for `{reference}`: {detail}; refusing to lock it")]
+    #[error("digest mismatch: {detail}; refusing to lock it")]
     DigestMismatch { reference: String, detail: String },
-    #[error("image `{reference}` has no manifest for platform {platform} (it has: {available})")]
+    #[error("no manifest for platform {platform} (the index has: {available})")]
     PlatformNotFound {
         reference: String,
         platform: String,
         available: String,
     },
-    #[error("image `{reference}` is for {found}, not {platform}")]
+    #[error("the image is for {found}, not {platform}")]
     PlatformMismatch {
         reference: String,
         platform: String,
         found: String,
     },
-    #[error("registry {registry} answered `{reference}` with something that is not a usable manifest: {detail}")]
+    #[error("registry {registry} answered with something that is not a usable manifest: {detail}")]
     Protocol {
         reference: String,
         registry: String,

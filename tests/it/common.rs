@@ -11,6 +11,8 @@ pub struct Project {
     /// Registries / servers whose address should be filtered as `[REGISTRY]` etc.
     pub names: Vec<(String, String)>,
     env: Vec<(String, String)>,
+    /// Things that must live as long as the project (repositories, servers).
+    held: Vec<Box<dyn std::any::Any>>,
 }
 
 impl Project {
@@ -22,6 +24,7 @@ impl Project {
         Project {
             dir,
             names: Vec::new(),
+            held: Vec::new(),
             env: vec![
                 // Retry fast: tests script failures, they do not wait for real backoff.
                 ("WHEELBUILD_RETRY_BASE_MS".into(), "5".into()),
@@ -49,6 +52,12 @@ impl Project {
     /// Replace `addr` with `[name]` in snapshots.
     pub fn name(mut self, addr: &str, name: &str) -> Self {
         self.names.push((addr.to_string(), format!("[{name}]")));
+        self
+    }
+
+    /// Keep `thing` alive as long as the project.
+    pub fn hold(mut self, thing: impl std::any::Any) -> Self {
+        self.held.push(Box::new(thing));
         self
     }
 

@@ -7,3 +7,5 @@ mod keys;
 mod schemas;
 mod common;
 mod cli_errors;
+mod lock_registry;
+mod lock_git;
