@@ -173,7 +173,7 @@ pub async fn audit(
     }
 
     let mut inputs = Vec::new();
-    for image in config.distinct_images() {
+    for image in config.images_in_config_order() {
         let pinned = lock.and_then(|l| l.image(image));
         let location = config.image_origins.get(image).map(ToString::to_string);
         let by_digest = image.reference.contains("@sha256:");
@@ -195,7 +195,7 @@ pub async fn audit(
             projects,
         });
     }
-    for git in config.distinct_git() {
+    for git in config.git_in_config_order() {
         let pinned = lock.and_then(|l| l.git(git));
         let location = config.git_origins.get(git).map(ToString::to_string);
         let subject = format!("{} @ {}", git.url, git.display_ref());

@@ -349,6 +349,26 @@ impl Config {
     pub fn distinct_git(&self) -> impl Iterator<Item = &GitInput> {
         self.git_origins.keys()
     }
+
+    /// Distinct image inputs in the order the config first uses them (for reports).
+    pub fn images_in_config_order(&self) -> Vec<&ImageInput> {
+        let mut seen = BTreeSet::new();
+        self.targets
+            .iter()
+            .map(|t| &t.image)
+            .filter(|i| seen.insert(*i))
+            .collect()
+    }
+
+    /// Distinct git inputs in the order the config's projects name them (for reports).
+    pub fn git_in_config_order(&self) -> Vec<&GitInput> {
+        let mut seen = BTreeSet::new();
+        self.projects
+            .iter()
+            .map(|p| &p.git)
+            .filter(|g| seen.insert(*g))
+            .collect()
+    }
 }
 
 struct Ctx<'a> {

@@ -9,3 +9,5 @@ mod common;
 mod cli_errors;
 mod lock_registry;
 mod lock_git;
+mod plan;
+mod audit;

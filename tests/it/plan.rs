@@ -1,0 +1,212 @@
+//! `plan` and `check`: keys against the store, with a stated reason for every build.
+
+use std::path::Path;
+
+use wheelbuild::config::Config;
+use wheelbuild::lock::Lockfile;
+use wheelbuild::plan::Plan;
+use wheelbuild::store::{BuildRecord, STORE_VERSION, Store};
+
+use crate::common::Project;
+use crate::support::git::GitRepo;
+use crate::support::images::{ManifestKind, push_single};
+use crate::support::registry::{Auth, Registry};
+use crate::support::require_all;
+
+struct Setup {
+    p: Project,
+    repo: GitRepo,
+    _reg: Registry,
+}
+
+fn setup() -> Option<Setup> {
+    if !require_all(&["docker-registry", "git"]) {
+        return None;
+    }
+    let reg = Registry::start(Auth::None);
+    push_single(&reg, "wb/base", "py3.10", "linux/amd64", ManifestKind::Oci, "310");
+    push_single(&reg, "wb/base", "py3.11", "linux/amd64", ManifestKind::Docker, "311");
+    let repo = GitRepo::new();
+    repo.commit("setup.py", "v1", "one");
+    let other = GitRepo::new();
+    other.commit("setup.py", "other", "one");
+    let config = format!(
+        r#"[matrix]
+python = ["3.10", "3.11"]
+
+[image]
+template = "{addr}/wb/base:py{{python}}"
+
+[[project]]
+name = "app"
+git = "{app}"
+ref = "main"
+env = {{ CFLAGS = "-O2", MAX_JOBS = "2" }}
+
+[[project]]
+name = "other"
+git = "{other}"
+"#,
+        addr = reg.addr,
+        app = repo.file_url(),
+        other = other.file_url()
+    );
+    let p = Project::new(&config).name(&reg.addr, "REGISTRY").hold(other);
+    let out = p.run(&["lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    Some(Setup { p, repo, _reg: reg })
+}
+
+/// Record every target of the current plan as built (what `build` will do), without wheels.
+fn record_all_built(p: &Project) {
+    let config = Config::load(&p.file("wheelbuild.toml")).unwrap();
+    let lock = Lockfile::read(&p.file("wheelbuild.lock")).unwrap().unwrap();
+    let store = Store::new(&p.file(".wheelbuild/store"));
+    let plan = Plan::new(&config, &lock, &store).unwrap();
+    for t in plan.to_build() {
+        let record = BuildRecord {
+            version: STORE_VERSION,
+            key: t.key.clone(),
+            target: t.id.clone(),
+            inputs: t.inputs.clone(),
+            wheels: vec![],
+            log: "build.log".into(),
+            duration_ms: 0,
+            ccache: None,
+            wheelbuild_version: "test".into(),
+        };
+        store.commit(store.stage().unwrap(), &record).unwrap();
+    }
+}
+
+fn code(p: &Project, args: &[&str]) -> Option<i32> {
+    p.run(args).status.code()
+}
+
+#[test]
+fn new_targets_build_then_are_cached() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    let out = p.run(&["plan"]);
+    insta::assert_snapshot!(p.snapshot(&out), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TARGET            STATUS  KEY           IMAGE                COMMIT        REASON
+    app/py3.10-cpu    build   [SHORT]  sha256:[SHORT]  [SHORT]  new target
+    app/py3.11-cpu    build   [SHORT]  sha256:[SHORT]  [SHORT]  new target
+    other/py3.10-cpu  build   [SHORT]  sha256:[SHORT]  [SHORT]  new target
+    other/py3.11-cpu  build   [SHORT]  sha256:[SHORT]  [SHORT]  new target
+    4 targets: 0 cached, 4 to build
+
+    ----- stderr -----
+    ");
+    assert_eq!(code(p, &["check"]), Some(10));
+
+    record_all_built(p);
+    let out = p.run(&["check"]);
+    insta::assert_snapshot!(p.snapshot(&out), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+          Cached all 4 targets are in the store
+    ");
+    let out = p.run(&["plan"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 targets: 4 cached, 0 to build"));
+}
+
+#[test]
+fn a_new_commit_rebuilds_only_its_project_and_says_why() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    record_all_built(p);
+    let before = s.repo.rev_parse("main");
+    let after = s.repo.commit("setup.py", "v2", "two");
+    assert!(p.run(&["lock", "--update", "app"]).status.success());
+
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(10));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, id) in lines.iter().zip(["app/py3.10-cpu", "app/py3.11-cpu"]) {
+        assert!(line.starts_with(&format!("build  {id}  ")), "{line}");
+        assert!(line.ends_with(&format!("source.commit {} -> {}", &before[..12], &after[..12])), "{line}");
+    }
+
+    let out = p.run(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["summary"], serde_json::json!({"targets": 4, "cached": 2, "build": 2}));
+    let t = &plan["targets"][0];
+    assert_eq!(t["id"], "app/py3.10-cpu");
+    assert_eq!(t["status"], "build");
+    assert_eq!(
+        t["reason"],
+        serde_json::json!({"kind": "inputs-changed", "changes": [{"input": "source.commit", "old": before, "new": after}]})
+    );
+    assert_eq!(t["source"]["commit"], after.as_str());
+    assert_eq!(t["source"]["kind"], "branch");
+    assert_eq!(t["axes"], serde_json::json!({"cuda": "cpu", "python": "3.10"}));
+    assert_eq!(t["output"], "py310/cpu/linux_x86_64");
+    assert_eq!(plan["targets"][2]["status"], "cached");
+    assert_eq!(plan["targets"][2]["reason"], serde_json::Value::Null);
+    let include = plan["matrix"]["include"].as_array().unwrap();
+    assert_eq!(include.len(), 2);
+    assert_eq!(include[0]["id"], "app/py3.10-cpu");
+    assert_eq!(include[0]["key"], t["key"]);
+}
+
+#[test]
+fn non_key_env_and_formatting_keep_everything_cached() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    record_all_built(p);
+    let config = p.read("wheelbuild.toml");
+    let edited = format!("# a comment\n{}", config.replace("MAX_JOBS = \"2\"", "MAX_JOBS = \"16\"").replace('\n', "\r\n"));
+    p.write("wheelbuild.toml", &edited);
+    assert_eq!(code(p, &["--locked", "check"]), Some(0));
+
+    // A key env change rebuilds exactly the project it belongs to, naming the variable.
+    p.write("wheelbuild.toml", &config.replace("CFLAGS = \"-O2\"", "CFLAGS = \"-O3\""));
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(10));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.lines().all(|l| l.contains("app/") && l.ends_with("env.CFLAGS -O2 -> -O3")), "{stdout}");
+}
+
+#[test]
+fn a_lost_record_is_a_stated_reason() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    record_all_built(p);
+    let out = p.run(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = plan["targets"][1]["key"].as_str().unwrap();
+    std::fs::remove_dir_all(p.file(&format!(".wheelbuild/store/v1/keys/{key}"))).unwrap();
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(10));
+    let stdout = p.filter(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stdout.trim(), "build  app/py3.11-cpu  [SHORT]  build record missing from the store");
+}
+
+#[test]
+fn the_store_can_be_elsewhere() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    record_all_built(p);
+    let elsewhere = tempfile::tempdir().unwrap();
+    assert_eq!(code(p, &["check", "--store", &elsewhere.path().to_string_lossy()]), Some(10));
+    let out = p
+        .cmd()
+        .env("WHEELBUILD_STORE", elsewhere.path())
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    assert!(Path::new(&p.file(".wheelbuild/store/v1/keys")).is_dir());
+    assert_eq!(code(p, &["check"]), Some(0));
+}
