@@ -11,7 +11,9 @@ use crate::lock::{Lockfile, RefKind, is_full_sha, short_digest};
 use crate::resolve::{self, ResolveSettings, registry::is_loopback};
 
 /// The kinds of findings; `--allow KIND` accepts one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingKind {
     /// There is no lockfile.
@@ -105,7 +107,13 @@ pub struct AuditReport {
 impl AuditReport {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let w = self.inputs.iter().map(|i| i.subject.len()).max().unwrap_or(5).max(5);
+        let w = self
+            .inputs
+            .iter()
+            .map(|i| i.subject.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(out, "{:5}  {:w$}  {:6}  PIN", "INPUT", "REF", "KIND");
         for i in &self.inputs {
             let pin = match (&i.pin, &i.index_digest) {
@@ -122,7 +130,11 @@ impl AuditReport {
             let _ = writeln!(
                 out,
                 "\nno findings{}",
-                if self.allowed.is_empty() { String::new() } else { format!(" ({} allowed)", self.allowed.len()) }
+                if self.allowed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} allowed)", self.allowed.len())
+                }
             );
         } else {
             let _ = writeln!(out, "\n{} finding(s):", self.findings.len());
@@ -167,7 +179,12 @@ pub async fn audit(
         ),
         Some(l) => {
             if let Err(e) = l.check_fresh(config) {
-                push(FindingKind::LockStale, "wheelbuild.lock".into(), e.to_string(), None);
+                push(
+                    FindingKind::LockStale,
+                    "wheelbuild.lock".into(),
+                    e.to_string(),
+                    None,
+                );
             }
         }
     }
@@ -185,7 +202,7 @@ pub async fn audit(
                 location,
             );
         }
-        let projects = users(config, |t| t.image == *image);
+        let projects = users(config, |t| *t.image == *image);
         inputs.push(PinnedInput {
             input: "image",
             subject: format!("{} ({})", image.reference, image.platform),
@@ -200,7 +217,12 @@ pub async fn audit(
         let location = config.git_origins.get(git).map(ToString::to_string);
         let subject = format!("{} @ {}", git.url, git.display_ref());
         if pinned.is_none() {
-            push(FindingKind::Unpinned, subject.clone(), "not pinned to a commit".into(), location.clone());
+            push(
+                FindingKind::Unpinned,
+                subject.clone(),
+                "not pinned to a commit".into(),
+                location.clone(),
+            );
         }
         if let Some(p) = pinned {
             if p.kind == RefKind::Branch {
@@ -215,7 +237,9 @@ pub async fn audit(
                     location.clone(),
                 );
             }
-            if p.kind == RefKind::Commit && git.reference.as_deref().is_some_and(|r| !is_full_sha(r)) {
+            if p.kind == RefKind::Commit
+                && git.reference.as_deref().is_some_and(|r| !is_full_sha(r))
+            {
                 push(
                     FindingKind::ShortSha,
                     subject.clone(),
@@ -251,7 +275,11 @@ pub async fn audit(
     }
 
     if !offline && let Some(lock) = lock {
-        let images: Vec<_> = config.distinct_images().filter(|i| lock.image(i).is_some()).cloned().collect();
+        let images: Vec<_> = config
+            .distinct_images()
+            .filter(|i| lock.image(i).is_some())
+            .cloned()
+            .collect();
         let git: Vec<_> = config
             .distinct_git()
             .filter(|g| lock.git(g).is_some_and(|p| p.kind != RefKind::Commit))
@@ -262,18 +290,28 @@ pub async fn audit(
                 for (input, result) in resolved.images {
                     let old = lock.image(&input).expect("filtered to pinned");
                     match result {
-                        Ok(new) if new.manifest_digest != old.manifest_digest || new.index_digest != old.index_digest => push(
-                            FindingKind::Moved,
-                            input.reference.clone(),
-                            format!(
-                                "tag moved upstream: locked {}, now {}",
-                                short_digest(&old.manifest_digest),
-                                short_digest(&new.manifest_digest)
-                            ),
-                            config.image_origins.get(&input).map(ToString::to_string),
-                        ),
+                        Ok(new)
+                            if new.manifest_digest != old.manifest_digest
+                                || new.index_digest != old.index_digest =>
+                        {
+                            push(
+                                FindingKind::Moved,
+                                input.reference.clone(),
+                                format!(
+                                    "tag moved upstream: locked {}, now {}",
+                                    short_digest(&old.manifest_digest),
+                                    short_digest(&new.manifest_digest)
+                                ),
+                                config.image_origins.get(&input).map(ToString::to_string),
+                            )
+                        }
                         Ok(_) => {}
-                        Err(e) => push(FindingKind::Unresolvable, input.reference.clone(), e.to_string(), None),
+                        Err(e) => push(
+                            FindingKind::Unresolvable,
+                            input.reference.clone(),
+                            e.to_string(),
+                            None,
+                        ),
                     }
                 }
                 for (input, result) in resolved.git {
@@ -283,7 +321,12 @@ pub async fn audit(
                         Ok(new) if new.commit != old.commit => push(
                             FindingKind::Moved,
                             subject,
-                            format!("{} moved upstream: locked {}, now {}", old.kind, &old.commit[..12], &new.commit[..12]),
+                            format!(
+                                "{} moved upstream: locked {}, now {}",
+                                old.kind,
+                                &old.commit[..12],
+                                &new.commit[..12]
+                            ),
                             config.git_origins.get(&input).map(ToString::to_string),
                         ),
                         Ok(_) => {}
@@ -291,11 +334,17 @@ pub async fn audit(
                     }
                 }
             }
-            Err(e) => push(FindingKind::Unresolvable, "registries".into(), e.to_string(), None),
+            Err(e) => push(
+                FindingKind::Unresolvable,
+                "registries".into(),
+                e.to_string(),
+                None,
+            ),
         }
     }
 
-    let (allowed, findings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| allow.contains(&f.kind));
+    let (allowed, findings): (Vec<_>, Vec<_>) =
+        findings.into_iter().partition(|f| allow.contains(&f.kind));
     AuditReport {
         version: AUDIT_JSON_VERSION,
         findings,

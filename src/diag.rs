@@ -41,9 +41,13 @@ impl Location {
         let gutter = self.line.to_string().len();
         let pad = " ".repeat(gutter);
         let caret_pad = " ".repeat(self.col.saturating_sub(1));
-        let width = self
-            .width
-            .min(self.line_text.chars().count().saturating_sub(self.col - 1).max(1));
+        let width = self.width.min(
+            self.line_text
+                .chars()
+                .count()
+                .saturating_sub(self.col - 1)
+                .max(1),
+        );
         format!(
             "{pad} |\n{line} | {text}\n{pad} | {caret_pad}{carets}",
             line = self.line,

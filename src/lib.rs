@@ -12,12 +12,14 @@
 //! The `wheelbuild` binary is a thin command layer over these.
 
 pub mod audit;
+pub mod canonical;
 pub mod config;
 pub mod diag;
 pub mod error;
 pub mod fsutil;
 pub mod key;
 pub mod lock;
+pub mod par;
 pub mod plan;
 pub mod resolve;
 pub mod schema;

@@ -77,7 +77,9 @@ impl LockedImage {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefKind {
     /// A branch: mutable, it moves as commits land.
@@ -197,8 +199,8 @@ impl Lockfile {
         struct Version {
             version: Option<toml::Spanned<i64>>,
         }
-        let version: Version = toml::from_str(text)
-            .map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
+        let version: Version =
+            toml::from_str(text).map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
         match version.version {
             None => return Err(corrupt("missing `version`".into(), None)),
             Some(v) if *v.get_ref() > i64::from(LOCK_VERSION) => {
@@ -208,12 +210,15 @@ impl Lockfile {
                 });
             }
             Some(v) if *v.get_ref() != i64::from(LOCK_VERSION) => {
-                return Err(corrupt(format!("unsupported version {}", v.get_ref()), Some(v.span())));
+                return Err(corrupt(
+                    format!("unsupported version {}", v.get_ref()),
+                    Some(v.span()),
+                ));
             }
             Some(_) => {}
         }
-        let lock: Lockfile = toml::from_str(text)
-            .map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
+        let lock: Lockfile =
+            toml::from_str(text).map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
         let find = |needle: &str| text.find(needle).map(|i| i..i + needle.len());
         let mut seen = BTreeSet::new();
         for image in &lock.images {
@@ -226,11 +231,17 @@ impl Lockfile {
                 }
             }
             if Platform::parse(&image.platform).is_err() {
-                return Err(corrupt(format!("invalid platform `{}`", image.platform), find(&image.platform)));
+                return Err(corrupt(
+                    format!("invalid platform `{}`", image.platform),
+                    find(&image.platform),
+                ));
             }
             if !seen.insert((image.reference.as_str(), image.platform.as_str())) {
                 return Err(corrupt(
-                    format!("image `{}` ({}) is listed twice", image.reference, image.platform),
+                    format!(
+                        "image `{}` ({}) is listed twice",
+                        image.reference, image.platform
+                    ),
                     find(&image.reference),
                 ));
             }
@@ -245,13 +256,20 @@ impl Lockfile {
             }
             if !seen.insert((git.url.as_str(), git.reference.as_deref())) {
                 return Err(corrupt(
-                    format!("git `{}` at `{}` is listed twice", git.url, git.reference.as_deref().unwrap_or("HEAD")),
+                    format!(
+                        "git `{}` at `{}` is listed twice",
+                        git.url,
+                        git.reference.as_deref().unwrap_or("HEAD")
+                    ),
                     find(&git.url),
                 ));
             }
         }
         if !lock.inputs.starts_with("blake3:") {
-            return Err(corrupt("`inputs` is not a blake3 fingerprint".into(), find(&lock.inputs)));
+            return Err(corrupt(
+                "`inputs` is not a blake3 fingerprint".into(),
+                find(&lock.inputs),
+            ));
         }
         Ok(lock)
     }
@@ -382,9 +400,19 @@ pub fn is_full_sha(s: &str) -> bool {
 /// One line of `lock`'s report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Added { what: String, new: String },
-    Updated { what: String, old: String, new: String },
-    Removed { what: String, old: String },
+    Added {
+        what: String,
+        new: String,
+    },
+    Updated {
+        what: String,
+        old: String,
+        new: String,
+    },
+    Removed {
+        what: String,
+        old: String,
+    },
 }
 
 impl fmt::Display for Change {
@@ -403,7 +431,11 @@ pub fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
     let old = old.unwrap_or(&empty);
     let mut changes = Vec::new();
     let describe_image = |i: &LockedImage| match &i.index_digest {
-        Some(index) => format!("{} (index {})", short_digest(&i.manifest_digest), short_digest(index)),
+        Some(index) => format!(
+            "{} (index {})",
+            short_digest(&i.manifest_digest),
+            short_digest(index)
+        ),
         None => short_digest(&i.manifest_digest),
     };
     let images = |l: &Lockfile| -> BTreeMap<(String, String), LockedImage> {
@@ -416,7 +448,10 @@ pub fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
     for ((reference, platform), n) in &after {
         let what = format!("image {reference} ({platform})");
         match before.get(&(reference.clone(), platform.clone())) {
-            None => changes.push(Change::Added { what, new: describe_image(n) }),
+            None => changes.push(Change::Added {
+                what,
+                new: describe_image(n),
+            }),
             Some(o) if o != n => changes.push(Change::Updated {
                 what,
                 old: describe_image(o),
@@ -440,11 +475,15 @@ pub fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
             .collect()
     };
     let (before, after) = (gits(old), gits(new));
-    let describe_git = |g: &LockedGit| format!("{} ({})", &g.commit[..12.min(g.commit.len())], g.kind);
+    let describe_git =
+        |g: &LockedGit| format!("{} ({})", &g.commit[..12.min(g.commit.len())], g.kind);
     for ((url, reference), n) in &after {
         let what = format!("git {url} @ {}", reference.as_deref().unwrap_or("HEAD"));
         match before.get(&(url.clone(), reference.clone())) {
-            None => changes.push(Change::Added { what, new: describe_git(n) }),
+            None => changes.push(Change::Added {
+                what,
+                new: describe_git(n),
+            }),
             Some(o) if o != n => changes.push(Change::Updated {
                 what,
                 old: describe_git(o),
@@ -516,7 +555,11 @@ mod tests {
             panic!("{err:?}")
         };
         assert!(message.contains("not a sha256 digest"), "{message}");
-        assert_eq!(location.as_ref().unwrap().line, 11, "the manifest-digest line");
+        assert_eq!(
+            location.as_ref().unwrap().line,
+            11,
+            "the manifest-digest line"
+        );
 
         let err = Lockfile::parse(Path::new("w.lock"), "version = 1\ninputs = [").unwrap_err();
         assert!(matches!(err, LockError::Corrupt { .. }), "{err:?}");

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::key::{BuildKey, InputChange, KeyInputs};
+use crate::config::{Cell, Config, GitInput, ImageInput, Project, TargetSpec};
+use crate::key::{self, BuildKey, InputChange, KeyInputs};
 use crate::lock::{LockError, LockedGit, LockedImage, Lockfile, RefKind, short_digest};
 use crate::store::{Store, StoreError};
 
@@ -45,7 +45,9 @@ impl Reason {
         match self {
             Reason::NewTarget => "new target".into(),
             Reason::RecordMissing => "build record missing from the store".into(),
-            Reason::PreviousUnreadable { detail } => format!("previous build unreadable ({detail})"),
+            Reason::PreviousUnreadable { detail } => {
+                format!("previous build unreadable ({detail})")
+            }
             Reason::InputsChanged { changes } => {
                 let mut s = String::new();
                 for (i, c) in changes.iter().enumerate() {
@@ -66,45 +68,28 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct ImagePin {
-    pub reference: String,
-    pub platform: String,
-    pub name: String,
-    pub index_digest: Option<String>,
-    pub manifest_digest: String,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct SourcePin {
-    pub url: String,
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    pub kind: RefKind,
-    pub commit: String,
-    pub subdir: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct PlannedTarget {
-    pub id: String,
-    pub project: String,
-    pub axes: BTreeMap<String, String>,
-    pub image: ImagePin,
-    pub source: SourcePin,
+/// A target with its key and status. Borrows the config and lock: a plan of thousands of
+/// targets copies nothing but keys.
+#[derive(Debug, Clone)]
+pub struct PlannedTarget<'a> {
+    pub spec: &'a TargetSpec,
+    pub project: &'a Project,
+    pub image: &'a LockedImage,
+    pub git: &'a LockedGit,
     pub key: BuildKey,
     pub status: Status,
     pub reason: Option<Reason>,
-    /// Wheelhouse directory of this target's wheels, relative to the output directory.
-    pub output: String,
-    #[serde(skip)]
-    pub inputs: KeyInputs,
-    /// Index into `Config::targets`.
-    #[serde(skip)]
-    pub spec: usize,
+}
+
+impl PlannedTarget<'_> {
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// Everything the key covers, owned (for build records and diffs).
+    pub fn inputs(&self, config: &Config) -> KeyInputs {
+        KeyInputs::new(config, self.spec, self.image, self.git)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,20 +100,24 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
-pub struct Plan {
-    pub targets: Vec<PlannedTarget>,
+pub struct Plan<'a> {
+    pub targets: Vec<PlannedTarget<'a>>,
 }
 
-impl Plan {
+impl<'a> Plan<'a> {
     /// Compute keys for every target from the lock, and check them against the store.
-    pub fn new(config: &Config, lock: &Lockfile, store: &Store) -> Result<Plan, PlanError> {
-        let mut targets = Vec::with_capacity(config.targets.len());
+    pub fn new(
+        config: &'a Config,
+        lock: &'a Lockfile,
+        store: &Store,
+    ) -> Result<Plan<'a>, PlanError> {
         // Many targets share one image and one commit: look each up once.
-        let mut images: BTreeMap<&crate::config::ImageInput, &LockedImage> = BTreeMap::new();
-        let mut sources: BTreeMap<&crate::config::GitInput, &LockedGit> = BTreeMap::new();
-        for (spec_index, spec) in config.targets.iter().enumerate() {
+        let mut images: BTreeMap<&ImageInput, &LockedImage> = BTreeMap::new();
+        let mut sources: BTreeMap<&GitInput, &LockedGit> = BTreeMap::new();
+        let mut pinned = Vec::with_capacity(config.targets.len());
+        for spec in &config.targets {
             let project = &config.projects[spec.project];
-            let image = match images.get(&spec.image) {
+            let image = match images.get(&*spec.image) {
                 Some(i) => *i,
                 None => {
                     let i = lock.image(&spec.image).ok_or_else(|| LockError::Stale {
@@ -137,7 +126,7 @@ impl Plan {
                             spec.image.reference, spec.image.platform
                         ),
                     })?;
-                    images.insert(&spec.image, i);
+                    images.insert(&*spec.image, i);
                     i
                 }
             };
@@ -155,43 +144,59 @@ impl Plan {
                     g
                 }
             };
-            let inputs = KeyInputs::new(config, spec, image, git);
-            let key = inputs.key();
-            let (status, reason) = if store.has(&key) {
-                (Status::Cached, None)
-            } else {
-                (Status::Build, Some(why(store, &spec.id, &key, &inputs)?))
-            };
-            targets.push(PlannedTarget {
-                id: spec.id.clone(),
-                project: project.name.clone(),
-                axes: spec.cell.values.iter().cloned().collect(),
-                image: ImagePin {
-                    reference: image.reference.clone(),
-                    platform: image.platform.clone(),
-                    name: image.name.clone(),
-                    index_digest: image.index_digest.clone(),
-                    manifest_digest: image.manifest_digest.clone(),
-                },
-                source: SourcePin {
-                    url: git.url.clone(),
-                    reference: git.reference.clone(),
-                    kind: git.kind,
-                    commit: git.commit.clone(),
-                    subdir: project.subdir.clone(),
-                },
-                key,
-                status,
-                reason,
-                output: spec.output_subdir.clone(),
-                inputs,
-                spec: spec_index,
-            });
+            pinned.push((spec, project, image, git));
         }
+
+        // Big plans list the store once; small ones check each key.
+        let listed = if pinned.len() >= 64 {
+            Some(store.keys()?)
+        } else {
+            None
+        };
+        let present = |key: &BuildKey| match &listed {
+            Some(keys) => keys.contains(key),
+            None => store.has(key),
+        };
+        // Hashing and the store lookup are independent per target: spread big plans over
+        // the cores (a thread costs tens of microseconds, so small plans stay on one).
+        let plan_one = |&(spec, project, image, git): &(
+            &'a TargetSpec,
+            &'a Project,
+            &'a LockedImage,
+            &'a LockedGit,
+        )| {
+            let mut target = PlannedTarget {
+                spec,
+                project,
+                image,
+                git,
+                key: key::target_key(config, spec, image, git),
+                status: Status::Cached,
+                reason: None,
+            };
+            if !present(&target.key) {
+                target.status = Status::Build;
+                target.reason = Some(why(store, &target.inputs(config), &target)?);
+            }
+            Ok::<_, StoreError>(target)
+        };
+        let threads = crate::par::threads_for(pinned.len());
+        let targets: Vec<PlannedTarget<'a>> = if threads == 1 {
+            pinned.iter().map(plan_one).collect::<Result<_, _>>()?
+        } else {
+            crate::par::map_chunks(&pinned, threads, |part| {
+                part.iter().map(plan_one).collect::<Result<Vec<_>, _>>()
+            })
+            .into_iter()
+            .collect::<Result<Vec<Vec<_>>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect()
+        };
         Ok(Plan { targets })
     }
 
-    pub fn to_build(&self) -> impl Iterator<Item = &PlannedTarget> {
+    pub fn to_build(&self) -> impl Iterator<Item = &PlannedTarget<'a>> {
         self.targets.iter().filter(|t| t.status == Status::Build)
     }
 
@@ -208,15 +213,15 @@ impl Plan {
         PlanJson {
             version: PLAN_JSON_VERSION,
             summary: self.summary(),
-            targets: &self.targets,
+            targets: self.targets.iter().map(TargetJson::from).collect(),
             matrix: GithubMatrix {
                 include: self
                     .to_build()
                     .map(|t| MatrixEntry {
-                        id: &t.id,
-                        project: &t.project,
+                        id: &t.spec.id,
+                        project: &t.project.name,
                         key: &t.key,
-                        axes: &t.axes,
+                        axes: Axes(&t.spec.cell),
                     })
                     .collect(),
             },
@@ -225,42 +230,76 @@ impl Plan {
 
     /// The human table.
     pub fn to_table(&self) -> String {
-        let id_width = self.targets.iter().map(|t| t.id.len()).max().unwrap_or(6).max(6);
-        let mut out = String::with_capacity(self.targets.len() * (id_width + 80));
-        let _ = writeln!(
+        let mut out = Vec::new();
+        self.write_table(&mut out)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("the table is UTF-8")
+    }
+
+    /// Write the human table, row by row (no copy of the whole table in memory).
+    pub fn write_table(&self, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+        let id_width = self
+            .targets
+            .iter()
+            .map(|t| t.spec.id.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        writeln!(
             out,
             "{:id_width$}  {:6}  {:12}  {:19}  {:12}  REASON",
             "TARGET", "STATUS", "KEY", "IMAGE", "COMMIT"
-        );
+        )?;
+        let mut row = String::with_capacity(id_width + 120);
         for t in &self.targets {
             let status = match t.status {
                 Status::Cached => "cached",
-                Status::Build => "build",
+                Status::Build => "build ",
             };
-            let reason = t.reason.as_ref().map(Reason::summary).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{:id_width$}  {status:6}  {}  {:19}  {}  {reason}",
-                t.id,
-                t.key.short(),
-                short_digest(&t.image.manifest_digest),
-                &t.source.commit[..12],
-            );
+            // Plain pushes: this runs once per target, and `format!` padding is slow.
+            row.clear();
+            row.push_str(&t.spec.id);
+            row.extend(std::iter::repeat_n(' ', id_width - t.spec.id.len() + 2));
+            row.push_str(status);
+            row.push_str("  ");
+            row.push_str(t.key.short());
+            row.push_str("  ");
+            let digest = &t.image.manifest_digest;
+            row.push_str(&digest[..19.min(digest.len())]);
+            row.push_str("  ");
+            row.push_str(&t.git.commit[..12]);
+            row.push_str("  ");
+            if let Some(r) = &t.reason {
+                row.push_str(&r.summary());
+            }
+            // No trailing spaces on cached rows.
+            row.truncate(row.trim_end_matches(' ').len());
+            row.push('\n');
+            out.write_all(row.as_bytes())?;
         }
         let s = self.summary();
-        let _ = writeln!(out, "{} targets: {} cached, {} to build", s.targets, s.cached, s.build);
-        out
+        writeln!(
+            out,
+            "{} targets: {} cached, {} to build",
+            s.targets, s.cached, s.build
+        )
     }
 }
 
-fn why(store: &Store, id: &str, key: &BuildKey, inputs: &KeyInputs) -> Result<Reason, StoreError> {
-    let last = match store.last_build(id) {
+fn why(
+    store: &Store,
+    inputs: &KeyInputs,
+    target: &PlannedTarget<'_>,
+) -> Result<Reason, StoreError> {
+    let last = match store.last_build(&target.spec.id) {
         Ok(Some(last)) => last,
         Ok(None) => return Ok(Reason::NewTarget),
-        Err(StoreError::Corrupt { detail, .. }) => return Ok(Reason::PreviousUnreadable { detail }),
+        Err(StoreError::Corrupt { detail, .. }) => {
+            return Ok(Reason::PreviousUnreadable { detail });
+        }
         Err(e) => return Err(e),
     };
-    if &last.key == key {
+    if last.key == target.key {
         return Ok(Reason::RecordMissing);
     }
     Ok(Reason::InputsChanged {
@@ -280,8 +319,89 @@ pub struct Summary {
 pub struct PlanJson<'a> {
     pub version: u32,
     pub summary: Summary,
-    pub targets: &'a [PlannedTarget],
+    pub targets: Vec<TargetJson<'a>>,
     pub matrix: GithubMatrix<'a>,
+}
+
+/// One target in the JSON plan.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetJson<'a> {
+    pub id: &'a str,
+    pub project: &'a str,
+    pub axes: Axes<'a>,
+    pub image: ImageJson<'a>,
+    pub source: SourceJson<'a>,
+    pub key: &'a BuildKey,
+    pub status: Status,
+    pub reason: Option<&'a Reason>,
+    /// Wheelhouse directory of this target's wheels, relative to the output directory.
+    pub output: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ImageJson<'a> {
+    pub reference: &'a str,
+    pub platform: &'a str,
+    pub name: &'a str,
+    pub index_digest: Option<&'a str>,
+    pub manifest_digest: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SourceJson<'a> {
+    pub url: &'a str,
+    #[serde(rename = "ref")]
+    pub reference: Option<&'a str>,
+    pub kind: RefKind,
+    pub commit: &'a str,
+    pub subdir: Option<&'a str>,
+}
+
+impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
+    fn from(t: &'a PlannedTarget<'a>) -> Self {
+        TargetJson {
+            id: &t.spec.id,
+            project: &t.project.name,
+            axes: Axes(&t.spec.cell),
+            image: ImageJson {
+                reference: &t.image.reference,
+                platform: &t.image.platform,
+                name: &t.image.name,
+                index_digest: t.image.index_digest.as_deref(),
+                manifest_digest: &t.image.manifest_digest,
+            },
+            source: SourceJson {
+                url: &t.git.url,
+                reference: t.git.reference.as_deref(),
+                kind: t.git.kind,
+                commit: &t.git.commit,
+                subdir: t.project.subdir.as_deref(),
+            },
+            key: &t.key,
+            status: t.status,
+            reason: t.reason.as_ref(),
+            output: &t.spec.output_subdir,
+        }
+    }
+}
+
+/// A cell's axis values as a JSON object, in axis-name order.
+pub struct Axes<'a>(pub &'a Cell);
+
+impl Serialize for Axes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<(&str, &str)> = self
+            .0
+            .values
+            .iter()
+            .map(|(a, v)| (a.as_str(), v.as_str()))
+            .collect();
+        pairs.sort_unstable();
+        s.collect_map(pairs)
+    }
 }
 
 #[derive(Serialize)]
@@ -294,5 +414,5 @@ pub struct MatrixEntry<'a> {
     pub id: &'a str,
     pub project: &'a str,
     pub key: &'a BuildKey,
-    pub axes: &'a BTreeMap<String, String>,
+    pub axes: Axes<'a>,
 }

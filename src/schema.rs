@@ -14,7 +14,13 @@ pub fn all() -> Vec<(&'static str, String)> {
         text
     };
     vec![
-        ("wheelbuild.schema.json", render(schemars::schema_for!(ConfigFile))),
-        ("wheelbuild.lock.schema.json", render(schemars::schema_for!(Lockfile))),
+        (
+            "wheelbuild.schema.json",
+            render(schemars::schema_for!(ConfigFile)),
+        ),
+        (
+            "wheelbuild.lock.schema.json",
+            render(schemars::schema_for!(Lockfile)),
+        ),
     ]
 }

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! A key is *present* when `keys/<key>/record.json` exists. Builds stage everything under
-//! `tmp/` and rename the directory into place, so a present key is always complete.
+//! `tmp/` and rename the directory into place, so a present key is always complete (which
+//! also lets big plans list `keys/` once instead of checking each key).
 //! Records are JSON with a `version`; readers ignore unknown fields so that newer writers
 //! can add some.
 
@@ -39,7 +40,9 @@ pub enum StoreError {
 impl StoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            StoreError::Io { .. } => Some("check the store directory's permissions and free space".into()),
+            StoreError::Io { .. } => {
+                Some("check the store directory's permissions and free space".into())
+            }
             StoreError::Corrupt { path, .. } => Some(format!(
                 "delete {} and build again",
                 path.parent().unwrap_or(path).display()
@@ -101,6 +104,16 @@ pub struct TargetEntry {
     pub inputs: KeyInputs,
 }
 
+/// The keys present in a store (sorted, for binary search: no hashing of 64-byte keys).
+#[derive(Debug, Clone)]
+pub struct KeySet(Vec<String>);
+
+impl KeySet {
+    pub fn contains(&self, key: &BuildKey) -> bool {
+        self.0.binary_search(&key.0).is_ok()
+    }
+}
+
 /// A build's outputs on their way into the store; removed if dropped uncommitted.
 #[derive(Debug)]
 pub struct Staging {
@@ -120,12 +133,15 @@ impl Staging {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    keys: PathBuf,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
+        let root = dir.join(format!("v{STORE_VERSION}"));
         Store {
-            root: dir.join(format!("v{STORE_VERSION}")),
+            keys: root.join("keys"),
+            root,
         }
     }
 
@@ -134,11 +150,18 @@ impl Store {
     }
 
     pub fn key_dir(&self, key: &BuildKey) -> PathBuf {
-        self.root.join("keys").join(&key.0)
+        self.keys.join(&key.0)
     }
 
+    /// `keys/<key>/record.json`, built in one allocation: `plan` asks for it per target.
     pub fn record_path(&self, key: &BuildKey) -> PathBuf {
-        self.key_dir(key).join("record.json")
+        let mut path =
+            std::ffi::OsString::with_capacity(self.keys.as_os_str().len() + key.0.len() + 13);
+        path.push(self.keys.as_os_str());
+        path.push("/");
+        path.push(&key.0);
+        path.push("/record.json");
+        PathBuf::from(path)
     }
 
     pub fn target_path(&self, target: &str) -> PathBuf {
@@ -158,6 +181,36 @@ impl Store {
         self.record_path(key).is_file()
     }
 
+    /// Every key in the store, from one directory listing: for big plans, cheaper than a
+    /// `stat` per key. A listed key directory counts as present: builds are renamed into
+    /// `keys/` complete, so only tampering can leave one without its record.
+    pub fn keys(&self) -> Result<KeySet, StoreError> {
+        let entries = match std::fs::read_dir(&self.keys) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KeySet(Vec::new())),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: self.keys.clone(),
+                    source,
+                });
+            }
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| StoreError::Io {
+                path: self.keys.clone(),
+                source,
+            })?;
+            if let Ok(name) = entry.file_name().into_string()
+                && BuildKey::is_valid(&name)
+            {
+                keys.push(name);
+            }
+        }
+        keys.sort_unstable();
+        Ok(KeySet(keys))
+    }
+
     pub fn record(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
         read_json(&self.record_path(key))
     }
@@ -174,7 +227,10 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(&tmp).map_err(io)?;
-        let dir = tempfile::Builder::new().prefix("build-").tempdir_in(&tmp).map_err(io)?;
+        let dir = tempfile::Builder::new()
+            .prefix("build-")
+            .tempdir_in(&tmp)
+            .map_err(io)?;
         std::fs::create_dir(dir.path().join("wheels")).map_err(io)?;
         Ok(Staging { dir })
     }
@@ -191,10 +247,11 @@ impl Store {
             source,
         })?;
         let lock_path = self.lock_path();
-        let _guard = crate::fsutil::FileLock::acquire(&lock_path).map_err(|source| StoreError::Io {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let _guard =
+            crate::fsutil::FileLock::acquire(&lock_path).map_err(|source| StoreError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
         let dest = self.key_dir(&record.key);
         if !self.has(&record.key) {
             let parent = dest.parent().expect("keys dir");
@@ -292,8 +349,15 @@ mod tests {
         assert!(store.has(&r.key));
         assert_eq!(store.record(&r.key).unwrap().unwrap(), r);
         assert!(store.key_dir(&r.key).join("wheels/x.whl").is_file());
-        assert_eq!(store.last_build("p/py3.11-cpu").unwrap().unwrap().key, r.key);
-        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0, "staging moved, not copied");
+        assert_eq!(
+            store.last_build("p/py3.11-cpu").unwrap().unwrap().key,
+            r.key
+        );
+        assert_eq!(
+            std::fs::read_dir(store.tmp_dir()).unwrap().count(),
+            0,
+            "staging moved, not copied"
+        );
 
         // A second commit of the same key keeps the first one's files.
         let staging = store.stage().unwrap();

@@ -32,7 +32,9 @@ pub fn main() -> ExitCode {
     global.color.write_global();
     init_tracing(global.verbosity);
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("internal error: wheelbuild panicked: {info}\nplease report this with the command you ran");
+        eprintln!(
+            "internal error: wheelbuild panicked: {info}\nplease report this with the command you ran"
+        );
         std::process::exit(Exit::Internal as i32);
     }));
 

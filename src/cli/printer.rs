@@ -7,7 +7,6 @@ use anstyle::{AnsiColor, Style};
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const STATUS: Style = AnsiColor::Green.on_default().bold();
-const WARN: Style = AnsiColor::Yellow.on_default().bold();
 const DIM: Style = Style::new().dimmed();
 
 pub struct Printer {
@@ -19,11 +18,25 @@ impl Printer {
         Printer { verbosity }
     }
 
-    /// Data: the command's result. Always printed.
+    /// Data: the command's result. Always printed, never colored (so it bypasses
+    /// anstream, whose escape stripping would scan every byte).
     pub fn data(&self, text: &str) {
-        let mut out = anstream::stdout().lock();
+        let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
+    }
+
+    /// Stream data to stdout through `write` (big outputs are not built in memory). A
+    /// closed pipe (`| head`) is not an error.
+    pub fn data_with(
+        &self,
+        write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        match write(&mut out).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
     }
 
     /// `   Verb message`, cargo-style, on stderr; silenced by -q.
@@ -37,12 +50,6 @@ impl Printer {
     pub fn note(&self, message: &str) {
         if self.verbosity >= 0 {
             let _ = writeln!(anstream::stderr(), "{message}");
-        }
-    }
-
-    pub fn warn(&self, message: &str) {
-        if self.verbosity >= 0 {
-            let _ = writeln!(anstream::stderr(), "{WARN}warning{WARN:#}: {message}");
         }
     }
 
@@ -98,7 +105,9 @@ fn render(out: &mut String, err: &(dyn std::error::Error + 'static), indent: &st
 }
 
 /// Location and hint of the first error in the chain that has them.
-fn details(err: &(dyn std::error::Error + 'static)) -> (Option<wheelbuild::diag::Location>, Option<String>) {
+fn details(
+    err: &(dyn std::error::Error + 'static),
+) -> (Option<wheelbuild::diag::Location>, Option<String>) {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(w) = e.downcast_ref::<wheelbuild::Error>() {

@@ -82,7 +82,10 @@ impl ProjectSettings {
     pub fn resolve_settings(&self) -> ResolveSettings {
         let mut s = ResolveSettings::for_config(&self.config, &self.cache_dir);
         // Tests shorten backoff; users never need to.
-        if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()) {
+        if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             s.retry.base = std::time::Duration::from_millis(ms);
         }
         s
@@ -97,13 +100,22 @@ fn find_config() -> anyhow::Result<PathBuf> {
         let candidate = d.join(CONFIG_FILE);
         if candidate.is_file() {
             // Relative when it is here, so messages show `wheelbuild.toml:3:1`.
-            return Ok(if d == cwd { PathBuf::from(CONFIG_FILE) } else { candidate });
+            return Ok(if d == cwd {
+                PathBuf::from(CONFIG_FILE)
+            } else {
+                candidate
+            });
         }
         dir = d.parent();
     }
-    Err(wheelbuild::Error::from(wheelbuild::config::ConfigError::Read {
-        path: PathBuf::from(CONFIG_FILE),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found in this directory or any parent"),
-    })
-    .into())
+    Err(
+        wheelbuild::Error::from(wheelbuild::config::ConfigError::Read {
+            path: PathBuf::from(CONFIG_FILE),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not found in this directory or any parent",
+            ),
+        })
+        .into(),
+    )
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use toml::Spanned;
 
@@ -99,7 +100,8 @@ impl Accel {
     pub fn parse(s: &str) -> Result<Accel, String> {
         let version_ok = |v: &str| {
             !v.is_empty()
-                && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         };
         if s == "cpu" {
             Ok(Accel::Cpu)
@@ -278,12 +280,14 @@ pub struct TargetSpec {
     /// `project/cell-name`, unique, stable, safe as a path.
     pub id: String,
     pub project: usize,
-    pub cell: Cell,
-    pub image: ImageInput,
-    pub build: String,
+    pub cell: Arc<Cell>,
+    pub image: Arc<ImageInput>,
+    /// Borrowed when it is the default (no copy per target).
+    pub build: std::borrow::Cow<'static, str>,
     pub verify: Option<String>,
-    /// All build environment entries, key and non-key.
-    pub env: BTreeMap<String, String>,
+    /// All build environment entries, key and non-key, sorted by name. A sorted `Vec`, not
+    /// a map: targets number in the thousands and most have a handful of entries.
+    pub env: Vec<(String, String)>,
     pub pip: Vec<String>,
     pub apt: Vec<String>,
     /// Wheelhouse sub-directory for this target's wheels.
@@ -300,7 +304,7 @@ pub struct Config {
     pub file: ConfigFile,
     /// Axis names in canonical order.
     pub axes: Vec<String>,
-    pub cells: Vec<Cell>,
+    pub cells: Vec<Arc<Cell>>,
     pub projects: Vec<Project>,
     pub targets: Vec<TargetSpec>,
     /// Names of env variables that are not part of build keys.
@@ -355,7 +359,7 @@ impl Config {
         let mut seen = BTreeSet::new();
         self.targets
             .iter()
-            .map(|t| &t.image)
+            .map(|t| &*t.image)
             .filter(|i| seen.insert(*i))
             .collect()
     }
@@ -433,7 +437,9 @@ fn toml_hint(message: &str) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("missing field") {
         let names = ticked(rest);
-        return names.first().map(|f| format!("add `{f} = ...` to this table"));
+        return names
+            .first()
+            .map(|f| format!("add `{f} = ...` to this table"));
     }
     None
 }
@@ -447,8 +453,7 @@ struct Validator<'a> {
 fn is_token(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(['.', '-'])
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
@@ -462,9 +467,25 @@ impl Validator<'_> {
             .chain(self.file.non_key_env.iter().cloned())
             .collect();
 
+        let user_axes: Vec<&str> = axes
+            .iter()
+            .skip_while(|a| BUILTIN_AXES.contains(&a.name.as_str()))
+            .map(|a| a.name.as_str())
+            .collect();
+        let cells: Vec<Arc<Cell>> = cells.into_iter().map(Arc::new).collect();
+        // Every value each axis takes in some cell, for checking project restrictions.
+        let mut known: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for cell in &cells {
+            for (a, v) in &cell.values {
+                known.entry(a.as_str()).or_default().insert(v.as_str());
+            }
+        }
+
+        // First the cheap, ordered part: projects, which cells each uses, and the per-cell
+        // image and variables (only for cells some project uses).
+        let mut cell_info: Vec<Option<CellInfo>> = vec![None; cells.len()];
         let mut projects = Vec::new();
-        let mut targets = Vec::new();
-        let mut image_origins = BTreeMap::new();
+        let mut work: Vec<(usize, usize)> = Vec::new();
         let mut git_origins = BTreeMap::new();
         let mut names = BTreeSet::new();
         for (index, spec) in self.file.projects.iter().enumerate() {
@@ -476,18 +497,52 @@ impl Validator<'_> {
                     Some("project names must be unique".into()),
                 ));
             }
-            git_origins
-                .entry(project.git.clone())
-                .or_insert_with(|| project.ref_location.clone());
-            let selected = self.project_cells(spec, &axes, &cells)?;
-            for cell in selected {
-                let target = self.target(index, spec, &project, cell)?;
-                image_origins
-                    .entry(target.image.clone())
-                    .or_insert_with(|| self.image_location(&target.cell));
-                targets.push(target);
+            if !git_origins.contains_key(&project.git) {
+                git_origins.insert(project.git.clone(), project.ref_location.clone());
+            }
+            for cell_index in self.project_cells(spec, &axes, &cells, &known)? {
+                if cell_info[cell_index].is_none() {
+                    cell_info[cell_index] = Some(self.cell_info(&cells[cell_index], &user_axes)?);
+                }
+                work.push((index, cell_index));
             }
             projects.push(project);
+        }
+
+        // Then the targets, each independent of the others: expanded on every core for
+        // big matrices. The first error in config order wins, as in a serial pass.
+        let make = |&(index, cell_index): &(usize, usize)| {
+            let info = cell_info[cell_index].as_ref().expect("filled above");
+            self.target(
+                index,
+                &self.file.projects[index],
+                &projects[index],
+                &cells[cell_index],
+                info,
+            )
+        };
+        let threads = crate::par::threads_for(work.len());
+        let targets: Vec<TargetSpec> = if threads == 1 {
+            work.iter().map(make).collect::<Result<_, _>>()?
+        } else {
+            crate::par::map_chunks(&work, threads, |part| {
+                part.iter().map(make).collect::<Result<Vec<_>, _>>()
+            })
+            .into_iter()
+            .collect::<Result<Vec<Vec<_>>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        // `cell_info` is filled for used cells only.
+        let mut image_origins = BTreeMap::new();
+        for info in cell_info.iter().flatten() {
+            if !image_origins.contains_key(&*info.image) {
+                image_origins.insert(
+                    (*info.image).clone(),
+                    self.ctx.location(info.image_span.clone()),
+                );
+            }
         }
 
         Ok(Config {
@@ -553,7 +608,11 @@ impl Validator<'_> {
         Ok(axes)
     }
 
-    fn axis(&self, name: &str, values: &Spanned<Vec<Spanned<String>>>) -> Result<Axis, ConfigError> {
+    fn axis(
+        &self,
+        name: &str,
+        values: &Spanned<Vec<Spanned<String>>>,
+    ) -> Result<Axis, ConfigError> {
         if values.get_ref().is_empty() {
             return Err(self.ctx.err(
                 values.span(),
@@ -574,7 +633,11 @@ impl Validator<'_> {
         }
         Ok(Axis {
             name: name.to_string(),
-            values: values.get_ref().iter().map(|v| v.get_ref().clone()).collect(),
+            values: values
+                .get_ref()
+                .iter()
+                .map(|v| v.get_ref().clone())
+                .collect(),
         })
     }
 
@@ -582,19 +645,21 @@ impl Validator<'_> {
         let v = value.get_ref();
         let problem = match axis {
             "python" => {
-                let ok = v
-                    .split_once('.')
-                    .is_some_and(|(a, b)| {
-                        !a.is_empty()
-                            && !b.is_empty()
-                            && a.bytes().all(|c| c.is_ascii_digit())
-                            && b.bytes().all(|c| c.is_ascii_digit())
-                    });
+                let ok = v.split_once('.').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && a.bytes().all(|c| c.is_ascii_digit())
+                        && b.bytes().all(|c| c.is_ascii_digit())
+                });
                 (!ok).then(|| {
                     let short: Vec<&str> = v.splitn(3, '.').take(2).collect();
                     format!(
                         "Python versions are `major.minor`, as in wheel tags (e.g. `{}`)",
-                        if short.len() == 2 { short.join(".") } else { "3.11".into() }
+                        if short.len() == 2 {
+                            short.join(".")
+                        } else {
+                            "3.11".into()
+                        }
                     )
                 })
             }
@@ -670,7 +735,12 @@ impl Validator<'_> {
 
         let declared: BTreeMap<&str, BTreeSet<&str>> = axes
             .iter()
-            .map(|a| (a.name.as_str(), a.values.iter().map(String::as_str).collect()))
+            .map(|a| {
+                (
+                    a.name.as_str(),
+                    a.values.iter().map(String::as_str).collect(),
+                )
+            })
             .collect();
         for exclude in &m.exclude {
             self.check_filter(exclude.get_ref(), axes, &declared)?;
@@ -790,14 +860,9 @@ impl Validator<'_> {
         &self,
         spec: &spec::ProjectSpec,
         axes: &[Axis],
-        cells: &[Cell],
-    ) -> Result<Vec<Cell>, ConfigError> {
-        let mut known: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for cell in cells {
-            for (a, v) in &cell.values {
-                known.entry(a.as_str()).or_default().insert(v.as_str());
-            }
-        }
+        cells: &[Arc<Cell>],
+        known: &BTreeMap<&str, BTreeSet<&str>>,
+    ) -> Result<Vec<usize>, ConfigError> {
         for (axis, values) in &spec.matrix {
             let Some(have) = known.get(axis.get_ref().as_str()) else {
                 return Err(self.unknown_axis(axis, axes));
@@ -806,30 +871,38 @@ impl Validator<'_> {
                 if !have.contains(v.get_ref().as_str()) {
                     return Err(self.ctx.err(
                         v.span(),
-                        format!("`{}` is not a value of axis `{}`", v.get_ref(), axis.get_ref()),
+                        format!(
+                            "`{}` is not a value of axis `{}`",
+                            v.get_ref(),
+                            axis.get_ref()
+                        ),
                         Some(format!("the matrix has {}", list(have))),
                     ));
                 }
             }
         }
         for exclude in &spec.exclude {
-            self.check_filter(exclude.get_ref(), axes, &known)?;
+            self.check_filter(exclude.get_ref(), axes, known)?;
         }
-        let selected: Vec<Cell> = cells
+        let selected: Vec<usize> = cells
             .iter()
-            .filter(|cell| {
+            .enumerate()
+            .filter(|(_, cell)| {
                 spec.matrix.iter().all(|(axis, values)| {
                     let v = cell.get(axis.get_ref());
                     values.iter().any(|w| Some(w.get_ref().as_str()) == v)
                 })
             })
-            .filter(|cell| !spec.exclude.iter().any(|e| cell.matches(e.get_ref())))
-            .cloned()
+            .filter(|(_, cell)| !spec.exclude.iter().any(|e| cell.matches(e.get_ref())))
+            .map(|(i, _)| i)
             .collect();
         if selected.is_empty() {
             return Err(self.ctx.err(
                 spec.name.span(),
-                format!("project `{}` matches no cell of the matrix", spec.name.get_ref()),
+                format!(
+                    "project `{}` matches no cell of the matrix",
+                    spec.name.get_ref()
+                ),
                 Some("check the project's `matrix` and `exclude` settings".into()),
             ));
         }
@@ -837,13 +910,19 @@ impl Validator<'_> {
     }
 
     /// Image reference, platform and location of the rule that chose it, for one cell.
-    fn image_for(&self, cell: &Cell) -> Result<(Spanned<String>, Platform, Range<usize>), ConfigError> {
+    fn image_for(
+        &self,
+        cell: &Cell,
+    ) -> Result<(Spanned<String>, Platform, Range<usize>), ConfigError> {
         let image = self.file.image.get_ref();
         let platform_of = |p: Option<&Spanned<String>>| -> Result<Platform, ConfigError> {
             match p.or(image.platform.as_ref()) {
                 Some(p) => Platform::parse(p.get_ref()).map_err(|hint| {
-                    self.ctx
-                        .err(p.span(), format!("invalid platform `{}`", p.get_ref()), Some(hint))
+                    self.ctx.err(
+                        p.span(),
+                        format!("invalid platform `{}`", p.get_ref()),
+                        Some(hint),
+                    )
                 }),
                 None => Ok(Platform::parse(DEFAULT_PLATFORM).expect("default platform parses")),
             }
@@ -883,39 +962,45 @@ impl Validator<'_> {
             || m.axes.keys().any(|k| k.get_ref() == name)
     }
 
-    fn image_location(&self, cell: &Cell) -> Location {
-        let span = self.image_for(cell).map(|(_, _, s)| s).unwrap_or(0..0);
-        self.ctx.location(span)
-    }
-
-    fn vars(&self, cell: &Cell, platform: Option<&Platform>, project: &str) -> Vars {
-        let mut vars = Vars::new();
-        for name in self.all_var_names() {
-            vars.insert(name, None);
-        }
-        for (axis, value) in &cell.values {
-            vars.insert(axis.clone(), Some(value.clone()));
-        }
-        if let Some(py) = cell.get("python") {
-            vars.insert("py".into(), Some(py.replace('.', "")));
-        }
-        // `{cuda}` and `{rocm}` are toolkit versions, defined only for their own variant;
-        // the raw axis value is `{variant}`.
+    /// What every target of `cell` shares: its image (expanded) and template variables.
+    fn cell_info(&self, cell: &Arc<Cell>, user_axes: &[&str]) -> Result<CellInfo, ConfigError> {
+        let (template, platform, image_span) = self.image_for(cell)?;
         let accel = cell.accel();
-        vars.insert("variant".into(), Some(accel.to_string()));
-        vars.insert("accel".into(), Some(accel.tag()));
         let (cuda, rocm) = match &accel {
             Accel::Cuda(v) => (Some(v.clone()), None),
             Accel::Rocm(v) => (None, Some(v.clone())),
             Accel::Cpu => (None, None),
         };
-        vars.insert("cuda".into(), cuda);
-        vars.insert("rocm".into(), rocm);
-        if let Some(tag) = platform.and_then(Platform::wheel_tag) {
-            vars.insert("platform".into(), Some(tag));
+        let vars = CellVars {
+            cell: cell.clone(),
+            py: cell.get("python").map(|p| p.replace('.', "")),
+            variant: accel.to_string(),
+            accel: accel.tag(),
+            cuda,
+            rocm,
+            platform: platform.wheel_tag(),
+            user_axes: user_axes.iter().map(|a| a.to_string()).collect(),
+        };
+        let reference = self.expand("the image reference", &template, &vars, cell)?;
+        if reference.is_empty() || reference.contains(char::is_whitespace) {
+            return Err(self.ctx.err(
+                template.span(),
+                format!(
+                    "invalid image reference `{reference}` for cell {}",
+                    cell.describe()
+                ),
+                Some("e.g. `registry.example.com/team/image:tag`".into()),
+            ));
         }
-        vars.insert("project".into(), Some(project.to_string()));
-        vars
+        Ok(CellInfo {
+            name: cell.name(),
+            image: Arc::new(ImageInput {
+                reference,
+                platform,
+            }),
+            image_span,
+            vars,
+        })
     }
 
     fn all_var_names(&self) -> Vec<String> {
@@ -923,25 +1008,39 @@ impl Validator<'_> {
             .iter()
             .chain(DERIVED_VARS.iter())
             .map(|s| s.to_string())
-            .chain(self.file.matrix.get_ref().axes.keys().map(|k| k.get_ref().clone()))
+            .chain(
+                self.file
+                    .matrix
+                    .get_ref()
+                    .axes
+                    .keys()
+                    .map(|k| k.get_ref().clone()),
+            )
             .collect()
     }
 
     fn expand(
         &self,
-        what: &str,
+        what: impl fmt::Display,
         template: &Spanned<String>,
-        vars: &Vars,
+        vars: &impl Vars,
         cell: &Cell,
     ) -> Result<String, ConfigError> {
         // Build commands and env values must not depend on the file's line endings.
-        let text = template.get_ref().replace("\r\n", "\n");
+        let text: std::borrow::Cow<str> = if template.get_ref().contains('\r') {
+            template.get_ref().replace("\r\n", "\n").into()
+        } else {
+            template.get_ref().as_str().into()
+        };
+        if !text.contains(['{', '}']) {
+            return Ok(text.into_owned());
+        }
         template::expand(&text, vars).map_err(|e| {
             let span = template.span();
             // Point at the placeholder when the template is a plain one-line string.
             let at = |offset: usize| {
                 let raw = &self.ctx.src[span.clone()];
-                match raw.find(text.as_str()) {
+                match raw.find(text.as_ref() as &str) {
                     Some(start) if !text.contains('\n') => {
                         let s = span.start + start + offset;
                         s..s + 1
@@ -957,6 +1056,7 @@ impl Validator<'_> {
                         "cuda" => "`{cuda}` exists only for `cudaX.Y` cells; restrict this with `[[image.select]]`, a project `matrix`, or use `{variant}`".into(),
                         "rocm" => "`{rocm}` exists only for `rocmX.Y` cells".into(),
                         "platform" => "the image platform has no wheel platform tag".into(),
+                        "project" => "the image is chosen per cell, so `{project}` is not available there".into(),
                         _ => format!("give axis `{name}` a value in this cell (e.g. in its include entry)"),
                     }),
                 ),
@@ -983,27 +1083,27 @@ impl Validator<'_> {
         index: usize,
         spec: &spec::ProjectSpec,
         project: &Project,
-        cell: Cell,
+        cell: &Arc<Cell>,
+        info: &CellInfo,
     ) -> Result<TargetSpec, ConfigError> {
-        let (image_t, platform, _) = self.image_for(&cell)?;
-        let vars = self.vars(&cell, Some(&platform), &project.name);
-        let reference = self.expand("the image reference", &image_t, &vars, &cell)?;
-        if reference.is_empty() || reference.contains(char::is_whitespace) {
-            return Err(self.ctx.err(
-                image_t.span(),
-                format!("invalid image reference `{reference}` for cell {}", cell.describe()),
-                Some("e.g. `registry.example.com/team/image:tag`".into()),
-            ));
-        }
-        let build = match &spec.build {
-            Some(b) => self.expand("the build command", b, &vars, &cell)?,
-            None => DEFAULT_BUILD.to_string(),
+        let vars = ProjectVars {
+            cell: &info.vars,
+            project: &project.name,
         };
-        let verify = match spec.verify.as_ref().or(self.file.image.get_ref().verify.as_ref()) {
-            Some(v) => Some(self.expand("the verify command", v, &vars, &cell)?),
+        let build = match &spec.build {
+            Some(b) => self.expand("the build command", b, &vars, cell)?.into(),
+            None => DEFAULT_BUILD.into(),
+        };
+        let verify = match spec
+            .verify
+            .as_ref()
+            .or(self.file.image.get_ref().verify.as_ref())
+        {
+            Some(v) => Some(self.expand("the verify command", v, &vars, cell)?),
             None => None,
         };
-        let mut env = BTreeMap::new();
+        let mut env: Vec<(String, String)> =
+            Vec::with_capacity(self.file.env.len() + spec.env.len());
         for (name, value) in self.file.env.iter().chain(spec.env.iter()) {
             if name.is_empty()
                 || name.starts_with(|c: char| c.is_ascii_digit())
@@ -1022,11 +1122,18 @@ impl Validator<'_> {
                     None,
                 ));
             }
-            env.insert(name.clone(), self.expand(&format!("env `{name}`"), value, &vars, &cell)?);
+            // The label is only formatted when there is an error to report.
+            let what = format_args!("env `{name}`");
+            let value = self.expand(what, value, &vars, cell)?;
+            // Project entries come after global ones and replace them.
+            match env.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                Ok(i) => env[i].1 = value,
+                Err(i) => env.insert(i, (name.clone(), value)),
+            }
         }
         let mut pip = Vec::new();
         for p in &spec.pip {
-            pip.push(self.expand("a pip package", p, &vars, &cell)?);
+            pip.push(self.expand("a pip package", p, &vars, cell)?);
         }
         pip.sort();
         pip.dedup();
@@ -1049,7 +1156,7 @@ impl Validator<'_> {
         apt.sort();
         apt.dedup();
         let layout = &self.file.output.layout;
-        let output_subdir = self.expand("output.layout", layout, &vars, &cell)?;
+        let output_subdir = self.expand("output.layout", layout, &vars, cell)?;
         if Path::new(&output_subdir).is_absolute() || output_subdir.split('/').any(|c| c == "..") {
             return Err(self.ctx.err(
                 layout.span(),
@@ -1058,13 +1165,10 @@ impl Validator<'_> {
             ));
         }
         Ok(TargetSpec {
-            id: format!("{}/{}", project.name, cell.name()),
+            id: [project.name.as_str(), "/", &info.name].concat(),
             project: index,
-            cell,
-            image: ImageInput {
-                reference,
-                platform,
-            },
+            cell: cell.clone(),
+            image: info.image.clone(),
             build,
             verify,
             env,
@@ -1078,6 +1182,62 @@ impl Validator<'_> {
 struct Axis {
     name: String,
     values: Vec<String>,
+}
+
+#[derive(Clone)]
+struct CellInfo {
+    name: String,
+    image: Arc<ImageInput>,
+    image_span: Range<usize>,
+    vars: CellVars,
+}
+
+/// Template variables of a cell, looked up by name (no map per target).
+#[derive(Clone)]
+struct CellVars {
+    cell: Arc<Cell>,
+    py: Option<String>,
+    variant: String,
+    accel: String,
+    cuda: Option<String>,
+    rocm: Option<String>,
+    platform: Option<String>,
+    user_axes: Vec<String>,
+}
+
+impl Vars for CellVars {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        Some(match name {
+            "python" | "torch" => self.cell.get(name),
+            // `{cuda}`/`{rocm}` are toolkit versions; the raw axis value is `{variant}`.
+            "cuda" => self.cuda.as_deref(),
+            "rocm" => self.rocm.as_deref(),
+            "py" => self.py.as_deref(),
+            "variant" => Some(&self.variant),
+            "accel" => Some(&self.accel),
+            "platform" => self.platform.as_deref(),
+            // Images are chosen per cell, before any project.
+            "project" => None,
+            _ if self.user_axes.iter().any(|a| a == name) => self.cell.get(name),
+            _ => return None,
+        })
+    }
+}
+
+/// A cell's variables plus the project's name.
+struct ProjectVars<'a> {
+    cell: &'a CellVars,
+    project: &'a str,
+}
+
+impl Vars for ProjectVars<'_> {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        if name == "project" {
+            Some(Some(self.project))
+        } else {
+            self.cell.lookup(name)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,26 @@ pub enum TemplateError {
     /// `{name}` is a known variable that this cell does not define (e.g. `{cuda}` in a cpu cell).
     Missing { name: String, offset: usize },
     /// An unclosed `{` or a stray `}`.
-    Syntax { offset: usize, message: &'static str },
+    Syntax {
+        offset: usize,
+        message: &'static str,
+    },
 }
 
-/// Variables of one cell; `None` means "known variable, not defined for this cell".
-pub type Vars = BTreeMap<String, Option<String>>;
+/// Where template variables come from.
+pub trait Vars {
+    /// `None`: no such variable. `Some(None)`: a known variable this cell does not define.
+    fn lookup(&self, name: &str) -> Option<Option<&str>>;
+}
+
+impl Vars for BTreeMap<String, Option<String>> {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        self.get(name).map(Option::as_deref)
+    }
+}
 
 /// Expand `template`; `offset`s in errors are byte offsets into `template`.
-pub fn expand(template: &str, vars: &Vars) -> Result<String, TemplateError> {
+pub fn expand(template: &str, vars: &impl Vars) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let bytes = template.as_bytes();
     let mut i = 0;
@@ -45,7 +57,7 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, TemplateError> {
                     message: "unclosed `{` (write `{{` for a literal brace)",
                 })?;
                 let name = template[i + 1..i + 1 + end].trim();
-                match vars.get(name) {
+                match vars.lookup(name) {
                     Some(Some(value)) => out.push_str(value),
                     Some(None) => {
                         return Err(TemplateError::Missing {
@@ -73,10 +85,12 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, TemplateError> {
                 });
             }
             _ => {
-                // Copy the run up to the next brace in one go (keeps UTF-8 intact).
-                let next = template[i..]
-                    .find(['{', '}'])
-                    .map_or(template.len(), |n| i + n);
+                // Copy the run up to the next brace in one go (braces are ASCII, so this
+                // never splits a UTF-8 sequence).
+                let next = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'{' || b == b'}')
+                    .map_or(bytes.len(), |n| i + n);
                 out.push_str(&template[i..next]);
                 i = next;
             }
@@ -89,8 +103,8 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, TemplateError> {
 mod tests {
     use super::*;
 
-    fn vars() -> Vars {
-        let mut v = Vars::new();
+    fn vars() -> BTreeMap<String, Option<String>> {
+        let mut v = BTreeMap::new();
         v.insert("torch".into(), Some("2.4.0".into()));
         v.insert("cuda".into(), None);
         v

@@ -69,7 +69,10 @@ git = "."
     )
     .unwrap();
     assert_eq!(c.axes, ["python", "cuda", "torch", "materials", "tier"]);
-    assert_eq!(c.targets[0].id, "p/py3.11-cpu-torch2.4.0-materials=off-tier=0");
+    assert_eq!(
+        c.targets[0].id,
+        "p/py3.11-cpu-torch2.4.0-materials=off-tier=0"
+    );
     assert_eq!(c.targets[1].image.reference, "img:2.4.0-2");
 }
 
@@ -152,18 +155,24 @@ fn exclude_and_include() {
          [[matrix.include]]\npython = \"3.12\"\ncuda = \"rocm6.2\"\n\n[[project]]",
     );
     let c = parse(&src).unwrap();
-    let cells: Vec<_> = c.cells.iter().map(Cell::name).collect();
+    let cells: Vec<_> = c.cells.iter().map(|c| c.name()).collect();
     assert_eq!(cells, ["py3.10-cpu", "py3.11-cuda12.4", "py3.12-rocm6.2"]);
     assert_eq!(c.targets[2].output_subdir, "py312/rocm6.2/linux_x86_64");
 }
 
 #[test]
 fn exclude_must_name_real_axes_and_values() {
-    let src = BASE.replace("[[project]]", "[[matrix.exclude]]\ncuda = \"cuda12.8\"\n\n[[project]]");
+    let src = BASE.replace(
+        "[[project]]",
+        "[[matrix.exclude]]\ncuda = \"cuda12.8\"\n\n[[project]]",
+    );
     let (msg, _, hint) = err(&src);
     assert_eq!(msg, "`cuda12.8` is not a value of axis `cuda`");
     assert_eq!(hint.as_deref(), Some("did you mean `cuda12.4`?"));
-    let src = BASE.replace("[[project]]", "[[matrix.exclude]]\ncdua = \"cpu\"\n\n[[project]]");
+    let src = BASE.replace(
+        "[[project]]",
+        "[[matrix.exclude]]\ncdua = \"cpu\"\n\n[[project]]",
+    );
     let (msg, _, hint) = err(&src);
     assert_eq!(msg, "unknown axis `cdua`");
     assert_eq!(hint.as_deref(), Some("did you mean `cuda`?"));
@@ -171,7 +180,10 @@ fn exclude_must_name_real_axes_and_values() {
 
 #[test]
 fn include_must_give_every_axis() {
-    let src = BASE.replace("[[project]]", "[[matrix.include]]\npython = \"3.12\"\n\n[[project]]");
+    let src = BASE.replace(
+        "[[project]]",
+        "[[matrix.include]]\npython = \"3.12\"\n\n[[project]]",
+    );
     let (msg, loc, _) = err(&src);
     assert_eq!(msg, "include entry gives no value for axis `cuda`");
     assert!(loc.is_some());
@@ -196,7 +208,9 @@ fn project_matrix_restriction_and_exclude() {
     );
     let (msg, _, _) = err(&format!("{BASE}matrix = {{ cuda = [\"cuda9.0\"] }}\n"));
     assert_eq!(msg, "`cuda9.0` is not a value of axis `cuda`");
-    let (msg, _, _) = err(&format!("{BASE}matrix = {{ cuda = [\"cuda12.4\"], python = [] }}\n"));
+    let (msg, _, _) = err(&format!(
+        "{BASE}matrix = {{ cuda = [\"cuda12.4\"], python = [] }}\n"
+    ));
     assert_eq!(msg, "project `hello` matches no cell of the matrix");
 }
 
@@ -239,8 +253,14 @@ git = "."
     );
     assert_eq!(c.targets[0].output_subdir, "py310/cu118/linux_aarch64");
 
-    let (msg, _, hint) = err(&src.replace("when = { torch = \"2.3.0\" }", "when = { torch = \"2.4.0\" }"));
-    assert_eq!(msg, "no base image for cell python=3.10, cuda=cuda11.8, torch=2.3.0");
+    let (msg, _, hint) = err(&src.replace(
+        "when = { torch = \"2.3.0\" }",
+        "when = { torch = \"2.4.0\" }",
+    ));
+    assert_eq!(
+        msg,
+        "no base image for cell python=3.10, cuda=cuda11.8, torch=2.3.0"
+    );
     assert!(hint.unwrap().contains("[[image.select]]"));
 }
 
@@ -251,7 +271,7 @@ fn env_is_merged_and_validated() {
         "env = { CFLAGS = \"-O2\", MAX_JOBS = \"4\" }\nnon-key-env = [\"MY_LOG\"]\n\n[matrix]",
     ) + "env = { CFLAGS = \"-O3\", TORCH_CUDA_ARCH_LIST = \"{cuda}\", MY_LOG = \"x\" }\nmatrix = { cuda = [\"cuda12.4\"] }\n";
     let c = parse(&src).unwrap();
-    let env = &c.targets[0].env;
+    let env: BTreeMap<_, _> = c.targets[0].env.iter().cloned().collect();
     assert_eq!(env["CFLAGS"], "-O3");
     assert_eq!(env["MAX_JOBS"], "4");
     assert_eq!(env["TORCH_CUDA_ARCH_LIST"], "12.4");
@@ -260,7 +280,10 @@ fn env_is_merged_and_validated() {
     assert!(c.is_key_env("CFLAGS"));
 
     let (msg, _, _) = err(&(BASE.to_string() + "env = { WHEELBUILD_OUT = \"/x\" }\n"));
-    assert_eq!(msg, "`WHEELBUILD_OUT` is set by wheelbuild and cannot be configured");
+    assert_eq!(
+        msg,
+        "`WHEELBUILD_OUT` is set by wheelbuild and cannot be configured"
+    );
     let (msg, _, _) = err(&(BASE.to_string() + "env = { \"1X\" = \"y\" }\n"));
     assert_eq!(msg, "invalid environment variable name `1X`");
 }
@@ -302,6 +325,9 @@ fn platform_is_validated() {
 #[test]
 fn read_error_has_a_hint() {
     let e = Config::load(Path::new("/nonexistent/wheelbuild.toml")).unwrap_err();
-    assert!(e.to_string().starts_with("cannot read config file /nonexistent/wheelbuild.toml"));
+    assert!(
+        e.to_string()
+            .starts_with("cannot read config file /nonexistent/wheelbuild.toml")
+    );
     assert!(e.hint().unwrap().contains("--config"));
 }

@@ -44,14 +44,18 @@ impl GitError {
             GitError::Repository { .. } => {
                 "check the project's `git` URL; local paths are relative to the config file".into()
             }
-            GitError::Unreachable { .. } => "check the network and that the git server is running".into(),
+            GitError::Unreachable { .. } => {
+                "check the network and that the git server is running".into()
+            }
             GitError::RefNotFound { suggestion, .. } => match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "give an existing branch, tag, or commit SHA in the project's `ref`".into(),
             },
             GitError::Ambiguous { .. } => "use more digits of the SHA, or the full 40".into(),
             GitError::NoHead { .. } => "set the project's `ref` explicitly".into(),
-            GitError::Mirror { .. } => "delete the mirror directory; it is re-created on demand".into(),
+            GitError::Mirror { .. } => {
+                "delete the mirror directory; it is re-created on demand".into()
+            }
         })
     }
 
@@ -75,7 +79,10 @@ impl GitError {
     }
 
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, GitError::Unreachable { .. } | GitError::NoGit(_) | GitError::Mirror { .. })
+        !matches!(
+            self,
+            GitError::Unreachable { .. } | GitError::NoGit(_) | GitError::Mirror { .. }
+        )
     }
 }
 
@@ -286,7 +293,9 @@ async fn resolve_one(
     };
     let Some(reference) = input.reference.as_deref() else {
         let (Some(target), Some(head)) = (&remote.head_target, &remote.head) else {
-            return Err(GitError::NoHead { url: url.to_string() });
+            return Err(GitError::NoHead {
+                url: url.to_string(),
+            });
         };
         return Ok(locked(RefKind::Branch, Some(target), head));
     };
@@ -408,7 +417,11 @@ pub async fn resolve_all(
         let results = resolve_repository(ctx, &url, &inputs).await;
         inputs.into_iter().zip(results).collect::<Vec<_>>()
     });
-    futures::future::join_all(tasks).await.into_iter().flatten().collect()
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 #[cfg(test)]
@@ -425,7 +438,14 @@ mod tests {
             4444444444444444444444444444444444444444\trefs/tags/light\n";
         let r = RemoteRefs::parse(text);
         assert_eq!(r.head_target.as_deref(), Some("refs/heads/main"));
-        assert_eq!(r.lookup("v1"), Some((RefKind::Tag, "refs/tags/v1", "3333333333333333333333333333333333333333")));
+        assert_eq!(
+            r.lookup("v1"),
+            Some((
+                RefKind::Tag,
+                "refs/tags/v1",
+                "3333333333333333333333333333333333333333"
+            ))
+        );
         assert_eq!(r.lookup("main").map(|x| x.0), Some(RefKind::Branch));
         assert_eq!(r.lookup("refs/tags/light").map(|x| x.0), Some(RefKind::Tag));
         assert_eq!(r.lookup("nope"), None);
@@ -439,9 +459,16 @@ mod tests {
         };
         assert_eq!(ctx.remote_url("../repo"), "/proj/../repo");
         assert_eq!(ctx.remote_url("file:///x"), "file:///x");
-        assert_eq!(ctx.remote_url("git@github.com:org/r.git"), "git@github.com:org/r.git");
+        assert_eq!(
+            ctx.remote_url("git@github.com:org/r.git"),
+            "git@github.com:org/r.git"
+        );
         assert_eq!(ctx.remote_url("/abs/r"), "/abs/r");
         let m = ctx.mirror_path("https://example.com/org/flash-attn.git");
-        assert!(m.to_string_lossy().starts_with("/cache/git/flash-attn-"), "{}", m.display());
+        assert!(
+            m.to_string_lossy().starts_with("/cache/git/flash-attn-"),
+            "{}",
+            m.display()
+        );
     }
 }

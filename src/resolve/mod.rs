@@ -6,6 +6,7 @@
 //! and every failure is reported, not just the first.
 
 pub mod git;
+pub mod reference;
 pub mod registry;
 
 use std::collections::BTreeSet;
@@ -55,22 +56,30 @@ impl ResolveError {
             ResolveError::Many(_) => None,
             ResolveError::UnknownUpdate { suggestion, .. } => Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "give a project name or an image reference/repository from the config".into(),
+                None => {
+                    "give a project name or an image reference/repository from the config".into()
+                }
             }),
-            ResolveError::Offline { .. } => Some("run `wheelbuild lock` with network access first".into()),
+            ResolveError::Offline { .. } => {
+                Some("run `wheelbuild lock` with network access first".into())
+            }
         }
     }
 
     pub fn location(&self) -> Option<&Location> {
         match self {
-            ResolveError::Registry { location, .. } | ResolveError::Git { location, .. } => Some(location),
+            ResolveError::Registry { location, .. } | ResolveError::Git { location, .. } => {
+                Some(location)
+            }
             _ => None,
         }
     }
 
     pub fn is_user_error(&self) -> bool {
         match self {
-            ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.is_user_error(),
+            ResolveError::Registry { source, .. } | ResolveError::Setup(source) => {
+                source.is_user_error()
+            }
             ResolveError::Git { source, .. } => source.is_user_error(),
             ResolveError::Many(all) => all.iter().any(ResolveError::is_user_error),
             ResolveError::UnknownUpdate { .. } | ResolveError::Offline { .. } => true,
@@ -254,7 +263,10 @@ pub fn selected_for_update(
                 }
                 for i in config.distinct_images() {
                     let repo = repository_of(&i.reference);
-                    if &i.reference == name || repo.as_deref() == Some(name.as_str()) || normalized(name) == repo {
+                    if &i.reference == name
+                        || repo.as_deref() == Some(name.as_str())
+                        || normalized(name) == repo
+                    {
                         images.insert(i.clone());
                         found = true;
                     }

@@ -1,13 +1,15 @@
 //! Image tag → digest, through the OCI Distribution API.
 //!
-//! Auth (anonymous, HTTP basic, bearer-token challenges) is oci-client's; credentials come
-//! from the Docker config (`$DOCKER_CONFIG/config.json`: `auths`, `credHelpers`,
-//! `credsStore`) via docker_credential. What this module adds is what a lock needs:
+//! The bearer-token flow is oci-client's; credentials come from the Docker config
+//! (`$DOCKER_CONFIG/config.json`: `auths`, `credHelpers`, `credsStore`) via
+//! docker_credential. Requests are ours (one shared reqwest client), because a lock needs:
 //!
 //! * all four manifest media types in `Accept`, so a registry answers with the index when
 //!   there is one, and both digests (index and platform manifest) are recorded;
-//! * every digest checked against the sha256 of the bytes actually received (oci-client
-//!   verifies body against the `Docker-Content-Digest` header and the requested digest);
+//! * every digest computed on the bytes actually received and checked against the
+//!   `Docker-Content-Digest` header and the requested digest;
+//! * auth only when challenged, cached per repository (oci-client probes `/v2/` before
+//!   every request of an anonymous registry);
 //! * the platform checked: picked from an index, or read from a single manifest's config;
 //! * bounded retries with exponential backoff on 429, 5xx and connection failures;
 //! * plain HTTP only for loopback registries and those marked `insecure`.
@@ -17,9 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -135,7 +137,8 @@ impl RetryPolicy {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let jitter = 0.75 + f64::from(nanos % 1000) / 2000.0;
-        self.base.mul_f64(f64::from(1u32 << attempt.min(10)) * jitter)
+        self.base
+            .mul_f64(f64::from(1u32 << attempt.min(10)) * jitter)
     }
 }
 
@@ -155,19 +158,36 @@ pub fn is_loopback(registry: &str) -> bool {
 
 /// Parse a config image reference the way Docker does (Docker Hub normalization).
 pub fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
-    reference
-        .parse::<Reference>()
-        .map_err(|e| RegistryError::InvalidReference {
-            reference: reference.to_string(),
-            detail: e.to_string(),
-        })
+    super::reference::parse(reference).map_err(|detail| RegistryError::InvalidReference {
+        reference: reference.to_string(),
+        detail,
+    })
 }
+
+/// One registry host of a run.
+struct Host {
+    /// `http` for loopback and `insecure` registries, else `https`.
+    scheme: &'static str,
+    credentials: RegistryAuth,
+}
+
+type AuthKey = (String, String);
 
 /// Resolves image references; shares one HTTP client (and its connections and tokens)
 /// across every resolution.
+///
+/// Requests go straight to the manifest or blob; only a `401` starts the auth dance its
+/// `WWW-Authenticate` challenge asks for: HTTP basic with the configured credentials, or
+/// a bearer token obtained by oci-client's token flow. The resulting `Authorization` is
+/// kept per repository, so an open registry costs one request per manifest and an
+/// authenticated one a single token fetch per repository.
 pub struct RegistryResolver {
-    client: Client,
-    auth: BTreeMap<String, RegistryAuth>,
+    http: reqwest::Client,
+    hosts: BTreeMap<String, Host>,
+    /// For bearer challenges only; built on first need (it loads the system trust store).
+    tokens: std::sync::OnceLock<Client>,
+    http_hosts: Vec<String>,
+    authz: tokio::sync::Mutex<BTreeMap<AuthKey, Arc<tokio::sync::OnceCell<String>>>>,
     retry: RetryPolicy,
 }
 
@@ -184,58 +204,75 @@ impl RegistryResolver {
             let r = parse_reference(&input.reference)?;
             registries.insert((r.registry().to_string(), r.resolve_registry().to_string()));
         }
-        let http: Vec<String> = registries
-            .iter()
-            .map(|(_, resolved)| resolved.clone())
-            .filter(|r| is_loopback(r) || insecure.contains(r))
-            .collect();
-        let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(http),
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            ..Default::default()
-        });
-        let lookups = registries.into_iter().map(|(registry, resolved)| async move {
-            let auth = tokio::task::spawn_blocking({
+        let lookups = registries.iter().map(|(registry, _)| async move {
+            let registry = registry.clone();
+            tokio::task::spawn_blocking({
                 let registry = registry.clone();
                 move || credentials_for(&registry)
             })
             .await
             .map_err(|e| RegistryError::Credentials {
-                registry: registry.clone(),
+                registry,
                 detail: e.to_string(),
-            })??;
-            Ok::<_, RegistryError>((resolved, auth))
+            })?
         });
-        let auth = futures::future::try_join_all(lookups).await?.into_iter().collect();
+        let credentials = futures::future::try_join_all(lookups).await?;
+        let mut hosts = BTreeMap::new();
+        for ((_, resolved), credentials) in registries.into_iter().zip(credentials) {
+            let plain = is_loopback(&resolved) || insecure.contains(&resolved);
+            hosts.insert(
+                resolved,
+                Host {
+                    scheme: if plain { "http" } else { "https" },
+                    credentials,
+                },
+            );
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("wheelbuild/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60));
+        if hosts.values().all(|h| h.scheme == "http") {
+            // Nothing to verify: skip loading the system trust store.
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
+        let http = builder.build().map_err(|e| RegistryError::Unavailable {
+            registry: "(all)".into(),
+            detail: format!("cannot create an HTTP client: {e}"),
+        })?;
+        let http_hosts = hosts
+            .iter()
+            .filter(|(_, h)| h.scheme == "http")
+            .map(|(n, _)| n.clone())
+            .collect();
         Ok(RegistryResolver {
-            client,
-            auth,
+            http,
+            hosts,
+            tokens: std::sync::OnceLock::new(),
+            http_hosts,
+            authz: tokio::sync::Mutex::new(BTreeMap::new()),
             retry,
         })
-    }
-
-    fn auth_for(&self, r: &Reference) -> RegistryAuth {
-        self.auth
-            .get(r.resolve_registry())
-            .cloned()
-            .unwrap_or(RegistryAuth::Anonymous)
     }
 
     /// Resolve one input to its pinned digests.
     pub async fn resolve(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
         let reference = parse_reference(&input.reference)?;
         let registry = reference.registry().to_string();
-        let auth = self.auth_for(&reference);
         let err_ctx = |kind: Failure| kind.into_error(&input.reference, &registry);
+        let tag_or_digest = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
 
+        let accept = ACCEPT_ALL.join(", ");
         let (body, digest) = self
-            .with_retries(|| self.client.pull_manifest_raw(&reference, &auth, &ACCEPT_ALL))
+            .with_retries(|| self.fetch(&reference, "manifests", &tag_or_digest, &accept))
             .await
             .map_err(err_ctx)?;
-        let probe: Probe = serde_json::from_slice(&body).map_err(|e| {
-            err_ctx(Failure::Protocol(format!("manifest is not JSON: {e}")))
-        })?;
+        let probe: Probe = serde_json::from_slice(&body)
+            .map_err(|e| err_ctx(Failure::Protocol(format!("manifest is not JSON: {e}"))))?;
         if probe.schema_version != Some(2) {
             return Err(err_ctx(Failure::Protocol(format!(
                 "unsupported manifest schema version {:?}",
@@ -243,10 +280,7 @@ impl RegistryResolver {
             ))));
         }
         let name = format!("{}/{}", reference.registry(), reference.repository());
-        let tag = reference
-            .tag()
-            .map(str::to_string)
-            .or_else(|| reference.digest().is_none().then(|| "latest".to_string()));
+        let tag = reference.tag().map(str::to_string);
 
         if probe.is_index() {
             let index: oci_spec::image::ImageIndex = serde_json::from_slice(&body)
@@ -260,12 +294,9 @@ impl RegistryResolver {
             })?;
             let manifest_digest = chosen.digest().to_string();
             // Fetch the platform manifest by digest so its bytes are verified too.
-            let by_digest = reference.clone_with_digest(manifest_digest.clone());
+            let accept = format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}");
             let (body, _) = self
-                .with_retries(|| {
-                    self.client
-                        .pull_manifest_raw(&by_digest, &auth, &[OCI_MANIFEST, DOCKER_MANIFEST])
-                })
+                .with_retries(|| self.fetch(&reference, "manifests", &manifest_digest, &accept))
                 .await
                 .map_err(err_ctx)?;
             let media_type = media_type_of(&body, chosen.media_type().as_ref());
@@ -281,7 +312,7 @@ impl RegistryResolver {
         } else {
             let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(&body)
                 .map_err(|e| err_ctx(Failure::Protocol(format!("bad image manifest: {e}"))))?;
-            self.check_config_platform(&reference, &auth, &manifest, input)
+            self.check_config_platform(&reference, &manifest, input)
                 .await?;
             Ok(LockedImage {
                 reference: input.reference.clone(),
@@ -299,33 +330,15 @@ impl RegistryResolver {
     async fn check_config_platform(
         &self,
         reference: &Reference,
-        auth: &RegistryAuth,
         manifest: &oci_spec::image::ImageManifest,
         input: &ImageInput,
     ) -> Result<(), RegistryError> {
         let registry = reference.registry().to_string();
-        let descriptor = manifest.config();
-        let expected = descriptor.digest().to_string();
-        self.client
-            .store_auth_if_needed(reference.resolve_registry(), auth)
-            .await;
-        let blob = self
-            .with_retries(|| async {
-                let mut out = Vec::new();
-                self.client
-                    .pull_blob(reference, expected.as_str(), &mut out)
-                    .await
-                    .map(|()| out)
-            })
+        let expected = manifest.config().digest().to_string();
+        let (blob, _) = self
+            .with_retries(|| self.fetch(reference, "blobs", &expected, "*/*"))
             .await
             .map_err(|f| f.into_error(&input.reference, &registry))?;
-        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&blob)));
-        if actual != expected {
-            return Err(RegistryError::DigestMismatch {
-                reference: input.reference.clone(),
-                detail: format!("config blob {expected} hashed to {actual}"),
-            });
-        }
         #[derive(Deserialize)]
         struct ImageConfig {
             os: Option<String>,
@@ -333,7 +346,8 @@ impl RegistryResolver {
             variant: Option<String>,
         }
         let config: ImageConfig = serde_json::from_slice(&blob).map_err(|e| {
-            Failure::Protocol(format!("bad image config: {e}")).into_error(&input.reference, &registry)
+            Failure::Protocol(format!("bad image config: {e}"))
+                .into_error(&input.reference, &registry)
         })?;
         let (Some(os), Some(architecture)) = (config.os, config.architecture) else {
             return Ok(());
@@ -355,17 +369,165 @@ impl RegistryResolver {
         Ok(())
     }
 
+    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
+    /// and its digest, which is the sha256 of the bytes received and must equal both the
+    /// `Docker-Content-Digest` header and `name` when that is a digest.
+    async fn fetch(
+        &self,
+        reference: &Reference,
+        kind: &str,
+        name: &str,
+        accept: &str,
+    ) -> Result<(bytes::Bytes, String), Failure> {
+        let host = reference.resolve_registry();
+        let scheme = self.hosts.get(host).map_or("https", |h| h.scheme);
+        let url = format!(
+            "{scheme}://{host}/v2/{}/{kind}/{name}",
+            reference.repository()
+        );
+        let key = (host.to_string(), reference.repository().to_string());
+        let mut authorization = self.cached_authorization(&key).await;
+        let mut challenged = false;
+        let response = loop {
+            let mut request = self.http.get(&url).header(reqwest::header::ACCEPT, accept);
+            if let Some(a) = &authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, a);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| Failure::Transient(error_chain(&e)))?;
+            if response.status() != reqwest::StatusCode::UNAUTHORIZED || challenged {
+                break response;
+            }
+            challenged = true;
+            let challenge = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            authorization = Some(
+                self.authorize(reference, &key, &challenge, authorization.as_deref())
+                    .await?,
+            );
+        };
+        let status = response.status();
+        let header_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Transient(error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(Failure::from_status(status.as_u16(), &body));
+        }
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        if let Some(h) = header_digest.filter(|h| h.starts_with("sha256:"))
+            && h != digest
+        {
+            return Err(Failure::Digest(format!(
+                "the registry says {h}, the bytes received hash to {digest}"
+            )));
+        }
+        if name.contains(':') && name != digest {
+            return Err(Failure::Digest(format!(
+                "asked for {name}, the bytes received hash to {digest}"
+            )));
+        }
+        Ok((body, digest))
+    }
+
+    async fn cached_authorization(&self, key: &AuthKey) -> Option<String> {
+        let cell = self.authz.lock().await.get(key).cloned();
+        cell.and_then(|c| c.get().cloned())
+    }
+
+    /// The `Authorization` a challenge asks for, shared by every request to the repository
+    /// (one token fetch however many requests were challenged at once). `stale` is the
+    /// value that was just refused, if any: it is replaced.
+    async fn authorize(
+        &self,
+        reference: &Reference,
+        key: &AuthKey,
+        challenge: &str,
+        stale: Option<&str>,
+    ) -> Result<String, Failure> {
+        let cell = {
+            let mut map = self.authz.lock().await;
+            let entry = map.entry(key.clone()).or_default();
+            if stale.is_some() && entry.get().map(String::as_str) == stale {
+                *entry = Arc::default();
+            }
+            entry.clone()
+        };
+        cell.get_or_try_init(|| async {
+            let credentials = self
+                .hosts
+                .get(&key.0)
+                .map_or(&RegistryAuth::Anonymous, |h| &h.credentials);
+            let scheme = challenge
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            match (scheme.as_str(), credentials) {
+                ("basic", RegistryAuth::Basic(user, pass)) => Ok(format!(
+                    "Basic {}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        format!("{user}:{pass}")
+                    )
+                )),
+                ("basic", _) => Err(Failure::Unauthorized(
+                    "the registry wants credentials and none are configured".into(),
+                )),
+                ("bearer", _) => {
+                    let client = self.tokens.get_or_init(|| {
+                        Client::new(ClientConfig {
+                            protocol: ClientProtocol::HttpsExcept(self.http_hosts.clone()),
+                            connect_timeout: Some(Duration::from_secs(10)),
+                            read_timeout: Some(Duration::from_secs(60)),
+                            ..Default::default()
+                        })
+                    });
+                    match client
+                        .auth(reference, credentials, RegistryOperation::Pull)
+                        .await
+                    {
+                        Ok(Some(token)) => Ok(format!("Bearer {token}")),
+                        Ok(None) => Err(Failure::Unauthorized("no token was issued".into())),
+                        Err(e) => Err(match Failure::classify(e) {
+                            Failure::Transient(d) => Failure::Transient(d),
+                            other => Failure::Unauthorized(match other {
+                                Failure::Unauthorized(d) | Failure::Protocol(d) => d,
+                                f => format!("{f:?}"),
+                            }),
+                        }),
+                    }
+                }
+                _ => Err(Failure::Unauthorized(format!(
+                    "HTTP 401 with an unsupported challenge `{challenge}`"
+                ))),
+            }
+        })
+        .await
+        .cloned()
+    }
+
     async fn with_retries<T, F, Fut>(&self, mut f: F) -> Result<T, Failure>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut attempt = 0;
         loop {
             match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) => {
-                    let failure = Failure::classify(e);
+                Err(failure) => {
                     attempt += 1;
                     if !failure.retryable() || attempt >= self.retry.attempts {
                         return Err(failure);
@@ -376,6 +538,17 @@ impl RegistryResolver {
             }
         }
     }
+}
+
+/// An error and its sources on one line (reqwest's own message is "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail = format!("{detail}: {s}");
+        source = s.source();
+    }
+    detail
 }
 
 /// Credentials for a registry from the Docker config; anonymous when none are configured.
@@ -389,7 +562,10 @@ fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
     match docker_credential::get_credential(server) {
         Ok(DockerCredential::UsernamePassword(user, pass)) => Ok(RegistryAuth::Basic(user, pass)),
         Ok(DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(registry, "identity tokens are not supported; pulling anonymously");
+            tracing::warn!(
+                registry,
+                "identity tokens are not supported; pulling anonymously"
+            );
             Ok(RegistryAuth::Anonymous)
         }
         Err(E::ConfigNotFound | E::NoCredentialConfigured) => Ok(RegistryAuth::Anonymous),
@@ -397,7 +573,9 @@ fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
         Err(E::ConfigReadError) => {
             let dir = std::env::var_os("DOCKER_CONFIG")
                 .map(std::path::PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")));
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker"))
+                });
             match dir.map(|d| d.join("config.json")).filter(|p| p.exists()) {
                 Some(path) => Err(RegistryError::Credentials {
                     registry: registry.to_string(),
@@ -406,10 +584,16 @@ fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
                 None => Ok(RegistryAuth::Anonymous),
             }
         }
-        Err(E::HelperFailure { helper, stdout, stderr })
-            if format!("{stdout}{stderr}").contains("credentials not found") =>
-        {
-            tracing::debug!(registry, helper, "no credentials in helper; pulling anonymously");
+        Err(E::HelperFailure {
+            helper,
+            stdout,
+            stderr,
+        }) if format!("{stdout}{stderr}").contains("credentials not found") => {
+            tracing::debug!(
+                registry,
+                helper,
+                "no credentials in helper; pulling anonymously"
+            );
             Ok(RegistryAuth::Anonymous)
         }
         Err(e) => Err(RegistryError::Credentials {
@@ -431,58 +615,61 @@ enum Failure {
 }
 
 impl Failure {
+    /// A non-2xx answer, from its status and (OCI error) body.
+    fn from_status(code: u16, body: &[u8]) -> Failure {
+        #[derive(Deserialize)]
+        struct Envelope {
+            errors: Vec<ErrorEntry>,
+        }
+        #[derive(Deserialize)]
+        struct ErrorEntry {
+            code: String,
+            #[serde(default)]
+            message: String,
+        }
+        let envelope = serde_json::from_slice::<Envelope>(body).ok();
+        let detail = match &envelope {
+            Some(e) if !e.errors.is_empty() => e
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(200)
+                .collect(),
+        };
+        let has = |c: &str| {
+            envelope
+                .as_ref()
+                .is_some_and(|e| e.errors.iter().any(|x| x.code == c))
+        };
+        match code {
+            404 => Failure::NotFound,
+            _ if has("MANIFEST_UNKNOWN") || has("NAME_UNKNOWN") || has("BLOB_UNKNOWN") => {
+                Failure::NotFound
+            }
+            401 | 403 => Failure::Unauthorized(format!("HTTP {code}")),
+            429 | 500..=599 => Failure::Transient(format!("HTTP {code}: {detail}")),
+            _ if has("TOOMANYREQUESTS") => {
+                Failure::Transient(format!("too many requests: {detail}"))
+            }
+            _ => Failure::Protocol(format!("HTTP {code}: {detail}")),
+        }
+    }
+
+    /// Errors of oci-client's token flow.
     fn classify(e: OciDistributionError) -> Failure {
         use OciDistributionError as O;
         match e {
-            O::ServerError { code, message, .. } => match code {
-                404 => Failure::NotFound,
-                401 | 403 => Failure::Unauthorized(format!("HTTP {code}")),
-                429 | 500..=599 => Failure::Transient(format!("HTTP {code}: {}", message.trim())),
-                _ => Failure::Protocol(format!("HTTP {code}: {}", message.trim())),
-            },
-            O::RegistryError { envelope, .. } => {
-                let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-                let detail = envelope
-                    .errors
-                    .iter()
-                    .map(|e| e.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if codes.iter().any(|c| {
-                    matches!(
-                        c,
-                        OciErrorCode::ManifestUnknown
-                            | OciErrorCode::NameUnknown
-                            | OciErrorCode::NotFound
-                            | OciErrorCode::BlobUnknown
-                    )
-                }) {
-                    Failure::NotFound
-                } else if codes
-                    .iter()
-                    .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
-                {
-                    Failure::Unauthorized(detail)
-                } else if codes.iter().any(|c| matches!(c, OciErrorCode::Toomanyrequests)) {
-                    Failure::Transient(format!("too many requests: {detail}"))
-                } else {
-                    Failure::Protocol(detail)
-                }
-            }
+            O::ServerError { code, message, .. } => Failure::from_status(code, message.as_bytes()),
             O::UnauthorizedError { .. } => Failure::Unauthorized("HTTP 401".into()),
             O::AuthenticationFailure(reason) => {
                 Failure::Unauthorized(format!("token request failed: {}", reason.trim()))
             }
-            O::RequestError(e) => {
-                let mut detail = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    detail = format!("{detail}: {s}");
-                    source = s.source();
-                }
-                Failure::Transient(detail)
-            }
-            O::DigestError(e) => Failure::Digest(e.to_string()),
+            O::RequestError(e) => Failure::Transient(error_chain(&e)),
             other => Failure::Protocol(other.to_string()),
         }
     }

@@ -17,7 +17,14 @@ fn setup(extra: &str) -> Option<Setup> {
         return None;
     }
     let reg = Registry::start(Auth::None);
-    push_single(&reg, "wb/base", "v1", "linux/amd64", ManifestKind::Oci, "one");
+    push_single(
+        &reg,
+        "wb/base",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "one",
+    );
     let repo = GitRepo::new();
     let first = repo.commit("f", "1", "one");
     repo.annotated_tag("v1.0", "one");
@@ -48,7 +55,9 @@ ref = "{short}"
         url = repo.file_url(),
         short = &first[..12],
     );
-    let p = Project::new(&config).name(&reg.addr, "REGISTRY").name(&repo.file_url(), "REPO");
+    let p = Project::new(&config)
+        .name(&reg.addr, "REGISTRY")
+        .name(&repo.file_url(), "REPO");
     Some(Setup { p, reg, repo })
 }
 
@@ -99,10 +108,18 @@ fn reports_branches_short_shas_and_moves_upstream() {
         "{text}"
     );
     let row = |prefix: &str| {
-        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {text}"));
-        line.split_whitespace().skip(prefix.split_whitespace().count()).collect::<Vec<_>>()
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {text}"));
+        line.split_whitespace()
+            .skip(prefix.split_whitespace().count())
+            .collect::<Vec<_>>()
     };
-    assert_eq!(row("image  [REGISTRY]/wb/base:v1 (linux/amd64)"), ["tag", "sha256:[DIGEST]"]);
+    assert_eq!(
+        row("image  [REGISTRY]/wb/base:v1 (linux/amd64)"),
+        ["tag", "sha256:[DIGEST]"]
+    );
     assert_eq!(row("git    [REPO] @ v1.0"), ["tag", "[SHA]"]);
     assert_eq!(row("git    [REPO] @ main"), ["branch", "[SHA]"]);
 
@@ -112,9 +129,24 @@ fn reports_branches_short_shas_and_moves_upstream() {
 
     // Upstream moves: the branch gets a commit, the image tag is pushed over.
     let new_commit = s.repo.commit("f", "3", "three");
-    push_single(&s.reg, "wb/base", "v2", "linux/amd64", ManifestKind::Oci, "two");
+    push_single(
+        &s.reg,
+        "wb/base",
+        "v2",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "two",
+    );
     let new_digest = retag(&s.reg, "wb/base", "v2", "v1");
-    let out = p.run(&["audit", "--allow", "mutable-ref", "--allow", "short-sha", "--format", "json"]);
+    let out = p.run(&[
+        "audit",
+        "--allow",
+        "mutable-ref",
+        "--allow",
+        "short-sha",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(11), "{}", p.snapshot(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["version"], 1);
@@ -127,28 +159,64 @@ fn reports_branches_short_shas_and_moves_upstream() {
         .map(|f| f["message"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(moved.len(), 2, "{moved:?}");
-    assert!(moved[0].starts_with("tag moved upstream: locked sha256:") && moved[0].ends_with(&new_digest[..19]), "{moved:?}");
-    assert!(moved[1].ends_with(&format!("now {}", &new_commit[..12])), "{moved:?}");
+    assert!(
+        moved[0].starts_with("tag moved upstream: locked sha256:")
+            && moved[0].ends_with(&new_digest[..19]),
+        "{moved:?}"
+    );
+    assert!(
+        moved[1].ends_with(&format!("now {}", &new_commit[..12])),
+        "{moved:?}"
+    );
     let inputs = report["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 4);
     assert_eq!(inputs[0]["kind"], "tag");
-    assert_eq!(inputs[0]["projects"], serde_json::json!(["tracking", "released", "short"]));
+    assert_eq!(
+        inputs[0]["projects"],
+        serde_json::json!(["tracking", "released", "short"])
+    );
 
     // Offline: no upstream check, so no move is seen.
-    let out = p.run(&["audit", "--offline", "--allow", "mutable-ref", "--allow", "short-sha"]);
+    let out = p.run(&[
+        "audit",
+        "--offline",
+        "--allow",
+        "mutable-ref",
+        "--allow",
+        "short-sha",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", p.snapshot(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("upstream not checked (--offline)"));
 }
 
 #[test]
 fn stale_lock_and_insecure_registries_are_findings() {
-    let Some(s) = setup("[registries.\"registry.internal:5000\"]\ninsecure = true\n\n") else { return };
+    let Some(s) = setup("[registries.\"registry.internal:5000\"]\ninsecure = true\n\n") else {
+        return;
+    };
     let p = &s.p;
     assert!(p.run(&["lock"]).status.success());
-    p.write("wheelbuild.toml", &p.read("wheelbuild.toml").replace("ref = \"v1.0\"", "ref = \"main\""));
+    p.write(
+        "wheelbuild.toml",
+        &p.read("wheelbuild.toml")
+            .replace("ref = \"v1.0\"", "ref = \"main\""),
+    );
     let out = p.run(&["audit", "--offline", "--format", "json"]);
     assert_eq!(out.status.code(), Some(11));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["lock-stale", "mutable-ref", "short-sha", "insecure-registry"]);
+    let kinds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "lock-stale",
+            "mutable-ref",
+            "short-sha",
+            "insecure-registry"
+        ]
+    );
 }

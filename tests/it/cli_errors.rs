@@ -59,7 +59,10 @@ fn missing_config_has_a_hint() {
     let out = p.run(&["plan"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot read config file wheelbuild.toml"), "{err}");
+    assert!(
+        err.contains("cannot read config file wheelbuild.toml"),
+        "{err}"
+    );
     assert!(err.contains("hint: create a wheelbuild.toml"), "{err}");
 }
 
@@ -67,7 +70,12 @@ fn missing_config_has_a_hint() {
 fn config_is_found_in_a_parent_directory() {
     let p = Project::new(&CONFIG.replace("ref = ", "reff = "));
     std::fs::create_dir(p.file("sub")).unwrap();
-    let out = p.cmd().current_dir(p.file("sub")).arg("plan").output().unwrap();
+    let out = p
+        .cmd()
+        .current_dir(p.file("sub"))
+        .arg("plan")
+        .output()
+        .unwrap();
     let err = p.filter(&String::from_utf8_lossy(&out.stderr));
     assert!(err.contains("--> [PROJECT]/wheelbuild.toml:11:1"), "{err}");
 }
@@ -91,7 +99,10 @@ fn plan_without_a_lock_exits_12_with_a_hint() {
 #[test]
 fn corrupt_lock_is_a_clear_error_not_a_panic() {
     let p = Project::new(CONFIG);
-    p.write("wheelbuild.lock", "version = 1\ninputs = \"blake3:00\"\n\n[[image]]\nreference = 3\n");
+    p.write(
+        "wheelbuild.lock",
+        "version = 1\ninputs = \"blake3:00\"\n\n[[image]]\nreference = 3\n",
+    );
     wb_snapshot!(p, ["plan"], @r#"
     success: false
     exit_code: 2
@@ -135,23 +146,40 @@ fn registry_down_is_unavailable_and_names_the_config_line() {
     let p = Project::new(&CONFIG.replace("git = \"repo\"", "git = \"/nonexistent/repo\""));
     let out = p.run(&["lock"]);
     let text = p.snapshot(&out);
-    assert_eq!(out.status.code(), Some(2), "a bad repo path is the user's to fix\n{text}");
-    assert!(text.contains("error: 2 inputs could not be resolved"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad repo path is the user's to fix\n{text}"
+    );
+    assert!(
+        text.contains("error: 2 inputs could not be resolved"),
+        "{text}"
+    );
     assert!(
         text.contains("error: image `127.0.0.1:1/wb/base:py3.11` (linux/amd64): registry 127.0.0.1:1 is unavailable"),
         "{text}"
     );
     assert!(text.contains("--> wheelbuild.toml:6:12"), "{text}");
-    assert!(text.contains("hint: check that the registry is running"), "{text}");
-    assert!(text.contains("error: git `/nonexistent/repo` at `main`: cannot read git repository"), "{text}");
-    assert!(!p.file("wheelbuild.lock").exists(), "nothing written on failure");
+    assert!(
+        text.contains("hint: check that the registry is running"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error: git `/nonexistent/repo` at `main`: cannot read git repository"),
+        "{text}"
+    );
+    assert!(
+        !p.file("wheelbuild.lock").exists(),
+        "nothing written on failure"
+    );
 }
 
 #[test]
 fn registry_down_alone_exits_3() {
     let repo = crate::support::git::GitRepo::new();
     repo.commit("a.txt", "a", "init");
-    let p = Project::new(&CONFIG.replace("git = \"repo\"", &format!("git = \"{}\"", repo.file_url())));
+    let p =
+        Project::new(&CONFIG.replace("git = \"repo\"", &format!("git = \"{}\"", repo.file_url())));
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
 }
@@ -177,7 +205,9 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = p.run(&["--locked", "lock", "--update", "hello"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--locked cannot be combined with --update"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--locked cannot be combined with --update")
+    );
     let out = p.run(&["audit", "--allow", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kinds: lock-missing"));

@@ -17,7 +17,10 @@ pub struct Project {
 
 impl Project {
     pub fn new(config: &str) -> Project {
-        let dir = tempfile::Builder::new().prefix("wb-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("wb-test-")
+            .tempdir()
+            .unwrap();
         std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
         let docker_config = dir.path().join(".docker");
         std::fs::create_dir_all(&docker_config).unwrap();
@@ -28,7 +31,10 @@ impl Project {
             env: vec![
                 // Retry fast: tests script failures, they do not wait for real backoff.
                 ("WHEELBUILD_RETRY_BASE_MS".into(), "5".into()),
-                ("DOCKER_CONFIG".into(), docker_config.to_string_lossy().into_owned()),
+                (
+                    "DOCKER_CONFIG".into(),
+                    docker_config.to_string_lossy().into_owned(),
+                ),
             ],
         }
     }
@@ -61,11 +67,6 @@ impl Project {
         self
     }
 
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
     pub fn docker_config_dir(&self) -> PathBuf {
         self.file(".docker")
     }
@@ -94,7 +95,9 @@ impl Project {
         let text = format!(
             "success: {}\nexit_code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
             out.status.success(),
-            out.status.code().map_or("signal".to_string(), |c| c.to_string()),
+            out.status
+                .code()
+                .map_or("signal".to_string(), |c| c.to_string()),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
         );
@@ -104,7 +107,10 @@ impl Project {
     pub fn filter(&self, text: &str) -> String {
         let mut text = text.to_string();
         let canonical = std::fs::canonicalize(self.path()).unwrap();
-        for p in [canonical.to_string_lossy().into_owned(), self.path().to_string_lossy().into_owned()] {
+        for p in [
+            canonical.to_string_lossy().into_owned(),
+            self.path().to_string_lossy().into_owned(),
+        ] {
             text = text.replace(&p, "[PROJECT]");
         }
         for (addr, name) in &self.names {
@@ -126,7 +132,10 @@ pub fn filter_volatile(text: &str) -> String {
     ];
     let mut text = text.to_string();
     for (pattern, replacement) in rules {
-        text = regex_lite::Regex::new(pattern).unwrap().replace_all(&text, replacement).into_owned();
+        text = regex_lite::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
     }
     let time = regex_lite::Regex::new(r"\b\d+(\.\d+)?(ms|s)\b").unwrap();
     time.replace_all(&text, "[TIME]").into_owned()

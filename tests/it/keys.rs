@@ -59,23 +59,28 @@ fn project(index: usize) -> impl Strategy<Value = Project> {
         any::<bool>(),
         proptest::option::of("[a-z ]{1,12}"),
     )
-        .prop_map(move |(repo, reference, subdir, build, pip, apt, mut env, max_jobs, gpu, verify)| {
-            // Names the config reserves or treats as non-key are generated separately.
-            env.retain(|k, _| !wheelbuild::config::NON_KEY_ENV.contains(&k.as_str()) && !k.starts_with("WHEELBUILD_"));
-            Project {
-                name: format!("p{index}"),
-                repo,
-                reference,
-                subdir,
-                build,
-                pip,
-                apt,
-                env,
-                max_jobs,
-                gpu,
-                verify,
-            }
-        })
+        .prop_map(
+            move |(repo, reference, subdir, build, pip, apt, mut env, max_jobs, gpu, verify)| {
+                // Names the config reserves or treats as non-key are generated separately.
+                env.retain(|k, _| {
+                    !wheelbuild::config::NON_KEY_ENV.contains(&k.as_str())
+                        && !k.starts_with("WHEELBUILD_")
+                });
+                Project {
+                    name: format!("p{index}"),
+                    repo,
+                    reference,
+                    subdir,
+                    build,
+                    pip,
+                    apt,
+                    env,
+                    max_jobs,
+                    gpu,
+                    verify,
+                }
+            },
+        )
 }
 
 fn model() -> impl Strategy<Value = Model> {
@@ -92,15 +97,22 @@ fn model() -> impl Strategy<Value = Model> {
 }
 
 fn style() -> impl Strategy<Value = Style> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(comments, reversed_fields, env_as_table, crlf, padding)| Style {
-            comments,
-            reversed_fields,
-            env_as_table,
-            crlf,
-            padding,
-        },
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(comments, reversed_fields, env_as_table, crlf, padding)| Style {
+                comments,
+                reversed_fields,
+                env_as_table,
+                crlf,
+                padding,
+            },
+        )
 }
 
 fn q(s: &str) -> String {
@@ -108,16 +120,31 @@ fn q(s: &str) -> String {
 }
 
 fn list(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn render(m: &Model, s: Style) -> String {
     let eq = if s.padding { "   =   " } else { " = " };
-    let comment = |text: &str| if s.comments { format!("# {text}\n") } else { String::new() };
+    let comment = |text: &str| {
+        if s.comments {
+            format!("# {text}\n")
+        } else {
+            String::new()
+        }
+    };
     let mut out = comment("generated for a property test");
     out += "[matrix]\n";
-    out += &format!("python{eq}{}\n", list(&m.python.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
-    out += &format!("cuda{eq}{}\n\n", list(&m.cuda.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+    out += &format!(
+        "python{eq}{}\n",
+        list(&m.python.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    );
+    out += &format!(
+        "cuda{eq}{}\n\n",
+        list(&m.cuda.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    );
     out += &comment("images");
     out += &format!("[image]\ntemplate{eq}\"reg.test/base:py{{python}}-{{variant}}\"\n\n");
     for p in &m.projects {
@@ -125,7 +152,10 @@ fn render(m: &Model, s: Style) -> String {
         out += "[[project]]\n";
         let mut fields = vec![
             format!("name{eq}{}", q(&p.name)),
-            format!("git{eq}{}", q(&format!("https://git.test/repo{}.git", p.repo))),
+            format!(
+                "git{eq}{}",
+                q(&format!("https://git.test/repo{}.git", p.repo))
+            ),
             format!("ref{eq}{}", q(&p.reference)),
             format!("pip{eq}{}", list(&p.pip)),
             format!("apt{eq}{}", list(&p.apt)),
@@ -140,7 +170,11 @@ fn render(m: &Model, s: Style) -> String {
         if let Some(v) = &p.verify {
             fields.push(format!("verify{eq}{}", q(v)));
         }
-        let mut env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}{eq}{}", q(v))).collect();
+        let mut env: Vec<String> = p
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}{eq}{}", q(v)))
+            .collect();
         if let Some(j) = p.max_jobs {
             env.push(format!("MAX_JOBS{eq}\"{j}\""));
         }
@@ -160,7 +194,11 @@ fn render(m: &Model, s: Style) -> String {
         }
         out += "\n";
     }
-    if s.crlf { out.replace('\n', "\r\n") } else { out }
+    if s.crlf {
+        out.replace('\n', "\r\n")
+    } else {
+        out
+    }
 }
 
 fn sha256(s: &str) -> String {
@@ -189,7 +227,8 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
             reference: g.reference.clone(),
             kind: RefKind::Branch,
             resolved: None,
-            commit: sha256(&format!("{}{:?}{}", g.url, g.reference, salt_of(&g.url)))[7..47].to_string(),
+            commit: sha256(&format!("{}{:?}{}", g.url, g.reference, salt_of(&g.url)))[7..47]
+                .to_string(),
         })
         .collect();
     Lockfile::new(wheelbuild::key::lock_inputs(config), images, git)
@@ -201,8 +240,11 @@ fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
         .iter()
         .map(|t| {
             let p = &config.projects[t.project];
-            let inputs = KeyInputs::new(config, t, lock.image(&t.image).unwrap(), lock.git(&p.git).unwrap());
-            (t.id.clone(), inputs.key().0)
+            let (image, git) = (lock.image(&t.image).unwrap(), lock.git(&p.git).unwrap());
+            let key = KeyInputs::new(config, t, image, git).key();
+            // `plan` hashes a borrowed view; it must agree with the owned inputs records keep.
+            assert_eq!(wheelbuild::key::target_key(config, t, image, git), key);
+            (t.id.clone(), key.0)
         })
         .collect()
 }
@@ -229,7 +271,10 @@ fn changed(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<St
 }
 
 fn ids_of_project(keys: &BTreeMap<String, String>, name: &str) -> Vec<String> {
-    keys.keys().filter(|id| id.starts_with(&format!("{name}/"))).cloned().collect()
+    keys.keys()
+        .filter(|id| id.starts_with(&format!("{name}/")))
+        .cloned()
+        .collect()
 }
 
 const PLAIN: Style = Style {
@@ -304,7 +349,7 @@ proptest! {
         let image = images[which.index(images.len())].clone();
         let before = keys(&c, &lock_for(&c, &BTreeMap::new()));
         let after = keys(&c, &lock_for(&c, &BTreeMap::from([(image.reference.clone(), "new".to_string())])));
-        let mut expected: Vec<String> = c.targets.iter().filter(|t| t.image == image).map(|t| t.id.clone()).collect();
+        let mut expected: Vec<String> = c.targets.iter().filter(|t| *t.image == image).map(|t| t.id.clone()).collect();
         expected.sort();
         prop_assert_eq!(changed(&before, &after), expected);
     }

@@ -27,7 +27,14 @@ fn lock_of(p: &Project) -> Lockfile {
 
 fn image() -> (Registry, String) {
     let reg = Registry::start(Auth::None);
-    let img = push_single(&reg, "wb/base", "v1", "linux/amd64", ManifestKind::Oci, "git-tests");
+    let img = push_single(
+        &reg,
+        "wb/base",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "git-tests",
+    );
     (reg, img.reference)
 }
 
@@ -71,16 +78,35 @@ fn branches_tags_and_shas_resolve_like_rev_parse() {
     let out = p.run(&["lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
     let lock = lock_of(&p);
-    let pin = |r: Option<&str>| lock.git.iter().find(|g| g.reference.as_deref() == r).unwrap().clone();
+    let pin = |r: Option<&str>| {
+        lock.git
+            .iter()
+            .find(|g| g.reference.as_deref() == r)
+            .unwrap()
+            .clone()
+    };
 
     let head = pin(None);
-    assert_eq!((head.kind, head.resolved.as_deref(), head.commit.as_str()), (RefKind::Branch, Some("refs/heads/main"), c3.as_str()));
+    assert_eq!(
+        (head.kind, head.resolved.as_deref(), head.commit.as_str()),
+        (RefKind::Branch, Some("refs/heads/main"), c3.as_str())
+    );
     for (r, kind, resolved, rev) in [
         ("main", RefKind::Branch, Some("refs/heads/main"), "main"),
-        ("feature", RefKind::Branch, Some("refs/heads/feature"), "feature"),
+        (
+            "feature",
+            RefKind::Branch,
+            Some("refs/heads/feature"),
+            "feature",
+        ),
         ("v1", RefKind::Tag, Some("refs/tags/v1"), "v1"),
         ("v2", RefKind::Tag, Some("refs/tags/v2"), "v2"),
-        ("refs/heads/feature", RefKind::Branch, Some("refs/heads/feature"), "feature"),
+        (
+            "refs/heads/feature",
+            RefKind::Branch,
+            Some("refs/heads/feature"),
+            "feature",
+        ),
         (c2.as_str(), RefKind::Commit, None, c2.as_str()),
         (short, RefKind::Commit, None, short),
     ] {
@@ -90,10 +116,19 @@ fn branches_tags_and_shas_resolve_like_rev_parse() {
     }
     // The annotated tag is peeled to its commit, not the tag object.
     assert_eq!(pin(Some("v2")).commit, c2);
-    assert_ne!(repo.git(&["rev-parse", "v2"]).trim(), c2, "v2 is a tag object");
+    assert_ne!(
+        repo.git(&["rev-parse", "v2"]).trim(),
+        c2,
+        "v2 is a tag object"
+    );
     assert_eq!(pin(Some(short)).commit, c1, "short SHA expanded");
     // Eight inputs, one repository: one ls-remote; the short SHA needed a mirror.
-    assert!(std::fs::read_dir(p.file(".wheelbuild/cache/git")).unwrap().count() >= 1);
+    assert!(
+        std::fs::read_dir(p.file(".wheelbuild/cache/git"))
+            .unwrap()
+            .count()
+            >= 1
+    );
 }
 
 #[test]
@@ -115,24 +150,40 @@ fn git_daemon_and_relative_paths_resolve() {
         "wheelbuild.toml",
         &config(
             &image,
-            &[("remote", &daemon.url("served"), Some("v1.0")), ("local", "vendored", Some("main"))],
+            &[
+                ("remote", &daemon.url("served"), Some("v1.0")),
+                ("local", "vendored", Some("main")),
+            ],
         ),
     );
     let out = p.run(&["lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
     let lock = lock_of(&p);
-    let remote = lock.git.iter().find(|g| g.url == daemon.url("served")).unwrap();
-    assert_eq!((remote.kind, remote.commit.as_str()), (RefKind::Tag, c1.as_str()));
+    let remote = lock
+        .git
+        .iter()
+        .find(|g| g.url == daemon.url("served"))
+        .unwrap();
+    assert_eq!(
+        (remote.kind, remote.commit.as_str()),
+        (RefKind::Tag, c1.as_str())
+    );
     assert_eq!(remote.commit, served.rev_parse("v1.0"));
     let local_pin = lock.git.iter().find(|g| g.url == "vendored").unwrap();
-    assert_eq!(local_pin.commit, l1, "relative to the config, kept relative in the lock");
+    assert_eq!(
+        local_pin.commit, l1,
+        "relative to the config, kept relative in the lock"
+    );
 
     // Daemon gone: unreachable (3), not a user error.
     let url = daemon.url("served");
     drop(daemon);
     let out = p.run(&["lock", "--update", "remote"]);
     assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("git repository {url} is unreachable")));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("git repository {url} is unreachable"))
+    );
 }
 
 #[test]
@@ -161,7 +212,10 @@ fn missing_refs_and_shas_are_user_errors_with_suggestions() {
       hint: did you mean `main`?
     "#);
 
-    p.write("wheelbuild.toml", &config(&image, &[("app", &repo.file_url(), Some("deadbeef"))]));
+    p.write(
+        "wheelbuild.toml",
+        &config(&image, &[("app", &repo.file_url(), Some("deadbeef"))]),
+    );
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ref `deadbeef` not found"));
@@ -177,20 +231,41 @@ fn a_moved_branch_is_kept_until_updated() {
     let (a, b) = (GitRepo::new(), GitRepo::new());
     let a1 = a.commit("f", "1", "a1");
     let b1 = b.commit("f", "1", "b1");
-    let p = Project::new(&config(&image, &[("a", &a.file_url(), Some("main")), ("b", &b.file_url(), Some("main"))]))
-        .name(&a.file_url(), "A");
+    let p = Project::new(&config(
+        &image,
+        &[
+            ("a", &a.file_url(), Some("main")),
+            ("b", &b.file_url(), Some("main")),
+        ],
+    ))
+    .name(&a.file_url(), "A");
     assert!(p.run(&["lock"]).status.success());
     let a2 = a.commit("f", "2", "a2");
     b.commit("f", "2", "b2");
 
     assert!(p.run(&["lock"]).status.success());
-    let pin = |url: &str| lock_of(&p).git.iter().find(|g| g.url == url).unwrap().commit.clone();
-    assert_eq!((pin(&a.file_url()), pin(&b.file_url())), (a1.clone(), b1.clone()), "plain lock keeps pins");
+    let pin = |url: &str| {
+        lock_of(&p)
+            .git
+            .iter()
+            .find(|g| g.url == url)
+            .unwrap()
+            .commit
+            .clone()
+    };
+    assert_eq!(
+        (pin(&a.file_url()), pin(&b.file_url())),
+        (a1.clone(), b1.clone()),
+        "plain lock keeps pins"
+    );
 
     let out = p.run(&["lock", "--update", "a"]);
     assert!(out.status.success());
     let text = p.filter(&String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("Updating git [A] @ main [SHORT] (branch) -> [SHORT] (branch)"), "{text}");
+    assert!(
+        text.contains("Updating git [A] @ main [SHORT] (branch) -> [SHORT] (branch)"),
+        "{text}"
+    );
     assert_eq!(pin(&a.file_url()), a2);
     assert_eq!(pin(&b.file_url()), b1, "b not named: kept");
 }

@@ -11,7 +11,9 @@ use wheelbuild::lock::Lockfile;
 use crate::common::Project;
 use crate::support::fake::{FakeServer, Request, Response};
 use crate::support::git::GitRepo;
-use crate::support::images::{self, IndexKind, ManifestKind, push_index, push_single, retag, sha256_digest};
+use crate::support::images::{
+    self, IndexKind, ManifestKind, push_index, push_single, retag, sha256_digest,
+};
 use crate::support::registry::{Auth, Registry};
 use crate::support::{self, require_all};
 
@@ -27,7 +29,10 @@ fn config(images: &[(&str, &str)], repo: &GitRepo) -> String {
             "\n[[image.select]]\nwhen = {{ img = \"{i}\" }}\nref = \"{reference}\"\nplatform = \"{platform}\"\n"
         );
     }
-    s += &format!("\n[[project]]\nname = \"app\"\ngit = \"{}\"\nref = \"main\"\n", repo.file_url());
+    s += &format!(
+        "\n[[project]]\nname = \"app\"\ngit = \"{}\"\nref = \"main\"\n",
+        repo.file_url()
+    );
     s
 }
 
@@ -51,9 +56,30 @@ fn locks_manifests_indexes_and_lists_like_skopeo() {
         return;
     }
     let reg = Registry::start(Auth::None);
-    let oci = push_single(&reg, "wb/single", "oci", "linux/amd64", ManifestKind::Oci, "a");
-    let docker = push_single(&reg, "wb/single", "docker", "linux/amd64", ManifestKind::Docker, "b");
-    let index = push_index(&reg, "wb/multi", "oci", &["linux/amd64", "linux/arm64"], IndexKind::OciIndex, "c");
+    let oci = push_single(
+        &reg,
+        "wb/single",
+        "oci",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "a",
+    );
+    let docker = push_single(
+        &reg,
+        "wb/single",
+        "docker",
+        "linux/amd64",
+        ManifestKind::Docker,
+        "b",
+    );
+    let index = push_index(
+        &reg,
+        "wb/multi",
+        "oci",
+        &["linux/amd64", "linux/arm64"],
+        IndexKind::OciIndex,
+        "c",
+    );
     let list = push_index(
         &reg,
         "wb/multi",
@@ -98,12 +124,24 @@ fn locks_manifests_indexes_and_lists_like_skopeo() {
     ] {
         let l = pin(&multi.reference, platform);
         // skopeo reports the index's own digest for a tag that points at an index.
-        assert_eq!(l.index_digest.as_deref(), Some(reg.skopeo_raw_digest(&multi.repo_tag()).as_str()));
+        assert_eq!(
+            l.index_digest.as_deref(),
+            Some(reg.skopeo_raw_digest(&multi.repo_tag()).as_str())
+        );
         assert_eq!(l.index_digest.as_deref(), Some(multi.digest.as_str()));
-        assert_eq!(l.manifest_digest, reg.skopeo_platform_digest(&multi.repo_tag(), "linux", arch));
+        assert_eq!(
+            l.manifest_digest,
+            reg.skopeo_platform_digest(&multi.repo_tag(), "linux", arch)
+        );
     }
-    assert_eq!(pin(&list.reference, "linux/amd64").media_type, images::DOCKER_MANIFEST);
-    assert_eq!(pin(&index.reference, "linux/amd64").media_type, images::OCI_MANIFEST);
+    assert_eq!(
+        pin(&list.reference, "linux/amd64").media_type,
+        images::DOCKER_MANIFEST
+    );
+    assert_eq!(
+        pin(&index.reference, "linux/amd64").media_type,
+        images::OCI_MANIFEST
+    );
 }
 
 #[test]
@@ -112,23 +150,70 @@ fn relock_is_byte_identical_keeps_pins_and_update_moves_them() {
         return;
     }
     let reg = Registry::start(Auth::None);
-    let first = push_single(&reg, "wb/app", "v1", "linux/amd64", ManifestKind::Oci, "one");
-    let other = push_single(&reg, "wb/other", "v1", "linux/amd64", ManifestKind::Oci, "x");
+    let first = push_single(
+        &reg,
+        "wb/app",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "one",
+    );
+    let other = push_single(
+        &reg,
+        "wb/other",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "x",
+    );
     let repo = repo();
-    let p = Project::new(&config(&[(&first.reference, "linux/amd64"), (&other.reference, "linux/amd64")], &repo));
+    let p = Project::new(&config(
+        &[
+            (&first.reference, "linux/amd64"),
+            (&other.reference, "linux/amd64"),
+        ],
+        &repo,
+    ));
     assert!(p.run(&["lock"]).status.success());
     let before = std::fs::read(p.file("wheelbuild.lock")).unwrap();
-    let mtime = std::fs::metadata(p.file("wheelbuild.lock")).unwrap().modified().unwrap();
+    let mtime = std::fs::metadata(p.file("wheelbuild.lock"))
+        .unwrap()
+        .modified()
+        .unwrap();
 
     let out = p.run(&["lock"]);
-    assert!(stderr(&out).contains("(lockfile unchanged)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(lockfile unchanged)"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(p.file("wheelbuild.lock")).unwrap(), before);
-    assert_eq!(std::fs::metadata(p.file("wheelbuild.lock")).unwrap().modified().unwrap(), mtime);
+    assert_eq!(
+        std::fs::metadata(p.file("wheelbuild.lock"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
 
     // Move both tags upstream. A plain lock keeps the pins; --update moves only one.
-    push_single(&reg, "wb/app", "v2", "linux/amd64", ManifestKind::Oci, "two");
+    push_single(
+        &reg,
+        "wb/app",
+        "v2",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "two",
+    );
     let moved = retag(&reg, "wb/app", "v2", "v1");
-    push_single(&reg, "wb/other", "v2", "linux/amd64", ManifestKind::Oci, "y");
+    push_single(
+        &reg,
+        "wb/other",
+        "v2",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "y",
+    );
     retag(&reg, "wb/other", "v2", "v1");
     assert!(p.run(&["lock"]).status.success());
     assert_eq!(std::fs::read(p.file("wheelbuild.lock")).unwrap(), before);
@@ -137,16 +222,29 @@ fn relock_is_byte_identical_keeps_pins_and_update_moves_them() {
     assert!(out.status.success(), "{}", p.snapshot(&out));
     let text = p.filter(&stderr(&out));
     assert_eq!(
-        text.lines().filter(|l| l.contains("Updating")).collect::<Vec<_>>(),
+        text.lines()
+            .filter(|l| l.contains("Updating"))
+            .collect::<Vec<_>>(),
         ["    Updating image [REGISTRY]/wb/app:v1 (linux/amd64) sha256:[SHORT] -> sha256:[SHORT]"]
             .iter()
             .map(|l| l.replace("[REGISTRY]", &reg.addr))
             .collect::<Vec<_>>()
     );
     let lock = lock_of(&p);
-    assert_eq!(lock.images.iter().find(|i| i.reference == first.reference).unwrap().manifest_digest, moved);
     assert_eq!(
-        lock.images.iter().find(|i| i.reference == other.reference).unwrap().manifest_digest,
+        lock.images
+            .iter()
+            .find(|i| i.reference == first.reference)
+            .unwrap()
+            .manifest_digest,
+        moved
+    );
+    assert_eq!(
+        lock.images
+            .iter()
+            .find(|i| i.reference == other.reference)
+            .unwrap()
+            .manifest_digest,
         other.digest,
         "not named in --update: kept"
     );
@@ -155,7 +253,12 @@ fn relock_is_byte_identical_keeps_pins_and_update_moves_them() {
     let out = p.run(&["lock", "--update-all"]);
     assert!(out.status.success());
     assert_eq!(
-        lock_of(&p).images.iter().find(|i| i.reference == other.reference).unwrap().manifest_digest,
+        lock_of(&p)
+            .images
+            .iter()
+            .find(|i| i.reference == other.reference)
+            .unwrap()
+            .manifest_digest,
         reg.skopeo_digest("wb/other:v1")
     );
 }
@@ -166,23 +269,51 @@ fn locked_is_checked_offline() {
         return;
     }
     let reg = Registry::start(Auth::None);
-    let img = push_single(&reg, "wb/app", "v1", "linux/amd64", ManifestKind::Oci, "one");
+    let img = push_single(
+        &reg,
+        "wb/app",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "one",
+    );
     let repo = repo();
     let p = Project::new(&config(&[(&img.reference, "linux/amd64")], &repo));
     assert!(p.run(&["lock"]).status.success());
     let before = p.read("wheelbuild.lock");
     drop(reg); // Nothing to talk to from here on.
 
-    for args in [&["--locked", "lock"][..], &["--locked", "plan"], &["--locked", "audit", "--offline", "--allow", "mutable-ref"]] {
+    for args in [
+        &["--locked", "lock"][..],
+        &["--locked", "plan"],
+        &["--locked", "audit", "--offline", "--allow", "mutable-ref"],
+    ] {
         let out = p.run(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", p.snapshot(&out));
     }
     // A new input makes the lock stale: 12, and nothing is written.
-    p.write("wheelbuild.toml", &p.read("wheelbuild.toml").replace("ref = \"main\"", "ref = \"v9\""));
-    for args in [&["--locked", "lock"][..], &["--locked", "plan"], &["--locked", "check"]] {
+    p.write(
+        "wheelbuild.toml",
+        &p.read("wheelbuild.toml")
+            .replace("ref = \"main\"", "ref = \"v9\""),
+    );
+    for args in [
+        &["--locked", "lock"][..],
+        &["--locked", "plan"],
+        &["--locked", "check"],
+    ] {
         let out = p.run(args);
-        assert_eq!(out.status.code(), Some(12), "{args:?}: {}", p.snapshot(&out));
-        assert!(stderr(&out).contains("the lockfile is out of date with the config: git"), "{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(12),
+            "{args:?}: {}",
+            p.snapshot(&out)
+        );
+        assert!(
+            stderr(&out).contains("the lockfile is out of date with the config: git"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert_eq!(p.read("wheelbuild.lock"), before);
 }
@@ -193,11 +324,29 @@ fn missing_tag_wrong_platform_and_missing_platform_are_user_errors() {
         return;
     }
     let reg = Registry::start(Auth::None);
-    let arm = push_single(&reg, "wb/arm", "v1", "linux/arm64", ManifestKind::Docker, "arm");
-    let multi = push_index(&reg, "wb/multi", "v1", &["linux/amd64", "linux/arm64"], IndexKind::OciIndex, "m");
+    let arm = push_single(
+        &reg,
+        "wb/arm",
+        "v1",
+        "linux/arm64",
+        ManifestKind::Docker,
+        "arm",
+    );
+    let multi = push_index(
+        &reg,
+        "wb/multi",
+        "v1",
+        &["linux/amd64", "linux/arm64"],
+        IndexKind::OciIndex,
+        "m",
+    );
     let repo = repo();
 
-    let p = Project::new(&config(&[(&reg.reference("wb/arm:nope"), "linux/amd64")], &repo)).name(&reg.addr, "REGISTRY");
+    let p = Project::new(&config(
+        &[(&reg.reference("wb/arm:nope"), "linux/amd64")],
+        &repo,
+    ))
+    .name(&reg.addr, "REGISTRY");
     let out = p.run(&["lock"]);
     insta::assert_snapshot!(p.snapshot(&out), @r#"
     success: false
@@ -216,13 +365,19 @@ fn missing_tag_wrong_platform_and_missing_platform_are_user_errors() {
     let p = Project::new(&config(&[(&arm.reference, "linux/amd64")], &repo));
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is for linux/arm64, not linux/amd64"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is for linux/arm64, not linux/amd64"),
+        "{}",
+        stderr(&out)
+    );
 
     let p = Project::new(&config(&[(&multi.reference, "linux/s390x")], &repo));
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("no manifest for platform linux/s390x (the index has: linux/amd64, linux/arm64)"),
+        stderr(&out).contains(
+            "no manifest for platform linux/s390x (the index has: linux/amd64, linux/arm64)"
+        ),
         "{}",
         stderr(&out)
     );
@@ -233,7 +388,14 @@ fn missing_tag_wrong_platform_and_missing_platform_are_user_errors() {
 fn auth_setup(auth: Auth) -> (Registry, Registry, images::Pushed) {
     let plain = Registry::start(Auth::None);
     let secured = Registry::start_with_storage(plain.storage(), auth);
-    let img = push_single(&plain, "wb/private", "v1", "linux/amd64", ManifestKind::Oci, "secret");
+    let img = push_single(
+        &plain,
+        "wb/private",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "secret",
+    );
     (plain, secured, img)
 }
 
@@ -241,20 +403,30 @@ fn auth_roundtrip(auth: Auth) {
     let (_plain, reg, img) = auth_setup(auth.clone());
     let repo = repo();
     let reference = img.reference_on(&reg);
-    let p = Project::new(&config(&[(&reference, "linux/amd64")], &repo)).name(&reg.addr, "REGISTRY");
+    let p =
+        Project::new(&config(&[(&reference, "linux/amd64")], &repo)).name(&reg.addr, "REGISTRY");
 
     // No credentials: refused, with a hint to log in.
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
     let text = p.filter(&stderr(&out));
     assert!(text.contains("error: image `[REGISTRY]/wb/private:v1` (linux/amd64): registry [REGISTRY] refused access"), "{text}");
-    assert!(text.contains("hint: log in (`docker login [REGISTRY]`)"), "{text}");
+    assert!(
+        text.contains("hint: log in (`docker login [REGISTRY]`)"),
+        "{text}"
+    );
 
     // Wrong password: refused too.
     let bad = Project::new(&config(&[(&reference, "linux/amd64")], &repo));
     let (user, _) = auth.creds().unwrap();
-    let wrong = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:wrong"));
-    bad.write(".docker/config.json", &json!({"auths": {reg.addr.clone(): {"auth": wrong}}}).to_string());
+    let wrong = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{user}:wrong"),
+    );
+    bad.write(
+        ".docker/config.json",
+        &json!({"auths": {reg.addr.clone(): {"auth": wrong}}}).to_string(),
+    );
     let out = bad.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2), "{}", bad.snapshot(&out));
 
@@ -262,7 +434,10 @@ fn auth_roundtrip(auth: Auth) {
     reg.write_docker_config(&p.docker_config_dir());
     let out = p.run(&["lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
-    assert_eq!(lock_of(&p).images[0].manifest_digest, reg.skopeo_digest("wb/private:v1"));
+    assert_eq!(
+        lock_of(&p).images[0].manifest_digest,
+        reg.skopeo_digest("wb/private:v1")
+    );
     assert_eq!(lock_of(&p).images[0].manifest_digest, img.digest);
 }
 
@@ -291,12 +466,22 @@ fn credential_helper_supplies_the_token_flow() {
     let repo = repo();
     let p = Project::new(&config(&[(&img.reference_on(&reg), "linux/amd64")], &repo));
     let helper = reg.write_docker_config_with_cred_helper(&p.docker_config_dir());
-    let out = p.cmd().env("PATH", helper.path_env()).arg("lock").output().unwrap();
+    let out = p
+        .cmd()
+        .env("PATH", helper.path_env())
+        .arg("lock")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", p.snapshot(&out));
-    assert_eq!(lock_of(&p).images[0].manifest_digest, reg.skopeo_digest("wb/private:v1"));
+    assert_eq!(
+        lock_of(&p).images[0].manifest_digest,
+        reg.skopeo_digest("wb/private:v1")
+    );
     assert!(!helper.invocations().is_empty(), "the helper was asked");
     assert!(
-        reg.token_requests().iter().any(|r| r.basic_auth() == Some(("carol".into(), "h3lper".into()))),
+        reg.token_requests()
+            .iter()
+            .any(|r| r.basic_auth() == Some(("carol".into(), "h3lper".into()))),
         "a token was issued for the helper's credentials"
     );
 }
@@ -305,9 +490,10 @@ fn credential_helper_supplies_the_token_flow() {
 
 /// A minimal image: (manifest bytes, config bytes).
 fn fake_image(arch: &str) -> (Vec<u8>, Vec<u8>) {
-    let config = json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
-        .to_string()
-        .into_bytes();
+    let config =
+        json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+            .to_string()
+            .into_bytes();
     let layer = sha256_digest(b"layer");
     let manifest = json!({
         "schemaVersion": 2,
@@ -321,7 +507,9 @@ fn fake_image(arch: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// A fake registry serving `wb/app:v1`; `manifest` decides each manifest response.
-fn fake_registry(manifest: impl Fn(usize, &[u8]) -> Response + Send + Sync + 'static) -> FakeServer {
+fn fake_registry(
+    manifest: impl Fn(usize, &[u8]) -> Response + Send + Sync + 'static,
+) -> FakeServer {
     let (m, c) = fake_image("amd64");
     let count = AtomicUsize::new(0);
     FakeServer::start(move |req: &Request| {
@@ -331,7 +519,9 @@ fn fake_registry(manifest: impl Fn(usize, &[u8]) -> Response + Send + Sync + 'st
         } else if path.contains("/manifests/") {
             manifest(count.fetch_add(1, Ordering::SeqCst), &m)
         } else if path.contains("/blobs/") {
-            Response::ok().header("Docker-Content-Digest", &sha256_digest(&c)).body(c.clone())
+            Response::ok()
+                .header("Docker-Content-Digest", &sha256_digest(&c))
+                .body(c.clone())
         } else {
             Response::new(404)
         }
@@ -339,14 +529,20 @@ fn fake_registry(manifest: impl Fn(usize, &[u8]) -> Response + Send + Sync + 'st
 }
 
 fn manifest_requests(f: &FakeServer) -> usize {
-    f.requests().iter().filter(|r| r.path_only().contains("/manifests/")).count()
+    f.requests()
+        .iter()
+        .filter(|r| r.path_only().contains("/manifests/"))
+        .count()
 }
 
 fn fake_project(f: &FakeServer) -> Project {
     let repo = repo();
-    Project::new(&config(&[(&format!("{}/wb/app:v1", f.addr()), "linux/amd64")], &repo))
-        .name(f.addr(), "FAKE")
-        .hold(repo)
+    Project::new(&config(
+        &[(&format!("{}/wb/app:v1", f.addr()), "linux/amd64")],
+        &repo,
+    ))
+    .name(f.addr(), "FAKE")
+    .hold(repo)
 }
 
 #[test]
@@ -378,7 +574,10 @@ fn always_503_gives_up_after_bounded_retries() {
     let p = fake_project(&f);
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
-    assert!(p.filter(&stderr(&out)).contains("registry [FAKE] is unavailable: HTTP 503: down for maintenance"));
+    assert!(
+        p.filter(&stderr(&out))
+            .contains("registry [FAKE] is unavailable: HTTP 503: down for maintenance")
+    );
     assert_eq!(manifest_requests(&f), 4, "4 attempts, then give up");
 }
 
@@ -408,11 +607,16 @@ fn body_digest_mismatch_is_refused() {
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
     let text = stderr(&out);
-    assert!(text.contains("digest mismatch") && text.contains("refusing to lock it"), "{text}");
+    assert!(
+        text.contains("digest mismatch") && text.contains("refusing to lock it"),
+        "{text}"
+    );
     assert!(!p.file("wheelbuild.lock").exists());
 
     // The same when the config pins a digest the served bytes do not hash to.
-    let f = fake_registry(|_, m| Response::manifest(images::OCI_MANIFEST, m).without_header("Docker-Content-Digest"));
+    let f = fake_registry(|_, m| {
+        Response::manifest(images::OCI_MANIFEST, m).without_header("Docker-Content-Digest")
+    });
     let repo = repo();
     let pinned = format!("{}/wb/app@{}", f.addr(), sha256_digest(b"not the manifest"));
     let p = Project::new(&config(&[(&pinned, "linux/amd64")], &repo));
@@ -447,13 +651,19 @@ fn resolutions_run_concurrently() {
         })
     };
     let repo = repo();
-    let refs: Vec<String> = (0..8).map(|i| format!("{}/wb/app{i}:v1", f.addr())).collect();
+    let refs: Vec<String> = (0..8)
+        .map(|i| format!("{}/wb/app{i}:v1", f.addr()))
+        .collect();
     let inputs: Vec<(&str, &str)> = refs.iter().map(|r| (r.as_str(), "linux/amd64")).collect();
     let p = Project::new(&config(&inputs, &repo));
     let out = p.run(&["lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
     assert_eq!(lock_of(&p).images.len(), 8);
-    assert!(peak.load(Ordering::SeqCst) >= 4, "peak concurrency {}", peak.load(Ordering::SeqCst));
+    assert!(
+        peak.load(Ordering::SeqCst) >= 4,
+        "peak concurrency {}",
+        peak.load(Ordering::SeqCst)
+    );
 }
 
 #[test]
@@ -483,7 +693,9 @@ fn sigkill_during_lock_leaves_the_old_lock_intact() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let seen = support::wait_until(Duration::from_secs(10), || (manifest_requests(&f) >= 2).then_some(()));
+    let seen = support::wait_until(Duration::from_secs(10), || {
+        (manifest_requests(&f) >= 2).then_some(())
+    });
     assert!(seen.is_some(), "the re-resolution reached the registry");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();

@@ -24,8 +24,22 @@ fn setup() -> Option<Setup> {
         return None;
     }
     let reg = Registry::start(Auth::None);
-    push_single(&reg, "wb/base", "py3.10", "linux/amd64", ManifestKind::Oci, "310");
-    push_single(&reg, "wb/base", "py3.11", "linux/amd64", ManifestKind::Docker, "311");
+    push_single(
+        &reg,
+        "wb/base",
+        "py3.10",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "310",
+    );
+    push_single(
+        &reg,
+        "wb/base",
+        "py3.11",
+        "linux/amd64",
+        ManifestKind::Docker,
+        "311",
+    );
     let repo = GitRepo::new();
     repo.commit("setup.py", "v1", "one");
     let other = GitRepo::new();
@@ -51,7 +65,9 @@ git = "{other}"
         app = repo.file_url(),
         other = other.file_url()
     );
-    let p = Project::new(&config).name(&reg.addr, "REGISTRY").hold(other);
+    let p = Project::new(&config)
+        .name(&reg.addr, "REGISTRY")
+        .hold(other);
     let out = p.run(&["lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
     Some(Setup { p, repo, _reg: reg })
@@ -67,8 +83,8 @@ fn record_all_built(p: &Project) {
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
-            target: t.id.clone(),
-            inputs: t.inputs.clone(),
+            target: t.id().to_string(),
+            inputs: t.inputs(&config),
             wheels: vec![],
             log: "build.log".into(),
             duration_ms: 0,
@@ -133,13 +149,23 @@ fn a_new_commit_rebuilds_only_its_project_and_says_why() {
     assert_eq!(lines.len(), 2, "{stdout}");
     for (line, id) in lines.iter().zip(["app/py3.10-cpu", "app/py3.11-cpu"]) {
         assert!(line.starts_with(&format!("build  {id}  ")), "{line}");
-        assert!(line.ends_with(&format!("source.commit {} -> {}", &before[..12], &after[..12])), "{line}");
+        assert!(
+            line.ends_with(&format!(
+                "source.commit {} -> {}",
+                &before[..12],
+                &after[..12]
+            )),
+            "{line}"
+        );
     }
 
     let out = p.run(&["plan", "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["version"], 1);
-    assert_eq!(plan["summary"], serde_json::json!({"targets": 4, "cached": 2, "build": 2}));
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"targets": 4, "cached": 2, "build": 2})
+    );
     let t = &plan["targets"][0];
     assert_eq!(t["id"], "app/py3.10-cpu");
     assert_eq!(t["status"], "build");
@@ -149,7 +175,10 @@ fn a_new_commit_rebuilds_only_its_project_and_says_why() {
     );
     assert_eq!(t["source"]["commit"], after.as_str());
     assert_eq!(t["source"]["kind"], "branch");
-    assert_eq!(t["axes"], serde_json::json!({"cuda": "cpu", "python": "3.10"}));
+    assert_eq!(
+        t["axes"],
+        serde_json::json!({"cuda": "cpu", "python": "3.10"})
+    );
     assert_eq!(t["output"], "py310/cpu/linux_x86_64");
     assert_eq!(plan["targets"][2]["status"], "cached");
     assert_eq!(plan["targets"][2]["reason"], serde_json::Value::Null);
@@ -165,17 +194,30 @@ fn non_key_env_and_formatting_keep_everything_cached() {
     let p = &s.p;
     record_all_built(p);
     let config = p.read("wheelbuild.toml");
-    let edited = format!("# a comment\n{}", config.replace("MAX_JOBS = \"2\"", "MAX_JOBS = \"16\"").replace('\n', "\r\n"));
+    let edited = format!(
+        "# a comment\n{}",
+        config
+            .replace("MAX_JOBS = \"2\"", "MAX_JOBS = \"16\"")
+            .replace('\n', "\r\n")
+    );
     p.write("wheelbuild.toml", &edited);
     assert_eq!(code(p, &["--locked", "check"]), Some(0));
 
     // A key env change rebuilds exactly the project it belongs to, naming the variable.
-    p.write("wheelbuild.toml", &config.replace("CFLAGS = \"-O2\"", "CFLAGS = \"-O3\""));
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("CFLAGS = \"-O2\"", "CFLAGS = \"-O3\""),
+    );
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
-    assert!(stdout.lines().all(|l| l.contains("app/") && l.ends_with("env.CFLAGS -O2 -> -O3")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.contains("app/") && l.ends_with("env.CFLAGS -O2 -> -O3")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -190,7 +232,10 @@ fn a_lost_record_is_a_stated_reason() {
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10));
     let stdout = p.filter(&String::from_utf8_lossy(&out.stdout));
-    assert_eq!(stdout.trim(), "build  app/py3.11-cpu  [SHORT]  build record missing from the store");
+    assert_eq!(
+        stdout.trim(),
+        "build  app/py3.11-cpu  [SHORT]  build record missing from the store"
+    );
 }
 
 #[test]
@@ -199,7 +244,13 @@ fn the_store_can_be_elsewhere() {
     let p = &s.p;
     record_all_built(p);
     let elsewhere = tempfile::tempdir().unwrap();
-    assert_eq!(code(p, &["check", "--store", &elsewhere.path().to_string_lossy()]), Some(10));
+    assert_eq!(
+        code(
+            p,
+            &["check", "--store", &elsewhere.path().to_string_lossy()]
+        ),
+        Some(10)
+    );
     let out = p
         .cmd()
         .env("WHEELBUILD_STORE", elsewhere.path())

@@ -14,8 +14,12 @@ fn committed_schemas_are_up_to_date() {
             std::fs::write(&path, &text).unwrap();
             continue;
         }
-        let committed = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas", path.display()));
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas",
+                path.display()
+            )
+        });
         assert!(
             committed == text,
             "{} is stale; run WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas",
@@ -32,11 +36,16 @@ fn the_example_configs_validate_against_the_schema_types() {
     let mut found = 0;
     for entry in walk(root) {
         if entry.file_name().is_some_and(|n| n == "wheelbuild.toml") {
-            wheelbuild::config::Config::load(&entry).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+            wheelbuild::config::Config::load(&entry)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
             found += 1;
         }
     }
-    assert!(found >= 1, "no wheelbuild.toml found under {}", root.display());
+    assert!(
+        found >= 1,
+        "no wheelbuild.toml found under {}",
+        root.display()
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -44,7 +53,12 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
         let name = e.file_name();
-        if p.is_dir() && !matches!(name.to_str(), Some("target" | ".git" | ".wheelbuild" | "wheelhouse")) {
+        if p.is_dir()
+            && !matches!(
+                name.to_str(),
+                Some("target" | ".git" | ".wheelbuild" | "wheelhouse")
+            )
+        {
             out.extend(walk(&p));
         } else if p.is_file() {
             out.push(p);

@@ -3,14 +3,23 @@ use super::*;
 #[test]
 fn docker_hub_names_are_normalized() {
     let r = parse_reference("python:3.11").unwrap();
-    assert_eq!((r.registry(), r.repository(), r.tag()), ("docker.io", "library/python", Some("3.11")));
+    assert_eq!(
+        (r.registry(), r.repository(), r.tag()),
+        ("docker.io", "library/python", Some("3.11"))
+    );
     assert_eq!(r.resolve_registry(), "index.docker.io");
     let r = parse_reference("pytorch/pytorch:2.4.0-cuda12.4-cudnn9-devel").unwrap();
     assert_eq!(r.repository(), "pytorch/pytorch");
     let r = parse_reference("index.docker.io/library/ubuntu").unwrap();
-    assert_eq!((r.registry(), r.repository()), ("docker.io", "library/ubuntu"));
+    assert_eq!(
+        (r.registry(), r.repository()),
+        ("docker.io", "library/ubuntu")
+    );
     let r = parse_reference("127.0.0.1:5000/wb/base:py3.11").unwrap();
-    assert_eq!((r.registry(), r.repository(), r.tag()), ("127.0.0.1:5000", "wb/base", Some("py3.11")));
+    assert_eq!(
+        (r.registry(), r.repository(), r.tag()),
+        ("127.0.0.1:5000", "wb/base", Some("py3.11"))
+    );
     let r = parse_reference("localhost/a/b").unwrap();
     assert_eq!(r.registry(), "localhost");
     assert!(parse_reference("a//b").is_err());
@@ -19,10 +28,21 @@ fn docker_hub_names_are_normalized() {
 
 #[test]
 fn loopback_detection() {
-    for host in ["127.0.0.1:5000", "127.1.2.3", "localhost:5000", "localhost", "[::1]:5000"] {
+    for host in [
+        "127.0.0.1:5000",
+        "127.1.2.3",
+        "localhost:5000",
+        "localhost",
+        "[::1]:5000",
+    ] {
         assert!(is_loopback(host), "{host}");
     }
-    for host in ["10.0.0.1:5000", "registry.example.com", "index.docker.io", "localhost.evil.com"] {
+    for host in [
+        "10.0.0.1:5000",
+        "registry.example.com",
+        "index.docker.io",
+        "localhost.evil.com",
+    ] {
         assert!(!is_loopback(host), "{host}");
     }
 }
@@ -36,7 +56,10 @@ fn backoff_doubles_with_bounded_jitter() {
     for attempt in 0..3u32 {
         let d = p.delay(attempt).as_millis();
         let nominal = 100 * (1u128 << attempt);
-        assert!(d >= nominal * 3 / 4 && d <= nominal * 5 / 4, "attempt {attempt}: {d}ms");
+        assert!(
+            d >= nominal * 3 / 4 && d <= nominal * 5 / 4,
+            "attempt {attempt}: {d}ms"
+        );
     }
 }
 
@@ -63,14 +86,28 @@ const INDEX: &str = r#"{
 #[test]
 fn platform_selection_from_a_docker_manifest_list() {
     let idx = index(INDEX);
-    let pick = |p: &str| select_platform(&idx, &Platform::parse(p).unwrap()).map(|d| d.digest().to_string());
-    assert_eq!(pick("linux/amd64").unwrap(), format!("sha256:{}", "3".repeat(64)));
+    let pick = |p: &str| {
+        select_platform(&idx, &Platform::parse(p).unwrap()).map(|d| d.digest().to_string())
+    };
+    assert_eq!(
+        pick("linux/amd64").unwrap(),
+        format!("sha256:{}", "3".repeat(64))
+    );
     // No variant asked: any variant of the architecture will do.
-    assert_eq!(pick("linux/arm64").unwrap(), format!("sha256:{}", "2".repeat(64)));
-    assert_eq!(pick("linux/arm/v7").unwrap(), format!("sha256:{}", "1".repeat(64)));
+    assert_eq!(
+        pick("linux/arm64").unwrap(),
+        format!("sha256:{}", "2".repeat(64))
+    );
+    assert_eq!(
+        pick("linux/arm/v7").unwrap(),
+        format!("sha256:{}", "1".repeat(64))
+    );
     assert_eq!(pick("linux/arm/v6"), None);
     assert_eq!(pick("windows/amd64"), None);
-    assert_eq!(available_platforms(&idx), "linux/arm/v7, linux/arm64/v8, linux/amd64");
+    assert_eq!(
+        available_platforms(&idx),
+        "linux/arm/v7, linux/arm64/v8, linux/amd64"
+    );
 }
 
 #[test]
@@ -78,6 +115,8 @@ fn index_detection_by_media_type_or_shape() {
     let probe = |s: &str| serde_json::from_str::<Probe>(s).unwrap().is_index();
     assert!(probe(INDEX));
     assert!(probe(r#"{"schemaVersion":2,"manifests":[]}"#));
-    assert!(!probe(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"#));
+    assert!(!probe(
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"#
+    ));
     assert!(!probe(r#"{"schemaVersion":2,"config":{},"layers":[]}"#));
 }

@@ -65,7 +65,12 @@ pub fn require(tool: &str) -> bool {
 
 /// [`require`] for several tools; all are checked (and reported) before returning.
 pub fn require_all(tools: &[&str]) -> bool {
-    tools.iter().fold(true, |ok, t| require(t) && ok)
+    // Check every tool (no short circuit), so one run reports all that are missing.
+    let mut ok = true;
+    for tool in tools {
+        ok &= require(tool);
+    }
+    ok
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -1,0 +1,275 @@
+//! Side-by-side timings for the core commands; prints ratios, asserts nothing.
+//!
+//! `cargo bench --bench lock_plan` (needs docker-registry, skopeo, git on PATH).
+//!
+//! 1. `wheelbuild lock` of 64 image tags (local registry) + 64 git refs (git daemon),
+//!    against a shell loop doing the same resolutions one by one with
+//!    `skopeo inspect` and `git ls-remote`. Goal: lock ≥ 20× faster.
+//! 2. `wheelbuild plan` on 1000 targets, all cached, against `wheelbuild --version`
+//!    (the process floor). Goal: plan ≤ 3× the floor.
+
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::git::{GitDaemon, GitRepo};
+use support::images::{ManifestKind, push_single};
+use support::registry::{Auth, Registry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wheelbuild");
+const N: usize = 64;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time(runs: usize, mut f: impl FnMut()) -> Duration {
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.stdout(Stdio::null()).output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wheelbuild(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir).env("DOCKER_CONFIG", dir.join(".docker"));
+    c
+}
+
+fn lock_bench() {
+    let reg = Registry::start(Auth::None);
+    for i in 0..N {
+        push_single(
+            &reg,
+            "bench/img",
+            &format!("t{i}"),
+            "linux/amd64",
+            ManifestKind::Oci,
+            &format!("seed{i}"),
+        );
+    }
+    let base = support::tempdir("bench-git-");
+    let repo = GitRepo::new_in(base.path(), "repo");
+    for i in 0..N {
+        repo.commit("f", &i.to_string(), &format!("c{i}"));
+        repo.tag(&format!("v{i}"));
+    }
+    let daemon = GitDaemon::start(base.path());
+    let url = daemon.url("repo");
+
+    let dir = support::tempdir("bench-lock-");
+    let values: Vec<String> = (0..N).map(|i| format!("\"{i}\"")).collect();
+    let mut config = format!(
+        "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}/bench/img:t{{n}}\"\n",
+        values.join(", "),
+        reg.addr
+    );
+    for i in 0..N {
+        config += &format!(
+            "\n[[project]]\nname = \"p{i}\"\ngit = \"{url}\"\nref = \"v{i}\"\nmatrix = {{ n = [\"{i}\"] }}\n"
+        );
+    }
+    std::fs::write(dir.path().join("wheelbuild.toml"), &config).unwrap();
+
+    // Where the time goes: the same inputs split into images only and git only.
+    let split = |name: &str, text: String| {
+        let d = support::tempdir(name);
+        std::fs::write(d.path().join("wheelbuild.toml"), text).unwrap();
+        run(wheelbuild(d.path()).args(["-q", "lock"]));
+        time(7, || {
+            run(wheelbuild(d.path()).args(["-q", "lock", "--update-all"]))
+        })
+    };
+    let images_only = split(
+        "bench-images-",
+        format!(
+            "{}\n[[project]]\nname = \"p\"\ngit = \"{url}\"\nref = \"v0\"\n",
+            config.split("\n[[project]]").next().unwrap()
+        ),
+    );
+    let git_only = split(
+        "bench-git-only-",
+        config.replace(
+            &format!("{}/bench/img:t{{n}}", reg.addr),
+            &format!("{}/bench/img:t0", reg.addr),
+        ),
+    );
+
+    // Warm both sides once (page cache, first connections).
+    run(wheelbuild(dir.path()).args(["lock", "--update-all"]));
+    let lock_time = time(7, || {
+        run(wheelbuild(dir.path()).args(["-q", "lock", "--update-all"]))
+    });
+
+    let mut script = String::from("set -e\n");
+    for i in 0..N {
+        script += &format!(
+            "skopeo inspect --tls-verify=false --no-creds --format '{{{{.Digest}}}}' docker://{}/bench/img:t{i}\n",
+            reg.addr
+        );
+    }
+    for i in 0..N {
+        script += &format!("git ls-remote {url} refs/tags/v{i}\n");
+    }
+    let loop_time = time(3, || run(Command::new("bash").arg("-c").arg(&script)));
+
+    println!("lock: {N} image tags + {N} git refs");
+    println!(
+        "  wheelbuild lock --update-all     {:>9.1} ms (median of 7)",
+        lock_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  skopeo inspect + git ls-remote   {:>9.1} ms (median of 3)",
+        loop_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio loop / lock                {:>9.1}x   (goal >= 20x)",
+        loop_time.as_secs_f64() / lock_time.as_secs_f64()
+    );
+    println!(
+        "  (split: {N} images + 1 ref {:.1} ms; 1 image + {N} refs {:.1} ms)",
+        images_only.as_secs_f64() * 1e3,
+        git_only.as_secs_f64() * 1e3
+    );
+}
+
+fn plan_bench() {
+    let reg = Registry::start(Auth::None);
+    let img = push_single(
+        &reg,
+        "bench/base",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "plan",
+    );
+    let base = support::tempdir("bench-plan-git-");
+    let repo = GitRepo::new_in(base.path(), "repo");
+    repo.commit("f", "x", "one");
+    for p in 0..10 {
+        repo.branch(&format!("b{p}"));
+    }
+    // WHEELBUILD_BENCH_KEEP=DIR keeps the project (for profiling `plan` afterwards).
+    let kept = std::env::var_os("WHEELBUILD_BENCH_KEEP").map(std::path::PathBuf::from);
+    let temp = support::tempdir("bench-plan-");
+    let dir_path = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir_path).unwrap();
+    struct Dir(std::path::PathBuf);
+    impl Dir {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    let dir = Dir(dir_path);
+    let values: Vec<String> = (0..100).map(|i| format!("\"{i}\"")).collect();
+    let mut config = format!(
+        "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}\"\n",
+        values.join(", "),
+        img.reference
+    );
+    for p in 0..10 {
+        config += &format!(
+            "\n[[project]]\nname = \"p{p}\"\ngit = \"{}\"\nref = \"b{p}\"\nenv = {{ CFLAGS = \"-O{p}\", N = \"{{n}}\" }}\n",
+            repo.file_url()
+        );
+    }
+    std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
+    run(wheelbuild(dir.path()).arg("lock"));
+
+    // Record every target as built, as `build` would.
+    let cfg = wheelbuild::config::Config::load(&dir.path().join("wheelbuild.toml")).unwrap();
+    let lock = wheelbuild::lock::Lockfile::read(&dir.path().join("wheelbuild.lock"))
+        .unwrap()
+        .unwrap();
+    let store = wheelbuild::store::Store::new(&dir.path().join(".wheelbuild/store"));
+    let plan = wheelbuild::plan::Plan::new(&cfg, &lock, &store).unwrap();
+    assert_eq!(plan.targets.len(), 1000);
+    for t in plan.to_build() {
+        let record = wheelbuild::store::BuildRecord {
+            version: wheelbuild::store::STORE_VERSION,
+            key: t.key.clone(),
+            target: t.id().to_string(),
+            inputs: t.inputs(&cfg),
+            wheels: vec![],
+            log: "build.log".into(),
+            duration_ms: 0,
+            ccache: None,
+            wheelbuild_version: "bench".into(),
+        };
+        store.commit(store.stage().unwrap(), &record).unwrap();
+    }
+    run(wheelbuild(dir.path()).arg("check"));
+
+    // Interleaved: one run of each command per round, so machine noise hits all alike.
+    let runs = 41;
+    let commands: [&[&str]; 4] = [
+        &["--version"],
+        &["plan"],
+        &["plan", "--format", "json"],
+        &["check"],
+    ];
+    let mut samples: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..runs {
+        for (args, times) in commands.iter().zip(samples.iter_mut()) {
+            let t = Instant::now();
+            run(wheelbuild(dir.path()).args(*args));
+            times.push(t.elapsed());
+        }
+    }
+    let [floor, plan_t, json_t, check_t] = samples.map(median);
+    println!("plan: 1000 targets, all cached");
+    println!(
+        "  wheelbuild --version             {:>9.2} ms (median of {runs})",
+        floor.as_secs_f64() * 1e3
+    );
+    for (name, t) in [
+        ("plan", plan_t),
+        ("plan --format json", json_t),
+        ("check", check_t),
+    ] {
+        println!(
+            "  wheelbuild {name:<22}{:>9.2} ms   {:.2}x the floor (goal <= 3x)",
+            t.as_secs_f64() * 1e3,
+            t.as_secs_f64() / floor.as_secs_f64()
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful either.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if !support::require_all(&["docker-registry", "skopeo", "git"]) {
+        return;
+    }
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if wanted("lock") {
+        lock_bench();
+    }
+    if wanted("plan") {
+        plan_bench();
+    }
+}

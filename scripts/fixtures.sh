@@ -1,0 +1,672 @@
+#!/usr/bin/env bash
+# Slow test fixtures for wheelbuild: Docker daemon, a local registry, Debian
+# bookworm rootfs tarballs, deterministic OCI images pushed to the registry, and
+# deterministic demo git repositories built from examples/projects/.
+#
+# Every step is idempotent and skips when its cached output exists. The cache
+# lives at a fixed path so CI and test runs only rebuild what is missing:
+#
+#   ${WHEELBUILD_FIXTURES:-/var/cache/wheelbuild-fixtures}
+#     dockerd.log                      log of a dockerd started by this script
+#     registry-PORT/{config.yml,data/,registry.pid,registry.log}
+#     debootstrap-debs/                debootstrap's package cache (--cache-dir)
+#     rootfs/NAME.tar                  reproducible rootfs tarball
+#     rootfs/NAME.tar.sha256           its sha256 (= the OCI layer diff_id)
+#     rootfs/NAME.packages             dpkg-query list of installed packages
+#     rootfs/NAME.log                  debootstrap/apt log (download size, ...)
+#     oci/NAME/                        OCI image layout (index.json, blobs/)
+#
+# Usage: scripts/fixtures.sh SUBCOMMAND [ARGS]
+#   dockerd                 ensure a Docker daemon answers (start one if not)
+#   registry [PORT]         ensure a no-auth registry on 127.0.0.1:PORT (5000)
+#   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | cuda118)
+#   image NAME REF          build oci/NAME from rootfs NAME, push it to REF,
+#                           assert the pushed digest, docker pull + smoke test
+#   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
+#   check-examples [CPU_REF [CUDA_REF]]
+#                           build every example wheel inside the pushed images
+#                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
+#                           install each wheel in a fresh container and call it
+#   all                     dockerd, registry 5000, rootfs py311 + image
+#                           127.0.0.1:5000/wheelbuild/base:py3.11-cpu, rootfs
+#                           cuda118 + image .../wheelbuild/base:py3.11-cuda11.8,
+#                           demo-repos .wheelbuild/demo-repos (in the repo root)
+#
+# Environment:
+#   WHEELBUILD_FIXTURES     cache root (default /var/cache/wheelbuild-fixtures)
+#   SOURCE_DATE_EPOCH       fixed timestamp for tar/OCI/git (default 1700000000)
+#   WHEELBUILD_REGISTRY_PORT  registry port used by `all`/`check-examples` (5000)
+#   DEBIAN_MIRROR           default http://deb.debian.org/debian
+#   DOCKER                  docker client (default /usr/bin/docker: the Debian
+#                           client matching dockerd 20.10; a newer static client
+#                           may be first on PATH)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+CACHE="${WHEELBUILD_FIXTURES:-/var/cache/wheelbuild-fixtures}"
+EPOCH="${SOURCE_DATE_EPOCH:-1700000000}"
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SUITE=bookworm
+DOCKER="${DOCKER:-/usr/bin/docker}"
+PYTHON="${PYTHON:-python3}"
+
+REGISTRY_PORT="${WHEELBUILD_REGISTRY_PORT:-5000}"
+IMAGE_CPU_REF=127.0.0.1:$REGISTRY_PORT/wheelbuild/base:py3.11-cpu
+IMAGE_CUDA_REF=127.0.0.1:$REGISTRY_PORT/wheelbuild/base:py3.11-cuda11.8
+
+PY311_PACKAGES=(
+  python3 python3-pip python3-setuptools python3-wheel python3-dev python3-venv
+  gcc g++ libc6-dev make ccache ca-certificates git
+)
+# nvidia-cuda-toolkit pulls g++-11 (nvcc 11.8 rejects gcc 12); see
+# tests/fixtures/README.md. libcuda1 is replaced by a local dummy package.
+CUDA118_PACKAGES=(nvidia-cuda-toolkit)
+
+log() { printf '[fixtures %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+need_root() { [[ $(id -u) -eq 0 ]] || die "$1 needs root"; }
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+skopeo_policy=()
+if [[ ! -e /etc/containers/policy.json && ! -e "${HOME:-/root}/.config/containers/policy.json" ]]; then
+  skopeo_policy=(--insecure-policy)
+fi
+
+# --------------------------------------------------------------------------
+# dockerd
+# --------------------------------------------------------------------------
+cmd_dockerd() {
+  if "$DOCKER" info >/dev/null 2>&1; then
+    log "docker daemon answers"
+    return 0
+  fi
+  need_root "starting dockerd"
+  command -v dockerd >/dev/null || die "dockerd not installed (apt-get install docker.io)"
+  mkdir -p "$CACHE"
+  log "starting dockerd (log: $CACHE/dockerd.log)"
+  setsid nohup dockerd >>"$CACHE/dockerd.log" 2>&1 </dev/null &
+  local pid=$! i
+  for ((i = 0; i < 60; i++)); do
+    if "$DOCKER" info >/dev/null 2>&1; then
+      log "dockerd up (pid $pid) after ${i}s"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+    sleep 1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "dockerd (pid $pid) did not answer within 60s; tail of $CACHE/dockerd.log:"
+  else
+    log "dockerd exited; tail of $CACHE/dockerd.log:"
+  fi
+  tail -n 40 "$CACHE/dockerd.log" >&2 || true
+  die "dockerd failed to start"
+}
+
+# --------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------
+registry_answers() {
+  local code
+  code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "http://127.0.0.1:$1/v2/" || true)
+  [[ $code == 200 ]]
+}
+
+cmd_registry() {
+  local port="${1:-5000}"
+  [[ $port =~ ^[0-9]+$ ]] || die "bad port: $port"
+  if registry_answers "$port"; then
+    log "registry answers on 127.0.0.1:$port"
+    return 0
+  fi
+  command -v docker-registry >/dev/null || die "docker-registry not installed (apt-get install docker-registry)"
+  local dir="$CACHE/registry-$port"
+  mkdir -p "$dir/data"
+  local pidfile="$dir/registry.pid"
+  if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    die "registry pid $(cat "$pidfile") is running but 127.0.0.1:$port/v2/ does not answer; see $dir/registry.log"
+  fi
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+  log "starting docker-registry on 127.0.0.1:$port (storage $dir/data)"
+  setsid nohup docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  local i
+  for ((i = 0; i < 30; i++)); do
+    if registry_answers "$port"; then
+      log "registry up (pid $(cat "$pidfile"))"
+      return 0
+    fi
+    sleep 1
+  done
+  tail -n 20 "$dir/registry.log" >&2 || true
+  die "registry on 127.0.0.1:$port did not answer within 30s"
+}
+
+# --------------------------------------------------------------------------
+# rootfs
+# --------------------------------------------------------------------------
+# Work dirs live under $CACHE/work. Only /proc is ever mounted inside them and
+# every removal uses --one-file-system, so a failed unmount cannot take host
+# files with it.
+ROOTFS_MOUNTS=()
+TEMP_DIRS=()
+# shellcheck disable=SC2317 # called from the EXIT trap
+on_exit() {
+  cleanup_mounts
+  local d
+  for d in "${TEMP_DIRS[@]+"${TEMP_DIRS[@]}"}"; do rm -rf --one-file-system "$d"; done
+}
+cleanup_mounts() {
+  local m
+  for m in "${ROOTFS_MOUNTS[@]+"${ROOTFS_MOUNTS[@]}"}"; do
+    if mountpoint -q "$m"; then umount -l "$m" || true; fi
+  done
+  ROOTFS_MOUNTS=()
+}
+trap on_exit EXIT
+
+safe_rm_workdir() {
+  local d="$1"
+  [[ -n $d && $d == "$CACHE/work/"* ]] || die "refusing to remove $d"
+  if [[ -e $d ]]; then
+    if mountpoint -q "$d/proc"; then umount -l "$d/proc"; fi
+    if grep -q " $d/" /proc/mounts; then die "something is still mounted below $d"; fi
+    rm -rf --one-file-system "$d"
+  fi
+}
+
+in_chroot() {
+  local root="$1"
+  shift
+  chroot "$root" /usr/bin/env -i \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+    SOURCE_DATE_EPOCH="$EPOCH" "$@"
+}
+
+ensure_dev_nodes() {
+  # A rootfs extracted from our tarballs has an empty /dev.
+  local root="$1" spec name type major minor
+  for spec in null:c:1:3 zero:c:1:5 full:c:1:7 random:c:1:8 urandom:c:1:9 tty:c:5:0; do
+    IFS=: read -r name type major minor <<<"$spec"
+    if [[ ! -e $root/dev/$name ]]; then
+      mknod -m 666 "$root/dev/$name" "$type" "$major" "$minor"
+    fi
+  done
+}
+
+chroot_prepare() {
+  local root="$1"
+  ensure_dev_nodes "$root"
+  mount -t proc proc "$root/proc"
+  ROOTFS_MOUNTS+=("$root/proc")
+  # no daemons inside the chroot
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 755 "$root/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+}
+
+write_sources() {
+  local root="$1" components="$2"
+  rm -f "$root/etc/apt/sources.list.d/"*.list "$root/etc/apt/sources.list.d/"*.sources
+  cat >"$root/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE
+Components: $components
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  : >"$root/etc/apt/sources.list"
+}
+
+apt_install() {
+  local root="$1" logf="$2"
+  shift 2
+  in_chroot "$root" apt-get update >>"$logf" 2>&1 || { tail -n 30 "$logf" >&2; die "apt-get update failed"; }
+  log "apt-get install --no-install-recommends $*"
+  in_chroot "$root" apt-get install -y --no-install-recommends "$@" >>"$logf" 2>&1 ||
+    { tail -n 40 "$logf" >&2; die "apt-get install failed (log: $logf)"; }
+  grep -E '^(Need to get|After this operation)' "$logf" | tail -n 2 | while read -r l; do log "apt: $l"; done
+}
+
+# nvidia-cuda-toolkit depends on "libcuda1 | libcuda.so.1 | ..." and
+# libnvidia-ml-dev on "libnvidia-ml1 | libnvidia-ml.so.1". Those are the 535
+# driver's user-space libraries (plus nvidia-alternative, glx-*, pciutils...)
+# and must not be in a container image: on a GPU host the NVIDIA container
+# toolkit injects the host driver's libcuda.so.1/libnvidia-ml.so.1, and a
+# second, mismatched copy in the image can win ldconfig. A tiny local package
+# that Provides both satisfies the dependencies, like the official CUDA images
+# that ship no driver libraries.
+install_libcuda_placeholder() {
+  local root="$1" logf="$2" pkg="$CACHE/work/wheelbuild-libcuda-placeholder"
+  rm -rf --one-file-system "$pkg"
+  mkdir -p "$pkg/DEBIAN" "$pkg/usr/share/doc/wheelbuild-libcuda-placeholder"
+  cat >"$pkg/DEBIAN/control" <<'EOF'
+Package: wheelbuild-libcuda-placeholder
+Version: 1.0
+Architecture: amd64
+Maintainer: wheelbuild fixtures <fixtures@wheelbuild.invalid>
+Provides: libcuda.so.1 (= 535.261.03), libcuda-11.8-1, libnvidia-ml.so.1 (= 535.261.03)
+Section: non-free/libs
+Priority: optional
+Description: placeholder for the NVIDIA driver's libcuda.so.1 and libnvidia-ml.so.1
+ The real libraries are injected at run time by the NVIDIA container
+ toolkit on GPU hosts; without a GPU, CUDA runtime calls report
+ "no driver" instead of crashing.
+EOF
+  printf 'libcuda.so.1 comes from the host driver at run time.\n' \
+    >"$pkg/usr/share/doc/wheelbuild-libcuda-placeholder/README"
+  find "$pkg" -exec touch -h -d "@$EPOCH" {} +
+  SOURCE_DATE_EPOCH="$EPOCH" dpkg-deb --root-owner-group -Zxz -b "$pkg" "$root/tmp/placeholder.deb" >>"$logf" 2>&1
+  in_chroot "$root" dpkg -i /tmp/placeholder.deb >>"$logf" 2>&1
+  rm -f "$root/tmp/placeholder.deb"
+  rm -rf --one-file-system "$pkg"
+}
+
+customise_rootfs() {
+  local root="$1"
+  # PEP 668: Debian marks its Python as externally managed, so a bare
+  # `pip install` refuses to run. Images are throwaway build environments, so
+  # allow it globally (pip >= 23.0.1 reads this key from [global]).
+  cat >"$root/etc/pip.conf" <<'EOF'
+# wheelbuild fixture image: Debian's python3 is "externally managed" (PEP 668);
+# these images are disposable build containers, so let pip install anyway.
+[global]
+break-system-packages = true
+EOF
+  # Builds run as --user UID:GID on bind-mounted sources owned by someone else;
+  # git (setuptools-scm, versioneer, ...) would refuse them as "dubious ownership".
+  cat >"$root/etc/gitconfig" <<'EOF'
+[safe]
+	directory = *
+EOF
+}
+
+clean_rootfs() {
+  local root="$1"
+  in_chroot "$root" apt-get clean
+  rm -f "$root/usr/sbin/policy-rc.d"
+  : >"$root/etc/resolv.conf"
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+  find "$root/var/log" -mindepth 1 -delete
+  rm -f "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old "$root/var/cache/ldconfig/aux-cache"
+  rm -rf "$root"/tmp/* "$root"/var/tmp/* "$root"/root/.cache
+  if [[ -e $root/etc/machine-id ]]; then : >"$root/etc/machine-id"; fi
+  rm -f "$root/var/lib/dbus/machine-id"
+  find "$root" -xdev -type d -name __pycache__ -prune -exec rm -rf {} +
+}
+
+write_rootfs_tar() {
+  local root="$1" out="$2"
+  # shellcheck disable=SC2094
+  tar -C "$root" --format=posix \
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+    --sort=name --numeric-owner \
+    --mtime="@$EPOCH" --clamp-mtime \
+    --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* \
+    -cf "$out.tmp" .
+  mv "$out.tmp" "$out"
+  (cd "$(dirname "$out")" && sha256sum "$(basename "$out")" >"$(basename "$out").sha256.tmp" &&
+    mv "$(basename "$out").sha256.tmp" "$(basename "$out").sha256")
+}
+
+build_rootfs_py311() {
+  local root="$1" logf="$2" components="$3"
+  mkdir -p "$CACHE/debootstrap-debs"
+  log "debootstrap --variant=minbase $SUITE ($components) from $MIRROR"
+  SOURCE_DATE_EPOCH="$EPOCH" debootstrap --variant=minbase --components="$components" \
+    --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$root" "$MIRROR" >>"$logf" 2>&1 ||
+    { tail -n 30 "$logf" >&2; die "debootstrap failed (log: $logf)"; }
+  chroot_prepare "$root"
+  write_sources "$root" "$components"
+  apt_install "$root" "$logf" "${PY311_PACKAGES[@]}"
+}
+
+cmd_rootfs() {
+  local name="${1:-}"
+  [[ $name == py311 || $name == cuda118 ]] || die "usage: rootfs py311|cuda118"
+  local out="$CACHE/rootfs/$name.tar"
+  if [[ -s $out && -s $out.sha256 ]]; then
+    log "rootfs $name cached: $out ($(du -h "$out" | cut -f1)), sha256 $(cut -d' ' -f1 "$out.sha256")"
+    return 0
+  fi
+  need_root "rootfs"
+  command -v debootstrap >/dev/null || die "debootstrap not installed (apt-get install debootstrap)"
+  mkdir -p "$CACHE/rootfs" "$CACHE/work"
+  local root="$CACHE/work/rootfs-$name" logf="$CACHE/rootfs/$name.log"
+  safe_rm_workdir "$root"
+  : >"$logf"
+  local t0=$SECONDS
+  case $name in
+    py311)
+      build_rootfs_py311 "$root" "$logf" main
+      ;;
+    cuda118)
+      # Start from the py311 tarball so cuda118 is exactly py311 + CUDA.
+      cmd_rootfs py311
+      log "extracting py311 rootfs"
+      mkdir -p "$root"
+      tar -C "$root" --numeric-owner -xpf "$CACHE/rootfs/py311.tar"
+      chroot_prepare "$root"
+      write_sources "$root" "main contrib non-free non-free-firmware"
+      install_libcuda_placeholder "$root" "$logf"
+      apt_install "$root" "$logf" "${CUDA118_PACKAGES[@]}"
+      local v
+      v=$(in_chroot "$root" nvcc --version) || die "nvcc --version failed in the chroot"
+      printf '%s\n' "$v" >>"$logf"
+      grep -q 'release 11\.8' <<<"$v" || die "nvcc is not release 11.8: $v"
+      log "nvcc: $(grep release <<<"$v")"
+      ;;
+  esac
+  customise_rootfs "$root"
+  # shellcheck disable=SC2016 # dpkg-query format, not shell
+  in_chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Installed-Size}\n' | sort >"$CACHE/rootfs/$name.packages"
+  clean_rootfs "$root"
+  cleanup_mounts
+  log "writing $out"
+  write_rootfs_tar "$root" "$out"
+  safe_rm_workdir "$root"
+  log "rootfs $name built in $((SECONDS - t0))s: $out ($(du -h "$out" | cut -f1)), $(wc -l <"$CACHE/rootfs/$name.packages") packages, sha256 $(cut -d' ' -f1 "$out.sha256")"
+}
+
+# --------------------------------------------------------------------------
+# image
+# --------------------------------------------------------------------------
+oci_build() {
+  local name="$1"
+  local dir="$CACHE/oci/$name"
+  local tarf="$CACHE/rootfs/$name.tar"
+  local diff_id stamp
+  diff_id=$(cut -d' ' -f1 "$tarf.sha256")
+  stamp="rootfs=$diff_id epoch=$EPOCH format=2"
+  if [[ -s $dir/index.json && -s $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
+    log "OCI layout $dir up to date"
+    return 0
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir/blobs/sha256"
+  log "compressing layer (gzip -n -9) of $tarf"
+  local t0=$SECONDS layer_digest
+  gzip -n -9 -c "$tarf" >"$dir/blobs/sha256/layer.tmp"
+  layer_digest=$(sha256sum "$dir/blobs/sha256/layer.tmp" | cut -d' ' -f1)
+  mv "$dir/blobs/sha256/layer.tmp" "$dir/blobs/sha256/$layer_digest"
+  log "layer sha256:$layer_digest ($(du -h "$dir/blobs/sha256/$layer_digest" | cut -f1), $((SECONDS - t0))s)"
+  "$PYTHON" - "$dir" "$name" "$diff_id" "$layer_digest" "$EPOCH" <<'PY'
+import hashlib, json, os, sys, datetime
+
+d, name, diff_id, layer_digest, epoch = sys.argv[1:]
+created = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def blob(obj):
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(d, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return "sha256:" + digest, len(data)
+
+config = {
+    "created": created,
+    "architecture": "amd64",
+    "os": "linux",
+    "config": {
+        "Env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG=C.UTF-8",
+        ],
+        "Cmd": ["/bin/bash"],
+        "Labels": {"org.opencontainers.image.title": "wheelbuild-fixture-" + name},
+    },
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff_id]},
+    "history": [{"created": created, "created_by": "wheelbuild scripts/fixtures.sh rootfs " + name}],
+}
+cfg_digest, cfg_size = blob(config)
+layer_size = os.path.getsize(os.path.join(d, "blobs", "sha256", layer_digest))
+manifest = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest, "size": cfg_size},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": "sha256:" + layer_digest, "size": layer_size}],
+}
+man_digest, man_size = blob(manifest)
+index = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": man_digest,
+                   "size": man_size, "platform": {"architecture": "amd64", "os": "linux"},
+                   "annotations": {"org.opencontainers.image.ref.name": name}}],
+}
+with open(os.path.join(d, "index.json"), "w") as f:
+    json.dump(index, f, sort_keys=True, separators=(",", ":"))
+with open(os.path.join(d, "oci-layout"), "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f, separators=(",", ":"))
+with open(os.path.join(d, "manifest-digest"), "w") as f:
+    f.write(man_digest + "\n")
+PY
+  printf '%s\n' "$stamp" >"$dir/.stamp"
+}
+
+remote_digest() {
+  skopeo "${skopeo_policy[@]+"${skopeo_policy[@]}"}" inspect --tls-verify=false --format '{{.Digest}}' "docker://$1" 2>/dev/null || true
+}
+
+# REF without its tag: "host:port/repo:tag" -> "host:port/repo"
+ref_repo() {
+  local ref="${1%@*}" last
+  last="${ref##*/}"
+  if [[ $last == *:* ]]; then ref="${ref%:*}"; fi
+  printf '%s\n' "$ref"
+}
+
+cmd_image() {
+  local name="${1:-}" ref="${2:-}"
+  [[ -n $name && -n $ref ]] || die "usage: image NAME REF"
+  [[ -s $CACHE/rootfs/$name.tar.sha256 ]] || cmd_rootfs "$name"
+  local dir="$CACHE/oci/$name" t0=$SECONDS digest remote
+  oci_build "$name"
+  digest=$(cat "$dir/manifest-digest")
+  log "local manifest digest of $name: $digest"
+  remote=$(remote_digest "$ref")
+  if [[ $remote == "$digest" ]]; then
+    log "$ref already holds $digest"
+  else
+    log "skopeo copy oci:$dir -> docker://$ref (registry had: ${remote:-nothing})"
+    local t1=$SECONDS
+    skopeo "${skopeo_policy[@]+"${skopeo_policy[@]}"}" copy --quiet --dest-tls-verify=false --preserve-digests \
+      --digestfile "$dir/pushed-digest" "oci:$dir" "docker://$ref"
+    log "pushed in $((SECONDS - t1))s; skopeo reports $(cat "$dir/pushed-digest")"
+    [[ $(cat "$dir/pushed-digest") == "$digest" ]] || die "skopeo pushed $(cat "$dir/pushed-digest"), expected $digest"
+    remote=$(remote_digest "$ref")
+  fi
+  [[ $remote == "$digest" ]] || die "skopeo inspect docker://$ref gives '$remote', expected $digest"
+  local pinned
+  pinned="$(ref_repo "$ref")@$digest"
+  cmd_dockerd
+  if "$DOCKER" image inspect "$pinned" >/dev/null 2>&1; then
+    log "docker already has $pinned"
+  else
+    local t2=$SECONDS
+    "$DOCKER" pull -q "$pinned" >/dev/null
+    log "docker pull $pinned took $((SECONDS - t2))s"
+  fi
+  log "smoke test: $("$DOCKER" run --rm --network none "$pinned" python3 -c 'import sys; print(sys.version.split()[0])')"
+  if [[ $name == cuda118 ]]; then
+    "$DOCKER" run --rm --network none "$pinned" nvcc --version | grep -q 'release 11\.8' ||
+      die "nvcc --version in $pinned is not release 11.8"
+    log "smoke test: nvcc release 11.8 in $pinned"
+  fi
+  log "image $name ready in $((SECONDS - t0))s"
+  printf '%s %s\n' "$ref" "$digest"
+}
+
+# --------------------------------------------------------------------------
+# demo-repos
+# --------------------------------------------------------------------------
+DEMO_DATE="$EPOCH +0000"
+demo_git() {
+  env -i PATH="$PATH" HOME=/nonexistent LANG=C \
+    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+    GIT_AUTHOR_NAME="wheelbuild fixtures" GIT_AUTHOR_EMAIL="fixtures@wheelbuild.invalid" \
+    GIT_AUTHOR_DATE="$DEMO_DATE" \
+    GIT_COMMITTER_NAME="wheelbuild fixtures" GIT_COMMITTER_EMAIL="fixtures@wheelbuild.invalid" \
+    GIT_COMMITTER_DATE="$DEMO_DATE" \
+    git -c core.autocrlf=false -c core.filemode=true -c commit.gpgsign=false -c tag.gpgsign=false "$@"
+}
+
+demo_repo_sha() {
+  # prints "HEAD-sha tag-sha" of an existing repo (empty if not a repo)
+  local d="$1"
+  [[ -d $d/.git ]] || return 0
+  printf '%s %s\n' "$(demo_git -C "$d" rev-parse -q --verify HEAD 2>/dev/null || true)" \
+    "$(demo_git -C "$d" rev-parse -q --verify refs/tags/v0.1.0 2>/dev/null || true)"
+}
+
+make_demo_repo() {
+  local src="$1" dst="$2" name
+  name=$(basename "$src")
+  mkdir -p "$dst"
+  # Copy the project's source files only (no build outputs), with normalised
+  # modes: git records only 644/755, and umask differences must not matter.
+  (cd "$src" && find . \( -name build -o -name dist -o -name '*.egg-info' -o -name __pycache__ \
+    -o -name '*.so' -o -name '*.o' -o -name '*.pyc' -o -name .git \) -prune -o -type f -print0) |
+    sort -z | while IFS= read -r -d '' f; do
+      install -D -m "$([[ -x $src/$f ]] && echo 755 || echo 644)" "$src/$f" "$dst/$f"
+    done
+  demo_git -C "$dst" init -q -b main
+  demo_git -C "$dst" add -A
+  demo_git -C "$dst" commit -q -m "Import $name example project"
+  demo_git -C "$dst" tag -a v0.1.0 -m "$name v0.1.0"
+}
+
+cmd_demo_repos() {
+  local dir="${1:-}"
+  [[ -n $dir ]] || die "usage: demo-repos DIR"
+  command -v git >/dev/null || die "git not installed"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  local src name tmp want have
+  tmp=$(mktemp -d "$dir/.tmp.XXXXXX")
+  TEMP_DIRS+=("$tmp")
+  for src in "$REPO_ROOT"/examples/projects/*/; do
+    src="${src%/}"
+    name=$(basename "$src")
+    rm -rf "${tmp:?}/$name"
+    make_demo_repo "$src" "$tmp/$name"
+    want=$(demo_repo_sha "$tmp/$name")
+    have=$(demo_repo_sha "$dir/$name")
+    if [[ -n $have && $have == "$want" && -z $(demo_git -C "$dir/$name" status --porcelain) ]]; then
+      log "demo repo $name up to date"
+    else
+      [[ -e $dir/$name ]] && log "demo repo $name differs (${have:-not a repo}); recreating"
+      rm -rf "${dir:?}/$name"
+      mv "$tmp/$name" "$dir/$name"
+    fi
+    printf '%s %s\n' "$name" "${want%% *}"
+  done
+  rm -rf "$tmp"
+}
+
+# --------------------------------------------------------------------------
+# check-examples: build every example in the images and use the wheels
+# --------------------------------------------------------------------------
+# pinned "repo@digest" of an image made by cmd_image (which is a no-op when
+# the image is already pushed and pulled)
+pinned_image() {
+  local name="$1" ref="$2"
+  cmd_image "$name" "$ref" >/dev/null
+  printf '%s@%s\n' "$(ref_repo "$ref")" "$(cat "$CACHE/oci/$name/manifest-digest")"
+}
+
+cmd_check_examples() {
+  local cpu_ref="${1:-$IMAGE_CPU_REF}" cuda_ref="${2:-$IMAGE_CUDA_REF}"
+  local work src name img i out
+  work=$(mktemp -d /tmp/wheelbuild-examples.XXXXXX)
+  TEMP_DIRS+=("$work")
+  for src in "$REPO_ROOT"/examples/projects/*/; do
+    src="${src%/}"
+    name=$(basename "$src")
+    case $name in
+      *cuda*) img=$(pinned_image cuda118 "$cuda_ref") ;;
+      *) img=$(pinned_image py311 "$cpu_ref") ;;
+    esac
+    log "$name: building twice in $img"
+    for i in 1 2; do
+      out="$work/$name/out$i"
+      mkdir -p "$out"
+      chmod 777 "$out"
+      # Fresh copy at the same in-container path each time (paths end up in
+      # debug info), built as an arbitrary non-root UID like wheelbuild does.
+      "$DOCKER" run --rm --network none --user 1000:1000 \
+        -e SOURCE_DATE_EPOCH="$EPOCH" -e HOME=/tmp -e CC="ccache gcc" -e CCACHE_DIR=/tmp/ccache \
+        -v "$src:/src:ro" -v "$out:/out" "$img" \
+        bash -ec 'cp -r /src /tmp/project && cd /tmp/project &&
+          python3 -m pip wheel --no-deps --no-build-isolation --no-cache-dir -w /out . >/tmp/log 2>&1 ||
+          { cat /tmp/log; exit 1; }' || die "building $name failed"
+    done
+    local w1 w2
+    w1=$(ls "$work/$name/out1"/*.whl)
+    w2=$(ls "$work/$name/out2"/*.whl)
+    if cmp -s "$w1" "$w2"; then
+      log "$name: $(basename "$w1") byte-identical across two builds (sha256 $(sha256sum "$w1" | cut -c1-16)...)"
+    else
+      log "$name: $(basename "$w1") differs between two builds (nvcc embeds its temp file name, tmpxft_<pid>_..., in objects)"
+    fi
+    local code
+    case $name in
+      hello-pure) code='import hello_pure; r = hello_pure.greet("wheelbuild"); assert r == "Hello, wheelbuild!", r; print(r)' ;;
+      hello-cext) code='import hello_cext; r = hello_cext.add(2, 40); assert r == 42, r; print("add(2, 40) =", r)' ;;
+      hello-cuda) code='import hello_cuda as h; v = h.build_version(); assert v == 11080, v; assert h.add(2, 40) == 42; print("built against", v, "runtime", h.runtime_version(), "driver", h.driver_version(), "gpu", h.gpu_available(), "add(2, 40) =", h.add(2, 40))' ;;
+      *) code="print('no smoke test for $name')" ;;
+    esac
+    "$DOCKER" run --rm --network none --user 1000:1000 -e HOME=/tmp -v "$work/$name/out1:/wheels:ro" "$img" \
+      bash -ec "cd / && python3 -m venv --system-site-packages /tmp/venv && /tmp/venv/bin/pip install -q --no-index --no-cache-dir /wheels/*.whl && /tmp/venv/bin/python -c '$code'" \
+      >"$work/$name/smoke.txt" 2>&1 || { cat "$work/$name/smoke.txt" >&2; die "installing/using $name failed"; }
+    log "$name: $(tail -n 1 "$work/$name/smoke.txt")"
+  done
+  rm -rf "$work"
+}
+
+cmd_all() {
+  cmd_dockerd
+  cmd_registry "$REGISTRY_PORT"
+  cmd_rootfs py311
+  cmd_image py311 "$IMAGE_CPU_REF"
+  cmd_rootfs cuda118
+  cmd_image cuda118 "$IMAGE_CUDA_REF"
+  cmd_demo_repos "$REPO_ROOT/.wheelbuild/demo-repos"
+}
+
+main() {
+  local sub="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case $sub in
+    dockerd) cmd_dockerd ;;
+    registry) cmd_registry "$@" ;;
+    rootfs) cmd_rootfs "$@" ;;
+    image) cmd_image "$@" ;;
+    demo-repos) cmd_demo_repos "$@" ;;
+    check-examples) cmd_check_examples "$@" ;;
+    all) cmd_all ;;
+    -h | --help | help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+# Keep on one line: bash has then read the whole script before running it,
+# so editing this file while it runs cannot break the running instance.
+main "$@"; exit
