@@ -253,7 +253,9 @@ impl RemoteRefs {
 pub async fn ls_remote(ctx: &GitContext, url: &str) -> Result<RemoteRefs, GitError> {
     let mut cmd = git();
     cmd.args(["ls-remote", "--symref", "--", &ctx.remote_url(url)]);
-    Ok(RemoteRefs::parse(&run(cmd, url).await?))
+    let refs = RemoteRefs::parse(&run(cmd, url).await?);
+    tracing::debug!(url, refs = refs.refs.len(), head = ?refs.head_target, "git ls-remote");
+    Ok(refs)
 }
 
 fn is_hex(s: &str) -> bool {

@@ -193,6 +193,13 @@ pub async fn lock(
         }
     }
 
+    tracing::debug!(
+        kept_images = images.len(),
+        kept_git = git.len(),
+        resolving_images = to_resolve_images.len(),
+        resolving_git = to_resolve_git.len(),
+        "lock inputs"
+    );
     if offline {
         if let Some(i) = to_resolve_images.first() {
             return Err(ResolveError::Offline {

@@ -85,6 +85,10 @@ impl RegistryError {
             RegistryError::Unauthorized { registry, .. } => format!(
                 "log in (`docker login {registry}`) or add credentials for {registry} to $DOCKER_CONFIG/config.json"
             ),
+            RegistryError::Unavailable { registry, .. } if !is_loopback(registry) => format!(
+                "check that the registry is running and reachable (retry later for 429/5xx); \
+                 if {registry} speaks plain HTTP, set `[registries.\"{registry}\"] insecure = true`"
+            ),
             RegistryError::Unavailable { .. } => {
                 "check that the registry is running and reachable; retry later for 429/5xx".into()
             }
@@ -257,6 +261,19 @@ impl RegistryResolver {
 
     /// Resolve one input to its pinned digests.
     pub async fn resolve(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
+        let resolved = self.resolve_inner(input).await;
+        match &resolved {
+            Ok(l) => {
+                tracing::debug!(reference = %input.reference, platform = %input.platform, digest = %l.manifest_digest, index = ?l.index_digest, "image resolved")
+            }
+            Err(e) => {
+                tracing::debug!(reference = %input.reference, error = %e, "image not resolved")
+            }
+        }
+        resolved
+    }
+
+    async fn resolve_inner(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
         let reference = parse_reference(&input.reference)?;
         let registry = reference.registry().to_string();
         let err_ctx = |kind: Failure| kind.into_error(&input.reference, &registry);

@@ -486,6 +486,108 @@ fn credential_helper_supplies_the_token_flow() {
     );
 }
 
+#[test]
+fn creds_store_supplies_basic_credentials() {
+    if !require_all(&["docker-registry", "skopeo", "git", "htpasswd"]) {
+        return;
+    }
+    let (_plain, reg, img) = auth_setup(Auth::basic("dave", "st0re"));
+    let repo = repo();
+    let p = Project::new(&config(&[(&img.reference_on(&reg), "linux/amd64")], &repo));
+    let helper = reg.write_docker_config_with_cred_helper(&p.docker_config_dir());
+    // The same helper, as the default store for every registry instead of a per-host entry.
+    p.write(
+        ".docker/config.json",
+        &json!({"credsStore": "wbtest"}).to_string(),
+    );
+    let out = p
+        .cmd()
+        .env("PATH", helper.path_env())
+        .arg("lock")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert_eq!(
+        lock_of(&p).images[0].manifest_digest,
+        reg.skopeo_digest("wb/private:v1")
+    );
+    assert!(
+        helper.invocations().iter().any(|i| i.contains(&reg.addr)),
+        "{:?}",
+        helper.invocations()
+    );
+}
+
+/// A non-loopback address of this machine, if it has one.
+fn non_loopback_ipv4() -> Option<String> {
+    let out = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .map(str::to_string)
+}
+
+#[test]
+fn plain_http_beyond_loopback_needs_insecure() {
+    if !require_all(&["docker-registry", "skopeo", "git", "hostname"]) {
+        return;
+    }
+    let Some(ip) = non_loopback_ipv4() else {
+        assert!(!support::in_ci(), "CI machines have a non-loopback address");
+        eprintln!("SKIP: no non-loopback IPv4 address");
+        return;
+    };
+    let plain = Registry::start(Auth::None);
+    let img = push_single(
+        &plain,
+        "wb/remote",
+        "v1",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "remote",
+    );
+    let remote = Registry::start_on(&ip, plain.storage());
+    let repo = repo();
+    let reference = img.reference_on(&remote);
+    let p =
+        Project::new(&config(&[(&reference, "linux/amd64")], &repo)).name(&remote.addr, "REMOTE");
+
+    // Not loopback and not marked insecure: HTTPS only, which a plain-HTTP registry fails.
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&stderr(&out));
+    assert!(text.contains("registry [REMOTE] is unavailable"), "{text}");
+    assert!(
+        text.contains("set `[registries.\"[REMOTE]\"] insecure = true`"),
+        "{text}"
+    );
+
+    let config_text = format!(
+        "[registries.\"{}\"]\ninsecure = true\n\n{}",
+        remote.addr,
+        p.read("wheelbuild.toml")
+    );
+    p.write("wheelbuild.toml", &config_text);
+    let out = p.run(&["lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert_eq!(
+        lock_of(&p).images[0].manifest_digest,
+        remote.skopeo_digest("wb/remote:v1")
+    );
+    let out = p.run(&["audit", "--offline", "--allow", "mutable-ref"]);
+    assert_eq!(out.status.code(), Some(11));
+    assert!(
+        p.filter(&String::from_utf8_lossy(&out.stdout))
+            .contains("[insecure-registry] [REMOTE]: reached over plain HTTP")
+    );
+}
+
 // ---- faults, from an in-process fake registry ----------------------------------------
 
 /// A minimal image: (manifest bytes, config bytes).

@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli_errors;
+mod cli_flags;
 mod common;
 mod harness;
 mod keys;

@@ -102,7 +102,18 @@ impl Registry {
     pub fn start(auth: Auth) -> Registry {
         let dir = super::tempdir("registry-");
         let storage = dir.path().join("storage");
-        Registry::spawn(dir, storage, auth)
+        Registry::spawn(dir, storage, auth, "127.0.0.1")
+    }
+
+    /// A no-auth registry listening on `host` (e.g. a non-loopback address of this
+    /// machine), serving `storage`.
+    pub fn start_on(host: &str, storage: &Path) -> Registry {
+        Registry::spawn(
+            super::tempdir("registry-"),
+            storage.to_owned(),
+            Auth::None,
+            host,
+        )
     }
 
     /// A registry serving the filesystem storage at `storage` (created if
@@ -110,10 +121,15 @@ impl Registry {
     /// pushed through a no-auth one is visible through the auth ones (no
     /// blob descriptor cache is configured, so every lookup reads storage).
     pub fn start_with_storage(storage: &Path, auth: Auth) -> Registry {
-        Registry::spawn(super::tempdir("registry-"), storage.to_owned(), auth)
+        Registry::spawn(
+            super::tempdir("registry-"),
+            storage.to_owned(),
+            auth,
+            "127.0.0.1",
+        )
     }
 
-    fn spawn(dir: tempfile::TempDir, storage: PathBuf, auth: Auth) -> Registry {
+    fn spawn(dir: tempfile::TempDir, storage: PathBuf, auth: Auth, host: &str) -> Registry {
         std::fs::create_dir_all(&storage).expect("creating registry storage");
         let log = dir.path().join("registry.log");
         let (auth_yaml, issuer) = match &auth {
@@ -151,7 +167,7 @@ impl Registry {
         let mut last_err = String::new();
         for _attempt in 0..5 {
             let port = free_port();
-            let addr = format!("127.0.0.1:{port}");
+            let addr = format!("{host}:{port}");
             let config = dir.path().join("config.yml");
             std::fs::write(
                 &config,
