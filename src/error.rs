@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::diag::Location;
+use crate::exec::docker::DockerError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
 use crate::resolve::ResolveError;
@@ -24,6 +25,8 @@ pub enum Exit {
     AuditFindings = 11,
     /// `--locked`: the lockfile is missing or out of date.
     LockOutdated = 12,
+    /// `verify`: a rebuilt wheel differs from the stored one.
+    NotReproducible = 13,
     /// A bug in wheelbuild.
     Internal = 70,
 }
@@ -38,6 +41,8 @@ pub enum Error {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
 }
 
 impl From<PlanError> for Error {
@@ -56,6 +61,7 @@ impl Error {
             Error::Lock(e) => e.hint(),
             Error::Resolve(e) => e.hint(),
             Error::Store(e) => e.hint(),
+            Error::Docker(e) => e.hint(),
         }
     }
 
@@ -64,7 +70,7 @@ impl Error {
             Error::Config(e) => e.location(),
             Error::Lock(e) => e.location(),
             Error::Resolve(e) => e.location(),
-            Error::Store(_) => None,
+            Error::Store(_) | Error::Docker(_) => None,
         }
     }
 
@@ -78,6 +84,7 @@ impl Error {
             Error::Resolve(_) => Exit::Unavailable,
             Error::Store(StoreError::Io { .. }) => Exit::Unavailable,
             Error::Store(StoreError::Corrupt { .. }) => Exit::UserError,
+            Error::Docker(_) => Exit::Unavailable,
         }
     }
 

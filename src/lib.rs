@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod exec;
 pub mod fsutil;
 pub mod key;
 pub mod lock;
@@ -24,5 +25,6 @@ pub mod plan;
 pub mod resolve;
 pub mod schema;
 pub mod store;
+pub mod wheel;
 
 pub use error::{Error, Exit};

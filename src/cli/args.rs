@@ -65,6 +65,45 @@ pub enum Command {
     Check(PlanArgs),
     /// Report inputs that are not pinned, mutable, or moved upstream since locking.
     Audit(AuditArgs),
+    /// Build every target whose key is not in the store, in digest-pinned containers; put
+    /// the wheels of the others back into the wheelhouse when they are missing there.
+    Build(BuildArgs),
+    /// Rebuild stored targets in fresh containers and compare their wheels byte for byte.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Targets built at once [default: from the daemon's cores and memory]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep building the other targets after one fails.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Only these projects or target ids (repeatable).
+    #[arg(long, value_name = "PROJECT|TARGET")]
+    pub only: Vec<String>,
+    /// Show what would be built (as `plan`), build nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rebuild the apt/pip environment images even when they exist (ATLAS' NO_CACHE=1).
+    #[arg(long)]
+    pub rebuild_env: bool,
+    /// Update wheelbuild.lock first when it does not match the config (else that is an error).
+    #[arg(long)]
+    pub lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Target ids or project names [default: every target in the store]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Targets rebuilt at once [default: from the daemon's cores and memory]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

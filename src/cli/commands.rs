@@ -17,7 +17,7 @@ use super::{Outcome, network_runtime};
 type CoreResult<T> = Result<T, wheelbuild::Error>;
 
 /// Lift a stage's error into the library's error type, which knows its exit code and hint.
-trait CoreExt<T> {
+pub(super) trait CoreExt<T> {
     fn core(self) -> CoreResult<T>;
 }
 
@@ -34,7 +34,6 @@ pub fn lock(
     printer: &Printer,
 ) -> Outcome {
     let project = ProjectSettings::load(args)?;
-    let config = &project.config;
     let old = Lockfile::read(&project.lock_path).core()?;
     if global.locked {
         if !lock_args.update.is_empty() || lock_args.update_all {
@@ -56,18 +55,39 @@ pub fn lock(
     } else {
         Update::Keep
     };
+    let runtime = network_runtime()?;
+    relock(
+        &project,
+        old.as_ref(),
+        &update,
+        global.offline,
+        printer,
+        &runtime,
+    )?;
+    Ok(Exit::Success)
+}
+
+/// Resolve what `update` asks for, print every change, and write the lock (if it
+/// changed). Shared by `lock` and `build --lock`.
+pub(super) fn relock(
+    project: &ProjectSettings,
+    old: Option<&Lockfile>,
+    update: &Update,
+    offline: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Lockfile> {
     // One `lock` at a time per project: two would race on the rename.
     let flock = project.cache_dir.join("lockfile.flock");
     let _guard = wheelbuild::fsutil::FileLock::acquire(&flock)
         .with_context(|| format!("cannot lock {}", flock.display()))?;
     let settings = project.resolve_settings();
-    let runtime = network_runtime()?;
     let outcome = runtime
         .block_on(resolve::lock(
-            config,
-            old.as_ref(),
-            &update,
-            global.offline,
+            &project.config,
+            old,
+            update,
+            offline,
             &settings,
         ))
         .map_err(wheelbuild::Error::from)?;
@@ -89,7 +109,7 @@ pub fn lock(
             if written { "" } else { " (lockfile unchanged)" }
         ),
     );
-    Ok(Exit::Success)
+    Ok(outcome.lock)
 }
 
 pub fn plan(
@@ -200,7 +220,7 @@ fn project_and_lock(
     Ok((project, lock))
 }
 
-fn require_fresh(lock: Option<&Lockfile>, project: &ProjectSettings) -> CoreResult<()> {
+pub(super) fn require_fresh(lock: Option<&Lockfile>, project: &ProjectSettings) -> CoreResult<()> {
     match lock {
         None => Err(LockError::Missing {
             path: project.lock_path.clone(),
@@ -213,17 +233,20 @@ fn require_fresh(lock: Option<&Lockfile>, project: &ProjectSettings) -> CoreResu
 /// The process is about to exit: let the OS reclaim a big plan's memory at once instead
 /// of running tens of thousands of destructors (a measurable part of `plan` on 1000
 /// targets).
-fn exit_without_teardown<T>(data: T) {
+pub(super) fn exit_without_teardown<T>(data: T) {
     std::mem::forget(data);
 }
 
-fn write_json<T: serde::Serialize>(out: &mut dyn std::io::Write, value: &T) -> std::io::Result<()> {
+pub(super) fn write_json<T: serde::Serialize>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     out.write_all(b"\n")
 }
 
 /// A usage mistake, reported as a user error.
-fn usage(message: &str) -> wheelbuild::Error {
+pub(super) fn usage(message: &str) -> wheelbuild::Error {
     wheelbuild::Error::Config(wheelbuild::config::ConfigError::Invalid {
         message: message.to_string(),
         location: None,

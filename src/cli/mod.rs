@@ -1,8 +1,10 @@
 //! The command layer: parse arguments, resolve settings, run a command, report errors.
 
 mod args;
+mod build;
 mod commands;
 mod printer;
+mod progress;
 mod settings;
 
 use std::process::ExitCode;
@@ -44,6 +46,8 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => commands::plan(&cli.global, &global, args, &printer),
         Command::Check(args) => commands::check(&cli.global, &global, args, &printer),
         Command::Audit(args) => commands::audit(&cli.global, &global, args, &printer),
+        Command::Build(args) => build::build(&cli.global, &global, args, &printer),
+        Command::Verify(args) => build::verify(&cli.global, &global, args, &printer),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

@@ -101,7 +101,13 @@ impl GitContext {
         if url.contains("://") || is_scp_like(url) || Path::new(url).is_absolute() {
             url.to_string()
         } else {
-            self.root.join(url).to_string_lossy().into_owned()
+            // Absolute: git also runs with `-C <mirror>`, where a relative path means
+            // something else.
+            let path = self.root.join(url);
+            std::path::absolute(&path)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned()
         }
     }
 
@@ -460,6 +466,11 @@ mod tests {
             mirrors: PathBuf::from("/cache/git"),
         };
         assert_eq!(ctx.remote_url("../repo"), "/proj/../repo");
+        let here = GitContext {
+            root: PathBuf::from("."),
+            mirrors: PathBuf::from("/m"),
+        };
+        assert!(Path::new(&here.remote_url("repo")).is_absolute());
         assert_eq!(ctx.remote_url("file:///x"), "file:///x");
         assert_eq!(
             ctx.remote_url("git@github.com:org/r.git"),

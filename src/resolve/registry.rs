@@ -569,7 +569,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Credentials for a registry from the Docker config; anonymous when none are configured.
-fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
+pub(crate) fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
     let server = if registry == "docker.io" {
         "https://index.docker.io/v1/"

@@ -1,0 +1,420 @@
+//! The Docker Engine, through bollard: pinned images, environment images, build
+//! containers, and their cleanup.
+//!
+//! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
+//! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+/// Label on every container wheelbuild creates, so leftovers can be found.
+pub const LABEL: &str = "org.wheelbuild";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker daemon at {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+    #[error("image {reference} is not in the registry: {detail}")]
+    ImageMissing { reference: String, detail: String },
+    #[error("pulling {reference} failed: {detail}")]
+    Pull { reference: String, detail: String },
+    #[error("the daemon's copy of {reference} does not have the locked digest (it has {found})")]
+    DigestMismatch { reference: String, found: String },
+    #[error("the Docker daemon has no GPU runtime: {detail}")]
+    NoGpu { detail: String },
+    #[error("Docker API call `{call}` failed: {detail}")]
+    Api { call: &'static str, detail: String },
+}
+
+impl DockerError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            DockerError::Unreachable { .. } => {
+                "start the daemon (`dockerd`), or point DOCKER_HOST at one (unix://, tcp://, ssh://)".into()
+            }
+            DockerError::ImageMissing { .. } => {
+                "the lock pins a digest the registry no longer has: push it again, or re-pin with `wheelbuild lock --update <image>`".into()
+            }
+            DockerError::Pull { .. } => "check the registry and its credentials (same as `wheelbuild lock` uses)".into(),
+            DockerError::DigestMismatch { .. } => "remove the local image (`docker rmi`) and build again".into(),
+            DockerError::NoGpu { .. } => {
+                "install the NVIDIA Container Toolkit on the daemon's host, or set `gpu = false` (compiling CUDA code needs no GPU)".into()
+            }
+            DockerError::Api { .. } => return None,
+        })
+    }
+}
+
+/// A build container's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i64),
+}
+
+/// Containers this process created and has not removed yet: removed on Ctrl-C.
+#[derive(Debug, Default, Clone)]
+pub struct Live(Arc<Mutex<BTreeSet<String>>>);
+
+impl Live {
+    fn add(&self, id: &str) {
+        self.0.lock().expect("poisoned").insert(id.to_string());
+    }
+
+    fn remove(&self, id: &str) {
+        self.0.lock().expect("poisoned").remove(id);
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.0.lock().expect("poisoned").iter().cloned().collect()
+    }
+}
+
+/// What a build container runs and with what.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub binds: Vec<String>,
+    pub network_none: bool,
+    pub gpu: bool,
+    pub labels: BTreeMap<String, String>,
+    /// Drop capabilities and forbid privilege gain (build containers); not for the root
+    /// setup of environment images, which needs apt.
+    pub hardened: bool,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+    pub live: Live,
+}
+
+impl Engine {
+    /// Connect as `DOCKER_HOST` says (unix, tcp, ssh) and check the daemon answers.
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let unreachable = |detail: String| DockerError::Unreachable {
+            host: host.clone(),
+            detail,
+        };
+        // Builds last long: the default 2-minute request timeout would cut `wait`.
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| unreachable(e.to_string()))?
+            .with_timeout(Duration::from_secs(7 * 24 * 3600));
+        let version = tokio::time::timeout(Duration::from_secs(20), docker.version())
+            .await
+            .map_err(|_| unreachable("no answer within 20 s".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
+        Ok(Engine {
+            docker,
+            host,
+            live: Live::default(),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// CPUs and memory (bytes) of the daemon's machine, which runs the builds.
+    pub async fn resources(&self) -> (usize, u64) {
+        match self.docker.info().await {
+            Ok(info) => (
+                info.ncpu.map_or(1, |n| n.max(1) as usize),
+                info.mem_total.map_or(0, |m| m.max(0) as u64),
+            ),
+            Err(_) => (1, 0),
+        }
+    }
+
+    /// Make sure `name@digest` is in the daemon, pulling it by digest (never by tag)
+    /// with `credentials`, and that the daemon's image really has that digest.
+    pub async fn ensure_image(
+        &self,
+        name: &str,
+        digest: &str,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<String, DockerError> {
+        let pinned = format!("{name}@{digest}");
+        if let Ok(image) = self.docker.inspect_image(&pinned).await {
+            return self.check_digest(&pinned, name, digest, image);
+        }
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&pinned)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                let detail = e.to_string();
+                return Err(
+                    if detail.contains("manifest unknown") || detail.contains("not found") {
+                        DockerError::ImageMissing {
+                            reference: pinned,
+                            detail,
+                        }
+                    } else {
+                        DockerError::Pull {
+                            reference: pinned,
+                            detail,
+                        }
+                    },
+                );
+            }
+        }
+        let image = self
+            .docker
+            .inspect_image(&pinned)
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "inspect image",
+                detail: e.to_string(),
+            })?;
+        self.check_digest(&pinned, name, digest, image)
+    }
+
+    fn check_digest(
+        &self,
+        pinned: &str,
+        name: &str,
+        digest: &str,
+        image: bollard::models::ImageInspect,
+    ) -> Result<String, DockerError> {
+        let repo_digests = image.repo_digests.unwrap_or_default();
+        // Docker keeps Docker Hub names short (`python@…`); compare digests per repository.
+        let short = name
+            .strip_prefix("docker.io/library/")
+            .or_else(|| name.strip_prefix("docker.io/"))
+            .unwrap_or(name);
+        let ok = repo_digests.iter().any(|d| match d.split_once('@') {
+            Some((repo, dg)) => dg == digest && (repo == name || repo == short),
+            None => false,
+        });
+        if !ok {
+            return Err(DockerError::DigestMismatch {
+                reference: pinned.to_string(),
+                found: repo_digests.join(", "),
+            });
+        }
+        Ok(image.id.unwrap_or_else(|| pinned.to_string()))
+    }
+
+    pub async fn image_exists(&self, reference: &str) -> bool {
+        self.docker.inspect_image(reference).await.is_ok()
+    }
+
+    /// Create and start a container, stream its output to `on_output`, wait for it to
+    /// end. The container is left in place (for `download`) and must be `remove`d.
+    pub async fn run(
+        &self,
+        name: &str,
+        spec: &RunSpec,
+        mut on_output: impl FnMut(&[u8]),
+    ) -> Result<(String, Exit), DockerError> {
+        let host_config = HostConfig {
+            binds: Some(spec.binds.clone()),
+            network_mode: spec.network_none.then(|| "none".to_string()),
+            security_opt: spec.hardened.then(|| vec!["no-new-privileges".to_string()]),
+            cap_drop: spec.hardened.then(|| vec!["ALL".to_string()]),
+            init: Some(true),
+            device_requests: spec.gpu.then(|| {
+                vec![DeviceRequest {
+                    driver: Some(String::new()),
+                    count: Some(-1),
+                    capabilities: Some(vec![vec!["gpu".to_string()]]),
+                    ..Default::default()
+                }]
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            user: spec.user.clone(),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "create container",
+                detail: e.to_string(),
+            })?;
+        let id = created.id;
+        self.live.add(&id);
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            let detail = e.to_string();
+            let _ = self.remove(&id).await;
+            return Err(
+                if detail.contains("capabilities: [[gpu]]") || detail.contains("nvidia") {
+                    DockerError::NoGpu { detail }
+                } else {
+                    DockerError::Api {
+                        call: "start container",
+                        detail,
+                    }
+                },
+            );
+        }
+        // bollard's LogsOptions default to neither stream nor follow: ask for all three.
+        let logs = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut stream = self.docker.logs(&id, Some(logs));
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(output) => on_output(&output.into_bytes()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "log stream ended");
+                    break;
+                }
+            }
+        }
+        let mut wait = self.docker.wait_container(&id, None);
+        let mut code = None;
+        while let Some(item) = wait.next().await {
+            match item {
+                Ok(r) => code = Some(r.status_code),
+                // bollard turns a non-zero exit into an error: that is a failed build,
+                // not a daemon problem.
+                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => {
+                    code = Some(c)
+                }
+                Err(e) => {
+                    return Err(DockerError::Api {
+                        call: "wait container",
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        let code = match code {
+            Some(c) => c,
+            // The wait stream can end without a status when the container is already
+            // gone from under us; ask the daemon.
+            None => self
+                .docker
+                .inspect_container(&id, None)
+                .await
+                .ok()
+                .and_then(|c| c.state)
+                .and_then(|s| s.exit_code)
+                .unwrap_or(-1),
+        };
+        Ok((id, Exit::Code(code)))
+    }
+
+    /// The tar stream of `path` inside a (stopped) container.
+    pub fn download(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> impl futures::Stream<Item = Result<bytes::Bytes, DockerError>> + use<> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        self.docker
+            .download_from_container(id, Some(options))
+            .map(|r| {
+                r.map_err(|e| DockerError::Api {
+                    call: "download from container",
+                    detail: e.to_string(),
+                })
+            })
+    }
+
+    /// Commit a container as `repo:tag`.
+    pub async fn commit(&self, id: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        let options = CommitContainerOptionsBuilder::default()
+            .container(id)
+            .repo(repo)
+            .tag(tag)
+            .comment("wheelbuild environment image")
+            .build();
+        self.docker
+            .commit_container(options, bollard::models::ContainerConfig::default())
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "commit container",
+                detail: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// Remove a container, running or not.
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let result = self.docker.remove_container(id, Some(options)).await;
+        self.live.remove(id);
+        match result {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(DockerError::Api {
+                call: "remove container",
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Remove every container this process still has (on Ctrl-C).
+    pub async fn remove_all(&self) {
+        let ids = self.live.ids();
+        futures::future::join_all(ids.iter().map(|id| self.remove(id))).await;
+    }
+}
+
+/// Docker's credential payload for a registry, from the same Docker config `lock` reads.
+pub fn credentials(registry: &str) -> Option<DockerCredentials> {
+    match crate::resolve::registry::credentials_for(registry) {
+        Ok(oci_client::secrets::RegistryAuth::Basic(user, pass)) => Some(DockerCredentials {
+            username: Some(user),
+            password: Some(pass),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+/// The registry part of a fully qualified repository name.
+pub fn registry_of(name: &str) -> &str {
+    name.split('/').next().unwrap_or(name)
+}
+
+/// A bind mount of `host` (made absolute: Docker reads relative paths as volume names)
+/// at `container`.
+pub fn bind(host: &Path, container: &str, read_only: bool) -> String {
+    let host = std::path::absolute(host).unwrap_or_else(|_| host.to_path_buf());
+    format!(
+        "{}:{container}{}",
+        host.display(),
+        if read_only { ":ro" } else { "" }
+    )
+}

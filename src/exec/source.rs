@@ -1,0 +1,133 @@
+//! Sources at their locked commit, on the host, mounted read-only into builds.
+//!
+//! One checkout per commit under `<cache>/sources/<commit>`, shared by every target of
+//! that commit. It is a local clone of the lock's bare mirror (objects hard-linked, so
+//! git works inside the container too, e.g. for setuptools-scm), checked out detached at
+//! the commit, verified with `git rev-parse HEAD`, and renamed into place complete.
+
+use std::path::{Path, PathBuf};
+
+use crate::fsutil::FileLock;
+use crate::resolve::git::{GitContext, GitError, ensure_commit, git};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("checkout of {url} at {commit} has HEAD {head}")]
+    WrongHead {
+        url: String,
+        commit: String,
+        head: String,
+    },
+    #[error("cannot prepare sources in {}: {detail}", path.display())]
+    Io { path: PathBuf, detail: String },
+}
+
+impl SourceError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SourceError::Git(e) => e.hint(),
+            SourceError::WrongHead { .. } => Some(
+                "the mirror or checkout is damaged: delete it under the cache directory".into(),
+            ),
+            SourceError::Io { .. } => {
+                Some("check the cache directory's permissions and free space".into())
+            }
+        }
+    }
+}
+
+/// A checkout of `commit`, ready to mount.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub dir: PathBuf,
+    /// Committer time of the commit: the build's `SOURCE_DATE_EPOCH`.
+    pub epoch: i64,
+}
+
+async fn output(mut cmd: tokio::process::Command, url: &str) -> Result<String, SourceError> {
+    let out = cmd.output().await.map_err(GitError::NoGit)?;
+    if !out.status.success() {
+        return Err(GitError::Repository {
+            url: url.to_string(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The checkout of `url` at `commit` (full SHA), creating it if needed.
+pub async fn checkout(
+    ctx: &GitContext,
+    sources: &Path,
+    url: &str,
+    commit: &str,
+) -> Result<Source, SourceError> {
+    let dir = sources.join(commit);
+    let io = |detail: String| SourceError::Io {
+        path: dir.clone(),
+        detail,
+    };
+    if !dir.join(".git").exists() {
+        // One process at a time prepares a commit; the others find it done.
+        let lock_path = sources.join(format!("{commit}.lock"));
+        let guard = tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
+            .await
+            .map_err(|e| io(e.to_string()))?
+            .map_err(|e| io(e.to_string()))?;
+        if !dir.join(".git").exists() {
+            let mirror = ensure_commit(ctx, url, commit).await?;
+            let staging = tempfile::Builder::new()
+                .prefix(&format!(".{commit}."))
+                .tempdir_in(sources)
+                .map_err(|e| io(e.to_string()))?;
+            let work = staging.path().join("src");
+            let mut clone = git();
+            clone
+                .args(["clone", "--quiet", "--no-checkout", "--"])
+                .arg(&mirror)
+                .arg(&work);
+            output(clone, url).await?;
+            // A commit only reachable by SHA is not in a clone of the refs: fetch it.
+            let mut has = git();
+            has.arg("-C")
+                .arg(&work)
+                .args(["cat-file", "-e", &format!("{commit}^{{commit}}")]);
+            if output(has, url).await.is_err() {
+                let mut fetch = git();
+                fetch
+                    .arg("-C")
+                    .arg(&work)
+                    .args(["fetch", "--quiet", "--"])
+                    .arg(&mirror)
+                    .arg(commit);
+                output(fetch, url).await?;
+            }
+            let mut co = git();
+            co.arg("-C")
+                .arg(&work)
+                .args(["checkout", "--quiet", "--detach", commit]);
+            output(co, url).await?;
+            std::fs::rename(&work, &dir).map_err(|e| io(e.to_string()))?;
+        }
+        drop(guard);
+    }
+    let mut head = git();
+    head.arg("-C").arg(&dir).args(["rev-parse", "HEAD"]);
+    let head = output(head, url).await?;
+    if head != commit {
+        return Err(SourceError::WrongHead {
+            url: url.to_string(),
+            commit: commit.to_string(),
+            head,
+        });
+    }
+    let mut time = git();
+    time.arg("-C")
+        .arg(&dir)
+        .args(["show", "-s", "--format=%ct", commit]);
+    let epoch = output(time, url).await?.parse().unwrap_or(0);
+    Ok(Source { dir, epoch })
+}
