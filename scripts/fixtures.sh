@@ -20,6 +20,7 @@
 #   dockerd                 ensure a Docker daemon answers (start one if not)
 #   registry [PORT]         ensure a no-auth registry on 127.0.0.1:PORT (5000)
 #   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | cuda118)
+#   oci NAME                build oci/NAME from rootfs NAME (no push); prints its digest
 #   image NAME REF          build oci/NAME from rootfs NAME, push it to REF,
 #                           assert the pushed digest, docker pull + smoke test
 #   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
@@ -393,16 +394,16 @@ oci_build() {
   local tarf="$CACHE/rootfs/$name.tar"
   local diff_id stamp
   diff_id=$(cut -d' ' -f1 "$tarf.sha256")
-  stamp="rootfs=$diff_id epoch=$EPOCH format=2"
+  stamp="rootfs=$diff_id epoch=$EPOCH format=3"
   if [[ -s $dir/index.json && -s $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
     log "OCI layout $dir up to date"
     return 0
   fi
   rm -rf "$dir"
   mkdir -p "$dir/blobs/sha256"
-  log "compressing layer (gzip -n -9) of $tarf"
+  log "compressing layer (gzip -n -1) of $tarf"
   local t0=$SECONDS layer_digest
-  gzip -n -9 -c "$tarf" >"$dir/blobs/sha256/layer.tmp"
+  gzip -n -1 -c "$tarf" >"$dir/blobs/sha256/layer.tmp"
   layer_digest=$(sha256sum "$dir/blobs/sha256/layer.tmp" | cut -d' ' -f1)
   mv "$dir/blobs/sha256/layer.tmp" "$dir/blobs/sha256/$layer_digest"
   log "layer sha256:$layer_digest ($(du -h "$dir/blobs/sha256/$layer_digest" | cut -f1), $((SECONDS - t0))s)"
@@ -471,6 +472,14 @@ ref_repo() {
   last="${ref##*/}"
   if [[ $last == *:* ]]; then ref="${ref%:*}"; fi
   printf '%s\n' "$ref"
+}
+
+cmd_oci() {
+  local name="${1:-}"
+  [[ -n $name ]] || die "usage: oci NAME"
+  [[ -s $CACHE/rootfs/$name.tar.sha256 ]] || cmd_rootfs "$name"
+  oci_build "$name"
+  printf '%s %s\n' "$name" "$(cat "$CACHE/oci/$name/manifest-digest")"
 }
 
 cmd_image() {
@@ -659,6 +668,7 @@ main() {
     registry) cmd_registry "$@" ;;
     rootfs) cmd_rootfs "$@" ;;
     image) cmd_image "$@" ;;
+    oci) cmd_oci "$@" ;;
     demo-repos) cmd_demo_repos "$@" ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;

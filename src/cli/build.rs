@@ -37,25 +37,34 @@ pub fn build(
         return Ok(Exit::Success);
     }
 
-    let engine = runtime
-        .block_on(Engine::connect())
-        .map_err(wheelbuild::Error::from)?;
-    remove_containers_on_interrupt(&runtime, &engine);
+    // Nothing to build: no daemon needed (nor asked for its resources).
+    let started = Instant::now();
+    let engine = if targets
+        .iter()
+        .any(|t| t.status == wheelbuild::plan::Status::Build)
+    {
+        let engine = runtime
+            .block_on(Engine::connect())
+            .map_err(wheelbuild::Error::from)?;
+        remove_containers_on_interrupt(&runtime, &engine);
+        Some(engine)
+    } else {
+        None
+    };
     let settings = runtime.block_on(build_settings(
         &project,
-        &engine,
+        engine.as_ref(),
         build_args.jobs,
         build_args.keep_going,
         build_args.rebuild_env,
     ));
-    let started = Instant::now();
     let progress = Progress::new(global.verbosity);
     let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();
     let reports = runtime.block_on(exec::build(
         &project.config,
         &owned,
         &store,
-        &engine,
+        engine.as_ref(),
         &settings,
         &progress,
     ));
@@ -105,7 +114,7 @@ pub fn verify(
     remove_containers_on_interrupt(&runtime, &engine);
     let settings = runtime.block_on(build_settings(
         &project,
-        &engine,
+        Some(&engine),
         verify_args.jobs,
         true,
         false,
@@ -240,13 +249,16 @@ fn select<'p, 'a>(
 /// Resolve build settings: config, then the daemon's resources for defaults.
 async fn build_settings(
     project: &ProjectSettings,
-    engine: &Engine,
+    engine: Option<&Engine>,
     jobs: Option<usize>,
     keep_going: bool,
     rebuild_env: bool,
 ) -> BuildSettings {
     let config = &project.config;
-    let (cpus, memory) = engine.resources().await;
+    let (cpus, memory) = match engine {
+        Some(e) => e.resources().await,
+        None => (1, 0),
+    };
     let (jobs, max_jobs) = exec::default_parallelism(cpus, memory, jobs);
     let channel = std::env::var("WHEELBUILD_CACHE_CHANNEL")
         .unwrap_or_else(|_| config.file.cache.channel.clone());

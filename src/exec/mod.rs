@@ -200,7 +200,8 @@ pub trait Reporter: Send + Sync {
 struct Run<'a> {
     config: &'a Config,
     store: &'a Store,
-    engine: &'a Engine,
+    /// `None` when every target was cached at planning time: no daemon is needed then.
+    engine: Option<&'a Engine>,
     settings: &'a BuildSettings,
     git: GitContext,
     reporter: &'a dyn Reporter,
@@ -212,12 +213,13 @@ struct Run<'a> {
 }
 
 /// Build every target of `targets` that is not in the store (restoring the wheels of
-/// those that are), `settings.jobs` at a time.
+/// those that are), `settings.jobs` at a time. `engine` may be `None` when the plan had
+/// nothing to build.
 pub async fn build(
     config: &Config,
     targets: &[PlannedTarget<'_>],
     store: &Store,
-    engine: &Engine,
+    engine: Option<&Engine>,
     settings: &BuildSettings,
     reporter: &dyn Reporter,
 ) -> Vec<TargetReport> {
@@ -312,7 +314,7 @@ pub async fn verify(
     let run = Run {
         config,
         store,
-        engine,
+        engine: Some(engine),
         settings,
         git: GitContext {
             root: config.root.clone(),
@@ -453,6 +455,15 @@ impl Run<'_> {
         ))
     }
 
+    fn engine(&self) -> Result<&Engine, BuildError> {
+        self.engine.ok_or_else(|| {
+            BuildError::Docker(DockerError::Unreachable {
+                host: "(not connected)".into(),
+                detail: "a target left the store after planning; run the build again".into(),
+            })
+        })
+    }
+
     /// Run the build of `t` and leave its checked wheels in `staging`.
     async fn build_into(
         &self,
@@ -461,6 +472,7 @@ impl Run<'_> {
         log: &Path,
     ) -> Result<Built, BuildError> {
         let id = &t.spec.id;
+        let engine = self.engine()?;
         let started = Instant::now();
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("creating the log directory", e))?;
@@ -515,8 +527,7 @@ impl Run<'_> {
         let mut ccache = None;
         let mut pending = Vec::new();
         let name = container_name(&t.key);
-        let (container, exit) = self
-            .engine
+        let (container, exit) = engine
             .run(&name, &spec, |chunk| {
                 let _ = log_file.write_all(chunk);
                 pending.extend_from_slice(chunk);
@@ -540,7 +551,7 @@ impl Run<'_> {
             }
             docker::Exit::Code(code) => Err(BuildError::Failed { code }),
         };
-        let removed = self.engine.remove(&container).await;
+        let removed = engine.remove(&container).await;
         let wheels = result?;
         removed?;
         Ok(Built {
@@ -563,7 +574,7 @@ impl Run<'_> {
             let mut file = tokio::fs::File::create(&tar_path)
                 .await
                 .map_err(|e| io_err("spooling the output archive", e))?;
-            let mut stream = std::pin::pin!(self.engine.download(container, paths::OUT));
+            let mut stream = std::pin::pin!(self.engine()?.download(container, paths::OUT));
             while let Some(chunk) = stream.next().await {
                 tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?)
                     .await
@@ -627,9 +638,10 @@ impl Run<'_> {
                         .await
                         .ok()
                         .flatten();
-                self.engine
+                self.engine()?
                     .ensure_image(&name, &t.image.manifest_digest, credentials)
                     .await
+                    .map_err(BuildError::from)
             })
             .await?;
         Ok(id.clone())
@@ -660,7 +672,8 @@ impl Run<'_> {
             .clone();
         let image = cell
             .get_or_try_init(|| async {
-                if !self.settings.rebuild_env && self.engine.image_exists(&tag).await {
+                let engine = self.engine()?;
+                if !self.settings.rebuild_env && engine.image_exists(&tag).await {
                     return Ok::<_, BuildError>(tag.clone());
                 }
                 let log_path = self
@@ -696,8 +709,7 @@ impl Run<'_> {
                     hardened: false,
                 };
                 let id = &t.spec.id;
-                let (container, exit) = self
-                    .engine
+                let (container, exit) = engine
                     .run(
                         &format!("wheelbuild-env-{}-{}", &key[..12], std::process::id()),
                         &spec,
@@ -710,14 +722,13 @@ impl Run<'_> {
                     )
                     .await?;
                 let result = match exit {
-                    docker::Exit::Code(0) => self
-                        .engine
+                    docker::Exit::Code(0) => engine
                         .commit(&container, "wheelbuild-env", &key[..32])
                         .await
                         .map_err(Into::into),
                     docker::Exit::Code(code) => Err(BuildError::EnvFailed { code }),
                 };
-                self.engine.remove(&container).await?;
+                engine.remove(&container).await?;
                 result.map(|()| tag.clone())
             })
             .await?;
@@ -769,19 +780,45 @@ impl Run<'_> {
 
     /// Put the wheels of `record` into the wheelhouse (copies from the store, each
     /// renamed into place); returns how many were missing and their paths.
+    ///
+    /// Beside each wheel, `<wheel>.wheelbuild.json` stamps the key that made it, and the
+    /// size and mtime the wheel had when placed: a wheel that still has them is not
+    /// hashed again (a no-op build must not read every wheel).
     fn place(
         &self,
         t: &PlannedTarget<'_>,
         record: &BuildRecord,
     ) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        #[derive(Serialize, serde::Deserialize, PartialEq)]
+        struct Stamp {
+            key: BuildKey,
+            target: String,
+            sha256: String,
+            size: u64,
+            mtime_ns: u128,
+            record: PathBuf,
+        }
         let dir = self.settings.output_dir.join(&t.spec.output_subdir);
         let from = self.store.key_dir(&t.key).join("wheels");
         let mut restored = 0;
         let mut paths = Vec::new();
         for w in &record.wheels {
             let dest = dir.join(&w.file);
-            let current = std::fs::read(&dest)
+            let stamp_path = dir.join(format!("{}.wheelbuild.json", w.file));
+            let stamp: Option<Stamp> = std::fs::read(&stamp_path)
                 .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let on_disk = std::fs::metadata(&dest)
+                .ok()
+                .map(|m| (m.len(), mtime_ns(&m)));
+            let unchanged = matches!((&stamp, on_disk), (Some(s), Some((size, mtime)))
+                if s.key == t.key && s.sha256 == w.sha256 && s.size == size && s.mtime_ns == mtime);
+            if unchanged {
+                paths.push(dest);
+                continue;
+            }
+            let current = on_disk
+                .and_then(|_| std::fs::read(&dest).ok())
                 .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)));
             if current.as_deref() != Some(w.sha256.as_str()) {
                 let bytes = std::fs::read(from.join(&w.file))
@@ -790,23 +827,29 @@ impl Run<'_> {
                     .map_err(|e| io_err("placing a wheel", e))?;
                 restored += 1;
             }
-            // The key beside the wheel: which inputs made it.
-            let stamp = serde_json::json!({
-                "key": t.key,
-                "target": t.spec.id,
-                "sha256": w.sha256,
-                "record": self.store.record_path(&t.key),
-            });
-            let stamp_path = dir.join(format!("{}.wheelbuild.json", w.file));
+            let meta = std::fs::metadata(&dest).map_err(|e| io_err("placing a wheel", e))?;
+            let stamp = Stamp {
+                key: t.key.clone(),
+                target: t.spec.id.clone(),
+                sha256: w.sha256.clone(),
+                size: meta.len(),
+                mtime_ns: mtime_ns(&meta),
+                record: self.store.record_path(&t.key),
+            };
             let text = serde_json::to_string_pretty(&stamp).expect("stamp serializes") + "\n";
-            if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(text.as_str()) {
-                crate::fsutil::write_atomic(&stamp_path, text.as_bytes())
-                    .map_err(|e| io_err("writing a wheel stamp", e))?;
-            }
+            crate::fsutil::write_atomic(&stamp_path, text.as_bytes())
+                .map_err(|e| io_err("writing a wheel stamp", e))?;
             paths.push(dest);
         }
         Ok((restored, paths))
     }
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 fn labels(t: &PlannedTarget<'_>) -> BTreeMap<String, String> {

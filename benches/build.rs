@@ -1,0 +1,373 @@
+//! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
+//!
+//! `cargo bench --bench build [-- one noop jobs ccache cuda]` (needs Docker, docker-registry,
+//! skopeo, git, and the cached base images of `scripts/fixtures.sh`).
+//!
+//! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
+//!   hand (goal ≤ 1.05×);
+//! * a second `build` with nothing changed vs `wheelbuild --version` (goal ≤ 3×);
+//! * 4 independent targets with `--jobs 2` vs `--jobs 1` (goal ≤ 0.6×);
+//! * a warm-ccache rebuild of a C extension after a key change that keeps the sources vs
+//!   a cold one (goal ≥ 3× faster);
+//! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
+//!   cached.
+
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::git::GitRepo;
+use support::registry::{Auth, Registry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wheelbuild");
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.stdout(Stdio::null()).output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn timed(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    run(cmd);
+    t.elapsed()
+}
+
+fn cache() -> PathBuf {
+    PathBuf::from(
+        std::env::var("WHEELBUILD_FIXTURES")
+            .unwrap_or_else(|_| "/var/cache/wheelbuild-fixtures".into()),
+    )
+}
+
+/// A registry (on storage shared by bench runs) holding the fixture image `name`.
+fn image(name: &str, tag: &str) -> (Registry, String, String) {
+    let storage = cache().join("bench-registry");
+    let reg = Registry::start_with_storage(&storage, Auth::None);
+    let reference = format!("{}/wheelbuild/base:{tag}", reg.addr);
+    run(Command::new("scripts/fixtures.sh")
+        .args(["image", name, &reference])
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    let digest =
+        std::fs::read_to_string(cache().join("oci").join(name).join("manifest-digest")).unwrap();
+    (reg, reference, digest.trim().to_string())
+}
+
+fn example_repo(name: &str, parent: &Path) -> GitRepo {
+    let repo = GitRepo::new_in(parent, name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/projects")
+        .join(name);
+    copy_dir(&src, &repo.path);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "import"]);
+    repo
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A C extension with enough code to make compiling dominate: `units` files of loops
+/// gcc has to work at.
+fn heavy_cext(parent: &Path, units: usize) -> GitRepo {
+    let repo = GitRepo::new_in(parent, "heavy-cext");
+    let dir = &repo.path;
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let mut sources = Vec::new();
+    for u in 0..units {
+        let mut c = String::from("#include <stdint.h>\n");
+        for f in 0..40 {
+            c += &format!(
+                "uint64_t f_{u}_{f}(uint64_t x) {{ uint64_t a = x; for (int i = 0; i < 64; i++) {{ a = a * 6364136223846793005ULL + {f}; a ^= a >> 29; if (a & 1) a += i * {u}; else a -= i; }} return a; }}\n"
+            );
+        }
+        std::fs::write(dir.join(format!("src/unit{u}.c")), c).unwrap();
+        sources.push(format!("\"src/unit{u}.c\""));
+    }
+    std::fs::write(
+        dir.join("src/module.c"),
+        "#include <Python.h>\nstatic PyModuleDef m = {PyModuleDef_HEAD_INIT, \"heavy_cext\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit_heavy_cext(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    sources.push("\"src/module.c\"".into());
+    std::fs::write(
+        dir.join("setup.py"),
+        format!(
+            "from setuptools import setup, Extension\nsetup(name='heavy_cext', version='0.1.0', ext_modules=[Extension('heavy_cext', [{}], extra_compile_args=['-O2'])])\n",
+            sources.join(", ")
+        ),
+    )
+    .unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "heavy"]);
+    repo
+}
+
+fn wheelbuild(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env("DOCKER_CONFIG", dir.join(".docker"))
+        .arg("-q");
+    c
+}
+
+fn write(dir: &Path, config: &str) {
+    std::fs::write(dir.join("wheelbuild.toml"), config).unwrap();
+    run(wheelbuild(dir).arg("lock"));
+}
+
+fn one_wheel(name: &str, image_name: &str, tag: &str, cell: &str) {
+    let (_reg, reference, digest) = image(image_name, tag);
+    let dir = support::tempdir("bench-one-");
+    let repo = example_repo(name, dir.path());
+    write(
+        dir.path(),
+        &format!(
+            "[matrix]\npython = [\"3.11\"]\ncuda = [\"{cell}\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"p\"\ngit = \"{}\"\n\n[cache]\nccache = false\npip = false\n",
+            repo.file_url()
+        ),
+    );
+    // Warm: image pulled, environment image made, sources checked out.
+    run(wheelbuild(dir.path()).arg("build"));
+    let src = dir.path().join(".wheelbuild/cache/sources");
+    let src = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    let pinned = format!("{}@{digest}", reference.rsplit_once(':').unwrap().0);
+    let out = dir.path().join("by-hand");
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..5 {
+        ours.push(timed(wheelbuild(dir.path()).args([
+            "build",
+            "--store",
+            &format!("store-{i}"),
+        ])));
+        std::fs::create_dir_all(out.join(i.to_string())).unwrap();
+        std::fs::set_permissions(
+            out.join(i.to_string()),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        theirs.push(timed(Command::new("/usr/bin/docker").args([
+            "run",
+            "--rm",
+            "--user",
+            "1000:1000",
+            "-v",
+            &format!("{}:/src:ro", src.display()),
+            "-v",
+            &format!("{}:/out", out.join(i.to_string()).display()),
+            "-e",
+            "HOME=/tmp",
+            &pinned,
+            "sh",
+            "-c",
+            "cp -R /src /tmp/b && cd /tmp/b && python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir /out .",
+        ])));
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    println!("one wheel ({name}, {cell} image)");
+    println!(
+        "  wheelbuild build                 {:>8.2} s (median of 5)",
+        secs(ours)
+    );
+    println!(
+        "  docker run --rm image@digest     {:>8.2} s (median of 5)",
+        secs(theirs)
+    );
+    println!(
+        "  ratio                            {:>8.2}x   (goal <= 1.05x)",
+        secs(ours) / secs(theirs)
+    );
+}
+
+fn noop() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let dir = support::tempdir("bench-noop-");
+    let pure = example_repo("hello-pure", dir.path());
+    let cext = example_repo("hello-cext", dir.path());
+    write(
+        dir.path(),
+        &format!(
+            "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"pure\"\ngit = \"{}\"\n\n[[project]]\nname = \"cext\"\ngit = \"{}\"\n",
+            pure.file_url(),
+            cext.file_url()
+        ),
+    );
+    run(wheelbuild(dir.path()).arg("build"));
+    let mut ours = Vec::new();
+    let mut floor = Vec::new();
+    for _ in 0..31 {
+        floor.push(timed(wheelbuild(dir.path()).arg("--version")));
+        ours.push(timed(wheelbuild(dir.path()).arg("build")));
+    }
+    let (ours, floor) = (median(ours), median(floor));
+    println!("second build, nothing changed (2 targets)");
+    println!(
+        "  wheelbuild --version             {:>8.2} ms (median of 31)",
+        secs(floor) * 1e3
+    );
+    println!(
+        "  wheelbuild build                 {:>8.2} ms (median of 31)",
+        secs(ours) * 1e3
+    );
+    println!(
+        "  ratio                            {:>8.2}x   (goal <= 3x)",
+        secs(ours) / secs(floor)
+    );
+}
+
+fn jobs() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let dir = support::tempdir("bench-jobs-");
+    let repo = heavy_cext(dir.path(), 8);
+    write(
+        dir.path(),
+        &format!(
+            "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [\"1\", \"2\", \"3\", \"4\"] }}\n\n[image]\ntemplate = \"{reference}\"\n\n\
+             [[project]]\nname = \"heavy\"\ngit = \"{}\"\nenv = {{ BENCH_TARGET = \"{{n}}\" }}\n\n[cache]\nccache = false\n",
+            repo.file_url()
+        ),
+    );
+    run(wheelbuild(dir.path()).args(["build", "--store", "warmup"]));
+    let mut serial = Vec::new();
+    let mut parallel = Vec::new();
+    for i in 0..3 {
+        serial.push(timed(wheelbuild(dir.path()).args([
+            "build",
+            "--jobs",
+            "1",
+            "--store",
+            &format!("s{i}"),
+        ])));
+        parallel.push(timed(wheelbuild(dir.path()).args([
+            "build",
+            "--jobs",
+            "2",
+            "--store",
+            &format!("p{i}"),
+        ])));
+    }
+    let (serial, parallel) = (median(serial), median(parallel));
+    println!("4 independent targets (C extension, 9 translation units each)");
+    println!(
+        "  --jobs 1                         {:>8.2} s (median of 3)",
+        secs(serial)
+    );
+    println!(
+        "  --jobs 2                         {:>8.2} s (median of 3)",
+        secs(parallel)
+    );
+    println!(
+        "  ratio                            {:>8.2}x   (goal <= 0.6x)",
+        secs(parallel) / secs(serial)
+    );
+}
+
+fn ccache() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let dir = support::tempdir("bench-ccache-");
+    let repo = heavy_cext(dir.path(), 24);
+    let config = |salt: usize| {
+        format!(
+            "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+             [[project]]\nname = \"heavy\"\ngit = \"{}\"\nenv = {{ BENCH_SALT = \"{salt}\" }}\n",
+            repo.file_url()
+        )
+    };
+    write(dir.path(), &config(0));
+    run(wheelbuild(dir.path())
+        .args(["build", "--store", "warmup"])
+        .env("WHEELBUILD_CACHE_CHANNEL", "warmup"));
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for i in 1..=3 {
+        // Cold: a channel nobody used; warm: the same sources, a new key, a used channel.
+        std::fs::write(dir.path().join("wheelbuild.toml"), config(i)).unwrap();
+        let channel = format!("cold-{i}");
+        cold.push(timed(
+            wheelbuild(dir.path())
+                .args(["build", "--store", &format!("cold-{i}")])
+                .env("WHEELBUILD_CACHE_CHANNEL", &channel),
+        ));
+        std::fs::write(dir.path().join("wheelbuild.toml"), config(100 + i)).unwrap();
+        warm.push(timed(
+            wheelbuild(dir.path())
+                .args(["build", "--store", &format!("warm-{i}")])
+                .env("WHEELBUILD_CACHE_CHANNEL", &channel),
+        ));
+    }
+    let (cold, warm) = (median(cold), median(warm));
+    println!(
+        "C extension rebuild after a key change that keeps the sources (25 translation units)"
+    );
+    println!(
+        "  cold ccache                      {:>8.2} s (median of 3)",
+        secs(cold)
+    );
+    println!(
+        "  warm ccache                      {:>8.2} s (median of 3)",
+        secs(warm)
+    );
+    println!(
+        "  speed-up                         {:>8.2}x   (goal >= 3x)",
+        secs(cold) / secs(warm)
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if !support::require_all(&["docker", "docker-registry", "skopeo", "git"]) {
+        return;
+    }
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if wanted("one") {
+        one_wheel("hello-cext", "py311", "py3.11-cpu", "cpu");
+    }
+    if wanted("noop") {
+        noop();
+    }
+    if wanted("jobs") {
+        jobs();
+    }
+    if wanted("ccache") {
+        ccache();
+    }
+    if wanted("cuda") && cache().join("oci/cuda118/manifest-digest").exists() {
+        one_wheel("hello-cuda", "cuda118", "py3.11-cuda11.8", "cuda11.8");
+    }
+}
