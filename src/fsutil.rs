@@ -13,9 +13,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // 0666 minus the umask, like any new file (tempfile's default is 0600, which would
+    // make locks, wheels and records unreadable to other users).
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -101,6 +104,19 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["f.txt"]);
+    }
+
+    #[test]
+    fn atomic_writes_get_the_usual_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        write_atomic(&p, b"x").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        // Whatever the umask, others may read unless the umask forbids it; 0600 would be
+        // tempfile's default leaking through.
+        assert_ne!(mode, 0o600, "mode {mode:o}");
+        assert_eq!(mode & 0o200, 0o200, "owner can write");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use futures::StreamExt;
 use wheelbuild::Exit;
 use wheelbuild::config::spec::Network;
 use wheelbuild::exec::docker::Engine;
@@ -68,6 +69,7 @@ pub fn build(
         &settings,
         &progress,
     ));
+    exit_if_interrupted(&runtime, engine.as_ref());
     printer.data_with(|out| write_summary(out, &reports, &project, started.elapsed()))?;
 
     let failed: Vec<&TargetReport> = reports
@@ -120,10 +122,17 @@ pub fn verify(
         false,
     ));
     let progress = Progress::new(global.verbosity);
-    let results =
-        runtime.block_on(futures::future::join_all(targets.iter().map(|t| {
-            exec::verify(&project.config, t, &store, &engine, &settings, &progress)
-        })));
+    // `settings.jobs` rebuilds at a time, in target order.
+    let results: Vec<_> = runtime.block_on(
+        futures::stream::iter(
+            targets
+                .iter()
+                .map(|t| exec::verify(&project.config, t, &store, &engine, &settings, &progress)),
+        )
+        .buffered(settings.jobs.max(1))
+        .collect(),
+    );
+    exit_if_interrupted(&runtime, Some(&engine));
     let mut reports = Vec::new();
     let mut failures = 0;
     for (t, result) in targets.iter().zip(results) {
@@ -284,12 +293,22 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
     let engine = engine.clone();
     runtime.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
+            engine.live.interrupt();
             let n = engine.live.ids().len();
             eprintln!("interrupted: removing {n} container(s)");
             engine.remove_all().await;
             std::process::exit(130);
         }
     });
+}
+
+/// After an interrupted run: finish removing containers (the signal task may still be at
+/// it) and exit 130, without a summary that would blame the builds.
+fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: Option<&Engine>) {
+    if let Some(engine) = engine.filter(|e| e.live.interrupted()) {
+        runtime.block_on(engine.remove_all());
+        std::process::exit(130);
+    }
 }
 
 fn write_summary(
@@ -334,17 +353,14 @@ fn write_summary(
                     .to_string()
             })
             .collect();
-        writeln!(
-            out,
-            "{:w$}  {status:8}  {time:>7}  {}",
-            r.id,
-            wheels.join(" ")
-        )?;
+        let row = format!("{:w$}  {status:8}  {time:>7}  {}", r.id, wheels.join(" "));
+        writeln!(out, "{}", row.trim_end())?;
     }
     writeln!(
         out,
-        "{} targets: {built} built, {cached} cached, {failed} failed in {:.1}s",
+        "{} target{}: {built} built, {cached} cached, {failed} failed in {:.1}s",
         reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
         elapsed.as_secs_f64()
     )
 }

@@ -85,6 +85,15 @@ impl Reporter for Progress {
         if let Some(bar) = self.active.lock().expect("poisoned").remove(&report.id) {
             bar.finish_and_clear();
         }
+        if matches!(
+            &report.outcome,
+            Outcome::Failed {
+                error: wheelbuild::exec::BuildError::Interrupted,
+                ..
+            }
+        ) {
+            return;
+        }
         let text = match &report.outcome {
             Outcome::Cached { restored: 0 } => format!("{OK}{:>12}{OK:#} {}", "Cached", report.id),
             Outcome::Cached { restored } => {

@@ -62,21 +62,35 @@ pub enum Exit {
     Code(i64),
 }
 
-/// Containers this process created and has not removed yet: removed on Ctrl-C.
+/// Containers this process created and has not removed yet (removed on Ctrl-C), and
+/// whether the run was interrupted.
 #[derive(Debug, Default, Clone)]
-pub struct Live(Arc<Mutex<BTreeSet<String>>>);
+pub struct Live {
+    ids: Arc<Mutex<BTreeSet<String>>>,
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl Live {
     fn add(&self, id: &str) {
-        self.0.lock().expect("poisoned").insert(id.to_string());
+        self.ids.lock().expect("poisoned").insert(id.to_string());
     }
 
     fn remove(&self, id: &str) {
-        self.0.lock().expect("poisoned").remove(id);
+        self.ids.lock().expect("poisoned").remove(id);
     }
 
     pub fn ids(&self) -> Vec<String> {
-        self.0.lock().expect("poisoned").iter().cloned().collect()
+        self.ids.lock().expect("poisoned").iter().cloned().collect()
+    }
+
+    /// Mark the run interrupted: builds that end now were stopped, not failed.
+    pub fn interrupt(&self) {
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

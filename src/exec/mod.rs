@@ -115,6 +115,8 @@ pub enum BuildError {
     Io { what: String, detail: String },
     #[error("skipped: an earlier target failed (use --keep-going to build the rest)")]
     Skipped,
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl BuildError {
@@ -552,6 +554,10 @@ impl Run<'_> {
             docker::Exit::Code(code) => Err(BuildError::Failed { code }),
         };
         let removed = engine.remove(&container).await;
+        // A container removed by Ctrl-C ends with status 137: that is no build failure.
+        if engine.live.interrupted() {
+            return Err(BuildError::Interrupted);
+        }
         let wheels = result?;
         removed?;
         Ok(Built {
@@ -834,7 +840,8 @@ impl Run<'_> {
                 sha256: w.sha256.clone(),
                 size: meta.len(),
                 mtime_ns: mtime_ns(&meta),
-                record: self.store.record_path(&t.key),
+                record: std::path::absolute(self.store.record_path(&t.key))
+                    .unwrap_or_else(|_| self.store.record_path(&t.key)),
             };
             let text = serde_json::to_string_pretty(&stamp).expect("stamp serializes") + "\n";
             crate::fsutil::write_atomic(&stamp_path, text.as_bytes())

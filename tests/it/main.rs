@@ -2,6 +2,7 @@
 //! Real parts (registry, git, Docker) come from `support`.
 
 mod audit;
+mod build;
 mod cli_errors;
 mod cli_flags;
 mod common;

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod fixtures;
 pub mod git;
 pub mod images;
 pub mod registry;
