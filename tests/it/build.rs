@@ -1770,3 +1770,118 @@ gid = 1234
         "{smoke}"
     );
 }
+
+// ----- the daemon pulls with the registry credentials `lock` uses; DOCKER_HOST tcp -------
+
+#[test]
+fn the_base_image_is_pulled_with_the_configured_credentials() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    if !crate::support::require("htpasswd") {
+        return;
+    }
+    // The same storage behind a basic-auth registry: a new repository name for the daemon,
+    // so it has to pull, and it can only with credentials.
+    let secured =
+        Registry::start_with_storage(base.registry.storage(), Auth::basic("erin", "pu11"));
+    let reference = base.reference.replace(&base.registry.addr, &secured.addr);
+    let pure = example_repo("hello-pure");
+    let p = Project::new(&config(
+        &reference,
+        "creds",
+        "",
+        &[project("hello-pure", &pure, "")],
+    ))
+    .name(&secured.addr, "REGISTRY");
+    secured.write_docker_config(&p.docker_config_dir());
+    ok(&p, &["lock"]);
+    let pinned = format!("{}/wheelbuild/base@{}", secured.addr, base.digest);
+    let cleanup = || {
+        let _ = fixtures::docker_cli(&["rmi", &pinned]);
+    };
+    cleanup();
+
+    // Credentials removed after locking: the pull is refused.
+    let creds = p.read(".docker/config.json");
+    p.write(".docker/config.json", "{}");
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("pulling ") && stderr(&out).contains(&pinned),
+        "{}",
+        stderr(&out)
+    );
+
+    // With them, the daemon pulls by digest and the build runs.
+    p.write(".docker/config.json", &creds);
+    let out = p.run(&["build"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    let inspect = fixtures::docker_cli(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &pinned,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&inspect.stdout).contains(&pinned),
+        "the daemon has the pinned digest"
+    );
+    cleanup();
+}
+
+/// A TCP endpoint forwarding to the daemon's unix socket, as `DOCKER_HOST=tcp://` reaches
+/// a remote daemon.
+fn tcp_to_docker_socket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::os::unix::net::UnixStream;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            let (mut t1, mut u1) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            let (mut t2, mut u2) = (tcp, unix);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut t1, &mut u1);
+                let _ = u1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut t2);
+                let _ = t2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, connections)
+}
+
+#[test]
+fn docker_host_tcp_is_honoured() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let pure = example_repo("hello-pure");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "tcp",
+            "",
+            &[project("hello-pure", &pure, "")],
+        ),
+    );
+    ok(&p, &["lock"]);
+    let (addr, connections) = tcp_to_docker_socket();
+    let out = run_env(&p, &[("DOCKER_HOST", &format!("tcp://{addr}"))], &["build"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert_eq!(status_of(&out, &cpu("hello-pure")), "built");
+    assert!(
+        connections.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the build went through tcp://{addr}"
+    );
+}
