@@ -66,3 +66,18 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_readme_example_config_parses() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .find("## `wheelbuild.toml`")
+        .expect("README has the config section");
+    let start =
+        readme[section..].find("```toml").expect("a toml block") + section + "```toml".len();
+    let end = readme[start..].find("```").unwrap() + start;
+    let config = wheelbuild::config::Config::parse(Path::new("README.md"), &readme[start..end])
+        .unwrap_or_else(|e| panic!("the README's example config does not parse: {e}"));
+    assert!(config.targets.len() > 1, "the example has a matrix");
+}
