@@ -12,40 +12,22 @@
 //! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
 //!   cached.
 
+mod common;
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::{median, run, timed};
 use support::git::GitRepo;
 use support::registry::{Auth, Registry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wheelbuild");
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.stdout(Stdio::null()).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn timed(cmd: &mut Command) -> Duration {
-    let t = Instant::now();
-    run(cmd);
-    t.elapsed()
 }
 
 fn cache() -> PathBuf {

@@ -8,24 +8,21 @@
 //! 2. `wheelbuild plan` on 1000 targets, all cached, against `wheelbuild --version`
 //!    (the process floor). Goal: plan ≤ 3× the floor.
 
+mod common;
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{median, run, timed};
 use support::git::{GitDaemon, GitRepo};
 use support::images::{ManifestKind, push_single};
 use support::registry::{Auth, Registry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wheelbuild");
 const N: usize = 64;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn time(runs: usize, mut f: impl FnMut()) -> Duration {
     median(
@@ -37,15 +34,6 @@ fn time(runs: usize, mut f: impl FnMut()) -> Duration {
             })
             .collect(),
     )
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.stdout(Stdio::null()).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn wheelbuild(dir: &Path) -> Command {
@@ -229,9 +217,7 @@ fn plan_bench() {
     let mut samples: [Vec<Duration>; 4] = Default::default();
     for _ in 0..runs {
         for (args, times) in commands.iter().zip(samples.iter_mut()) {
-            let t = Instant::now();
-            run(wheelbuild(dir.path()).args(*args));
-            times.push(t.elapsed());
+            times.push(timed(wheelbuild(dir.path()).args(*args)));
         }
     }
     let [floor, plan_t, json_t, check_t] = samples.map(median);

@@ -225,20 +225,7 @@ pub async fn build(
     settings: &BuildSettings,
     reporter: &dyn Reporter,
 ) -> Vec<TargetReport> {
-    let run = Run {
-        config,
-        store,
-        engine,
-        settings,
-        git: GitContext {
-            root: config.root.clone(),
-            mirrors: settings.cache_dir.join("git"),
-        },
-        reporter,
-        images: Mutex::default(),
-        envs: Mutex::default(),
-        stop: AtomicBool::new(false),
-    };
+    let run = Run::new(config, store, engine, settings, reporter);
     let permits = Semaphore::new(settings.jobs.max(1));
     let tasks = targets.iter().map(|t| {
         let run = &run;
@@ -313,20 +300,7 @@ pub async fn verify(
                 None,
             )
         })?;
-    let run = Run {
-        config,
-        store,
-        engine: Some(engine),
-        settings,
-        git: GitContext {
-            root: config.root.clone(),
-            mirrors: settings.cache_dir.join("git"),
-        },
-        reporter,
-        images: Mutex::default(),
-        envs: Mutex::default(),
-        stop: AtomicBool::new(false),
-    };
+    let run = Run::new(config, store, Some(engine), settings, reporter);
     let staging = store.stage().map_err(|e| (e.into(), None))?;
     let log = settings
         .log_dir
@@ -392,7 +366,30 @@ struct Built {
     ccache: Option<CacheStats>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(
+        config: &'a Config,
+        store: &'a Store,
+        engine: Option<&'a Engine>,
+        settings: &'a BuildSettings,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
+        Run {
+            config,
+            store,
+            engine,
+            settings,
+            git: GitContext {
+                root: config.root.clone(),
+                mirrors: settings.cache_dir.join("git"),
+            },
+            reporter,
+            images: Mutex::default(),
+            envs: Mutex::default(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
     async fn target(&self, t: &PlannedTarget<'_>) -> TargetReport {
         let id = t.spec.id.clone();
         let log = self.settings.log_dir.join(format!("{id}.log"));

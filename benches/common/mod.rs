@@ -1,0 +1,26 @@
+//! Timing helpers shared by the benchmarks: medians of whole-process runs.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Run `cmd` to completion (stdout discarded); panics with its stderr if it fails.
+pub fn run(cmd: &mut Command) {
+    let out = cmd.stdout(Stdio::null()).output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Wall time of one `run`.
+pub fn timed(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    run(cmd);
+    t.elapsed()
+}
