@@ -326,17 +326,12 @@ fn ccache() {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let Some(wanted) = common::selection() else {
         return;
-    }
+    };
     if !support::require_all(&["docker", "docker-registry", "skopeo", "git"]) {
         return;
     }
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wanted("one") {
         one_wheel("hello-cext", "py311", "py3.11-cpu", "cpu");
     }

@@ -240,18 +240,12 @@ fn plan_bench() {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful either.
-    if std::env::args().any(|a| a == "--list") {
+    let Some(wanted) = common::selection() else {
         return;
-    }
+    };
     if !support::require_all(&["docker-registry", "skopeo", "git"]) {
         return;
     }
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wanted("lock") {
         lock_bench();
     }

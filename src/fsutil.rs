@@ -41,7 +41,6 @@ fn parent_dir(path: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
-    path: PathBuf,
 }
 
 impl FileLock {
@@ -49,20 +48,14 @@ impl FileLock {
     pub fn acquire(path: &Path) -> io::Result<FileLock> {
         let file = Self::open(path)?;
         file.lock()?;
-        Ok(FileLock {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(FileLock { file })
     }
 
     /// Take the lock if nobody holds it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
         let file = Self::open(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock {
-                file,
-                path: path.to_path_buf(),
-            })),
+            Ok(()) => Ok(Some(FileLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
@@ -75,10 +68,6 @@ impl FileLock {
             .truncate(false)
             .write(true)
             .open(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -64,13 +64,6 @@ pub struct LockedImage {
 }
 
 impl LockedImage {
-    pub fn input(&self) -> Option<ImageInput> {
-        Some(ImageInput {
-            reference: self.reference.clone(),
-            platform: Platform::parse(&self.platform).ok()?,
-        })
-    }
-
     /// `name@manifest-digest`: the reference builds pull.
     pub fn pinned(&self) -> String {
         format!("{}@{}", self.name, self.manifest_digest)
@@ -115,15 +108,6 @@ pub struct LockedGit {
     pub resolved: Option<String>,
     /// The full commit SHA (annotated tags peeled).
     pub commit: String,
-}
-
-impl LockedGit {
-    pub fn input(&self) -> GitInput {
-        GitInput {
-            url: self.url.clone(),
-            reference: self.reference.clone(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,31 +178,40 @@ impl Lockfile {
                 span.unwrap_or(0..0),
             ))),
         };
-        // Check the version before the schema, so a newer format says so.
-        #[derive(Deserialize)]
-        struct Version {
-            version: Option<toml::Spanned<i64>>,
-        }
-        let version: Version =
-            toml::from_str(text).map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
-        match version.version {
-            None => return Err(corrupt("missing `version`".into(), None)),
-            Some(v) if *v.get_ref() > i64::from(LOCK_VERSION) => {
-                return Err(LockError::TooNew {
+        // One parse on the success path; only when it fails (or the version differs) is
+        // the version read on its own, so that a newer format says so rather than failing
+        // on a field it does not know.
+        let version_problem = || -> Option<LockError> {
+            #[derive(Deserialize)]
+            struct Version {
+                version: Option<toml::Spanned<i64>>,
+            }
+            let version: Version = toml::from_str(text).ok()?;
+            match version.version {
+                None => Some(corrupt("missing `version`".into(), None)),
+                Some(v) if *v.get_ref() > i64::from(LOCK_VERSION) => Some(LockError::TooNew {
                     path: path.to_path_buf(),
                     found: u32::try_from(*v.get_ref()).unwrap_or(u32::MAX),
-                });
-            }
-            Some(v) if *v.get_ref() != i64::from(LOCK_VERSION) => {
-                return Err(corrupt(
+                }),
+                Some(v) if *v.get_ref() != i64::from(LOCK_VERSION) => Some(corrupt(
                     format!("unsupported version {}", v.get_ref()),
                     Some(v.span()),
-                ));
+                )),
+                Some(_) => None,
             }
-            Some(_) => {}
-        }
-        let lock: Lockfile =
-            toml::from_str(text).map_err(|e| corrupt(e.message().trim().to_string(), e.span()))?;
+        };
+        let lock: Lockfile = match toml::from_str::<Lockfile>(text) {
+            Ok(lock) if lock.version == LOCK_VERSION => lock,
+            Ok(lock) => {
+                return Err(version_problem().unwrap_or_else(|| {
+                    corrupt(format!("unsupported version {}", lock.version), None)
+                }));
+            }
+            Err(e) => {
+                return Err(version_problem()
+                    .unwrap_or_else(|| corrupt(e.message().trim().to_string(), e.span())));
+            }
+        };
         let find = |needle: &str| text.find(needle).map(|i| i..i + needle.len());
         let mut seen = BTreeSet::new();
         for image in &lock.images {

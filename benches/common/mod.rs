@@ -24,3 +24,16 @@ pub fn timed(cmd: &mut Command) -> Duration {
     run(cmd);
     t.elapsed()
 }
+
+/// Benchmark sections named on the command line (`cargo bench --bench X -- a b`); all
+/// when none is. Returns `None` for `--list` (cargo's probe), which runs nothing.
+pub fn selection() -> Option<impl Fn(&str) -> bool> {
+    if std::env::args().any(|a| a == "--list") {
+        return None;
+    }
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    Some(move |name: &str| only.is_empty() || only.iter().any(|o| o == name))
+}

@@ -56,12 +56,6 @@ impl DockerError {
     }
 }
 
-/// A build container's end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i64),
-}
-
 /// Containers this process created and has not removed yet (removed on Ctrl-C), and
 /// whether the run was interrupted.
 #[derive(Debug, Default, Clone)]
@@ -113,7 +107,6 @@ pub struct RunSpec {
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
-    host: String,
     pub live: Live,
 }
 
@@ -137,13 +130,8 @@ impl Engine {
         tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
         Ok(Engine {
             docker,
-            host,
             live: Live::default(),
         })
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
     }
 
     /// CPUs and memory (bytes) of the daemon's machine, which runs the builds.
@@ -233,13 +221,13 @@ impl Engine {
     }
 
     /// Create and start a container, stream its output to `on_output`, wait for it to
-    /// end. The container is left in place (for `download`) and must be `remove`d.
+    /// end; returns its id and exit status. The container is left in place (for `download`) and must be `remove`d.
     pub async fn run(
         &self,
         name: &str,
         spec: &RunSpec,
         mut on_output: impl FnMut(&[u8]),
-    ) -> Result<(String, Exit), DockerError> {
+    ) -> Result<(String, i64), DockerError> {
         let host_config = HostConfig {
             binds: Some(spec.binds.clone()),
             network_mode: spec.network_none.then(|| "none".to_string()),
@@ -337,7 +325,7 @@ impl Engine {
                 .and_then(|s| s.exit_code)
                 .unwrap_or(-1),
         };
-        Ok((id, Exit::Code(code)))
+        Ok((id, code))
     }
 
     /// The tar stream of `path` inside a (stopped) container.

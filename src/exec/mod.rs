@@ -306,7 +306,7 @@ pub async fn verify(
         .log_dir
         .join(format!("{}.verify.log", target.spec.id));
     let built = run
-        .build_into(target, &staging, &log)
+        .build_into(target, &target.inputs(config), &staging, &log)
         .await
         .map_err(|e| (e, Some(log.clone())))?;
     let stored_dir = store.key_dir(&target.key).join("wheels");
@@ -429,14 +429,15 @@ impl<'a> Run<'a> {
             return Ok((Outcome::Cached { restored }, wheels));
         }
         let staging = self.store.stage()?;
-        let built = self.build_into(t, &staging, log).await?;
+        let inputs = t.inputs(self.config);
+        let built = self.build_into(t, &inputs, &staging, log).await?;
         // The log goes with the record.
         let _ = std::fs::copy(log, staging.path().join("build.log"));
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
             target: t.spec.id.clone(),
-            inputs: t.inputs(self.config),
+            inputs,
             wheels: built.wheels,
             log: "build.log".into(),
             duration_ms: built.duration.as_millis() as u64,
@@ -467,6 +468,7 @@ impl<'a> Run<'a> {
     async fn build_into(
         &self,
         t: &PlannedTarget<'_>,
+        inputs: &KeyInputs,
         staging: &crate::store::Staging,
         log: &Path,
     ) -> Result<Built, BuildError> {
@@ -481,9 +483,8 @@ impl<'a> Run<'a> {
 
         self.reporter.phase(id, "pulling image");
         let base = self.base_image(t).await?;
-        let inputs = t.inputs(self.config);
         self.reporter.phase(id, "preparing environment");
-        let image = self.env_image(t, &base, &inputs).await?;
+        let image = self.env_image(t, &base, inputs).await?;
         self.reporter.phase(id, "fetching sources");
         let src = source::checkout(
             &self.git,
@@ -542,13 +543,11 @@ impl<'a> Run<'a> {
             })
             .await?;
         let result = match exit {
-            docker::Exit::Code(0) => self.collect(&container, t, staging).await,
-            docker::Exit::Code(VERIFY_FAILED) if t.spec.verify.is_some() => {
-                Err(BuildError::VerifyFailed {
-                    command: t.spec.verify.clone().unwrap_or_default(),
-                })
-            }
-            docker::Exit::Code(code) => Err(BuildError::Failed { code }),
+            0 => self.collect(&container, t, staging).await,
+            VERIFY_FAILED if t.spec.verify.is_some() => Err(BuildError::VerifyFailed {
+                command: t.spec.verify.clone().unwrap_or_default(),
+            }),
+            code => Err(BuildError::Failed { code }),
         };
         let removed = engine.remove(&container).await;
         // A container removed by Ctrl-C ends with status 137: that is no build failure.
@@ -725,11 +724,11 @@ impl<'a> Run<'a> {
                     )
                     .await?;
                 let result = match exit {
-                    docker::Exit::Code(0) => engine
+                    0 => engine
                         .commit(&container, "wheelbuild-env", &key[..32])
                         .await
                         .map_err(Into::into),
-                    docker::Exit::Code(code) => Err(BuildError::EnvFailed { code }),
+                    code => Err(BuildError::EnvFailed { code }),
                 };
                 engine.remove(&container).await?;
                 result.map(|()| tag.clone())
