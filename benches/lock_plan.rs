@@ -191,18 +191,26 @@ fn plan_bench() {
     let plan = wheelbuild::plan::Plan::new(&cfg, &lock, &store).unwrap();
     assert_eq!(plan.targets.len(), 1000);
     for t in plan.to_build() {
+        // One wheel per key, as real builds have: the presence check stats it.
+        let staging = store.stage().unwrap();
+        let wheel = "bench-1.0-py3-none-any.whl";
+        std::fs::write(staging.wheels_dir().join(wheel), b"wheel").unwrap();
         let record = wheelbuild::store::BuildRecord {
             version: wheelbuild::store::STORE_VERSION,
             key: t.key.clone(),
             target: t.id().to_string(),
-            inputs: t.inputs(&cfg),
-            wheels: vec![],
+            inputs: t.inputs(&cfg).into_owned(),
+            wheels: vec![wheelbuild::store::WheelRecord {
+                file: wheel.into(),
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"wheel")),
+                size: 5,
+            }],
             log: "build.log".into(),
             duration_ms: 0,
             ccache: None,
             wheelbuild_version: "bench".into(),
         };
-        store.commit(store.stage().unwrap(), &record).unwrap();
+        store.commit(staging, &record).unwrap();
     }
     run(wheelbuild(dir.path()).arg("check"));
 

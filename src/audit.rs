@@ -1,7 +1,7 @@
 //! `wheelbuild audit`: is every input pinned, and are the pins still what upstream says?
 
 use std::collections::BTreeSet;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -102,52 +102,6 @@ pub struct AuditReport {
     pub inputs: Vec<PinnedInput>,
     /// Whether upstream was re-resolved (false with `--offline`).
     pub checked_upstream: bool,
-}
-
-impl AuditReport {
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let w = self
-            .inputs
-            .iter()
-            .map(|i| i.subject.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        let _ = writeln!(out, "{:5}  {:w$}  {:6}  PIN", "INPUT", "REF", "KIND");
-        for i in &self.inputs {
-            let pin = match (&i.pin, &i.index_digest) {
-                (Some(p), Some(idx)) => format!("{p} (index {})", short_digest(idx)),
-                (Some(p), None) => p.clone(),
-                (None, _) => "NOT PINNED".into(),
-            };
-            let _ = writeln!(out, "{:5}  {:w$}  {:6}  {pin}", i.input, i.subject, i.kind);
-        }
-        if !self.checked_upstream {
-            out.push_str("\nupstream not checked (--offline)\n");
-        }
-        if self.findings.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nno findings{}",
-                if self.allowed.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} allowed)", self.allowed.len())
-                }
-            );
-        } else {
-            let _ = writeln!(out, "\n{} finding(s):", self.findings.len());
-            for f in &self.findings {
-                let _ = write!(out, "  [{}] {}: {}", f.kind, f.subject, f.message);
-                if let Some(l) = &f.location {
-                    let _ = write!(out, " ({l})");
-                }
-                out.push('\n');
-            }
-        }
-        out
-    }
 }
 
 pub const AUDIT_JSON_VERSION: u32 = 1;
@@ -263,8 +217,8 @@ pub async fn audit(
             projects,
         });
     }
-    for (host, spec) in &config.file.registries {
-        if spec.insecure && !is_loopback(host) {
+    for host in &config.settings.insecure_registries {
+        if !is_loopback(host) {
             push(
                 FindingKind::InsecureRegistry,
                 host.clone(),
@@ -354,12 +308,12 @@ pub async fn audit(
     }
 }
 
-fn users(config: &Config, pred: impl Fn(&crate::config::TargetSpec) -> bool) -> Vec<String> {
+fn users(config: &Config, pred: impl Fn(&crate::config::Target) -> bool) -> Vec<String> {
     let mut names: Vec<String> = config
         .targets
         .iter()
         .filter(|t| pred(t))
-        .map(|t| config.projects[t.project].name.clone())
+        .map(|t| config.project_of(t).name.clone())
         .collect();
     names.dedup();
     names

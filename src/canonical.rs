@@ -43,6 +43,41 @@ pub fn write<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> Result<(), E
     value.serialize(&mut Encoder { out })
 }
 
+/// A blake3 hasher in derive-key mode for one context, derived once: deriving the
+/// context key is itself a hash, and keys are computed by the thousand.
+pub struct Context {
+    name: &'static str,
+    hasher: std::sync::OnceLock<blake3::Hasher>,
+}
+
+impl Context {
+    pub const fn new(name: &'static str) -> Context {
+        Context {
+            name,
+            hasher: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// blake3 of the canonical encoding of `value`. The encoding goes through a reused
+    /// per-thread buffer into the hasher in one update: blake3's per-call overhead would
+    /// dominate token-by-token writes.
+    pub fn hash<T: Serialize + ?Sized>(&self, value: &T) -> blake3::Hash {
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            write(&mut *buffer, value).expect("encoding into memory cannot fail");
+            let mut hasher = self
+                .hasher
+                .get_or_init(|| blake3::Hasher::new_derive_key(self.name))
+                .clone();
+            hasher.update(buffer);
+            hasher.finalize()
+        })
+    }
+}
+
 mod tag {
     pub const FALSE: u8 = b'f';
     pub const TRUE: u8 = b't';

@@ -36,8 +36,49 @@ impl Location {
         }
     }
 
-    /// A rustc-style snippet: the line with a caret under the span.
+    /// Where `bytes` stop being UTF-8: the line and column of the first bad byte, with the
+    /// line shown lossily.
+    pub fn of_invalid_utf8(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> Self {
+        let good = e.valid_up_to();
+        let prefix = std::str::from_utf8(&bytes[..good]).expect("valid up to here");
+        let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = bytes[good..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| good + i);
+        Location {
+            path: path.to_path_buf(),
+            line: prefix.matches('\n').count() + 1,
+            col: prefix[line_start..].chars().count() + 1,
+            line_text: String::from_utf8_lossy(&bytes[line_start..line_end])
+                .trim_end_matches('\r')
+                .to_string(),
+            width: 1,
+        }
+    }
+
+    /// A rustc-style snippet: the line with a caret under the span. Long lines are cut
+    /// around the span (a 64 KiB line must not fill the terminal).
     pub fn snippet(&self) -> String {
+        const CONTEXT: usize = 60;
+        let chars: Vec<char> = self.line_text.chars().collect();
+        if chars.len() > 2 * CONTEXT + 40 {
+            let start = self.col.saturating_sub(1).saturating_sub(CONTEXT);
+            let end = (self.col - 1 + self.width.min(40) + CONTEXT).min(chars.len());
+            let mut cut = self.clone();
+            let mut text: String = chars[start..end].iter().collect();
+            cut.col = self.col - start;
+            if start > 0 {
+                text.insert(0, '…');
+                cut.col += 1;
+            }
+            if end < chars.len() {
+                text.push('…');
+            }
+            cut.line_text = text;
+            cut.width = self.width.min(40);
+            return cut.snippet();
+        }
         let gutter = self.line.to_string().len();
         let pad = " ".repeat(gutter);
         let caret_pad = " ".repeat(self.col.saturating_sub(1));
@@ -109,6 +150,24 @@ mod tests {
         assert_eq!(loc.line_text, "b = 2");
         let loc = Location::from_span(Path::new("w.toml"), src, 0..5);
         assert_eq!(loc.line_text, "a = 1");
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let bytes: &[u8] = &b"a = 1\nb = \"x\xff\"\n".to_vec();
+        let e = std::str::from_utf8(bytes).unwrap_err();
+        let loc = Location::of_invalid_utf8(Path::new("w.toml"), bytes, &e);
+        assert_eq!((loc.line, loc.col), (2, 7));
+        assert_eq!(loc.line_text, "b = \"x\u{fffd}\"");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span() {
+        let src = format!("name = \"{}\"", "x".repeat(70_000));
+        let loc = Location::from_span(Path::new("w.toml"), &src, 7..src.len());
+        let snippet = loc.snippet();
+        assert!(snippet.len() < 400, "{}", snippet.len());
+        assert!(snippet.contains("name = \"xxx"), "{snippet}");
     }
 
     #[test]

@@ -7,24 +7,32 @@ use std::path::{Path, PathBuf};
 /// Write `bytes` to `path` so that readers see either the old file or the new one, never a
 /// torn write: a temp file in the same directory, fsynced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = parent_dir(path);
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(parent_dir(path))?;
+    let mut tmp = temp_file_beside(path)?;
+    tmp.write_all(bytes)?;
+    persist(tmp, path)
+}
+
+/// A temp file in `path`'s directory (so it can be renamed over `path`), with the mode any
+/// new file gets: 0666 minus the umask (tempfile's default is 0600, which would make
+/// locks, wheels and records unreadable to other users).
+pub fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // 0666 minus the umask, like any new file (tempfile's default is 0600, which would
-    // make locks, wheels and records unreadable to other users).
-    let mut tmp = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
+        .tempfile_in(parent_dir(path))
+}
+
+/// Make `tmp`'s contents durable and rename it over `path`, durably.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    // Make the rename itself durable.
-    if let Ok(d) = File::open(&dir) {
+    if let Ok(d) = File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -49,16 +57,6 @@ impl FileLock {
         let file = Self::open(path)?;
         file.lock()?;
         Ok(FileLock { file })
-    }
-
-    /// Take the lock if nobody holds it.
-    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
-        let file = Self::open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock { file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
     }
 
     fn open(path: &Path) -> io::Result<File> {
@@ -113,8 +111,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/x.lock");
         let held = FileLock::acquire(&p).unwrap();
-        assert!(FileLock::try_acquire(&p).unwrap().is_none());
+        let other = File::open(&p).unwrap();
+        assert!(other.try_lock().is_err(), "held elsewhere");
         drop(held);
-        assert!(FileLock::try_acquire(&p).unwrap().is_some());
+        assert!(other.try_lock().is_ok());
     }
 }

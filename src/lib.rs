@@ -5,26 +5,33 @@
 //! 1. [`config`]: `wheelbuild.toml` → validated targets (project × matrix cell)
 //! 2. [`resolve`]: image tags → registry digests, git refs → commits
 //! 3. [`lock`]: the pins, in `wheelbuild.lock`
-//! 4. [`plan`] (with [`key`]): each target's build key, and whether it is in the store
-//! 5. execute (Docker), in the build issue
+//! 4. [`plan`] (with [`plan::key`]): each target's build key, and whether it is in the
+//!    store, and why not
+//! 5. `exec`: builds in digest-pinned containers (Docker Engine API)
 //! 6. [`store`]: key → wheels and the record of their build
+//! 7. `wheelhouse`: the wheels laid out for users
 //!
-//! The `wheelbuild` binary is a thin command layer over these.
+//! Shared types: `accel`, `platform`. The `wheelbuild` binary is [`cli`], a thin command
+//! layer over these: arguments, settings, rendering. Modules are crate-private unless
+//! tests, benches or fuzz targets need them, so that rustc reports what nothing uses.
 
-pub mod audit;
-pub mod canonical;
+pub(crate) mod accel;
+pub(crate) mod audit;
+pub(crate) mod canonical;
+pub mod cli;
 pub mod config;
-pub mod diag;
-pub mod error;
-pub mod exec;
-pub mod fsutil;
-pub mod key;
+pub(crate) mod diag;
+pub(crate) mod error;
+pub(crate) mod exec;
+pub(crate) mod fsutil;
 pub mod lock;
-pub mod par;
+pub(crate) mod par;
 pub mod plan;
+pub(crate) mod platform;
 pub mod resolve;
 pub mod schema;
 pub mod store;
 pub mod wheel;
+pub(crate) mod wheelhouse;
 
-pub use error::{Error, Exit};
+pub(crate) use error::{Error, Exit};

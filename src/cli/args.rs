@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit codes: 0 ok, 1 build failed, 2 user error, 3 registry/git/Docker unavailable,\n\
                   10 targets would be built, 11 audit findings, 12 lockfile missing or out of date, 70 internal error."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -20,7 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Path of the config file [default: wheelbuild.toml in this or a parent directory]
     #[arg(long, global = true, env = "WHEELBUILD_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -49,14 +49,14 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorArg {
+pub(crate) enum ColorArg {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Resolve image tags to digests and git refs to commits, into wheelbuild.lock.
     Lock(LockArgs),
     /// Show every target with its key and whether it must be built, and why.
@@ -68,12 +68,13 @@ pub enum Command {
     /// Build every target whose key is not in the store, in digest-pinned containers; put
     /// the wheels of the others back into the wheelhouse when they are missing there.
     Build(BuildArgs),
-    /// Rebuild stored targets in fresh containers and compare their wheels byte for byte.
+    /// Rebuild stored targets in fresh containers, with empty compiler caches, and compare
+    /// their wheels byte for byte with the store.
     Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Targets built at once [default: from the daemon's cores and memory]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -95,19 +96,22 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Target ids or project names [default: every target in the store]
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Targets rebuilt at once [default: from the daemon's cores and memory]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Keep the rebuilt wheels in DIR/<target id>/ (to inspect what differs).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<std::path::PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
 #[derive(Debug, Args)]
-pub struct LockArgs {
+pub(crate) struct LockArgs {
     /// Re-resolve only these projects (their git ref) or images (reference or repository).
     #[arg(long, value_name = "NAME", num_args = 1.., conflicts_with = "update_all")]
     pub update: Vec<String>,
@@ -117,27 +121,27 @@ pub struct LockArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Output format. The JSON is documented in the README and versioned.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Accept findings of this kind (repeatable), e.g. `--allow mutable-ref`.
     #[arg(long, value_name = "KIND", value_parser = parse_finding_kind)]
-    pub allow: Vec<wheelbuild::audit::FindingKind>,
+    pub allow: Vec<crate::audit::FindingKind>,
 }
 
-fn parse_finding_kind(s: &str) -> Result<wheelbuild::audit::FindingKind, String> {
+fn parse_finding_kind(s: &str) -> Result<crate::audit::FindingKind, String> {
     s.parse()
 }

@@ -1,23 +1,23 @@
 //! The command layer: parse arguments, resolve settings, run a command, report errors.
 
 mod args;
-mod build;
 mod commands;
 mod printer;
 mod progress;
+mod render;
 mod settings;
 
 use std::process::ExitCode;
 
+use crate::Exit;
 use clap::Parser;
-use wheelbuild::Exit;
 
 use args::{Cli, Command};
 use printer::Printer;
 use settings::GlobalSettings;
 
 /// What a command wants the process to exit with when it did not fail.
-pub type Outcome = anyhow::Result<Exit>;
+pub(crate) type Outcome = anyhow::Result<Exit>;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -42,12 +42,12 @@ pub fn main() -> ExitCode {
 
     let printer = Printer::new(global.verbosity);
     let result = match &cli.command {
-        Command::Lock(args) => commands::lock(&cli.global, &global, args, &printer),
-        Command::Plan(args) => commands::plan(&cli.global, &global, args, &printer),
-        Command::Check(args) => commands::check(&cli.global, &global, args, &printer),
-        Command::Audit(args) => commands::audit(&cli.global, &global, args, &printer),
-        Command::Build(args) => build::build(&cli.global, &global, args, &printer),
-        Command::Verify(args) => build::verify(&cli.global, &global, args, &printer),
+        Command::Lock(args) => commands::lock::lock(&cli.global, &global, args, &printer),
+        Command::Plan(args) => commands::plan::plan(&cli.global, &global, args, &printer),
+        Command::Check(args) => commands::plan::check(&cli.global, &global, args, &printer),
+        Command::Audit(args) => commands::audit::audit(&cli.global, &global, args, &printer),
+        Command::Build(args) => commands::build::build(&cli.global, &global, args, &printer),
+        Command::Verify(args) => commands::verify::verify(&cli.global, &global, args, &printer),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
@@ -61,7 +61,7 @@ pub fn main() -> ExitCode {
 /// The exit code of an error: from the core error kind when there is one.
 fn exit_code(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<wheelbuild::Error>() {
+        if let Some(e) = cause.downcast_ref::<crate::Error>() {
             return e.exit();
         }
     }
@@ -84,7 +84,7 @@ fn init_tracing(verbosity: i8) {
 
 /// A runtime for commands that touch the network. Installs the TLS crypto provider
 /// explicitly: more than one may be linked, and rustls panics if it has to guess.
-pub fn network_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn network_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()

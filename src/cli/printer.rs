@@ -9,18 +9,18 @@ const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const DIM: Style = Style::new().dimmed();
 
-pub struct Printer {
+pub(crate) struct Printer {
     verbosity: i8,
 }
 
 impl Printer {
-    pub fn new(verbosity: i8) -> Printer {
+    pub(crate) fn new(verbosity: i8) -> Printer {
         Printer { verbosity }
     }
 
     /// Data: the command's result. Always printed, never colored (so it bypasses
     /// anstream, whose escape stripping would scan every byte).
-    pub fn data(&self, text: &str) {
+    pub(crate) fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
@@ -28,7 +28,7 @@ impl Printer {
 
     /// Stream data to stdout through `write` (big outputs are not built in memory). A
     /// closed pipe (`| head`) is not an error.
-    pub fn data_with(
+    pub(crate) fn data_with(
         &self,
         write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
@@ -40,25 +40,25 @@ impl Printer {
     }
 
     /// `   Verb message`, cargo-style, on stderr; silenced by -q.
-    pub fn status(&self, verb: &str, message: &str) {
+    pub(crate) fn status(&self, verb: &str, message: &str) {
         if self.verbosity >= 0 {
             let _ = writeln!(anstream::stderr(), "{STATUS}{verb:>12}{STATUS:#} {message}");
         }
     }
 
     /// A plain line on stderr; silenced by -q.
-    pub fn note(&self, message: &str) {
+    pub(crate) fn note(&self, message: &str) {
         if self.verbosity >= 0 {
             let _ = writeln!(anstream::stderr(), "{message}");
         }
     }
 
     /// An error with its location snippet, causes and hint.
-    pub fn error(&self, err: &anyhow::Error) {
+    pub(crate) fn error(&self, err: &anyhow::Error) {
         let mut out = String::new();
         let mut core = None;
         for cause in err.chain() {
-            if let Some(e) = cause.downcast_ref::<wheelbuild::Error>() {
+            if let Some(e) = cause.downcast_ref::<crate::Error>() {
                 core = Some(e);
                 break;
             }
@@ -107,13 +107,13 @@ fn render(out: &mut String, err: &(dyn std::error::Error + 'static), indent: &st
 /// Location and hint of the first error in the chain that has them.
 fn details(
     err: &(dyn std::error::Error + 'static),
-) -> (Option<wheelbuild::diag::Location>, Option<String>) {
+) -> (Option<crate::diag::Location>, Option<String>) {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(w) = e.downcast_ref::<wheelbuild::Error>() {
+        if let Some(w) = e.downcast_ref::<crate::Error>() {
             return (w.location().cloned(), w.hint());
         }
-        if let Some(r) = e.downcast_ref::<wheelbuild::resolve::ResolveError>() {
+        if let Some(r) = e.downcast_ref::<crate::resolve::ResolveError>() {
             return (r.location().cloned(), r.hint());
         }
         cur = e.source();

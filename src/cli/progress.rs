@@ -3,24 +3,26 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::exec::{Outcome, Reporter, TargetReport};
+use crate::store::Damage;
 use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wheelbuild::exec::{Outcome, Reporter, TargetReport};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
 
-pub struct Progress {
+pub(crate) struct Progress {
     verbosity: i8,
     bars: Option<MultiProgress>,
     active: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    pub fn new(verbosity: i8) -> Progress {
+    pub(crate) fn new(verbosity: i8) -> Progress {
         let tty = std::io::stderr().is_terminal() && verbosity == 0;
         Progress {
             verbosity,
@@ -81,6 +83,14 @@ impl Reporter for Progress {
         }
     }
 
+    fn quarantined(&self, id: &str, damage: &Damage, moved_to: &Path) {
+        self.line(&format!(
+            "{BAD}{:>12}{BAD:#} {id}: {damage}; the store entry was moved to {} and the target is built again",
+            "Damaged",
+            moved_to.display()
+        ));
+    }
+
     fn finished(&self, report: &TargetReport) {
         if let Some(bar) = self.active.lock().expect("poisoned").remove(&report.id) {
             bar.finish_and_clear();
@@ -88,7 +98,7 @@ impl Reporter for Progress {
         if matches!(
             &report.outcome,
             Outcome::Failed {
-                error: wheelbuild::exec::BuildError::Interrupted,
+                error: crate::exec::BuildError::Interrupted,
                 ..
             }
         ) {
@@ -135,6 +145,13 @@ impl Reporter for Progress {
                 text
             }
         };
+        let mut text = text;
+        for old in &report.pruned {
+            text.push_str(&format!(
+                "\n             removed its earlier wheel {}",
+                old.display()
+            ));
+        }
         // Failures are shown even with -q.
         if self.verbosity >= 0 || matches!(report.outcome, Outcome::Failed { .. }) {
             match &self.bars {

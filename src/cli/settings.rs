@@ -3,19 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
+use crate::resolve::ResolveSettings;
+use crate::store::Store;
 use anyhow::Context as _;
-use wheelbuild::config::Config;
-use wheelbuild::resolve::ResolveSettings;
-use wheelbuild::store::Store;
 
 use super::args::{ColorArg, GlobalArgs};
 
-pub const CONFIG_FILE: &str = "wheelbuild.toml";
-pub const LOCK_FILE: &str = "wheelbuild.lock";
+pub(crate) const CONFIG_FILE: &str = "wheelbuild.toml";
+pub(crate) const LOCK_FILE: &str = "wheelbuild.lock";
 
 /// Settings every command has, before any file is read.
 #[derive(Debug, Clone)]
-pub struct GlobalSettings {
+pub(crate) struct GlobalSettings {
     pub color: anstream::ColorChoice,
     /// -q is negative, -v positive.
     pub verbosity: i8,
@@ -24,7 +24,7 @@ pub struct GlobalSettings {
 }
 
 impl GlobalSettings {
-    pub fn resolve(args: &GlobalArgs) -> GlobalSettings {
+    pub(crate) fn resolve(args: &GlobalArgs) -> GlobalSettings {
         let color = match args.color {
             ColorArg::Always => anstream::ColorChoice::Always,
             ColorArg::Never => anstream::ColorChoice::Never,
@@ -43,43 +43,58 @@ impl GlobalSettings {
 }
 
 /// Settings of a command that works on a project.
-pub struct ProjectSettings {
+pub(crate) struct ProjectSettings {
     pub config: Config,
     pub lock_path: PathBuf,
     pub store_dir: PathBuf,
     pub cache_dir: PathBuf,
+    /// The cache channel: `WHEELBUILD_CACHE_CHANNEL`, else the config's.
+    pub channel: String,
 }
 
 impl ProjectSettings {
-    pub fn load(args: &GlobalArgs) -> anyhow::Result<ProjectSettings> {
+    pub(crate) fn load(args: &GlobalArgs) -> anyhow::Result<ProjectSettings> {
         let path = match &args.config {
             Some(p) => p.clone(),
             None => find_config()?,
         };
-        let config = Config::load(&path).map_err(wheelbuild::Error::from)?;
+        let config = Config::load(&path).map_err(crate::Error::from)?;
         // Beside the config, spelled as the config path is (`wheelbuild.lock`, not `./wheelbuild.lock`).
         let lock_path = path.with_file_name(LOCK_FILE);
         let store_dir = match &args.store {
             Some(d) => d.clone(),
-            None => config.resolve_path(&config.file.store.dir),
+            None => config.settings.store_dir.clone(),
         };
         let cache_dir = match &args.cache_dir {
             Some(d) => d.clone(),
-            None => config.resolve_path(&config.file.cache.dir),
+            None => config.settings.cache.dir.clone(),
+        };
+        let channel = match std::env::var("WHEELBUILD_CACHE_CHANNEL") {
+            Ok(c) => match crate::config::channel_problem(&c) {
+                None => c,
+                Some(problem) => {
+                    anyhow::bail!(crate::Error::from(crate::config::ConfigError::usage(
+                        format!("invalid WHEELBUILD_CACHE_CHANNEL `{c}`: {problem}"),
+                        Some("channels are names such as `ci`, `nightly`, `release`".into()),
+                    )))
+                }
+            },
+            Err(_) => config.settings.cache.channel.clone(),
         };
         Ok(ProjectSettings {
             config,
             lock_path,
             store_dir,
             cache_dir,
+            channel,
         })
     }
 
-    pub fn store(&self) -> Store {
+    pub(crate) fn store(&self) -> Store {
         Store::new(&self.store_dir)
     }
 
-    pub fn resolve_settings(&self) -> ResolveSettings {
+    pub(crate) fn resolve_settings(&self) -> ResolveSettings {
         let mut s = ResolveSettings::for_config(&self.config, &self.cache_dir);
         // Tests shorten backoff; users never need to.
         if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS")
@@ -108,14 +123,12 @@ fn find_config() -> anyhow::Result<PathBuf> {
         }
         dir = d.parent();
     }
-    Err(
-        wheelbuild::Error::from(wheelbuild::config::ConfigError::Read {
-            path: PathBuf::from(CONFIG_FILE),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "not found in this directory or any parent",
-            ),
-        })
-        .into(),
-    )
+    Err(crate::Error::from(crate::config::ConfigError::Read {
+        path: PathBuf::from(CONFIG_FILE),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not found in this directory or any parent",
+        ),
+    })
+    .into())
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// Why a template could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     /// `{name}` names no variable at all.
     Unknown { name: String, offset: usize },
     /// `{name}` is a known variable that this cell does not define (e.g. `{cuda}` in a cpu cell).
@@ -20,7 +20,7 @@ pub enum TemplateError {
 }
 
 /// Where template variables come from.
-pub trait Vars {
+pub(crate) trait Vars {
     /// `None`: no such variable. `Some(None)`: a known variable this cell does not define.
     fn lookup(&self, name: &str) -> Option<Option<&str>>;
 }
@@ -32,7 +32,7 @@ impl Vars for BTreeMap<String, Option<String>> {
 }
 
 /// Expand `template`; `offset`s in errors are byte offsets into `template`.
-pub fn expand(template: &str, vars: &impl Vars) -> Result<String, TemplateError> {
+pub(crate) fn expand(template: &str, vars: &impl Vars) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let bytes = template.as_bytes();
     let mut i = 0;

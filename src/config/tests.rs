@@ -1,4 +1,7 @@
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::accel::Accel;
 
 fn parse(src: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("wheelbuild.toml"), src)
@@ -253,15 +256,37 @@ git = "."
     );
     assert_eq!(c.targets[0].output_subdir, "py310/cu118/linux_aarch64");
 
-    let (msg, _, hint) = err(&src.replace(
-        "when = { torch = \"2.3.0\" }",
-        "when = { torch = \"2.4.0\" }",
-    ));
+    let (msg, _, hint) = err(&src.replace("torch = [\"2.3.0\"]", "torch = [\"2.3.0\", \"2.4.0\"]"));
     assert_eq!(
         msg,
-        "no base image for cell python=3.10, cuda=cuda11.8, torch=2.3.0"
+        "no base image for cell python=3.10, cuda=cuda11.8, torch=2.4.0"
     );
     assert!(hint.unwrap().contains("[[image.select]]"));
+}
+
+/// Regression: a `when` value that is no value of its axis (a typo) silently matched
+/// nothing, and the cell fell through to `image.template`: a wrong base image.
+#[test]
+fn an_image_select_value_that_is_not_an_axis_value_is_refused() {
+    let (msg, loc, hint) = err(r#"
+[matrix]
+python = ["3.11"]
+cuda = ["cpu", "cuda12.4"]
+
+[image]
+template = "fallback:{python}"
+
+[[image.select]]
+when = { cuda = "cuda12.04" }
+ref = "cuda-image:{python}"
+
+[[project]]
+name = "p"
+git = "."
+"#);
+    assert_eq!(msg, "`cuda12.04` is not a value of axis `cuda`");
+    assert_eq!(loc, Some((10, 17)));
+    assert_eq!(hint.as_deref(), Some("did you mean `cuda12.4`?"));
 }
 
 #[test]
@@ -275,9 +300,9 @@ fn env_is_merged_and_validated() {
     assert_eq!(env["CFLAGS"], "-O3");
     assert_eq!(env["MAX_JOBS"], "4");
     assert_eq!(env["TORCH_CUDA_ARCH_LIST"], "12.4");
-    assert!(!c.is_key_env("MAX_JOBS"));
-    assert!(!c.is_key_env("MY_LOG"));
-    assert!(c.is_key_env("CFLAGS"));
+    assert!(c.non_key_env.contains("MAX_JOBS"));
+    assert!(c.non_key_env.contains("MY_LOG"));
+    assert!(!c.non_key_env.contains("CFLAGS"));
 
     let (msg, _, _) = err(&(BASE.to_string() + "env = { WHEELBUILD_OUT = \"/x\" }\n"));
     assert_eq!(
@@ -330,4 +355,115 @@ fn read_error_has_a_hint() {
             .starts_with("cannot read config file /nonexistent/wheelbuild.toml")
     );
     assert!(e.hint().unwrap().contains("--config"));
+}
+
+/// Regression: a 65,536-character name panicked later (a format width) and a 250+
+/// character one failed at build time with "File name too long" and a permissions hint.
+#[test]
+fn overlong_names_are_config_errors() {
+    for n in [65, 250, 70_000] {
+        let long = "p".repeat(n);
+        let (msg, loc, hint) =
+            err(&BASE.replace("name = \"hello\"", &format!("name = \"{long}\"")));
+        assert!(msg.starts_with("invalid project name `ppp"), "{msg}");
+        assert!(
+            msg.len() < 200,
+            "long names are cut in messages: {}",
+            msg.len()
+        );
+        assert_eq!(loc, Some((10, 8)));
+        assert!(hint.unwrap().contains("at most 64"));
+    }
+    let (msg, loc, _) = err(&BASE.replace("\"cpu\", \"cuda12.4\"]", "\"cpu\"]\naxes = { tier = [\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"] }"));
+    assert!(msg.starts_with("invalid value `xxxx"), "{msg}");
+    assert_eq!(loc.map(|l| l.0), Some(5));
+    // Many axes of legal length can still make a cell name too long for a file name.
+    let axes: Vec<String> = (0..5)
+        .map(|i| format!("a{i} = [\"{}\"]", "v".repeat(60)))
+        .collect();
+    let (msg, _, hint) = err(&BASE.replace(
+        "\"cpu\", \"cuda12.4\"]",
+        &format!("\"cpu\"]\naxes = {{ {} }}", axes.join(", ")),
+    ));
+    assert!(msg.contains("more than 200"), "{msg}");
+    assert!(hint.unwrap().contains("file names"));
+}
+
+/// Regression: `cache.channel = "../../x"` put build caches outside the cache directory.
+#[test]
+fn a_cache_channel_must_be_a_plain_name() {
+    for bad in ["../../x", "a/b", "", ".hidden"] {
+        let (msg, loc, _) = err(&format!("{BASE}\n[cache]\nchannel = \"{bad}\"\n"));
+        assert_eq!(msg, format!("invalid cache channel `{bad}`"));
+        assert_eq!(loc.map(|l| l.0), Some(15), "{bad}");
+    }
+    let c = parse(&format!("{BASE}\n[cache]\nchannel = \"nightly\"\n")).unwrap();
+    assert_eq!(c.settings.cache.channel, "nightly");
+}
+
+/// Regression: targets that differ only in an axis the layout does not name wrote the same
+/// wheelhouse path, last writer winning. The default layout names every axis with more
+/// than one value; an explicit layout that merges two targets is an error.
+#[test]
+fn wheelhouse_directories_never_hold_two_targets_of_one_project() {
+    let src = r#"
+[matrix]
+python = ["3.11"]
+torch = ["2.4.0"]
+axes = { tier = ["0", "2"], flags = ["on"] }
+
+[image]
+template = "img:{python}"
+
+[[project]]
+name = "atlas"
+git = "."
+"#;
+    let c = parse(src).unwrap();
+    let dirs: Vec<_> = c.targets.iter().map(|t| t.output_subdir.as_str()).collect();
+    assert_eq!(
+        dirs,
+        [
+            "py311/cpu/linux_x86_64/tier-0",
+            "py311/cpu/linux_x86_64/tier-2"
+        ],
+        "single-valued axes (torch, flags) stay out of the default"
+    );
+
+    let (msg, loc, hint) = err(&format!(
+        "{src}\n[output]\nlayout = \"py{{py}}/{{accel}}\"\n"
+    ));
+    assert_eq!(
+        msg,
+        "targets `atlas/py3.11-cpu-torch2.4.0-flags=on-tier=0` and `atlas/py3.11-cpu-torch2.4.0-flags=on-tier=2` would put their wheels in the same wheelhouse directory `py311/cpu`"
+    );
+    assert_eq!(loc, Some((15, 10)));
+    assert_eq!(
+        hint.as_deref(),
+        Some(
+            "add {tier} to `output.layout` so that each target of project `atlas` gets its own directory"
+        )
+    );
+    // Two projects may share a directory: their wheels have different names.
+    let two = format!("{src}\n[[project]]\nname = \"other\"\ngit = \".\"\n");
+    assert!(parse(&two).is_ok());
+}
+
+/// Regression: an unparsable `cuda` value fell back to CPU silently wherever the
+/// accelerator was needed; every cell now carries its parsed accelerator.
+#[test]
+fn every_cell_carries_its_parsed_accelerator() {
+    let c = parse(&format!(
+        "{BASE}\n[[matrix.include]]\npython = \"3.12\"\ncuda = \"rocm6.2\"\n"
+    ))
+    .unwrap();
+    let accels: Vec<String> = c.cells.iter().map(|c| c.accel.to_string()).collect();
+    assert_eq!(accels, ["cpu", "cuda12.4", "cpu", "cuda12.4", "rocm6.2"]);
+}
+
+#[test]
+fn the_old_verify_key_says_what_it_became() {
+    let (msg, _, hint) = err(&BASE.replace("ref = \"main\"", "ref = \"main\"\nverify = \"true\""));
+    assert!(msg.starts_with("unknown field `verify`"), "{msg}");
+    assert!(hint.unwrap().contains("`toolchain-check`"));
 }

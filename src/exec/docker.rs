@@ -1,5 +1,5 @@
-//! The Docker Engine, through bollard: pinned images, environment images, build
-//! containers, and their cleanup.
+//! The Docker Engine, through bollard: pinned images, containers (create, run, stream
+//! output, wait, download, commit, remove) and the containers a killed run left behind.
 //!
 //! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
 //! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
@@ -14,7 +14,8 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -88,9 +89,9 @@ impl Live {
     }
 }
 
-/// What a build container runs and with what.
+/// What a container runs and with what.
 #[derive(Debug, Clone)]
-pub struct RunSpec {
+pub struct ContainerConfig {
     pub image: String,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
@@ -225,16 +226,18 @@ impl Engine {
     pub async fn run(
         &self,
         name: &str,
-        spec: &RunSpec,
+        config: &ContainerConfig,
         mut on_output: impl FnMut(&[u8]),
     ) -> Result<(String, i64), DockerError> {
         let host_config = HostConfig {
-            binds: Some(spec.binds.clone()),
-            network_mode: spec.network_none.then(|| "none".to_string()),
-            security_opt: spec.hardened.then(|| vec!["no-new-privileges".to_string()]),
-            cap_drop: spec.hardened.then(|| vec!["ALL".to_string()]),
+            binds: Some(config.binds.clone()),
+            network_mode: config.network_none.then(|| "none".to_string()),
+            security_opt: config
+                .hardened
+                .then(|| vec!["no-new-privileges".to_string()]),
+            cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
             init: Some(true),
-            device_requests: spec.gpu.then(|| {
+            device_requests: config.gpu.then(|| {
                 vec![DeviceRequest {
                     driver: Some(String::new()),
                     count: Some(-1),
@@ -245,11 +248,11 @@ impl Engine {
             ..Default::default()
         };
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            cmd: Some(spec.cmd.clone()),
-            env: Some(spec.env.clone()),
-            user: spec.user.clone(),
-            labels: Some(spec.labels.clone().into_iter().collect()),
+            image: Some(config.image.clone()),
+            cmd: Some(config.cmd.clone()),
+            env: Some(config.env.clone()),
+            user: config.user.clone(),
+            labels: Some(config.labels.clone().into_iter().collect()),
             host_config: Some(host_config),
             ..Default::default()
         };
@@ -383,6 +386,32 @@ impl Engine {
                 detail: e.to_string(),
             }),
         }
+    }
+
+    /// wheelbuild's containers on this engine (running or not), with their labels.
+    pub async fn labelled_containers(
+        &self,
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>, DockerError> {
+        let filters = std::collections::HashMap::from([("label", vec![LABEL])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "list containers",
+                detail: e.to_string(),
+            })?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default().into_iter().collect();
+                Some((c.id?, labels))
+            })
+            .collect())
     }
 
     /// Remove every container this process still has (on Ctrl-C).

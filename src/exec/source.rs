@@ -22,6 +22,12 @@ pub enum SourceError {
     },
     #[error("cannot prepare sources in {}: {detail}", path.display())]
     Io { path: PathBuf, detail: String },
+    #[error("the commit time of {commit} in {} is unreadable: `{found}`", path.display())]
+    CommitTime {
+        path: PathBuf,
+        commit: String,
+        found: String,
+    },
 }
 
 impl SourceError {
@@ -34,6 +40,10 @@ impl SourceError {
             SourceError::Io { .. } => {
                 Some("check the cache directory's permissions and free space".into())
             }
+            SourceError::CommitTime { path, .. } => Some(format!(
+                "the checkout is damaged: delete {} (it is re-created on demand)",
+                path.display()
+            )),
         }
     }
 }
@@ -128,6 +138,12 @@ pub async fn checkout(
     time.arg("-C")
         .arg(&dir)
         .args(["show", "-s", "--format=%ct", commit]);
-    let epoch = output(time, url).await?.parse().unwrap_or(0);
+    // No fallback: a wrong SOURCE_DATE_EPOCH silently changes every timestamp in the wheel.
+    let found = output(time, url).await?;
+    let epoch = found.parse().map_err(|_| SourceError::CommitTime {
+        path: dir.clone(),
+        commit: commit.to_string(),
+        found,
+    })?;
     Ok(Source { dir, epoch })
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
-use crate::key;
 use crate::lock::{Change, LockedGit, LockedImage, Lockfile, diff};
 pub use git::{GitContext, GitError};
 pub use registry::{RegistryError, RegistryResolver, RetryPolicy};
@@ -105,13 +104,7 @@ impl ResolveSettings {
                 root: config.root.clone(),
                 mirrors: cache_dir.join("git"),
             },
-            insecure: config
-                .file
-                .registries
-                .iter()
-                .filter(|(_, r)| r.insecure)
-                .map(|(host, _)| host.clone())
-                .collect(),
+            insecure: config.settings.insecure_registries.clone(),
             retry: RetryPolicy::default(),
             concurrency: 32,
         }
@@ -242,7 +235,7 @@ pub async fn lock(
         1 => return Err(failures.pop().expect("one failure")),
         _ => return Err(ResolveError::Many(failures)),
     }
-    let lock = Lockfile::new(key::lock_inputs(config), images, git);
+    let lock = Lockfile::new(crate::lock::lock_inputs(config), images, git);
     let changes = diff(old, &lock);
     Ok(LockOutcome { lock, changes })
 }

@@ -25,8 +25,9 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::config::{ImageInput, Platform};
+use crate::config::ImageInput;
 use crate::lock::LockedImage;
+use crate::platform::Platform;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

@@ -11,362 +11,22 @@
 //! cannot verify PyPI's certificate behind this machine's TLS-intercepting proxy.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
-use crate::common::Project;
+use crate::common::*;
 use crate::support::fixtures::{
-    self, BaseImage, ImageKind, containers_created_since, docker_cli, docker_ok, example_repo,
-    key_label, leftover_containers, pid_label, running_containers,
+    self, ImageKind, containers_created_since, docker_cli, docker_ok, example_repo, key_label,
+    pid_label,
 };
 use crate::support::git::GitRepo;
 use crate::support::images::{self, ManifestKind, push_single};
 use crate::support::registry::{Auth, Registry};
 use crate::support::require_all;
-
-/// Wheelhouse sub-directory of the CPU cell (`py{py}/{accel}/{platform}`).
-const CPU_DIR: &str = "py311/cpu/linux_x86_64";
-
-// ----- project setup -----------------------------------------------------------------
-
-/// A config for the CPU cell `py3.11-cpu` on `image`, builds as 1234:1234. `extra` goes
-/// right after `[build]` (keys of `[build]`, then any other tables).
-fn config(image: &str, test: &str, extra: &str, projects: &[String]) -> String {
-    format!(
-        r#"env = {{ WB_TEST = "{test}" }}
-
-[matrix]
-python = ["3.11"]
-
-[image]
-template = "{image}"
-
-[build]
-uid = 1234
-gid = 1234
-{extra}
-{}"#,
-        projects.concat()
-    )
-}
-
-/// A `[[project]]` at tag `v0.1.0` of `repo`, with `more` lines.
-fn project(name: &str, repo: &GitRepo, more: &str) -> String {
-    format!(
-        "\n[[project]]\nname = \"{name}\"\ngit = \"{}\"\nref = \"v0.1.0\"\n{more}\n",
-        repo.file_url()
-    )
-}
-
-fn new_project(base: &BaseImage, config: &str) -> Project {
-    Project::new(config).name(base.addr(), "REGISTRY")
-}
-
-/// A minimal pure-Python setuptools project `dist` (module `<dist>_mod`), committed and
-/// tagged `v0.1.0`. `setup_py` replaces the default `setup.py`.
-fn pure_repo(dist: &str, setup_py: Option<&str>) -> GitRepo {
-    let repo = GitRepo::new();
-    repo.commit(
-        "pyproject.toml",
-        "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n",
-        "pyproject",
-    );
-    repo.commit(
-        &format!("{dist}_mod.py"),
-        &format!("NAME = {dist:?}\n"),
-        "module",
-    );
-    let default = format!(
-        "from setuptools import setup\n\nsetup(name={dist:?}, version=\"0.1.0\", py_modules=[\"{dist}_mod\"])\n"
-    );
-    repo.commit("setup.py", setup_py.unwrap_or(&default), "setup.py");
-    repo.annotated_tag("v0.1.0", "v0.1.0");
-    repo
-}
-
-/// The id of a project's target in the CPU cell.
-fn cpu(project: &str) -> String {
-    format!("{project}/py3.11-cpu")
-}
-
-// ----- running wheelbuild ------------------------------------------------------------
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs `args`, which must exit 0.
-fn ok(p: &Project, args: &[&str]) -> Output {
-    let out = p.run(args);
-    assert!(
-        out.status.success(),
-        "wheelbuild {args:?} failed:\n{}",
-        p.snapshot(&out)
-    );
-    out
-}
-
-/// Runs `args` with extra environment variables.
-fn run_env(p: &Project, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = p.cmd();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(args).output().unwrap()
-}
-
-/// `Project::snapshot`, with the padding before right-aligned times collapsed (a time of
-/// `12.3s` is one column wider than `3.2s`).
-fn snap(p: &Project, out: &Output) -> String {
-    regex_lite::Regex::new(r" +\[TIME\]")
-        .unwrap()
-        .replace_all(&p.snapshot(out), " [TIME]")
-        .into_owned()
-}
-
-/// `p.cmd()` as a `std::process::Command` (to spawn it), output into files under the
-/// project (no pipe to fill up).
-fn spawn(p: &Project, args: &[&str], name: &str) -> Running {
-    let cmd = p.cmd();
-    let mut std_cmd = std::process::Command::new(cmd.get_program());
-    std_cmd.args(cmd.get_args()).args(args);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => std_cmd.env(k, v),
-            None => std_cmd.env_remove(k),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        std_cmd.current_dir(dir);
-    }
-    let out_path = p.file(&format!("{name}.stdout"));
-    let err_path = p.file(&format!("{name}.stderr"));
-    std_cmd
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap());
-    Running {
-        child: std_cmd.spawn().expect("spawning wheelbuild"),
-        out_path,
-        err_path,
-    }
-}
-
-/// A spawned wheelbuild; killed and reaped if dropped while running.
-struct Running {
-    child: Child,
-    out_path: PathBuf,
-    err_path: PathBuf,
-}
-
-impl Running {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for the exit (at most `timeout`); its output.
-    fn wait(&mut self, timeout: Duration) -> Output {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "wheelbuild (pid {}) still running after {timeout:?}\n--- stderr ---\n{}",
-                    self.child.id(),
-                    std::fs::read_to_string(&self.err_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Output {
-            status,
-            stdout: std::fs::read(&self.out_path).unwrap_or_default(),
-            stderr: std::fs::read(&self.err_path).unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-// ----- plan, store, wheelhouse, logs -------------------------------------------------
-
-fn plan_json(p: &Project) -> Value {
-    let out = ok(p, &["plan", "--format", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// `id` → its key, from `plan --format json`.
-fn keys(p: &Project) -> BTreeMap<String, String> {
-    plan_json(p)["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["id"].as_str().unwrap().to_owned(),
-                t["key"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn key_of(p: &Project, id: &str) -> String {
-    keys(p)
-        .remove(id)
-        .unwrap_or_else(|| panic!("no target {id} in the plan"))
-}
-
-fn store_dir(p: &Project) -> PathBuf {
-    p.file(".wheelbuild/store/v1")
-}
-
-/// Keys present in the store (`keys/<key>/record.json` exists).
-fn store_keys(p: &Project) -> BTreeSet<String> {
-    let Ok(entries) = std::fs::read_dir(store_dir(p).join("keys")) else {
-        return BTreeSet::new();
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.join("record.json").is_file())
-        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
-        .collect()
-}
-
-fn record(p: &Project, key: &str) -> Value {
-    let path = store_dir(p).join("keys").join(key).join("record.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-/// Entries left in the store's staging directory.
-fn staging_leftovers(p: &Project) -> Vec<PathBuf> {
-    match std::fs::read_dir(store_dir(p).join("tmp")) {
-        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn wheelhouse(p: &Project) -> PathBuf {
-    p.file("wheelhouse").join(CPU_DIR)
-}
-
-/// `*.whl` file names in `dir` (sorted; none when it does not exist).
-fn wheels_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".whl"))
-        .collect();
-    names.sort();
-    names
-}
-
-/// Every file under `dir`, recursively (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-fn sha256_file(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    hex::encode(Sha256::digest(&bytes))
-}
-
-fn mtime(path: &Path) -> SystemTime {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The build log of target `id`.
-fn log_path(p: &Project, id: &str) -> PathBuf {
-    p.file(".wheelbuild/cache/logs").join(format!("{id}.log"))
-}
-
-fn read_log(p: &Project, id: &str) -> String {
-    let path = log_path(p, id);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `FACT name=value` lines of a log.
-fn facts(log: &str) -> BTreeMap<String, String> {
-    log.lines()
-        .filter_map(|l| l.trim().strip_prefix("FACT "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
-/// The summary row of `id` in `build`'s stdout, split on whitespace.
-fn summary_row(out: &Output, id: &str) -> Vec<String> {
-    stdout(out)
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .unwrap_or_else(|| panic!("no summary row for {id} in:\n{}", stdout(out)))
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn status_of(out: &Output, id: &str) -> String {
-    summary_row(out, id)[1].clone()
-}
-
-/// The `N target(s): B built, C cached, F failed in T` line.
-fn totals(out: &Output) -> String {
-    let text = stdout(out);
-    let line = text
-        .lines()
-        .find(|l| l.contains(" targets: ") || l.contains(" target: "))
-        .unwrap_or_else(|| panic!("no totals line in:\n{text}"));
-    line.split(" in ").next().unwrap().to_owned()
-}
-
-fn assert_no_containers(label: &str) {
-    let left = leftover_containers(label);
-    assert!(left.is_empty(), "containers left with {label}: {left:?}");
-}
-
-/// The `ccache` field of a record: (hits, misses).
-fn ccache_stats(record: &Value) -> (u64, u64) {
-    let c = &record["ccache"];
-    assert!(c.is_object(), "record has no ccache stats: {record:#}");
-    (c["hits"].as_u64().unwrap(), c["misses"].as_u64().unwrap())
-}
 
 // ----- a, b: build, install, cached, restored ------------------------------------------
 
@@ -826,13 +486,17 @@ fn failed_toolchain_check_stops_before_the_build_command() {
                 project(
                     "no-nvcc",
                     &pure,
-                    &format!("verify = 'nvcc --version'\n{build}"),
+                    &format!("toolchain-check = 'nvcc --version'\n{build}"),
                 ),
-                project("false", &pure, &format!("verify = 'false'\n{build}")),
+                project(
+                    "false",
+                    &pure,
+                    &format!("toolchain-check = 'false'\n{build}"),
+                ),
                 project(
                     "checked",
                     &pure,
-                    &format!("verify = 'python3 --version'\n{build}"),
+                    &format!("toolchain-check = 'python3 --version'\n{build}"),
                 ),
             ],
         ),
@@ -1250,41 +914,6 @@ fn bogus_build_outputs_are_refused() {
 // ----- j, k: a killed container, Ctrl-C ----------------------------------------------
 
 /// A project whose build sleeps; the running wheelbuild and its build container.
-fn start_sleeping_build(base: &BaseImage, test: &str) -> (Project, GitRepo, Running, String) {
-    let pure = example_repo("hello-pure");
-    let p = new_project(
-        base,
-        &config(
-            &base.reference,
-            test,
-            "",
-            &[project("sleeper", &pure, "build = 'sleep 60'")],
-        ),
-    );
-    ok(&p, &["lock"]);
-    let key = key_of(&p, &cpu("sleeper"));
-    let running = spawn(&p, &["build"], "build");
-    // The build container (`wheelbuild-<key12>-<pid>-<n>`, not an environment one), once
-    // it runs the build command (after the toolchain check).
-    let prefix = format!("wheelbuild-{}-{}-", &key[..12], running.pid());
-    let container = crate::support::wait_until(Duration::from_secs(180), || {
-        running_containers(&key_label(&key))
-            .into_iter()
-            .find(|(_, name)| name.starts_with(&prefix))
-            .map(|(id, _)| id)
-            .filter(|id| {
-                let top = docker_cli(&["top", id]);
-                String::from_utf8_lossy(&top.stdout).contains("sleep 60")
-            })
-    });
-    let container = container.unwrap_or_else(|| {
-        panic!(
-            "the build command never ran:\n{}",
-            std::fs::read_to_string(p.file("build.stderr")).unwrap_or_default()
-        )
-    });
-    (p, pure, running, container)
-}
 
 #[test]
 fn a_killed_build_container_fails_the_target_and_is_removed() {
@@ -1577,7 +1206,7 @@ fn verify_rebuilds_and_names_what_differs() {
         "{text}"
     );
     assert!(
-        text.contains("  stamped-0.1.0-py3-none-any.whl: stored "),
+        text.contains("  stamped-0.1.0-py3-none-any.whl: recorded "),
         "{text}"
     );
     assert!(text.contains("    changed: stamped_mod.py\n"), "{text}");
@@ -1720,7 +1349,7 @@ cuda = ["cuda11.8"]
 
 [image]
 template = "{}"
-verify = "nvcc --version | grep 'release {{cuda}}'"
+toolchain-check = "nvcc --version | grep 'release {{cuda}}'"
 
 [build]
 uid = 1234

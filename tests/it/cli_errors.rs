@@ -212,3 +212,70 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kinds: lock-missing"));
 }
+
+/// Regression: a config that is not UTF-8 failed without saying where.
+#[test]
+fn a_non_utf8_config_names_the_line() {
+    let p = Project::new(CONFIG);
+    let mut bytes = CONFIG.as_bytes().to_vec();
+    let at = CONFIG.find("hello").unwrap() + 2;
+    bytes[at] = 0xff;
+    std::fs::write(p.file("wheelbuild.toml"), bytes).unwrap();
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the config file is not UTF-8 text
+     --> wheelbuild.toml:9:11
+      |
+    9 | name = "he�lo"
+      |           ^
+      hint: TOML files are UTF-8: re-save the file as UTF-8
+    "#);
+}
+
+/// Regression: binary garbage in the lock was exit 3 ("unavailable") without a hint.
+#[test]
+fn a_lock_of_binary_garbage_is_a_user_error_with_a_hint() {
+    let p = Project::new(CONFIG);
+    std::fs::write(
+        p.file("wheelbuild.lock"),
+        b"version = 1\n\x9f\x92\x96garbage",
+    )
+    .unwrap();
+    wb_snapshot!(p, ["plan"], @"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: wheelbuild.lock is corrupt: not UTF-8 text
+     --> wheelbuild.lock:2:1
+      |
+    2 | ���garbage
+      | ^
+      hint: the lock is generated: restore it from version control, or delete it and run `wheelbuild lock`
+    ");
+}
+
+/// Regression: a project name of 65,536+ characters panicked (exit 70).
+#[test]
+fn a_65536_character_project_name_is_a_config_error_not_a_panic() {
+    let name = "p".repeat(65_536);
+    let p = Project::new(&CONFIG.replace("name = \"hello\"", &format!("name = \"{name}\"")));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: invalid project name `pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp…`
+     --> wheelbuild.toml:9:8
+      |
+    9 | name = "ppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp…
+      |        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: it has 65536 characters; names become file names, at most 64
+    "#);
+}

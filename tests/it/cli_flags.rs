@@ -1,14 +1,10 @@
 //! Global flags: --config / WHEELBUILD_CONFIG, --color, -q, -v.
 
-use crate::common::Project;
+use crate::common::{Project, stderr};
 use crate::support::git::GitRepo;
 use crate::support::images::{ManifestKind, push_single};
 use crate::support::registry::{Auth, Registry};
 use crate::support::require_all;
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// A project locked against a real registry and repo.
 fn locked() -> Option<(Project, Registry)> {

@@ -1,10 +1,22 @@
-//! A project directory to run `wheelbuild` in, and snapshots of its output with the
-//! volatile parts (temp paths, ports, digests, SHAs, keys, times) filtered out.
+//! The shared test helpers, in one place: a project directory to run `wheelbuild` in,
+//! snapshots of its output with the volatile parts (temp paths, ports, digests, SHAs,
+//! keys, times) filtered out, config builders for build tests, and readers of what a run
+//! leaves (plan, store, wheelhouse, logs).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use assert_cmd::Command;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::support::fixtures::{
+    BaseImage, docker_cli, example_repo, key_label, leftover_containers, running_containers,
+};
+use crate::support::git::GitRepo;
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -149,4 +161,382 @@ macro_rules! wb_snapshot {
         insta::assert_snapshot!($project.snapshot(&out), @$snapshot);
         out
     }};
+}
+
+// ----- build tests: configs and projects ---------------------------------------------
+
+/// Wheelhouse sub-directory of the CPU cell (`py{py}/{accel}/{platform}`).
+pub const CPU_DIR: &str = "py311/cpu/linux_x86_64";
+
+// ----- project setup -----------------------------------------------------------------
+
+/// A config for the CPU cell `py3.11-cpu` on `image`, builds as 1234:1234. `extra` goes
+/// right after `[build]` (keys of `[build]`, then any other tables).
+pub fn config(image: &str, test: &str, extra: &str, projects: &[String]) -> String {
+    format!(
+        r#"env = {{ WB_TEST = "{test}" }}
+
+[matrix]
+python = ["3.11"]
+
+[image]
+template = "{image}"
+
+[build]
+uid = 1234
+gid = 1234
+{extra}
+{}"#,
+        projects.concat()
+    )
+}
+
+/// A `[[project]]` at tag `v0.1.0` of `repo`, with `more` lines.
+pub fn project(name: &str, repo: &GitRepo, more: &str) -> String {
+    format!(
+        "\n[[project]]\nname = \"{name}\"\ngit = \"{}\"\nref = \"v0.1.0\"\n{more}\n",
+        repo.file_url()
+    )
+}
+
+pub fn new_project(base: &BaseImage, config: &str) -> Project {
+    Project::new(config).name(base.addr(), "REGISTRY")
+}
+
+/// A minimal pure-Python setuptools project `dist` (module `<dist>_mod`), committed and
+/// tagged `v0.1.0`. `setup_py` replaces the default `setup.py`.
+pub fn pure_repo(dist: &str, setup_py: Option<&str>) -> GitRepo {
+    let repo = GitRepo::new();
+    repo.commit(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+        "pyproject",
+    );
+    repo.commit(
+        &format!("{dist}_mod.py"),
+        &format!("NAME = {dist:?}\n"),
+        "module",
+    );
+    let default = format!(
+        "from setuptools import setup\n\nsetup(name={dist:?}, version=\"0.1.0\", py_modules=[\"{dist}_mod\"])\n"
+    );
+    repo.commit("setup.py", setup_py.unwrap_or(&default), "setup.py");
+    repo.annotated_tag("v0.1.0", "v0.1.0");
+    repo
+}
+
+/// The id of a project's target in the CPU cell.
+pub fn cpu(project: &str) -> String {
+    format!("{project}/py3.11-cpu")
+}
+
+// ----- running wheelbuild ------------------------------------------------------------
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `args`, which must exit 0.
+pub fn ok(p: &Project, args: &[&str]) -> Output {
+    let out = p.run(args);
+    assert!(
+        out.status.success(),
+        "wheelbuild {args:?} failed:\n{}",
+        p.snapshot(&out)
+    );
+    out
+}
+
+/// Runs `args` with extra environment variables.
+pub fn run_env(p: &Project, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = p.cmd();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().unwrap()
+}
+
+/// `Project::snapshot`, with the padding before right-aligned times collapsed (a time of
+/// `12.3s` is one column wider than `3.2s`).
+pub fn snap(p: &Project, out: &Output) -> String {
+    regex_lite::Regex::new(r" +\[TIME\]")
+        .unwrap()
+        .replace_all(&p.snapshot(out), " [TIME]")
+        .into_owned()
+}
+
+/// `p.cmd()` as a `std::process::Command` (to spawn it), output into files under the
+/// project (no pipe to fill up).
+pub fn spawn(p: &Project, args: &[&str], name: &str) -> Running {
+    let cmd = p.cmd();
+    let mut std_cmd = std::process::Command::new(cmd.get_program());
+    std_cmd.args(cmd.get_args()).args(args);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => std_cmd.env(k, v),
+            None => std_cmd.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        std_cmd.current_dir(dir);
+    }
+    let out_path = p.file(&format!("{name}.stdout"));
+    let err_path = p.file(&format!("{name}.stderr"));
+    std_cmd
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap());
+    Running {
+        child: std_cmd.spawn().expect("spawning wheelbuild"),
+        out_path,
+        err_path,
+    }
+}
+
+/// A spawned wheelbuild; killed and reaped if dropped while running.
+pub struct Running {
+    child: Child,
+    out_path: PathBuf,
+    err_path: PathBuf,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the exit (at most `timeout`); its output.
+    pub fn wait(&mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "wheelbuild (pid {}) still running after {timeout:?}\n--- stderr ---\n{}",
+                    self.child.id(),
+                    std::fs::read_to_string(&self.err_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Output {
+            status,
+            stdout: std::fs::read(&self.out_path).unwrap_or_default(),
+            stderr: std::fs::read(&self.err_path).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+// ----- plan, store, wheelhouse, logs -------------------------------------------------
+
+pub fn plan_json(p: &Project) -> Value {
+    let out = ok(p, &["plan", "--format", "json"]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `id` → its key, from `plan --format json`.
+pub fn keys(p: &Project) -> BTreeMap<String, String> {
+    plan_json(p)["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_owned(),
+                t["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn key_of(p: &Project, id: &str) -> String {
+    keys(p)
+        .remove(id)
+        .unwrap_or_else(|| panic!("no target {id} in the plan"))
+}
+
+pub fn store_dir(p: &Project) -> PathBuf {
+    p.file(".wheelbuild/store/v1")
+}
+
+/// Keys present in the store (`keys/<key>/record.json` exists).
+pub fn store_keys(p: &Project) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(store_dir(p).join("keys")) else {
+        return BTreeSet::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("record.json").is_file())
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+pub fn record(p: &Project, key: &str) -> Value {
+    let path = store_dir(p).join("keys").join(key).join("record.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Entries left in the store's staging directory.
+pub fn staging_leftovers(p: &Project) -> Vec<PathBuf> {
+    match std::fs::read_dir(store_dir(p).join("tmp")) {
+        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+pub fn wheelhouse(p: &Project) -> PathBuf {
+    p.file("wheelhouse").join(CPU_DIR)
+}
+
+/// `*.whl` file names in `dir` (sorted; none when it does not exist).
+pub fn wheels_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".whl"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    hex::encode(Sha256::digest(&bytes))
+}
+
+pub fn mtime(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The build log of target `id`.
+pub fn log_path(p: &Project, id: &str) -> PathBuf {
+    p.file(".wheelbuild/cache/logs").join(format!("{id}.log"))
+}
+
+pub fn read_log(p: &Project, id: &str) -> String {
+    let path = log_path(p, id);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `FACT name=value` lines of a log.
+pub fn facts(log: &str) -> BTreeMap<String, String> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("FACT "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// The summary row of `id` in `build`'s stdout, split on whitespace.
+pub fn summary_row(out: &Output, id: &str) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id))
+        .unwrap_or_else(|| panic!("no summary row for {id} in:\n{}", stdout(out)))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn status_of(out: &Output, id: &str) -> String {
+    summary_row(out, id)[1].clone()
+}
+
+/// The `N target(s): B built, C cached, F failed in T` line.
+pub fn totals(out: &Output) -> String {
+    let text = stdout(out);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" targets: ") || l.contains(" target: "))
+        .unwrap_or_else(|| panic!("no totals line in:\n{text}"));
+    line.split(" in ").next().unwrap().to_owned()
+}
+
+pub fn assert_no_containers(label: &str) {
+    let left = leftover_containers(label);
+    assert!(left.is_empty(), "containers left with {label}: {left:?}");
+}
+
+/// The `ccache` field of a record: (hits, misses).
+pub fn ccache_stats(record: &Value) -> (u64, u64) {
+    let c = &record["ccache"];
+    assert!(c.is_object(), "record has no ccache stats: {record:#}");
+    (c["hits"].as_u64().unwrap(), c["misses"].as_u64().unwrap())
+}
+
+/// A project whose build sleeps for a minute, building: returns it with its running
+/// `wheelbuild build` and the build container's id.
+pub fn start_sleeping_build(base: &BaseImage, test: &str) -> (Project, GitRepo, Running, String) {
+    let pure = example_repo("hello-pure");
+    let p = new_project(
+        base,
+        &config(
+            &base.reference,
+            test,
+            "",
+            &[project("sleeper", &pure, "build = 'sleep 60'")],
+        ),
+    );
+    ok(&p, &["lock"]);
+    let key = key_of(&p, &cpu("sleeper"));
+    let running = spawn(&p, &["build"], "build");
+    // The build container (`wheelbuild-<key12>-<pid>-<n>`, not an environment one), once
+    // it runs the build command (after the toolchain check).
+    let prefix = format!("wheelbuild-{}-{}-", &key[..12], running.pid());
+    let container = crate::support::wait_until(Duration::from_secs(180), || {
+        running_containers(&key_label(&key))
+            .into_iter()
+            .find(|(_, name)| name.starts_with(&prefix))
+            .map(|(id, _)| id)
+            .filter(|id| {
+                let top = docker_cli(&["top", id]);
+                String::from_utf8_lossy(&top.stdout).contains("sleep 60")
+            })
+    });
+    let container = container.unwrap_or_else(|| {
+        panic!(
+            "the build command never ran:\n{}",
+            std::fs::read_to_string(p.file("build.stderr")).unwrap_or_default()
+        )
+    });
+    (p, pure, running, container)
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use wheelbuild::config::Config;
-use wheelbuild::key::KeyInputs;
 use wheelbuild::lock::{LockedGit, LockedImage, Lockfile, RefKind};
+use wheelbuild::plan::key::KeyInputs;
 
 #[derive(Debug, Clone)]
 struct Project {
@@ -22,7 +22,7 @@ struct Project {
     env: BTreeMap<String, String>,
     max_jobs: Option<u8>,
     gpu: bool,
-    verify: Option<String>,
+    toolchain_check: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +60,18 @@ fn project(index: usize) -> impl Strategy<Value = Project> {
         proptest::option::of("[a-z ]{1,12}"),
     )
         .prop_map(
-            move |(repo, reference, subdir, build, pip, apt, mut env, max_jobs, gpu, verify)| {
+            move |(
+                repo,
+                reference,
+                subdir,
+                build,
+                pip,
+                apt,
+                mut env,
+                max_jobs,
+                gpu,
+                toolchain_check,
+            )| {
                 // Names the config reserves or treats as non-key are generated separately.
                 env.retain(|k, _| {
                     !wheelbuild::config::NON_KEY_ENV.contains(&k.as_str())
@@ -77,7 +88,7 @@ fn project(index: usize) -> impl Strategy<Value = Project> {
                     env,
                     max_jobs,
                     gpu,
-                    verify,
+                    toolchain_check,
                 }
             },
         )
@@ -167,8 +178,8 @@ fn render(m: &Model, s: Style) -> String {
         if let Some(b) = &p.build {
             fields.push(format!("build{eq}{}", q(b)));
         }
-        if let Some(v) = &p.verify {
-            fields.push(format!("verify{eq}{}", q(v)));
+        if let Some(v) = &p.toolchain_check {
+            fields.push(format!("toolchain-check{eq}{}", q(v)));
         }
         let mut env: Vec<String> = p
             .env
@@ -231,7 +242,7 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
                 .to_string(),
         })
         .collect();
-    Lockfile::new(wheelbuild::key::lock_inputs(config), images, git)
+    Lockfile::new(wheelbuild::lock::lock_inputs(config), images, git)
 }
 
 fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
@@ -241,9 +252,10 @@ fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
         .map(|t| {
             let p = &config.projects[t.project];
             let (image, git) = (lock.image(&t.image).unwrap(), lock.git(&p.git).unwrap());
-            let key = KeyInputs::new(config, t, image, git).key();
-            // `plan` hashes a borrowed view; it must agree with the owned inputs records keep.
-            assert_eq!(wheelbuild::key::target_key(config, t, image, git), key);
+            let inputs = KeyInputs::of(config, t, image, git);
+            let key = inputs.key();
+            // `plan` hashes borrowed inputs; they must agree with the owned ones records keep.
+            assert_eq!(inputs.into_owned().key(), key);
             (t.id.clone(), key.0)
         })
         .collect()
@@ -316,7 +328,7 @@ proptest! {
             2 => p.apt.push("zz-extra".into()),
             3 => { p.env.insert("CFLAGS_X".into(), "changed".into()); }
             4 => p.gpu = !p.gpu,
-            5 => p.verify = Some(format!("{} changed", p.verify.clone().unwrap_or_default())),
+            5 => p.toolchain_check = Some(format!("{} changed", p.toolchain_check.clone().unwrap_or_default())),
             6 => p.subdir = Some(format!("{}x", p.subdir.clone().unwrap_or_default())),
             _ => { p.env.insert("TORCH_CUDA_ARCH_LIST".into(), "9.0".into()); }
         }

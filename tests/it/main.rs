@@ -7,6 +7,8 @@ mod cli_errors;
 mod cli_flags;
 mod common;
 mod harness;
+mod hygiene;
+mod integrity;
 mod keys;
 mod lock_git;
 mod lock_registry;

@@ -84,7 +84,7 @@ fn record_all_built(p: &Project) {
             version: STORE_VERSION,
             key: t.key.clone(),
             target: t.id().to_string(),
-            inputs: t.inputs(&config),
+            inputs: t.inputs(&config).into_owned(),
             wheels: vec![],
             log: "build.log".into(),
             duration_ms: 0,
@@ -260,4 +260,112 @@ fn the_store_can_be_elsewhere() {
     assert_eq!(out.status.code(), Some(10));
     assert!(Path::new(&p.file(".wheelbuild/store/v1/keys")).is_dir());
     assert_eq!(code(p, &["check"]), Some(0));
+}
+
+/// The ids and keys of `p`'s plan.
+fn plan_keys(p: &Project) -> Vec<(String, String)> {
+    let out = p.run(&["plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_string(),
+                t["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Regression: with 64 or more targets, `plan` and `check` listed `keys/` once and counted
+/// a key directory without its record as cached: a store of empty directories passed
+/// `check`, and `build` failed on every run.
+#[test]
+fn a_store_of_empty_key_directories_is_not_cached() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    let many: Vec<String> = (0..36).map(|i| format!("\"{i}\"")).collect();
+    let config = p.read("wheelbuild.toml").replace(
+        "python = [\"3.10\", \"3.11\"]",
+        &format!(
+            "python = [\"3.10\", \"3.11\"]\naxes = {{ n = [{}] }}",
+            many.join(", ")
+        ),
+    );
+    p.write("wheelbuild.toml", &config);
+    let keys = plan_keys(p);
+    assert!(keys.len() >= 64, "{} targets", keys.len());
+    for (_, key) in &keys {
+        std::fs::create_dir_all(p.file(".wheelbuild/store/v1/keys").join(key).join("wheels"))
+            .unwrap();
+    }
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} of {} targets would be built (0 cached)",
+            keys.len(),
+            keys.len()
+        )),
+        "{stderr}"
+    );
+}
+
+/// Regression: a wheel deleted from the store left its key "cached" for `plan` and
+/// `check` (and `build` then failed with a path-less "No such file or directory").
+#[test]
+fn a_missing_store_wheel_is_not_cached() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    let config = Config::load(&p.file("wheelbuild.toml")).unwrap();
+    let lock = Lockfile::read(&p.file("wheelbuild.lock")).unwrap().unwrap();
+    let store = Store::new(&p.file(".wheelbuild/store"));
+    let plan = Plan::new(&config, &lock, &store).unwrap();
+    let wheel = "app-1.0-py3-none-any.whl";
+    for t in plan.to_build() {
+        let staging = store.stage().unwrap();
+        std::fs::write(staging.wheels_dir().join(wheel), b"wheel").unwrap();
+        let record = BuildRecord {
+            version: STORE_VERSION,
+            key: t.key.clone(),
+            target: t.id().to_string(),
+            inputs: t.inputs(&config).into_owned(),
+            wheels: vec![wheelbuild::store::WheelRecord {
+                file: wheel.into(),
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"wheel")),
+                size: 5,
+            }],
+            log: "build.log".into(),
+            duration_ms: 0,
+            ccache: None,
+            wheelbuild_version: "test".into(),
+        };
+        store.commit(staging, &record).unwrap();
+    }
+    assert_eq!(code(p, &["check"]), Some(0));
+    let (_, key) = plan_keys(p)
+        .into_iter()
+        .find(|(id, _)| id == "app/py3.11-cpu")
+        .unwrap();
+    std::fs::remove_file(
+        p.file(".wheelbuild/store/v1/keys")
+            .join(&key)
+            .join("wheels")
+            .join(wheel),
+    )
+    .unwrap();
+    let out = p.run(&["check"]);
+    insta::assert_snapshot!(p.snapshot(&out), @"
+    success: false
+    exit_code: 10
+    ----- stdout -----
+    build  app/py3.11-cpu  [SHORT]  store entry damaged: the stored wheel is missing (./.wheelbuild/store/v1/keys/[KEY]/wheels/app-1.0-py3-none-any.whl)
+
+    ----- stderr -----
+    1 of 4 targets would be built (3 cached)
+    ");
 }

@@ -1,7 +1,8 @@
-//! The `wheelbuild.toml` file format, exactly as written by users.
+//! The raw syntax of `wheelbuild.toml`, exactly as written by users.
 //!
-//! These types only describe syntax; [`super::Config`] validates them and expands the
-//! matrix. Every table rejects unknown keys so that a typo is an error with a hint rather
+//! These types only describe syntax; `super::validate` checks them and `super::expand`
+//! turns them into the validated model ([`super::Config`]). Nothing outside `config` sees
+//! them. Every table rejects unknown keys so that a typo is an error with a hint rather
 //! than a silently ignored setting. Fields whose values can be wrong in ways only
 //! validation detects carry a [`Spanned`] so errors can point at them.
 
@@ -15,16 +16,16 @@ use toml::Spanned;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(title = "wheelbuild.toml")]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// The build matrix: every combination of axis values is a cell.
-    #[schemars(with = "MatrixSpec")]
-    pub matrix: Spanned<MatrixSpec>,
+    #[schemars(with = "MatrixTable")]
+    pub matrix: Spanned<MatrixTable>,
     /// The base image of each cell.
-    #[schemars(with = "ImageSpec")]
-    pub image: Spanned<ImageSpec>,
+    #[schemars(with = "ImageTable")]
+    pub image: Spanned<ImageTable>,
     /// Projects to build: one `[[project]]` table each.
     #[serde(default, rename = "project")]
-    pub projects: Vec<ProjectSpec>,
+    pub projects: Vec<ProjectTable>,
     /// Environment for every project's build (templated). Projects override entries.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
@@ -35,25 +36,25 @@ pub struct ConfigFile {
     pub non_key_env: Vec<String>,
     /// Per-registry connection settings, keyed by host[:port].
     #[serde(default)]
-    pub registries: BTreeMap<String, RegistrySpec>,
+    pub registries: BTreeMap<String, RegistryTable>,
     /// Compiler and pip caches mounted into builds. None of this is part of a build key.
     #[serde(default)]
-    pub cache: CacheSpec,
+    pub cache: CacheTable,
     /// Where built wheels are placed.
     #[serde(default)]
-    pub output: OutputSpec,
+    pub output: OutputTable,
     /// The content-addressed store of build records.
     #[serde(default)]
-    pub store: StoreSpec,
+    pub store: StoreTable,
     /// How build containers run. None of this is part of a build key.
     #[serde(default)]
-    pub build: BuildSpec,
+    pub build: BuildTable,
 }
 
 /// Matrix axes. `python` is required; `cuda` defaults to `["cpu"]`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct MatrixSpec {
+pub(crate) struct MatrixTable {
     /// Python versions, e.g. `["3.10", "3.11"]`.
     #[schemars(with = "Vec<String>")]
     pub python: Spanned<Vec<Spanned<String>>>,
@@ -82,7 +83,7 @@ pub struct MatrixSpec {
 /// How each cell gets its base image.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ImageSpec {
+pub(crate) struct ImageTable {
     /// Image reference template over axis variables, e.g.
     /// `"pytorch/pytorch:{torch}-cuda{cuda}-cudnn9-devel"`.
     #[serde(default)]
@@ -90,22 +91,22 @@ pub struct ImageSpec {
     pub template: Option<Spanned<String>>,
     /// Explicit mapping: the first entry whose `when` matches a cell gives its image.
     #[serde(default)]
-    pub select: Vec<ImageSelect>,
+    pub select: Vec<ImageSelectTable>,
     /// Image platform, `os/arch[/variant]`. Default `linux/amd64`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub platform: Option<Spanned<String>>,
     /// Toolchain check run in the image before each build (templated), e.g.
-    /// `"nvcc --version | grep cuda_{cuda}"`. A project's own `verify` replaces it.
+    /// `"nvcc --version | grep cuda_{cuda}"`. A project's own `toolchain-check` replaces it.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub verify: Option<Spanned<String>>,
+    pub toolchain_check: Option<Spanned<String>>,
 }
 
 /// One row of the explicit image mapping.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ImageSelect {
+pub(crate) struct ImageSelectTable {
     /// Axis values this row applies to; axes not named match anything.
     #[schemars(with = "BTreeMap<String, String>")]
     pub when: BTreeMap<Spanned<String>, Spanned<String>>,
@@ -122,7 +123,7 @@ pub struct ImageSelect {
 /// One project to build for each cell of the matrix.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ProjectSpec {
+pub(crate) struct ProjectTable {
     /// Short unique name: letters, digits, `.`, `_`, `-`.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
@@ -158,10 +159,10 @@ pub struct ProjectSpec {
     /// Whether the build needs a GPU (`--gpus all`).
     #[serde(default)]
     pub gpu: bool,
-    /// Toolchain check (templated); replaces `image.verify` for this project.
+    /// Toolchain check (templated); replaces `image.toolchain-check` for this project.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub verify: Option<Spanned<String>>,
+    pub toolchain_check: Option<Spanned<String>>,
     /// Restrict this project to some axis values, e.g. `{ cuda = ["cuda12.4"] }`.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Vec<String>>")]
@@ -175,7 +176,7 @@ pub struct ProjectSpec {
 /// Settings for one registry host.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RegistrySpec {
+pub(crate) struct RegistryTable {
     /// Use plain HTTP. Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) always do;
     /// any other registry needs this set explicitly, and `audit` reports it.
     #[serde(default)]
@@ -184,7 +185,7 @@ pub struct RegistrySpec {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CacheSpec {
+pub(crate) struct CacheTable {
     /// Cache directory (relative to the config file). Also holds git mirrors.
     #[serde(default = "default_cache_dir")]
     pub dir: String,
@@ -197,12 +198,13 @@ pub struct CacheSpec {
     /// Cache isolation channel, e.g. `ci`, `nightly`, `release`: builds only share
     /// caches within one channel (and one accelerator variant).
     #[serde(default = "default_channel")]
-    pub channel: String,
+    #[schemars(with = "String")]
+    pub channel: Spanned<String>,
 }
 
-impl Default for CacheSpec {
+impl Default for CacheTable {
     fn default() -> Self {
-        CacheSpec {
+        CacheTable {
             dir: default_cache_dir(),
             ccache: true,
             pip: true,
@@ -213,36 +215,38 @@ impl Default for CacheSpec {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct OutputSpec {
+pub(crate) struct OutputTable {
     /// Wheelhouse directory (relative to the config file).
     #[serde(default = "default_output_dir")]
     pub dir: String,
-    /// Sub-directory of each cell's wheels (templated).
-    #[serde(default = "default_layout")]
-    #[schemars(with = "String")]
-    pub layout: Spanned<String>,
+    /// Sub-directory of each cell's wheels (templated). Default:
+    /// `py{py}/{accel}/{platform}`, followed by `{axis}-{value}` for `torch` and every user
+    /// axis with more than one value, so that no two cells share a directory.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub layout: Option<Spanned<String>>,
 }
 
-impl Default for OutputSpec {
+impl Default for OutputTable {
     fn default() -> Self {
-        OutputSpec {
+        OutputTable {
             dir: default_output_dir(),
-            layout: Spanned::new(0..0, default_layout().into_inner()),
+            layout: None,
         }
     }
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StoreSpec {
+pub(crate) struct StoreTable {
     /// Store directory (relative to the config file).
     #[serde(default = "default_store_dir")]
     pub dir: String,
 }
 
-impl Default for StoreSpec {
+impl Default for StoreTable {
     fn default() -> Self {
-        StoreSpec {
+        StoreTable {
             dir: default_store_dir(),
         }
     }
@@ -250,7 +254,7 @@ impl Default for StoreSpec {
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BuildSpec {
+pub(crate) struct BuildTable {
     /// UID the build runs as inside the container. Default 1000.
     #[serde(default)]
     pub uid: Option<u32>,
@@ -264,7 +268,7 @@ pub struct BuildSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Network {
+pub(crate) enum Network {
     Default,
     None,
 }
@@ -275,14 +279,11 @@ fn yes() -> bool {
 fn default_cache_dir() -> String {
     ".wheelbuild/cache".into()
 }
-fn default_channel() -> String {
-    "ci".into()
+fn default_channel() -> Spanned<String> {
+    Spanned::new(0..0, "ci".into())
 }
 fn default_output_dir() -> String {
     "wheelhouse".into()
-}
-fn default_layout() -> Spanned<String> {
-    Spanned::new(0..0, "py{py}/{accel}/{platform}".into())
 }
 fn default_store_dir() -> String {
     ".wheelbuild/store".into()

@@ -1,0 +1,241 @@
+//! `wheelbuild build`, and what `verify` shares with it: the lock, target selection,
+//! build settings, the engine and its cleanup.
+
+use std::time::Instant;
+
+use crate::Exit;
+use crate::config::Network;
+use crate::exec::docker::Engine;
+use crate::exec::{self, BuildSettings, Outcome, TargetReport};
+use crate::lock::Lockfile;
+use crate::plan::{Plan, PlannedTarget, Status};
+use crate::resolve::Update;
+
+use super::super::args::{BuildArgs, GlobalArgs};
+use super::super::printer::Printer;
+use super::super::progress::Progress;
+use super::super::render;
+use super::super::settings::{GlobalSettings, ProjectSettings};
+use super::super::{Outcome as CommandOutcome, network_runtime};
+use super::{CoreExt, exit_without_teardown, relock, require_fresh, usage};
+
+pub(crate) fn build(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+    build_args: &BuildArgs,
+    printer: &Printer,
+) -> CommandOutcome {
+    let project = ProjectSettings::load(args)?;
+    let runtime = network_runtime()?;
+    let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;
+    let store = project.store();
+    let plan = Plan::new(&project.config, &lock, &store).core()?;
+    let targets = select(&plan, &build_args.only)?;
+    if build_args.dry_run {
+        let selected = Plan {
+            targets: targets.into_iter().cloned().collect(),
+        };
+        printer.data_with(|out| render::plan::write_table(&selected, out))?;
+        return Ok(Exit::Success);
+    }
+
+    // Nothing to build: no daemon needed (nor asked for its resources).
+    let started = Instant::now();
+    let engine = if targets.iter().any(|t| t.status == Status::Build) {
+        Some(connect(&runtime)?)
+    } else {
+        None
+    };
+    clean_up_killed_runs(&runtime, engine.as_ref(), &store, printer);
+    let settings = runtime.block_on(build_settings(
+        &project,
+        engine.as_ref(),
+        build_args.jobs,
+        build_args.keep_going,
+        build_args.rebuild_env,
+    ));
+    let progress = Progress::new(global.verbosity);
+    let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();
+    let reports = runtime.block_on(exec::build(
+        &project.config,
+        &owned,
+        &store,
+        engine.as_ref(),
+        &settings,
+        &progress,
+    ));
+    exit_if_interrupted(&runtime, engine.as_ref());
+    printer.data_with(|out| {
+        render::build::write_summary(out, &reports, &project.config.root, started.elapsed())
+    })?;
+
+    let failed: Vec<&TargetReport> = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+        .collect();
+    let infrastructure = failed
+        .iter()
+        .any(|r| matches!(&r.outcome, Outcome::Failed { error, .. } if error.is_infrastructure()));
+    exit_without_teardown(plan);
+    Ok(match (failed.is_empty(), infrastructure) {
+        (true, _) => Exit::Success,
+        (false, true) => Exit::Unavailable,
+        (false, false) => Exit::BuildFailed,
+    })
+}
+
+/// The lock, which must match the config: `--locked` forbids changing it, `--lock`
+/// updates it first, and otherwise a stale lock is an error (builds never run on pins
+/// the user has not seen).
+pub(super) fn current_lock(
+    project: &ProjectSettings,
+    global: &GlobalSettings,
+    lock_first: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Lockfile> {
+    let old = Lockfile::read(&project.lock_path).core()?;
+    if global.locked && lock_first {
+        anyhow::bail!(usage("--locked and --lock contradict each other"));
+    }
+    match require_fresh(old.as_ref(), project) {
+        Ok(()) => Ok(old.expect("fresh implies present")),
+        Err(e) if !lock_first => Err(anyhow::Error::from(e)
+            .context("build needs a lock that matches the config; pass --lock to update it first")),
+        Err(_) => relock(
+            project,
+            old.as_ref(),
+            &Update::Keep,
+            global.offline,
+            printer,
+            runtime,
+        ),
+    }
+}
+
+/// Targets named by `only` (project names or target ids); all when empty.
+pub(super) fn select<'p, 'a>(
+    plan: &'p Plan<'a>,
+    only: &[String],
+) -> anyhow::Result<Vec<&'p PlannedTarget<'a>>> {
+    if only.is_empty() {
+        return Ok(plan.targets.iter().collect());
+    }
+    for name in only {
+        if !plan
+            .targets
+            .iter()
+            .any(|t| t.target.id == *name || t.project.name == *name)
+        {
+            let candidates: Vec<&str> = plan
+                .targets
+                .iter()
+                .flat_map(|t| [t.target.id.as_str(), t.project.name.as_str()])
+                .collect();
+            let hint = crate::diag::did_you_mean(name, candidates)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "give a project name or a target id from `wheelbuild plan`".into()
+                });
+            anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
+                format!("`{name}` is neither a project nor a target"),
+                Some(hint),
+            )));
+        }
+    }
+    Ok(plan
+        .targets
+        .iter()
+        .filter(|t| {
+            only.iter()
+                .any(|n| t.target.id == *n || t.project.name == *n)
+        })
+        .collect())
+}
+
+/// Resolve build settings: config, then the daemon's resources for defaults.
+pub(super) async fn build_settings(
+    project: &ProjectSettings,
+    engine: Option<&Engine>,
+    jobs: Option<usize>,
+    keep_going: bool,
+    rebuild_env: bool,
+) -> BuildSettings {
+    let settings = &project.config.settings;
+    let (cpus, memory) = match engine {
+        Some(e) => e.resources().await,
+        None => (1, 0),
+    };
+    let (jobs, max_jobs) = exec::default_parallelism(cpus, memory, jobs);
+    BuildSettings {
+        jobs,
+        keep_going,
+        rebuild_env,
+        uid: settings.build.uid.unwrap_or(1000),
+        gid: settings.build.gid.unwrap_or(1000),
+        network_none: settings.build.network == Network::None,
+        cache_dir: project.cache_dir.clone(),
+        ccache: settings.cache.ccache,
+        pip_cache: settings.cache.pip,
+        channel: project.channel.clone(),
+        output_dir: settings.output_dir.clone(),
+        max_jobs,
+        log_dir: project.cache_dir.join("logs"),
+    }
+}
+
+/// Connect to the engine, and remove this run's containers on Ctrl-C.
+pub(super) fn connect(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
+    let engine = runtime
+        .block_on(Engine::connect())
+        .map_err(crate::Error::from)?;
+    remove_containers_on_interrupt(runtime, &engine);
+    Ok(engine)
+}
+
+/// Remove what killed runs left (containers when connected, staging always), and say so.
+pub(super) fn clean_up_killed_runs(
+    runtime: &tokio::runtime::Runtime,
+    engine: Option<&Engine>,
+    store: &crate::store::Store,
+    printer: &Printer,
+) {
+    match runtime.block_on(exec::cleanup(engine, store)) {
+        Ok(done) if done.is_empty() => {}
+        Ok(done) => printer.status(
+            "Removed",
+            &format!(
+                "{} container(s) and {} staging director(ies) left by killed runs",
+                done.containers.len(),
+                done.staging.len()
+            ),
+        ),
+        // Leftovers cost space, not correctness: say so and go on.
+        Err(e) => printer.note(&format!(
+            "warning: cleaning up after killed runs failed: {e}"
+        )),
+    }
+}
+
+/// On Ctrl-C, remove the containers still running, then exit 130.
+fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &Engine) {
+    let engine = engine.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            engine.live.interrupt();
+            let n = engine.live.ids().len();
+            eprintln!("interrupted: removing {n} container(s)");
+            engine.remove_all().await;
+            std::process::exit(130);
+        }
+    });
+}
+
+/// After an interrupted run: finish removing containers (the signal task may still be at
+/// it) and exit 130, without a summary that would blame the builds.
+pub(super) fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: Option<&Engine>) {
+    if let Some(engine) = engine.filter(|e| e.live.interrupted()) {
+        runtime.block_on(engine.remove_all());
+        std::process::exit(130);
+    }
+}

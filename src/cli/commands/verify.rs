@@ -1,0 +1,91 @@
+//! `wheelbuild verify`.
+
+use crate::Exit;
+use crate::exec;
+use crate::plan::{Plan, Status};
+
+use super::super::args::{Format, GlobalArgs, VerifyArgs};
+use super::super::printer::Printer;
+use super::super::progress::Progress;
+use super::super::render;
+use super::super::settings::{GlobalSettings, ProjectSettings};
+use super::super::{Outcome, network_runtime};
+use super::build::{
+    build_settings, clean_up_killed_runs, connect, current_lock, exit_if_interrupted, select,
+};
+use super::{CoreExt, usage, write_json};
+
+pub(crate) fn verify(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+    verify_args: &VerifyArgs,
+    printer: &Printer,
+) -> Outcome {
+    let project = ProjectSettings::load(args)?;
+    let runtime = network_runtime()?;
+    let lock = current_lock(&project, global, false, printer, &runtime)?;
+    let store = project.store();
+    let plan = Plan::new(&project.config, &lock, &store).core()?;
+    let mut targets = select(&plan, &verify_args.targets)?;
+    if verify_args.targets.is_empty() {
+        targets.retain(|t| t.status == Status::Cached);
+    } else if let Some(t) = targets.iter().find(|t| t.status != Status::Cached) {
+        anyhow::bail!(usage(&format!(
+            "{} is not in the store: build it before verifying it",
+            t.target.id
+        )));
+    }
+    let engine = connect(&runtime)?;
+    clean_up_killed_runs(&runtime, Some(&engine), &store, printer);
+    let settings = runtime.block_on(build_settings(
+        &project,
+        Some(&engine),
+        verify_args.jobs,
+        true,
+        false,
+    ));
+    let progress = Progress::new(global.verbosity);
+    let keep = verify_args.keep.as_deref();
+    let results = runtime.block_on(exec::schedule::run_all(
+        targets.iter().map(|t| {
+            exec::verify(
+                &project.config,
+                t,
+                &store,
+                &engine,
+                &settings,
+                &progress,
+                keep,
+            )
+        }),
+        settings.jobs,
+    ));
+    exit_if_interrupted(&runtime, Some(&engine));
+    let mut reports = Vec::new();
+    let mut failures = 0;
+    for (t, result) in targets.iter().zip(results) {
+        match result {
+            Ok(report) => reports.push(report),
+            Err((error, log)) => {
+                failures += 1;
+                printer.note(&format!(
+                    "error: {}: {error}{}",
+                    t.target.id,
+                    log.map(|l| format!(" (log: {})", l.display()))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+    }
+    match verify_args.format {
+        Format::Json => printer.data_with(|out| write_json(out, &reports))?,
+        Format::Table => printer.data_with(|out| render::verify::write_reports(&reports, out))?,
+    }
+    Ok(if failures > 0 {
+        Exit::BuildFailed
+    } else if reports.iter().any(|r| !r.reproducible()) {
+        Exit::NotReproducible
+    } else {
+        Exit::Success
+    })
+}

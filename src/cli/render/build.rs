@@ -1,0 +1,68 @@
+//! `build`'s summary table: one row per target, then the totals.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::exec::{Outcome, TargetReport};
+
+pub(crate) fn write_summary(
+    out: &mut dyn std::io::Write,
+    reports: &[TargetReport],
+    root: &Path,
+    elapsed: Duration,
+) -> std::io::Result<()> {
+    let w = reports
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let pad = |s: &str| {
+        let mut s = s.to_string();
+        s.extend(std::iter::repeat_n(
+            ' ',
+            w.saturating_sub(s.chars().count()),
+        ));
+        s
+    };
+    writeln!(out, "{}  STATUS       TIME  WHEELS", pad("TARGET"))?;
+    let (mut built, mut cached, mut failed) = (0, 0, 0);
+    for r in reports {
+        let (status, time) = match &r.outcome {
+            Outcome::Built { duration, .. } => {
+                built += 1;
+                ("built", format!("{:.1}s", duration.as_secs_f64()))
+            }
+            Outcome::Cached { restored: 0 } => {
+                cached += 1;
+                ("cached", "-".into())
+            }
+            Outcome::Cached { .. } => {
+                cached += 1;
+                ("restored", "-".into())
+            }
+            Outcome::Failed { .. } => {
+                failed += 1;
+                ("failed", "-".into())
+            }
+        };
+        let wheels: Vec<String> = r
+            .wheels
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+            .collect();
+        let row = format!(
+            "{}  {status:8}  {time:>7}  {}",
+            pad(&r.id),
+            wheels.join(" ")
+        );
+        writeln!(out, "{}", row.trim_end())?;
+    }
+    writeln!(
+        out,
+        "{} target{}: {built} built, {cached} cached, {failed} failed in {:.1}s",
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
+        elapsed.as_secs_f64()
+    )
+}

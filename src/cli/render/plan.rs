@@ -1,0 +1,95 @@
+//! The plan as a table, and why each target must be built, for people.
+
+use std::fmt::Write as _;
+
+use crate::lock::{is_full_sha, short_digest};
+use crate::plan::key::InputChange;
+use crate::plan::{Plan, Reason, Status};
+
+/// `TARGET  STATUS  KEY  IMAGE  COMMIT  REASON`, row by row (a plan of thousands of
+/// targets is not built in memory), then the totals.
+pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let id_width = plan
+        .targets
+        .iter()
+        .map(|t| t.target.id.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut row = String::with_capacity(id_width + 120);
+    row.push_str("TARGET");
+    pad(&mut row, id_width + 2 - 6);
+    row.push_str("STATUS  KEY           IMAGE                COMMIT        REASON\n");
+    out.write_all(row.as_bytes())?;
+    for t in &plan.targets {
+        let status = match t.status {
+            Status::Cached => "cached",
+            Status::Build => "build ",
+        };
+        // Plain pushes: this runs once per target, and `format!` padding is slow (and
+        // limited to widths below 65536).
+        row.clear();
+        row.push_str(&t.target.id);
+        pad(&mut row, id_width - t.target.id.chars().count() + 2);
+        row.push_str(status);
+        row.push_str("  ");
+        row.push_str(t.key.short());
+        row.push_str("  ");
+        let digest = &t.image.manifest_digest;
+        row.push_str(&digest[..19.min(digest.len())]);
+        row.push_str("  ");
+        row.push_str(&t.git.commit[..12]);
+        row.push_str("  ");
+        if let Some(r) = &t.reason {
+            row.push_str(&reason(r));
+        }
+        // No trailing spaces on cached rows.
+        row.truncate(row.trim_end_matches(' ').len());
+        row.push('\n');
+        out.write_all(row.as_bytes())?;
+    }
+    let s = plan.summary();
+    writeln!(
+        out,
+        "{} targets: {} cached, {} to build",
+        s.targets, s.cached, s.build
+    )
+}
+
+fn pad(row: &mut String, n: usize) {
+    row.extend(std::iter::repeat_n(' ', n));
+}
+
+/// One line saying why a target is built.
+pub(crate) fn reason(reason: &Reason) -> String {
+    match reason {
+        Reason::NewTarget => "new target".into(),
+        Reason::RecordMissing => "build record missing from the store".into(),
+        Reason::PreviousUnreadable { detail } => format!("previous build unreadable ({detail})"),
+        Reason::Damaged { path, problem } => {
+            format!("store entry damaged: {problem} ({})", path.display())
+        }
+        Reason::InputsChanged { changes } => {
+            let mut s = String::new();
+            for (i, c) in changes.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                let _ = write!(s, "{}", change(c));
+            }
+            s
+        }
+    }
+}
+
+/// `source.commit 1a2b3c4d5e6f -> 7a8b9c0d1e2f`: digests and SHAs shortened.
+pub(crate) fn change(c: &InputChange) -> String {
+    let short = |v: Option<String>| match v {
+        None => "(none)".to_string(),
+        Some(v) if v.starts_with("sha256:") => short_digest(&v),
+        Some(v) if is_full_sha(&v) => v[..12].to_string(),
+        Some(v) => v,
+    };
+    let (old, new) = c.values();
+    format!("{} {} -> {}", c.input(), short(old), short(new))
+}

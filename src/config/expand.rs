@@ -1,0 +1,690 @@
+//! The matrix expanded into targets: cells (axes × exclude/include), the cells each
+//! project uses, each cell's image, and every templated field of every target.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::model::{
+    BuildOptions, CacheSettings, Cell, Config, ImageInput, Network, Project, Settings, Target,
+};
+use super::syntax::{ConfigFile, ProjectTable};
+use super::template::{self, TemplateError, Vars};
+use super::validate::{Axis, BUILTIN_AXES, DERIVED_VARS, MAX_CELL_NAME, Validator, shown};
+use super::{ConfigError, DEFAULT_BUILD, NON_KEY_ENV};
+use crate::accel::Accel;
+use crate::diag::{did_you_mean, list};
+use crate::platform::Platform;
+
+/// The wheelhouse layout every config starts from; axes that would otherwise share a
+/// directory are appended (see [`Validator::layout`]).
+const BASE_LAYOUT: &str = "py{py}/{accel}/{platform}";
+
+impl Validator<'_> {
+    pub(super) fn run(self, path: &Path, root: PathBuf) -> Result<Config, ConfigError> {
+        let axes = self.axes()?;
+        let (cells, declared) = self.cells(&axes)?;
+        let non_key_env: BTreeSet<String> = NON_KEY_ENV
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.file.non_key_env.iter().cloned())
+            .collect();
+        let settings = self.settings(&root)?;
+
+        let user_axes: Vec<&str> = axes
+            .iter()
+            .skip_while(|a| BUILTIN_AXES.contains(&a.name.as_str()))
+            .map(|a| a.name.as_str())
+            .collect();
+        let cells: Vec<Arc<Cell>> = cells.into_iter().map(Arc::new).collect();
+        // Every value each axis takes in some cell, for checking project restrictions.
+        let mut known: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for cell in &cells {
+            for (a, v) in &cell.values {
+                known.entry(a.as_str()).or_default().insert(v.as_str());
+            }
+        }
+        for select in &self.file.image.get_ref().select {
+            self.check_filter(&select.when, &axes, &declared)?;
+        }
+        let layout = self.layout(&known);
+
+        // First the cheap, ordered part: projects, which cells each uses, and the per-cell
+        // image and variables (only for cells some project uses).
+        let mut cell_info: Vec<Option<CellInfo>> = vec![None; cells.len()];
+        let mut projects = Vec::new();
+        let mut work: Vec<(usize, usize)> = Vec::new();
+        let mut git_origins = BTreeMap::new();
+        let mut names = BTreeSet::new();
+        for (index, spec) in self.file.projects.iter().enumerate() {
+            let project = self.project(spec)?;
+            if !names.insert(project.name.clone()) {
+                return Err(self.ctx.err(
+                    spec.name.span(),
+                    format!("project `{}` is declared twice", project.name),
+                    Some("project names must be unique".into()),
+                ));
+            }
+            if !git_origins.contains_key(&project.git) {
+                git_origins.insert(project.git.clone(), project.ref_location.clone());
+            }
+            for cell_index in self.project_cells(spec, &axes, &cells, &known)? {
+                if cell_info[cell_index].is_none() {
+                    cell_info[cell_index] = Some(self.cell_info(&cells[cell_index], &user_axes)?);
+                }
+                work.push((index, cell_index));
+            }
+            projects.push(project);
+        }
+
+        // Then the targets, each independent of the others: expanded on every core for
+        // big matrices. The first error in config order wins, as in a serial pass.
+        let make = |&(index, cell_index): &(usize, usize)| {
+            let info = cell_info[cell_index].as_ref().expect("filled above");
+            self.target(
+                index,
+                &self.file.projects[index],
+                &projects[index],
+                &cells[cell_index],
+                info,
+                &layout,
+            )
+        };
+        let threads = crate::par::threads_for(work.len());
+        let targets: Vec<Target> = if threads == 1 {
+            work.iter().map(make).collect::<Result<_, _>>()?
+        } else {
+            crate::par::map_chunks(&work, threads, |part| {
+                part.iter().map(make).collect::<Result<Vec<_>, _>>()
+            })
+            .into_iter()
+            .collect::<Result<Vec<Vec<_>>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        self.check_wheelhouse_collisions(&targets, &projects, &layout)?;
+        // `cell_info` is filled for used cells only.
+        let mut image_origins = BTreeMap::new();
+        for info in cell_info.iter().flatten() {
+            if !image_origins.contains_key(&*info.image) {
+                image_origins.insert(
+                    (*info.image).clone(),
+                    self.ctx.location(info.image_span.clone()),
+                );
+            }
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            root,
+            axes: axes.into_iter().map(|a| a.name).collect(),
+            cells,
+            projects,
+            targets,
+            non_key_env,
+            image_origins,
+            git_origins,
+            settings,
+        })
+    }
+
+    /// Non-key settings with defaults applied; paths relative to the config's directory.
+    fn settings(&self, root: &Path) -> Result<Settings, ConfigError> {
+        let f: &ConfigFile = self.file;
+        Ok(Settings {
+            insecure_registries: f
+                .registries
+                .iter()
+                .filter(|(_, r)| r.insecure)
+                .map(|(host, _)| host.clone())
+                .collect(),
+            cache: CacheSettings {
+                dir: root.join(&f.cache.dir),
+                ccache: f.cache.ccache,
+                pip: f.cache.pip,
+                channel: self.channel(&f.cache.channel)?,
+            },
+            output_dir: root.join(&f.output.dir),
+            store_dir: root.join(&f.store.dir),
+            build: BuildOptions {
+                uid: f.build.uid,
+                gid: f.build.gid,
+                network: f.build.network.unwrap_or(Network::Default),
+            },
+        })
+    }
+
+    /// The cells of the matrix, and the values each axis is declared or included with.
+    #[allow(clippy::type_complexity)]
+    fn cells<'f>(
+        &'f self,
+        axes: &'f [Axis],
+    ) -> Result<(Vec<Cell>, BTreeMap<&'f str, BTreeSet<&'f str>>), ConfigError> {
+        let m = self.file.matrix.get_ref();
+        let mut cells: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for axis in axes {
+            cells = cells
+                .into_iter()
+                .flat_map(|cell| {
+                    axis.values.iter().map(move |v| {
+                        let mut c = cell.clone();
+                        c.push((axis.name.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+
+        let mut declared: BTreeMap<&str, BTreeSet<&str>> = axes
+            .iter()
+            .map(|a| {
+                (
+                    a.name.as_str(),
+                    a.values.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        for exclude in &m.exclude {
+            self.check_filter(exclude.get_ref(), axes, &declared)?;
+            if exclude.get_ref().is_empty() {
+                return Err(self.ctx.err(
+                    exclude.span(),
+                    "empty exclude entry would exclude every cell",
+                    Some("name at least one `axis = value`".into()),
+                ));
+            }
+            cells.retain(|c| !matches(c, exclude.get_ref()));
+        }
+
+        for include in &m.include {
+            let entry = include.get_ref();
+            for axis in entry.keys() {
+                if !axes.iter().any(|a| &a.name == axis.get_ref()) {
+                    return Err(self.unknown_axis(axis, axes));
+                }
+            }
+            let mut values = Vec::new();
+            for axis in axes {
+                let Some(v) = entry.get(axis.name.as_str()) else {
+                    return Err(self.ctx.err(
+                        include.span(),
+                        format!("include entry gives no value for axis `{}`", axis.name),
+                        Some(format!(
+                            "every include entry names a value for each axis: {}",
+                            list(axes.iter().map(|a| &a.name))
+                        )),
+                    ));
+                };
+                self.check_axis_value(&axis.name, v)?;
+                declared
+                    .get_mut(axis.name.as_str())
+                    .expect("every axis is declared")
+                    .insert(v.get_ref().as_str());
+                values.push((axis.name.clone(), v.get_ref().clone()));
+            }
+            if !cells.contains(&values) {
+                cells.push(values);
+            }
+        }
+        if cells.is_empty() {
+            return Err(self.ctx.err(
+                self.file.matrix.span(),
+                "the matrix has no cells left after `exclude`",
+                Some("remove an exclude entry or add an include entry".into()),
+            ));
+        }
+        let cells = cells
+            .into_iter()
+            .map(|values| {
+                let cuda = values
+                    .iter()
+                    .find(|(a, _)| a == "cuda")
+                    .map_or("cpu", |(_, v)| v.as_str());
+                // Checked by `check_axis_value` for every declared and included value.
+                let accel = Accel::parse(cuda).expect("cuda values are validated");
+                Cell { values, accel }
+            })
+            .collect();
+        Ok((cells, declared))
+    }
+
+    fn project_cells(
+        &self,
+        spec: &ProjectTable,
+        axes: &[Axis],
+        cells: &[Arc<Cell>],
+        known: &BTreeMap<&str, BTreeSet<&str>>,
+    ) -> Result<Vec<usize>, ConfigError> {
+        for (axis, values) in &spec.matrix {
+            let Some(have) = known.get(axis.get_ref().as_str()) else {
+                return Err(self.unknown_axis(axis, axes));
+            };
+            for v in values {
+                if !have.contains(v.get_ref().as_str()) {
+                    return Err(self.not_a_value(v, axis.get_ref(), have));
+                }
+            }
+        }
+        for exclude in &spec.exclude {
+            self.check_filter(exclude.get_ref(), axes, known)?;
+        }
+        let selected: Vec<usize> = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, cell)| {
+                spec.matrix.iter().all(|(axis, values)| {
+                    let v = cell.get(axis.get_ref());
+                    values.iter().any(|w| Some(w.get_ref().as_str()) == v)
+                })
+            })
+            .filter(|(_, cell)| {
+                !spec
+                    .exclude
+                    .iter()
+                    .any(|e| matches(&cell.values, e.get_ref()))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if selected.is_empty() {
+            return Err(self.ctx.err(
+                spec.name.span(),
+                format!(
+                    "project `{}` matches no cell of the matrix",
+                    spec.name.get_ref()
+                ),
+                Some("check the project's `matrix` and `exclude` settings".into()),
+            ));
+        }
+        Ok(selected)
+    }
+
+    /// Image reference, platform and location of the rule that chose it, for one cell.
+    fn image_for(
+        &self,
+        cell: &Cell,
+    ) -> Result<(Spanned<String>, Platform, Range<usize>), ConfigError> {
+        let image = self.file.image.get_ref();
+        let platform_of = |p: Option<&Spanned<String>>| -> Result<Platform, ConfigError> {
+            match p.or(image.platform.as_ref()) {
+                Some(p) => Platform::parse(p.get_ref()).map_err(|hint| {
+                    self.ctx.err(
+                        p.span(),
+                        format!("invalid platform `{}`", shown(p.get_ref())),
+                        Some(hint),
+                    )
+                }),
+                None => Ok(Platform::default()),
+            }
+        };
+        for select in &image.select {
+            if matches(&cell.values, &select.when) {
+                let platform = platform_of(select.platform.as_ref())?;
+                return Ok((select.reference.clone(), platform, select.reference.span()));
+            }
+        }
+        match &image.template {
+            Some(t) => Ok((t.clone(), platform_of(None)?, t.span())),
+            None => Err(self.ctx.err(
+                self.file.image.span(),
+                format!("no base image for cell {}", cell.describe()),
+                Some(if image.select.is_empty() {
+                    "set `image.template` or add `[[image.select]]` entries".into()
+                } else {
+                    "add an `[[image.select]]` entry matching this cell, or an `image.template`"
+                        .into()
+                }),
+            )),
+        }
+    }
+
+    /// What every target of `cell` shares: its image (expanded) and template variables.
+    fn cell_info(&self, cell: &Arc<Cell>, user_axes: &[&str]) -> Result<CellInfo, ConfigError> {
+        let name = cell.name();
+        if name.len() > MAX_CELL_NAME {
+            return Err(ConfigError::Invalid {
+                message: format!(
+                    "the cell name `{}` has {} characters, more than {MAX_CELL_NAME}",
+                    shown(&name),
+                    name.len()
+                ),
+                location: Some(Box::new(self.ctx.location(self.file.matrix.span()))),
+                hint: Some("cell names become file names: use shorter axis values".into()),
+            });
+        }
+        let (template, platform, image_span) = self.image_for(cell)?;
+        let (cuda, rocm) = match &cell.accel {
+            Accel::Cuda(v) => (Some(v.clone()), None),
+            Accel::Rocm(v) => (None, Some(v.clone())),
+            Accel::Cpu => (None, None),
+        };
+        let vars = CellVars {
+            cell: cell.clone(),
+            py: cell.get("python").map(|p| p.replace('.', "")),
+            variant: cell.accel.to_string(),
+            accel: cell.accel.tag(),
+            cuda,
+            rocm,
+            platform: platform.wheel_tag(),
+            user_axes: user_axes.iter().map(|a| a.to_string()).collect(),
+        };
+        let reference = self.expand("the image reference", &template, &vars, cell)?;
+        if reference.is_empty() || reference.contains(char::is_whitespace) {
+            return Err(self.ctx.err(
+                template.span(),
+                format!(
+                    "invalid image reference `{}` for cell {}",
+                    shown(&reference),
+                    cell.describe()
+                ),
+                Some("e.g. `registry.example.com/team/image:tag`".into()),
+            ));
+        }
+        Ok(CellInfo {
+            name,
+            image: Arc::new(ImageInput {
+                reference,
+                platform,
+            }),
+            image_span,
+            vars,
+        })
+    }
+
+    /// `output.layout`, or the default: [`BASE_LAYOUT`] plus `{axis}-{value}` for `torch`
+    /// and every user axis that takes more than one value, so that cells never share a
+    /// wheelhouse directory by default.
+    fn layout(&self, known: &BTreeMap<&str, BTreeSet<&str>>) -> Spanned<String> {
+        if let Some(layout) = &self.file.output.layout {
+            return layout.clone();
+        }
+        let mut layout = BASE_LAYOUT.to_string();
+        let m = self.file.matrix.get_ref();
+        let extra = m
+            .torch
+            .as_ref()
+            .map(|_| "torch")
+            .into_iter()
+            .chain(m.axes.keys().map(|k| k.get_ref().as_str()));
+        for axis in extra {
+            if known.get(axis).is_some_and(|v| v.len() > 1) {
+                layout.push_str(&format!("/{axis}-{{{axis}}}"));
+            }
+        }
+        Spanned::new(0..0, layout)
+    }
+
+    /// Two targets of one project in one wheelhouse directory would overwrite each other's
+    /// wheels (same name, other bytes): refuse, naming both and a variable that separates them.
+    fn check_wheelhouse_collisions(
+        &self,
+        targets: &[Target],
+        projects: &[Project],
+        layout: &Spanned<String>,
+    ) -> Result<(), ConfigError> {
+        let mut seen: BTreeMap<(usize, &str), &Target> = BTreeMap::new();
+        for t in targets {
+            let Some(first) = seen.insert((t.project, &t.output_subdir), t) else {
+                continue;
+            };
+            let differing: Vec<&str> = first
+                .cell
+                .values
+                .iter()
+                .zip(&t.cell.values)
+                .filter(|(a, b)| a.1 != b.1)
+                .map(|(a, _)| match a.0.as_str() {
+                    "python" => "py",
+                    "cuda" => "accel",
+                    other => other,
+                })
+                .collect();
+            let suggestion = differing
+                .iter()
+                .map(|v| format!("{{{v}}}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let message = format!(
+                "targets `{}` and `{}` would put their wheels in the same wheelhouse directory `{}`",
+                first.id, t.id, t.output_subdir
+            );
+            let hint = Some(format!(
+                "add {suggestion} to `output.layout` so that each target of project `{}` gets its own directory",
+                projects[t.project].name
+            ));
+            return Err(if layout.span() == (0..0) {
+                ConfigError::Invalid {
+                    message,
+                    location: None,
+                    hint,
+                }
+            } else {
+                self.ctx.err(layout.span(), message, hint)
+            });
+        }
+        Ok(())
+    }
+
+    fn all_var_names(&self) -> Vec<String> {
+        BUILTIN_AXES
+            .iter()
+            .chain(DERIVED_VARS.iter())
+            .map(|s| s.to_string())
+            .chain(
+                self.file
+                    .matrix
+                    .get_ref()
+                    .axes
+                    .keys()
+                    .map(|k| k.get_ref().clone()),
+            )
+            .collect()
+    }
+
+    fn expand(
+        &self,
+        what: impl fmt::Display,
+        template: &Spanned<String>,
+        vars: &impl Vars,
+        cell: &Cell,
+    ) -> Result<String, ConfigError> {
+        // Build commands and env values must not depend on the file's line endings.
+        let text: std::borrow::Cow<str> = if template.get_ref().contains('\r') {
+            template.get_ref().replace("\r\n", "\n").into()
+        } else {
+            template.get_ref().as_str().into()
+        };
+        if !text.contains(['{', '}']) {
+            return Ok(text.into_owned());
+        }
+        template::expand(&text, vars).map_err(|e| {
+            let span = template.span();
+            // Point at the placeholder when the template is a plain one-line string.
+            let at = |offset: usize| {
+                let raw = self.ctx.src.get(span.clone()).unwrap_or_default();
+                match raw.find(text.as_ref() as &str) {
+                    Some(start) if !text.contains('\n') => {
+                        let s = span.start + start + offset;
+                        s..s + 1
+                    }
+                    _ => span.clone(),
+                }
+            };
+            match e {
+                TemplateError::Missing { name, offset } => self.ctx.err(
+                    at(offset),
+                    format!("{what} uses `{{{name}}}`, which cell {} does not define", cell.describe()),
+                    Some(match name.as_str() {
+                        "cuda" => "`{cuda}` exists only for `cudaX.Y` cells; restrict this with `[[image.select]]`, a project `matrix`, or use `{variant}`".into(),
+                        "rocm" => "`{rocm}` exists only for `rocmX.Y` cells".into(),
+                        "platform" => "the image platform has no wheel platform tag".into(),
+                        "project" => "the image is chosen per cell, so `{project}` is not available there".into(),
+                        _ => format!("give axis `{name}` a value in this cell (e.g. in its include entry)"),
+                    }),
+                ),
+                TemplateError::Unknown { name, offset } => {
+                    let names = self.all_var_names();
+                    self.ctx.err(
+                        at(offset),
+                        format!("{what} uses unknown variable `{{{}}}`", shown(&name)),
+                        Some(match did_you_mean(&name, names.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{{{s}}}`?"),
+                            None => format!("known variables: {}", list(names.iter().map(|n| format!("{{{n}}}")))),
+                        }),
+                    )
+                }
+                TemplateError::Syntax { offset, message } => {
+                    self.ctx.err(at(offset), format!("{what}: {message}"), None)
+                }
+            }
+        })
+    }
+
+    fn target(
+        &self,
+        index: usize,
+        spec: &ProjectTable,
+        project: &Project,
+        cell: &Arc<Cell>,
+        info: &CellInfo,
+        layout: &Spanned<String>,
+    ) -> Result<Target, ConfigError> {
+        let vars = ProjectVars {
+            cell: &info.vars,
+            project: &project.name,
+        };
+        let build = match &spec.build {
+            Some(b) => self.expand("the build command", b, &vars, cell)?.into(),
+            None => DEFAULT_BUILD.into(),
+        };
+        let toolchain_check = match spec.toolchain_check.as_ref().or(self
+            .file
+            .image
+            .get_ref()
+            .toolchain_check
+            .as_ref())
+        {
+            Some(v) => Some(self.expand("the toolchain check", v, &vars, cell)?),
+            None => None,
+        };
+        let mut env: Vec<(String, String)> =
+            Vec::with_capacity(self.file.env.len() + spec.env.len());
+        for (name, value) in self.file.env.iter().chain(spec.env.iter()) {
+            self.env_name(name, value)?;
+            // The label is only formatted when there is an error to report.
+            let what = format_args!("env `{name}`");
+            let value = self.expand(what, value, &vars, cell)?;
+            // Project entries come after global ones and replace them.
+            match env.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                Ok(i) => env[i].1 = value,
+                Err(i) => env.insert(i, (name.clone(), value)),
+            }
+        }
+        let mut pip = Vec::new();
+        for p in &spec.pip {
+            pip.push(self.expand("a pip package", p, &vars, cell)?);
+        }
+        pip.sort();
+        pip.dedup();
+        let mut apt: Vec<String> = Vec::new();
+        for a in &spec.apt {
+            self.apt_package(a)?;
+            apt.push(a.get_ref().clone());
+        }
+        apt.sort();
+        apt.dedup();
+        let output_subdir = self.expand("output.layout", layout, &vars, cell)?;
+        let bad_component = output_subdir.split('/').any(|c| c == ".." || c.len() > 255);
+        if Path::new(&output_subdir).is_absolute() || bad_component {
+            return Err(self.ctx.err(
+                layout.span(),
+                "output.layout must stay inside the output directory",
+                Some("use a relative layout without `..`".into()),
+            ));
+        }
+        Ok(Target {
+            id: [project.name.as_str(), "/", &info.name].concat(),
+            project: index,
+            cell: cell.clone(),
+            image: info.image.clone(),
+            build,
+            toolchain_check,
+            env,
+            pip,
+            apt,
+            output_subdir,
+        })
+    }
+}
+
+/// Does a cell's values match every `axis = value` of `filter`?
+fn matches(
+    values: &[(String, String)],
+    filter: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> bool {
+    filter.iter().all(|(axis, value)| {
+        values
+            .iter()
+            .any(|(a, v)| a == axis.get_ref() && v == value.get_ref())
+    })
+}
+
+#[derive(Clone)]
+struct CellInfo {
+    name: String,
+    image: Arc<ImageInput>,
+    image_span: Range<usize>,
+    vars: CellVars,
+}
+
+/// Template variables of a cell, looked up by name (no map per target).
+#[derive(Clone)]
+struct CellVars {
+    cell: Arc<Cell>,
+    py: Option<String>,
+    variant: String,
+    accel: String,
+    cuda: Option<String>,
+    rocm: Option<String>,
+    platform: Option<String>,
+    user_axes: Vec<String>,
+}
+
+impl Vars for CellVars {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        Some(match name {
+            "python" | "torch" => self.cell.get(name),
+            // `{cuda}`/`{rocm}` are toolkit versions; the raw axis value is `{variant}`.
+            "cuda" => self.cuda.as_deref(),
+            "rocm" => self.rocm.as_deref(),
+            "py" => self.py.as_deref(),
+            "variant" => Some(&self.variant),
+            "accel" => Some(&self.accel),
+            "platform" => self.platform.as_deref(),
+            // Images are chosen per cell, before any project.
+            "project" => None,
+            _ if self.user_axes.iter().any(|a| a == name) => self.cell.get(name),
+            _ => return None,
+        })
+    }
+}
+
+/// A cell's variables plus the project's name.
+struct ProjectVars<'a> {
+    cell: &'a CellVars,
+    project: &'a str,
+}
+
+impl Vars for ProjectVars<'_> {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        if name == "project" {
+            Some(Some(self.project))
+        } else {
+            self.cell.lookup(name)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The validated configuration: what every later stage reads. Defaults are applied and
+//! paths resolved against the config's directory; nothing here is raw TOML.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::accel::Accel;
+use crate::diag::Location;
+use crate::platform::Platform;
+
+pub(crate) use super::syntax::Network;
+
+/// One base-image input: a reference as the config spells it (after templating) and the
+/// platform wanted from it. This is the identity of an image entry in the lock.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageInput {
+    pub reference: String,
+    pub platform: Platform,
+}
+
+/// One source input: a repository URL as the config spells it and the ref wanted from it
+/// (`None` is the remote's default branch). The identity of a git entry in the lock.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitInput {
+    pub url: String,
+    pub reference: Option<String>,
+}
+
+impl GitInput {
+    pub(crate) fn display_ref(&self) -> &str {
+        self.reference.as_deref().unwrap_or("HEAD")
+    }
+}
+
+/// One cell of the matrix: a value for each axis, in canonical axis order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    pub values: Vec<(String, String)>,
+    /// The `cuda` axis value, parsed (validated when the config was read).
+    pub accel: Accel,
+}
+
+impl Cell {
+    pub(crate) fn get(&self, axis: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(a, _)| a == axis)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Short name used in target ids: `py3.11-cuda12.4-torch2.4.0-tier=1`.
+    pub(crate) fn name(&self) -> String {
+        self.values
+            .iter()
+            .map(|(axis, value)| match axis.as_str() {
+                "python" => format!("py{value}"),
+                "cuda" => value.clone(),
+                "torch" => format!("torch{value}"),
+                _ => format!("{axis}={value}"),
+            })
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    /// `python=3.11, cuda=cpu`, for messages.
+    pub(crate) fn describe(&self) -> String {
+        self.values
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A project, validated.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub git: GitInput,
+    pub subdir: Option<String>,
+    pub gpu: bool,
+    /// Where in the config the project's `ref` (or `git`, when no ref) is, for errors.
+    pub ref_location: Location,
+}
+
+/// A project built in one cell, with every templated field expanded.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `project/cell-name`, unique, stable, safe as a path.
+    pub id: String,
+    /// Index into [`Config::projects`].
+    pub project: usize,
+    pub cell: Arc<Cell>,
+    pub image: Arc<ImageInput>,
+    /// Borrowed when it is the default (no copy per target).
+    pub build: Cow<'static, str>,
+    pub toolchain_check: Option<String>,
+    /// All build environment entries, key and non-key, sorted by name. A sorted `Vec`, not
+    /// a map: targets number in the thousands and most have a handful of entries.
+    pub env: Vec<(String, String)>,
+    pub pip: Vec<String>,
+    pub apt: Vec<String>,
+    /// Wheelhouse sub-directory for this target's wheels.
+    pub output_subdir: String,
+}
+
+/// Settings that are not part of any build key, with defaults applied and paths resolved
+/// against the config's directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Registries (host[:port]) reached over plain HTTP beside loopback ones.
+    pub insecure_registries: BTreeSet<String>,
+    pub cache: CacheSettings,
+    /// The wheelhouse.
+    pub output_dir: PathBuf,
+    pub store_dir: PathBuf,
+    pub build: BuildOptions,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CacheSettings {
+    /// Git mirrors, sources, compiler and pip caches, logs.
+    pub dir: PathBuf,
+    pub ccache: bool,
+    pub pip: bool,
+    /// Release channel: caches never cross one (a path component, validated).
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BuildOptions {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub network: Network,
+}
+
+/// A validated configuration with its matrix expanded.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file, as given (used in messages).
+    pub path: PathBuf,
+    /// The directory relative paths in the config are resolved against.
+    pub root: PathBuf,
+    /// Axis names in canonical order.
+    pub axes: Vec<String>,
+    pub cells: Vec<Arc<Cell>>,
+    pub projects: Vec<Project>,
+    pub targets: Vec<Target>,
+    /// Names of env variables that are not part of build keys.
+    pub non_key_env: BTreeSet<String>,
+    /// Where each distinct image input is first used, for error messages.
+    pub image_origins: BTreeMap<ImageInput, Location>,
+    /// Where each distinct git input is first used, for error messages.
+    pub git_origins: BTreeMap<GitInput, Location>,
+    pub(crate) settings: Settings,
+}
+
+impl Config {
+    pub fn project_of(&self, target: &Target) -> &Project {
+        &self.projects[target.project]
+    }
+
+    pub fn distinct_images(&self) -> impl Iterator<Item = &ImageInput> {
+        self.image_origins.keys()
+    }
+
+    pub fn distinct_git(&self) -> impl Iterator<Item = &GitInput> {
+        self.git_origins.keys()
+    }
+
+    /// Distinct image inputs in the order the config first uses them (for reports).
+    pub(crate) fn images_in_config_order(&self) -> Vec<&ImageInput> {
+        let mut seen = BTreeSet::new();
+        self.targets
+            .iter()
+            .map(|t| &*t.image)
+            .filter(|i| seen.insert(*i))
+            .collect()
+    }
+
+    /// Distinct git inputs in the order the config's projects name them (for reports).
+    pub(crate) fn git_in_config_order(&self) -> Vec<&GitInput> {
+        let mut seen = BTreeSet::new();
+        self.projects
+            .iter()
+            .map(|p| &p.git)
+            .filter(|g| seen.insert(*g))
+            .collect()
+    }
+}

@@ -1,0 +1,452 @@
+//! Checks of the raw syntax, each error with the file, line and column of the offending
+//! value and a hint. Names that become path components (project names, axis values, the
+//! cache channel) are checked here once, so no later stage meets a name it cannot use as
+//! a file name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::ConfigError;
+use super::model::{GitInput, Project};
+use super::syntax::{ConfigFile, ProjectTable};
+use crate::accel::Accel;
+use crate::diag::{Location, did_you_mean, list};
+
+/// Longest project name or axis value: they become path components (logs, store entries,
+/// wheelhouse directories), and a file name has at most 255 bytes.
+pub(crate) const MAX_NAME: usize = 64;
+
+/// Longest cell name (`py3.11-cuda12.4-torch2.4.0-tier=1`), with room left in a 255-byte
+/// file name for suffixes such as `.verify.log`.
+pub(crate) const MAX_CELL_NAME: usize = 200;
+
+/// Axes with built-in meaning, in the order they appear in target ids.
+pub(super) const BUILTIN_AXES: [&str; 3] = ["python", "cuda", "torch"];
+
+/// Template variables derived from axes; user axes may not reuse these names.
+pub(super) const DERIVED_VARS: [&str; 6] =
+    ["py", "accel", "variant", "rocm", "platform", "project"];
+
+/// The config text, for turning spans into locations.
+pub(super) struct Ctx<'a> {
+    pub path: &'a Path,
+    pub src: &'a str,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn location(&self, span: Range<usize>) -> Location {
+        Location::from_span(self.path, self.src, span)
+    }
+
+    pub(crate) fn err(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            message: message.into(),
+            location: Some(Box::new(self.location(span))),
+            hint,
+        }
+    }
+
+    /// Turn a TOML/serde error into ours, adding a "did you mean" for unknown keys.
+    pub(crate) fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let message = e.message().trim().to_string();
+        let hint = toml_hint(&message);
+        let message = message
+            .split_once(", expected")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_string();
+        ConfigError::Invalid {
+            message,
+            location: e.span().map(|s| Box::new(self.location(s))),
+            hint,
+        }
+    }
+}
+
+/// Hints for serde's messages: `unknown field `reff`, expected one of `a`, `b``.
+fn toml_hint(message: &str) -> Option<String> {
+    let ticked = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    for what in ["unknown field", "unknown variant"] {
+        if let Some(rest) = message.strip_prefix(what) {
+            let names = ticked(rest);
+            let (unknown, expected) = names.split_first()?;
+            if unknown == "verify" && expected.iter().any(|e| e == "toolchain-check") {
+                return Some(
+                    "`verify` is now `toolchain-check` (`wheelbuild verify` is the reproducibility check)"
+                        .into(),
+                );
+            }
+            return Some(
+                match did_you_mean(unknown, expected.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of {}", list(expected)),
+                },
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field") {
+        let names = ticked(rest);
+        return names
+            .first()
+            .map(|f| format!("add `{f} = ...` to this table"));
+    }
+    None
+}
+
+/// A user axis value, a project name or a channel: safe in ids and as a path component.
+pub(crate) fn token_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        Some("it is empty".into())
+    } else if s.len() > MAX_NAME {
+        Some(format!(
+            "it has {} characters; names become file names, at most {MAX_NAME}",
+            s.chars().count()
+        ))
+    } else if s.starts_with(['.', '-']) {
+        Some("it must not start with `.` or `-`".into())
+    } else if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+    {
+        Some("use letters, digits, `.`, `_`, `+` and `-` only".into())
+    } else {
+        None
+    }
+}
+
+/// A matrix axis, its values in declaration order.
+pub(super) struct Axis {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// Checks over the raw file. `expand` adds the matrix expansion to this type.
+pub(super) struct Validator<'a> {
+    pub ctx: Ctx<'a>,
+    pub file: &'a ConfigFile,
+}
+
+impl Validator<'_> {
+    pub(crate) fn axes(&self) -> Result<Vec<Axis>, ConfigError> {
+        let m = self.file.matrix.get_ref();
+        let mut axes = Vec::new();
+        let builtin = [
+            ("python", Some(&m.python)),
+            ("cuda", m.cuda.as_ref()),
+            ("torch", m.torch.as_ref()),
+        ];
+        for (name, values) in builtin {
+            let Some(values) = values else {
+                if name == "cuda" {
+                    axes.push(Axis {
+                        name: "cuda".into(),
+                        values: vec!["cpu".into()],
+                    });
+                }
+                continue;
+            };
+            axes.push(self.axis(name, values)?);
+        }
+        for (name, values) in &m.axes {
+            let n = name.get_ref();
+            if BUILTIN_AXES.contains(&n.as_str()) || DERIVED_VARS.contains(&n.as_str()) {
+                return Err(self.ctx.err(
+                    name.span(),
+                    format!("`{n}` is reserved and cannot be a user axis"),
+                    Some(if BUILTIN_AXES.contains(&n.as_str()) {
+                        format!("declare it as `matrix.{n}` instead")
+                    } else {
+                        format!("`{{{n}}}` is a derived template variable; pick another name")
+                    }),
+                ));
+            }
+            if !n.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                || n.len() > MAX_NAME
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(self.ctx.err(
+                    name.span(),
+                    format!("invalid axis name `{n}`"),
+                    Some(format!(
+                        "axis names are lowercase letters, digits and `_` (at most {MAX_NAME}), e.g. `tier`"
+                    )),
+                ));
+            }
+            axes.push(self.axis(n, values)?);
+        }
+        Ok(axes)
+    }
+
+    fn axis(
+        &self,
+        name: &str,
+        values: &Spanned<Vec<Spanned<String>>>,
+    ) -> Result<Axis, ConfigError> {
+        if values.get_ref().is_empty() {
+            return Err(self.ctx.err(
+                values.span(),
+                format!("axis `{name}` has no values"),
+                Some("give at least one value, or remove the axis".into()),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for v in values.get_ref() {
+            self.check_axis_value(name, v)?;
+            if !seen.insert(v.get_ref().clone()) {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!("value `{}` appears twice in axis `{name}`", v.get_ref()),
+                    None,
+                ));
+            }
+        }
+        Ok(Axis {
+            name: name.to_string(),
+            values: values
+                .get_ref()
+                .iter()
+                .map(|v| v.get_ref().clone())
+                .collect(),
+        })
+    }
+
+    pub(crate) fn check_axis_value(
+        &self,
+        axis: &str,
+        value: &Spanned<String>,
+    ) -> Result<(), ConfigError> {
+        let v = value.get_ref();
+        let problem = match axis {
+            "python" => {
+                let ok = v.len() <= 16
+                    && v.split_once('.').is_some_and(|(a, b)| {
+                        !a.is_empty()
+                            && !b.is_empty()
+                            && a.bytes().all(|c| c.is_ascii_digit())
+                            && b.bytes().all(|c| c.is_ascii_digit())
+                    });
+                (!ok).then(|| {
+                    let short: Vec<&str> = v.splitn(3, '.').take(2).collect();
+                    format!(
+                        "Python versions are `major.minor`, as in wheel tags (e.g. `{}`)",
+                        if short.len() == 2 && short.iter().all(|p| p.len() <= 4) {
+                            short.join(".")
+                        } else {
+                            "3.11".into()
+                        }
+                    )
+                })
+            }
+            "cuda" => Accel::parse(v).err(),
+            _ => token_problem(v),
+        };
+        match problem {
+            Some(hint) => Err(self.ctx.err(
+                value.span(),
+                format!("invalid value `{}` for axis `{axis}`", shown(v)),
+                Some(hint),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Check an `axis = value` filter (exclude, select, project exclude) against the axes
+    /// and the values each axis takes.
+    pub(crate) fn check_filter(
+        &self,
+        filter: &BTreeMap<Spanned<String>, Spanned<String>>,
+        axes: &[Axis],
+        known_values: &BTreeMap<&str, BTreeSet<&str>>,
+    ) -> Result<(), ConfigError> {
+        for (axis, value) in filter {
+            let axis_name = axis.get_ref().as_str();
+            let Some(values) = known_values.get(axis_name) else {
+                return Err(self.unknown_axis(axis, axes));
+            };
+            if !values.contains(value.get_ref().as_str()) {
+                return Err(self.not_a_value(value, axis_name, values));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn not_a_value(
+        &self,
+        value: &Spanned<String>,
+        axis: &str,
+        values: &BTreeSet<&str>,
+    ) -> ConfigError {
+        self.ctx.err(
+            value.span(),
+            format!(
+                "`{}` is not a value of axis `{axis}`",
+                shown(value.get_ref())
+            ),
+            Some(
+                match did_you_mean(value.get_ref(), values.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the axis has {}", list(values)),
+                },
+            ),
+        )
+    }
+
+    pub(crate) fn unknown_axis(&self, axis: &Spanned<String>, axes: &[Axis]) -> ConfigError {
+        let names = axes.iter().map(|a| a.name.as_str());
+        self.ctx.err(
+            axis.span(),
+            format!("unknown axis `{}`", shown(axis.get_ref())),
+            Some(match did_you_mean(axis.get_ref(), names.clone()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the matrix has axes {}", list(names)),
+            }),
+        )
+    }
+
+    pub(crate) fn project(&self, spec: &ProjectTable) -> Result<Project, ConfigError> {
+        let name = spec.name.get_ref();
+        if let Some(problem) = token_problem(name).or_else(|| {
+            name.contains('+')
+                .then(|| "use letters, digits, `.`, `_` and `-`".to_string())
+        }) {
+            return Err(self.ctx.err(
+                spec.name.span(),
+                format!("invalid project name `{}`", shown(name)),
+                Some(problem),
+            ));
+        }
+        let url = spec.git.get_ref();
+        if url.trim().is_empty() || url.trim() != url {
+            return Err(self.ctx.err(
+                spec.git.span(),
+                "invalid git URL",
+                Some("give an https, ssh, git, file:// URL or a local path".into()),
+            ));
+        }
+        if let Some(r) = &spec.reference {
+            let r_str = r.get_ref();
+            if r_str.is_empty()
+                || r_str.contains(char::is_whitespace)
+                || r_str.contains("..")
+                || r_str.starts_with('-')
+            {
+                return Err(self.ctx.err(
+                    r.span(),
+                    format!("invalid git ref `{}`", shown(r_str)),
+                    Some("give a branch, a tag, or a commit SHA".into()),
+                ));
+            }
+        }
+        let subdir = match &spec.subdir {
+            Some(s) => {
+                let p = Path::new(s.get_ref());
+                let bad = s.get_ref().is_empty()
+                    || p.is_absolute()
+                    || p.components()
+                        .any(|c| !matches!(c, std::path::Component::Normal(_)));
+                if bad {
+                    return Err(self.ctx.err(
+                        s.span(),
+                        format!("invalid subdir `{}`", shown(s.get_ref())),
+                        Some("a relative path inside the repository, without `..`".into()),
+                    ));
+                }
+                Some(s.get_ref().trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        let ref_span = spec
+            .reference
+            .as_ref()
+            .map_or(spec.git.span(), |r| r.span());
+        Ok(Project {
+            name: name.clone(),
+            git: GitInput {
+                url: url.clone(),
+                reference: spec.reference.as_ref().map(|r| r.get_ref().clone()),
+            },
+            subdir,
+            gpu: spec.gpu,
+            ref_location: self.ctx.location(ref_span),
+        })
+    }
+
+    /// The cache channel: a path component under the cache directory.
+    pub(crate) fn channel(&self, channel: &Spanned<String>) -> Result<String, ConfigError> {
+        let value = channel.get_ref();
+        match token_problem(value) {
+            None => Ok(value.clone()),
+            Some(problem) => Err(self.ctx.err(
+                channel.span(),
+                format!("invalid cache channel `{}`", shown(value)),
+                Some(format!(
+                    "{problem}; channels are names such as `ci`, `nightly`, `release`"
+                )),
+            )),
+        }
+    }
+
+    pub(crate) fn env_name(&self, name: &str, value: &Spanned<String>) -> Result<(), ConfigError> {
+        if name.is_empty()
+            || name.len() > 128
+            || name.starts_with(|c: char| c.is_ascii_digit())
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(self.ctx.err(
+                value.span(),
+                format!("invalid environment variable name `{}`", shown(name)),
+                Some("use letters, digits and `_`, not starting with a digit".into()),
+            ));
+        }
+        if name.starts_with("WHEELBUILD_") || name == "SOURCE_DATE_EPOCH" {
+            return Err(self.ctx.err(
+                value.span(),
+                format!("`{name}` is set by wheelbuild and cannot be configured"),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn apt_package(&self, a: &Spanned<String>) -> Result<(), ConfigError> {
+        let name = a.get_ref();
+        let ok = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.:=~_".contains(&b));
+        if ok {
+            return Ok(());
+        }
+        Err(self.ctx.err(
+            a.span(),
+            format!("invalid apt package `{}`", shown(name)),
+            Some("give a Debian package name, optionally `name=version`".into()),
+        ))
+    }
+}
+
+/// A value for a message: long ones are cut (a 64 KiB name must not fill the terminal).
+pub(super) fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        return s.into();
+    }
+    let cut: String = s.chars().take(MAX).collect();
+    format!("{cut}…").into()
+}

@@ -1,0 +1,199 @@
+//! One target's build container: image, environment, sources and caches in; the toolchain
+//! check and the build command run; wheels out into a staging directory.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::docker::{self, ContainerConfig};
+use super::{BuildError, Built, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source};
+use crate::config::Target;
+use crate::plan::PlannedTarget;
+use crate::plan::key::{BuildKey, KeyInputs};
+use crate::store::{CacheStats, Staging};
+
+/// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR`.
+const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
+
+impl Run<'_> {
+    /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`
+    /// gives the build new, empty compiler caches (`verify`: a warm ccache would hide a
+    /// compiler that does not produce the same bytes twice).
+    pub(super) async fn build_into(
+        &self,
+        t: &PlannedTarget<'_>,
+        inputs: &KeyInputs<'_>,
+        staging: &Staging,
+        log: &Path,
+        fresh_caches: bool,
+    ) -> Result<Built, BuildError> {
+        let id = &t.target.id;
+        let engine = self.engine()?;
+        let started = Instant::now();
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_err("creating the log directory", e))?;
+        }
+        let mut log_file =
+            std::fs::File::create(log).map_err(|e| io_err("creating the build log", e))?;
+
+        self.reporter.phase(id, "pulling image");
+        let base = self.base_image(t).await?;
+        self.reporter.phase(id, "preparing environment");
+        let image = self.env_image(t, &base, inputs).await?;
+        self.reporter.phase(id, "fetching sources");
+        let src = source::checkout(
+            &self.git,
+            &self.settings.cache_dir.join("sources"),
+            &t.git.url,
+            &t.git.commit,
+        )
+        .await?;
+
+        let caches = if fresh_caches {
+            self.fresh_caches(&t.target.cell.accel, staging.path())?
+        } else {
+            self.caches(&t.target.cell.accel)?
+        };
+        let mut binds = vec![docker::bind(&src.dir, paths::SRC, true)];
+        if let Some(d) = &caches.ccache {
+            binds.push(docker::bind(d, paths::CCACHE, false));
+        }
+        if let Some(d) = &caches.pip {
+            binds.push(docker::bind(d, paths::PIP, false));
+        }
+        let env = self.container_env(
+            t.target,
+            src.epoch,
+            caches.ccache.is_some(),
+            caches.pip.is_some(),
+        );
+        let config = ContainerConfig {
+            image,
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                BUILD_SCRIPT.into(),
+                "wheelbuild".into(),
+                t.target.toolchain_check.clone().unwrap_or_default(),
+                t.target.build.to_string(),
+                t.project.subdir.clone().unwrap_or_else(|| ".".into()),
+            ],
+            env,
+            user: Some(format!("{}:{}", self.settings.uid, self.settings.gid)),
+            binds,
+            network_none: self.settings.network_none,
+            gpu: t.project.gpu,
+            labels: labels(&t.target.id, &t.key),
+            hardened: true,
+        };
+        self.reporter.phase(id, "building");
+        let mut ccache = None;
+        let mut pending = Vec::new();
+        let name = container_name(&t.key);
+        let (container, exit) = engine
+            .run(&name, &config, |chunk| {
+                let _ = log_file.write_all(chunk);
+                pending.extend_from_slice(chunk);
+                while let Some(n) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=n).collect();
+                    let line = String::from_utf8_lossy(&line);
+                    let line = line.trim_end();
+                    if let Some(stats) = parse_ccache(line) {
+                        ccache = Some(stats);
+                    }
+                    self.reporter.output(id, line);
+                }
+            })
+            .await?;
+        let result = match exit {
+            0 => self.collect(&container, t, staging).await,
+            TOOLCHAIN_CHECK_FAILED if t.target.toolchain_check.is_some() => {
+                Err(BuildError::ToolchainCheckFailed {
+                    command: t.target.toolchain_check.clone().unwrap_or_default(),
+                })
+            }
+            code => Err(BuildError::Failed { code }),
+        };
+        let removed = engine.remove(&container).await;
+        // A container removed by Ctrl-C ends with status 137: that is no build failure.
+        if engine.live.interrupted() {
+            return Err(BuildError::Interrupted);
+        }
+        let wheels = result?;
+        removed?;
+        Ok(Built {
+            wheels,
+            duration: started.elapsed(),
+            ccache,
+        })
+    }
+
+    fn container_env(&self, target: &Target, epoch: i64, ccache: bool, pip: bool) -> Vec<String> {
+        let mut env: Vec<String> = target.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !target.env.iter().any(|(k, _)| k == "MAX_JOBS") {
+            env.push(format!("MAX_JOBS={}", self.settings.max_jobs));
+        }
+        env.push(format!("SOURCE_DATE_EPOCH={epoch}"));
+        env.push(format!("WHEELBUILD_OUT={}", paths::OUT));
+        env.push(format!("HOME={}", paths::HOME));
+        if ccache {
+            env.push("WHEELBUILD_CCACHE=1".into());
+        }
+        if pip {
+            env.push(format!("PIP_CACHE_DIR={}", paths::PIP));
+        }
+        env
+    }
+}
+
+/// Labels of every container wheelbuild creates: what it builds, and which process owns
+/// it (so that the next run can remove the containers of a killed one).
+pub(super) fn labels(target: &str, key: &BuildKey) -> BTreeMap<String, String> {
+    let mut labels = cleanup::owner_labels();
+    labels.insert(docker::LABEL.to_string(), "1".to_string());
+    labels.insert(format!("{}.target", docker::LABEL), target.to_string());
+    labels.insert(format!("{}.key", docker::LABEL), key.0.clone());
+    labels
+}
+
+/// A container name unique to this process and key.
+fn container_name(key: &BuildKey) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "wheelbuild-{}-{}-{}",
+        key.short(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// `::wheelbuild:: ccache hits=N misses=M`, as the build script prints it.
+fn parse_ccache(line: &str) -> Option<CacheStats> {
+    let rest = line.strip_prefix("::wheelbuild:: ccache ")?;
+    let mut stats = CacheStats::default();
+    for part in rest.split_whitespace() {
+        match part.split_once('=')? {
+            ("hits", n) => stats.hits = n.parse().ok()?,
+            ("misses", n) => stats.misses = n.parse().ok()?,
+            _ => {}
+        }
+    }
+    Some(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ccache_marker_parses() {
+        assert_eq!(
+            parse_ccache("::wheelbuild:: ccache hits=3 misses=1"),
+            Some(CacheStats { hits: 3, misses: 1 })
+        );
+        assert_eq!(parse_ccache("ccache hits=3"), None);
+        assert_eq!(parse_ccache("::wheelbuild:: ccache hits=x misses=1"), None);
+    }
+}

@@ -1,0 +1,181 @@
+//! `verify`: rebuild a stored target in a fresh container with fresh, empty compiler
+//! caches, and compare three things per wheel: the bytes in the store, the digest in the
+//! record, and the rebuild.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::docker::Engine;
+use super::{BuildError, BuildSettings, Reporter, Run, io_err};
+use crate::config::Config;
+use crate::plan::PlannedTarget;
+use crate::plan::key::BuildKey;
+use crate::store::{Damage, Problem, Store};
+use crate::wheel;
+
+/// Result of rebuilding a stored target.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    pub id: String,
+    pub key: BuildKey,
+    /// Wheel file → what differs; empty when every wheel is byte-identical to its record.
+    pub differences: BTreeMap<String, WheelDifference>,
+    /// Stored wheels whose bytes no longer match their record: the entry was moved to
+    /// `quarantined` (the next `build` builds it again).
+    pub damaged: Vec<Damage>,
+    pub quarantined: Option<PathBuf>,
+    /// Where the rebuilt wheels were kept (`--keep`).
+    pub kept: Option<PathBuf>,
+}
+
+impl VerifyReport {
+    pub fn reproducible(&self) -> bool {
+        self.differences.is_empty() && self.damaged.is_empty()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct WheelDifference {
+    /// The record's digest: what the first build produced.
+    pub recorded_sha256: String,
+    pub rebuilt_sha256: Option<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// Changed ELF files → the sections that differ.
+    pub sections: BTreeMap<String, Vec<String>>,
+    /// Same files with the same contents; only zip metadata (times, order) differs.
+    pub metadata_only: bool,
+}
+
+/// Rebuild `target` (which must be in the store) in a fresh container and compare its
+/// wheels with the stored ones. `keep`: a directory to copy the rebuilt wheels into
+/// (under the target's id).
+pub async fn verify(
+    config: &Config,
+    target: &PlannedTarget<'_>,
+    store: &Store,
+    engine: &Engine,
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+    keep: Option<&Path>,
+) -> Result<VerifyReport, (BuildError, Option<PathBuf>)> {
+    let record = store
+        .record(&target.key)
+        .map_err(|e| (e.into(), None))?
+        .ok_or_else(|| {
+            (
+                io_err(
+                    &format!("{} is not in the store", target.target.id),
+                    "build it first",
+                ),
+                None,
+            )
+        })?;
+    let run = Run::new(config, store, Some(engine), settings, reporter);
+    let staging = store.stage().map_err(|e| (e.into(), None))?;
+    let log = settings
+        .log_dir
+        .join(format!("{}.verify.log", target.target.id));
+    let built = run
+        .build_into(target, &target.inputs(config), &staging, &log, true)
+        .await
+        .map_err(|e| (e, Some(log.clone())))?;
+
+    // The stored bytes against their record (the presence check only compares sizes).
+    let mut damaged = Vec::new();
+    for w in &record.wheels {
+        match store.hash_wheel(&target.key, &w.file) {
+            Ok((sha256, _)) if sha256 == w.sha256 => {}
+            Ok((found, _)) => damaged.push(Damage {
+                path: store.wheel_path(&target.key, &w.file),
+                problem: Problem::WheelDigest {
+                    expected: w.sha256.clone(),
+                    found,
+                },
+            }),
+            Err(damage) => damaged.push(damage),
+        }
+    }
+
+    // The rebuild against the record; what differs is named by comparing with the
+    // stored file.
+    let mut differences = BTreeMap::new();
+    for w in &record.wheels {
+        let rebuilt = built.wheels.iter().find(|r| r.file == w.file);
+        if rebuilt.is_some_and(|r| r.sha256 == w.sha256) {
+            continue;
+        }
+        let mut diff = WheelDifference {
+            recorded_sha256: w.sha256.clone(),
+            rebuilt_sha256: rebuilt.map(|r| r.sha256.clone()),
+            added: vec![],
+            removed: vec![],
+            changed: vec![],
+            sections: BTreeMap::new(),
+            metadata_only: false,
+        };
+        let stored = store.wheel_path(&target.key, &w.file);
+        if rebuilt.is_some() && stored.is_file() {
+            let d = wheel::diff_wheels(&stored, &staging.wheels_dir().join(&w.file))
+                .map_err(|e| (e.into(), Some(log.clone())))?;
+            diff.added = d.added;
+            diff.removed = d.removed;
+            diff.changed = d.changed;
+            diff.sections = d.sections;
+            diff.metadata_only = d.metadata_only;
+        }
+        differences.insert(w.file.clone(), diff);
+    }
+    for r in &built.wheels {
+        if !record.wheels.iter().any(|w| w.file == r.file) {
+            differences.insert(
+                r.file.clone(),
+                WheelDifference {
+                    recorded_sha256: String::new(),
+                    rebuilt_sha256: Some(r.sha256.clone()),
+                    added: vec![],
+                    removed: vec![],
+                    changed: vec![],
+                    sections: BTreeMap::new(),
+                    metadata_only: false,
+                },
+            );
+        }
+    }
+
+    let kept = match keep {
+        Some(dir) => {
+            let dest = dir.join(&target.target.id);
+            std::fs::create_dir_all(&dest)
+                .map_err(|e| (io_err("keeping the rebuilt wheels", e), None))?;
+            for r in &built.wheels {
+                std::fs::copy(staging.wheels_dir().join(&r.file), dest.join(&r.file))
+                    .map_err(|e| (io_err("keeping the rebuilt wheels", e), None))?;
+            }
+            Some(dest)
+        }
+        None => None,
+    };
+    let quarantined = if damaged.is_empty() {
+        None
+    } else {
+        let moved = store
+            .quarantine(&target.key)
+            .map_err(|e| (e.into(), None))?;
+        for d in &damaged {
+            reporter.quarantined(&target.target.id, d, &moved);
+        }
+        Some(moved)
+    };
+    Ok(VerifyReport {
+        id: target.target.id.clone(),
+        key: target.key.clone(),
+        differences,
+        damaged,
+        quarantined,
+        kept,
+    })
+}

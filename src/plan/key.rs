@@ -1,0 +1,593 @@
+//! Build keys: the content address of a target's resolved inputs.
+//!
+//! A target (project × matrix cell) is rebuilt exactly when its key changes. The key is
+//! blake3 in derive-key mode (context [`KEY_CONTEXT`]) over the canonical encoding
+//! ([`crate::canonical`]) of [`KeyInputs`]. Canonical because it is a struct with fixed
+//! field order whose maps are sorted: no `serde_json::Value`, no `HashMap`, and nothing
+//! re-serialized from a registry answer (digests are computed on the raw bytes received
+//! and only their strings enter here).
+//!
+//! [`KeyInputs`] is the one source of truth: `plan` hashes it borrowed from the config and
+//! lock (nothing copied per target), the store keeps it owned in each build record, and
+//! [`KeyInputs::changes_from`] compares two of them. Both destructure it without `..`, so
+//! a new input does not compile until it is hashed, compared and listed below (a unit test
+//! checks the table names every field).
+//!
+//! # What is in a key
+//!
+//! | input | from | why |
+//! |---|---|---|
+//! | `format` | [`KEY_FORMAT`] | bumping it rebuilds everything when key semantics change |
+//! | `image` | `image.platform` / select row, and the lock's platform manifest digest | the exact filesystem the build runs on (not the tag) and the platform it builds for |
+//! | `source` | the lock's commit, `project.subdir` | the exact source tree and which project in it |
+//! | `build` | `project.build` (expanded) | the command that makes the wheel |
+//! | `toolchain-check` | `project.toolchain-check` / `image.toolchain-check` (expanded) | the toolchain the build was checked against |
+//! | `env` | `env` + `project.env` (expanded), minus non-key names | compiler flags, arch lists |
+//! | `pip` | `project.pip` (expanded, sorted, deduplicated) | the build environment |
+//! | `apt` | `project.apt` (sorted, deduplicated) | the build environment |
+//! | `axes` | the cell | python/cuda/torch/user axis values |
+//! | `gpu` | `project.gpu` | whether the build saw a GPU |
+//!
+//! # What is not
+//!
+//! Everything that cannot change the wheel's bytes, so tuning it never forces a rebuild:
+//! the project name and git URL (the commit identifies the tree), the image tag (the
+//! digest identifies the image), env names in [`crate::config::NON_KEY_ENV`] and the
+//! config's `non-key-env` (parallelism such as `MAX_JOBS`, cache locations, log level),
+//! and the `cache`, `output`, `store`, `build` and `registries` tables. Comments, table
+//! order, whitespace and line endings of the config change nothing either: keys are
+//! computed from parsed, expanded values, with CRLF normalized to LF.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::Context;
+use crate::config::{Cell, Config, Target};
+use crate::lock::{LockedGit, LockedImage};
+
+/// Version of the key derivation; part of every key.
+pub(crate) const KEY_FORMAT: u32 = 1;
+
+/// blake3 derive-key context for build keys.
+pub(crate) const KEY_CONTEXT: &str = "wheelbuild 2026-11-21 build key";
+static CONTEXT: Context = Context::new(KEY_CONTEXT);
+
+/// Everything a build key covers; see the module docs for each input. Borrowed from the
+/// config and lock in `plan` (`KeyInputs<'a>`), owned in build records
+/// (`KeyInputs<'static>`); both encode to the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct KeyInputs<'a> {
+    pub format: u32,
+    pub image: ImageKey<'a>,
+    pub source: SourceKey<'a>,
+    pub build: Cow<'a, str>,
+    pub toolchain_check: Option<Cow<'a, str>>,
+    pub env: Pairs<'a>,
+    pub pip: Cow<'a, [String]>,
+    pub apt: Cow<'a, [String]>,
+    pub axes: Pairs<'a>,
+    pub gpu: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ImageKey<'a> {
+    pub platform: Cow<'a, str>,
+    pub manifest_digest: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct SourceKey<'a> {
+    pub commit: Cow<'a, str>,
+    pub subdir: Option<Cow<'a, str>>,
+}
+
+/// A string map encoded in name order: borrowed from a target (sorted env entries minus
+/// the non-key names, or a cell's axes) or owned (read back from a record).
+#[derive(Debug, Clone)]
+pub enum Pairs<'a> {
+    /// Entries sorted by name; those named in `skip` are left out.
+    Sorted {
+        entries: &'a [(String, String)],
+        skip: Option<&'a BTreeSet<String>>,
+    },
+    /// A cell's axis values (in axis order, not name order).
+    Cell(&'a Cell),
+    Owned(BTreeMap<String, String>),
+}
+
+impl Pairs<'_> {
+    /// The pairs in name order.
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        match self {
+            Pairs::Sorted { entries, skip } => Box::new(
+                entries
+                    .iter()
+                    .filter(move |(k, _)| !skip.is_some_and(|s| s.contains(k)))
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+            Pairs::Cell(cell) => {
+                let mut pairs: Vec<(&str, &str)> = cell
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                pairs.sort_unstable();
+                Box::new(pairs.into_iter())
+            }
+            Pairs::Owned(map) => Box::new(map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        }
+    }
+
+    pub(crate) fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl PartialEq for Pairs<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Pairs<'_> {}
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Pairs<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(Pairs::Owned)
+    }
+}
+
+impl JsonSchema for Pairs<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "StringMap".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        BTreeMap::<String, String>::json_schema(generator)
+    }
+}
+
+/// A build key: 64 hex digits of blake3.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct BuildKey(pub String);
+
+impl BuildKey {
+    pub(crate) fn short(&self) -> &str {
+        &self.0[..12.min(self.0.len())]
+    }
+}
+
+impl fmt::Display for BuildKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'a> KeyInputs<'a> {
+    /// The inputs of `target`, borrowed from the config and the lock's pins.
+    pub fn of(
+        config: &'a Config,
+        target: &'a Target,
+        image: &'a LockedImage,
+        git: &'a LockedGit,
+    ) -> KeyInputs<'a> {
+        let project = config.project_of(target);
+        KeyInputs {
+            format: KEY_FORMAT,
+            image: ImageKey {
+                platform: Cow::Borrowed(&image.platform),
+                manifest_digest: Cow::Borrowed(&image.manifest_digest),
+            },
+            source: SourceKey {
+                commit: Cow::Borrowed(&git.commit),
+                subdir: project.subdir.as_deref().map(Cow::Borrowed),
+            },
+            build: Cow::Borrowed(&target.build),
+            toolchain_check: target.toolchain_check.as_deref().map(Cow::Borrowed),
+            env: Pairs::Sorted {
+                entries: &target.env,
+                skip: Some(&config.non_key_env),
+            },
+            pip: Cow::Borrowed(&target.pip),
+            apt: Cow::Borrowed(&target.apt),
+            axes: Pairs::Cell(&target.cell),
+            gpu: project.gpu,
+        }
+    }
+
+    pub fn key(&self) -> BuildKey {
+        BuildKey(CONTEXT.hash(self).to_hex().to_string())
+    }
+
+    /// An owned copy, for a build record.
+    pub fn into_owned(self) -> KeyInputs<'static> {
+        let KeyInputs {
+            format,
+            image:
+                ImageKey {
+                    platform,
+                    manifest_digest,
+                },
+            source: SourceKey { commit, subdir },
+            build,
+            toolchain_check,
+            env,
+            pip,
+            apt,
+            axes,
+            gpu,
+        } = self;
+        let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        KeyInputs {
+            format,
+            image: ImageKey {
+                platform: owned(platform),
+                manifest_digest: owned(manifest_digest),
+            },
+            source: SourceKey {
+                commit: owned(commit),
+                subdir: subdir.map(owned),
+            },
+            build: owned(build),
+            toolchain_check: toolchain_check.map(owned),
+            env: Pairs::Owned(env.to_map()),
+            pip: Cow::Owned(pip.into_owned()),
+            apt: Cow::Owned(apt.into_owned()),
+            axes: Pairs::Owned(axes.to_map()),
+            gpu,
+        }
+    }
+
+    /// Inputs that differ from `old`, in the order of the table in the module docs.
+    pub(crate) fn changes_from(&self, old: &KeyInputs<'_>) -> Vec<InputChange> {
+        let KeyInputs {
+            format,
+            image,
+            source,
+            build,
+            toolchain_check,
+            env,
+            pip,
+            apt,
+            axes,
+            gpu,
+        } = self;
+        let KeyInputs {
+            format: old_format,
+            image: old_image,
+            source: old_source,
+            build: old_build,
+            toolchain_check: old_toolchain_check,
+            env: old_env,
+            pip: old_pip,
+            apt: old_apt,
+            axes: old_axes,
+            gpu: old_gpu,
+        } = old;
+        let mut out = Vec::new();
+        let s = |c: &Cow<'_, str>| c.to_string();
+        let o = |c: &Option<Cow<'_, str>>| c.as_ref().map(|c| c.to_string());
+        if format != old_format {
+            out.push(InputChange::Format {
+                old: *old_format,
+                new: *format,
+            });
+        }
+        if image.platform != old_image.platform {
+            out.push(InputChange::Platform {
+                old: s(&old_image.platform),
+                new: s(&image.platform),
+            });
+        }
+        if image.manifest_digest != old_image.manifest_digest {
+            out.push(InputChange::ImageDigest {
+                old: s(&old_image.manifest_digest),
+                new: s(&image.manifest_digest),
+            });
+        }
+        if source.commit != old_source.commit {
+            out.push(InputChange::Commit {
+                old: s(&old_source.commit),
+                new: s(&source.commit),
+            });
+        }
+        if source.subdir != old_source.subdir {
+            out.push(InputChange::Subdir {
+                old: o(&old_source.subdir),
+                new: o(&source.subdir),
+            });
+        }
+        if build != old_build {
+            out.push(InputChange::Build {
+                old: s(old_build),
+                new: s(build),
+            });
+        }
+        if toolchain_check != old_toolchain_check {
+            out.push(InputChange::ToolchainCheck {
+                old: o(old_toolchain_check),
+                new: o(toolchain_check),
+            });
+        }
+        for (name, old, new) in map_changes(old_env, env) {
+            out.push(InputChange::Env { name, old, new });
+        }
+        if pip != old_pip {
+            out.push(InputChange::Pip {
+                old: old_pip.to_vec(),
+                new: pip.to_vec(),
+            });
+        }
+        if apt != old_apt {
+            out.push(InputChange::Apt {
+                old: old_apt.to_vec(),
+                new: apt.to_vec(),
+            });
+        }
+        for (name, old, new) in map_changes(old_axes, axes) {
+            out.push(InputChange::Axis { name, old, new });
+        }
+        if gpu != old_gpu {
+            out.push(InputChange::Gpu {
+                old: *old_gpu,
+                new: *gpu,
+            });
+        }
+        out
+    }
+}
+
+/// `(name, old, new)` of every name whose value differs, in name order.
+fn map_changes(old: &Pairs<'_>, new: &Pairs<'_>) -> Vec<(String, Option<String>, Option<String>)> {
+    let (old, new) = (old.to_map(), new.to_map());
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| old.get(*n) != new.get(*n))
+        .map(|n| (n.clone(), old.get(n).cloned(), new.get(n).cloned()))
+        .collect()
+}
+
+/// One input that changed since the last build of a target: why it is rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InputChange {
+    Format {
+        old: u32,
+        new: u32,
+    },
+    Platform {
+        old: String,
+        new: String,
+    },
+    ImageDigest {
+        old: String,
+        new: String,
+    },
+    Commit {
+        old: String,
+        new: String,
+    },
+    Subdir {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Build {
+        old: String,
+        new: String,
+    },
+    ToolchainCheck {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Env {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Pip {
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    Apt {
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    Axis {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Gpu {
+        old: bool,
+        new: bool,
+    },
+}
+
+impl InputChange {
+    /// Dotted input name, as in the module docs: `source.commit`, `env.CFLAGS`, …
+    pub(crate) fn input(&self) -> String {
+        match self {
+            InputChange::Format { .. } => "format".into(),
+            InputChange::Platform { .. } => "image.platform".into(),
+            InputChange::ImageDigest { .. } => "image.manifest-digest".into(),
+            InputChange::Commit { .. } => "source.commit".into(),
+            InputChange::Subdir { .. } => "source.subdir".into(),
+            InputChange::Build { .. } => "build".into(),
+            InputChange::ToolchainCheck { .. } => "toolchain-check".into(),
+            InputChange::Env { name, .. } => format!("env.{name}"),
+            InputChange::Pip { .. } => "pip".into(),
+            InputChange::Apt { .. } => "apt".into(),
+            InputChange::Axis { name, .. } => format!("axes.{name}"),
+            InputChange::Gpu { .. } => "gpu".into(),
+        }
+    }
+
+    /// Old and new values as text (`None`: not set). Lists are space-separated.
+    pub(crate) fn values(&self) -> (Option<String>, Option<String>) {
+        let list = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
+        match self {
+            InputChange::Format { old, new } => (Some(old.to_string()), Some(new.to_string())),
+            InputChange::Gpu { old, new } => (Some(old.to_string()), Some(new.to_string())),
+            InputChange::Platform { old, new }
+            | InputChange::ImageDigest { old, new }
+            | InputChange::Commit { old, new }
+            | InputChange::Build { old, new } => (Some(old.clone()), Some(new.clone())),
+            InputChange::Subdir { old, new }
+            | InputChange::ToolchainCheck { old, new }
+            | InputChange::Env { old, new, .. }
+            | InputChange::Axis { old, new, .. } => (old.clone(), new.clone()),
+            InputChange::Pip { old, new } | InputChange::Apt { old, new } => (list(old), list(new)),
+        }
+    }
+}
+
+/// The plan JSON's `{ "input": "source.commit", "old": "…", "new": "…" }`.
+impl Serialize for InputChange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let (old, new) = self.values();
+        let mut st = s.serialize_struct("InputChange", 3)?;
+        st.serialize_field("input", &self.input())?;
+        st.serialize_field("old", &old)?;
+        st.serialize_field("new", &new)?;
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> KeyInputs<'static> {
+        KeyInputs {
+            format: KEY_FORMAT,
+            image: ImageKey {
+                platform: "linux/amd64".into(),
+                manifest_digest: format!("sha256:{}", "a".repeat(64)).into(),
+            },
+            source: SourceKey {
+                commit: "b".repeat(40).into(),
+                subdir: None,
+            },
+            build: "make".into(),
+            toolchain_check: None,
+            env: Pairs::Owned(BTreeMap::from([("CFLAGS".into(), "-O2".into())])),
+            pip: Cow::Owned(vec![]),
+            apt: Cow::Owned(vec![]),
+            axes: Pairs::Owned(BTreeMap::from([("python".into(), "3.11".into())])),
+            gpu: false,
+        }
+    }
+
+    #[test]
+    fn key_is_stable_across_releases() {
+        // Pinned: a change here means every user's store is invalidated. Bump KEY_FORMAT
+        // (and update this value) only on purpose.
+        assert_eq!(
+            inputs().key().0,
+            "4d69ff9c3627d8027c0ac71b7b41c7c1fd47684531696583fca52a1ecff79718"
+        );
+    }
+
+    #[test]
+    fn borrowed_and_owned_inputs_encode_alike() {
+        let entries = vec![
+            ("A".to_string(), "1".to_string()),
+            ("MAX_JOBS".to_string(), "8".to_string()),
+            ("Z".to_string(), "2".to_string()),
+        ];
+        let skip = BTreeSet::from(["MAX_JOBS".to_string()]);
+        let cell = Cell {
+            values: vec![
+                ("python".into(), "3.11".into()),
+                ("cuda".into(), "cuda12.4".into()),
+            ],
+            accel: crate::accel::Accel::Cuda("12.4".into()),
+        };
+        let mut borrowed = inputs();
+        borrowed.env = Pairs::Sorted {
+            entries: &entries,
+            skip: Some(&skip),
+        };
+        borrowed.axes = Pairs::Cell(&cell);
+        let owned = borrowed.clone().into_owned();
+        assert!(matches!(owned.env, Pairs::Owned(_)));
+        assert_eq!(owned.env.to_map().len(), 2, "MAX_JOBS is not a key input");
+        assert_eq!(
+            owned.axes.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["cuda", "python"],
+            "axes in name order"
+        );
+        assert_eq!(owned.key(), borrowed.key());
+        // And through JSON, as the store keeps them.
+        let json = serde_json::to_string(&owned).unwrap();
+        let back: KeyInputs<'static> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, owned);
+        assert_eq!(back.key(), borrowed.key());
+    }
+
+    #[test]
+    fn changes_name_each_input() {
+        let old = inputs();
+        let mut new = inputs();
+        new.source.commit = "c".repeat(40).into();
+        new.env = Pairs::Owned(BTreeMap::from([("CFLAGS".into(), "-O3".into())]));
+        new.pip = Cow::Owned(vec!["ninja".into()]);
+        let changes = new.changes_from(&old);
+        let names: Vec<_> = changes.iter().map(InputChange::input).collect();
+        assert_eq!(names, ["source.commit", "env.CFLAGS", "pip"]);
+        assert_eq!(
+            changes[1],
+            InputChange::Env {
+                name: "CFLAGS".into(),
+                old: Some("-O2".into()),
+                new: Some("-O3".into())
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&changes[2]).unwrap(),
+            serde_json::json!({ "input": "pip", "old": null, "new": "ninja" })
+        );
+        assert_ne!(new.key(), old.key());
+        assert!(old.changes_from(&old).is_empty());
+    }
+
+    /// Every key input is listed once in the module docs' table (the one place a reader
+    /// learns what a key covers).
+    #[test]
+    fn every_key_input_is_documented() {
+        let source = include_str!("key.rs");
+        let docs: String = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let json = serde_json::to_value(inputs()).unwrap();
+        for field in json.as_object().unwrap().keys() {
+            let row = format!("| `{field}` |");
+            assert_eq!(
+                docs.matches(&row).count(),
+                1,
+                "key input `{field}` must have exactly one row in the table of src/plan/key.rs"
+            );
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! What the store keeps about a build: its record (wheels with their digests, the key's
+//! inputs, the log) and, per target, the key it was last built as.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::key::{BuildKey, KeyInputs};
+
+/// One built wheel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct WheelRecord {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// ccache statistics of one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl CacheStats {
+    pub(crate) fn hit_rate(&self) -> Option<f64> {
+        let total = self.hits + self.misses;
+        (total > 0).then(|| self.hits as f64 / total as f64)
+    }
+}
+
+/// What the store knows about one key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct BuildRecord {
+    pub version: u32,
+    pub key: BuildKey,
+    /// The target that built it first.
+    pub target: String,
+    /// Everything the key covers, so a later plan can say what changed.
+    pub inputs: KeyInputs<'static>,
+    pub wheels: Vec<WheelRecord>,
+    /// File name of the build log, in the key's directory.
+    pub log: String,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccache: Option<CacheStats>,
+    pub wheelbuild_version: String,
+}
+
+/// The key last built for a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetEntry {
+    pub version: u32,
+    pub target: String,
+    pub key: BuildKey,
+    pub inputs: KeyInputs<'static>,
+}
+
+/// The part of a record the presence check reads: which wheels a key must have.
+#[derive(Debug, Deserialize)]
+pub(super) struct Listing {
+    pub key: BuildKey,
+    pub wheels: Vec<WheelRecord>,
+}

@@ -1,0 +1,213 @@
+//! Stage 7: the wheelhouse, where users pick up wheels (`output.dir`, laid out by
+//! `output.layout`).
+//!
+//! Beside each wheel, `<wheel>.wheelbuild.json` stamps the target and key that made it,
+//! its sha256, and the size and mtime it had when placed: a wheel that still has them is
+//! not hashed again (a no-op build must not read every wheel). The stamps also make the
+//! wheelhouse hold exactly what the current plan built:
+//!
+//! * a wheel stamped by another target with other bytes is never overwritten: that is a
+//!   collision, an error naming both targets (config validation already refuses layouts
+//!   that put two targets of one project in one directory);
+//! * when a target's key changes, the wheels its previous builds placed in its directory
+//!   are removed (same version, other bytes: pip must not pick the old one).
+//!
+//! Wheels are copied from the store through [`Store::copy_wheel`], which checks each
+//! one's digest: a damaged store entry is reported, never placed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::FileLock;
+use crate::plan::key::BuildKey;
+use crate::store::{BuildRecord, Damage, Store, StoreError};
+
+const STAMP_SUFFIX: &str = ".wheelbuild.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a stored wheel failed its check: {0}")]
+    Damaged(Damage),
+    #[error(
+        "{} was placed by target `{other}` with other bytes; target `{target}` builds a wheel of the same name into the same directory",
+        path.display()
+    )]
+    Collision {
+        path: PathBuf,
+        target: String,
+        other: String,
+    },
+}
+
+/// What placing a target's wheels did.
+#[derive(Debug, Default)]
+pub struct Placed {
+    /// The target's wheels in the wheelhouse.
+    pub paths: Vec<PathBuf>,
+    /// How many were copied from the store (missing or different in the wheelhouse).
+    pub restored: usize,
+    /// Wheels of the target's earlier builds, removed.
+    pub pruned: Vec<PathBuf>,
+}
+
+/// The stamp beside a wheel.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Stamp {
+    key: BuildKey,
+    target: String,
+    sha256: String,
+    size: u64,
+    mtime_ns: u128,
+    record: PathBuf,
+}
+
+pub struct Wheelhouse {
+    dir: PathBuf,
+    /// Held while placing, so that two targets (or two runs) never interleave their
+    /// collision checks and writes.
+    lock: PathBuf,
+}
+
+impl Wheelhouse {
+    pub fn new(dir: &Path, lock: &Path) -> Wheelhouse {
+        Wheelhouse {
+            dir: dir.to_path_buf(),
+            lock: lock.to_path_buf(),
+        }
+    }
+
+    /// Put the wheels of `record` (target `target`, sub-directory `subdir`) into the
+    /// wheelhouse; remove what the target's earlier builds left there.
+    pub fn place(
+        &self,
+        store: &Store,
+        target: &str,
+        subdir: &str,
+        record: &BuildRecord,
+    ) -> Result<Placed, PlaceError> {
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| PlaceError::Io { what, source }
+        };
+        let _guard = FileLock::acquire(&self.lock).map_err(io("locking the wheelhouse"))?;
+        let dir = self.dir.join(subdir);
+        let mut placed = Placed::default();
+        let stamps = read_stamps(&dir).map_err(io("reading the wheelhouse"))?;
+        for (wheel_path, stamp) in &stamps {
+            let ours = record
+                .wheels
+                .iter()
+                .any(|w| dir.join(&w.file) == *wheel_path);
+            if stamp.target == target && stamp.key != record.key && !ours {
+                for p in [wheel_path.clone(), stamp_path(wheel_path)] {
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io("removing an old wheel")(e)),
+                    }
+                }
+                placed.pruned.push(wheel_path.clone());
+            }
+        }
+        for w in &record.wheels {
+            let dest = dir.join(&w.file);
+            let stamp = stamps.iter().find(|(p, _)| *p == dest).map(|(_, s)| s);
+            let on_disk = std::fs::metadata(&dest)
+                .ok()
+                .map(|m| (m.len(), mtime_ns(&m)));
+            if let (Some(s), Some(_)) = (stamp, on_disk)
+                && s.target != target
+                && s.sha256 != w.sha256
+            {
+                return Err(PlaceError::Collision {
+                    path: dest,
+                    target: target.to_string(),
+                    other: s.target.clone(),
+                });
+            }
+            let unchanged = matches!((stamp, on_disk), (Some(s), Some((size, mtime)))
+                if s.key == record.key && s.sha256 == w.sha256 && s.size == size && s.mtime_ns == mtime);
+            if unchanged {
+                placed.paths.push(dest);
+                continue;
+            }
+            let current = on_disk.and_then(|_| {
+                std::fs::File::open(&dest)
+                    .and_then(|mut f| crate::store::copy_hashing(&mut f, &mut std::io::sink()))
+                    .ok()
+            });
+            if current.as_ref().map(|(sha, _)| sha.as_str()) != Some(w.sha256.as_str()) {
+                store
+                    .copy_wheel(&record.key, w, &dest)?
+                    .map_err(PlaceError::Damaged)?;
+                placed.restored += 1;
+            }
+            let meta = std::fs::metadata(&dest).map_err(io("placing a wheel"))?;
+            let record_path = store.record_path(&record.key);
+            let stamp = Stamp {
+                key: record.key.clone(),
+                target: target.to_string(),
+                sha256: w.sha256.clone(),
+                size: meta.len(),
+                mtime_ns: mtime_ns(&meta),
+                record: std::path::absolute(&record_path).unwrap_or(record_path),
+            };
+            let text = serde_json::to_string_pretty(&stamp).expect("stamp serializes") + "\n";
+            crate::fsutil::write_atomic(&stamp_path(&dest), text.as_bytes())
+                .map_err(io("writing a wheel stamp"))?;
+            placed.paths.push(dest);
+        }
+        Ok(placed)
+    }
+}
+
+fn stamp_path(wheel: &Path) -> PathBuf {
+    let mut name = wheel.as_os_str().to_os_string();
+    name.push(STAMP_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// `(wheel path, stamp)` for every readable stamp in `dir` (none when it does not exist).
+fn read_stamps(dir: &Path) -> std::io::Result<Vec<(PathBuf, Stamp)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut stamps = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let Some(wheel) = path
+            .to_str()
+            .and_then(|p| p.strip_suffix(STAMP_SUFFIX))
+            .map(PathBuf::from)
+        else {
+            continue;
+        };
+        // A stamp we cannot read is treated as absent: the wheel beside it is then
+        // hashed, and re-stamped or replaced.
+        if let Some(stamp) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+        {
+            stamps.push((wheel, stamp));
+        }
+    }
+    Ok(stamps)
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}

@@ -1,0 +1,402 @@
+//! Trust nothing on disk: damaged store entries, wheelhouse collisions and leftovers,
+//! killed runs, failures that must point at the right log. Real Docker builds, as in
+//! `build`; each test is named after the bug it pins.
+
+use std::time::Duration;
+
+use crate::common::*;
+use crate::support::fixtures::{self, ImageKind, example_repo, key_label, leftover_containers};
+use crate::support::git::{GitDaemon, GitRepo};
+
+/// Flip one bit in the middle of `path`, keeping its size.
+fn flip_a_bit(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Entries moved to the store's quarantine.
+fn quarantined(p: &Project) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(store_dir(p).join("quarantine")) {
+        Ok(e) => e.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+const PURE_WHL: &str = "hello_pure-0.1.0-py3-none-any.whl";
+
+/// Regression: one flipped byte in a stored wheel was restored to the wheelhouse with a
+/// stamp claiming the good sha256, and `verify` called the target reproducible.
+#[test]
+fn a_corrupted_store_wheel_is_quarantined_and_rebuilt() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let pure = example_repo("hello-pure");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "corrupt",
+            "",
+            &[project("hello-pure", &pure, "")],
+        ),
+    );
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    let key = key_of(&p, &cpu("hello-pure"));
+    let stored = store_dir(&p)
+        .join("keys")
+        .join(&key)
+        .join("wheels")
+        .join(PURE_WHL);
+    // As messages show it: relative to the config's directory.
+    let shown = format!("./.wheelbuild/store/v1/keys/{key}/wheels/{PURE_WHL}");
+    let good = sha256_file(&stored);
+
+    // `verify`: the rebuild matches the record, the stored bytes do not.
+    flip_a_bit(&stored);
+    let out = p.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(13), "{}", p.snapshot(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("DAMAGED       hello-pure/py3.11-cpu  (the rebuild matches the record; the stored wheels do not)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stored wheel damaged: the stored wheel's sha256 is "),
+        "{text}"
+    );
+    assert!(text.contains(&shown), "names the file: {text}");
+    assert_eq!(quarantined(&p).len(), 1, "moved out of the store");
+    assert_eq!(p.run(&["check"]).status.code(), Some(10));
+
+    // `build` brings it back, from a real build.
+    ok(&p, &["build"]);
+    assert_eq!(sha256_file(&stored), good);
+
+    // `build` restoring a damaged entry: quarantined, rebuilt, never handed out.
+    flip_a_bit(&stored);
+    std::fs::remove_file(wheelhouse(&p).join(PURE_WHL)).unwrap();
+    let out = ok(&p, &["build"]);
+    assert_eq!(status_of(&out, &cpu("hello-pure")), "built");
+    let err = stderr(&out);
+    assert!(
+        err.contains("Damaged hello-pure/py3.11-cpu: the stored wheel's sha256 is"),
+        "{err}"
+    );
+    assert!(err.contains("the target is built again"), "{err}");
+    assert_eq!(quarantined(&p).len(), 2);
+    let placed = wheelhouse(&p).join(PURE_WHL);
+    assert_eq!(sha256_file(&placed), good);
+    let stamp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(wheelhouse(&p).join(format!("{PURE_WHL}.wheelbuild.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stamp["sha256"], good.as_str());
+}
+
+/// Regression: a wheel missing from the store was invisible to `check` and `plan`, and
+/// `build` failed on it with "No such file or directory" and no path.
+#[test]
+fn a_missing_store_wheel_is_reported_and_rebuilt() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let pure = example_repo("hello-pure");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "missing",
+            "",
+            &[project("hello-pure", &pure, "")],
+        ),
+    );
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    let key = key_of(&p, &cpu("hello-pure"));
+    let stored = store_dir(&p)
+        .join("keys")
+        .join(&key)
+        .join("wheels")
+        .join(PURE_WHL);
+    std::fs::remove_file(&stored).unwrap();
+
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "store entry damaged: the stored wheel is missing (./.wheelbuild/store/v1/keys/{key}/wheels/{PURE_WHL})"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = ok(&p, &["build"]);
+    assert_eq!(status_of(&out, &cpu("hello-pure")), "built");
+    assert!(stored.is_file());
+    assert_eq!(p.run(&["check"]).status.code(), Some(0));
+}
+
+/// Regression: a target whose key changed left its old wheels beside the new ones (same
+/// version, other bytes: pip may install either).
+#[test]
+fn a_rebuilt_target_replaces_its_old_wheels_in_the_wheelhouse() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("prune", None);
+    let p = new_project(
+        &base,
+        &config(&base.reference, "prune", "", &[project("prune", &repo, "")]),
+    );
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    assert_eq!(wheels_in(&wheelhouse(&p)), ["prune-0.1.0-py3-none-any.whl"]);
+
+    repo.commit(
+        "setup.py",
+        "from setuptools import setup\n\nsetup(name=\"prune\", version=\"0.2.0\", py_modules=[\"prune_mod\"])\n",
+        "0.2.0",
+    );
+    repo.git(&["tag", "-f", "-a", "v0.1.0", "-m", "moved"]);
+    ok(&p, &["lock", "--update", "prune"]);
+    ok(&p, &["build"]);
+    assert_eq!(wheels_in(&wheelhouse(&p)), ["prune-0.2.0-py3-none-any.whl"]);
+    let stamps: Vec<_> = std::fs::read_dir(wheelhouse(&p))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wheelbuild.json"))
+        .collect();
+    assert_eq!(stamps, ["prune-0.2.0-py3-none-any.whl.wheelbuild.json"]);
+}
+
+/// Regression: two targets writing one wheel name into one directory overwrote each
+/// other, last writer winning, exit 0. (Two cells of one project are refused when the
+/// config is read; two projects building the same distribution are caught here.)
+#[test]
+fn two_targets_placing_different_bytes_at_one_path_collide() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    // The module records the FLAVOR it was built with.
+    let repo = pure_repo(
+        "flavored",
+        Some(
+            "import os\nfrom setuptools import setup\n\n\
+             with open(\"flavored_mod.py\", \"w\") as f:\n    f.write(\"FLAVOR = %r\\n\" % os.environ[\"FLAVOR\"])\n\n\
+             setup(name=\"flavored\", version=\"0.1.0\", py_modules=[\"flavored_mod\"])\n",
+        ),
+    );
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "collide",
+            "",
+            &[
+                project("sweet", &repo, "env = { FLAVOR = \"sweet\" }"),
+                project("sour", &repo, "env = { FLAVOR = \"sour\" }"),
+            ],
+        ),
+    );
+    ok(&p, &["lock"]);
+    let out = p.run(&["build", "--jobs", "1", "--keep-going"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    assert_eq!(status_of(&out, &cpu("sweet")), "built");
+    assert_eq!(status_of(&out, &cpu("sour")), "failed");
+    let err = stderr(&out);
+    assert!(
+        err.contains("was placed by target `sweet/py3.11-cpu` with other bytes; target `sour/py3.11-cpu` builds a wheel of the same name into the same directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: give each target its own directory"),
+        "{err}"
+    );
+    // The first target's wheel is intact.
+    let placed = wheelhouse(&p).join("flavored-0.1.0-py3-none-any.whl");
+    let listing = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('flavored_mod.py').decode())"])
+        .arg(&placed)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout).trim(),
+        "FLAVOR = 'sweet'"
+    );
+}
+
+/// Regression: when apt/pip failed while preparing the environment, the error named the
+/// target's build log, which was empty; the real error was in `logs/env-<key>.log`.
+#[test]
+fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let pure = example_repo("hello-pure");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "envfail",
+            "",
+            &[project(
+                "hello-pure",
+                &pure,
+                "apt = [\"wheelbuild-no-such-package\"]",
+            )],
+        ),
+    );
+    ok(&p, &["lock"]);
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("setting up the build environment (apt/pip) exited with status 100"),
+        "{err}"
+    );
+    let log_line = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("log: "))
+        .unwrap_or_else(|| panic!("no log path in:\n{err}"));
+    assert!(log_line.contains("/logs/env-"), "{log_line}");
+    assert!(
+        err.contains("| E: Unable to locate package wheelbuild-no-such-package"),
+        "the log's last lines are shown:\n{err}"
+    );
+}
+
+/// Regression: a SIGKILLed `build` left its container running and its staging directory
+/// in the store, forever.
+#[test]
+fn a_sigkilled_build_leaves_nothing_after_the_next_run() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let (p, _repo, mut running, container) = start_sleeping_build(&base, "killed");
+    let key = key_of(&p, &cpu("sleeper"));
+    // SIGKILL: no handler runs.
+    let pid = running.pid();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = running.wait(Duration::from_secs(30));
+    assert!(
+        leftover_containers(&key_label(&key)).contains(&container),
+        "the container outlives a killed run"
+    );
+    assert_eq!(staging_leftovers(&p).len(), 1, "and so does its staging");
+
+    // The next run (with nothing to build but the sleeper, now quick) cleans up.
+    let config = p.read("wheelbuild.toml").replace("build = 'sleep 60'", "");
+    p.write("wheelbuild.toml", &config);
+    let out = ok(&p, &["build"]);
+    assert!(
+        stderr(&out)
+            .contains("Removed 1 container(s) and 1 staging director(ies) left by killed runs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!leftover_containers(&key_label(&key)).contains(&container));
+    assert!(
+        staging_leftovers(&p).is_empty(),
+        "{:?}",
+        staging_leftovers(&p)
+    );
+}
+
+/// Regression: a git server that was down during `build` was exit 1 (a failed build),
+/// not 3 (something outside is unavailable).
+#[test]
+fn a_git_server_down_during_build_is_exit_3() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let served = crate::support::tempdir("daemon-base-");
+    let repo = GitRepo::new_in(served.path(), "served");
+    repo.commit(
+        "setup.py",
+        "from setuptools import setup\n\nsetup(name=\"served\", version=\"0.1.0\")\n",
+        "one",
+    );
+    let daemon = GitDaemon::start(served.path());
+    let p = new_project(&base, &config(&base.reference, "gitdown", "", &[]));
+    p.write(
+        "wheelbuild.toml",
+        &format!(
+            "{}\n[[project]]\nname = \"served\"\ngit = \"{}\"\nref = \"main\"\n",
+            p.read("wheelbuild.toml"),
+            daemon.url("served")
+        ),
+    );
+    ok(&p, &["lock"]);
+    drop(daemon);
+    // The mirror `lock` made holds the commit: without it, `build` must fetch.
+    let _ = std::fs::remove_dir_all(p.file(".wheelbuild/cache/git"));
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
+}
+
+/// `verify` rebuilds with new, empty compiler caches (a warm ccache would hide a compiler
+/// that does not give the same bytes twice), keeps the rebuilt wheels on request, and
+/// names the ELF sections that differ.
+#[test]
+fn verify_rebuilds_cold_keeps_wheels_and_names_elf_sections() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let cext = example_repo("hello-cext");
+    // A linker build id from the clock: the one thing that differs between two builds.
+    let stamped = "build = 'LDFLAGS=\"-Wl,--build-id=0x$(date +%s%N)0\" python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .'";
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "verify-cold",
+            "\n[output]\nlayout = \"{project}\"",
+            &[
+                project("hello-cext", &cext, ""),
+                project("stamped", &cext, stamped),
+            ],
+        ),
+    );
+    ok(&p, &["lock"]);
+    ok(&p, &["build", "--jobs", "1"]);
+
+    let keep = p.file("kept");
+    let out = p.run(&["verify", "hello-cext", "--keep", keep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", p.snapshot(&out));
+    let log =
+        std::fs::read_to_string(p.file(".wheelbuild/cache/logs/hello-cext/py3.11-cpu.verify.log"))
+            .unwrap();
+    assert!(
+        log.contains("::wheelbuild:: ccache hits=0 misses=1"),
+        "a cold cache, although the build just warmed the shared one:\n{log}"
+    );
+    let whl = "hello_cext-0.1.0-cp311-cp311-linux_x86_64.whl";
+    let kept = keep.join("hello-cext/py3.11-cpu").join(whl);
+    assert_eq!(
+        sha256_file(&kept),
+        sha256_file(&p.file("wheelhouse/hello-cext").join(whl))
+    );
+
+    let out = p.run(&["verify", "stamped"]);
+    assert_eq!(out.status.code(), Some(13), "{}", p.snapshot(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("DIFFERENT     stamped/py3.11-cpu\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(sections: .note.gnu.build-id)"),
+        "the differing section is named:\n{text}"
+    );
+}
