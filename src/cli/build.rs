@@ -285,6 +285,7 @@ async fn build_settings(
         output_dir: config.resolve_path(&config.file.output.dir),
         max_jobs,
         log_dir: project.cache_dir.join("logs"),
+        network: project.network,
     }
 }
 

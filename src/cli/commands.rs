@@ -81,7 +81,7 @@ pub(super) fn relock(
     let flock = project.cache_dir.join("lockfile.flock");
     let _guard = wheelbuild::fsutil::FileLock::acquire(&flock)
         .with_context(|| format!("cannot lock {}", flock.display()))?;
-    let settings = project.resolve_settings();
+    let settings = project.resolve_settings(*printer);
     let outcome = runtime
         .block_on(resolve::lock(
             &project.config,
@@ -181,7 +181,7 @@ pub fn audit(
         require_fresh(lock.as_ref(), &project)?;
     }
     let allow: BTreeSet<_> = audit_args.allow.iter().copied().collect();
-    let settings = project.resolve_settings();
+    let settings = project.resolve_settings(*printer);
     let runtime = network_runtime()?;
     let report = runtime.block_on(wheelbuild::audit::audit(
         &project.config,

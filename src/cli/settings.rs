@@ -2,13 +2,16 @@
 //! Commands read these, never the raw arguments or the environment.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use wheelbuild::config::Config;
-use wheelbuild::resolve::ResolveSettings;
+use wheelbuild::config::{Config, ConfigError};
+use wheelbuild::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
 use wheelbuild::store::Store;
 
 use super::args::{ColorArg, GlobalArgs};
+use super::printer::Printer;
 
 pub const CONFIG_FILE: &str = "wheelbuild.toml";
 pub const LOCK_FILE: &str = "wheelbuild.lock";
@@ -48,6 +51,7 @@ pub struct ProjectSettings {
     pub lock_path: PathBuf,
     pub store_dir: PathBuf,
     pub cache_dir: PathBuf,
+    pub network: NetworkSettings,
 }
 
 impl ProjectSettings {
@@ -67,11 +71,13 @@ impl ProjectSettings {
             Some(d) => d.clone(),
             None => config.resolve_path(&config.file.cache.dir),
         };
+        let network = network_settings(&config)?;
         Ok(ProjectSettings {
             config,
             lock_path,
             store_dir,
             cache_dir,
+            network,
         })
     }
 
@@ -79,8 +85,11 @@ impl ProjectSettings {
         Store::new(&self.store_dir)
     }
 
-    pub fn resolve_settings(&self) -> ResolveSettings {
-        let mut s = ResolveSettings::for_config(&self.config, &self.cache_dir);
+    /// Resolve settings whose slow requests are reported through `printer`.
+    pub fn resolve_settings(&self, printer: Printer) -> ResolveSettings {
+        let on_wait: WaitObserver = Arc::new(move |e: &WaitEvent<'_>| printer.waiting(e));
+        let mut s =
+            ResolveSettings::for_config(&self.config, &self.cache_dir, self.network, Some(on_wait));
         // Tests shorten backoff; users never need to.
         if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS")
             .ok()
@@ -90,6 +99,47 @@ impl ProjectSettings {
         }
         s
     }
+}
+
+/// Time limits: environment > `[network]` of the config > default.
+fn network_settings(config: &Config) -> Result<NetworkSettings, wheelbuild::Error> {
+    let spec = &config.file.network;
+    let default = NetworkSettings::default();
+    let timeout = |env: &str, setting: Option<&toml::Spanned<u64>>, default: Duration| {
+        let Some(raw) = std::env::var_os(env).filter(|v| !v.is_empty()) else {
+            return Ok(setting.map_or(default, |s| Duration::from_secs(*s.get_ref())));
+        };
+        match raw.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(seconds) if seconds >= 1 => Ok(Duration::from_secs(seconds)),
+            _ => Err(wheelbuild::Error::from(ConfigError::Invalid {
+                message: format!(
+                    "environment variable {env}={}: a timeout is whole seconds, at least 1",
+                    raw.to_string_lossy()
+                ),
+                location: None,
+                hint: Some(format!(
+                    "e.g. {env}=60, or unset it for the config's `[network]` setting or the default"
+                )),
+            })),
+        }
+    };
+    Ok(NetworkSettings {
+        connect_timeout: timeout(
+            "WHEELBUILD_CONNECT_TIMEOUT",
+            spec.connect_timeout.as_ref(),
+            default.connect_timeout,
+        )?,
+        request_timeout: timeout(
+            "WHEELBUILD_REQUEST_TIMEOUT",
+            spec.request_timeout.as_ref(),
+            default.request_timeout,
+        )?,
+        fetch_timeout: timeout(
+            "WHEELBUILD_FETCH_TIMEOUT",
+            spec.fetch_timeout.as_ref(),
+            default.fetch_timeout,
+        )?,
+    })
 }
 
 /// `wheelbuild.toml` in the current directory or the nearest parent that has one.

@@ -459,6 +459,7 @@ fn is_token(s: &str) -> bool {
 
 impl Validator<'_> {
     fn run(self, path: &Path, root: PathBuf, file: ConfigFile) -> Result<Config, ConfigError> {
+        self.network()?;
         let axes = self.axes()?;
         let cells = self.cells(&axes)?;
         let non_key_env: BTreeSet<String> = NON_KEY_ENV
@@ -1176,6 +1177,25 @@ impl Validator<'_> {
             apt,
             output_subdir,
         })
+    }
+
+    /// Timeouts are at least a second: 0 would give up before anything is sent.
+    fn network(&self) -> Result<(), ConfigError> {
+        let n = &self.file.network;
+        for (key, value) in [
+            ("connect-timeout", &n.connect_timeout),
+            ("request-timeout", &n.request_timeout),
+            ("fetch-timeout", &n.fetch_timeout),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| *v.get_ref() == 0) {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!("network.{key} must be at least 1 second"),
+                    Some(format!("give whole seconds, e.g. `{key} = 60`")),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -331,3 +331,22 @@ fn read_error_has_a_hint() {
     );
     assert!(e.hint().unwrap().contains("--config"));
 }
+
+#[test]
+fn network_timeouts_are_whole_seconds_of_at_least_one() {
+    let c = parse(&format!("{BASE}\n[network]\nrequest-timeout = 5\n")).unwrap();
+    let n = &c.file.network;
+    assert_eq!(n.request_timeout.as_ref().map(|v| *v.get_ref()), Some(5));
+    assert!(n.connect_timeout.is_none() && n.fetch_timeout.is_none());
+
+    let (msg, loc, hint) = err(&format!("{BASE}\n[network]\nconnect-timeout = 0\n"));
+    assert_eq!(msg, "network.connect-timeout must be at least 1 second");
+    assert_eq!(loc, Some((15, 19)));
+    assert_eq!(
+        hint.as_deref(),
+        Some("give whole seconds, e.g. `connect-timeout = 60`")
+    );
+
+    let (_, _, hint) = err(&format!("{BASE}\n[network]\nrequest-timout = 5\n"));
+    assert_eq!(hint.as_deref(), Some("did you mean `request-timeout`?"));
+}

@@ -34,6 +34,7 @@ use crate::config::{Accel, Config, TargetSpec};
 use crate::fsutil::FileLock;
 use crate::key::{BuildKey, KeyInputs};
 use crate::plan::PlannedTarget;
+use crate::resolve::NetworkSettings;
 use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, STORE_VERSION, Store, StoreError, WheelRecord};
 use crate::wheel;
@@ -165,6 +166,8 @@ pub struct BuildSettings {
     pub max_jobs: usize,
     /// Per-target logs.
     pub log_dir: PathBuf,
+    /// Deadlines of the git commands that fetch and check out sources.
+    pub network: NetworkSettings,
 }
 
 /// What happened to one target.
@@ -379,9 +382,12 @@ impl<'a> Run<'a> {
             store,
             engine,
             settings,
+            // Waits are not reported: the progress display shows the fetching target.
             git: GitContext {
                 root: config.root.clone(),
                 mirrors: settings.cache_dir.join("git"),
+                network: settings.network,
+                on_wait: None,
             },
             reporter,
             images: Mutex::default(),

@@ -6,6 +6,7 @@
 //! and every failure is reported, not just the first.
 
 pub mod git;
+pub mod network;
 pub mod reference;
 pub mod registry;
 
@@ -17,6 +18,7 @@ use crate::diag::{Location, did_you_mean};
 use crate::key;
 use crate::lock::{Change, LockedGit, LockedImage, Lockfile, diff};
 pub use git::{GitContext, GitError};
+pub use network::{NetworkSettings, WaitEvent, WaitObserver};
 pub use registry::{RegistryError, RegistryResolver, RetryPolicy};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,22 +90,33 @@ impl ResolveError {
 }
 
 /// How to reach things while resolving.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ResolveSettings {
+    /// Git's context; it carries `network` and `on_wait` too, for git commands.
     pub git: GitContext,
     /// Registries (host[:port]) to reach over plain HTTP beside loopback ones.
     pub insecure: BTreeSet<String>,
     pub retry: RetryPolicy,
     /// Concurrent registry requests.
     pub concurrency: usize,
+    pub network: NetworkSettings,
+    /// Told about requests still waiting for their answer.
+    pub on_wait: Option<WaitObserver>,
 }
 
 impl ResolveSettings {
-    pub fn for_config(config: &Config, cache_dir: &std::path::Path) -> ResolveSettings {
+    pub fn for_config(
+        config: &Config,
+        cache_dir: &std::path::Path,
+        network: NetworkSettings,
+        on_wait: Option<WaitObserver>,
+    ) -> ResolveSettings {
         ResolveSettings {
             git: GitContext {
                 root: config.root.clone(),
                 mirrors: cache_dir.join("git"),
+                network,
+                on_wait: on_wait.clone(),
             },
             insecure: config
                 .file
@@ -114,6 +127,8 @@ impl ResolveSettings {
                 .collect(),
             retry: RetryPolicy::default(),
             concurrency: 32,
+            network,
+            on_wait,
         }
     }
 }
@@ -135,7 +150,7 @@ pub async fn resolve(
         None
     } else {
         Some(Arc::new(
-            RegistryResolver::new(&image_refs, &settings.insecure, settings.retry).await?,
+            RegistryResolver::new(&image_refs, settings).await?,
         ))
     };
     let images_fut = async {

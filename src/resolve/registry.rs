@@ -11,7 +11,10 @@
 //! * auth only when challenged, cached per repository (oci-client probes `/v2/` before
 //!   every request of an anonymous registry);
 //! * the platform checked: picked from an index, or read from a single manifest's config;
-//! * bounded retries with exponential backoff on 429, 5xx and connection failures;
+//! * bounded retries with exponential backoff on 429, 5xx, connection failures and
+//!   deadlines;
+//! * every answer bounded: one deadline for a whole request (a per-read timeout never
+//!   fires on a trickle), and bodies read chunk by chunk up to [`BODY_LIMIT`];
 //! * plain HTTP only for loopback registries and those marked `insecure`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +28,8 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::ResolveSettings;
+use super::network::{self, NetworkSettings, WaitObserver};
 use crate::config::{ImageInput, Platform};
 use crate::lock::LockedImage;
 
@@ -33,6 +38,10 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_ALL: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+
+/// Largest body read: registries refuse manifests over 4 MiB, and image configs are
+/// kilobytes. Anything bigger is refused before it is held in memory.
+pub const BODY_LIMIT: usize = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -48,6 +57,17 @@ pub enum RegistryError {
     },
     #[error("registry {registry} is unavailable: {detail}")]
     Unavailable { registry: String, detail: String },
+    #[error("registry {registry} gave no complete answer within {} s", limit.as_secs())]
+    TimedOut { registry: String, limit: Duration },
+    #[error(
+        "registry {registry} sent {what} over the {} MiB limit ({detail}); refusing it",
+        BODY_LIMIT >> 20
+    )]
+    TooLarge {
+        registry: String,
+        what: String,
+        detail: String,
+    },
     #[error("digest mismatch: {detail}; refusing to lock it")]
     DigestMismatch { reference: String, detail: String },
     #[error("no manifest for platform {platform} (the index has: {available})")]
@@ -92,6 +112,15 @@ impl RegistryError {
             RegistryError::Unavailable { .. } => {
                 "check that the registry is running and reachable; retry later for 429/5xx".into()
             }
+            RegistryError::TimedOut { .. } => {
+                "check that the registry is reachable; for a slow registry or link, raise \
+                 `[network] request-timeout` (or WHEELBUILD_REQUEST_TIMEOUT)"
+                    .into()
+            }
+            RegistryError::TooLarge { registry, .. } => format!(
+                "no image manifest or config is that big: check what {registry} serves for this \
+                 reference (a proxy's error page, a misconfigured registry)"
+            ),
             RegistryError::DigestMismatch { .. } => {
                 "the registry served bytes that do not match their digest: a broken mirror or proxy, or tampering".into()
             }
@@ -110,6 +139,8 @@ impl RegistryError {
         !matches!(
             self,
             RegistryError::Unavailable { .. }
+                | RegistryError::TimedOut { .. }
+                | RegistryError::TooLarge { .. }
                 | RegistryError::DigestMismatch { .. }
                 | RegistryError::Protocol { .. }
         )
@@ -193,15 +224,15 @@ pub struct RegistryResolver {
     http_hosts: Vec<String>,
     authz: tokio::sync::Mutex<BTreeMap<AuthKey, Arc<tokio::sync::OnceCell<String>>>>,
     retry: RetryPolicy,
+    network: NetworkSettings,
+    on_wait: Option<WaitObserver>,
 }
 
 impl RegistryResolver {
-    /// A resolver for `inputs`; reads credentials once per registry. `insecure` lists
-    /// registries to reach over plain HTTP beside the loopback ones.
+    /// A resolver for `inputs`; reads credentials once per registry.
     pub async fn new(
         inputs: &[&ImageInput],
-        insecure: &BTreeSet<String>,
-        retry: RetryPolicy,
+        settings: &ResolveSettings,
     ) -> Result<Self, RegistryError> {
         let mut registries = BTreeSet::new();
         for input in inputs {
@@ -223,7 +254,7 @@ impl RegistryResolver {
         let credentials = futures::future::try_join_all(lookups).await?;
         let mut hosts = BTreeMap::new();
         for ((_, resolved), credentials) in registries.into_iter().zip(credentials) {
-            let plain = is_loopback(&resolved) || insecure.contains(&resolved);
+            let plain = is_loopback(&resolved) || settings.insecure.contains(&resolved);
             hosts.insert(
                 resolved,
                 Host {
@@ -232,10 +263,10 @@ impl RegistryResolver {
                 },
             );
         }
+        // No read timeout: each request runs under a deadline for the whole exchange.
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("wheelbuild/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60));
+            .connect_timeout(settings.network.connect_timeout);
         if hosts.values().all(|h| h.scheme == "http") {
             // Nothing to verify: skip loading the system trust store.
             builder = builder.tls_certs_only(std::iter::empty());
@@ -255,7 +286,9 @@ impl RegistryResolver {
             tokens: std::sync::OnceLock::new(),
             http_hosts,
             authz: tokio::sync::Mutex::new(BTreeMap::new()),
-            retry,
+            retry: settings.retry,
+            network: settings.network,
+            on_wait: settings.on_wait.clone(),
         })
     }
 
@@ -386,16 +419,35 @@ impl RegistryResolver {
         Ok(())
     }
 
-    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
-    /// and its digest, which is the sha256 of the bytes received and must equal both the
-    /// `Docker-Content-Digest` header and `name` when that is a digest.
+    /// [`Self::get`] within the request deadline, reported to `on_wait` while it waits.
     async fn fetch(
         &self,
         reference: &Reference,
         kind: &str,
         name: &str,
         accept: &str,
-    ) -> Result<(bytes::Bytes, String), Failure> {
+    ) -> Result<(Vec<u8>, String), Failure> {
+        let separator = if name.contains(':') { '@' } else { ':' };
+        let subject = format!("{}{separator}{name}", reference.repository());
+        let what = format!("{} ({subject})", reference.resolve_registry());
+        let limit = self.network.request_timeout;
+        let get = self.get(reference, kind, name, accept, &subject);
+        network::within(limit, &what, self.on_wait.as_ref(), get)
+            .await
+            .unwrap_or(Err(Failure::Deadline(limit)))
+    }
+
+    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
+    /// and its digest, which is the sha256 of the bytes received and must equal both the
+    /// `Docker-Content-Digest` header and `name` when that is a digest.
+    async fn get(
+        &self,
+        reference: &Reference,
+        kind: &str,
+        name: &str,
+        accept: &str,
+        subject: &str,
+    ) -> Result<(Vec<u8>, String), Failure> {
         let host = reference.resolve_registry();
         let scheme = self.hosts.get(host).map_or("https", |h| h.scheme);
         let url = format!(
@@ -435,13 +487,19 @@ impl RegistryResolver {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Transient(error_chain(&e)))?;
+        let what = match kind {
+            "manifests" => format!("manifest {subject}"),
+            _ => format!("image config {subject}"),
+        };
+        let body = read_body(response, &what).await;
         if !status.is_success() {
-            return Err(Failure::from_status(status.as_u16(), &body));
+            // The status says what happened; the body, when it could be read, why.
+            return Err(Failure::from_status(
+                status.as_u16(),
+                body.as_deref().unwrap_or_default(),
+            ));
         }
+        let body = body?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
         if let Some(h) = header_digest.filter(|h| h.starts_with("sha256:"))
             && h != digest
@@ -506,8 +564,8 @@ impl RegistryResolver {
                     let client = self.tokens.get_or_init(|| {
                         Client::new(ClientConfig {
                             protocol: ClientProtocol::HttpsExcept(self.http_hosts.clone()),
-                            connect_timeout: Some(Duration::from_secs(10)),
-                            read_timeout: Some(Duration::from_secs(60)),
+                            connect_timeout: Some(self.network.connect_timeout),
+                            read_timeout: Some(self.network.request_timeout),
                             ..Default::default()
                         })
                     });
@@ -566,6 +624,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     detail
+}
+
+/// The body of `response`, refused as soon as it is known to be over [`BODY_LIMIT`]:
+/// from its `Content-Length`, or else from the bytes received so far.
+async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
+    let too_large = |detail: String| Failure::TooLarge {
+        what: what.to_string(),
+        detail,
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if announced > BODY_LIMIT as u64 {
+        return Err(too_large(format!("Content-Length: {announced}")));
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Failure::Transient(error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(too_large(format!("more than {BODY_LIMIT} bytes received")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Credentials for a registry from the Docker config; anonymous when none are configured.
@@ -627,6 +710,12 @@ enum Failure {
     Unauthorized(String),
     /// Worth retrying: 429, 5xx, connection trouble.
     Transient(String),
+    /// No complete answer within the request deadline; worth retrying too.
+    Deadline(Duration),
+    TooLarge {
+        what: String,
+        detail: String,
+    },
     Digest(String),
     Protocol(String),
 }
@@ -692,7 +781,7 @@ impl Failure {
     }
 
     fn retryable(&self) -> bool {
-        matches!(self, Failure::Transient(_))
+        matches!(self, Failure::Transient(_) | Failure::Deadline(_))
     }
 
     fn into_error(self, reference: &str, registry: &str) -> RegistryError {
@@ -708,6 +797,12 @@ impl Failure {
                 detail,
             },
             Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
+            Failure::Deadline(limit) => RegistryError::TimedOut { registry, limit },
+            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
+                registry,
+                what,
+                detail,
+            },
             Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
             Failure::Protocol(detail) => RegistryError::Protocol {
                 reference,

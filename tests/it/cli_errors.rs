@@ -212,3 +212,38 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kinds: lock-missing"));
 }
+
+#[test]
+fn network_timeouts_are_whole_seconds() {
+    let p = Project::new(&format!("[network]\nrequest-timeout = 0\n\n{CONFIG}"));
+    wb_snapshot!(p, ["plan"], @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: network.request-timeout must be at least 1 second
+     --> wheelbuild.toml:2:19
+      |
+    2 | request-timeout = 0
+      |                   ^
+      hint: give whole seconds, e.g. `request-timeout = 60`
+    ");
+
+    let p = Project::new(CONFIG);
+    let out = p
+        .cmd()
+        .env("WHEELBUILD_CONNECT_TIMEOUT", "soon")
+        .arg("lock")
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(p.snapshot(&out), @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: environment variable WHEELBUILD_CONNECT_TIMEOUT=soon: a timeout is whole seconds, at least 1
+      hint: e.g. WHEELBUILD_CONNECT_TIMEOUT=60, or unset it for the config's `[network]` setting or the default
+    ");
+}
