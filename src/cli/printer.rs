@@ -9,6 +9,7 @@ const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const DIM: Style = Style::new().dimmed();
 
+#[derive(Clone, Copy)]
 pub(crate) struct Printer {
     verbosity: i8,
 }
@@ -44,6 +45,19 @@ impl Printer {
         if self.verbosity >= 0 {
             let _ = writeln!(anstream::stderr(), "{STATUS}{verb:>12}{STATUS:#} {message}");
         }
+    }
+
+    /// A request still outstanding (see `crate::resolve::network`).
+    pub(crate) fn waiting(&self, e: &crate::resolve::WaitEvent<'_>) {
+        self.status(
+            "Waiting",
+            &format!(
+                "for {}: no complete answer for {}s, giving up at {}s",
+                e.what,
+                e.elapsed.as_secs(),
+                e.limit.as_secs()
+            ),
+        );
     }
 
     /// A plain line on stderr; silenced by -q.

@@ -2,13 +2,17 @@
 //! Commands read these, never the raw arguments or the environment.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::Config;
-use crate::resolve::ResolveSettings;
-use crate::store::Store;
 use anyhow::Context as _;
 
+use crate::config::{Config, ConfigError};
+use crate::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
+use crate::store::Store;
+
 use super::args::{ColorArg, GlobalArgs};
+use super::printer::Printer;
 
 pub(crate) const CONFIG_FILE: &str = "wheelbuild.toml";
 pub(crate) const LOCK_FILE: &str = "wheelbuild.lock";
@@ -50,6 +54,7 @@ pub(crate) struct ProjectSettings {
     pub cache_dir: PathBuf,
     /// The cache channel: `WHEELBUILD_CACHE_CHANNEL`, else the config's.
     pub channel: String,
+    pub network: NetworkSettings,
 }
 
 impl ProjectSettings {
@@ -81,12 +86,14 @@ impl ProjectSettings {
             },
             Err(_) => config.settings.cache.channel.clone(),
         };
+        let network = network_settings(&config)?;
         Ok(ProjectSettings {
             config,
             lock_path,
             store_dir,
             cache_dir,
             channel,
+            network,
         })
     }
 
@@ -94,8 +101,11 @@ impl ProjectSettings {
         Store::new(&self.store_dir)
     }
 
-    pub(crate) fn resolve_settings(&self) -> ResolveSettings {
-        let mut s = ResolveSettings::for_config(&self.config, &self.cache_dir);
+    /// Resolve settings whose slow requests are reported through `printer`.
+    pub(crate) fn resolve_settings(&self, printer: Printer) -> ResolveSettings {
+        let on_wait: WaitObserver = Arc::new(move |e: &WaitEvent<'_>| printer.waiting(e));
+        let mut s =
+            ResolveSettings::for_config(&self.config, &self.cache_dir, self.network, Some(on_wait));
         // Tests shorten backoff; users never need to.
         if let Some(ms) = std::env::var("WHEELBUILD_RETRY_BASE_MS")
             .ok()
@@ -105,6 +115,47 @@ impl ProjectSettings {
         }
         s
     }
+}
+
+/// Time limits: environment > `[network]` of the config > default.
+fn network_settings(config: &Config) -> Result<NetworkSettings, crate::Error> {
+    let configured = &config.settings.network;
+    let default = NetworkSettings::default();
+    let timeout = |env: &str, setting: Option<Duration>, default: Duration| {
+        let Some(raw) = std::env::var_os(env).filter(|v| !v.is_empty()) else {
+            return Ok(setting.unwrap_or(default));
+        };
+        match raw.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(seconds) if seconds >= 1 => Ok(Duration::from_secs(seconds)),
+            _ => Err(crate::Error::from(ConfigError::Invalid {
+                message: format!(
+                    "environment variable {env}={}: a timeout is whole seconds, at least 1",
+                    raw.to_string_lossy()
+                ),
+                location: None,
+                hint: Some(format!(
+                    "e.g. {env}=60, or unset it for the config's `[network]` setting or the default"
+                )),
+            })),
+        }
+    };
+    Ok(NetworkSettings {
+        connect_timeout: timeout(
+            "WHEELBUILD_CONNECT_TIMEOUT",
+            configured.connect,
+            default.connect_timeout,
+        )?,
+        request_timeout: timeout(
+            "WHEELBUILD_REQUEST_TIMEOUT",
+            configured.request,
+            default.request_timeout,
+        )?,
+        fetch_timeout: timeout(
+            "WHEELBUILD_FETCH_TIMEOUT",
+            configured.fetch,
+            default.fetch_timeout,
+        )?,
+    })
 }
 
 /// `wheelbuild.toml` in the current directory or the nearest parent that has one.

@@ -156,6 +156,7 @@ impl Validator<'_> {
                 gid: f.build.gid,
                 network: f.build.network.unwrap_or(Network::Default),
             },
+            network: self.network()?,
         })
     }
 

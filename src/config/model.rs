@@ -117,6 +117,16 @@ pub(crate) struct Settings {
     pub output_dir: PathBuf,
     pub store_dir: PathBuf,
     pub build: BuildOptions,
+    pub network: NetworkTimeouts,
+}
+
+/// `[network]`: time limits the config sets (the command layer applies environment
+/// overrides and defaults).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NetworkTimeouts {
+    pub connect: Option<std::time::Duration>,
+    pub request: Option<std::time::Duration>,
+    pub fetch: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,9 @@ pub(crate) struct ConfigFile {
     /// How build containers run. None of this is part of a build key.
     #[serde(default)]
     pub build: BuildTable,
+    /// Time limits of registry requests and git commands.
+    #[serde(default)]
+    pub network: NetworkTable,
 }
 
 /// Matrix axes. `python` is required; `cuda` defaults to `["cpu"]`.
@@ -271,6 +274,28 @@ pub(crate) struct BuildTable {
 pub(crate) enum Network {
     Default,
     None,
+}
+
+/// Time limits, in whole seconds (at least 1). `WHEELBUILD_CONNECT_TIMEOUT`,
+/// `WHEELBUILD_REQUEST_TIMEOUT` and `WHEELBUILD_FETCH_TIMEOUT` override them.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct NetworkTable {
+    /// Connecting to a registry. Default 10.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub connect_timeout: Option<Spanned<u64>>,
+    /// One registry request, answer included (retried: 4 attempts in all), or one
+    /// `git ls-remote`. Also how long git tolerates an HTTP transfer below 1 KB/s.
+    /// Default 60.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub request_timeout: Option<Spanned<u64>>,
+    /// Any other git command: fetching a repository's history, checking it out.
+    /// Default 600.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub fetch_timeout: Option<Spanned<u64>>,
 }
 
 fn yes() -> bool {

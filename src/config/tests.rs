@@ -467,3 +467,22 @@ fn the_old_verify_key_says_what_it_became() {
     assert!(msg.starts_with("unknown field `verify`"), "{msg}");
     assert!(hint.unwrap().contains("`toolchain-check`"));
 }
+
+#[test]
+fn network_timeouts_are_whole_seconds_of_at_least_one() {
+    let c = parse(&format!("{BASE}\n[network]\nrequest-timeout = 5\n")).unwrap();
+    let n = &c.settings.network;
+    assert_eq!(n.request, Some(std::time::Duration::from_secs(5)));
+    assert!(n.connect.is_none() && n.fetch.is_none());
+
+    let (msg, loc, hint) = err(&format!("{BASE}\n[network]\nconnect-timeout = 0\n"));
+    assert_eq!(msg, "network.connect-timeout must be at least 1 second");
+    assert_eq!(loc, Some((15, 19)));
+    assert_eq!(
+        hint.as_deref(),
+        Some("give whole seconds, e.g. `connect-timeout = 60`")
+    );
+
+    let (_, _, hint) = err(&format!("{BASE}\n[network]\nrequest-timout = 5\n"));
+    assert_eq!(hint.as_deref(), Some("did you mean `request-timeout`?"));
+}

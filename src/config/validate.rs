@@ -10,7 +10,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::{GitInput, Project};
+use super::model::{GitInput, NetworkTimeouts, Project};
 use super::syntax::{ConfigFile, ProjectTable};
 use crate::accel::Accel;
 use crate::diag::{Location, did_you_mean, list};
@@ -399,6 +399,29 @@ impl Validator<'_> {
                 )),
             )),
         }
+    }
+
+    /// `[network]`: timeouts are at least a second (0 would give up before anything is
+    /// sent).
+    pub(crate) fn network(&self) -> Result<NetworkTimeouts, ConfigError> {
+        let n = &self.file.network;
+        let mut out = NetworkTimeouts::default();
+        for (key, value, slot) in [
+            ("connect-timeout", &n.connect_timeout, &mut out.connect),
+            ("request-timeout", &n.request_timeout, &mut out.request),
+            ("fetch-timeout", &n.fetch_timeout, &mut out.fetch),
+        ] {
+            let Some(v) = value else { continue };
+            if *v.get_ref() == 0 {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!("network.{key} must be at least 1 second"),
+                    Some(format!("give whole seconds, e.g. `{key} = 60`")),
+                ));
+            }
+            *slot = Some(std::time::Duration::from_secs(*v.get_ref()));
+        }
+        Ok(out)
     }
 
     pub(crate) fn env_name(&self, name: &str, value: &Spanned<String>) -> Result<(), ConfigError> {

@@ -41,6 +41,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::config::Config;
 use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
+use crate::resolve::NetworkSettings;
 use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
@@ -167,6 +168,8 @@ pub struct BuildSettings {
     pub max_jobs: usize,
     /// Per-target logs.
     pub log_dir: PathBuf,
+    /// Deadlines of the git commands that fetch and check out sources.
+    pub network: NetworkSettings,
 }
 
 /// What happened to one target.
@@ -278,9 +281,12 @@ impl<'a> Run<'a> {
             store,
             engine,
             settings,
+            // Waits are not reported: the progress display shows the fetching target.
             git: GitContext {
                 root: config.root.clone(),
                 mirrors: settings.cache_dir.join("git"),
+                network: settings.network,
+                on_wait: None,
             },
             reporter,
             wheelhouse: Wheelhouse::new(

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::fsutil::FileLock;
-use crate::resolve::git::{GitContext, GitError, ensure_commit, git};
+use crate::resolve::git::{GitContext, GitError, ensure_commit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -56,8 +56,12 @@ pub struct Source {
     pub epoch: i64,
 }
 
-async fn output(mut cmd: tokio::process::Command, url: &str) -> Result<String, SourceError> {
-    let out = cmd.output().await.map_err(GitError::NoGit)?;
+async fn output(
+    ctx: &GitContext,
+    cmd: tokio::process::Command,
+    url: &str,
+) -> Result<String, SourceError> {
+    let out = ctx.output(cmd, url).await?;
     if !out.status.success() {
         return Err(GitError::Repository {
             url: url.to_string(),
@@ -94,39 +98,39 @@ pub async fn checkout(
                 .tempdir_in(sources)
                 .map_err(|e| io(e.to_string()))?;
             let work = staging.path().join("src");
-            let mut clone = git();
+            let mut clone = ctx.git();
             clone
                 .args(["clone", "--quiet", "--no-checkout", "--"])
                 .arg(&mirror)
                 .arg(&work);
-            output(clone, url).await?;
+            output(ctx, clone, url).await?;
             // A commit only reachable by SHA is not in a clone of the refs: fetch it.
-            let mut has = git();
+            let mut has = ctx.git();
             has.arg("-C")
                 .arg(&work)
                 .args(["cat-file", "-e", &format!("{commit}^{{commit}}")]);
-            if output(has, url).await.is_err() {
-                let mut fetch = git();
+            if output(ctx, has, url).await.is_err() {
+                let mut fetch = ctx.git();
                 fetch
                     .arg("-C")
                     .arg(&work)
                     .args(["fetch", "--quiet", "--"])
                     .arg(&mirror)
                     .arg(commit);
-                output(fetch, url).await?;
+                output(ctx, fetch, url).await?;
             }
-            let mut co = git();
+            let mut co = ctx.git();
             co.arg("-C")
                 .arg(&work)
                 .args(["checkout", "--quiet", "--detach", commit]);
-            output(co, url).await?;
+            output(ctx, co, url).await?;
             std::fs::rename(&work, &dir).map_err(|e| io(e.to_string()))?;
         }
         drop(guard);
     }
-    let mut head = git();
+    let mut head = ctx.git();
     head.arg("-C").arg(&dir).args(["rev-parse", "HEAD"]);
-    let head = output(head, url).await?;
+    let head = output(ctx, head, url).await?;
     if head != commit {
         return Err(SourceError::WrongHead {
             url: url.to_string(),
@@ -134,12 +138,12 @@ pub async fn checkout(
             head,
         });
     }
-    let mut time = git();
+    let mut time = ctx.git();
     time.arg("-C")
         .arg(&dir)
         .args(["show", "-s", "--format=%ct", commit]);
     // No fallback: a wrong SOURCE_DATE_EPOCH silently changes every timestamp in the wheel.
-    let found = output(time, url).await?;
+    let found = output(ctx, time, url).await?;
     let epoch = found.parse().map_err(|_| SourceError::CommitTime {
         path: dir.clone(),
         commit: commit.to_string(),

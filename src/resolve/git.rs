@@ -4,25 +4,38 @@
 //! repository at once (tags peeled to their commit). Commit SHAs (full or short) are not
 //! advertised, so they are checked in a bare mirror under the cache directory, which the
 //! build step reuses to check out sources.
+//!
+//! Every git command runs under a deadline (see `GitContext::output`) and is killed
+//! past it; HTTP transfers slower than 1 KB/s for `request-timeout` are cut by git itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use tokio::process::Command;
 
+use super::network::{self, NetworkSettings, WaitObserver};
 use crate::config::GitInput;
 use crate::fsutil::FileLock;
 use crate::lock::{LockedGit, RefKind, is_full_sha};
 
 #[derive(Debug, thiserror::Error)]
-pub enum GitError {
+pub(crate) enum GitError {
     #[error("cannot run git: {0}")]
     NoGit(std::io::Error),
     #[error("cannot read git repository {url}: {detail}")]
     Repository { url: String, detail: String },
     #[error("git repository {url} is unreachable: {detail}")]
     Unreachable { url: String, detail: String },
+    #[error("`git {command}` of {url} did not finish within {} s", limit.as_secs())]
+    TimedOut {
+        url: String,
+        command: String,
+        limit: Duration,
+        /// The `[network]` key that sets `limit`.
+        setting: &'static str,
+    },
     #[error("ref `{reference}` not found in {url}")]
     RefNotFound {
         url: String,
@@ -38,7 +51,7 @@ pub enum GitError {
 }
 
 impl GitError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             GitError::NoGit(_) => "install git (apt-get install git)".into(),
             GitError::Repository { .. } => {
@@ -47,6 +60,10 @@ impl GitError {
             GitError::Unreachable { .. } => {
                 "check the network and that the git server is running".into()
             }
+            GitError::TimedOut { setting, .. } => format!(
+                "check the network and that the git server is running; a big repository or a \
+                 slow link may need a higher `[network] {setting}`"
+            ),
             GitError::RefNotFound { suggestion, .. } => match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "give an existing branch, tag, or commit SHA in the project's `ref`".into(),
@@ -71,6 +88,17 @@ impl GitError {
                 url: url.clone(),
                 detail: detail.clone(),
             },
+            GitError::TimedOut {
+                url,
+                command,
+                limit,
+                setting,
+            } => GitError::TimedOut {
+                url: url.clone(),
+                command: command.clone(),
+                limit: *limit,
+                setting,
+            },
             other => GitError::Repository {
                 url: String::new(),
                 detail: other.to_string(),
@@ -78,26 +106,83 @@ impl GitError {
         }
     }
 
-    pub fn is_user_error(&self) -> bool {
+    pub(crate) fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            GitError::Unreachable { .. } | GitError::NoGit(_) | GitError::Mirror { .. }
+            GitError::Unreachable { .. }
+                | GitError::TimedOut { .. }
+                | GitError::NoGit(_)
+                | GitError::Mirror { .. }
         )
     }
 }
 
-/// Where things are on this machine.
-#[derive(Debug, Clone)]
-pub struct GitContext {
+/// Where things are on this machine, and how long git may take.
+#[derive(Clone)]
+pub(crate) struct GitContext {
     /// Directory that relative repository paths are relative to (the config's).
     pub root: PathBuf,
     /// Directory holding bare mirrors.
     pub mirrors: PathBuf,
+    pub network: NetworkSettings,
+    /// Told about git commands still running.
+    pub on_wait: Option<WaitObserver>,
 }
 
 impl GitContext {
+    /// A git command that never prompts, and whose HTTP transfers give up below 1 KB/s
+    /// sustained for `request-timeout` (a trickling server).
+    pub(crate) fn git(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "")
+            .env("SSH_ASKPASS", "")
+            .env("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+            .env(
+                "GIT_HTTP_LOW_SPEED_TIME",
+                self.network.request_timeout.as_secs().to_string(),
+            )
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Run `cmd` to completion within its deadline, killing it past that:
+    /// `request-timeout` for `ls-remote`, which only asks for refs, and `fetch-timeout`
+    /// for every other command, which may move a whole history.
+    pub(crate) async fn output(&self, mut cmd: Command, url: &str) -> Result<Output, GitError> {
+        let command = subcommand(&cmd);
+        let (limit, setting) = if command == "ls-remote" {
+            (self.network.request_timeout, "request-timeout")
+        } else {
+            (self.network.fetch_timeout, "fetch-timeout")
+        };
+        match network::within(limit, url, self.on_wait.as_ref(), cmd.output()).await {
+            Some(out) => out.map_err(GitError::NoGit),
+            None => Err(GitError::TimedOut {
+                url: url.to_string(),
+                command,
+                limit,
+                setting,
+            }),
+        }
+    }
+
+    /// Run `cmd`; its stdout, or the error its stderr describes.
+    async fn run(&self, cmd: Command, url: &str) -> Result<String, GitError> {
+        let out = self.output(cmd, url).await?;
+        if out.status.success() {
+            return String::from_utf8(out.stdout).map_err(|e| GitError::Repository {
+                url: url.to_string(),
+                detail: e.to_string(),
+            });
+        }
+        Err(classify(&String::from_utf8_lossy(&out.stderr), url))
+    }
+
     /// The URL to hand to git: config-relative local paths made absolute.
-    pub fn remote_url(&self, url: &str) -> String {
+    pub(crate) fn remote_url(&self, url: &str) -> String {
         if url.contains("://") || is_scp_like(url) || Path::new(url).is_absolute() {
             url.to_string()
         } else {
@@ -112,7 +197,7 @@ impl GitContext {
     }
 
     /// The bare mirror of `url`.
-    pub fn mirror_path(&self, url: &str) -> PathBuf {
+    pub(crate) fn mirror_path(&self, url: &str) -> PathBuf {
         let remote = self.remote_url(url);
         let base: String = remote
             .trim_end_matches('/')
@@ -137,60 +222,73 @@ fn is_scp_like(url: &str) -> bool {
     }
 }
 
-pub(crate) fn git() -> Command {
-    let mut cmd = Command::new("git");
-    cmd.env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "")
-        .env("SSH_ASKPASS", "")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
+/// The git subcommand of `cmd` (`fetch` in `git -C dir fetch ...`).
+fn subcommand(cmd: &Command) -> String {
+    let mut args = cmd.as_std().get_args();
+    while let Some(arg) = args.next() {
+        if arg == "-C" || arg == "-c" {
+            args.next();
+        } else {
+            return arg.to_string_lossy().into_owned();
+        }
+    }
+    String::new()
 }
 
-async fn run(mut cmd: Command, url: &str) -> Result<String, GitError> {
-    let out = cmd.output().await.map_err(GitError::NoGit)?;
-    if out.status.success() {
-        return String::from_utf8(out.stdout).map_err(|e| GitError::Repository {
-            url: url.to_string(),
-            detail: e.to_string(),
-        });
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let unreachable = [
-        "Connection refused",
-        "Could not resolve host",
-        "unable to connect",
-        "Connection timed out",
-        "Network is unreachable",
-        "remote end hung up",
+/// What git's stderr says when the remote could not be reached, over git://, HTTP (curl)
+/// or ssh, as opposed to a wrong URL or missing access.
+const UNREACHABLE: [&str; 13] = [
+    "Connection refused",
+    "Connection reset",
+    "Connection closed",
+    "Could not resolve host",
+    "unable to connect",
+    "Couldn't connect to server",
+    "Failed to connect",
+    "Connection timed out",
+    "Operation timed out",
+    "Operation too slow",
+    "Network is unreachable",
+    "No route to host",
+    "remote end hung up",
+];
+
+/// A failed git command, from its stderr.
+fn classify(stderr: &str, url: &str) -> GitError {
+    let stderr = stderr.trim();
+    // A wrong path or a refused ssh key: the user's to fix, whatever else git says.
+    let refused = [
+        "does not appear to be a git repository",
+        "Permission denied",
     ]
     .iter()
     .any(|s| stderr.contains(s));
-    // git's first `fatal:` line says what went wrong; the lines after it are advice.
-    let detail = stderr
+    let cause = stderr
         .lines()
-        .find(|l| l.starts_with("fatal: "))
+        .find(|l| UNREACHABLE.iter().any(|s| l.contains(s)));
+    // ssh and local transports end any failure with this line.
+    let unreachable =
+        !refused && (cause.is_some() || stderr.contains("Could not read from remote repository"));
+    // The line that says why the remote is unreachable; otherwise git's first `fatal:`
+    // line, which says what went wrong (the lines after it are advice).
+    let detail = cause
+        .filter(|_| unreachable)
+        .or_else(|| stderr.lines().find(|l| l.starts_with("fatal: ")))
         .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("git failed")
         .trim_start_matches("fatal: ")
         .to_string();
-    Err(if unreachable {
-        GitError::Unreachable {
-            url: url.to_string(),
-            detail,
-        }
+    let url = url.to_string();
+    if unreachable {
+        GitError::Unreachable { url, detail }
     } else {
-        GitError::Repository {
-            url: url.to_string(),
-            detail,
-        }
-    })
+        GitError::Repository { url, detail }
+    }
 }
 
 /// What `git ls-remote --symref` says about one repository.
 #[derive(Debug, Default)]
-pub struct RemoteRefs {
+pub(crate) struct RemoteRefs {
     /// `refs/heads/main` for `HEAD`, when HEAD is a symref.
     pub head_target: Option<String>,
     pub head: Option<String>,
@@ -199,7 +297,7 @@ pub struct RemoteRefs {
 }
 
 impl RemoteRefs {
-    pub fn parse(text: &str) -> RemoteRefs {
+    pub(crate) fn parse(text: &str) -> RemoteRefs {
         let mut r = RemoteRefs::default();
         let mut peeled = BTreeMap::new();
         for line in text.lines() {
@@ -226,7 +324,7 @@ impl RemoteRefs {
     }
 
     /// Resolve a ref the way `git rev-parse` orders names: exact, tag, then branch.
-    pub fn lookup(&self, reference: &str) -> Option<(RefKind, &str, &str)> {
+    pub(crate) fn lookup(&self, reference: &str) -> Option<(RefKind, &str, &str)> {
         let kind_of = |full: &str| {
             if full.starts_with("refs/tags/") {
                 RefKind::Tag
@@ -256,10 +354,10 @@ impl RemoteRefs {
     }
 }
 
-pub async fn ls_remote(ctx: &GitContext, url: &str) -> Result<RemoteRefs, GitError> {
-    let mut cmd = git();
+pub(crate) async fn ls_remote(ctx: &GitContext, url: &str) -> Result<RemoteRefs, GitError> {
+    let mut cmd = ctx.git();
     cmd.args(["ls-remote", "--symref", "--", &ctx.remote_url(url)]);
-    let refs = RemoteRefs::parse(&run(cmd, url).await?);
+    let refs = RemoteRefs::parse(&ctx.run(cmd, url).await?);
     tracing::debug!(url, refs = refs.refs.len(), head = ?refs.head_target, "git ls-remote");
     Ok(refs)
 }
@@ -269,7 +367,7 @@ fn is_hex(s: &str) -> bool {
 }
 
 /// Resolve every ref wanted from one repository.
-pub async fn resolve_repository(
+pub(crate) async fn resolve_repository(
     ctx: &GitContext,
     url: &str,
     inputs: &[GitInput],
@@ -327,7 +425,7 @@ async fn resolve_one(
 
 /// Update (or create) the bare mirror of `url` and return its path. Holds a file lock
 /// so concurrent wheelbuild processes do not fetch into one mirror at once.
-pub async fn update_mirror(ctx: &GitContext, url: &str) -> Result<PathBuf, GitError> {
+pub(crate) async fn update_mirror(ctx: &GitContext, url: &str) -> Result<PathBuf, GitError> {
     let path = ctx.mirror_path(url);
     let lock_path = path.with_extension("git.lock");
     let mirror_err = |detail: String| GitError::Mirror {
@@ -342,44 +440,50 @@ pub async fn update_mirror(ctx: &GitContext, url: &str) -> Result<PathBuf, GitEr
     .map_err(|e| mirror_err(e.to_string()))?
     .map_err(|e| mirror_err(e.to_string()))?;
     if !path.join("HEAD").exists() {
-        let mut cmd = git();
+        let mut cmd = ctx.git();
         cmd.args(["init", "--quiet", "--bare", "--"]).arg(&path);
-        run(cmd, url).await.map_err(|e| mirror_err(e.to_string()))?;
+        ctx.run(cmd, url)
+            .await
+            .map_err(|e| mirror_err(e.to_string()))?;
     }
-    let mut cmd = git();
+    let mut cmd = ctx.git();
     cmd.arg("-C")
         .arg(&path)
         .args(["fetch", "--quiet", "--prune", "--force", "--no-tags", "--"])
         .arg(ctx.remote_url(url))
         .args(["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
-    run(cmd, url).await?;
+    ctx.run(cmd, url).await?;
     drop(guard);
     Ok(path)
 }
 
 /// Make sure `commit` (full or short) exists in the mirror, fetching it by SHA if no
 /// branch or tag reaches it. Returns the full SHA.
-pub async fn ensure_commit(ctx: &GitContext, url: &str, commit: &str) -> Result<PathBuf, GitError> {
+pub(crate) async fn ensure_commit(
+    ctx: &GitContext,
+    url: &str,
+    commit: &str,
+) -> Result<PathBuf, GitError> {
     let path = ctx.mirror_path(url);
-    if rev_parse(&path, url, commit).await?.is_some() {
+    if rev_parse(ctx, &path, url, commit).await?.is_some() {
         return Ok(path);
     }
     let path = update_mirror(ctx, url).await?;
-    if rev_parse(&path, url, commit).await?.is_none() && is_full_sha(commit) {
-        let mut cmd = git();
+    if rev_parse(ctx, &path, url, commit).await?.is_none() && is_full_sha(commit) {
+        let mut cmd = ctx.git();
         cmd.arg("-C")
             .arg(&path)
             .args(["fetch", "--quiet", "--"])
             .arg(ctx.remote_url(url))
             .arg(commit);
-        let _ = run(cmd, url).await;
+        let _ = ctx.run(cmd, url).await;
     }
     Ok(path)
 }
 
 async fn verify_commit(ctx: &GitContext, url: &str, reference: &str) -> Result<String, GitError> {
     let path = ensure_commit(ctx, url, reference).await?;
-    rev_parse(&path, url, reference)
+    rev_parse(ctx, &path, url, reference)
         .await?
         .ok_or_else(|| GitError::RefNotFound {
             url: url.to_string(),
@@ -389,18 +493,21 @@ async fn verify_commit(ctx: &GitContext, url: &str, reference: &str) -> Result<S
 }
 
 /// `git rev-parse --verify <sha>^{commit}` in a mirror; `None` when absent.
-async fn rev_parse(mirror: &Path, url: &str, reference: &str) -> Result<Option<String>, GitError> {
+async fn rev_parse(
+    ctx: &GitContext,
+    mirror: &Path,
+    url: &str,
+    reference: &str,
+) -> Result<Option<String>, GitError> {
     if !mirror.join("HEAD").exists() {
         return Ok(None);
     }
-    let mut cmd = git();
+    let mut cmd = ctx.git();
     cmd.arg("-C")
         .arg(mirror)
         .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
-        .arg(format!("{reference}^{{commit}}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let out = cmd.output().await.map_err(GitError::NoGit)?;
+        .arg(format!("{reference}^{{commit}}"));
+    let out = ctx.output(cmd, url).await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("ambiguous") {
         return Err(GitError::Ambiguous {
@@ -413,7 +520,7 @@ async fn rev_parse(mirror: &Path, url: &str, reference: &str) -> Result<Option<S
 }
 
 /// Resolve all git inputs: one task per repository, all concurrently.
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     ctx: &GitContext,
     inputs: Vec<GitInput>,
 ) -> Vec<(GitInput, Result<LockedGit, GitError>)> {
@@ -459,17 +566,20 @@ mod tests {
         assert_eq!(r.lookup("nope"), None);
     }
 
+    fn context(root: &str, mirrors: &str) -> GitContext {
+        GitContext {
+            root: PathBuf::from(root),
+            mirrors: PathBuf::from(mirrors),
+            network: NetworkSettings::default(),
+            on_wait: None,
+        }
+    }
+
     #[test]
     fn local_paths_are_relative_to_the_config() {
-        let ctx = GitContext {
-            root: PathBuf::from("/proj"),
-            mirrors: PathBuf::from("/cache/git"),
-        };
+        let ctx = context("/proj", "/cache/git");
         assert_eq!(ctx.remote_url("../repo"), "/proj/../repo");
-        let here = GitContext {
-            root: PathBuf::from("."),
-            mirrors: PathBuf::from("/m"),
-        };
+        let here = context(".", "/m");
         assert!(Path::new(&here.remote_url("repo")).is_absolute());
         assert_eq!(ctx.remote_url("file:///x"), "file:///x");
         assert_eq!(
@@ -483,5 +593,47 @@ mod tests {
             "{}",
             m.display()
         );
+    }
+
+    #[test]
+    fn a_server_that_is_down_is_unreachable_a_wrong_path_is_not() {
+        let advice = "fatal: Could not read from remote repository.\n\n\
+            Please make sure you have the correct access rights\nand the repository exists.\n";
+        let down = [
+            (
+                "fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused\n".to_string(),
+                "unable to connect to 127.0.0.1:",
+            ),
+            (
+                "fatal: unable to access 'http://127.0.0.1:1/x/': Failed to connect to 127.0.0.1 port 1 after 1 ms: Couldn't connect to server\n".to_string(),
+                "unable to access 'http://127.0.0.1:1/x/': Failed to connect to 127.0.0.1 port 1 after 1 ms: Couldn't connect to server",
+            ),
+            (
+                format!("ssh: connect to host 127.0.0.1 port 1: Connection refused\n{advice}"),
+                "ssh: connect to host 127.0.0.1 port 1: Connection refused",
+            ),
+            (
+                format!("kex_exchange_identification: read: Connection reset by peer\n{advice}"),
+                "kex_exchange_identification: read: Connection reset by peer",
+            ),
+            (
+                "error: RPC failed; curl 28 Operation too slow. Less than 1000 bytes/sec transferred the last 60 seconds\nfatal: expected flush after ref listing\n".to_string(),
+                "error: RPC failed; curl 28 Operation too slow. Less than 1000 bytes/sec transferred the last 60 seconds",
+            ),
+        ];
+        for (stderr, detail) in down {
+            match classify(&stderr, "u") {
+                GitError::Unreachable { detail: d, .. } => assert_eq!(d, detail),
+                other => panic!("{stderr}: {other:?}"),
+            }
+        }
+        for stderr in [
+            format!("fatal: '/nonexistent/x' does not appear to be a git repository\n{advice}"),
+            format!("git@example.com: Permission denied (publickey).\n{advice}"),
+            "fatal: repository 'http://127.0.0.1:8/x/' not found\n".to_string(),
+        ] {
+            let e = classify(&stderr, "u");
+            assert!(e.is_user_error(), "{stderr}: {e:?}");
+        }
     }
 }

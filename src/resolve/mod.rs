@@ -5,9 +5,10 @@
 //! one `ls-remote` per repository. A slow or failing input does not hold up the others,
 //! and every failure is reported, not just the first.
 
-pub mod git;
+pub(crate) mod git;
+pub(crate) mod network;
 pub mod reference;
-pub mod registry;
+pub(crate) mod registry;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,11 +16,12 @@ use std::sync::Arc;
 use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{Change, LockedGit, LockedImage, Lockfile, diff};
-pub use git::{GitContext, GitError};
-pub use registry::{RegistryError, RegistryResolver, RetryPolicy};
+pub(crate) use git::{GitContext, GitError};
+pub(crate) use network::{NetworkSettings, WaitEvent, WaitObserver};
+pub(crate) use registry::{RegistryError, RegistryResolver, RetryPolicy};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     #[error("{what}: {source}")]
     Registry {
         what: String,
@@ -48,7 +50,7 @@ pub enum ResolveError {
 }
 
 impl ResolveError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.hint(),
             ResolveError::Git { source, .. } => source.hint(),
@@ -65,7 +67,7 @@ impl ResolveError {
         }
     }
 
-    pub fn location(&self) -> Option<&Location> {
+    pub(crate) fn location(&self) -> Option<&Location> {
         match self {
             ResolveError::Registry { location, .. } | ResolveError::Git { location, .. } => {
                 Some(location)
@@ -74,7 +76,7 @@ impl ResolveError {
         }
     }
 
-    pub fn is_user_error(&self) -> bool {
+    pub(crate) fn is_user_error(&self) -> bool {
         match self {
             ResolveError::Registry { source, .. } | ResolveError::Setup(source) => {
                 source.is_user_error()
@@ -87,38 +89,51 @@ impl ResolveError {
 }
 
 /// How to reach things while resolving.
-#[derive(Debug, Clone)]
-pub struct ResolveSettings {
+#[derive(Clone)]
+pub(crate) struct ResolveSettings {
+    /// Git's context; it carries `network` and `on_wait` too, for git commands.
     pub git: GitContext,
     /// Registries (host[:port]) to reach over plain HTTP beside loopback ones.
     pub insecure: BTreeSet<String>,
     pub retry: RetryPolicy,
     /// Concurrent registry requests.
     pub concurrency: usize,
+    pub network: NetworkSettings,
+    /// Told about requests still waiting for their answer.
+    pub on_wait: Option<WaitObserver>,
 }
 
 impl ResolveSettings {
-    pub fn for_config(config: &Config, cache_dir: &std::path::Path) -> ResolveSettings {
+    pub(crate) fn for_config(
+        config: &Config,
+        cache_dir: &std::path::Path,
+        network: NetworkSettings,
+        on_wait: Option<WaitObserver>,
+    ) -> ResolveSettings {
         ResolveSettings {
             git: GitContext {
                 root: config.root.clone(),
                 mirrors: cache_dir.join("git"),
+                network,
+                on_wait: on_wait.clone(),
             },
             insecure: config.settings.insecure_registries.clone(),
             retry: RetryPolicy::default(),
             concurrency: 32,
+            network,
+            on_wait,
         }
     }
 }
 
 /// Pins for some inputs, each success or failure.
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub images: Vec<(ImageInput, Result<LockedImage, RegistryError>)>,
     pub git: Vec<(GitInput, Result<LockedGit, GitError>)>,
 }
 
 /// Resolve images and git refs, all at once.
-pub async fn resolve(
+pub(crate) async fn resolve(
     settings: &ResolveSettings,
     images: Vec<ImageInput>,
     git: Vec<GitInput>,
@@ -128,7 +143,7 @@ pub async fn resolve(
         None
     } else {
         Some(Arc::new(
-            RegistryResolver::new(&image_refs, &settings.insecure, settings.retry).await?,
+            RegistryResolver::new(&image_refs, settings).await?,
         ))
     };
     let images_fut = async {
@@ -144,7 +159,7 @@ pub async fn resolve(
 
 /// Which pins `lock` may replace.
 #[derive(Debug, Clone, Default)]
-pub enum Update {
+pub(crate) enum Update {
     /// Keep every pin whose input the config still has.
     #[default]
     Keep,
@@ -154,14 +169,14 @@ pub enum Update {
     All,
 }
 
-pub struct LockOutcome {
+pub(crate) struct LockOutcome {
     pub lock: Lockfile,
     pub changes: Vec<Change>,
 }
 
 /// Compute the new lock for `config`: keep pins of unchanged inputs (unless updated),
 /// resolve the rest.
-pub async fn lock(
+pub(crate) async fn lock(
     config: &Config,
     old: Option<&Lockfile>,
     update: &Update,
@@ -242,7 +257,7 @@ pub async fn lock(
 
 /// The inputs `--update NAME…` selects. A name is a project (its git input), an image
 /// reference as the config expands it, or an image repository (all its tags).
-pub fn selected_for_update(
+pub(crate) fn selected_for_update(
     config: &Config,
     update: &Update,
 ) -> Result<(BTreeSet<ImageInput>, BTreeSet<GitInput>), ResolveError> {

@@ -11,7 +11,10 @@
 //! * auth only when challenged, cached per repository (oci-client probes `/v2/` before
 //!   every request of an anonymous registry);
 //! * the platform checked: picked from an index, or read from a single manifest's config;
-//! * bounded retries with exponential backoff on 429, 5xx and connection failures;
+//! * bounded retries with exponential backoff on 429, 5xx, connection failures and
+//!   deadlines;
+//! * every answer bounded: one deadline for a whole request (a per-read timeout never
+//!   fires on a trickle), and bodies read chunk by chunk up to [`BODY_LIMIT`];
 //! * plain HTTP only for loopback registries and those marked `insecure`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,18 +28,24 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::ResolveSettings;
+use super::network::{self, NetworkSettings, WaitObserver};
 use crate::config::ImageInput;
 use crate::lock::LockedImage;
 use crate::platform::Platform;
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_ALL: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
 
+/// Largest body read: registries refuse manifests over 4 MiB, and image configs are
+/// kilobytes. Anything bigger is refused before it is held in memory.
+pub(crate) const BODY_LIMIT: usize = 4 << 20;
+
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
+pub(crate) enum RegistryError {
     #[error("invalid image reference `{reference}`: {detail}")]
     InvalidReference { reference: String, detail: String },
     #[error("not found in registry {registry}")]
@@ -49,6 +58,17 @@ pub enum RegistryError {
     },
     #[error("registry {registry} is unavailable: {detail}")]
     Unavailable { registry: String, detail: String },
+    #[error("registry {registry} gave no complete answer within {} s", limit.as_secs())]
+    TimedOut { registry: String, limit: Duration },
+    #[error(
+        "registry {registry} sent {what} over the {} MiB limit ({detail}); refusing it",
+        BODY_LIMIT >> 20
+    )]
+    TooLarge {
+        registry: String,
+        what: String,
+        detail: String,
+    },
     #[error("digest mismatch: {detail}; refusing to lock it")]
     DigestMismatch { reference: String, detail: String },
     #[error("no manifest for platform {platform} (the index has: {available})")]
@@ -74,7 +94,7 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             RegistryError::InvalidReference { .. } => {
                 "references look like `registry.example.com/team/image:tag`".into()
@@ -93,6 +113,15 @@ impl RegistryError {
             RegistryError::Unavailable { .. } => {
                 "check that the registry is running and reachable; retry later for 429/5xx".into()
             }
+            RegistryError::TimedOut { .. } => {
+                "check that the registry is reachable; for a slow registry or link, raise \
+                 `[network] request-timeout` (or WHEELBUILD_REQUEST_TIMEOUT)"
+                    .into()
+            }
+            RegistryError::TooLarge { registry, .. } => format!(
+                "no image manifest or config is that big: check what {registry} serves for this \
+                 reference (a proxy's error page, a misconfigured registry)"
+            ),
             RegistryError::DigestMismatch { .. } => {
                 "the registry served bytes that do not match their digest: a broken mirror or proxy, or tampering".into()
             }
@@ -107,10 +136,12 @@ impl RegistryError {
     }
 
     /// Errors the user fixes (as opposed to an unreachable or misbehaving registry).
-    pub fn is_user_error(&self) -> bool {
+    pub(crate) fn is_user_error(&self) -> bool {
         !matches!(
             self,
             RegistryError::Unavailable { .. }
+                | RegistryError::TimedOut { .. }
+                | RegistryError::TooLarge { .. }
                 | RegistryError::DigestMismatch { .. }
                 | RegistryError::Protocol { .. }
         )
@@ -119,7 +150,7 @@ impl RegistryError {
 
 /// Bounded retries with exponential backoff.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Total attempts, including the first.
     pub attempts: u32,
     /// Delay before the first retry; doubles each time.
@@ -148,7 +179,7 @@ impl RetryPolicy {
 }
 
 /// Is `registry` (host[:port]) on the loopback interface?
-pub fn is_loopback(registry: &str) -> bool {
+pub(crate) fn is_loopback(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
@@ -162,7 +193,7 @@ pub fn is_loopback(registry: &str) -> bool {
 }
 
 /// Parse a config image reference the way Docker does (Docker Hub normalization).
-pub fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
+pub(crate) fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
     super::reference::parse(reference).map_err(|detail| RegistryError::InvalidReference {
         reference: reference.to_string(),
         detail,
@@ -186,7 +217,7 @@ type AuthKey = (String, String);
 /// a bearer token obtained by oci-client's token flow. The resulting `Authorization` is
 /// kept per repository, so an open registry costs one request per manifest and an
 /// authenticated one a single token fetch per repository.
-pub struct RegistryResolver {
+pub(crate) struct RegistryResolver {
     http: reqwest::Client,
     hosts: BTreeMap<String, Host>,
     /// For bearer challenges only; built on first need (it loads the system trust store).
@@ -194,15 +225,15 @@ pub struct RegistryResolver {
     http_hosts: Vec<String>,
     authz: tokio::sync::Mutex<BTreeMap<AuthKey, Arc<tokio::sync::OnceCell<String>>>>,
     retry: RetryPolicy,
+    network: NetworkSettings,
+    on_wait: Option<WaitObserver>,
 }
 
 impl RegistryResolver {
-    /// A resolver for `inputs`; reads credentials once per registry. `insecure` lists
-    /// registries to reach over plain HTTP beside the loopback ones.
-    pub async fn new(
+    /// A resolver for `inputs`; reads credentials once per registry.
+    pub(crate) async fn new(
         inputs: &[&ImageInput],
-        insecure: &BTreeSet<String>,
-        retry: RetryPolicy,
+        settings: &ResolveSettings,
     ) -> Result<Self, RegistryError> {
         let mut registries = BTreeSet::new();
         for input in inputs {
@@ -224,7 +255,7 @@ impl RegistryResolver {
         let credentials = futures::future::try_join_all(lookups).await?;
         let mut hosts = BTreeMap::new();
         for ((_, resolved), credentials) in registries.into_iter().zip(credentials) {
-            let plain = is_loopback(&resolved) || insecure.contains(&resolved);
+            let plain = is_loopback(&resolved) || settings.insecure.contains(&resolved);
             hosts.insert(
                 resolved,
                 Host {
@@ -233,10 +264,10 @@ impl RegistryResolver {
                 },
             );
         }
+        // No read timeout: each request runs under a deadline for the whole exchange.
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("wheelbuild/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60));
+            .connect_timeout(settings.network.connect_timeout);
         if hosts.values().all(|h| h.scheme == "http") {
             // Nothing to verify: skip loading the system trust store.
             builder = builder.tls_certs_only(std::iter::empty());
@@ -256,12 +287,14 @@ impl RegistryResolver {
             tokens: std::sync::OnceLock::new(),
             http_hosts,
             authz: tokio::sync::Mutex::new(BTreeMap::new()),
-            retry,
+            retry: settings.retry,
+            network: settings.network,
+            on_wait: settings.on_wait.clone(),
         })
     }
 
     /// Resolve one input to its pinned digests.
-    pub async fn resolve(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
+    pub(crate) async fn resolve(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
         let resolved = self.resolve_inner(input).await;
         match &resolved {
             Ok(l) => {
@@ -387,16 +420,35 @@ impl RegistryResolver {
         Ok(())
     }
 
-    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
-    /// and its digest, which is the sha256 of the bytes received and must equal both the
-    /// `Docker-Content-Digest` header and `name` when that is a digest.
+    /// [`Self::get`] within the request deadline, reported to `on_wait` while it waits.
     async fn fetch(
         &self,
         reference: &Reference,
         kind: &str,
         name: &str,
         accept: &str,
-    ) -> Result<(bytes::Bytes, String), Failure> {
+    ) -> Result<(Vec<u8>, String), Failure> {
+        let separator = if name.contains(':') { '@' } else { ':' };
+        let subject = format!("{}{separator}{name}", reference.repository());
+        let what = format!("{} ({subject})", reference.resolve_registry());
+        let limit = self.network.request_timeout;
+        let get = self.get(reference, kind, name, accept, &subject);
+        network::within(limit, &what, self.on_wait.as_ref(), get)
+            .await
+            .unwrap_or(Err(Failure::Deadline(limit)))
+    }
+
+    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
+    /// and its digest, which is the sha256 of the bytes received and must equal both the
+    /// `Docker-Content-Digest` header and `name` when that is a digest.
+    async fn get(
+        &self,
+        reference: &Reference,
+        kind: &str,
+        name: &str,
+        accept: &str,
+        subject: &str,
+    ) -> Result<(Vec<u8>, String), Failure> {
         let host = reference.resolve_registry();
         let scheme = self.hosts.get(host).map_or("https", |h| h.scheme);
         let url = format!(
@@ -436,13 +488,19 @@ impl RegistryResolver {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Transient(error_chain(&e)))?;
+        let what = match kind {
+            "manifests" => format!("manifest {subject}"),
+            _ => format!("image config {subject}"),
+        };
+        let body = read_body(response, &what).await;
         if !status.is_success() {
-            return Err(Failure::from_status(status.as_u16(), &body));
+            // The status says what happened; the body, when it could be read, why.
+            return Err(Failure::from_status(
+                status.as_u16(),
+                body.as_deref().unwrap_or_default(),
+            ));
         }
+        let body = body?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
         if let Some(h) = header_digest.filter(|h| h.starts_with("sha256:"))
             && h != digest
@@ -507,8 +565,8 @@ impl RegistryResolver {
                     let client = self.tokens.get_or_init(|| {
                         Client::new(ClientConfig {
                             protocol: ClientProtocol::HttpsExcept(self.http_hosts.clone()),
-                            connect_timeout: Some(Duration::from_secs(10)),
-                            read_timeout: Some(Duration::from_secs(60)),
+                            connect_timeout: Some(self.network.connect_timeout),
+                            read_timeout: Some(self.network.request_timeout),
                             ..Default::default()
                         })
                     });
@@ -567,6 +625,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     detail
+}
+
+/// The body of `response`, refused as soon as it is known to be over [`BODY_LIMIT`]:
+/// from its `Content-Length`, or else from the bytes received so far.
+async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
+    let too_large = |detail: String| Failure::TooLarge {
+        what: what.to_string(),
+        detail,
+    };
+    let announced = response.content_length().unwrap_or(0);
+    if announced > BODY_LIMIT as u64 {
+        return Err(too_large(format!("Content-Length: {announced}")));
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Failure::Transient(error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(too_large(format!("more than {BODY_LIMIT} bytes received")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Credentials for a registry from the Docker config; anonymous when none are configured.
@@ -628,6 +711,12 @@ enum Failure {
     Unauthorized(String),
     /// Worth retrying: 429, 5xx, connection trouble.
     Transient(String),
+    /// No complete answer within the request deadline; worth retrying too.
+    Deadline(Duration),
+    TooLarge {
+        what: String,
+        detail: String,
+    },
     Digest(String),
     Protocol(String),
 }
@@ -693,7 +782,7 @@ impl Failure {
     }
 
     fn retryable(&self) -> bool {
-        matches!(self, Failure::Transient(_))
+        matches!(self, Failure::Transient(_) | Failure::Deadline(_))
     }
 
     fn into_error(self, reference: &str, registry: &str) -> RegistryError {
@@ -709,6 +798,12 @@ impl Failure {
                 detail,
             },
             Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
+            Failure::Deadline(limit) => RegistryError::TimedOut { registry, limit },
+            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
+                registry,
+                what,
+                detail,
+            },
             Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
             Failure::Protocol(detail) => RegistryError::Protocol {
                 reference,
@@ -781,7 +876,7 @@ fn available_platforms(index: &oci_spec::image::ImageIndex) -> String {
 }
 
 /// Resolve many inputs concurrently over one client; results in input order.
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     resolver: Arc<RegistryResolver>,
     inputs: Vec<ImageInput>,
     concurrency: usize,

@@ -207,7 +207,7 @@ fn staging_left_by_a_killed_run_is_removed_and_a_live_one_kept() {
     std::fs::create_dir_all(stale.join("wheels")).unwrap();
     std::fs::write(stale.join("wheels/half.whl"), b"half").unwrap();
     let removed = store.remove_stale_staging().unwrap();
-    assert_eq!(removed, [stale.clone()]);
+    assert_eq!(removed, std::slice::from_ref(&stale));
     assert!(!stale.exists());
     assert!(live.path().is_dir(), "a running build's staging is kept");
 }

@@ -279,3 +279,38 @@ fn a_65536_character_project_name_is_a_config_error_not_a_panic() {
       hint: it has 65536 characters; names become file names, at most 64
     "#);
 }
+
+#[test]
+fn network_timeouts_are_whole_seconds() {
+    let p = Project::new(&format!("[network]\nrequest-timeout = 0\n\n{CONFIG}"));
+    wb_snapshot!(p, ["plan"], @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: network.request-timeout must be at least 1 second
+     --> wheelbuild.toml:2:19
+      |
+    2 | request-timeout = 0
+      |                   ^
+      hint: give whole seconds, e.g. `request-timeout = 60`
+    ");
+
+    let p = Project::new(CONFIG);
+    let out = p
+        .cmd()
+        .env("WHEELBUILD_CONNECT_TIMEOUT", "soon")
+        .arg("lock")
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(p.snapshot(&out), @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: environment variable WHEELBUILD_CONNECT_TIMEOUT=soon: a timeout is whole seconds, at least 1
+      hint: e.g. WHEELBUILD_CONNECT_TIMEOUT=60, or unset it for the config's `[network]` setting or the default
+    ");
+}

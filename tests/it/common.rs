@@ -18,6 +18,10 @@ use crate::support::fixtures::{
 };
 use crate::support::git::GitRepo;
 
+/// A harness timeout far beyond what a command under test needs: reached only when a
+/// limit is missing and the command hangs.
+pub const HANG: std::time::Duration = std::time::Duration::from_secs(180);
+
 pub struct Project {
     pub dir: tempfile::TempDir,
     /// Registries / servers whose address should be filtered as `[REGISTRY]` etc.
@@ -100,6 +104,12 @@ impl Project {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
+    }
+
+    /// [`Project::run`], killed after `limit`: a hang then fails the test (no exit
+    /// code) instead of stalling the suite. Not a measure of speed: give it slack.
+    pub fn run_within(&self, args: &[&str], limit: std::time::Duration) -> Output {
+        self.cmd().args(args).timeout(limit).output().unwrap()
     }
 
     /// uv-style snapshot text: exit code, stdout, stderr, filtered.

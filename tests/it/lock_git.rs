@@ -3,11 +3,11 @@
 
 use wheelbuild::lock::{Lockfile, RefKind};
 
-use crate::common::Project;
+use crate::common::{HANG, Project};
 use crate::support::git::{GitDaemon, GitRepo};
 use crate::support::images::{ManifestKind, push_single};
 use crate::support::registry::{Auth, Registry};
-use crate::support::{require_all, tempdir};
+use crate::support::{free_port, require_all, tempdir};
 
 /// A config whose projects are `(name, git, ref)` over one image.
 fn config(image: &str, projects: &[(&str, &str, Option<&str>)]) -> String {
@@ -268,4 +268,59 @@ fn a_moved_branch_is_kept_until_updated() {
     );
     assert_eq!(pin(&a.file_url()), a2);
     assert_eq!(pin(&b.file_url()), b1, "b not named: kept");
+}
+
+#[test]
+fn a_git_server_that_is_down_is_exit_3() {
+    if !require_all(&["docker-registry", "git"]) {
+        return;
+    }
+    let (_reg, image) = image();
+    // Nothing listens there: git's own transport and HTTP (curl) word it differently.
+    let down = format!("127.0.0.1:{}", free_port());
+    let p = Project::new(&config(
+        &image,
+        &[
+            ("native", &format!("git://{down}/x"), Some("main")),
+            ("http", &format!("http://{down}/x.git"), Some("main")),
+        ],
+    ))
+    .name(&down, "DOWN");
+    let out = p.run_within(&["lock"], HANG);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&String::from_utf8_lossy(&out.stderr));
+    for url in ["git://[DOWN]/x", "http://[DOWN]/x.git"] {
+        assert!(
+            text.contains(&format!("git repository {url} is unreachable")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_silent_git_server_hits_the_request_deadline() {
+    if !require_all(&["docker-registry", "git"]) {
+        return;
+    }
+    let (_reg, image) = image();
+    // Listening, never accepting: connections complete, nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let url = format!("git://{addr}/x");
+    let p = Project::new(&format!(
+        "[network]\nrequest-timeout = 2\n\n{}",
+        config(&image, &[("app", &url, Some("main"))])
+    ))
+    .name(&addr, "SILENT");
+    let out = p.run_within(&["lock"], HANG);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("`git ls-remote` of git://[SILENT]/x did not finish within 2 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a higher `[network] request-timeout`"),
+        "{text}"
+    );
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 use wheelbuild::lock::Lockfile;
 
-use crate::common::Project;
-use crate::support::fake::{FakeServer, Request, Response};
+use crate::common::{HANG, Project};
+use crate::support::fake::{Delivery, FakeServer, Request, Response};
 use crate::support::git::GitRepo;
 use crate::support::images::{
     self, IndexKind, ManifestKind, push_index, push_single, retag, sha256_digest,
@@ -811,4 +811,105 @@ fn sigkill_during_lock_leaves_the_old_lock_intact() {
     hang.store(false, Ordering::SeqCst);
     // And a later lock still works.
     assert!(p.run(&["lock", "--update-all"]).status.success());
+}
+
+// ---- bounded reads: size and time of an answer ----------------------------------------
+
+#[test]
+fn a_2gib_manifest_is_refused_without_reading_it() {
+    if !support::require("git") {
+        return;
+    }
+    // Announced up front, or streamed without a length: refused at the 4 MiB limit either
+    // way, not retried, long before the server could send it all.
+    for announced in [Some(2u64 << 30), None] {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let f = {
+            let sent = sent.clone();
+            fake_registry(move |_, _| {
+                Response::ok()
+                    .header("Content-Type", images::OCI_MANIFEST)
+                    .delivery(Delivery::Flood {
+                        announced,
+                        at_most: 256 << 20,
+                        sent: sent.clone(),
+                    })
+            })
+        };
+        let p = fake_project(&f);
+        let out = p.run_within(&["lock"], HANG);
+        assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+        let detail = match announced {
+            Some(n) => format!("Content-Length: {n}"),
+            None => format!("more than {} bytes received", 4 << 20),
+        };
+        let text = p.filter(&stderr(&out));
+        assert!(
+            text.contains(&format!(
+                "registry [FAKE] sent manifest wb/app:v1 over the 4 MiB limit ({detail}); refusing it"
+            )),
+            "{text}"
+        );
+        assert_eq!(manifest_requests(&f), 1, "not retried");
+        let sent = sent.load(Ordering::SeqCst);
+        assert!(sent < 32 << 20, "the server got {sent} bytes out");
+        assert!(!p.file("wheelbuild.lock").exists());
+    }
+}
+
+#[test]
+fn a_trickling_registry_hits_the_request_deadline() {
+    if !support::require("git") {
+        return;
+    }
+    // A byte a second: every read succeeds, so only a deadline on the whole request ends it.
+    let f = fake_registry(|_, m| {
+        Response::manifest(images::OCI_MANIFEST, m)
+            .delivery(Delivery::Trickle(Duration::from_secs(1)))
+    });
+    let p = fake_project(&f);
+    let config = format!(
+        "[network]\nrequest-timeout = 2\n\n{}",
+        p.read("wheelbuild.toml")
+    );
+    p.write("wheelbuild.toml", &config);
+    let out = p.run_within(&["lock"], HANG);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&stderr(&out));
+    assert!(
+        text.contains("registry [FAKE] gave no complete answer within 2 s"),
+        "{text}"
+    );
+    assert!(text.contains("raise `[network] request-timeout`"), "{text}");
+    assert_eq!(manifest_requests(&f), 4, "retried, boundedly");
+    assert!(!p.file("wheelbuild.lock").exists());
+}
+
+#[test]
+fn a_silent_registry_prints_progress_then_gives_up() {
+    if !support::require("git") {
+        return;
+    }
+    let f = fake_registry(|_, _| Response::ok().delivery(Delivery::Silent));
+    let p = fake_project(&f);
+    let out = p
+        .cmd()
+        .env("WHEELBUILD_REQUEST_TIMEOUT", "6")
+        .arg("lock")
+        .timeout(HANG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&stderr(&out));
+    assert!(
+        text.contains(
+            "     Waiting for [FAKE] (wb/app:v1): no complete answer for [TIME], giving up at [TIME]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("registry [FAKE] gave no complete answer within 6 s"),
+        "{text}"
+    );
+    assert_eq!(manifest_requests(&f), 4);
 }

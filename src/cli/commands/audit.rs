@@ -24,7 +24,7 @@ pub(crate) fn audit(
         require_fresh(lock.as_ref(), &project)?;
     }
     let allow: BTreeSet<_> = audit_args.allow.iter().copied().collect();
-    let settings = project.resolve_settings();
+    let settings = project.resolve_settings(*printer);
     let runtime = network_runtime()?;
     let report = runtime.block_on(crate::audit::audit(
         &project.config,

@@ -181,6 +181,7 @@ pub(super) async fn build_settings(
         output_dir: settings.output_dir.clone(),
         max_jobs,
         log_dir: project.cache_dir.join("logs"),
+        network: project.network,
     }
 }
 

@@ -42,7 +42,7 @@ pub(super) fn relock(
     let flock = project.cache_dir.join("lockfile.flock");
     let _guard = crate::fsutil::FileLock::acquire(&flock)
         .with_context(|| format!("cannot lock {}", flock.display()))?;
-    let settings = project.resolve_settings();
+    let settings = project.resolve_settings(*printer);
     let outcome = runtime
         .block_on(resolve::lock(
             &project.config,

@@ -5,6 +5,9 @@
 //! One request per connection: every response carries `Connection: close`
 //! and a `Content-Length`, and the connection is closed after it. Each
 //! connection is served on its own thread, so parallel clients work.
+//!
+//! A [`Delivery`] other than the default misbehaves on the wire: a body that
+//! trickles, no answer at all, or a flood of bytes (for the client's limits).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -99,12 +102,33 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A response to send: status, headers, body.
+/// A response to send: status, headers, body, and how it goes out.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub delivery: Delivery,
+}
+
+/// How a response goes out.
+#[derive(Debug, Clone, Default)]
+pub enum Delivery {
+    /// Status, headers and body at once.
+    #[default]
+    Whole,
+    /// Status and headers at once, then the body one byte at a time, `every` apart.
+    Trickle(Duration),
+    /// Nothing: the connection stays open and silent until the client closes it.
+    Silent,
+    /// Status and headers announcing `announced` bytes (chunked when `None`), then
+    /// filler until the client stops reading or `at_most` bytes are out. Every byte
+    /// written is counted in `sent`.
+    Flood {
+        announced: Option<u64>,
+        at_most: usize,
+        sent: Arc<AtomicUsize>,
+    },
 }
 
 impl Response {
@@ -113,7 +137,14 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            delivery: Delivery::Whole,
         }
+    }
+
+    /// Sends the response as `delivery` says.
+    pub fn delivery(mut self, delivery: Delivery) -> Response {
+        self.delivery = delivery;
+        self
     }
 
     pub fn ok() -> Response {
@@ -287,6 +318,23 @@ fn serve(stream: TcpStream, handler: &Handler, requests: &Mutex<Vec<Request>>) {
     };
     requests.lock().unwrap().push(req.clone());
     let resp = handler(&req);
+    let mut stream = stream;
+    let length = match &resp.delivery {
+        Delivery::Silent => {
+            // Until the client gives up (bounded, so that a client that never does
+            // cannot keep the server from stopping).
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
+            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+            return;
+        }
+        Delivery::Flood { announced, .. } => announced
+            .map_or("Transfer-Encoding: chunked".to_string(), |n| {
+                format!("Content-Length: {n}")
+            }),
+        Delivery::Whole | Delivery::Trickle(_) => {
+            format!("Content-Length: {}", resp.body.len())
+        }
+    };
     let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status, resp.reason()).into_bytes();
     for (k, v) in &resp.headers {
         if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("connection") {
@@ -294,23 +342,52 @@ fn serve(stream: TcpStream, handler: &Handler, requests: &Mutex<Vec<Request>>) {
         }
         out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
     }
-    out.extend_from_slice(
-        format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            resp.body.len()
-        )
-        .as_bytes(),
-    );
-    if req.method != "HEAD" {
+    out.extend_from_slice(format!("{length}\r\nConnection: close\r\n\r\n").as_bytes());
+    if matches!(resp.delivery, Delivery::Whole) && req.method != "HEAD" {
         out.extend_from_slice(&resp.body);
     }
-    let mut stream = stream;
-    let _ = stream.write_all(&out);
+    if stream.write_all(&out).is_err() {
+        return;
+    }
+    match &resp.delivery {
+        Delivery::Trickle(every) => {
+            for byte in &resp.body {
+                std::thread::sleep(*every);
+                if stream.write_all(&[*byte]).is_err() {
+                    return;
+                }
+            }
+        }
+        Delivery::Flood {
+            announced,
+            at_most,
+            sent,
+        } => flood(&mut stream, announced.is_none(), *at_most, sent),
+        Delivery::Whole | Delivery::Silent => {}
+    }
     let _ = stream.flush();
     let _ = stream.shutdown(Shutdown::Write);
     // Drain what the client may still send so closing does not RST the response away.
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let _ = std::io::copy(&mut stream.take(1 << 20), &mut std::io::sink());
+}
+
+/// Filler bytes until a write fails (the client closed) or `at_most` are out.
+fn flood(stream: &mut TcpStream, chunked: bool, at_most: usize, sent: &AtomicUsize) {
+    let block = vec![b'x'; 64 * 1024];
+    let mut written = 0;
+    while written < at_most {
+        let framed = if chunked {
+            [format!("{:x}\r\n", block.len()).as_bytes(), &block, b"\r\n"].concat()
+        } else {
+            block.clone()
+        };
+        if stream.write_all(&framed).is_err() {
+            return;
+        }
+        written += block.len();
+        sent.fetch_add(block.len(), Ordering::SeqCst);
+    }
 }
 
 fn read_request(stream: &TcpStream) -> Option<Request> {
