@@ -194,7 +194,8 @@ fn plan_bench() {
         // One wheel per key, as real builds have: the presence check stats it.
         let staging = store.stage().unwrap();
         let wheel = "bench-1.0-py3-none-any.whl";
-        std::fs::write(staging.wheels_dir().join(wheel), b"wheel").unwrap();
+        let bytes = format!("the wheel of {}", t.id());
+        std::fs::write(staging.wheels_dir().join(wheel), &bytes).unwrap();
         let record = wheelbuild::store::BuildRecord {
             version: wheelbuild::store::STORE_VERSION,
             key: t.key.clone(),
@@ -202,10 +203,10 @@ fn plan_bench() {
             inputs: t.inputs(&cfg).into_owned(),
             wheels: vec![wheelbuild::store::WheelRecord {
                 file: wheel.into(),
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"wheel")),
-                size: 5,
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                size: bytes.len() as u64,
             }],
-            log: "build.log".into(),
+            log: String::new(),
             duration_ms: 0,
             ccache: None,
             wheelbuild_version: "bench".into(),

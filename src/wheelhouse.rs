@@ -146,9 +146,7 @@ impl Wheelhouse {
                     .ok()
             });
             if current.as_ref().map(|(sha, _)| sha.as_str()) != Some(w.sha256.as_str()) {
-                store
-                    .copy_wheel(&record.key, w, &dest)?
-                    .map_err(PlaceError::Damaged)?;
+                store.copy_wheel(w, &dest)?.map_err(PlaceError::Damaged)?;
                 placed.restored += 1;
             }
             let meta = std::fs::metadata(&dest).map_err(io("placing a wheel"))?;

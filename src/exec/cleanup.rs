@@ -33,16 +33,16 @@ pub enum CleanupError {
     Store(#[from] StoreError),
 }
 
-/// Remove the leftovers of killed runs: staging directories always, containers when an
-/// engine is connected.
-pub async fn cleanup(engine: Option<&Engine>, store: &Store) -> Result<Cleanup, CleanupError> {
+/// Remove the leftovers of killed runs: staging directories always, containers when the
+/// engine is connected (it is not contacted for this alone).
+pub async fn cleanup(engine: &Engine, store: &Store) -> Result<Cleanup, CleanupError> {
     let mut done = Cleanup {
         staging: store.remove_stale_staging()?,
         ..Cleanup::default()
     };
-    let Some(engine) = engine else {
+    if !engine.is_connected() {
         return Ok(done);
-    };
+    }
     let me = Owner::current();
     for (id, labels) in engine.labelled_containers().await? {
         if me.as_ref().is_some_and(|me| me.outlived(&labels)) {

@@ -25,7 +25,7 @@ impl Run<'_> {
             let mut file = tokio::fs::File::create(&tar_path)
                 .await
                 .map_err(|e| io_err("spooling the output archive", e))?;
-            let mut stream = std::pin::pin!(self.engine()?.download(container, paths::OUT));
+            let mut stream = std::pin::pin!(self.engine.download(container, paths::OUT).await?);
             let mut size = 0u64;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;

@@ -105,15 +105,38 @@ pub struct ContainerConfig {
     pub hardened: bool,
 }
 
-#[derive(Clone)]
+/// The Docker engine `DOCKER_HOST` names, connected on first use: a run with nothing to
+/// build never contacts it, and one that finds a damaged store entry mid-run can still
+/// build.
+#[derive(Clone, Default)]
 pub struct Engine {
-    docker: Docker,
+    docker: Arc<tokio::sync::OnceCell<Docker>>,
     pub live: Live,
 }
 
 impl Engine {
-    /// Connect as `DOCKER_HOST` says (unix, tcp, ssh) and check the daemon answers.
-    pub async fn connect() -> Result<Engine, DockerError> {
+    /// An engine not contacted yet.
+    pub fn lazy() -> Engine {
+        Engine::default()
+    }
+
+    /// Connect now (if not yet): fails early, with exit 3, when the daemon is down.
+    pub async fn connect(&self) -> Result<(), DockerError> {
+        self.docker().await.map(|_| ())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.docker.initialized()
+    }
+
+    async fn docker(&self) -> Result<&Docker, DockerError> {
+        self.docker.get_or_try_init(connect).await
+    }
+}
+
+/// Connect as `DOCKER_HOST` says (unix, tcp, ssh) and check the daemon answers.
+async fn connect() -> Result<Docker, DockerError> {
+    {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let unreachable = |detail: String| DockerError::Unreachable {
@@ -129,15 +152,18 @@ impl Engine {
             .map_err(|_| unreachable("no answer within 20 s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
         tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
-        Ok(Engine {
-            docker,
-            live: Live::default(),
-        })
+        Ok(docker)
     }
+}
 
-    /// CPUs and memory (bytes) of the daemon's machine, which runs the builds.
+impl Engine {
+    /// CPUs and memory (bytes) of the daemon's machine, which runs the builds; (1, 0) when
+    /// not connected (nothing will be built).
     pub async fn resources(&self) -> (usize, u64) {
-        match self.docker.info().await {
+        let Some(docker) = self.docker.get() else {
+            return (1, 0);
+        };
+        match docker.info().await {
             Ok(info) => (
                 info.ncpu.map_or(1, |n| n.max(1) as usize),
                 info.mem_total.map_or(0, |m| m.max(0) as u64),
@@ -155,13 +181,14 @@ impl Engine {
         credentials: Option<DockerCredentials>,
     ) -> Result<String, DockerError> {
         let pinned = format!("{name}@{digest}");
-        if let Ok(image) = self.docker.inspect_image(&pinned).await {
+        let docker = self.docker().await?;
+        if let Ok(image) = docker.inspect_image(&pinned).await {
             return self.check_digest(&pinned, name, digest, image);
         }
         let options = CreateImageOptionsBuilder::default()
             .from_image(&pinned)
             .build();
-        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        let mut stream = docker.create_image(Some(options), None, credentials);
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
                 let detail = e.to_string();
@@ -180,8 +207,7 @@ impl Engine {
                 );
             }
         }
-        let image = self
-            .docker
+        let image = docker
             .inspect_image(&pinned)
             .await
             .map_err(|e| DockerError::Api {
@@ -217,8 +243,8 @@ impl Engine {
         Ok(image.id.unwrap_or_else(|| pinned.to_string()))
     }
 
-    pub async fn image_exists(&self, reference: &str) -> bool {
-        self.docker.inspect_image(reference).await.is_ok()
+    pub async fn image_exists(&self, reference: &str) -> Result<bool, DockerError> {
+        Ok(self.docker().await?.inspect_image(reference).await.is_ok())
     }
 
     /// Create and start a container, stream its output to `on_output`, wait for it to
@@ -256,9 +282,9 @@ impl Engine {
             host_config: Some(host_config),
             ..Default::default()
         };
+        let docker = self.docker().await?;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
-        let created = self
-            .docker
+        let created = docker
             .create_container(Some(options), body)
             .await
             .map_err(|e| DockerError::Api {
@@ -267,7 +293,7 @@ impl Engine {
             })?;
         let id = created.id;
         self.live.add(&id);
-        if let Err(e) = self.docker.start_container(&id, None).await {
+        if let Err(e) = docker.start_container(&id, None).await {
             let detail = e.to_string();
             let _ = self.remove(&id).await;
             return Err(
@@ -287,7 +313,7 @@ impl Engine {
             .stdout(true)
             .stderr(true)
             .build();
-        let mut stream = self.docker.logs(&id, Some(logs));
+        let mut stream = docker.logs(&id, Some(logs));
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(output) => on_output(&output.into_bytes()),
@@ -297,7 +323,7 @@ impl Engine {
                 }
             }
         }
-        let mut wait = self.docker.wait_container(&id, None);
+        let mut wait = docker.wait_container(&id, None);
         let mut code = None;
         while let Some(item) = wait.next().await {
             match item {
@@ -319,8 +345,7 @@ impl Engine {
             Some(c) => c,
             // The wait stream can end without a status when the container is already
             // gone from under us; ask the daemon.
-            None => self
-                .docker
+            None => docker
                 .inspect_container(&id, None)
                 .await
                 .ok()
@@ -332,22 +357,25 @@ impl Engine {
     }
 
     /// The tar stream of `path` inside a (stopped) container.
-    pub fn download(
+    pub async fn download(
         &self,
         id: &str,
         path: &str,
-    ) -> impl futures::Stream<Item = Result<bytes::Bytes, DockerError>> + use<> {
+    ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes, DockerError>> + use<>, DockerError>
+    {
         let options = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
-        self.docker
+        Ok(self
+            .docker()
+            .await?
             .download_from_container(id, Some(options))
             .map(|r| {
                 r.map_err(|e| DockerError::Api {
                     call: "download from container",
                     detail: e.to_string(),
                 })
-            })
+            }))
     }
 
     /// Commit a container as `repo:tag`.
@@ -358,7 +386,8 @@ impl Engine {
             .tag(tag)
             .comment("wheelbuild environment image")
             .build();
-        self.docker
+        self.docker()
+            .await?
             .commit_container(options, bollard::models::ContainerConfig::default())
             .await
             .map_err(|e| DockerError::Api {
@@ -374,7 +403,11 @@ impl Engine {
             .force(true)
             .v(true)
             .build();
-        let result = self.docker.remove_container(id, Some(options)).await;
+        let result = self
+            .docker()
+            .await?
+            .remove_container(id, Some(options))
+            .await;
         self.live.remove(id);
         match result {
             Ok(()) => Ok(()),
@@ -398,7 +431,8 @@ impl Engine {
             .filters(&filters)
             .build();
         let list = self
-            .docker
+            .docker()
+            .await?
             .list_containers(Some(options))
             .await
             .map_err(|e| DockerError::Api {

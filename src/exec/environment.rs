@@ -59,7 +59,7 @@ impl Run<'_> {
                         .await
                         .ok()
                         .flatten();
-                self.engine()?
+                self.engine
                     .ensure_image(&name, &t.image.manifest_digest, credentials)
                     .await
                     .map_err(BuildError::from)
@@ -88,8 +88,8 @@ impl Run<'_> {
             .clone();
         let image = cell
             .get_or_try_init(|| async {
-                let engine = self.engine()?;
-                if !self.settings.rebuild_env && engine.image_exists(&tag).await {
+                let engine = self.engine;
+                if !self.settings.rebuild_env && engine.image_exists(&tag).await? {
                     return Ok::<_, BuildError>(tag.clone());
                 }
                 std::fs::create_dir_all(&self.settings.log_dir)

@@ -131,10 +131,16 @@ impl BuildError {
         }
     }
 
-    /// The log that explains the failure, when it is not the target's own build log.
-    pub fn log(&self) -> Option<&Path> {
+    /// Which log explains the failure: the environment's, the target's own build log, or
+    /// none (the build itself went well, or never ran).
+    fn log<'a>(&'a self, build_log: &'a Path) -> Option<&'a Path> {
         match self {
             BuildError::EnvFailed { log, .. } => Some(log),
+            BuildError::Failed { .. }
+            | BuildError::ToolchainCheckFailed { .. }
+            | BuildError::NoWheel
+            | BuildError::WrongWheel { .. }
+            | BuildError::Wheel(_) => Some(build_log).filter(|l| l.exists()),
             _ => None,
         }
     }
@@ -210,8 +216,8 @@ pub trait Reporter: Send + Sync {
 struct Run<'a> {
     config: &'a Config,
     store: &'a Store,
-    /// `None` when every target was cached at planning time: no daemon is needed then.
-    engine: Option<&'a Engine>,
+    /// Connected on first use: a run with everything cached never contacts the daemon.
+    engine: &'a Engine,
     settings: &'a BuildSettings,
     git: GitContext,
     reporter: &'a dyn Reporter,
@@ -224,13 +230,12 @@ struct Run<'a> {
 }
 
 /// Build every target of `targets` that is not in the store (restoring the wheels of
-/// those that are), `settings.jobs` at a time. `engine` may be `None` when the plan had
-/// nothing to build.
+/// those that are), `settings.jobs` at a time.
 pub async fn build(
     config: &Config,
     targets: &[PlannedTarget<'_>],
     store: &Store,
-    engine: Option<&Engine>,
+    engine: &Engine,
     settings: &BuildSettings,
     reporter: &dyn Reporter,
 ) -> Vec<TargetReport> {
@@ -272,7 +277,7 @@ impl<'a> Run<'a> {
     fn new(
         config: &'a Config,
         store: &'a Store,
-        engine: Option<&'a Engine>,
+        engine: &'a Engine,
         settings: &'a BuildSettings,
         reporter: &'a dyn Reporter,
     ) -> Self {
@@ -299,25 +304,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn engine(&self) -> Result<&Engine, BuildError> {
-        self.engine.ok_or_else(|| {
-            BuildError::Docker(DockerError::Unreachable {
-                host: "(not connected)".into(),
-                detail: "a target left the store after planning; run the build again".into(),
-            })
-        })
-    }
-
     async fn target(&self, t: &PlannedTarget<'_>) -> TargetReport {
         let id = t.target.id.clone();
         let log = self.settings.log_dir.join(format!("{id}.log"));
         let (outcome, placed) = match self.target_inner(t, &log).await {
             Ok((outcome, placed)) => (outcome, placed),
             Err(error) => {
-                let log = match error.log() {
-                    Some(l) => Some(l.to_path_buf()),
-                    None => log.exists().then_some(log),
-                };
+                let log = error.log(&log).map(Path::to_path_buf);
                 (Outcome::Failed { error, log }, Placed::default())
             }
         };
@@ -368,14 +361,14 @@ impl<'a> Run<'a> {
         let inputs = t.inputs(self.config);
         let built = self.build_into(t, &inputs, &staging, log, false).await?;
         // The log goes with the record.
-        let _ = std::fs::copy(log, staging.path().join("build.log"));
+        let _ = std::fs::copy(log, staging.log_path());
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
             target: t.target.id.clone(),
             inputs: inputs.into_owned(),
             wheels: built.wheels,
-            log: "build.log".into(),
+            log: format!("logs/{}.log", t.key),
             duration_ms: built.duration.as_millis() as u64,
             ccache: built.ccache.clone(),
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
@@ -392,7 +385,9 @@ impl<'a> Run<'a> {
     }
 
     fn quarantine(&self, t: &PlannedTarget<'_>, damage: &Damage) -> Result<(), BuildError> {
-        let moved_to = self.store.quarantine(&t.key)?;
+        let moved_to = self
+            .store
+            .quarantine(&t.key, std::slice::from_ref(damage))?;
         self.reporter.quarantined(&t.target.id, damage, &moved_to);
         Ok(())
     }

@@ -30,7 +30,7 @@ impl Run<'_> {
         fresh_caches: bool,
     ) -> Result<Built, BuildError> {
         let id = &t.target.id;
-        let engine = self.engine()?;
+        let engine = self.engine;
         let started = Instant::now();
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("creating the log directory", e))?;

@@ -12,7 +12,7 @@ use super::{BuildError, BuildSettings, Reporter, Run, io_err};
 use crate::config::Config;
 use crate::plan::PlannedTarget;
 use crate::plan::key::BuildKey;
-use crate::store::{Damage, Problem, Store};
+use crate::store::{Damage, Store};
 use crate::wheel;
 
 /// Result of rebuilding a stored target.
@@ -74,7 +74,7 @@ pub async fn verify(
                 None,
             )
         })?;
-    let run = Run::new(config, store, Some(engine), settings, reporter);
+    let run = Run::new(config, store, engine, settings, reporter);
     let staging = store.stage().map_err(|e| (e.into(), None))?;
     let log = settings
         .log_dir
@@ -84,21 +84,12 @@ pub async fn verify(
         .await
         .map_err(|e| (e, Some(log.clone())))?;
 
-    // The stored bytes against their record (the presence check only compares sizes).
-    let mut damaged = Vec::new();
-    for w in &record.wheels {
-        match store.hash_wheel(&target.key, &w.file) {
-            Ok((sha256, _)) if sha256 == w.sha256 => {}
-            Ok((found, _)) => damaged.push(Damage {
-                path: store.wheel_path(&target.key, &w.file),
-                problem: Problem::WheelDigest {
-                    expected: w.sha256.clone(),
-                    found,
-                },
-            }),
-            Err(damage) => damaged.push(damage),
-        }
-    }
+    // The stored bytes against their record (presence only looks for the files).
+    let damaged: Vec<Damage> = record
+        .wheels
+        .iter()
+        .filter_map(|w| store.check_wheel(w))
+        .collect();
 
     // The rebuild against the record; what differs is named by comparing with the
     // stored file.
@@ -117,7 +108,7 @@ pub async fn verify(
             sections: BTreeMap::new(),
             metadata_only: false,
         };
-        let stored = store.wheel_path(&target.key, &w.file);
+        let stored = store.wheel_path(&w.sha256);
         if rebuilt.is_some() && stored.is_file() {
             let d = wheel::diff_wheels(&stored, &staging.wheels_dir().join(&w.file))
                 .map_err(|e| (e.into(), Some(log.clone())))?;
@@ -163,7 +154,7 @@ pub async fn verify(
         None
     } else {
         let moved = store
-            .quarantine(&target.key)
+            .quarantine(&target.key, &damaged)
             .map_err(|e| (e.into(), None))?;
         for d in &damaged {
             reporter.quarantined(&target.target.id, d, &moved);

@@ -285,73 +285,71 @@ impl<'a> KeyInputs<'a> {
         let mut out = Vec::new();
         let s = |c: &Cow<'_, str>| c.to_string();
         let o = |c: &Option<Cow<'_, str>>| c.as_ref().map(|c| c.to_string());
-        if format != old_format {
-            out.push(InputChange::Format {
-                old: *old_format,
-                new: *format,
-            });
-        }
-        if image.platform != old_image.platform {
-            out.push(InputChange::Platform {
+        diff(&mut out, format != old_format, || InputChange::Format {
+            old: *old_format,
+            new: *format,
+        });
+        diff(&mut out, image.platform != old_image.platform, || {
+            InputChange::Platform {
                 old: s(&old_image.platform),
                 new: s(&image.platform),
-            });
-        }
-        if image.manifest_digest != old_image.manifest_digest {
-            out.push(InputChange::ImageDigest {
+            }
+        });
+        diff(
+            &mut out,
+            image.manifest_digest != old_image.manifest_digest,
+            || InputChange::ImageDigest {
                 old: s(&old_image.manifest_digest),
                 new: s(&image.manifest_digest),
-            });
-        }
-        if source.commit != old_source.commit {
-            out.push(InputChange::Commit {
+            },
+        );
+        diff(&mut out, source.commit != old_source.commit, || {
+            InputChange::Commit {
                 old: s(&old_source.commit),
                 new: s(&source.commit),
-            });
-        }
-        if source.subdir != old_source.subdir {
-            out.push(InputChange::Subdir {
+            }
+        });
+        diff(&mut out, source.subdir != old_source.subdir, || {
+            InputChange::Subdir {
                 old: o(&old_source.subdir),
                 new: o(&source.subdir),
-            });
-        }
-        if build != old_build {
-            out.push(InputChange::Build {
-                old: s(old_build),
-                new: s(build),
-            });
-        }
-        if toolchain_check != old_toolchain_check {
-            out.push(InputChange::ToolchainCheck {
+            }
+        });
+        diff(&mut out, build != old_build, || InputChange::Build {
+            old: s(old_build),
+            new: s(build),
+        });
+        diff(&mut out, toolchain_check != old_toolchain_check, || {
+            InputChange::ToolchainCheck {
                 old: o(old_toolchain_check),
                 new: o(toolchain_check),
-            });
-        }
+            }
+        });
         for (name, old, new) in map_changes(old_env, env) {
             out.push(InputChange::Env { name, old, new });
         }
-        if pip != old_pip {
-            out.push(InputChange::Pip {
-                old: old_pip.to_vec(),
-                new: pip.to_vec(),
-            });
-        }
-        if apt != old_apt {
-            out.push(InputChange::Apt {
-                old: old_apt.to_vec(),
-                new: apt.to_vec(),
-            });
-        }
+        diff(&mut out, pip != old_pip, || InputChange::Pip {
+            old: old_pip.to_vec(),
+            new: pip.to_vec(),
+        });
+        diff(&mut out, apt != old_apt, || InputChange::Apt {
+            old: old_apt.to_vec(),
+            new: apt.to_vec(),
+        });
         for (name, old, new) in map_changes(old_axes, axes) {
             out.push(InputChange::Axis { name, old, new });
         }
-        if gpu != old_gpu {
-            out.push(InputChange::Gpu {
-                old: *old_gpu,
-                new: *gpu,
-            });
-        }
+        diff(&mut out, gpu != old_gpu, || InputChange::Gpu {
+            old: *old_gpu,
+            new: *gpu,
+        });
         out
+    }
+}
+
+fn diff(out: &mut Vec<InputChange>, differs: bool, change: impl FnOnce() -> InputChange) {
+    if differs {
+        out.push(change());
     }
 }
 

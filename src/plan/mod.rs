@@ -109,19 +109,42 @@ impl<'a> Plan<'a> {
             pinned.push((target, project, image, git));
         }
 
-        // Hashing and the store check are independent per target: spread big plans over
-        // the cores (a thread costs tens of microseconds, so small plans stay on one).
-        let plan_one = |&(target, project, image, git): &(
+        // Keys are computed (on every core for big plans: a thread costs tens of
+        // microseconds, so small plans stay on one) while another thread lists the store.
+        let key_of = |&(target, _, image, git): &(
             &'a Target,
             &'a Project,
             &'a LockedImage,
             &'a LockedGit,
+        )| KeyInputs::of(config, target, image, git).key();
+        let (snapshot, keys) = std::thread::scope(|scope| {
+            let snapshot = scope.spawn(|| store.snapshot());
+            let threads = crate::par::threads_for(pinned.len());
+            let keys: Vec<BuildKey> = if threads == 1 {
+                pinned.iter().map(key_of).collect()
+            } else {
+                crate::par::map_chunks(&pinned, threads, |part| {
+                    part.iter().map(key_of).collect::<Vec<_>>()
+                })
+                .into_iter()
+                .flatten()
+                .collect()
+            };
+            let snapshot = snapshot.join().expect("listing the store does not panic");
+            (snapshot, keys)
+        });
+        let snapshot = snapshot?;
+        // Then the store check, with a read of the last build for each target to build.
+        let check = |((target, project, image, git), key): (
+            (&'a Target, &'a Project, &'a LockedImage, &'a LockedGit),
+            BuildKey,
         )| {
-            let inputs = KeyInputs::of(config, target, image, git);
-            let key = inputs.key();
-            let reason = match store.presence(&key)? {
+            let reason = match snapshot.presence(store, &key)? {
                 Presence::Present => None,
-                Presence::Absent => Some(why(store, &inputs, &key, &target.id)?),
+                Presence::Absent => {
+                    let inputs = KeyInputs::of(config, target, image, git);
+                    Some(why(store, &inputs, &key, &target.id)?)
+                }
                 Presence::Damaged(damage) => Some(Reason::Damaged {
                     path: damage.path,
                     problem: damage.problem.to_string(),
@@ -141,12 +164,16 @@ impl<'a> Plan<'a> {
                 reason,
             })
         };
-        let threads = crate::par::threads_for(pinned.len());
+        let keyed: Vec<_> = pinned.into_iter().zip(keys).collect();
+        let threads = crate::par::threads_for(keyed.len());
         let targets: Vec<PlannedTarget<'a>> = if threads == 1 {
-            pinned.iter().map(plan_one).collect::<Result<_, _>>()?
+            keyed.into_iter().map(check).collect::<Result<_, _>>()?
         } else {
-            crate::par::map_chunks(&pinned, threads, |part| {
-                part.iter().map(plan_one).collect::<Result<Vec<_>, _>>()
+            crate::par::map_chunks(&keyed, threads, |part| {
+                part.iter()
+                    .cloned()
+                    .map(check)
+                    .collect::<Result<Vec<_>, _>>()
             })
             .into_iter()
             .collect::<Result<Vec<Vec<_>>, _>>()?

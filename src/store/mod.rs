@@ -1,31 +1,35 @@
 //! Stage 6: the content-addressed store of builds.
 //!
 //! ```text
-//! <store>/v1/
-//!   keys/<key>/record.json          BuildRecord: the key's wheels, inputs, log, timings
-//!   keys/<key>/wheels/<name>.whl    the wheels themselves
-//!   keys/<key>/build.log            the build's output
+//! <store>/v2/
+//!   records/<key>.json              BuildRecord: the key's wheels (name, sha256, size), inputs
+//!   wheels/<sha256>.whl             the wheels, by content (shared by keys that built the same bytes)
+//!   logs/<key>.log                  each build's output
+//!   index                           key → wheel digests, one line per commit (a cache of the records)
 //!   targets/<project>/<cell>.json   TargetEntry: the key last built for that target
 //!   quarantine/<key>.<time>/        entries that failed a check, kept for inspection
-//!   tmp/build-*/                    staging; a build is renamed into keys/ in one step
-//!   lock                            writers hold this (File::lock) while committing
+//!   tmp/build-*/                    staging, locked by the build that fills it
+//!   locks/<key>.lock                held while a key builds
+//!   lock                            held while committing or quarantining
 //! ```
 //!
-//! **A key is in the store** ([`Store::presence`], the one definition `plan`, `check` and
-//! `build` use) when `keys/<key>/record.json` parses, names that key, and every wheel it
-//! lists is there with its recorded size. That costs one small read and a `stat` per
-//! wheel; the wheels' sha256 is checked whenever their bytes are read
-//! ([`Store::copy_wheel`], `verify`). An entry that fails either check is
-//! [`Damaged`](Presence::Damaged): reported with its path, moved to `quarantine/` by
-//! `build`, and built again.
+//! **A key is in the store** (`presence`: the one definition `plan`, `check` and `build`
+//! use) when its record exists and every wheel it lists is in `wheels/`. For a whole plan
+//! that costs three directory listings and one read of `index` ([`Snapshot`]), not a read
+//! per key. Bytes are checked whenever they are read: a wheel's sha256 and size when it is
+//! restored or verified ([`Store::copy_wheel`]), a record when it is parsed. Whatever fails
+//! is [`Damaged`](Presence::Damaged): reported with its path, moved to `quarantine/` by
+//! `build` (and `verify`), and built again.
 //!
-//! Builds stage everything under `tmp/` and rename the directory into place, so a
-//! complete key appears in one step. A staging directory is locked (`File::lock` on the
-//! directory) by the process that fills it; one nobody holds is left over from a killed
-//! run and removed by the next `build` ([`Store::remove_stale_staging`]).
-//! Records are JSON with a `version`; readers ignore unknown fields so that newer writers
-//! can add some.
+//! A commit moves the wheels into `wheels/` first and writes the record last, atomically:
+//! a record never names a wheel that is not there yet. Staging directories are locked
+//! (`File::lock` on the directory); one nobody holds is left over from a killed run and
+//! removed by the next `build` ([`Store::remove_stale_staging`]). Records are JSON with a
+//! `version`; readers ignore unknown fields so that newer writers can add some. Stores of
+//! earlier layouts (`v1/`) are not read: their targets are built once more.
 
+mod index;
+mod presence;
 mod record;
 
 use std::fs::File;
@@ -36,9 +40,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::fsutil::FileLock;
 use crate::plan::key::BuildKey;
+pub(crate) use presence::{Damage, Presence, Problem, Snapshot};
 pub use record::{BuildRecord, CacheStats, TargetEntry, WheelRecord};
 
-pub const STORE_VERSION: u32 = 1;
+pub const STORE_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,10 +63,9 @@ impl StoreError {
             StoreError::Io { .. } => {
                 Some("check the store directory's permissions and free space".into())
             }
-            StoreError::Corrupt { path, .. } => Some(format!(
-                "delete {} and build again",
-                path.parent().unwrap_or(path).display()
-            )),
+            StoreError::Corrupt { path, .. } => {
+                Some(format!("delete {} and build again", path.display()))
+            }
         }
     }
 
@@ -73,42 +77,9 @@ impl StoreError {
     }
 }
 
-/// Whether a key is in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Presence {
-    Absent,
-    Present,
-    /// The entry exists but fails its check: not usable.
-    Damaged(Damage),
-}
-
-/// A store entry that failed a check, and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
-#[error("{problem} ({})", path.display())]
-pub(crate) struct Damage {
-    /// The file that is wrong or missing.
-    pub path: PathBuf,
-    pub problem: Problem,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub(crate) enum Problem {
-    #[error("the build record is unreadable: {detail}")]
-    RecordUnreadable { detail: String },
-    #[error("the build record is for key {found}")]
-    WrongKey { found: String },
-    #[error("the stored wheel is missing")]
-    WheelMissing,
-    #[error("the stored wheel has {found} bytes, its record says {expected}")]
-    WheelSize { expected: u64, found: u64 },
-    #[error("the stored wheel's sha256 is {found}, its record says {expected}")]
-    WheelDigest { expected: String, found: String },
-}
-
-/// A build's outputs on their way into the store; removed if dropped uncommitted. The
-/// directory stays locked while this lives, so that no other process takes it for the
-/// leftover of a killed run.
+/// A build's outputs on their way into the store: `wheels/<name>.whl` and `build.log`.
+/// Removed if dropped uncommitted. The directory stays locked while this lives, so that no
+/// other process takes it for the leftover of a killed run.
 #[derive(Debug)]
 pub struct Staging {
     dir: tempfile::TempDir,
@@ -123,20 +94,21 @@ impl Staging {
     pub fn wheels_dir(&self) -> PathBuf {
         self.dir.path().join("wheels")
     }
+
+    pub(crate) fn log_path(&self) -> PathBuf {
+        self.dir.path().join("build.log")
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    keys: PathBuf,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
-        let root = dir.join(format!("v{STORE_VERSION}"));
         Store {
-            keys: root.join("keys"),
-            root,
+            root: dir.join(format!("v{STORE_VERSION}")),
         }
     }
 
@@ -144,23 +116,17 @@ impl Store {
         &self.root
     }
 
-    pub(crate) fn key_dir(&self, key: &BuildKey) -> PathBuf {
-        self.keys.join(&key.0)
-    }
-
-    /// `keys/<key>/record.json`, built in one allocation: `plan` asks for it per target.
     pub(crate) fn record_path(&self, key: &BuildKey) -> PathBuf {
-        let mut path =
-            std::ffi::OsString::with_capacity(self.keys.as_os_str().len() + key.0.len() + 13);
-        path.push(self.keys.as_os_str());
-        path.push("/");
-        path.push(&key.0);
-        path.push("/record.json");
-        PathBuf::from(path)
+        self.root.join("records").join(format!("{key}.json"))
     }
 
-    pub(crate) fn wheel_path(&self, key: &BuildKey, file: &str) -> PathBuf {
-        self.key_dir(key).join("wheels").join(file)
+    /// Where the wheel with this sha256 (hex) is kept.
+    pub(crate) fn wheel_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("wheels").join(format!("{sha256}.whl"))
+    }
+
+    pub(crate) fn log_path(&self, key: &BuildKey) -> PathBuf {
+        self.root.join("logs").join(format!("{key}.log"))
     }
 
     pub(crate) fn target_path(&self, target: &str) -> PathBuf {
@@ -180,65 +146,50 @@ impl Store {
         self.root.join("locks").join(format!("{key}.lock"))
     }
 
-    /// Is `key` in the store? The one definition (see the module docs): the record parses
-    /// and names the key, and every wheel it lists is there with its size. Wheels are not
-    /// hashed here (that happens whenever their bytes are read).
-    pub(crate) fn presence(&self, key: &BuildKey) -> Result<Presence, StoreError> {
-        let path = self.record_path(key);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Presence::Absent),
-            Err(source) => return Err(StoreError::Io { path, source }),
-        };
-        let damaged = |path: PathBuf, problem| Ok(Presence::Damaged(Damage { path, problem }));
-        let listing: record::Listing = match serde_json::from_slice(&bytes) {
-            Ok(l) => l,
-            Err(e) => {
-                return damaged(
-                    path,
-                    Problem::RecordUnreadable {
-                        detail: e.to_string(),
-                    },
-                );
-            }
-        };
-        if listing.key != *key {
-            return damaged(
-                path,
-                Problem::WrongKey {
-                    found: listing.key.0,
-                },
-            );
-        }
-        for wheel in &listing.wheels {
-            let wheel_path = self.wheel_path(key, &wheel.file);
-            match std::fs::metadata(&wheel_path) {
-                Ok(m) if m.is_file() && m.len() == wheel.size => {}
-                Ok(m) if m.is_file() => {
-                    return damaged(
-                        wheel_path,
-                        Problem::WheelSize {
-                            expected: wheel.size,
-                            found: m.len(),
-                        },
-                    );
-                }
-                Ok(_) => return damaged(wheel_path, Problem::WheelMissing),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return damaged(wheel_path, Problem::WheelMissing);
-                }
-                Err(source) => {
-                    return Err(StoreError::Io {
-                        path: wheel_path,
-                        source,
-                    });
-                }
-            }
-        }
-        Ok(Presence::Present)
+    /// What is in the store now, for the presence of many keys at once.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Snapshot::take(self)
     }
 
-    /// The record of `key`, if the key is present (see [`Store::presence`]).
+    /// Is `key` in the store? The definition of the module docs, for one key: its record
+    /// read for the wheels it lists (as the index would say), each looked for in `wheels/`.
+    pub(crate) fn presence(&self, key: &BuildKey) -> Result<Presence, StoreError> {
+        let path = self.record_path(key);
+        let record: BuildRecord = match read_json(&path) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(Presence::Absent),
+            Err(StoreError::Corrupt { path, detail }) => {
+                return Ok(Presence::Damaged(Damage {
+                    path,
+                    problem: Problem::RecordUnreadable { detail },
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        if record.key != *key {
+            return Ok(Presence::Damaged(Damage {
+                path,
+                problem: Problem::WrongKey {
+                    found: record.key.0,
+                },
+            }));
+        }
+        Ok(
+            match record
+                .wheels
+                .iter()
+                .find(|w| !self.wheel_path(&w.sha256).is_file())
+            {
+                Some(missing) => Presence::Damaged(Damage {
+                    path: self.wheel_path(&missing.sha256),
+                    problem: Problem::WheelMissing,
+                }),
+                None => Presence::Present,
+            },
+        )
+    }
+
+    /// The record of `key`, if it has one.
     pub(crate) fn record(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
         read_json(&self.record_path(key))
     }
@@ -251,11 +202,10 @@ impl Store {
     /// the record on the way: a wheel that does not match is never handed out.
     pub(crate) fn copy_wheel(
         &self,
-        key: &BuildKey,
         wheel: &WheelRecord,
         dest: &Path,
     ) -> Result<Result<(), Damage>, StoreError> {
-        let src = self.wheel_path(key, &wheel.file);
+        let src = self.wheel_path(&wheel.sha256);
         let mut input = match File::open(&src) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -271,48 +221,57 @@ impl Store {
         let mut tmp = crate::fsutil::temp_file_beside(dest).map_err(StoreError::io(dest))?;
         let (sha256, size) =
             copy_hashing(&mut input, tmp.as_file_mut()).map_err(StoreError::io(&src))?;
-        if size != wheel.size || sha256 != wheel.sha256 {
-            let problem = if size != wheel.size {
-                Problem::WheelSize {
-                    expected: wheel.size,
-                    found: size,
-                }
-            } else {
-                Problem::WheelDigest {
-                    expected: wheel.sha256.clone(),
-                    found: sha256,
-                }
-            };
+        if let Some(problem) = mismatch(wheel, &sha256, size) {
             return Ok(Err(Damage { path: src, problem }));
         }
         crate::fsutil::persist(tmp, dest).map_err(StoreError::io(dest))?;
         Ok(Ok(()))
     }
 
-    /// The sha256 and size of a stored wheel, as on disk now.
-    pub(crate) fn hash_wheel(&self, key: &BuildKey, file: &str) -> Result<(String, u64), Damage> {
-        let path = self.wheel_path(key, file);
-        File::open(&path)
-            .and_then(|mut f| copy_hashing(&mut f, &mut std::io::sink()))
-            .map_err(|_| Damage {
-                path,
-                problem: Problem::WheelMissing,
-            })
+    /// A stored wheel's bytes against its record: `Some` damage when they differ.
+    pub(crate) fn check_wheel(&self, wheel: &WheelRecord) -> Option<Damage> {
+        let path = self.wheel_path(&wheel.sha256);
+        let problem =
+            match File::open(&path).and_then(|mut f| copy_hashing(&mut f, &mut std::io::sink())) {
+                Ok((sha256, size)) => mismatch(wheel, &sha256, size)?,
+                Err(_) => Problem::WheelMissing,
+            };
+        Some(Damage { path, problem })
     }
 
-    /// Move a damaged entry out of `keys/` (so it is neither used nor built over), into
-    /// `quarantine/`; returns where it went.
-    pub(crate) fn quarantine(&self, key: &BuildKey) -> Result<PathBuf, StoreError> {
+    /// Take `key` out of the store (so it is neither used nor trusted): its record and log,
+    /// and the damaged wheels (a key sharing one is then rebuilt too), move to
+    /// `quarantine/`. Returns where they went.
+    pub(crate) fn quarantine(
+        &self,
+        key: &BuildKey,
+        damage: &[Damage],
+    ) -> Result<PathBuf, StoreError> {
         let lock_path = self.lock_path();
         let _guard = FileLock::acquire(&lock_path).map_err(StoreError::io(&lock_path))?;
-        let dir = self.root.join("quarantine");
-        std::fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dest = dir.join(format!("{key}.{stamp}"));
-        let src = self.key_dir(key);
-        std::fs::rename(&src, &dest).map_err(StoreError::io(&src))?;
+        let dest = self.root.join("quarantine").join(format!("{key}.{stamp}"));
+        std::fs::create_dir_all(&dest).map_err(StoreError::io(&dest))?;
+        let record = self.record_path(key);
+        let mut moved = vec![record, self.log_path(key)];
+        let wheels = self.root.join("wheels");
+        moved.extend(
+            damage
+                .iter()
+                .filter(|d| d.path.starts_with(&wheels))
+                .map(|d| d.path.clone()),
+        );
+        for src in moved {
+            let name = src.file_name().expect("store paths have names");
+            match std::fs::rename(&src, dest.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StoreError::Io { path: src, source }),
+            }
+        }
+        index::append(&self.root, key, None).map_err(StoreError::io(&self.root))?;
         Ok(dest)
     }
 
@@ -354,29 +313,45 @@ impl Store {
         Ok(removed)
     }
 
-    /// Publish a staged build as `record.key`: write the record, then rename the whole
-    /// directory into `keys/` in one step, under the store lock. If another process
-    /// committed the same key first, theirs is kept (same key, same inputs). Also records
-    /// the key as the target's last build.
+    /// Publish a staged build as `record.key`, under the store lock: each wheel into
+    /// `wheels/` (durably), the log into `logs/`, then the record, atomically: the commit
+    /// point. If the key has a record already (another process committed it first), that
+    /// one is kept: same key, same inputs. Also records the key as the target's last build.
     pub fn commit(&self, staging: Staging, record: &BuildRecord) -> Result<(), StoreError> {
-        let record_path = staging.path().join("record.json");
-        let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
-        crate::fsutil::write_atomic(&record_path, &bytes).map_err(StoreError::io(&record_path))?;
         let lock_path = self.lock_path();
         let _guard = FileLock::acquire(&lock_path).map_err(StoreError::io(&lock_path))?;
-        let dest = self.key_dir(&record.key);
-        if self.presence(&record.key)? != Presence::Present {
-            let parent = dest.parent().expect("keys dir");
-            std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
-            // An entry that is not present (no record, or damaged and not quarantined)
-            // is garbage: replace it.
-            if dest.exists() {
-                let _ = std::fs::remove_dir_all(&dest);
+        let record_path = self.record_path(&record.key);
+        if !record_path.is_file() {
+            let wheels = self.root.join("wheels");
+            std::fs::create_dir_all(&wheels).map_err(StoreError::io(&wheels))?;
+            for w in &record.wheels {
+                let dest = self.wheel_path(&w.sha256);
+                if dest.is_file() {
+                    // Content-addressed: the bytes are already there (checked when read).
+                    continue;
+                }
+                let src = staging.wheels_dir().join(&w.file);
+                File::open(&src)
+                    .and_then(|f| f.sync_all())
+                    .map_err(StoreError::io(&src))?;
+                std::fs::rename(&src, &dest).map_err(StoreError::io(&dest))?;
             }
-            let Staging { dir, _lock } = staging;
-            let staged = dir.keep();
-            std::fs::rename(&staged, &dest).map_err(StoreError::io(&dest))?;
+            sync_dir(&wheels).map_err(StoreError::io(&wheels))?;
+            let log = staging.log_path();
+            if log.is_file() {
+                let dest = self.log_path(&record.key);
+                let dir = dest.parent().expect("logs dir");
+                std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+                std::fs::rename(&log, &dest).map_err(StoreError::io(&dest))?;
+            }
+            let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
+            crate::fsutil::write_atomic(&record_path, &bytes)
+                .map_err(StoreError::io(&record_path))?;
+            let digests: Vec<&str> = record.wheels.iter().map(|w| w.sha256.as_str()).collect();
+            index::append(&self.root, &record.key, Some(&digests))
+                .map_err(StoreError::io(&self.root))?;
         }
+        drop(staging);
         self.set_last_build(&TargetEntry {
             version: STORE_VERSION,
             target: record.target.clone(),
@@ -391,6 +366,27 @@ impl Store {
         let bytes = serde_json::to_vec_pretty(entry).expect("target entry serializes");
         crate::fsutil::write_atomic(&path, &bytes).map_err(|source| StoreError::Io { path, source })
     }
+}
+
+/// How `wheel`'s bytes (their `sha256` and `size`) differ from its record, if they do.
+fn mismatch(wheel: &WheelRecord, sha256: &str, size: u64) -> Option<Problem> {
+    if size != wheel.size {
+        Some(Problem::WheelSize {
+            expected: wheel.size,
+            found: size,
+        })
+    } else if sha256 != wheel.sha256 {
+        Some(Problem::WheelDigest {
+            expected: wheel.sha256.clone(),
+            found: sha256.to_string(),
+        })
+    } else {
+        None
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Copy `input` to `output`, returning the sha256 (hex) and size of what was copied.

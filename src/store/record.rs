@@ -41,7 +41,7 @@ pub struct BuildRecord {
     /// Everything the key covers, so a later plan can say what changed.
     pub inputs: KeyInputs<'static>,
     pub wheels: Vec<WheelRecord>,
-    /// File name of the build log, in the key's directory.
+    /// The build log, relative to the store's directory.
     pub log: String,
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,11 +57,4 @@ pub struct TargetEntry {
     pub target: String,
     pub key: BuildKey,
     pub inputs: KeyInputs<'static>,
-}
-
-/// The part of a record the presence check reads: which wheels a key must have.
-#[derive(Debug, Deserialize)]
-pub(super) struct Listing {
-    pub key: BuildKey,
-    pub wheels: Vec<WheelRecord>,
 }

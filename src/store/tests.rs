@@ -35,11 +35,20 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
                 size: bytes.len() as u64,
             })
             .collect(),
-        log: "build.log".into(),
+        log: format!("logs/{}.log", key.repeat(64)),
         duration_ms: 1,
         ccache: None,
         wheelbuild_version: "test".into(),
     }
+}
+
+fn commit(store: &Store, r: &BuildRecord, wheels: &[(&str, &[u8])]) {
+    let staging = store.stage().unwrap();
+    for (file, bytes) in wheels {
+        std::fs::write(staging.wheels_dir().join(file), bytes).unwrap();
+    }
+    std::fs::write(staging.log_path(), b"log").unwrap();
+    store.commit(staging, r).unwrap();
 }
 
 /// A store with `record` committed, its wheels written from `wheels`.
@@ -47,22 +56,31 @@ fn committed(wheels: &[(&str, &[u8])]) -> (tempfile::TempDir, Store, BuildRecord
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path());
     let r = record("a", "p/py3.11-cpu", wheels);
-    let staging = store.stage().unwrap();
-    for (file, bytes) in wheels {
-        std::fs::write(staging.wheels_dir().join(file), bytes).unwrap();
-    }
-    store.commit(staging, &r).unwrap();
+    commit(&store, &r, wheels);
     (dir, store, r)
+}
+
+/// Presence both ways: for one key, and from a snapshot (what `plan` uses).
+fn presence(store: &Store, key: &BuildKey) -> Presence {
+    let one = store.presence(key).unwrap();
+    let many = store.snapshot().unwrap().presence(store, key).unwrap();
+    assert_eq!(one, many, "one definition of presence");
+    one
 }
 
 const WHEEL: (&str, &[u8]) = ("x-1-py3-none-any.whl", b"wheel bytes");
 
 #[test]
-fn commit_publishes_atomically_and_indexes_the_target() {
+fn commit_publishes_and_indexes_the_target() {
     let (_dir, store, r) = committed(&[WHEEL]);
-    assert_eq!(store.presence(&r.key).unwrap(), Presence::Present);
+    assert_eq!(presence(&store, &r.key), Presence::Present);
     assert_eq!(store.record(&r.key).unwrap().unwrap(), r);
-    assert!(store.wheel_path(&r.key, WHEEL.0).is_file());
+    assert_eq!(
+        std::fs::read(store.wheel_path(&r.wheels[0].sha256)).unwrap(),
+        WHEEL.1,
+        "kept by content"
+    );
+    assert_eq!(std::fs::read(store.log_path(&r.key)).unwrap(), b"log");
     assert_eq!(
         store.last_build("p/py3.11-cpu").unwrap().unwrap().key,
         r.key
@@ -70,14 +88,27 @@ fn commit_publishes_atomically_and_indexes_the_target() {
     assert_eq!(
         std::fs::read_dir(store.tmp_dir()).unwrap().count(),
         0,
-        "staging moved, not copied"
+        "staging removed"
     );
 
-    // A second commit of the same key keeps the first one's files.
-    let staging = store.stage().unwrap();
-    store.commit(staging, &r).unwrap();
-    assert!(store.wheel_path(&r.key, WHEEL.0).is_file());
-    assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    // A second commit of the same key keeps the first one's record.
+    let mut again = r.clone();
+    again.duration_ms = 2;
+    commit(&store, &again, &[WHEEL]);
+    assert_eq!(store.record(&r.key).unwrap().unwrap().duration_ms, 1);
+}
+
+#[test]
+fn keys_with_the_same_wheel_share_its_bytes() {
+    let (_dir, store, a) = committed(&[WHEEL]);
+    let b = record("b", "p/py3.12-cpu", &[WHEEL]);
+    commit(&store, &b, &[WHEEL]);
+    assert_eq!(presence(&store, &b.key), Presence::Present);
+    let wheels: Vec<_> = std::fs::read_dir(store.root().join("wheels"))
+        .unwrap()
+        .collect();
+    assert_eq!(wheels.len(), 1);
+    assert_eq!(presence(&store, &a.key), Presence::Present);
 }
 
 #[test]
@@ -89,24 +120,22 @@ fn dropped_staging_leaves_nothing() {
 }
 
 /// Regression: with 64 or more targets, `plan` listed `keys/` and counted a directory
-/// without `record.json` as cached. Presence is one check, whatever the plan's size.
+/// without its record as cached. Presence is one definition, whatever the plan's size.
 #[test]
-fn a_key_directory_without_its_record_is_not_in_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(dir.path());
-    let key = BuildKey("b".repeat(64));
-    std::fs::create_dir_all(store.key_dir(&key).join("wheels")).unwrap();
-    assert_eq!(store.presence(&key).unwrap(), Presence::Absent);
+fn a_key_without_its_record_is_not_in_the_store() {
+    let (_dir, store, r) = committed(&[WHEEL]);
+    std::fs::remove_file(store.record_path(&r.key)).unwrap();
+    assert_eq!(presence(&store, &r.key), Presence::Absent);
 }
 
 /// Regression: a wheel deleted from the store left its key "cached".
 #[test]
 fn a_missing_store_wheel_makes_the_entry_damaged() {
     let (_dir, store, r) = committed(&[WHEEL]);
-    let path = store.wheel_path(&r.key, WHEEL.0);
+    let path = store.wheel_path(&r.wheels[0].sha256);
     std::fs::remove_file(&path).unwrap();
     assert_eq!(
-        store.presence(&r.key).unwrap(),
+        presence(&store, &r.key),
         Presence::Damaged(Damage {
             path,
             problem: Problem::WheelMissing
@@ -115,22 +144,13 @@ fn a_missing_store_wheel_makes_the_entry_damaged() {
 }
 
 #[test]
-fn a_truncated_wheel_or_a_broken_record_is_damaged() {
+fn a_record_the_index_does_not_know_is_read() {
     let (_dir, store, r) = committed(&[WHEEL]);
-    let path = store.wheel_path(&r.key, WHEEL.0);
-    std::fs::write(&path, b"short").unwrap();
-    assert!(matches!(
-        store.presence(&r.key).unwrap(),
-        Presence::Damaged(Damage {
-            problem: Problem::WheelSize {
-                expected: 11,
-                found: 5
-            },
-            ..
-        })
-    ));
+    // As if the commit stopped between the record and its index line.
+    std::fs::remove_file(store.root().join("index")).unwrap();
+    assert_eq!(presence(&store, &r.key), Presence::Present);
     std::fs::write(store.record_path(&r.key), b"{").unwrap();
-    let Presence::Damaged(damage) = store.presence(&r.key).unwrap() else {
+    let Presence::Damaged(damage) = presence(&store, &r.key) else {
         panic!("a broken record is damage")
     };
     assert_eq!(damage.path, store.record_path(&r.key));
@@ -141,9 +161,10 @@ fn a_truncated_wheel_or_a_broken_record_is_damaged() {
 fn a_record_moved_to_another_key_is_damaged() {
     let (_dir, store, r) = committed(&[WHEEL]);
     let other = BuildKey("c".repeat(64));
-    std::fs::rename(store.key_dir(&r.key), store.key_dir(&other)).unwrap();
+    std::fs::rename(store.record_path(&r.key), store.record_path(&other)).unwrap();
+    std::fs::remove_file(store.root().join("index")).unwrap();
     assert!(matches!(
-        store.presence(&other).unwrap(),
+        presence(&store, &other),
         Presence::Damaged(Damage {
             problem: Problem::WrongKey { .. },
             ..
@@ -155,17 +176,14 @@ fn a_record_moved_to_another_key_is_damaged() {
 #[test]
 fn a_corrupted_store_wheel_is_never_copied_out() {
     let (dir, store, r) = committed(&[WHEEL]);
-    let path = store.wheel_path(&r.key, WHEEL.0);
+    let path = store.wheel_path(&r.wheels[0].sha256);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[0] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    // Same size: only hashing can tell.
-    assert_eq!(store.presence(&r.key).unwrap(), Presence::Present);
+    // The file is there: only reading its bytes can tell.
+    assert_eq!(presence(&store, &r.key), Presence::Present);
     let dest = dir.path().join("out").join(WHEEL.0);
-    let damage = store
-        .copy_wheel(&r.key, &r.wheels[0], &dest)
-        .unwrap()
-        .unwrap_err();
+    let damage = store.copy_wheel(&r.wheels[0], &dest).unwrap().unwrap_err();
     assert_eq!(damage.path, path);
     assert!(matches!(damage.problem, Problem::WheelDigest { .. }));
     assert!(!dest.exists(), "nothing handed out");
@@ -174,26 +192,23 @@ fn a_corrupted_store_wheel_is_never_copied_out() {
         0,
         "no temp file left"
     );
+    assert_eq!(store.check_wheel(&r.wheels[0]), Some(damage.clone()));
 
-    // Quarantined: out of keys/, kept for inspection.
-    let moved = store.quarantine(&r.key).unwrap();
-    assert!(moved.join("wheels").join(WHEEL.0).is_file());
-    assert_eq!(store.presence(&r.key).unwrap(), Presence::Absent);
+    // Quarantined: the record and the damaged wheel leave, kept for inspection.
+    let moved = store.quarantine(&r.key, &[damage]).unwrap();
+    assert!(moved.join(format!("{}.whl", r.wheels[0].sha256)).is_file());
+    assert!(moved.join(format!("{}.json", r.key)).is_file());
+    assert!(!path.exists());
+    assert_eq!(presence(&store, &r.key), Presence::Absent);
 }
 
 #[test]
 fn a_good_store_wheel_is_copied_out() {
     let (dir, store, r) = committed(&[WHEEL]);
     let dest = dir.path().join("out").join(WHEEL.0);
-    store
-        .copy_wheel(&r.key, &r.wheels[0], &dest)
-        .unwrap()
-        .unwrap();
+    store.copy_wheel(&r.wheels[0], &dest).unwrap().unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), WHEEL.1);
-    assert_eq!(
-        store.hash_wheel(&r.key, WHEEL.0).unwrap(),
-        (r.wheels[0].sha256.clone(), r.wheels[0].size)
-    );
+    assert_eq!(store.check_wheel(&r.wheels[0]), None);
 }
 
 /// Regression: a SIGKILLed build left `tmp/build-*` behind forever.
@@ -213,13 +228,13 @@ fn staging_left_by_a_killed_run_is_removed_and_a_live_one_kept() {
 }
 
 #[test]
-fn corrupt_record_is_reported_with_its_path() {
+fn corrupt_target_entry_is_reported_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path());
-    let key = BuildKey("b".repeat(64));
-    std::fs::create_dir_all(store.key_dir(&key)).unwrap();
-    std::fs::write(store.record_path(&key), b"{").unwrap();
-    let err = store.record(&key).unwrap_err();
+    let path = store.target_path("p/py3.11-cpu");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"{").unwrap();
+    let err = store.last_build("p/py3.11-cpu").unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }));
-    assert!(err.hint().unwrap().contains(&key.0));
+    assert!(err.hint().unwrap().contains("py3.11-cpu.json"));
 }

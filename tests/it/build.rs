@@ -86,7 +86,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
         assert_eq!(stamp["key"], key.as_str(), "{stamp:#}");
         assert_eq!(stamp["target"], id.as_str(), "{stamp:#}");
         assert_eq!(stamp["sha256"], sha.as_str(), "{stamp:#}");
-        let record_path = store_dir(&p).join("keys").join(key).join("record.json");
+        let record_path = record_path(&p, key);
         // (A path relative to where wheelbuild ran, here the project.)
         assert_eq!(
             std::fs::canonicalize(p.path().join(stamp["record"].as_str().unwrap())).unwrap(),
@@ -104,17 +104,11 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
             wheels[0]["size"],
             std::fs::metadata(dir.join(whl)).unwrap().len()
         );
-        let stored = store_dir(&p)
-            .join("keys")
-            .join(key)
-            .join("wheels")
-            .join(whl);
-        assert_eq!(sha256_file(&stored), sha);
+        assert_eq!(sha256_file(&stored_wheel(&p, &sha)), sha);
         assert!(
             store_dir(&p)
-                .join("keys")
-                .join(key)
-                .join("build.log")
+                .join("logs")
+                .join(format!("{key}.log"))
                 .is_file()
         );
         // One build container per key, removed.
@@ -165,7 +159,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
         .collect();
     let records: Vec<(PathBuf, SystemTime)> = keys
         .values()
-        .map(|k| store_dir(&p).join("keys").join(k).join("record.json"))
+        .map(|k| record_path(&p, k))
         .map(|r| (r.clone(), mtime(&r)))
         .collect();
     let again = SystemTime::now();
@@ -452,7 +446,7 @@ fn failed_build_reports_its_log_and_stops_or_keeps_going() {
     ");
     assert!(read_log(&p, &bad).contains("boom"));
     assert_eq!(store_keys(&p), BTreeSet::from([k[&good].clone()]));
-    assert!(!store_dir(&p).join("keys").join(&k[&bad]).exists());
+    assert!(!record_path(&p, &k[&bad]).exists());
     assert!(
         staging_leftovers(&p).is_empty(),
         "{:?}",
@@ -1183,7 +1177,7 @@ fn verify_rebuilds_and_names_what_differs() {
         .collect();
     let records_before: Vec<(PathBuf, SystemTime)> = store_keys(&p)
         .iter()
-        .map(|k| store_dir(&p).join("keys").join(k).join("record.json"))
+        .map(|k| record_path(&p, k))
         .map(|r| (r.clone(), mtime(&r)))
         .collect();
 

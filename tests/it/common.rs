@@ -209,6 +209,13 @@ pub fn project(name: &str, repo: &GitRepo, more: &str) -> String {
     )
 }
 
+/// `new_project` with `config(...)`, locked.
+pub fn locked_project(base: &BaseImage, test: &str, extra: &str, projects: &[String]) -> Project {
+    let p = new_project(base, &config(&base.reference, test, extra, projects));
+    ok(&p, &["lock"]);
+    p
+}
+
 pub fn new_project(base: &BaseImage, config: &str) -> Project {
     Project::new(config).name(base.addr(), "REGISTRY")
 }
@@ -383,25 +390,33 @@ pub fn key_of(p: &Project, id: &str) -> String {
 }
 
 pub fn store_dir(p: &Project) -> PathBuf {
-    p.file(".wheelbuild/store/v1")
+    p.file(".wheelbuild/store/v2")
 }
 
-/// Keys present in the store (`keys/<key>/record.json` exists).
+/// Keys with a record in the store.
 pub fn store_keys(p: &Project) -> BTreeSet<String> {
-    let Ok(entries) = std::fs::read_dir(store_dir(p).join("keys")) else {
+    let Ok(entries) = std::fs::read_dir(store_dir(p).join("records")) else {
         return BTreeSet::new();
     };
     entries
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.join("record.json").is_file())
-        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
         .collect()
 }
 
+pub fn record_path(p: &Project, key: &str) -> PathBuf {
+    store_dir(p).join("records").join(format!("{key}.json"))
+}
+
 pub fn record(p: &Project, key: &str) -> Value {
-    let path = store_dir(p).join("keys").join(key).join("record.json");
+    let path = record_path(p, key);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// Where the store keeps the wheel with this sha256.
+pub fn stored_wheel(p: &Project, sha256: &str) -> PathBuf {
+    store_dir(p).join("wheels").join(format!("{sha256}.whl"))
 }
 
 /// Entries left in the store's staging directory.

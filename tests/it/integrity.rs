@@ -34,26 +34,16 @@ fn a_corrupted_store_wheel_is_quarantined_and_rebuilt() {
         return;
     };
     let pure = example_repo("hello-pure");
-    let p = new_project(
-        &base,
-        &config(
-            &base.reference,
-            "corrupt",
-            "",
-            &[project("hello-pure", &pure, "")],
-        ),
-    );
-    ok(&p, &["lock"]);
+    let p = locked_project(&base, "corrupt", "", &[project("hello-pure", &pure, "")]);
     ok(&p, &["build"]);
     let key = key_of(&p, &cpu("hello-pure"));
-    let stored = store_dir(&p)
-        .join("keys")
-        .join(&key)
-        .join("wheels")
-        .join(PURE_WHL);
+    let good = record(&p, &key)["wheels"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = stored_wheel(&p, &good);
     // As messages show it: relative to the config's directory.
-    let shown = format!("./.wheelbuild/store/v1/keys/{key}/wheels/{PURE_WHL}");
-    let good = sha256_file(&stored);
+    let shown = format!("./.wheelbuild/store/v2/wheels/{good}.whl");
 
     // `verify`: the rebuild matches the record, the stored bytes do not.
     flip_a_bit(&stored);
@@ -106,30 +96,21 @@ fn a_missing_store_wheel_is_reported_and_rebuilt() {
         return;
     };
     let pure = example_repo("hello-pure");
-    let p = new_project(
-        &base,
-        &config(
-            &base.reference,
-            "missing",
-            "",
-            &[project("hello-pure", &pure, "")],
-        ),
-    );
-    ok(&p, &["lock"]);
+    let p = locked_project(&base, "missing", "", &[project("hello-pure", &pure, "")]);
     ok(&p, &["build"]);
     let key = key_of(&p, &cpu("hello-pure"));
-    let stored = store_dir(&p)
-        .join("keys")
-        .join(&key)
-        .join("wheels")
-        .join(PURE_WHL);
+    let sha = record(&p, &key)["wheels"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = stored_wheel(&p, &sha);
     std::fs::remove_file(&stored).unwrap();
 
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
     assert!(
         stdout(&out).contains(&format!(
-            "store entry damaged: the stored wheel is missing (./.wheelbuild/store/v1/keys/{key}/wheels/{PURE_WHL})"
+            "store entry damaged: the stored wheel is missing (./.wheelbuild/store/v2/wheels/{sha}.whl)"
         )),
         "{}",
         stdout(&out)
@@ -148,11 +129,7 @@ fn a_rebuilt_target_replaces_its_old_wheels_in_the_wheelhouse() {
         return;
     };
     let repo = pure_repo("prune", None);
-    let p = new_project(
-        &base,
-        &config(&base.reference, "prune", "", &[project("prune", &repo, "")]),
-    );
-    ok(&p, &["lock"]);
+    let p = locked_project(&base, "prune", "", &[project("prune", &repo, "")]);
     ok(&p, &["build"]);
     assert_eq!(wheels_in(&wheelhouse(&p)), ["prune-0.1.0-py3-none-any.whl"]);
 
@@ -190,32 +167,32 @@ fn two_targets_placing_different_bytes_at_one_path_collide() {
              setup(name=\"flavored\", version=\"0.1.0\", py_modules=[\"flavored_mod\"])\n",
         ),
     );
-    let p = new_project(
+    let p = locked_project(
         &base,
-        &config(
-            &base.reference,
-            "collide",
-            "",
-            &[
-                project("sweet", &repo, "env = { FLAVOR = \"sweet\" }"),
-                project("sour", &repo, "env = { FLAVOR = \"sour\" }"),
-            ],
-        ),
+        "collide",
+        "",
+        &[
+            project("sweet", &repo, "env = { FLAVOR = \"sweet\" }"),
+            project("sour", &repo, "env = { FLAVOR = \"sour\" }"),
+        ],
     );
-    ok(&p, &["lock"]);
     let out = p.run(&["build", "--jobs", "1", "--keep-going"]);
-    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
-    assert_eq!(status_of(&out, &cpu("sweet")), "built");
-    assert_eq!(status_of(&out, &cpu("sour")), "failed");
-    let err = stderr(&out);
-    assert!(
-        err.contains("was placed by target `sweet/py3.11-cpu` with other bytes; target `sour/py3.11-cpu` builds a wheel of the same name into the same directory"),
-        "{err}"
-    );
-    assert!(
-        err.contains("hint: give each target its own directory"),
-        "{err}"
-    );
+    insta::assert_snapshot!(snap(&p, &out), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    TARGET            STATUS       TIME  WHEELS
+    sweet/py3.11-cpu  built [TIME]  wheelhouse/py311/cpu/linux_x86_64/flavored-0.1.0-py3-none-any.whl
+    sour/py3.11-cpu   failed          -
+    2 targets: 1 built, 0 cached, 1 failed in [TIME]
+
+    ----- stderr -----
+        Building sweet/py3.11-cpu
+           Built sweet/py3.11-cpu in [TIME]
+        Building sour/py3.11-cpu
+          Failed sour/py3.11-cpu: ./wheelhouse/py311/cpu/linux_x86_64/flavored-0.1.0-py3-none-any.whl was placed by target `sweet/py3.11-cpu` with other bytes; target `sour/py3.11-cpu` builds a wheel of the same name into the same directory
+                 hint: give each target its own directory: add the axes that differ to `output.layout`
+    ");
     // The first target's wheel is intact.
     let placed = wheelhouse(&p).join("flavored-0.1.0-py3-none-any.whl");
     let listing = std::process::Command::new("python3")
@@ -237,20 +214,16 @@ fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
         return;
     };
     let pure = example_repo("hello-pure");
-    let p = new_project(
+    let p = locked_project(
         &base,
-        &config(
-            &base.reference,
-            "envfail",
-            "",
-            &[project(
-                "hello-pure",
-                &pure,
-                "apt = [\"wheelbuild-no-such-package\"]",
-            )],
-        ),
+        "envfail",
+        "",
+        &[project(
+            "hello-pure",
+            &pure,
+            "apt = [\"wheelbuild-no-such-package\"]",
+        )],
     );
-    ok(&p, &["lock"]);
     let out = p.run(&["build"]);
     assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
     let err = stderr(&out);
@@ -297,13 +270,20 @@ fn a_sigkilled_build_leaves_nothing_after_the_next_run() {
     // The next run (with nothing to build but the sleeper, now quick) cleans up.
     let config = p.read("wheelbuild.toml").replace("build = 'sleep 60'", "");
     p.write("wheelbuild.toml", &config);
-    let out = ok(&p, &["build"]);
-    assert!(
-        stderr(&out)
-            .contains("Removed 1 container(s) and 1 staging director(ies) left by killed runs"),
-        "{}",
-        stderr(&out)
-    );
+    let out = p.run(&["build"]);
+    insta::assert_snapshot!(snap(&p, &out), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TARGET              STATUS       TIME  WHEELS
+    sleeper/py3.11-cpu  built [TIME]  wheelhouse/py311/cpu/linux_x86_64/hello_pure-0.1.0-py3-none-any.whl
+    1 target: 1 built, 0 cached, 0 failed in [TIME]
+
+    ----- stderr -----
+         Removed 1 container(s) and 1 staging director(ies) left by killed runs
+        Building sleeper/py3.11-cpu
+           Built sleeper/py3.11-cpu in [TIME]
+    ");
     assert!(!leftover_containers(&key_label(&key)).contains(&container));
     assert!(
         staging_leftovers(&p).is_empty(),
@@ -356,19 +336,15 @@ fn verify_rebuilds_cold_keeps_wheels_and_names_elf_sections() {
     let cext = example_repo("hello-cext");
     // A linker build id from the clock: the one thing that differs between two builds.
     let stamped = "build = 'LDFLAGS=\"-Wl,--build-id=0x$(date +%s%N)0\" python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .'";
-    let p = new_project(
+    let p = locked_project(
         &base,
-        &config(
-            &base.reference,
-            "verify-cold",
-            "\n[output]\nlayout = \"{project}\"",
-            &[
-                project("hello-cext", &cext, ""),
-                project("stamped", &cext, stamped),
-            ],
-        ),
+        "verify-cold",
+        "\n[output]\nlayout = \"{project}\"",
+        &[
+            project("hello-cext", &cext, ""),
+            project("stamped", &cext, stamped),
+        ],
     );
-    ok(&p, &["lock"]);
     ok(&p, &["build", "--jobs", "1"]);
 
     let keep = p.file("kept");

@@ -86,7 +86,7 @@ fn record_all_built(p: &Project) {
             target: t.id().to_string(),
             inputs: t.inputs(&config).into_owned(),
             wheels: vec![],
-            log: "build.log".into(),
+            log: String::new(),
             duration_ms: 0,
             ccache: None,
             wheelbuild_version: "test".into(),
@@ -228,7 +228,7 @@ fn a_lost_record_is_a_stated_reason() {
     let out = p.run(&["plan", "--format", "json"]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = plan["targets"][1]["key"].as_str().unwrap();
-    std::fs::remove_dir_all(p.file(&format!(".wheelbuild/store/v1/keys/{key}"))).unwrap();
+    std::fs::remove_file(p.file(&format!(".wheelbuild/store/v2/records/{key}.json"))).unwrap();
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10));
     let stdout = p.filter(&String::from_utf8_lossy(&out.stdout));
@@ -258,7 +258,7 @@ fn the_store_can_be_elsewhere() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(10));
-    assert!(Path::new(&p.file(".wheelbuild/store/v1/keys")).is_dir());
+    assert!(Path::new(&p.file(".wheelbuild/store/v2/records")).is_dir());
     assert_eq!(code(p, &["check"]), Some(0));
 }
 
@@ -282,7 +282,7 @@ fn plan_keys(p: &Project) -> Vec<(String, String)> {
 
 /// Regression: with 64 or more targets, `plan` and `check` listed `keys/` once and counted
 /// a key directory without its record as cached: a store of empty directories passed
-/// `check`, and `build` failed on every run.
+/// `check`, and `build` failed on every run. A key is in the store when its record is.
 #[test]
 fn a_store_of_empty_key_directories_is_not_cached() {
     let Some(s) = setup() else { return };
@@ -298,9 +298,11 @@ fn a_store_of_empty_key_directories_is_not_cached() {
     p.write("wheelbuild.toml", &config);
     let keys = plan_keys(p);
     assert!(keys.len() >= 64, "{} targets", keys.len());
+    let store = p.file(".wheelbuild/store/v2");
     for (_, key) in &keys {
-        std::fs::create_dir_all(p.file(".wheelbuild/store/v1/keys").join(key).join("wheels"))
-            .unwrap();
+        // What the bug let through: an entry's directories without its record.
+        std::fs::create_dir_all(store.join("records").join(key)).unwrap();
+        std::fs::create_dir_all(store.join("keys").join(key).join("wheels")).unwrap();
     }
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
@@ -328,7 +330,8 @@ fn a_missing_store_wheel_is_not_cached() {
     let wheel = "app-1.0-py3-none-any.whl";
     for t in plan.to_build() {
         let staging = store.stage().unwrap();
-        std::fs::write(staging.wheels_dir().join(wheel), b"wheel").unwrap();
+        let bytes = format!("the wheel of {}", t.id());
+        std::fs::write(staging.wheels_dir().join(wheel), &bytes).unwrap();
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
@@ -336,10 +339,10 @@ fn a_missing_store_wheel_is_not_cached() {
             inputs: t.inputs(&config).into_owned(),
             wheels: vec![wheelbuild::store::WheelRecord {
                 file: wheel.into(),
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"wheel")),
-                size: 5,
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                size: bytes.len() as u64,
             }],
-            log: "build.log".into(),
+            log: String::new(),
             duration_ms: 0,
             ccache: None,
             wheelbuild_version: "test".into(),
@@ -351,19 +354,18 @@ fn a_missing_store_wheel_is_not_cached() {
         .into_iter()
         .find(|(id, _)| id == "app/py3.11-cpu")
         .unwrap();
-    std::fs::remove_file(
-        p.file(".wheelbuild/store/v1/keys")
-            .join(&key)
-            .join("wheels")
-            .join(wheel),
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.file(&format!(".wheelbuild/store/v2/records/{key}.json"))).unwrap(),
     )
     .unwrap();
+    let sha = record["wheels"][0]["sha256"].as_str().unwrap();
+    std::fs::remove_file(p.file(&format!(".wheelbuild/store/v2/wheels/{sha}.whl"))).unwrap();
     let out = p.run(&["check"]);
     insta::assert_snapshot!(p.snapshot(&out), @"
     success: false
     exit_code: 10
     ----- stdout -----
-    build  app/py3.11-cpu  [SHORT]  store entry damaged: the stored wheel is missing (./.wheelbuild/store/v1/keys/[KEY]/wheels/app-1.0-py3-none-any.whl)
+    build  app/py3.11-cpu  [SHORT]  store entry damaged: the stored wheel is missing (./.wheelbuild/store/v2/wheels/[KEY].whl)
 
     ----- stderr -----
     1 of 4 targets would be built (3 cached)

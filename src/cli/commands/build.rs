@@ -39,17 +39,14 @@ pub(crate) fn build(
         return Ok(Exit::Success);
     }
 
-    // Nothing to build: no daemon needed (nor asked for its resources).
+    // Nothing to build: no daemon contacted (nor asked for its resources). A cached target
+    // whose store entry turns out damaged connects when it must build.
     let started = Instant::now();
-    let engine = if targets.iter().any(|t| t.status == Status::Build) {
-        Some(connect(&runtime)?)
-    } else {
-        None
-    };
-    clean_up_killed_runs(&runtime, engine.as_ref(), &store, printer);
+    let engine = engine(&runtime, targets.iter().any(|t| t.status == Status::Build))?;
+    clean_up_killed_runs(&runtime, &engine, &store, printer);
     let settings = runtime.block_on(build_settings(
         &project,
-        engine.as_ref(),
+        &engine,
         build_args.jobs,
         build_args.keep_going,
         build_args.rebuild_env,
@@ -60,11 +57,11 @@ pub(crate) fn build(
         &project.config,
         &owned,
         &store,
-        engine.as_ref(),
+        &engine,
         &settings,
         &progress,
     ));
-    exit_if_interrupted(&runtime, engine.as_ref());
+    exit_if_interrupted(&runtime, &engine);
     printer.data_with(|out| {
         render::build::write_summary(out, &reports, &project.config.root, started.elapsed())
     })?;
@@ -156,16 +153,13 @@ pub(super) fn select<'p, 'a>(
 /// Resolve build settings: config, then the daemon's resources for defaults.
 pub(super) async fn build_settings(
     project: &ProjectSettings,
-    engine: Option<&Engine>,
+    engine: &Engine,
     jobs: Option<usize>,
     keep_going: bool,
     rebuild_env: bool,
 ) -> BuildSettings {
     let settings = &project.config.settings;
-    let (cpus, memory) = match engine {
-        Some(e) => e.resources().await,
-        None => (1, 0),
-    };
+    let (cpus, memory) = engine.resources().await;
     let (jobs, max_jobs) = exec::default_parallelism(cpus, memory, jobs);
     BuildSettings {
         jobs,
@@ -185,11 +179,15 @@ pub(super) async fn build_settings(
     }
 }
 
-/// Connect to the engine, and remove this run's containers on Ctrl-C.
-pub(super) fn connect(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
-    let engine = runtime
-        .block_on(Engine::connect())
-        .map_err(crate::Error::from)?;
+/// The engine, connected now when `now` (a daemon that is down is exit 3 before anything
+/// starts), and this run's containers removed on Ctrl-C.
+pub(super) fn engine(runtime: &tokio::runtime::Runtime, now: bool) -> anyhow::Result<Engine> {
+    let engine = Engine::lazy();
+    if now {
+        runtime
+            .block_on(engine.connect())
+            .map_err(crate::Error::from)?;
+    }
     remove_containers_on_interrupt(runtime, &engine);
     Ok(engine)
 }
@@ -197,7 +195,7 @@ pub(super) fn connect(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Engin
 /// Remove what killed runs left (containers when connected, staging always), and say so.
 pub(super) fn clean_up_killed_runs(
     runtime: &tokio::runtime::Runtime,
-    engine: Option<&Engine>,
+    engine: &Engine,
     store: &crate::store::Store,
     printer: &Printer,
 ) {
@@ -234,8 +232,8 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
 
 /// After an interrupted run: finish removing containers (the signal task may still be at
 /// it) and exit 130, without a summary that would blame the builds.
-pub(super) fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: Option<&Engine>) {
-    if let Some(engine) = engine.filter(|e| e.live.interrupted()) {
+pub(super) fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: &Engine) {
+    if engine.live.interrupted() {
         runtime.block_on(engine.remove_all());
         std::process::exit(130);
     }

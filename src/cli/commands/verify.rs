@@ -11,7 +11,7 @@ use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{Outcome, network_runtime};
 use super::build::{
-    build_settings, clean_up_killed_runs, connect, current_lock, exit_if_interrupted, select,
+    build_settings, clean_up_killed_runs, current_lock, engine, exit_if_interrupted, select,
 };
 use super::{CoreExt, usage, write_json};
 
@@ -35,11 +35,11 @@ pub(crate) fn verify(
             t.target.id
         )));
     }
-    let engine = connect(&runtime)?;
-    clean_up_killed_runs(&runtime, Some(&engine), &store, printer);
+    let engine = engine(&runtime, true)?;
+    clean_up_killed_runs(&runtime, &engine, &store, printer);
     let settings = runtime.block_on(build_settings(
         &project,
-        Some(&engine),
+        &engine,
         verify_args.jobs,
         true,
         false,
@@ -60,7 +60,7 @@ pub(crate) fn verify(
         }),
         settings.jobs,
     ));
-    exit_if_interrupted(&runtime, Some(&engine));
+    exit_if_interrupted(&runtime, &engine);
     let mut reports = Vec::new();
     let mut failures = 0;
     for (t, result) in targets.iter().zip(results) {
