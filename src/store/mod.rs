@@ -155,6 +155,9 @@ impl Store {
     /// read for the wheels it lists (as the index would say), each looked for in `wheels/`.
     pub(crate) fn presence(&self, key: &BuildKey) -> Result<Presence, StoreError> {
         let path = self.record_path(key);
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Ok(Presence::Absent);
+        }
         let record: BuildRecord = match read_json(&path) {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(Presence::Absent),

@@ -128,6 +128,13 @@ fn list(dir: &std::path::Path, suffix: &str) -> Result<Vec<Digest>, StoreError> 
     let mut digests = Vec::new();
     for entry in Dir::new(fd).map_err(io)? {
         let entry = entry.map_err(io)?;
+        // Only files: a directory where a record should be is no record.
+        if !matches!(
+            entry.file_type(),
+            rustix::fs::FileType::RegularFile | rustix::fs::FileType::Unknown
+        ) {
+            continue;
+        }
         let name = entry.file_name().to_bytes();
         if let Some(stem) = name.strip_suffix(suffix.as_bytes())
             && let Some(d) = parse_hex(stem)

@@ -238,3 +238,12 @@ fn corrupt_target_entry_is_reported_with_its_path() {
     assert!(matches!(err, StoreError::Corrupt { .. }));
     assert!(err.hint().unwrap().contains("py3.11-cpu.json"));
 }
+
+#[test]
+fn a_directory_where_a_record_should_be_is_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let key = BuildKey("e".repeat(64));
+    std::fs::create_dir_all(store.record_path(&key)).unwrap();
+    assert_eq!(presence(&store, &key), Presence::Absent);
+}

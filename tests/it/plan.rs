@@ -298,11 +298,12 @@ fn a_store_of_empty_key_directories_is_not_cached() {
     p.write("wheelbuild.toml", &config);
     let keys = plan_keys(p);
     assert!(keys.len() >= 64, "{} targets", keys.len());
-    let store = p.file(".wheelbuild/store/v2");
+    let store = p.file(".wheelbuild/store");
     for (_, key) in &keys {
-        // What the bug let through: an entry's directories without its record.
-        std::fs::create_dir_all(store.join("records").join(key)).unwrap();
-        std::fs::create_dir_all(store.join("keys").join(key).join("wheels")).unwrap();
+        // What the bug let through: a key's directories without its record, in the
+        // layout of then (`v1/keys/<key>/`) and where records are now.
+        std::fs::create_dir_all(store.join("v1/keys").join(key).join("wheels")).unwrap();
+        std::fs::create_dir_all(store.join("v2/records").join(format!("{key}.json"))).unwrap();
     }
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
