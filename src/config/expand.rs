@@ -20,6 +20,10 @@ use crate::accel::Accel;
 use crate::diag::{did_you_mean, list};
 use crate::platform::Platform;
 
+/// The most cells a matrix may expand to (before `exclude`), and the most targets: far
+/// beyond any real build matrix, and small enough to stay in memory.
+const MAX_CELLS: usize = 100_000;
+
 /// The wheelhouse layout every config starts from; axes that would otherwise share a
 /// directory are appended (see [`Validator::layout`]).
 const BASE_LAYOUT: &str = "py{py}/{accel}/{platform}";
@@ -81,6 +85,17 @@ impl Validator<'_> {
             projects.push(project);
         }
 
+        if work.len() > MAX_CELLS {
+            return Err(self.ctx.err(
+                self.file.matrix.span(),
+                format!(
+                    "{} projects × cells make {} targets, more than {MAX_CELLS}",
+                    projects.len(),
+                    work.len()
+                ),
+                Some("split the config, or restrict projects to the cells they build (`matrix`, `exclude`)".into()),
+            ));
+        }
         // Then the targets, each independent of the others: expanded on every core for
         // big matrices. The first error in config order wins, as in a serial pass.
         let make = |&(index, cell_index): &(usize, usize)| {
@@ -167,6 +182,26 @@ impl Validator<'_> {
         axes: &'f [Axis],
     ) -> Result<(Vec<Cell>, BTreeMap<&'f str, BTreeSet<&'f str>>), ConfigError> {
         let m = self.file.matrix.get_ref();
+        // Count before expanding: ten axes of ten values are ten billion cells.
+        let count = axes
+            .iter()
+            .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
+            .filter(|&n| n <= MAX_CELLS);
+        if count.is_none() {
+            let product = axes
+                .iter()
+                .map(|a| a.values.len().to_string())
+                .collect::<Vec<_>>()
+                .join(" × ");
+            return Err(self.ctx.err(
+                self.file.matrix.span(),
+                format!("the matrix has {product} cells, more than {MAX_CELLS}"),
+                Some(
+                    "split the config, or list the cells you build with `[[matrix.include]]`"
+                        .into(),
+                ),
+            ));
+        }
         let mut cells: Vec<Vec<(String, String)>> = vec![Vec::new()];
         for axis in axes {
             cells = cells

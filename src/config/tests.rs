@@ -486,3 +486,24 @@ fn network_timeouts_are_whole_seconds_of_at_least_one() {
     let (_, _, hint) = err(&format!("{BASE}\n[network]\nrequest-timout = 5\n"));
     assert_eq!(hint.as_deref(), Some("did you mean `request-timeout`?"));
 }
+
+/// Found by fuzzing: ten axes of ten values were expanded into ten billion cells, until
+/// the process ran out of memory.
+#[test]
+fn a_matrix_of_ten_billion_cells_is_refused_not_built() {
+    let axes: Vec<String> = "abcdefghij"
+        .chars()
+        .map(|a| format!("{a} = [\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]"))
+        .collect();
+    let src = format!(
+        "[matrix]\npython = [\"3.11\"]\n\n[matrix.axes]\n{}\n\n[image]\ntemplate = \"python:{{python}}\"\n\n[[project]]\nname = \"x\"\ngit = \"https://example.com/x.git\"\nref = \"v1\"\n",
+        axes.join("\n")
+    );
+    let (msg, loc, hint) = err(&src);
+    assert_eq!(
+        msg,
+        "the matrix has 1 × 1 × 10 × 10 × 10 × 10 × 10 × 10 × 10 × 10 × 10 × 10 cells, more than 100000"
+    );
+    assert_eq!(loc, Some((1, 1)));
+    assert!(hint.unwrap().contains("[[matrix.include]]"));
+}

@@ -64,52 +64,85 @@ fn split_domain(name: &str) -> (String, String) {
     (domain, path)
 }
 
+/// `host[:port]`, the host a DNS name, an IPv4 address or a bracketed IPv6 address.
 fn check_domain(domain: &str) -> Result<(), String> {
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || domain.starts_with('[') => (h, Some(p)),
-        _ => (domain, None),
-    };
-    if let Some(p) = port
-        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(format!("invalid port in `{domain}`"));
+    let invalid_port = || format!("invalid port in `{domain}`");
+    let port_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = domain.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("invalid registry host `{domain}`"))?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("invalid IPv6 registry host `[{host}]`"));
+        }
+        return match after.strip_prefix(':') {
+            None if after.is_empty() => Ok(()),
+            Some(p) if port_ok(p) => Ok(()),
+            _ => Err(invalid_port()),
+        };
     }
-    let ipv6 = host.starts_with('[') && host.ends_with(']');
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (domain, None),
+    };
+    if port.is_some_and(|p| !port_ok(p)) {
+        return Err(invalid_port());
+    }
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if ipv6 || host.split('.').all(label_ok) {
+    if host.split('.').all(label_ok) {
         Ok(())
     } else {
         Err(format!("invalid registry host `{host}`"))
     }
 }
 
-/// Path components: lowercase alphanumerics separated by `.`, `_`, `__` or dashes.
+/// Path components, as Docker's grammar has them: runs of lowercase alphanumerics joined
+/// by one separator each, `.`, `_`, `__` or any number of `-`.
 fn check_path(path: &str) -> Result<(), String> {
     for component in path.split('/') {
-        let bytes = component.as_bytes();
-        let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        let ok = !bytes.is_empty()
-            && alnum(&bytes[0])
-            && alnum(&bytes[bytes.len() - 1])
-            && bytes
-                .iter()
-                .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
-            && !component.contains("..")
-            && !component.contains("___")
-            && !component.contains("._")
-            && !component.contains("_.");
-        if !ok {
+        if !component_ok(component.as_bytes()) {
             return Err(format!(
-                "invalid repository path component `{component}` (lowercase letters, digits, `.`, `_`, `-`)"
+                "invalid repository path component `{component}` (lowercase letters and digits, joined by `.`, `_`, `__` or dashes)"
             ));
         }
     }
     Ok(())
+}
+
+fn component_ok(c: &[u8]) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut i = 0;
+    let run = |i: &mut usize| {
+        let start = *i;
+        while *i < c.len() && alnum(c[*i]) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !run(&mut i) {
+        return false;
+    }
+    while i < c.len() {
+        match c[i] {
+            b'.' => i += 1,
+            b'_' => i += if c.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+            b'-' => {
+                while c.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if !run(&mut i) {
+            return false;
+        }
+    }
+    true
 }
 
 fn check_tag(tag: &str) -> Result<(), String> {
@@ -234,5 +267,36 @@ mod tests {
         ] {
             assert!(parse(s).is_err(), "{s}");
         }
+    }
+
+    /// Found by fuzzing against oci-client's parser: separators next to each other, and
+    /// anything in brackets, passed as valid; a bracketed IPv6 host without a port did not.
+    #[test]
+    fn separators_and_ipv6_hosts_follow_docker_grammar() {
+        for bad in [
+            "p-.---.-.4",
+            "a.-b",
+            "a_-b",
+            "a-_b",
+            "b.-a:a_b1_",
+            "a___b",
+            "a._b",
+            "[a b]:5/x",
+            "[]:0/xonv1",
+            "[::1]:/x",
+            "[::1]x/y",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "a--b",
+            "a---b/c__d",
+            "a.b_c-d",
+            "[::1]/x",
+            "[::1]:5000/x:v1",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+        assert_eq!(parts("[::1]/x").0, "[::1]");
     }
 }
