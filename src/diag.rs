@@ -18,7 +18,7 @@ pub struct Location {
 
 impl Location {
     /// Map a byte span of `src` to line and column. Columns count characters, not bytes.
-    pub fn from_span(path: &Path, src: &str, span: Range<usize>) -> Self {
+    pub(crate) fn from_span(path: &Path, src: &str, span: Range<usize>) -> Self {
         let start = span.start.min(src.len());
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
@@ -38,7 +38,7 @@ impl Location {
 
     /// Where `bytes` stop being UTF-8: the line and column of the first bad byte, with the
     /// line shown lossily.
-    pub fn of_invalid_utf8(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> Self {
+    pub(crate) fn of_invalid_utf8(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> Self {
         let good = e.valid_up_to();
         let prefix = std::str::from_utf8(&bytes[..good]).expect("valid up to here");
         let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
@@ -61,38 +61,35 @@ impl Location {
     /// around the span (a 64 KiB line must not fill the terminal).
     pub fn snippet(&self) -> String {
         const CONTEXT: usize = 60;
+        const MAX_CARETS: usize = 40;
         let chars: Vec<char> = self.line_text.chars().collect();
-        if chars.len() > 2 * CONTEXT + 40 {
-            let start = self.col.saturating_sub(1).saturating_sub(CONTEXT);
-            let end = (self.col - 1 + self.width.min(40) + CONTEXT).min(chars.len());
-            let mut cut = self.clone();
+        // 1-based; one past the last character points at the end of the line.
+        let col = self.col.clamp(1, chars.len() + 1);
+        let mut width = self.width.max(1);
+        let (text, caret_col) = if chars.len() > 2 * CONTEXT + MAX_CARETS {
+            width = width.min(MAX_CARETS);
+            let start = (col - 1).saturating_sub(CONTEXT);
+            let end = (col - 1 + width + CONTEXT).min(chars.len());
             let mut text: String = chars[start..end].iter().collect();
-            cut.col = self.col - start;
+            let mut caret_col = col - start;
             if start > 0 {
                 text.insert(0, '…');
-                cut.col += 1;
+                caret_col += 1;
             }
             if end < chars.len() {
                 text.push('…');
             }
-            cut.line_text = text;
-            cut.width = self.width.min(40);
-            return cut.snippet();
-        }
-        let gutter = self.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        let caret_pad = " ".repeat(self.col.saturating_sub(1));
-        let width = self.width.min(
-            self.line_text
-                .chars()
-                .count()
-                .saturating_sub(self.col - 1)
-                .max(1),
-        );
+            (text, caret_col)
+        } else {
+            (self.line_text.clone(), col)
+        };
+        let room = text.chars().count().saturating_sub(caret_col - 1);
+        let width = width.min(room).max(1);
+        let gutter = " ".repeat(self.line.to_string().len());
         format!(
-            "{pad} |\n{line} | {text}\n{pad} | {caret_pad}{carets}",
+            "{gutter} |\n{line} | {text}\n{gutter} | {pad}{carets}",
             line = self.line,
-            text = self.line_text,
+            pad = " ".repeat(caret_col - 1),
             carets = "^".repeat(width),
         )
     }
@@ -105,7 +102,7 @@ impl fmt::Display for Location {
 }
 
 /// The closest candidate to `input`, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
+pub(crate) fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -118,7 +115,7 @@ where
 }
 
 /// Quote a list of names for a message: `a`, `b`, `c`.
-pub fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+pub(crate) fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     names
         .into_iter()
         .map(|n| format!("`{}`", n.as_ref()))
@@ -169,6 +166,30 @@ mod tests {
         let snippet = loc.snippet();
         assert!(snippet.len() < 400, "{}", snippet.len());
         assert!(snippet.contains("name = \"xxx"), "{snippet}");
+    }
+
+    proptest::proptest! {
+        /// Found by fuzzing: a cut line still longer than the limit recursed forever.
+        #[test]
+        fn snippets_of_any_line_end_and_stay_short(
+            text in "[a-zé\"= ]{0,400}",
+            col in 0usize..420,
+            width in 0usize..500,
+        ) {
+            let loc = Location {
+                path: PathBuf::from("w.toml"),
+                line: 7,
+                col,
+                line_text: text,
+                width,
+            };
+            let snippet = loc.snippet();
+            proptest::prop_assert!(snippet.contains("7 | "));
+            for line in snippet.lines() {
+                // The gutter, the cut text (or a line short enough to show whole) and `…`s.
+                proptest::prop_assert!(line.chars().count() <= 4 + 2 * 60 + 40 + 2, "{}", snippet);
+            }
+        }
     }
 
     #[test]

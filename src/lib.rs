@@ -20,7 +20,7 @@ pub(crate) mod audit;
 pub(crate) mod canonical;
 pub mod cli;
 pub mod config;
-pub(crate) mod diag;
+pub mod diag;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fsutil;

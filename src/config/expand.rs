@@ -64,11 +64,11 @@ impl Validator<'_> {
         let mut work: Vec<(usize, usize)> = Vec::new();
         let mut git_origins = BTreeMap::new();
         let mut names = BTreeSet::new();
-        for (index, spec) in self.file.projects.iter().enumerate() {
-            let project = self.project(spec)?;
+        for (index, table) in self.file.projects.iter().enumerate() {
+            let project = self.project(table)?;
             if !names.insert(project.name.clone()) {
                 return Err(self.ctx.err(
-                    spec.name.span(),
+                    table.name.span(),
                     format!("project `{}` is declared twice", project.name),
                     Some("project names must be unique".into()),
                 ));
@@ -76,7 +76,7 @@ impl Validator<'_> {
             if !git_origins.contains_key(&project.git) {
                 git_origins.insert(project.git.clone(), project.ref_location.clone());
             }
-            for cell_index in self.project_cells(spec, &axes, &cells, &known)? {
+            for cell_index in self.project_cells(table, &axes, &cells, &known)? {
                 if cell_info[cell_index].is_none() {
                     cell_info[cell_index] = Some(self.cell_info(&cells[cell_index], &user_axes)?);
                 }
@@ -291,12 +291,12 @@ impl Validator<'_> {
 
     fn project_cells(
         &self,
-        spec: &ProjectTable,
+        table: &ProjectTable,
         axes: &[Axis],
         cells: &[Arc<Cell>],
         known: &BTreeMap<&str, BTreeSet<&str>>,
     ) -> Result<Vec<usize>, ConfigError> {
-        for (axis, values) in &spec.matrix {
+        for (axis, values) in &table.matrix {
             let Some(have) = known.get(axis.get_ref().as_str()) else {
                 return Err(self.unknown_axis(axis, axes));
             };
@@ -306,20 +306,20 @@ impl Validator<'_> {
                 }
             }
         }
-        for exclude in &spec.exclude {
+        for exclude in &table.exclude {
             self.check_filter(exclude.get_ref(), axes, known)?;
         }
         let selected: Vec<usize> = cells
             .iter()
             .enumerate()
             .filter(|(_, cell)| {
-                spec.matrix.iter().all(|(axis, values)| {
+                table.matrix.iter().all(|(axis, values)| {
                     let v = cell.get(axis.get_ref());
                     values.iter().any(|w| Some(w.get_ref().as_str()) == v)
                 })
             })
             .filter(|(_, cell)| {
-                !spec
+                !table
                     .exclude
                     .iter()
                     .any(|e| matches(&cell.values, e.get_ref()))
@@ -328,10 +328,10 @@ impl Validator<'_> {
             .collect();
         if selected.is_empty() {
             return Err(self.ctx.err(
-                spec.name.span(),
+                table.name.span(),
                 format!(
                     "project `{}` matches no cell of the matrix",
-                    spec.name.get_ref()
+                    table.name.get_ref()
                 ),
                 Some("check the project's `matrix` and `exclude` settings".into()),
             ));
@@ -583,7 +583,7 @@ impl Validator<'_> {
     fn target(
         &self,
         index: usize,
-        spec: &ProjectTable,
+        table: &ProjectTable,
         project: &Project,
         cell: &Arc<Cell>,
         info: &CellInfo,
@@ -593,11 +593,11 @@ impl Validator<'_> {
             cell: &info.vars,
             project: &project.name,
         };
-        let build = match &spec.build {
+        let build = match &table.build {
             Some(b) => self.expand("the build command", b, &vars, cell)?.into(),
             None => DEFAULT_BUILD.into(),
         };
-        let toolchain_check = match spec.toolchain_check.as_ref().or(self
+        let toolchain_check = match table.toolchain_check.as_ref().or(self
             .file
             .image
             .get_ref()
@@ -608,8 +608,8 @@ impl Validator<'_> {
             None => None,
         };
         let mut env: Vec<(String, String)> =
-            Vec::with_capacity(self.file.env.len() + spec.env.len());
-        for (name, value) in self.file.env.iter().chain(spec.env.iter()) {
+            Vec::with_capacity(self.file.env.len() + table.env.len());
+        for (name, value) in self.file.env.iter().chain(table.env.iter()) {
             self.env_name(name, value)?;
             // The label is only formatted when there is an error to report.
             let what = format_args!("env `{name}`");
@@ -621,13 +621,13 @@ impl Validator<'_> {
             }
         }
         let mut pip = Vec::new();
-        for p in &spec.pip {
+        for p in &table.pip {
             pip.push(self.expand("a pip package", p, &vars, cell)?);
         }
         pip.sort();
         pip.dedup();
         let mut apt: Vec<String> = Vec::new();
-        for a in &spec.apt {
+        for a in &table.apt {
             self.apt_package(a)?;
             apt.push(a.get_ref().clone());
         }

@@ -65,14 +65,14 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn location(&self) -> Option<&Location> {
+    pub fn location(&self) -> Option<&Location> {
         match self {
             ConfigError::Invalid { location, .. } => location.as_deref(),
             ConfigError::Read { .. } => None,
         }
     }
 
-    pub(crate) fn hint(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             ConfigError::Invalid { hint, .. } => hint.clone(),
             ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {

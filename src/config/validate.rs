@@ -318,27 +318,27 @@ impl Validator<'_> {
         )
     }
 
-    pub(crate) fn project(&self, spec: &ProjectTable) -> Result<Project, ConfigError> {
-        let name = spec.name.get_ref();
+    pub(crate) fn project(&self, table: &ProjectTable) -> Result<Project, ConfigError> {
+        let name = table.name.get_ref();
         if let Some(problem) = token_problem(name).or_else(|| {
             name.contains('+')
                 .then(|| "use letters, digits, `.`, `_` and `-`".to_string())
         }) {
             return Err(self.ctx.err(
-                spec.name.span(),
+                table.name.span(),
                 format!("invalid project name `{}`", shown(name)),
                 Some(problem),
             ));
         }
-        let url = spec.git.get_ref();
+        let url = table.git.get_ref();
         if url.trim().is_empty() || url.trim() != url {
             return Err(self.ctx.err(
-                spec.git.span(),
+                table.git.span(),
                 "invalid git URL",
                 Some("give an https, ssh, git, file:// URL or a local path".into()),
             ));
         }
-        if let Some(r) = &spec.reference {
+        if let Some(r) = &table.reference {
             let r_str = r.get_ref();
             if r_str.is_empty()
                 || r_str.contains(char::is_whitespace)
@@ -352,7 +352,7 @@ impl Validator<'_> {
                 ));
             }
         }
-        let subdir = match &spec.subdir {
+        let subdir = match &table.subdir {
             Some(s) => {
                 let p = Path::new(s.get_ref());
                 let bad = s.get_ref().is_empty()
@@ -370,18 +370,18 @@ impl Validator<'_> {
             }
             None => None,
         };
-        let ref_span = spec
+        let ref_span = table
             .reference
             .as_ref()
-            .map_or(spec.git.span(), |r| r.span());
+            .map_or(table.git.span(), |r| r.span());
         Ok(Project {
             name: name.clone(),
             git: GitInput {
                 url: url.clone(),
-                reference: spec.reference.as_ref().map(|r| r.get_ref().clone()),
+                reference: table.reference.as_ref().map(|r| r.get_ref().clone()),
             },
             subdir,
-            gpu: spec.gpu,
+            gpu: table.gpu,
             ref_location: self.ctx.location(ref_span),
         })
     }

@@ -143,7 +143,7 @@ pub enum LockError {
 }
 
 impl LockError {
-    pub(crate) fn hint(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         Some(match self {
             LockError::Missing { .. } => "run `wheelbuild lock` to create it".into(),
             LockError::Corrupt { .. } => "the lock is generated: restore it from version control, or delete it and run `wheelbuild lock`".into(),
@@ -153,7 +153,7 @@ impl LockError {
         })
     }
 
-    pub(crate) fn location(&self) -> Option<&Location> {
+    pub fn location(&self) -> Option<&Location> {
         match self {
             LockError::Corrupt { location, .. } => location.as_deref(),
             _ => None,

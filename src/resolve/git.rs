@@ -413,7 +413,7 @@ async fn resolve_one(
         if is_full_sha(reference) && remote.refs.values().any(|c| c == reference) {
             return Ok(locked(RefKind::Commit, None, reference));
         }
-        let commit = verify_commit(ctx, url, reference).await?;
+        let commit = find_commit(ctx, url, reference).await?;
         return Ok(locked(RefKind::Commit, None, &commit));
     }
     Err(GitError::RefNotFound {
@@ -481,7 +481,7 @@ pub(crate) async fn ensure_commit(
     Ok(path)
 }
 
-async fn verify_commit(ctx: &GitContext, url: &str, reference: &str) -> Result<String, GitError> {
+async fn find_commit(ctx: &GitContext, url: &str, reference: &str) -> Result<String, GitError> {
     let path = ensure_commit(ctx, url, reference).await?;
     rev_parse(ctx, &path, url, reference)
         .await?

@@ -123,11 +123,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
         store_keys(&p),
         keys.values().cloned().collect::<BTreeSet<_>>()
     );
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
 
     // The wheels install (from a read-only mount, no index) and work.
     let smoke = docker_ok(&[
@@ -447,11 +443,7 @@ fn failed_build_reports_its_log_and_stops_or_keeps_going() {
     assert!(read_log(&p, &bad).contains("boom"));
     assert_eq!(store_keys(&p), BTreeSet::from([k[&good].clone()]));
     assert!(!record_path(&p, &k[&bad]).exists());
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
     assert_eq!(
         wheels_in(&wheelhouse(&p)),
         ["hello_pure-0.1.0-py3-none-any.whl"]
@@ -895,11 +887,7 @@ fn bogus_build_outputs_are_refused() {
     );
     assert!(files_under(&p.file("wheelhouse")).is_empty());
     assert!(store_keys(&p).is_empty());
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
     for key in k.values() {
         assert_no_containers(&key_label(key));
     }
@@ -967,11 +955,7 @@ fn ctrl_c_removes_the_running_containers() {
     );
     assert_no_containers(&pid_label(pid));
     assert!(store_keys(&p).is_empty());
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
 }
 
 #[test]
@@ -1129,11 +1113,7 @@ fn concurrent_builds_build_a_key_once() {
         wheels_in(&wheelhouse(&p)),
         ["hello_pure-0.1.0-py3-none-any.whl"]
     );
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
 }
 
 // ----- o: verify -------------------------------------------------------------------------
@@ -1233,11 +1213,7 @@ fn verify_rebuilds_and_names_what_differs() {
     for (path, time) in &records_before {
         assert_eq!(mtime(path), *time, "{} changed", path.display());
     }
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
 }
 
 /// `verify --jobs 1` rebuilds one target at a time, like `build --jobs 1`: CUDA rebuilds

@@ -253,6 +253,12 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The lock `p` has now, parsed.
+pub fn lock_of(p: &Project) -> wheelbuild::lock::Lockfile {
+    let text = p.read("wheelbuild.lock");
+    wheelbuild::lock::Lockfile::parse(&p.file("wheelbuild.lock"), &text).unwrap()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -417,6 +423,12 @@ pub fn record(p: &Project, key: &str) -> Value {
 /// Where the store keeps the wheel with this sha256.
 pub fn stored_wheel(p: &Project, sha256: &str) -> PathBuf {
     store_dir(p).join("wheels").join(format!("{sha256}.whl"))
+}
+
+/// Nothing is left in the store's staging directory.
+pub fn assert_no_staging_leftovers(p: &Project) {
+    let left = staging_leftovers(p);
+    assert!(left.is_empty(), "staging left behind: {left:?}");
 }
 
 /// Entries left in the store's staging directory.

@@ -285,11 +285,7 @@ fn a_sigkilled_build_leaves_nothing_after_the_next_run() {
            Built sleeper/py3.11-cpu in [TIME]
     ");
     assert!(!leftover_containers(&key_label(&key)).contains(&container));
-    assert!(
-        staging_leftovers(&p).is_empty(),
-        "{:?}",
-        staging_leftovers(&p)
-    );
+    assert_no_staging_leftovers(&p);
 }
 
 /// Regression: a git server that was down during `build` was exit 1 (a failed build),

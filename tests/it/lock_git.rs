@@ -1,9 +1,9 @@
 //! `wheelbuild lock` of git refs against real repositories (`file://`, local paths,
 //! `git daemon`), with `git rev-parse` as the reference.
 
-use wheelbuild::lock::{Lockfile, RefKind};
+use wheelbuild::lock::RefKind;
 
-use crate::common::{HANG, Project};
+use crate::common::{HANG, Project, lock_of};
 use crate::support::git::{GitDaemon, GitRepo};
 use crate::support::images::{ManifestKind, push_single};
 use crate::support::registry::{Auth, Registry};
@@ -19,10 +19,6 @@ fn config(image: &str, projects: &[(&str, &str, Option<&str>)]) -> String {
         }
     }
     s
-}
-
-fn lock_of(p: &Project) -> Lockfile {
-    Lockfile::parse(&p.file("wheelbuild.lock"), &p.read("wheelbuild.lock")).unwrap()
 }
 
 fn image() -> (Registry, String) {

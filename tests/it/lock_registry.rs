@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use wheelbuild::lock::Lockfile;
 
-use crate::common::{HANG, Project};
+use crate::common::{HANG, Project, lock_of, stderr};
 use crate::support::fake::{Delivery, FakeServer, Request, Response};
 use crate::support::git::GitRepo;
 use crate::support::images::{
@@ -40,14 +39,6 @@ fn repo() -> GitRepo {
     let r = GitRepo::new();
     r.commit("setup.py", "print('hi')\n", "init");
     r
-}
-
-fn lock_of(p: &Project) -> Lockfile {
-    Lockfile::parse(&p.file("wheelbuild.lock"), &p.read("wheelbuild.lock")).unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
