@@ -110,7 +110,11 @@ pub async fn verify(
         };
         let stored = store.wheel_path(&w.sha256);
         if rebuilt.is_some() && stored.is_file() {
-            let d = wheel::diff_wheels(&stored, &staging.wheels_dir().join(&w.file))
+            // Reads both wheels whole (and their ELF files): off the async workers.
+            let rebuilt = staging.wheels_dir().join(&w.file);
+            let d = tokio::task::spawn_blocking(move || wheel::diff_wheels(&stored, &rebuilt))
+                .await
+                .map_err(|e| (io_err("comparing wheels", e), None))?
                 .map_err(|e| (e.into(), Some(log.clone())))?;
             diff.added = d.added;
             diff.removed = d.removed;

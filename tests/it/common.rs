@@ -159,6 +159,9 @@ pub fn filter_volatile(text: &str) -> String {
             .replace_all(&text, replacement)
             .into_owned();
     }
+    // pip's temporary directories are named at random.
+    let pip_tmp = regex_lite::Regex::new(r"/tmp/pip-[a-z-]+-[a-z0-9_]+").unwrap();
+    let text = pip_tmp.replace_all(&text, "/tmp/[PIP-TMP]").into_owned();
     let time = regex_lite::Regex::new(r"\b\d+(\.\d+)?(ms|s)\b").unwrap();
     time.replace_all(&text, "[TIME]").into_owned()
 }
