@@ -209,6 +209,7 @@ fn plan_bench() {
             log: String::new(),
             duration_ms: 0,
             ccache: None,
+            facts: Default::default(),
             wheelbuild_version: "bench".into(),
         };
         store.commit(staging, &record).unwrap();

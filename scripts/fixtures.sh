@@ -7,6 +7,11 @@
 # lives at a fixed path so CI and test runs only rebuild what is missing:
 #
 #   ${WHEELBUILD_FIXTURES:-/var/cache/wheelbuild-fixtures}
+#     pypi/venv/                       venv (host python3) with pypiserver 2.4.2
+#     pypi/venv/constraints.txt        the pins it was installed with
+#     pypi/packages/                   wheels from PyPI that tests serve with it
+#     pypi/packages.sha256             sha256sum of those wheels
+#     pypi/{venv,packages}.log         pip's logs
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -19,25 +24,33 @@
 # Usage: scripts/fixtures.sh SUBCOMMAND [ARGS]
 #   dockerd                 ensure a Docker daemon answers (start one if not)
 #   registry [PORT]         ensure a no-auth registry on 127.0.0.1:PORT (5000)
-#   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | cuda118)
+#   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | cuda118 | rocm52)
 #   oci NAME                build oci/NAME from rootfs NAME (no push); prints its digest
 #   image NAME REF          build oci/NAME from rootfs NAME, push it to REF,
 #                           assert the pushed digest, docker pull + smoke test
 #   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
-#   check-examples [CPU_REF [CUDA_REF]]
+#   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
+#                           six 1.16.0 + 1.17.0, python-dateutil 2.9.0.post0),
+#                           for tests that start a package index on loopback
+#   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
 #                           install each wheel in a fresh container and call it
+#                           (*cuda* examples in the CUDA image, *rocm* ones in
+#                           the ROCm image, the rest in the CPU image)
 #   all                     dockerd, registry 5000, rootfs py311 + image
 #                           127.0.0.1:5000/wheelbuild/base:py3.11-cpu, rootfs
 #                           cuda118 + image .../wheelbuild/base:py3.11-cuda11.8,
-#                           demo-repos .wheelbuild/demo-repos (in the repo root)
+#                           rocm52 + image .../wheelbuild/base:py3.11-rocm5.2,
+#                           demo-repos .wheelbuild/demo-repos (in the repo root),
+#                           pypi
 #
 # Environment:
 #   WHEELBUILD_FIXTURES     cache root (default /var/cache/wheelbuild-fixtures)
 #   SOURCE_DATE_EPOCH       fixed timestamp for tar/OCI/git (default 1700000000)
 #   WHEELBUILD_REGISTRY_PORT  registry port used by `all`/`check-examples` (5000)
 #   DEBIAN_MIRROR           default http://deb.debian.org/debian
+#   PYTHON                  host python (default python3; >= 3.10 for pypi)
 #   DOCKER                  docker client (default /usr/bin/docker: the Debian
 #                           client matching dockerd 20.10; a newer static client
 #                           may be first on PATH)
@@ -55,14 +68,30 @@ PYTHON="${PYTHON:-python3}"
 REGISTRY_PORT="${WHEELBUILD_REGISTRY_PORT:-5000}"
 IMAGE_CPU_REF=127.0.0.1:$REGISTRY_PORT/wheelbuild/base:py3.11-cpu
 IMAGE_CUDA_REF=127.0.0.1:$REGISTRY_PORT/wheelbuild/base:py3.11-cuda11.8
+IMAGE_ROCM_REF=127.0.0.1:$REGISTRY_PORT/wheelbuild/base:py3.11-rocm5.2
 
 PY311_PACKAGES=(
   python3 python3-pip python3-setuptools python3-wheel python3-dev python3-venv
   gcc g++ libc6-dev make ccache ca-certificates git
 )
+# pypi: pypiserver and its dependencies, pinned (pip >= 26.0.1 is a dependency of
+# pypiserver 2.4.2, so the venv's own pip is upgraded). Constraints only: packages
+# that a marker leaves out (importlib-resources on Python >= 3.12) are not installed.
+PYPI_CONSTRAINTS=(
+  pypiserver==2.4.2 pip==26.3 packaging==26.4 defusedxml==0.7.1 importlib-resources==7.1.0
+)
+# Wheels that tests serve from a local pypiserver.
+PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0)
+
 # nvidia-cuda-toolkit pulls g++-11 (nvcc 11.8 rejects gcc 12); see
 # tests/fixtures/README.md. libcuda1 is replaced by a local dummy package.
 CUDA118_PACKAGES=(nvidia-cuda-toolkit)
+
+# Debian bookworm main's HIP 5.2.3: hipcc (a perl driver around clang-15, lld-15,
+# rocm-device-libs) and the HIP runtime headers + libamdhip64.so.5. No GPU is
+# needed to compile with --offload-arch; without one, `hipcc --version` prints a
+# rocm_agent_enumerator traceback to stderr and exits non-zero.
+ROCM52_PACKAGES=(hipcc libamdhip64-dev)
 
 log() { printf '[fixtures %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -279,6 +308,22 @@ EOF
   rm -rf --one-file-system "$pkg"
 }
 
+# Compiles a tiny .hip file to a shared library for gfx90a (no GPU needed)
+# inside ROOT and checks that it links libamdhip64.so.5.
+rocm_compile_check() {
+  local root="$1" logf="$2" d=/tmp/wheelbuild-hip-check
+  mkdir -p "$root$d"
+  printf '%s\n' '#include <hip/hip_runtime.h>' '__global__ void k(int *p) { *p = 42; }' \
+    'extern "C" int hip_version(void) { return HIP_VERSION; }' >"$root$d/k.hip"
+  in_chroot "$root" hipcc --offload-arch=gfx90a -fPIC -shared -o "$d/k.so" "$d/k.hip" >>"$logf" 2>&1 ||
+    { tail -n 30 "$logf" >&2; die "hipcc --offload-arch=gfx90a failed in the chroot (log: $logf)"; }
+  local deps
+  deps=$(in_chroot "$root" ldd "$d/k.so") || die "ldd $d/k.so failed in the chroot"
+  grep -q 'libamdhip64\.so\.5 => /' <<<"$deps" || die "$d/k.so does not link libamdhip64.so.5: $deps"
+  log "hipcc --offload-arch=gfx90a: a .hip file compiles and links libamdhip64.so.5"
+  rm -rf --one-file-system "${root:?}$d"
+}
+
 customise_rootfs() {
   local root="$1"
   # PEP 668: Debian marks its Python as externally managed, so a bare
@@ -340,7 +385,7 @@ build_rootfs_py311() {
 
 cmd_rootfs() {
   local name="${1:-}"
-  [[ $name == py311 || $name == cuda118 ]] || die "usage: rootfs py311|cuda118"
+  [[ $name == py311 || $name == cuda118 || $name == rocm52 ]] || die "usage: rootfs py311|cuda118|rocm52"
   local out="$CACHE/rootfs/$name.tar"
   if [[ -s $out && -s $out.sha256 ]]; then
     log "rootfs $name cached: $out ($(du -h "$out" | cut -f1)), sha256 $(cut -d' ' -f1 "$out.sha256")"
@@ -372,6 +417,22 @@ cmd_rootfs() {
       printf '%s\n' "$v" >>"$logf"
       grep -q 'release 11\.8' <<<"$v" || die "nvcc is not release 11.8: $v"
       log "nvcc: $(grep release <<<"$v")"
+      ;;
+    rocm52)
+      # Like cuda118: exactly py311 + HIP.
+      cmd_rootfs py311
+      log "extracting py311 rootfs"
+      mkdir -p "$root"
+      tar -C "$root" --numeric-owner -xpf "$CACHE/rootfs/py311.tar"
+      chroot_prepare "$root"
+      write_sources "$root" main
+      apt_install "$root" "$logf" "${ROCM52_PACKAGES[@]}"
+      local v
+      v=$(in_chroot "$root" hipcc --version 2>>"$logf") || true
+      printf '%s\n' "$v" >>"$logf"
+      grep -q 'HIP version: 5\.2\.' <<<"$v" || die "hipcc --version has no 'HIP version: 5.2.': $v"
+      log "hipcc: $(grep 'HIP version' <<<"$v")"
+      rocm_compile_check "$root" "$logf"
       ;;
   esac
   customise_rootfs "$root"
@@ -519,6 +580,18 @@ cmd_image() {
       die "nvcc --version in $pinned is not release 11.8"
     log "smoke test: nvcc release 11.8 in $pinned"
   fi
+  if [[ $name == rocm52 ]]; then
+    # hipcc --version exits non-zero without a GPU (rocm_agent_enumerator
+    # traceback on stderr); check its output and compile a kernel instead.
+    # shellcheck disable=SC2016 # runs in the container
+    "$DOCKER" run --rm --network none --user 1000:1000 -e HOME=/tmp "$pinned" bash -ec '
+      hipcc --version 2>/dev/null | grep -q "HIP version: 5\.2\." || { echo "hipcc is not HIP 5.2" >&2; exit 1; }
+      cd /tmp && printf "%s\n" "#include <hip/hip_runtime.h>" "__global__ void k(int *p) { *p = 42; }" >k.hip
+      hipcc --offload-arch=gfx90a -fPIC -shared -o k.so k.hip
+      ldd k.so | grep -q "libamdhip64\.so\.5 => /"' ||
+      die "hipcc smoke test failed in $pinned"
+    log "smoke test: hipcc (HIP 5.2) compiles for gfx90a and links libamdhip64.so.5 in $pinned"
+  fi
   log "image $name ready in $((SECONDS - t0))s"
   printf '%s %s\n' "$ref" "$digest"
 }
@@ -591,6 +664,85 @@ cmd_demo_repos() {
 }
 
 # --------------------------------------------------------------------------
+# pypi: pypiserver in a venv, and wheels for it to serve
+# --------------------------------------------------------------------------
+pypi_venv_ready() {
+  local venv="$1" want="$2"
+  [[ -x $venv/bin/pypi-server && -s $venv/.stamp && $(cat "$venv/.stamp") == "$want" ]] || return 1
+  [[ $("$venv/bin/pypi-server" --version 2>/dev/null) == "${PYPI_CONSTRAINTS[0]#*==}" ]]
+}
+
+# True when every spec NAME==VERSION has its NAME-VERSION-*.whl in DIR and
+# DIR/../packages.sha256 matches the files.
+pypi_packages_ready() {
+  local dir="$1" spec name
+  [[ -s $dir.sha256 ]] || return 1
+  for spec in "${PYPI_WHEELS[@]}"; do
+    name=${spec%%==*}
+    compgen -G "$dir/${name//-/_}-${spec#*==}-*.whl" >/dev/null || return 1
+  done
+  (cd "$dir" && sha256sum --quiet --strict -c "../$(basename "$dir").sha256") >/dev/null 2>&1
+}
+
+file_names() { find "$1" -mindepth 1 -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort; }
+
+cmd_pypi() {
+  local root="$CACHE/pypi" t0=$SECONDS
+  local venv="$root/venv" pkgs="$root/packages" logf stamp
+  mkdir -p "$root"
+  stamp="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null) ${PYPI_CONSTRAINTS[*]}" ||
+    die "$PYTHON does not run"
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+    die "${PYPI_CONSTRAINTS[0]} needs Python >= 3.10; $PYTHON is ${stamp%% *}"
+  if pypi_venv_ready "$venv" "$stamp"; then
+    log "pypi venv cached: $venv (pypiserver $("$venv/bin/pypi-server" --version))"
+  else
+    log "creating $venv ($PYTHON ${stamp%% *}) with ${PYPI_CONSTRAINTS[0]}"
+    rm -rf "$venv"
+    logf="$root/venv.log"
+    : >"$logf"
+    # Debian's python3 needs python3-venv (ensurepip) for this.
+    "$PYTHON" -m venv "$venv" >>"$logf" 2>&1 ||
+      { tail -n 20 "$logf" >&2; die "$PYTHON -m venv failed (Debian: apt-get install python3-venv)"; }
+    printf '%s\n' "${PYPI_CONSTRAINTS[@]}" >"$venv/constraints.txt"
+    "$venv/bin/python" -m pip install --no-input -c "$venv/constraints.txt" "${PYPI_CONSTRAINTS[0]}" >>"$logf" 2>&1 ||
+      { tail -n 30 "$logf" >&2; die "pip install ${PYPI_CONSTRAINTS[0]} failed (log: $logf)"; }
+    "$venv/bin/pypi-server" --help >/dev/null || die "$venv/bin/pypi-server --help failed"
+    [[ $("$venv/bin/pypi-server" --version) == "${PYPI_CONSTRAINTS[0]#*==}" ]] ||
+      die "$venv/bin/pypi-server --version is not ${PYPI_CONSTRAINTS[0]#*==}"
+    printf '%s\n' "$stamp" >"$venv/.stamp"
+    log "pypi venv ready: $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')"
+  fi
+  if pypi_packages_ready "$pkgs"; then
+    log "pypi packages cached: $pkgs ($(file_names "$pkgs" | wc -l) wheels)"
+  else
+    local tmp="$root/packages.tmp"
+    rm -rf "$tmp" "$pkgs" "$pkgs.sha256"
+    mkdir -p "$tmp"
+    TEMP_DIRS+=("$tmp")
+    logf="$root/packages.log"
+    : >"$logf"
+    log "pip download ${PYPI_WHEELS[*]}"
+    # One pip call per wheel: two versions of one name in one call are a resolver
+    # conflict even with --no-deps. The venv's pip: Debian's python3 has no pip
+    # module without python3-pip.
+    local spec
+    for spec in "${PYPI_WHEELS[@]}"; do
+      "$venv/bin/python" -m pip download --no-input --no-deps --only-binary=:all: --dest "$tmp" \
+        "$spec" >>"$logf" 2>&1 ||
+        { tail -n 30 "$logf" >&2; die "pip download $spec failed (log: $logf)"; }
+    done
+    [[ $(file_names "$tmp" | wc -l) -eq ${#PYPI_WHEELS[@]} ]] ||
+      die "pip download left $(file_names "$tmp" | tr '\n' ' ')in $tmp, expected ${#PYPI_WHEELS[@]} wheels"
+    mv "$tmp" "$pkgs"
+    (cd "$pkgs" && sha256sum -- *.whl >"../packages.sha256.tmp") && mv "$root/packages.sha256.tmp" "$pkgs.sha256"
+    pypi_packages_ready "$pkgs" || die "$pkgs does not match ${PYPI_WHEELS[*]} after download"
+    log "pypi packages: $(file_names "$pkgs" | tr '\n' ' ')"
+  fi
+  log "pypi fixture ready in $((SECONDS - t0))s: $root"
+}
+
+# --------------------------------------------------------------------------
 # check-examples: build every example in the images and use the wheels
 # --------------------------------------------------------------------------
 # pinned "repo@digest" of an image made by cmd_image (which is a no-op when
@@ -602,7 +754,7 @@ pinned_image() {
 }
 
 cmd_check_examples() {
-  local cpu_ref="${1:-$IMAGE_CPU_REF}" cuda_ref="${2:-$IMAGE_CUDA_REF}"
+  local cpu_ref="${1:-$IMAGE_CPU_REF}" cuda_ref="${2:-$IMAGE_CUDA_REF}" rocm_ref="${3:-$IMAGE_ROCM_REF}"
   local work src name img i out
   work=$(mktemp -d /tmp/wheelbuild-examples.XXXXXX)
   TEMP_DIRS+=("$work")
@@ -611,6 +763,7 @@ cmd_check_examples() {
     name=$(basename "$src")
     case $name in
       *cuda*) img=$(pinned_image cuda118 "$cuda_ref") ;;
+      *rocm*) img=$(pinned_image rocm52 "$rocm_ref") ;;
       *) img=$(pinned_image py311 "$cpu_ref") ;;
     esac
     log "$name: building twice in $img"
@@ -640,6 +793,9 @@ cmd_check_examples() {
       hello-pure) code='import hello_pure; r = hello_pure.greet("wheelbuild"); assert r == "Hello, wheelbuild!", r; print(r)' ;;
       hello-cext) code='import hello_cext; r = hello_cext.add(2, 40); assert r == 42, r; print("add(2, 40) =", r)' ;;
       hello-cuda) code='import hello_cuda as h; v = h.build_version(); assert v == 11080, v; assert h.add(2, 40) == 42; print("built against", v, "runtime", h.runtime_version(), "driver", h.driver_version(), "gpu", h.gpu_available(), "add(2, 40) =", h.add(2, 40))' ;;
+      # HIP 5.2 answers the version calls without a GPU; hipGetDeviceCount()
+      # fails with hipErrorNoDevice when there is no /dev/kfd.
+      hello-rocm) code='import hello_rocm as h; v = h.build_version(); assert v == 50221153, v; assert h.add(2, 40) == 42; print("built against", v, "runtime", h.runtime_version(), "driver", h.driver_version(), "devices", h.device_count(), h.device_status(), "gpu", h.gpu_available(), "add(2, 40) =", h.add(2, 40))' ;;
       *) code="print('no smoke test for $name')" ;;
     esac
     "$DOCKER" run --rm --network none --user 1000:1000 -e HOME=/tmp -v "$work/$name/out1:/wheels:ro" "$img" \
@@ -657,7 +813,10 @@ cmd_all() {
   cmd_image py311 "$IMAGE_CPU_REF"
   cmd_rootfs cuda118
   cmd_image cuda118 "$IMAGE_CUDA_REF"
+  cmd_rootfs rocm52
+  cmd_image rocm52 "$IMAGE_ROCM_REF"
   cmd_demo_repos "$REPO_ROOT/.wheelbuild/demo-repos"
+  cmd_pypi
 }
 
 main() {
@@ -670,6 +829,7 @@ main() {
     image) cmd_image "$@" ;;
     oci) cmd_oci "$@" ;;
     demo-repos) cmd_demo_repos "$@" ;;
+    pypi) cmd_pypi ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::lock::{Lockfile, RefKind, is_full_sha, short_digest};
+use crate::lock::{Lockfile, RefKind, distinct_environments, is_full_sha, short_digest};
 use crate::resolve::{self, ResolveSettings, registry::is_loopback};
 
 /// The kinds of findings; `--allow KIND` accepts one.
@@ -30,12 +30,14 @@ pub enum FindingKind {
     ShortSha,
     /// A non-loopback registry is reached over plain HTTP.
     InsecureRegistry,
+    /// A package index (`[pip]`) that is not on loopback is reached over plain HTTP.
+    InsecureIndex,
     /// Re-resolving an input failed (so it could not be compared).
     Unresolvable,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::LockMissing,
         FindingKind::LockStale,
         FindingKind::Unpinned,
@@ -43,6 +45,7 @@ impl FindingKind {
         FindingKind::Moved,
         FindingKind::ShortSha,
         FindingKind::InsecureRegistry,
+        FindingKind::InsecureIndex,
         FindingKind::Unresolvable,
     ];
 }
@@ -81,13 +84,16 @@ pub struct Finding {
 /// One row of the pinned-input table.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PinnedInput {
-    /// `image` or `git`.
+    /// `image`, `git`, `env` (an environment), `pip` or `apt` (a package of the
+    /// environment listed before it).
     pub input: &'static str,
-    /// Image reference or `url @ ref`.
+    /// Image reference, `url @ ref`, the environment, or `name version`.
     pub subject: String,
-    /// `tag`, `digest`, `branch`, `commit`.
+    /// `tag`, `digest`, `branch`, `commit`; `facts` for environments; `sha256` for pip
+    /// packages; `version` for apt packages.
     pub kind: String,
-    /// The pin: manifest digest or commit SHA; `null` when not pinned.
+    /// The pin: manifest digest, commit SHA, the facts of an environment's image, a pip
+    /// artifact's sha256 or an apt version; `null` when not pinned.
     pub pin: Option<String>,
     pub index_digest: Option<String>,
     /// Projects using it.
@@ -217,6 +223,25 @@ pub async fn audit(
             projects,
         });
     }
+    environments(config, lock, &mut inputs, &mut push);
+    for url in config.settings.pip.urls() {
+        let host = url
+            .strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or_default());
+        let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
+        if let Some(host) = host
+            && !is_loopback(host)
+        {
+            push(
+                FindingKind::InsecureIndex,
+                url.to_string(),
+                "a package index over plain HTTP: what it serves can be altered in transit \
+                 (the lock's sha256s catch it at install, not at `lock`)"
+                    .into(),
+                None,
+            );
+        }
+    }
     for host in &config.settings.insecure_registries {
         if !is_loopback(host) {
             push(
@@ -305,6 +330,74 @@ pub async fn audit(
         allowed,
         inputs,
         checked_upstream: !offline && lock.is_some(),
+    }
+}
+
+/// Each environment (with its image's facts) and every package it pins; an environment
+/// the lock has not resolved is a finding.
+fn environments(
+    config: &Config,
+    lock: Option<&Lockfile>,
+    inputs: &mut Vec<PinnedInput>,
+    push: &mut impl FnMut(FindingKind, String, String, Option<String>),
+) {
+    for input in distinct_environments(config) {
+        let location = config
+            .image_origins
+            .get(&input.image)
+            .map(ToString::to_string);
+        let projects = users(config, |t| {
+            *t.image == input.image && t.pip == input.pip && t.apt == input.apt
+        });
+        let resolved = lock.and_then(|l| l.current_environment(&input, config));
+        if resolved.is_none() {
+            push(
+                FindingKind::Unpinned,
+                input.describe(),
+                "the packages it installs are not resolved in the lock: run `wheelbuild lock`"
+                    .into(),
+                location,
+            );
+        }
+        inputs.push(PinnedInput {
+            input: "env",
+            subject: input
+                .describe()
+                .trim_start_matches("environment ")
+                .to_string(),
+            kind: "facts".into(),
+            pin: resolved.map(|e| {
+                e.facts
+                    .0
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            index_digest: None,
+            projects: projects.clone(),
+        });
+        let Some(env) = resolved else { continue };
+        for p in &env.packages {
+            inputs.push(PinnedInput {
+                input: "pip",
+                subject: format!("{} {}", p.name, p.version),
+                kind: "sha256".into(),
+                pin: Some(p.sha256.clone()),
+                index_digest: None,
+                projects: projects.clone(),
+            });
+        }
+        for d in &env.debs {
+            inputs.push(PinnedInput {
+                input: "apt",
+                subject: d.name.clone(),
+                kind: "version".into(),
+                pin: Some(d.version.clone()),
+                index_digest: None,
+                projects: projects.clone(),
+            });
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::diag::Location;
+use crate::exec::access::AccessError;
 use crate::exec::docker::DockerError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
@@ -43,6 +44,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 impl From<PlanError> for Error {
@@ -62,6 +65,7 @@ impl Error {
             Error::Resolve(e) => e.hint(),
             Error::Store(e) => e.hint(),
             Error::Docker(e) => e.hint(),
+            Error::Access(e) => Some(e.hint()),
         }
     }
 
@@ -70,7 +74,7 @@ impl Error {
             Error::Config(e) => e.location(),
             Error::Lock(e) => e.location(),
             Error::Resolve(e) => e.location(),
-            Error::Store(_) | Error::Docker(_) => None,
+            Error::Store(_) | Error::Docker(_) | Error::Access(_) => None,
         }
     }
 
@@ -85,6 +89,7 @@ impl Error {
             Error::Store(StoreError::Io { .. }) => Exit::Unavailable,
             Error::Store(StoreError::Corrupt { .. }) => Exit::UserError,
             Error::Docker(_) => Exit::Unavailable,
+            Error::Access(_) => Exit::UserError,
         }
     }
 

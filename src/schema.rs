@@ -1,7 +1,7 @@
 //! JSON Schemas of the two file formats, generated from the Rust types.
 //!
 //! The committed copies under `schemas/` are checked by a test that fails when they are
-//! stale; `WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test schemas` rewrites them.
+//! stale; `WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas` rewrites them.
 
 use crate::config::ConfigFile;
 use crate::lock::Lockfile;

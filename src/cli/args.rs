@@ -113,11 +113,15 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LockArgs {
     /// Re-resolve only these projects (their git ref) or images (reference or repository).
+    /// A pip package name re-resolves every environment that installs it.
     #[arg(long, value_name = "NAME", num_args = 1.., conflicts_with = "update_all")]
     pub update: Vec<String>,
     /// Re-resolve every input.
     #[arg(long)]
     pub update_all: bool,
+    /// Re-resolve every environment (pip and apt packages) in its pinned image.
+    #[arg(long)]
+    pub update_env: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
 pub(crate) struct Progress {
     verbosity: i8,
@@ -89,6 +90,10 @@ impl Reporter for Progress {
             "Damaged",
             moved_to.display()
         ));
+    }
+
+    fn warning(&self, id: &str, message: &str) {
+        self.line(&format!("{WARN}{:>12}{WARN:#} {id}: {message}", "Warning"));
     }
 
     fn finished(&self, report: &TargetReport) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::{Config, ConfigError};
+use crate::exec::access::Access;
 use crate::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
 use crate::store::Store;
 
@@ -95,6 +96,19 @@ impl ProjectSettings {
             channel,
             network,
         })
+    }
+
+    /// How containers reach the network and the package index, with `${VAR}` references
+    /// expanded: only for commands that start containers (`plan` needs no credentials).
+    pub(crate) fn access(&self) -> Result<Access, crate::Error> {
+        let s = &self.config.settings;
+        Access::new(
+            s.build.network,
+            s.build.ca_certificates.as_deref(),
+            &s.pip,
+            |name| std::env::var(name).ok(),
+        )
+        .map_err(Into::into)
     }
 
     pub(crate) fn store(&self) -> Store {

@@ -170,8 +170,10 @@ impl Validator<'_> {
                 uid: f.build.uid,
                 gid: f.build.gid,
                 network: f.build.network.unwrap_or(Network::Default),
+                ca_certificates: self.ca_certificates(root)?,
             },
             network: self.network()?,
+            pip: self.pip_index()?,
         })
     }
 

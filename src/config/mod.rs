@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::Location;
 pub(crate) use model::Network;
-pub use model::{Cell, Config, GitInput, ImageInput, Project, Target};
+pub use model::{Cell, Config, GitInput, ImageInput, PipIndex, Project, Target};
 pub(crate) use syntax::ConfigFile;
 use validate::{Ctx, Validator};
 

@@ -118,6 +118,34 @@ pub(crate) struct Settings {
     pub store_dir: PathBuf,
     pub build: BuildOptions,
     pub network: NetworkTimeouts,
+    pub pip: PipIndex,
+}
+
+/// `[pip]`: the index settings, as written (`${VAR}` references are expanded from the
+/// environment only when a container is started, so secrets stay out of every file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PipIndex {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_index_url: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub find_links: Vec<String>,
+}
+
+impl PipIndex {
+    pub fn is_default(&self) -> bool {
+        self == &PipIndex::default()
+    }
+
+    /// Every URL, for checks (`audit`'s plain-HTTP finding).
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.index_url
+            .iter()
+            .chain(&self.extra_index_url)
+            .chain(&self.find_links)
+            .map(String::as_str)
+    }
 }
 
 /// `[network]`: time limits the config sets (the command layer applies environment
@@ -139,11 +167,13 @@ pub(crate) struct CacheSettings {
     pub channel: String,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct BuildOptions {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub network: Network,
+    /// `ca-certificates`, resolved against the config's directory (checked to exist).
+    pub ca_certificates: Option<PathBuf>,
 }
 
 /// A validated configuration with its matrix expanded.
@@ -168,6 +198,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// `[pip]`, the index settings.
+    pub fn pip_index(&self) -> &PipIndex {
+        &self.settings.pip
+    }
+
     pub fn project_of(&self, target: &Target) -> &Project {
         &self.projects[target.project]
     }

@@ -52,6 +52,10 @@ pub(crate) struct ConfigFile {
     /// Time limits of registry requests and git commands.
     #[serde(default)]
     pub network: NetworkTable,
+    /// The package index pip resolves and installs from. Not part of any build key: the
+    /// lock pins every package by sha256 whatever index served it.
+    #[serde(default)]
+    pub pip: PipTable,
 }
 
 /// Matrix axes. `python` is required; `cuda` defaults to `["cpu"]`.
@@ -264,16 +268,43 @@ pub(crate) struct BuildTable {
     /// GID the build runs as inside the container. Default 1000.
     #[serde(default)]
     pub gid: Option<u32>,
-    /// Network of the build step: `default` or `none`.
+    /// Network of the containers: `default` (Docker's bridge), `host` (the machine's
+    /// own, e.g. to reach an index on 127.0.0.1), or `none` (the build step has no
+    /// network; resolving and installing packages still use the default one).
     #[serde(default)]
     pub network: Option<Network>,
+    /// A CA bundle on this machine (PEM), mounted read-only into every container
+    /// wheelbuild starts and named by `SSL_CERT_FILE`, `PIP_CERT` and
+    /// `REQUESTS_CA_BUNDLE`: for TLS-intercepting proxies. Relative to the config file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_certificates: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Network {
     Default,
+    Host,
     None,
+}
+
+/// `[pip]`: where packages come from (pip's own options of the same names).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct PipTable {
+    /// The main index, e.g. `https://pypi.org/simple`. Default: pip's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub index_url: Option<Spanned<String>>,
+    /// More indexes, e.g. `https://download.pytorch.org/whl/cu118`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub extra_index_url: Vec<Spanned<String>>,
+    /// Pages or directories of links to archives.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub find_links: Vec<Spanned<String>>,
 }
 
 /// Time limits, in whole seconds (at least 1). `WHEELBUILD_CONNECT_TIMEOUT`,

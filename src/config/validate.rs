@@ -424,6 +424,79 @@ impl Validator<'_> {
         Ok(out)
     }
 
+    /// `build.ca-certificates`: a file that exists now (a typo found at the first TLS
+    /// handshake inside a container would be far from its cause).
+    pub(crate) fn ca_certificates(
+        &self,
+        root: &std::path::Path,
+    ) -> Result<Option<std::path::PathBuf>, ConfigError> {
+        let Some(value) = &self.file.build.ca_certificates else {
+            return Ok(None);
+        };
+        let path = root.join(value.get_ref());
+        if path.is_file() {
+            return Ok(Some(path));
+        }
+        Err(self.ctx.err(
+            value.span(),
+            format!(
+                "the CA bundle `{}` is not a file on this machine",
+                shown(value.get_ref())
+            ),
+            Some("give a PEM bundle such as `/etc/ssl/certs/ca-certificates.crt`".into()),
+        ))
+    }
+
+    /// `[pip]`: http(s) URLs without credentials (`${VAR}` references to the environment
+    /// carry those, so they never reach the lock).
+    pub(crate) fn pip_index(&self) -> Result<super::model::PipIndex, ConfigError> {
+        let p = &self.file.pip;
+        let check = |key: &str, v: &Spanned<String>| -> Result<String, ConfigError> {
+            let url = v.get_ref();
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            let Some(rest) = rest.filter(|r| !r.is_empty()) else {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!("pip.{key} `{}` is not an http(s) URL", shown(url)),
+                    Some("e.g. `https://download.pytorch.org/whl/cu118`".into()),
+                ));
+            };
+            let authority = rest.split('/').next().unwrap_or_default();
+            if authority.contains('@') && !authority.contains("${") {
+                return Err(self.ctx.err(
+                    v.span(),
+                    format!("pip.{key} has credentials written into it"),
+                    Some(
+                        "refer to environment variables instead, e.g. \
+                         `https://${INDEX_USER}:${INDEX_TOKEN}@host/simple`: they are \
+                         expanded only inside the containers"
+                            .into(),
+                    ),
+                ));
+            }
+            Ok(url.clone())
+        };
+        Ok(super::model::PipIndex {
+            index_url: p
+                .index_url
+                .as_ref()
+                .map(|v| check("index-url", v))
+                .transpose()?,
+            extra_index_url: p
+                .extra_index_url
+                .iter()
+                .map(|v| check("extra-index-url", v))
+                .collect::<Result<_, _>>()?,
+            find_links: p
+                .find_links
+                .iter()
+                .map(|v| check("find-links", v))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
     pub(crate) fn env_name(&self, name: &str, value: &Spanned<String>) -> Result<(), ConfigError> {
         if name.is_empty()
             || name.len() > 128

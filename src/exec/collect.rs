@@ -5,6 +5,7 @@
 use futures::StreamExt;
 
 use super::{BuildError, Run, io_err, paths};
+use crate::accel::Accel;
 use crate::plan::PlannedTarget;
 use crate::store::{Staging, WheelRecord};
 use crate::wheel;
@@ -46,8 +47,13 @@ impl Run<'_> {
         }
         let wheels_dir = staging.wheels_dir();
         let python = t.target.cell.get("python").unwrap_or_default().to_string();
+        let family = match &t.target.cell.accel {
+            Accel::Cpu => None,
+            Accel::Cuda(_) => Some((wheel::GpuFamily::Cuda, "CUDA")),
+            Accel::Rocm(_) => Some((wheel::GpuFamily::Rocm, "ROCm")),
+        };
         let platform = t.target.image.platform.wheel_tag().unwrap_or_default();
-        tokio::task::spawn_blocking(move || -> Result<Vec<WheelRecord>, BuildError> {
+        let (records, warnings) = tokio::task::spawn_blocking(move || -> Result<_, BuildError> {
             let file = std::fs::File::open(&tar_path)
                 .map_err(|e| io_err("reading the output archive", e))?;
             let names =
@@ -57,23 +63,40 @@ impl Run<'_> {
                 return Err(BuildError::NoWheel);
             }
             let mut records = Vec::new();
+            let mut warnings = Vec::new();
             for name in names {
-                let info = wheel::check_wheel(&wheels_dir.join(&name))?;
+                let path = wheels_dir.join(&name);
+                let info = wheel::check_wheel(&path)?;
                 info.name
                     .fits(&python, &platform)
                     .map_err(|e| BuildError::WrongWheel {
                         file: name.clone(),
                         detail: e.to_string(),
                     })?;
+                // A wheel with compiled code but none for the cell's GPU: a silent
+                // CPU-only build. Pure wheels are what they say they are.
+                if let Some((family, label)) = family
+                    && !info.name.platform.iter().all(|p| p == "any")
+                    && wheel::gpu_evidence(&path, family)?.is_none()
+                {
+                    warnings.push(format!(
+                        "{name} was built in a {label} cell but contains no {label} code \
+                         (no device code, links no {label} runtime library): a CPU-only build?"
+                    ));
+                }
                 records.push(WheelRecord {
                     file: name,
                     sha256: info.sha256,
                     size: info.size,
                 });
             }
-            Ok(records)
+            Ok((records, warnings))
         })
         .await
-        .map_err(|e| io_err("checking wheels", e))?
+        .map_err(|e| io_err("checking wheels", e))??;
+        for w in &warnings {
+            self.reporter.warning(&t.target.id, w);
+        }
+        Ok(records)
     }
 }

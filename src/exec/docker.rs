@@ -97,7 +97,8 @@ pub struct ContainerConfig {
     pub env: Vec<String>,
     pub user: Option<String>,
     pub binds: Vec<String>,
-    pub network_none: bool,
+    /// Docker's network mode; `None` is the daemon's default bridge.
+    pub network: Option<String>,
     pub gpu: bool,
     pub labels: BTreeMap<String, String>,
     /// Drop capabilities and forbid privilege gain (build containers); not for the root
@@ -257,7 +258,7 @@ impl Engine {
     ) -> Result<(String, i64), DockerError> {
         let host_config = HostConfig {
             binds: Some(config.binds.clone()),
-            network_mode: config.network_none.then(|| "none".to_string()),
+            network_mode: config.network.clone(),
             security_opt: config
                 .hardened
                 .then(|| vec!["no-new-privileges".to_string()]),

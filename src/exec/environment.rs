@@ -1,31 +1,34 @@
 //! The images a build runs in: the base image pulled by digest, and the environment image
-//! (base + apt + pip + wheelbuild's directories) built once per environment key.
+//! (base + the lock's apt and pip pins + wheelbuild's directories) built once per
+//! environment key.
 
 use std::io::Write as _;
 
 use serde::Serialize;
 
+use super::access::Step;
 use super::docker::{self, ContainerConfig};
 use super::{BuildError, Run, io_err, paths, run::labels};
 use crate::canonical::Context;
+use crate::lock::{AptPin, PipPin};
 use crate::plan::PlannedTarget;
 use crate::plan::key::{ImageKey, KeyInputs};
 
 /// The environment image's setup script (`env.sh`), run as root:
-/// `sh -c SCRIPT wheelbuild-env APT PIP`.
-const ENV_SCRIPT: &str = include_str!("scripts/env.sh");
+/// `sh -c SCRIPT wheelbuild-env APT REQUIREMENTS`.
+pub(crate) const ENV_SCRIPT: &str = include_str!("scripts/env.sh");
 
 /// blake3 derive-key context of environment image keys.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 environment image");
 
-/// The key of a build environment: base image, apt and pip lists, and the setup script.
-/// Targets that share it share one image.
+/// The key of a build environment: base image, the apt and pip pins, and the setup
+/// script. Targets that share it share one image.
 fn env_key(inputs: &KeyInputs<'_>) -> String {
     #[derive(Serialize)]
     struct EnvInputs<'a> {
         image: &'a ImageKey<'a>,
-        apt: &'a [String],
-        pip: &'a [String],
+        apt: &'a [AptPin],
+        pip: &'a [PipPin],
         script: &'a str,
     }
     CONTEXT
@@ -108,22 +111,27 @@ impl Run<'_> {
                         "-c".into(),
                         ENV_SCRIPT.into(),
                         "wheelbuild-env".into(),
-                        inputs.apt.join(" "),
-                        inputs.pip.join(" "),
+                        apt_pins(&inputs.apt),
+                        requirements(&inputs.pip),
                     ],
-                    env: vec![
-                        "PIP_BREAK_SYSTEM_PACKAGES=1".into(),
-                        "PIP_DISABLE_PIP_VERSION_CHECK=1".into(),
-                    ],
+                    env: [
+                        "PIP_BREAK_SYSTEM_PACKAGES=1",
+                        "PIP_DISABLE_PIP_VERSION_CHECK=1",
+                    ]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(self.settings.access.env().iter().cloned())
+                    .collect(),
                     user: Some("0:0".into()),
                     binds: caches
                         .pip
                         .iter()
                         .map(|d| docker::bind(d, paths::PIP, false))
+                        .chain(self.settings.access.binds())
                         .collect(),
-                    network_none: false,
+                    network: self.settings.access.network_mode(Step::Packages),
                     gpu: false,
-                    labels: labels(&t.target.id, &t.key),
+                    labels: labels(&t.target.id, &t.key.0),
                     hardened: false,
                 };
                 let id = &t.target.id;
@@ -144,15 +152,136 @@ impl Run<'_> {
                         .commit(&container, "wheelbuild-env", &key[..32])
                         .await
                         .map_err(Into::into),
-                    code => Err(BuildError::EnvFailed {
+                    code => Err(pin_failure(&log_path).unwrap_or(BuildError::EnvFailed {
                         code,
                         log: log_path.clone(),
-                    }),
+                    })),
                 };
                 engine.remove(&container).await?;
                 result.map(|()| tag.clone())
             })
             .await?;
         Ok(image.clone())
+    }
+}
+
+/// apt's arguments: every pinned package at its version.
+fn apt_pins(pins: &[AptPin]) -> String {
+    pins.iter()
+        .map(|p| format!("{}={}", p.name, p.version))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A pip requirements file with every pin and its hash (`--require-hashes` refuses
+/// anything else, transitive dependencies included).
+fn requirements(pins: &[PipPin]) -> String {
+    pins.iter()
+        .map(|p| format!("{}=={} --hash=sha256:{}", p.name, p.version, p.sha256))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A failed setup whose cause is a pin the index or the mirror no longer serves as
+/// locked: named, with the way out. `None` for other failures.
+fn pin_failure(log: &std::path::Path) -> Option<BuildError> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let pin = |manager: &'static str, package: &str, problem: String| BuildError::PinFailed {
+        manager,
+        package: package.to_string(),
+        problem,
+        log: log.to_path_buf(),
+    };
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.contains("DO NOT MATCH THE HASHES") {
+            // `    six==1.16.0 from http://…:` then `Expected sha256 …` / `Got …`.
+            let entry = lines.find(|l| l.contains("==") && l.contains(" from "))?;
+            let name = entry.trim().split("==").next()?;
+            let got = lines
+                .find_map(|l| l.trim().strip_prefix("Got"))
+                .map(|g| g.trim().to_string())
+                .unwrap_or_default();
+            return Some(pin(
+                "pip",
+                name,
+                format!("the index serves other bytes than the lock pins (sha256 {got})"),
+            ));
+        }
+        if let Some(rest) = line.split("No matching distribution found for ").nth(1) {
+            let name = rest.trim().split("==").next()?;
+            return Some(pin(
+                "pip",
+                name,
+                format!("the index no longer serves `{}`", rest.trim()),
+            ));
+        }
+        // apt: `E: Version '1.2-3' for 'ninja-build' was not found`
+        if let Some(rest) = line.strip_prefix("E: Version '")
+            && let Some((version, rest)) = rest.split_once("' for '")
+            && let Some((name, _)) = rest.split_once('\'')
+        {
+            return Some(pin(
+                "apt",
+                name,
+                format!("the mirror no longer has version {version}"),
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_mismatch_at_install_names_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("env.log");
+        std::fs::write(
+            &log,
+            "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. Otherwise, examine the package contents carefully; someone may have tampered with them.\n    six==1.16.0 from http://127.0.0.1:1/packages/six-1.16.0-py2.py3-none-any.whl:\n        Expected sha256 8abb\n             Got        1e61\n",
+        )
+        .unwrap();
+        let e = pin_failure(&log).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "pip package `six`: the index serves other bytes than the lock pins (sha256 1e61)"
+        );
+        assert_eq!(
+            e.hint().unwrap(),
+            "run `wheelbuild lock --update six` to pin what the index serves now, after checking why it changed"
+        );
+    }
+
+    #[test]
+    fn an_apt_version_gone_from_the_mirror_names_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("env.log");
+        std::fs::write(
+            &log,
+            "E: Version '1.10.1-1' for 'ninja-build' was not found\n",
+        )
+        .unwrap();
+        let e = pin_failure(&log).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "apt package `ninja-build`: the mirror no longer has version 1.10.1-1"
+        );
+    }
+
+    #[test]
+    fn requirements_pin_every_package_by_hash() {
+        let pins = [PipPin {
+            name: "six".into(),
+            version: "1.16.0".into(),
+            file: "six-1.16.0-py2.py3-none-any.whl".into(),
+            sha256: "ab".repeat(32),
+        }];
+        assert_eq!(
+            requirements(&pins),
+            format!("six==1.16.0 --hash=sha256:{}", "ab".repeat(32))
+        );
     }
 }

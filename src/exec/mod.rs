@@ -20,6 +20,7 @@
 //! removed whatever happens; the caller removes the ones still running on Ctrl-C
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
+pub mod access;
 mod caches;
 mod cleanup;
 mod collect;
@@ -48,6 +49,8 @@ use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::cleanup;
 use docker::{DockerError, Engine};
+pub(crate) use environment::ENV_SCRIPT;
+pub(crate) use run::{BUILD_SCRIPT, labels};
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.
@@ -78,6 +81,13 @@ pub enum BuildError {
     Failed { code: i64 },
     #[error("setting up the build environment (apt/pip) exited with status {code}")]
     EnvFailed { code: i64, log: PathBuf },
+    #[error("{manager} package `{package}`: {problem}")]
+    PinFailed {
+        manager: &'static str,
+        package: String,
+        problem: String,
+        log: PathBuf,
+    },
     #[error("the build produced no wheel in $WHEELBUILD_OUT")]
     NoWheel,
     #[error("wheel {file} does not fit this target: {detail}")]
@@ -117,6 +127,17 @@ impl BuildError {
                 "the apt/pip output above says why; check the project's `apt` and `pip` lists"
                     .into(),
             ),
+            BuildError::PinFailed {
+                manager: "pip",
+                package,
+                ..
+            } => Some(format!(
+                "run `wheelbuild lock --update {package}` to pin what the index serves now, after checking why it changed"
+            )),
+            BuildError::PinFailed { .. } => Some(
+                "run `wheelbuild lock --update-env` to pin what the mirror has now (or use a snapshot mirror)"
+                    .into(),
+            ),
             BuildError::NoWheel => {
                 Some("the build command must write its wheels to $WHEELBUILD_OUT".into())
             }
@@ -135,7 +156,7 @@ impl BuildError {
     /// none (the build itself went well, or never ran).
     fn log<'a>(&'a self, build_log: &'a Path) -> Option<&'a Path> {
         match self {
-            BuildError::EnvFailed { log, .. } => Some(log),
+            BuildError::EnvFailed { log, .. } | BuildError::PinFailed { log, .. } => Some(log),
             BuildError::Failed { .. }
             | BuildError::ToolchainCheckFailed { .. }
             | BuildError::NoWheel
@@ -164,7 +185,8 @@ pub struct BuildSettings {
     pub rebuild_env: bool,
     pub uid: u32,
     pub gid: u32,
-    pub network_none: bool,
+    /// Network, CA bundle, proxies and package index of every container.
+    pub access: access::Access,
     pub cache_dir: PathBuf,
     pub ccache: bool,
     pub pip_cache: bool,
@@ -209,6 +231,8 @@ pub trait Reporter: Send + Sync {
     fn output(&self, id: &str, line: &str);
     /// A store entry failed its check and was moved to `moved_to`; the target is rebuilt.
     fn quarantined(&self, id: &str, damage: &Damage, moved_to: &Path);
+    /// Something about a built target that its user should look at (the build stands).
+    fn warning(&self, id: &str, message: &str);
     fn finished(&self, report: &TargetReport);
 }
 
@@ -271,6 +295,8 @@ struct Built {
     wheels: Vec<crate::store::WheelRecord>,
     duration: Duration,
     ccache: Option<CacheStats>,
+    /// `::wheelbuild:: fact NAME=VALUE` lines of the build's output.
+    facts: BTreeMap<String, String>,
 }
 
 impl<'a> Run<'a> {
@@ -371,6 +397,7 @@ impl<'a> Run<'a> {
             log: format!("logs/{}.log", t.key),
             duration_ms: built.duration.as_millis() as u64,
             ccache: built.ccache.clone(),
+            facts: built.facts,
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
         };
         self.store.commit(staging, &record)?;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::access::Step;
 use super::docker::{self, ContainerConfig};
 use super::{BuildError, Built, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source};
 use crate::config::Target;
@@ -15,7 +16,7 @@ use crate::plan::key::{BuildKey, KeyInputs};
 use crate::store::{CacheStats, Staging};
 
 /// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR`.
-const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
+pub(crate) const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
 
 impl Run<'_> {
     /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`
@@ -57,6 +58,7 @@ impl Run<'_> {
             self.caches(&t.target.cell.accel)?
         };
         let mut binds = vec![docker::bind(&src.dir, paths::SRC, true)];
+        binds.extend(self.settings.access.binds());
         if let Some(d) = &caches.ccache {
             binds.push(docker::bind(d, paths::CCACHE, false));
         }
@@ -83,13 +85,14 @@ impl Run<'_> {
             env,
             user: Some(format!("{}:{}", self.settings.uid, self.settings.gid)),
             binds,
-            network_none: self.settings.network_none,
+            network: self.settings.access.network_mode(Step::Build),
             gpu: t.project.gpu,
-            labels: labels(&t.target.id, &t.key),
+            labels: labels(&t.target.id, &t.key.0),
             hardened: true,
         };
         self.reporter.phase(id, "building");
         let mut ccache = None;
+        let mut facts = BTreeMap::new();
         let mut pending = Vec::new();
         let name = container_name(&t.key);
         let (container, exit) = engine
@@ -102,6 +105,12 @@ impl Run<'_> {
                     let line = line.trim_end();
                     if let Some(stats) = parse_ccache(line) {
                         ccache = Some(stats);
+                    }
+                    if let Some((k, v)) = line
+                        .strip_prefix("::wheelbuild:: fact ")
+                        .and_then(|f| f.split_once('='))
+                    {
+                        facts.insert(k.to_string(), v.to_string());
                     }
                     self.reporter.output(id, line);
                 }
@@ -127,6 +136,7 @@ impl Run<'_> {
             wheels,
             duration: started.elapsed(),
             ccache,
+            facts,
         })
     }
 
@@ -138,6 +148,7 @@ impl Run<'_> {
         env.push(format!("SOURCE_DATE_EPOCH={epoch}"));
         env.push(format!("WHEELBUILD_OUT={}", paths::OUT));
         env.push(format!("HOME={}", paths::HOME));
+        env.extend(self.settings.access.env().iter().cloned());
         if ccache {
             env.push("WHEELBUILD_CCACHE=1".into());
         }
@@ -150,11 +161,11 @@ impl Run<'_> {
 
 /// Labels of every container wheelbuild creates: what it builds, and which process owns
 /// it (so that the next run can remove the containers of a killed one).
-pub(super) fn labels(target: &str, key: &BuildKey) -> BTreeMap<String, String> {
+pub(crate) fn labels(target: &str, key: &str) -> BTreeMap<String, String> {
     let mut labels = cleanup::owner_labels();
     labels.insert(docker::LABEL.to_string(), "1".to_string());
     labels.insert(format!("{}.target", docker::LABEL), target.to_string());
-    labels.insert(format!("{}.key", docker::LABEL), key.0.clone());
+    labels.insert(format!("{}.key", docker::LABEL), key.to_string());
     labels
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{LockedGit, LockedImage, Lockfile, short_digest};
+use super::{LockedEnvironment, LockedGit, LockedImage, Lockfile, short_digest};
 
 /// One line of `lock`'s report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl fmt::Display for Change {
 
 /// Differences between two locks, image entries first, each group in lock order.
 pub(crate) fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
-    let empty = Lockfile::new(String::new(), vec![], vec![]);
+    let empty = Lockfile::new(String::new(), vec![], vec![], vec![]);
     let old = old.unwrap_or(&empty);
     let mut changes = Vec::new();
     let describe_image = |i: &LockedImage| match &i.index_digest {
@@ -108,5 +108,123 @@ pub(crate) fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
             });
         }
     }
+    environments(old, new, &mut changes);
     changes
+}
+
+/// Environments added or removed as a whole; in one kept, each package that changed.
+fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
+    let id = |e: &'_ LockedEnvironment| -> (String, String, Vec<String>, Vec<String>) {
+        (
+            e.image.clone(),
+            e.platform.clone(),
+            e.pip.clone(),
+            e.apt.clone(),
+        )
+    };
+    let by_id = |l: &Lockfile| -> BTreeMap<_, LockedEnvironment> {
+        l.environments.iter().map(|e| (id(e), e.clone())).collect()
+    };
+    let (before, after) = (by_id(old), by_id(new));
+    let describe = |e: &LockedEnvironment| {
+        let mut what = format!("environment {}", e.image);
+        for (kind, list) in [("pip", &e.pip), ("apt", &e.apt)] {
+            if !list.is_empty() {
+                what.push_str(&format!(" + {kind} {}", list.join(" ")));
+            }
+        }
+        what
+    };
+    let summary = |e: &LockedEnvironment| {
+        format!(
+            "({} pip, {} apt package(s))",
+            e.packages.len(),
+            e.debs.len()
+        )
+    };
+    for (key, n) in &after {
+        let Some(o) = before.get(key) else {
+            changes.push(Change::Added {
+                what: describe(n),
+                new: summary(n),
+            });
+            continue;
+        };
+        // (A new environment is one line: its packages are in the file, and `audit`
+        // lists them.)
+        let pins = |e: &LockedEnvironment| -> BTreeMap<String, (String, String)> {
+            e.packages
+                .iter()
+                .map(|p| {
+                    (
+                        format!("pip {}", p.name),
+                        (p.version.clone(), p.sha256.clone()),
+                    )
+                })
+                .chain(e.debs.iter().map(|d| {
+                    (
+                        format!("apt {}", d.name),
+                        (d.version.clone(), String::new()),
+                    )
+                }))
+                .collect()
+        };
+        let (was, now) = (pins(o), pins(n));
+        let show = |(version, sha): &(String, String), other: Option<&(String, String)>| {
+            // The digest only when it is what changed: a rebuilt artifact of one version.
+            match other {
+                Some((v, s)) if v == version && s != sha && !sha.is_empty() => {
+                    format!("{version} (sha256:{})", &sha[..12.min(sha.len())])
+                }
+                _ => version.clone(),
+            }
+        };
+        let scope = format!(" ({})", n.image);
+        for (name, pin) in &now {
+            match was.get(name) {
+                None => changes.push(Change::Added {
+                    what: format!("{name}{scope}"),
+                    new: show(pin, None),
+                }),
+                Some(old_pin) if old_pin != pin => changes.push(Change::Updated {
+                    what: format!("{name}{scope}"),
+                    old: show(old_pin, Some(pin)),
+                    new: show(pin, Some(old_pin)),
+                }),
+                Some(_) => {}
+            }
+        }
+        for (name, pin) in &was {
+            if !now.contains_key(name) {
+                changes.push(Change::Removed {
+                    what: format!("{name}{scope}"),
+                    old: show(pin, None),
+                });
+            }
+        }
+        if o.facts != n.facts {
+            for (k, v) in &n.facts.0 {
+                match o.facts.0.get(k) {
+                    Some(old) if old != v => changes.push(Change::Updated {
+                        what: format!("fact {k}{scope}"),
+                        old: old.clone(),
+                        new: v.clone(),
+                    }),
+                    None => changes.push(Change::Added {
+                        what: format!("fact {k}{scope}"),
+                        new: v.clone(),
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (key, o) in &before {
+        if !after.contains_key(key) {
+            changes.push(Change::Removed {
+                what: describe(o),
+                old: summary(o),
+            });
+        }
+    }
 }

@@ -4,19 +4,26 @@
 use serde::Serialize;
 
 use crate::canonical::Context;
-use crate::config::Config;
+use crate::config::{Config, PipIndex};
 
 /// blake3 derive-key context of the fingerprint.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 lock inputs");
 
 /// Fingerprint of the config inputs that the lock pins: every distinct image reference
-/// with its platform and every distinct git URL with its ref. Nothing else in the config
-/// affects what `lock` resolves, so editing a build command never makes the lock stale.
+/// with its platform, every distinct git URL with its ref, every environment (image, pip
+/// and apt requests) and the index settings. Nothing else in the config affects what
+/// `lock` resolves, so editing a build command never makes the lock stale.
 pub fn lock_inputs(config: &Config) -> String {
     #[derive(Serialize)]
     struct Inputs<'a> {
         images: Vec<(&'a str, String)>,
         git: Vec<(&'a str, Option<&'a str>)>,
+    }
+    #[derive(Serialize)]
+    struct WithEnvironments<'a> {
+        inputs: Inputs<'a>,
+        environments: Vec<(String, String, Vec<String>, Vec<String>)>,
+        index: &'a PipIndex,
     }
     let inputs = Inputs {
         images: config
@@ -28,5 +35,27 @@ pub fn lock_inputs(config: &Config) -> String {
             .map(|g| (g.url.as_str(), g.reference.as_deref()))
             .collect(),
     };
-    format!("blake3:{}", CONTEXT.hash(&inputs).to_hex())
+    let environments: Vec<_> = super::distinct_environments(config)
+        .into_iter()
+        .map(|e| {
+            (
+                e.image.reference,
+                e.image.platform.to_string(),
+                e.pip,
+                e.apt,
+            )
+        })
+        .collect();
+    // A config that installs nothing keeps the fingerprint locks had before environments
+    // existed, so that those locks stay current.
+    let hash = if environments.is_empty() && config.settings.pip.is_default() {
+        CONTEXT.hash(&inputs)
+    } else {
+        CONTEXT.hash(&WithEnvironments {
+            inputs,
+            environments,
+            index: &config.settings.pip,
+        })
+    };
+    format!("blake3:{}", hash.to_hex())
 }

@@ -4,13 +4,15 @@
 //! * [`writer`]: our own stable TOML writer ([`Lockfile::to_toml`]), whose bytes are a pure
 //!   function of the content, written atomically (a killed `lock` leaves the old file);
 //! * [`diff`]: what changed between two locks;
-//! * `inputs`: the fingerprint of the config inputs a lock was made from.
+//! * `inputs`: the fingerprint of the config inputs a lock was made from;
+//! * [`environment`]: environments, the pip and apt packages builds install, pinned.
 //!
 //! Entries are keyed by the *config's* spelling of an input (image reference + platform,
 //! git URL + ref), so the file is portable between machines and a pin is kept for as long
 //! as the config still asks for that input.
 
 mod diff;
+pub(crate) mod environment;
 mod inputs;
 mod writer;
 
@@ -25,11 +27,18 @@ use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::Location;
 use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
+pub(crate) use environment::RESOLVE_SCRIPT;
+pub use environment::{
+    AptPin, EnvironmentInput, Facts, LockedEnvironment, PipPin, distinct_environments,
+    normalize_name,
+};
 pub use inputs::lock_inputs;
 pub use writer::quote;
 
-/// Format version written in the file; readers refuse newer ones.
-pub(crate) const LOCK_VERSION: u32 = 1;
+/// Newest format version; readers refuse newer ones. Version 2 adds environments; a lock
+/// without any is written as version 1, which older wheelbuilds read too.
+pub(crate) const LOCK_VERSION: u32 = 2;
+const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -45,6 +54,9 @@ pub struct Lockfile {
     /// Pinned git sources.
     #[serde(default)]
     pub git: Vec<LockedGit>,
+    /// Resolved build environments (pip and apt packages).
+    #[serde(default, rename = "environment")]
+    pub environments: Vec<LockedEnvironment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -204,15 +216,20 @@ impl Lockfile {
                     path: path.to_path_buf(),
                     found: u32::try_from(*v.get_ref()).unwrap_or(u32::MAX),
                 }),
-                Some(v) if *v.get_ref() != i64::from(LOCK_VERSION) => Some(corrupt(
-                    format!("unsupported version {}", v.get_ref()),
-                    Some(v.span()),
-                )),
+                Some(v)
+                    if !(i64::from(OLDEST_VERSION)..=i64::from(LOCK_VERSION))
+                        .contains(v.get_ref()) =>
+                {
+                    Some(corrupt(
+                        format!("unsupported version {}", v.get_ref()),
+                        Some(v.span()),
+                    ))
+                }
                 Some(_) => None,
             }
         };
         let lock: Lockfile = match toml::from_str::<Lockfile>(text) {
-            Ok(lock) if lock.version == LOCK_VERSION => lock,
+            Ok(lock) if (OLDEST_VERSION..=LOCK_VERSION).contains(&lock.version) => lock,
             Ok(lock) => {
                 return Err(version_problem().unwrap_or_else(|| {
                     corrupt(format!("unsupported version {}", lock.version), None)
@@ -269,6 +286,28 @@ impl Lockfile {
                 ));
             }
         }
+        let mut seen = BTreeSet::new();
+        for env in &lock.environments {
+            for p in &env.packages {
+                if p.sha256.len() != 64
+                    || !p
+                        .sha256
+                        .bytes()
+                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                {
+                    return Err(corrupt(
+                        format!("`{}` is not a sha256 (package `{}`)", p.sha256, p.name),
+                        find(&p.sha256),
+                    ));
+                }
+            }
+            if !seen.insert((&env.image, &env.platform, &env.pip, &env.apt)) {
+                return Err(corrupt(
+                    format!("environment of `{}` is listed twice", env.image),
+                    find(&env.image),
+                ));
+            }
+        }
         if !lock.inputs.starts_with("blake3:") {
             return Err(corrupt(
                 "`inputs` is not a blake3 fingerprint".into(),
@@ -279,15 +318,44 @@ impl Lockfile {
     }
 
     /// Build a lock from entries; sorts them so the output is canonical.
-    pub fn new(inputs: String, mut images: Vec<LockedImage>, mut git: Vec<LockedGit>) -> Lockfile {
+    pub fn new(
+        inputs: String,
+        mut images: Vec<LockedImage>,
+        mut git: Vec<LockedGit>,
+        mut environments: Vec<LockedEnvironment>,
+    ) -> Lockfile {
         images.sort();
         git.sort();
+        environments.sort();
         Lockfile {
-            version: LOCK_VERSION,
+            version: if environments.is_empty() {
+                OLDEST_VERSION
+            } else {
+                LOCK_VERSION
+            },
             inputs,
             images,
             git,
+            environments,
         }
+    }
+
+    /// The resolution of `input`, if the lock has one (current or not).
+    pub fn environment(&self, input: &EnvironmentInput) -> Option<&LockedEnvironment> {
+        self.environments.iter().find(|e| e.matches(input))
+    }
+
+    /// The resolution of `input` if it is current: resolved in the image the lock pins,
+    /// with today's index settings.
+    pub fn current_environment(
+        &self,
+        input: &EnvironmentInput,
+        config: &Config,
+    ) -> Option<&LockedEnvironment> {
+        let image = self.image(&input.image)?;
+        let env = self.environment(input)?;
+        (env.resolved_from == input.resolved_from(&image.manifest_digest, &config.settings.pip))
+            .then_some(env)
     }
 
     pub fn image(&self, input: &ImageInput) -> Option<&LockedImage> {
@@ -312,11 +380,26 @@ impl Lockfile {
             format!("image `{}` ({}) is not pinned", i.reference, i.platform)
         } else if let Some(g) = missing_git {
             format!("git `{}` at `{}` is not pinned", g.url, g.display_ref())
+        } else if let Some(e) = distinct_environments(config)
+            .into_iter()
+            .find(|e| self.current_environment(e, config).is_none())
+        {
+            match self.environment(&e) {
+                None => format!("the {} is not resolved", e.describe()),
+                Some(_) => format!(
+                    "the {} was resolved with another base image or index",
+                    e.describe()
+                ),
+            }
         } else if self.inputs != lock_inputs(config) {
-            let extra = self.images.len() + self.git.len()
-                - config.distinct_images().count()
-                - config.distinct_git().count();
-            format!("it pins {extra} input(s) the config no longer uses")
+            let pinned = self.images.len() + self.git.len() + self.environments.len();
+            let used = config.distinct_images().count()
+                + config.distinct_git().count()
+                + distinct_environments(config).len();
+            match pinned.saturating_sub(used) {
+                0 => "the index settings (`[pip]`) changed".to_string(),
+                extra => format!("it pins {extra} input(s) the config no longer uses"),
+            }
         } else {
             return Ok(());
         };
@@ -364,7 +447,80 @@ mod tests {
                 resolved: Some("refs/heads/main".into()),
                 commit: "b".repeat(40),
             }],
+            vec![],
         )
+    }
+
+    fn with_environment() -> Lockfile {
+        let mut lock = sample();
+        lock.version = LOCK_VERSION;
+        lock.environments.push(LockedEnvironment {
+            image: "127.0.0.1:5000/wb/base:py3.11".into(),
+            platform: "linux/amd64".into(),
+            pip: vec!["python-dateutil==2.9.0.post0".into()],
+            apt: vec!["ninja-build".into()],
+            resolved_from: "blake3:00".into(),
+            facts: Facts(
+                [("python", "3.11.2"), ("abi", "cp311")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .into(),
+            ),
+            packages: vec![
+                PipPin {
+                    name: "python-dateutil".into(),
+                    version: "2.9.0.post0".into(),
+                    file: "python_dateutil-2.9.0.post0-py2.py3-none-any.whl".into(),
+                    sha256: "c".repeat(64),
+                },
+                PipPin {
+                    name: "six".into(),
+                    version: "1.17.0".into(),
+                    file: "six-1.17.0-py2.py3-none-any.whl".into(),
+                    sha256: "d".repeat(64),
+                },
+            ],
+            debs: vec![AptPin {
+                name: "ninja-build".into(),
+                version: "1.11.1-2~deb12u1".into(),
+            }],
+        });
+        lock
+    }
+
+    #[test]
+    fn environments_round_trip_one_package_per_line() {
+        let lock = with_environment();
+        let text = lock.to_toml();
+        assert!(text.contains("version = 2\n"), "{text}");
+        assert!(
+            text.contains("\n  { name = \"six\", version = \"1.17.0\", file = \"six-1.17.0-py2.py3-none-any.whl\", sha256 = \"dddd"),
+            "{text}"
+        );
+        assert!(text.contains("facts = { abi = \"cp311\", python = \"3.11.2\" }\n"));
+        let back = Lockfile::parse(Path::new("wheelbuild.lock"), &text).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(back.to_toml(), text, "writer is a fixed point");
+        // Without environments the lock stays version 1, as older wheelbuilds read it.
+        assert!(sample().to_toml().contains("version = 1\n"));
+    }
+
+    #[test]
+    fn diff_names_each_package_that_changed() {
+        let old = with_environment();
+        let mut new = with_environment();
+        new.environments[0].packages[1].version = "1.16.0".into();
+        new.environments[0].packages[0].sha256 = "e".repeat(64);
+        let changes: Vec<String> = diff(Some(&old), &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "~ pip python-dateutil (127.0.0.1:5000/wb/base:py3.11): 2.9.0.post0 (sha256:cccccccccccc) -> 2.9.0.post0 (sha256:eeeeeeeeeeee)",
+                "~ pip six (127.0.0.1:5000/wb/base:py3.11): 1.17.0 -> 1.16.0",
+            ]
+        );
     }
 
     #[test]
@@ -387,7 +543,7 @@ mod tests {
         assert!(message.contains("not a sha256 digest"), "{message}");
         assert_eq!(
             location.as_ref().unwrap().line,
-            11,
+            12,
             "the manifest-digest line"
         );
 

@@ -23,16 +23,20 @@
 //! | `build` | `project.build` (expanded) | the command that makes the wheel |
 //! | `toolchain-check` | `project.toolchain-check` / `image.toolchain-check` (expanded) | the toolchain the build was checked against |
 //! | `env` | `env` + `project.env` (expanded), minus non-key names | compiler flags, arch lists |
-//! | `pip` | `project.pip` (expanded, sorted, deduplicated) | the build environment |
-//! | `apt` | `project.apt` (sorted, deduplicated) | the build environment |
+//! | `pip` | the lock's environment: every pip distribution (name, version, file, sha256) | exactly what the build environment installs, transitive packages included (the requests in `project.pip` only choose them) |
+//! | `apt` | the lock's environment: every Debian package (name, version) | the same for apt |
 //! | `axes` | the cell | python/cuda/torch/user axis values |
 //! | `gpu` | `project.gpu` | whether the build saw a GPU |
+//! | `wheelbuild` | [`recipe`]: the build and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
 //!
 //! Everything that cannot change the wheel's bytes, so tuning it never forces a rebuild:
 //! the project name and git URL (the commit identifies the tree), the image tag (the
-//! digest identifies the image), env names in [`crate::config::NON_KEY_ENV`] and the
+//! digest identifies the image), the pip and apt requests and the `[pip]` index settings
+//! (the pins identify what is installed), `[cache] ccache` (the compiler wrappers are
+//! first on `PATH` and do not change command lines; `verify` checks the bytes with cold
+//! caches), the CA bundle and proxies, env names in [`crate::config::NON_KEY_ENV`] and the
 //! config's `non-key-env` (parallelism such as `MAX_JOBS`, cache locations, log level),
 //! and the `cache`, `output`, `store`, `build` and `registries` tables. Comments, table
 //! order, whitespace and line endings of the config change nothing either: keys are
@@ -47,10 +51,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::Context;
 use crate::config::{Cell, Config, Target};
-use crate::lock::{LockedGit, LockedImage};
+use crate::lock::{AptPin, LockedEnvironment, LockedGit, LockedImage, PipPin};
 
 /// Version of the key derivation; part of every key.
-pub(crate) const KEY_FORMAT: u32 = 1;
+pub(crate) const KEY_FORMAT: u32 = 2;
 
 /// blake3 derive-key context for build keys.
 pub(crate) const KEY_CONTEXT: &str = "wheelbuild 2026-11-21 build key";
@@ -68,10 +72,39 @@ pub struct KeyInputs<'a> {
     pub build: Cow<'a, str>,
     pub toolchain_check: Option<Cow<'a, str>>,
     pub env: Pairs<'a>,
-    pub pip: Cow<'a, [String]>,
-    pub apt: Cow<'a, [String]>,
+    pub pip: Cow<'a, [PipPin]>,
+    pub apt: Cow<'a, [AptPin]>,
     pub axes: Pairs<'a>,
     pub gpu: bool,
+    pub wheelbuild: Cow<'a, str>,
+}
+
+/// The fingerprint of wheelbuild's own part of every build: the scripts that set up the
+/// environment and run the build, and the rules of the variables it sets (listed in
+/// `INJECTED`). Changing any of them changes every key.
+pub fn recipe() -> &'static str {
+    /// What wheelbuild sets in a build container, and how; edit with the scripts.
+    const INJECTED: &str = "SOURCE_DATE_EPOCH=<committer time of the locked commit>\n\
+        WHEELBUILD_OUT=/wheelbuild/out\nHOME=/wheelbuild/home\n\
+        build in /wheelbuild/build (a copy of the read-only checkout)\n\
+        ccache: /usr/lib/ccache first on PATH when WHEELBUILD_CCACHE is set\n\
+        pip installs: --no-deps --require-hashes --ignore-installed\n";
+    static RECIPE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        #[derive(Serialize)]
+        struct Recipe {
+            build: &'static str,
+            environment: &'static str,
+            injected: &'static str,
+        }
+        static RECIPE_CONTEXT: Context = Context::new("wheelbuild 2026-11-30 build recipe");
+        let hash = RECIPE_CONTEXT.hash(&Recipe {
+            build: crate::exec::BUILD_SCRIPT,
+            environment: crate::exec::ENV_SCRIPT,
+            injected: INJECTED,
+        });
+        format!("blake3:{}", hash.to_hex())
+    });
+    &RECIPE
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -188,6 +221,7 @@ impl<'a> KeyInputs<'a> {
         target: &'a Target,
         image: &'a LockedImage,
         git: &'a LockedGit,
+        env: Option<&'a LockedEnvironment>,
     ) -> KeyInputs<'a> {
         let project = config.project_of(target);
         KeyInputs {
@@ -206,10 +240,11 @@ impl<'a> KeyInputs<'a> {
                 entries: &target.env,
                 skip: Some(&config.non_key_env),
             },
-            pip: Cow::Borrowed(&target.pip),
-            apt: Cow::Borrowed(&target.apt),
+            pip: Cow::Borrowed(env.map_or(&[][..], |e| &e.packages)),
+            apt: Cow::Borrowed(env.map_or(&[][..], |e| &e.debs)),
             axes: Pairs::Cell(&target.cell),
             gpu: project.gpu,
+            wheelbuild: Cow::Borrowed(recipe()),
         }
     }
 
@@ -234,6 +269,7 @@ impl<'a> KeyInputs<'a> {
             apt,
             axes,
             gpu,
+            wheelbuild,
         } = self;
         let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
         KeyInputs {
@@ -253,6 +289,7 @@ impl<'a> KeyInputs<'a> {
             apt: Cow::Owned(apt.into_owned()),
             axes: Pairs::Owned(axes.to_map()),
             gpu,
+            wheelbuild: owned(wheelbuild),
         }
     }
 
@@ -269,6 +306,7 @@ impl<'a> KeyInputs<'a> {
             apt,
             axes,
             gpu,
+            wheelbuild,
         } = self;
         let KeyInputs {
             format: old_format,
@@ -281,6 +319,7 @@ impl<'a> KeyInputs<'a> {
             apt: old_apt,
             axes: old_axes,
             gpu: old_gpu,
+            wheelbuild: old_wheelbuild,
         } = old;
         let mut out = Vec::new();
         let s = |c: &Cow<'_, str>| c.to_string();
@@ -328,20 +367,34 @@ impl<'a> KeyInputs<'a> {
         for (name, old, new) in map_changes(old_env, env) {
             out.push(InputChange::Env { name, old, new });
         }
-        diff(&mut out, pip != old_pip, || InputChange::Pip {
-            old: old_pip.to_vec(),
-            new: pip.to_vec(),
-        });
-        diff(&mut out, apt != old_apt, || InputChange::Apt {
-            old: old_apt.to_vec(),
-            new: apt.to_vec(),
-        });
+        let pip_pins = |pins: &[PipPin]| -> BTreeMap<String, (String, String)> {
+            pins.iter()
+                .map(|p| (p.name.clone(), (p.version.clone(), p.sha256.clone())))
+                .collect()
+        };
+        for (name, old, new) in pin_changes(&pip_pins(old_pip), &pip_pins(pip)) {
+            out.push(InputChange::Pip { name, old, new });
+        }
+        let apt_pins = |pins: &[AptPin]| -> BTreeMap<String, (String, String)> {
+            pins.iter()
+                .map(|p| (p.name.clone(), (p.version.clone(), String::new())))
+                .collect()
+        };
+        for (name, old, new) in pin_changes(&apt_pins(old_apt), &apt_pins(apt)) {
+            out.push(InputChange::Apt { name, old, new });
+        }
         for (name, old, new) in map_changes(old_axes, axes) {
             out.push(InputChange::Axis { name, old, new });
         }
         diff(&mut out, gpu != old_gpu, || InputChange::Gpu {
             old: *old_gpu,
             new: *gpu,
+        });
+        diff(&mut out, wheelbuild != old_wheelbuild, || {
+            InputChange::Wheelbuild {
+                old: s(old_wheelbuild),
+                new: s(wheelbuild),
+            }
         });
         out
     }
@@ -361,6 +414,29 @@ fn map_changes(old: &Pairs<'_>, new: &Pairs<'_>) -> Vec<(String, Option<String>,
         .into_iter()
         .filter(|n| old.get(*n) != new.get(*n))
         .map(|n| (n.clone(), old.get(n).cloned(), new.get(n).cloned()))
+        .collect()
+}
+
+/// `(name, old, new)` of every pinned package that differs: its version, or (same
+/// version, other artifact) `VERSION (sha256:0123456789ab)`.
+fn pin_changes(
+    old: &BTreeMap<String, (String, String)>,
+    new: &BTreeMap<String, (String, String)>,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let show = |pin: &(String, String), other: Option<&(String, String)>| match other {
+        Some((v, sha)) if *v == pin.0 && *sha != pin.1 && !pin.1.is_empty() => {
+            format!("{} (sha256:{})", pin.0, &pin.1[..12.min(pin.1.len())])
+        }
+        _ => pin.0.clone(),
+    };
+    names
+        .into_iter()
+        .filter(|n| old.get(*n) != new.get(*n))
+        .map(|n| {
+            let (o, w) = (old.get(n), new.get(n));
+            (n.clone(), o.map(|p| show(p, w)), w.map(|p| show(p, o)))
+        })
         .collect()
 }
 
@@ -401,12 +477,14 @@ pub(crate) enum InputChange {
         new: Option<String>,
     },
     Pip {
-        old: Vec<String>,
-        new: Vec<String>,
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
     },
     Apt {
-        old: Vec<String>,
-        new: Vec<String>,
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
     },
     Axis {
         name: String,
@@ -416,6 +494,10 @@ pub(crate) enum InputChange {
     Gpu {
         old: bool,
         new: bool,
+    },
+    Wheelbuild {
+        old: String,
+        new: String,
     },
 }
 
@@ -431,28 +513,30 @@ impl InputChange {
             InputChange::Build { .. } => "build".into(),
             InputChange::ToolchainCheck { .. } => "toolchain-check".into(),
             InputChange::Env { name, .. } => format!("env.{name}"),
-            InputChange::Pip { .. } => "pip".into(),
-            InputChange::Apt { .. } => "apt".into(),
+            InputChange::Pip { name, .. } => format!("pip.{name}"),
+            InputChange::Apt { name, .. } => format!("apt.{name}"),
             InputChange::Axis { name, .. } => format!("axes.{name}"),
             InputChange::Gpu { .. } => "gpu".into(),
+            InputChange::Wheelbuild { .. } => "wheelbuild".into(),
         }
     }
 
-    /// Old and new values as text (`None`: not set). Lists are space-separated.
+    /// Old and new values as text (`None`: not set).
     pub(crate) fn values(&self) -> (Option<String>, Option<String>) {
-        let list = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
         match self {
             InputChange::Format { old, new } => (Some(old.to_string()), Some(new.to_string())),
             InputChange::Gpu { old, new } => (Some(old.to_string()), Some(new.to_string())),
             InputChange::Platform { old, new }
             | InputChange::ImageDigest { old, new }
             | InputChange::Commit { old, new }
-            | InputChange::Build { old, new } => (Some(old.clone()), Some(new.clone())),
+            | InputChange::Build { old, new }
+            | InputChange::Wheelbuild { old, new } => (Some(old.clone()), Some(new.clone())),
             InputChange::Subdir { old, new }
             | InputChange::ToolchainCheck { old, new }
             | InputChange::Env { old, new, .. }
-            | InputChange::Axis { old, new, .. } => (old.clone(), new.clone()),
-            InputChange::Pip { old, new } | InputChange::Apt { old, new } => (list(old), list(new)),
+            | InputChange::Axis { old, new, .. }
+            | InputChange::Pip { old, new, .. }
+            | InputChange::Apt { old, new, .. } => (old.clone(), new.clone()),
         }
     }
 }
@@ -492,6 +576,7 @@ mod tests {
             apt: Cow::Owned(vec![]),
             axes: Pairs::Owned(BTreeMap::from([("python".into(), "3.11".into())])),
             gpu: false,
+            wheelbuild: "blake3:recipe".into(),
         }
     }
 
@@ -501,7 +586,7 @@ mod tests {
         // (and update this value) only on purpose.
         assert_eq!(
             inputs().key().0,
-            "4d69ff9c3627d8027c0ac71b7b41c7c1fd47684531696583fca52a1ecff79718"
+            "a0bf9d371b46642a761a906ceed5d2ff53fcf60047ff4fd38173849067f345d3"
         );
     }
 
@@ -548,10 +633,16 @@ mod tests {
         let mut new = inputs();
         new.source.commit = "c".repeat(40).into();
         new.env = Pairs::Owned(BTreeMap::from([("CFLAGS".into(), "-O3".into())]));
-        new.pip = Cow::Owned(vec!["ninja".into()]);
+        let pin = |version: &str, sha: char| PipPin {
+            name: "torch".into(),
+            version: version.into(),
+            file: format!("torch-{version}-cp311-cp311-linux_x86_64.whl"),
+            sha256: sha.to_string().repeat(64),
+        };
+        new.pip = Cow::Owned(vec![pin("2.4.0", 'a')]);
         let changes = new.changes_from(&old);
         let names: Vec<_> = changes.iter().map(InputChange::input).collect();
-        assert_eq!(names, ["source.commit", "env.CFLAGS", "pip"]);
+        assert_eq!(names, ["source.commit", "env.CFLAGS", "pip.torch"]);
         assert_eq!(
             changes[1],
             InputChange::Env {
@@ -562,7 +653,23 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(&changes[2]).unwrap(),
-            serde_json::json!({ "input": "pip", "old": null, "new": "ninja" })
+            serde_json::json!({ "input": "pip.torch", "old": null, "new": "2.4.0" })
+        );
+        // A new version, or another artifact of the same version.
+        let mut newer = new.clone();
+        newer.pip = Cow::Owned(vec![pin("2.4.1", 'a')]);
+        assert_eq!(
+            newer.changes_from(&new)[0].values(),
+            (Some("2.4.0".into()), Some("2.4.1".into()))
+        );
+        let mut rebuilt = new.clone();
+        rebuilt.pip = Cow::Owned(vec![pin("2.4.0", 'b')]);
+        assert_eq!(
+            rebuilt.changes_from(&new)[0].values(),
+            (
+                Some("2.4.0 (sha256:aaaaaaaaaaaa)".into()),
+                Some("2.4.0 (sha256:bbbbbbbbbbbb)".into())
+            )
         );
         assert_ne!(new.key(), old.key());
         assert!(old.changes_from(&old).is_empty());

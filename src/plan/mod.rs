@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::config::{Cell, Config, GitInput, ImageInput, Project, Target};
-use crate::lock::{LockError, LockedGit, LockedImage, Lockfile, RefKind};
+use crate::lock::{
+    EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, RefKind,
+};
 use crate::store::{Presence, Store, StoreError};
 use key::{BuildKey, KeyInputs};
 pub(crate) use reason::Reason;
@@ -38,6 +40,8 @@ pub struct PlannedTarget<'a> {
     pub project: &'a Project,
     pub image: &'a LockedImage,
     pub git: &'a LockedGit,
+    /// The resolved environment, when the target installs packages.
+    pub env: Option<&'a LockedEnvironment>,
     pub key: BuildKey,
     pub(crate) status: Status,
     pub(crate) reason: Option<Reason>,
@@ -50,7 +54,7 @@ impl<'a> PlannedTarget<'a> {
 
     /// Everything the key covers, borrowed.
     pub fn inputs(&self, config: &'a Config) -> KeyInputs<'a> {
-        KeyInputs::of(config, self.target, self.image, self.git)
+        KeyInputs::of(config, self.target, self.image, self.git, self.env)
     }
 }
 
@@ -66,6 +70,22 @@ pub struct Plan<'a> {
     pub targets: Vec<PlannedTarget<'a>>,
 }
 
+/// A target with its pins, before its key.
+#[derive(Clone, Copy)]
+struct Pinned<'a> {
+    target: &'a Target,
+    project: &'a Project,
+    image: &'a LockedImage,
+    git: &'a LockedGit,
+    env: Option<&'a LockedEnvironment>,
+}
+
+impl<'a> Pinned<'a> {
+    fn inputs(&self, config: &'a Config) -> KeyInputs<'a> {
+        KeyInputs::of(config, self.target, self.image, self.git, self.env)
+    }
+}
+
 impl<'a> Plan<'a> {
     /// Compute keys for every target from the lock, and check them against the store.
     pub fn new(
@@ -76,6 +96,8 @@ impl<'a> Plan<'a> {
         // Many targets share one image and one commit: look each up once.
         let mut images: BTreeMap<&ImageInput, &LockedImage> = BTreeMap::new();
         let mut sources: BTreeMap<&GitInput, &LockedGit> = BTreeMap::new();
+        type EnvId<'c> = (&'c ImageInput, &'c [String], &'c [String]);
+        let mut envs: BTreeMap<EnvId<'a>, &'a LockedEnvironment> = BTreeMap::new();
         let mut pinned = Vec::with_capacity(config.targets.len());
         for target in &config.targets {
             let project = config.project_of(target);
@@ -106,17 +128,36 @@ impl<'a> Plan<'a> {
                     g
                 }
             };
-            pinned.push((target, project, image, git));
+            let env = if target.pip.is_empty() && target.apt.is_empty() {
+                None
+            } else {
+                let id: EnvId<'a> = (&*target.image, &target.pip, &target.apt);
+                Some(match envs.get(&id) {
+                    Some(e) => *e,
+                    None => {
+                        let input = EnvironmentInput::of(target).expect("installs packages");
+                        let e = lock.current_environment(&input, config).ok_or_else(|| {
+                            LockError::Stale {
+                                reason: format!("the {} is not resolved", input.describe()),
+                            }
+                        })?;
+                        envs.insert(id, e);
+                        e
+                    }
+                })
+            };
+            pinned.push(Pinned {
+                target,
+                project,
+                image,
+                git,
+                env,
+            });
         }
 
         // Keys are computed (on every core for big plans: a thread costs tens of
         // microseconds, so small plans stay on one) while another thread lists the store.
-        let key_of = |&(target, _, image, git): &(
-            &'a Target,
-            &'a Project,
-            &'a LockedImage,
-            &'a LockedGit,
-        )| KeyInputs::of(config, target, image, git).key();
+        let key_of = |p: &Pinned<'a>| p.inputs(config).key();
         let (snapshot, keys) = std::thread::scope(|scope| {
             let snapshot = scope.spawn(|| store.snapshot());
             let threads = crate::par::threads_for(pinned.len());
@@ -135,26 +176,28 @@ impl<'a> Plan<'a> {
         });
         let snapshot = snapshot?;
         // Then the store check, with a read of the last build for each target to build.
-        let check = |((target, project, image, git), key): (
-            (&'a Target, &'a Project, &'a LockedImage, &'a LockedGit),
-            BuildKey,
-        )| {
+        let check = |(p, key): (Pinned<'a>, BuildKey)| {
             let reason = match snapshot.presence(store, &key)? {
                 Presence::Present => None,
-                Presence::Absent => {
-                    let inputs = KeyInputs::of(config, target, image, git);
-                    Some(why(store, &inputs, &key, &target.id)?)
-                }
+                Presence::Absent => Some(why(store, &p.inputs(config), &key, &p.target.id)?),
                 Presence::Damaged(damage) => Some(Reason::Damaged {
                     path: damage.path,
                     problem: damage.problem.to_string(),
                 }),
             };
+            let Pinned {
+                target,
+                project,
+                image,
+                git,
+                env,
+            } = p;
             Ok::<_, StoreError>(PlannedTarget {
                 target,
                 project,
                 image,
                 git,
+                env,
                 key,
                 status: if reason.is_some() {
                     Status::Build
@@ -270,6 +313,19 @@ pub(crate) struct TargetJson<'a> {
     pub reason: Option<&'a Reason>,
     /// Wheelhouse directory of this target's wheels, relative to the output directory.
     pub output: &'a str,
+    /// What the build installs, from the lock: absent when it installs nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentJson<'a>>,
+}
+
+/// A target's environment in the plan JSON: the image's facts and the pins, as
+/// `name==version` (pip) and `name=version` (apt).
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct EnvironmentJson<'a> {
+    pub facts: &'a std::collections::BTreeMap<String, String>,
+    pub pip: Vec<String>,
+    pub apt: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -317,6 +373,19 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
             status: t.status,
             reason: t.reason.as_ref(),
             output: &t.target.output_subdir,
+            environment: t.env.map(|e| EnvironmentJson {
+                facts: &e.facts.0,
+                pip: e
+                    .packages
+                    .iter()
+                    .map(|p| format!("{}=={}", p.name, p.version))
+                    .collect(),
+                apt: e
+                    .debs
+                    .iter()
+                    .map(|d| format!("{}={}", d.name, d.version))
+                    .collect(),
+            }),
         }
     }
 }

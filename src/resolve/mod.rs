@@ -5,6 +5,7 @@
 //! one `ls-remote` per repository. A slow or failing input does not hold up the others,
 //! and every failure is reported, not just the first.
 
+pub(crate) mod environment;
 pub(crate) mod git;
 pub(crate) mod network;
 pub mod reference;
@@ -15,7 +16,10 @@ use std::sync::Arc;
 
 use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
-use crate::lock::{Change, LockedGit, LockedImage, Lockfile, diff};
+use crate::lock::{
+    Change, LockedEnvironment, LockedGit, LockedImage, Lockfile, diff, distinct_environments,
+    normalize_name,
+};
 pub(crate) use git::{GitContext, GitError};
 pub(crate) use network::{NetworkSettings, WaitEvent, WaitObserver};
 pub(crate) use registry::{RegistryError, RegistryResolver, RetryPolicy};
@@ -36,9 +40,16 @@ pub(crate) enum ResolveError {
         #[source]
         source: GitError,
     },
+    #[error("{what}: {source}")]
+    Environment {
+        what: String,
+        location: Box<Location>,
+        #[source]
+        source: environment::EnvError,
+    },
     #[error("{} inputs could not be resolved", .0.len())]
     Many(Vec<ResolveError>),
-    #[error("`{name}` is neither a project nor an image of the config")]
+    #[error("`{name}` is neither a project, an image nor a pip package of the config")]
     UnknownUpdate {
         name: String,
         suggestion: Option<String>,
@@ -54,6 +65,7 @@ impl ResolveError {
         match self {
             ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.hint(),
             ResolveError::Git { source, .. } => source.hint(),
+            ResolveError::Environment { source, .. } => source.hint(),
             ResolveError::Many(_) => None,
             ResolveError::UnknownUpdate { suggestion, .. } => Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -69,9 +81,9 @@ impl ResolveError {
 
     pub(crate) fn location(&self) -> Option<&Location> {
         match self {
-            ResolveError::Registry { location, .. } | ResolveError::Git { location, .. } => {
-                Some(location)
-            }
+            ResolveError::Registry { location, .. }
+            | ResolveError::Git { location, .. }
+            | ResolveError::Environment { location, .. } => Some(location),
             _ => None,
         }
     }
@@ -82,6 +94,7 @@ impl ResolveError {
                 source.is_user_error()
             }
             ResolveError::Git { source, .. } => source.is_user_error(),
+            ResolveError::Environment { source, .. } => source.is_user_error(),
             ResolveError::Many(all) => all.iter().any(ResolveError::is_user_error),
             ResolveError::UnknownUpdate { .. } | ResolveError::Offline { .. } => true,
         }
@@ -169,6 +182,15 @@ pub(crate) enum Update {
     All,
 }
 
+/// What `lock` may replace, and how it reaches environments.
+pub(crate) struct LockRequest<'a> {
+    pub update: &'a Update,
+    /// Re-resolve every environment (`--update-env`).
+    pub update_env: bool,
+    pub offline: bool,
+    pub environments: &'a environment::EnvContext<'a>,
+}
+
 pub(crate) struct LockOutcome {
     pub lock: Lockfile,
     pub changes: Vec<Change>,
@@ -179,11 +201,12 @@ pub(crate) struct LockOutcome {
 pub(crate) async fn lock(
     config: &Config,
     old: Option<&Lockfile>,
-    update: &Update,
-    offline: bool,
+    request: &LockRequest<'_>,
     settings: &ResolveSettings,
 ) -> Result<LockOutcome, ResolveError> {
-    let (update_images, update_git) = selected_for_update(config, update)?;
+    let offline = request.offline;
+    let selected = selected_for_update(config, old, request.update)?;
+    let (update_images, update_git) = (selected.images, selected.git);
     let mut images = Vec::new();
     let mut to_resolve_images = Vec::new();
     for input in config.distinct_images() {
@@ -245,24 +268,120 @@ pub(crate) async fn lock(
             }),
         }
     }
-    match failures.len() {
-        0 => {}
-        1 => return Err(failures.pop().expect("one failure")),
-        _ => return Err(ResolveError::Many(failures)),
-    }
-    let lock = Lockfile::new(crate::lock::lock_inputs(config), images, git);
+    fail(failures)?;
+    let environments = lock_environments(config, old, &images, request, &selected.packages).await?;
+    let lock = Lockfile::new(crate::lock::lock_inputs(config), images, git, environments);
     let changes = diff(old, &lock);
     Ok(LockOutcome { lock, changes })
 }
 
+fn fail(mut failures: Vec<ResolveError>) -> Result<(), ResolveError> {
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(failures.pop().expect("one failure")),
+        _ => Err(ResolveError::Many(failures)),
+    }
+}
+
+/// Keep each environment's resolution while it is current (same base image digest and
+/// index settings) and not updated; resolve the others, all at once.
+async fn lock_environments(
+    config: &Config,
+    old: Option<&Lockfile>,
+    images: &[LockedImage],
+    request: &LockRequest<'_>,
+    packages: &BTreeSet<String>,
+) -> Result<Vec<LockedEnvironment>, ResolveError> {
+    let mut kept = Vec::new();
+    let mut to_resolve = Vec::new();
+    for input in distinct_environments(config) {
+        let platform = input.image.platform.to_string();
+        let image = images
+            .iter()
+            .find(|i| i.reference == input.image.reference && i.platform == platform)
+            .expect("every image of the config is pinned before its environments");
+        let from = input.resolved_from(&image.manifest_digest, &config.settings.pip);
+        let updated = matches!(request.update, Update::All)
+            || request.update_env
+            || old
+                .and_then(|l| l.environment(&input))
+                .is_some_and(|e| e.packages.iter().any(|p| packages.contains(&p.name)))
+            || input
+                .pip
+                .iter()
+                .any(|spec| packages.contains(&normalize_name(requirement_name(spec))));
+        match old.and_then(|l| l.environment(&input)) {
+            Some(e) if e.resolved_from == from && !updated => kept.push(e.clone()),
+            _ => to_resolve.push((input, image, from)),
+        }
+    }
+    if request.offline
+        && let Some((input, _, _)) = to_resolve.first()
+    {
+        return Err(ResolveError::Offline {
+            what: format!("the {}", input.describe()),
+        });
+    }
+    tracing::debug!(
+        kept = kept.len(),
+        resolving = to_resolve.len(),
+        "environments"
+    );
+    let results = futures::future::join_all(to_resolve.iter().map(|(input, image, from)| {
+        environment::resolve_one(request.environments, input, image, from.clone())
+    }))
+    .await;
+    let mut failures = Vec::new();
+    for ((input, _, _), result) in to_resolve.iter().zip(results) {
+        match result {
+            Ok(env) => kept.push(env),
+            Err(source) => failures.push(ResolveError::Environment {
+                what: format!("resolving the {}", input.describe()),
+                location: Box::new(config.image_origins[&input.image].clone()),
+                source,
+            }),
+        }
+    }
+    fail(failures)?;
+    Ok(kept)
+}
+
+/// The distribution name a pip requirement starts with (`torch==2.0.1` → `torch`).
+fn requirement_name(spec: &str) -> &str {
+    let end = spec
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(spec.len());
+    &spec[..end]
+}
+
+/// What `--update NAME…` selects.
+pub(crate) struct Selected {
+    pub images: BTreeSet<ImageInput>,
+    pub git: BTreeSet<GitInput>,
+    /// Normalized pip package names: environments that install one are resolved again.
+    pub packages: BTreeSet<String>,
+}
+
 /// The inputs `--update NAME…` selects. A name is a project (its git input), an image
-/// reference as the config expands it, or an image repository (all its tags).
+/// reference as the config expands it, an image repository (all its tags), or a pip
+/// package that an environment installs (requested or pinned).
 pub(crate) fn selected_for_update(
     config: &Config,
+    old: Option<&Lockfile>,
     update: &Update,
-) -> Result<(BTreeSet<ImageInput>, BTreeSet<GitInput>), ResolveError> {
+) -> Result<Selected, ResolveError> {
     let mut images = BTreeSet::new();
     let mut git = BTreeSet::new();
+    let mut packages = BTreeSet::new();
+    let known_packages: BTreeSet<String> = distinct_environments(config)
+        .iter()
+        .flat_map(|e| e.pip.iter().map(|s| normalize_name(requirement_name(s))))
+        .chain(
+            old.into_iter()
+                .flat_map(|l| &l.environments)
+                .flat_map(|e| e.packages.iter().map(|p| p.name.clone())),
+        )
+        .collect();
     match update {
         Update::Keep => {}
         Update::All => {
@@ -286,12 +405,18 @@ pub(crate) fn selected_for_update(
                         found = true;
                     }
                 }
+                let package = normalize_name(name);
+                if known_packages.contains(&package) {
+                    packages.insert(package);
+                    found = true;
+                }
                 if !found {
                     let candidates: Vec<String> = config
                         .projects
                         .iter()
                         .map(|p| p.name.clone())
                         .chain(config.distinct_images().map(|i| i.reference.clone()))
+                        .chain(known_packages.iter().cloned())
                         .collect();
                     return Err(ResolveError::UnknownUpdate {
                         name: name.clone(),
@@ -302,7 +427,11 @@ pub(crate) fn selected_for_update(
             }
         }
     }
-    Ok((images, git))
+    Ok(Selected {
+        images,
+        git,
+        packages,
+    })
 }
 
 /// The fully qualified repository of a reference (`docker.io/library/python`).

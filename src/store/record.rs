@@ -3,6 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::plan::key::{BuildKey, KeyInputs};
 
@@ -46,6 +47,10 @@ pub struct BuildRecord {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ccache: Option<CacheStats>,
+    /// Facts of the environment the build ran in (torch's version, CUDA/HIP build and C++
+    /// ABI when torch is installed). Not key inputs: the pins decide them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, String>,
     pub wheelbuild_version: String,
 }
 

@@ -26,6 +26,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             apt: Cow::Owned(vec![]),
             axes: Pairs::Owned(BTreeMap::new()),
             gpu: false,
+            wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels
             .iter()
@@ -38,6 +39,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
         log: format!("logs/{}.log", key.repeat(64)),
         duration_ms: 1,
         ccache: None,
+        facts: BTreeMap::new(),
         wheelbuild_version: "test".into(),
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
@@ -118,18 +117,7 @@ impl<'a> Side<'a> {
         if entry.size() > MAX_ELF_BYTES {
             return Ok(None);
         }
-        let mut content = entry.take(MAX_ELF_BYTES + 1);
-        let mut bytes = Vec::new();
-        // The magic first, so that other files are not read in full again.
-        (&mut content)
-            .take(elf::MAGIC.len() as u64)
-            .read_to_end(&mut bytes)
-            .map_err(|e| zip_err(&e))?;
-        if bytes != elf::MAGIC {
-            return Ok(None);
-        }
-        content.read_to_end(&mut bytes).map_err(|e| zip_err(&e))?;
-        Ok((bytes.len() as u64 <= MAX_ELF_BYTES).then_some(bytes))
+        elf::read_if_elf(entry, MAX_ELF_BYTES).map_err(|e| zip_err(&e))
     }
 }
 

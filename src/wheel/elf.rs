@@ -10,6 +10,25 @@ use super::shown;
 /// Every ELF file starts with these bytes.
 pub(super) const MAGIC: &[u8] = b"\x7fELF";
 
+/// The content of a zip entry if it is an ELF file of at most `max` bytes: the magic is
+/// read first, so that other files are not read in full.
+pub(super) fn read_if_elf(
+    content: impl std::io::Read,
+    max: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut content = content.take(max + 1);
+    let mut bytes = Vec::new();
+    (&mut content)
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut bytes)?;
+    if bytes != MAGIC {
+        return Ok(None);
+    }
+    content.read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
 /// The sections whose size or data differ between ELF files `a` and `b`, by name, in name
 /// order: `.name` in both but different, `-.name` only in `a`, `+.name` only in `b`. Empty
 /// when only headers or padding differ; `None` when either is not a readable ELF file.

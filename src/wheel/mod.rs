@@ -7,6 +7,7 @@
 //!
 //! One concern per module: [`WheelName`] parsing (`name`), fitting a cell's Python and platform
 //! (`tags`), RECORD parsing and hashing (`record`), checking a wheel's zip (`archive`),
+//! whether a wheel carries GPU code (`gpu`),
 //! extracting a build's output (`extract`), and comparing two wheels (`diff`, with `elf` for
 //! the sections of changed shared libraries).
 
@@ -17,6 +18,7 @@ mod error;
 mod extract;
 #[cfg(test)]
 mod fixtures;
+mod gpu;
 mod name;
 mod record;
 mod tags;
@@ -25,6 +27,7 @@ pub(crate) use archive::check_wheel;
 pub(crate) use diff::diff_wheels;
 pub use error::WheelError;
 pub use extract::extract_wheels;
+pub(crate) use gpu::{Family as GpuFamily, gpu_evidence};
 pub use name::WheelName;
 pub use record::{RecordError, RecordRow, parse as parse_record};
 

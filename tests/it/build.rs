@@ -25,6 +25,7 @@ use crate::support::fixtures::{
 };
 use crate::support::git::GitRepo;
 use crate::support::images::{self, ManifestKind, push_single};
+use crate::support::pypi::PypiServer;
 use crate::support::registry::{Auth, Registry};
 use crate::support::require_all;
 
@@ -666,28 +667,31 @@ fn environment_images_are_built_once_shared_and_rebuilt_on_request() {
     let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
         return;
     };
+    let Some(index) = PypiServer::start(&["six-1.16.0-py2.py3-none-any.whl"]) else {
+        return;
+    };
     let alpha = example_repo("hello-pure");
     let beta = pure_repo("beta", None);
-    // A pip requirement the image already satisfies (no index needed: the machine's TLS
-    // proxy is unknown to containers), unique to this run so that the environment image
-    // is new; `apt` fetches from deb.debian.org over plain HTTP.
-    let unique = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let env = format!("apt = [\"file\"]\npip = [\"wheel!=0.0.{unique}\"]\n");
+    // pip from an index on loopback; `apt` fetches from deb.debian.org over plain HTTP.
+    // Environment images are keyed by the pins, which are the same on every run: the
+    // first build asks for a fresh one.
+    let env = "apt = [\"file\"]\npip = [\"six==1.16.0\"]\n".to_string();
     let build = "build = '''file --brief /bin/true; python3 -m pip wheel --no-deps --no-build-isolation -w \"$WHEELBUILD_OUT\" .'''";
     let projects = |beta_more: Option<&str>| {
         let mut v = vec![project("alpha", &alpha, &format!("{env}{build}"))];
         if let Some(more) = beta_more {
             v.push(project("beta", &beta, &format!("{env}{build}\n{more}")));
         }
-        config(&base.reference, "g", "", &v)
+        let index = format!(
+            "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+            index.url()
+        );
+        config(&base.reference, "g", &index, &v)
     };
     let p = new_project(&base, &projects(None));
     let mut cleanup = ImageCleanup(Vec::new());
     ok(&p, &["lock"]);
-    let out = ok(&p, &["build"]);
+    let out = ok(&p, &["build", "--rebuild-env"]);
     assert_eq!(status_of(&out, &cpu("alpha")), "built");
     // One environment log, one new image tagged after it, with `file` installed.
     let logs = env_logs(&p);
@@ -695,7 +699,7 @@ fn environment_images_are_built_once_shared_and_rebuilt_on_request() {
     let env_log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(env_log.contains("Setting up file"), "{env_log}");
     assert!(
-        env_log.contains("Requirement already satisfied: wheel!=0.0."),
+        env_log.contains("Successfully installed six-1.16.0"),
         "{env_log}"
     );
     let prefix = logs[0]
@@ -1350,6 +1354,8 @@ gid = 1234
     let out = ok(&p, &["build"]);
     let id = "hello-cuda/py3.11-cuda11.8";
     assert_eq!(status_of(&out, id), "built");
+    // nvcc's device code is in it: no CPU-only warning.
+    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
     let log = read_log(&p, id);
     assert!(
         log.contains("::wheelbuild:: toolchain check: nvcc --version | grep 'release 11.8'"),
@@ -1500,4 +1506,28 @@ fn docker_host_tcp_is_honoured() {
         connections.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the build went through tcp://{addr}"
     );
+}
+
+/// A silent CPU-only build: a C extension with no CUDA code, from a CUDA cell. Reported by
+/// name; the build stands (the cell's image here is the CPU one, as a wrong image would be).
+#[test]
+fn a_wheel_without_gpu_code_from_a_cuda_cell_is_reported() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let cext = example_repo("hello-cext");
+    let text = format!(
+        "[matrix]\npython = [\"3.11\"]\ncuda = [\"cuda11.8\"]\n\n[image]\ntemplate = \"{}\"\n\n[build]\nuid = 1234\ngid = 1234\n{}",
+        base.reference,
+        project("hello-cext", &cext, "")
+    );
+    let p = new_project(&base, &text);
+    ok(&p, &["lock"]);
+    let out = ok(&p, &["build"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Warning hello-cext/py3.11-cuda11.8: hello_cext-0.1.0-cp311-cp311-linux_x86_64.whl was built in a CUDA cell but contains no CUDA code"),
+        "{err}"
+    );
+    assert_eq!(status_of(&out, "hello-cext/py3.11-cuda11.8"), "built");
 }

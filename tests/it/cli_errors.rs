@@ -120,7 +120,7 @@ fn corrupt_lock_is_a_clear_error_not_a_panic() {
     let out = p.run(&["lock", "--offline"]);
     assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is corrupt"));
-    p.write("wheelbuild.lock", "version = 2\n");
+    p.write("wheelbuild.lock", "version = 3\n");
     let out = p.run(&["lock", "--offline"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("written by a newer wheelbuild"));
 }
@@ -193,7 +193,7 @@ fn update_of_an_unknown_name_suggests() {
     ----- stdout -----
 
     ----- stderr -----
-    error: `helo` is neither a project nor an image of the config
+    error: `helo` is neither a project, an image nor a pip package of the config
       hint: did you mean `hello`?
     ");
 }
@@ -312,5 +312,64 @@ fn network_timeouts_are_whole_seconds() {
     ----- stderr -----
     error: environment variable WHEELBUILD_CONNECT_TIMEOUT=soon: a timeout is whole seconds, at least 1
       hint: e.g. WHEELBUILD_CONNECT_TIMEOUT=60, or unset it for the config's `[network]` setting or the default
+    ");
+}
+
+#[test]
+fn a_ca_bundle_that_does_not_exist_is_a_config_error_at_its_line() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[build]\nca-certificates = \"/nonexistent/proxy-ca.pem\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the CA bundle `/nonexistent/proxy-ca.pem` is not a file on this machine
+      --> wheelbuild.toml:14:19
+       |
+    14 | ca-certificates = "/nonexistent/proxy-ca.pem"
+       |                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: give a PEM bundle such as `/etc/ssl/certs/ca-certificates.crt`
+    "#);
+}
+
+#[test]
+fn index_credentials_written_into_the_config_are_refused() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[pip]\nindex-url = \"https://ci:s3cret@idx.example/simple\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: pip.index-url has credentials written into it
+      --> wheelbuild.toml:14:13
+       |
+    14 | index-url = "https://ci:s3cret@idx.example/simple"
+       |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: refer to environment variables instead, e.g. `https://${INDEX_USER}:${INDEX_TOKEN}@host/simple`: they are expanded only inside the containers
+    "#);
+}
+
+#[test]
+fn an_index_url_naming_an_unset_variable_fails_lock_naming_it() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[pip]\nindex-url = \"https://${{WB_TEST_UNSET_TOKEN}}@idx.example/simple\"\n"
+    ));
+    // `plan` starts no container: it needs no credentials.
+    let out = p.run(&["plan"]);
+    assert_ne!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    wb_snapshot!(p, ["lock", "--offline"], @"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: pip.index-url refers to `${WB_TEST_UNSET_TOKEN}`, which is not set in wheelbuild's environment
+      hint: export WB_TEST_UNSET_TOKEN before running wheelbuild (its value is passed to the containers only)
     ");
 }

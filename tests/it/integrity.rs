@@ -218,17 +218,30 @@ fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
         &base,
         "envfail",
         "",
-        &[project(
-            "hello-pure",
-            &pure,
-            "apt = [\"wheelbuild-no-such-package\"]",
-        )],
+        &[project("hello-pure", &pure, "apt = [\"file\"]")],
+    );
+    // The setup fails: the locked version of `file` is gone from the mirror (simulated by
+    // a version it never had).
+    let lock = lock_of(&p);
+    let version = &lock.environments[0]
+        .debs
+        .iter()
+        .find(|d| d.name == "file")
+        .expect("file is pinned")
+        .version;
+    let text = p.read("wheelbuild.lock");
+    p.write(
+        "wheelbuild.lock",
+        &text.replace(
+            &format!("name = \"file\", version = \"{version}\""),
+            "name = \"file\", version = \"0.0.0-wheelbuild-gone\"",
+        ),
     );
     let out = p.run(&["build"]);
     assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("setting up the build environment (apt/pip) exited with status 100"),
+        err.contains("apt package `file`: the mirror no longer has version 0.0.0-wheelbuild-gone"),
         "{err}"
     );
     let log_line = err
@@ -237,7 +250,7 @@ fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
         .unwrap_or_else(|| panic!("no log path in:\n{err}"));
     assert!(log_line.contains("/logs/env-"), "{log_line}");
     assert!(
-        err.contains("| E: Unable to locate package wheelbuild-no-such-package"),
+        err.contains("| E: Version '0.0.0-wheelbuild-gone' for 'file' was not found"),
         "the log's last lines are shown:\n{err}"
     );
 }

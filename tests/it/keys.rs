@@ -7,7 +7,10 @@ use std::path::Path;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use wheelbuild::config::Config;
-use wheelbuild::lock::{LockedGit, LockedImage, Lockfile, RefKind};
+use wheelbuild::lock::{
+    AptPin, EnvironmentInput, Facts, LockedEnvironment, LockedGit, LockedImage, Lockfile, PipPin,
+    RefKind,
+};
 use wheelbuild::plan::key::KeyInputs;
 
 #[derive(Debug, Clone)]
@@ -242,7 +245,49 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
                 .to_string(),
         })
         .collect();
-    Lockfile::new(wheelbuild::lock::lock_inputs(config), images, git)
+    // Synthetic resolutions: one pin per request, so that a new request is a new pin.
+    let environments = wheelbuild::lock::distinct_environments(config)
+        .into_iter()
+        .map(|e| {
+            let digest = sha256(&format!(
+                "{}{}",
+                e.image.reference,
+                salt_of(&e.image.reference)
+            ));
+            LockedEnvironment {
+                image: e.image.reference.clone(),
+                platform: e.image.platform.to_string(),
+                resolved_from: e.resolved_from(&digest, config.pip_index()),
+                facts: Facts::default(),
+                packages: e
+                    .pip
+                    .iter()
+                    .map(|spec| PipPin {
+                        name: spec.clone(),
+                        version: "1".into(),
+                        file: format!("{spec}.whl"),
+                        sha256: sha256(spec)[7..].to_string(),
+                    })
+                    .collect(),
+                debs: e
+                    .apt
+                    .iter()
+                    .map(|name| AptPin {
+                        name: name.clone(),
+                        version: "1".into(),
+                    })
+                    .collect(),
+                pip: e.pip,
+                apt: e.apt,
+            }
+        })
+        .collect();
+    Lockfile::new(
+        wheelbuild::lock::lock_inputs(config),
+        images,
+        git,
+        environments,
+    )
 }
 
 fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
@@ -252,7 +297,11 @@ fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
         .map(|t| {
             let p = &config.projects[t.project];
             let (image, git) = (lock.image(&t.image).unwrap(), lock.git(&p.git).unwrap());
-            let inputs = KeyInputs::of(config, t, image, git);
+            let env = EnvironmentInput::of(t).map(|e| {
+                lock.current_environment(&e, config)
+                    .expect("lock_for resolves every environment")
+            });
+            let inputs = KeyInputs::of(config, t, image, git, env);
             let key = inputs.key();
             // `plan` hashes borrowed inputs; they must agree with the owned ones records keep.
             assert_eq!(inputs.into_owned().key(), key);

@@ -89,6 +89,7 @@ fn record_all_built(p: &Project) {
             log: String::new(),
             duration_ms: 0,
             ccache: None,
+            facts: Default::default(),
             wheelbuild_version: "test".into(),
         };
         store.commit(store.stage().unwrap(), &record).unwrap();
@@ -346,6 +347,7 @@ fn a_missing_store_wheel_is_not_cached() {
             log: String::new(),
             duration_ms: 0,
             ccache: None,
+            facts: Default::default(),
             wheelbuild_version: "test".into(),
         };
         store.commit(staging, &record).unwrap();

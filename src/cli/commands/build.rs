@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use crate::Exit;
-use crate::config::Network;
 use crate::exec::docker::Engine;
 use crate::exec::{self, BuildSettings, Outcome, TargetReport};
 use crate::lock::Lockfile;
@@ -50,7 +49,7 @@ pub(crate) fn build(
         build_args.jobs,
         build_args.keep_going,
         build_args.rebuild_env,
-    ));
+    ))?;
     let progress = Progress::new(global.verbosity);
     let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();
     let reports = runtime.block_on(exec::build(
@@ -103,6 +102,7 @@ pub(super) fn current_lock(
             project,
             old.as_ref(),
             &Update::Keep,
+            false,
             global.offline,
             printer,
             runtime,
@@ -157,17 +157,18 @@ pub(super) async fn build_settings(
     jobs: Option<usize>,
     keep_going: bool,
     rebuild_env: bool,
-) -> BuildSettings {
+) -> anyhow::Result<BuildSettings> {
     let settings = &project.config.settings;
+    let access = project.access()?;
     let (cpus, memory) = engine.resources().await;
     let (jobs, max_jobs) = exec::default_parallelism(cpus, memory, jobs);
-    BuildSettings {
+    Ok(BuildSettings {
         jobs,
         keep_going,
         rebuild_env,
         uid: settings.build.uid.unwrap_or(1000),
         gid: settings.build.gid.unwrap_or(1000),
-        network_none: settings.build.network == Network::None,
+        access,
         cache_dir: project.cache_dir.clone(),
         ccache: settings.cache.ccache,
         pip_cache: settings.cache.pip,
@@ -176,7 +177,7 @@ pub(super) async fn build_settings(
         max_jobs,
         log_dir: project.cache_dir.join("logs"),
         network: project.network,
-    }
+    })
 }
 
 /// The engine, connected now when `now` (a daemon that is down is exit 3 before anything

@@ -19,7 +19,7 @@ pub(crate) fn lock(
     let project = ProjectSettings::load(args)?;
     let old = Lockfile::read(&project.lock_path).core()?;
     if global.locked {
-        if !lock_args.update.is_empty() || lock_args.update_all {
+        if !lock_args.update.is_empty() || lock_args.update_all || lock_args.update_env {
             anyhow::bail!(usage(
                 "--locked cannot be combined with --update: it forbids changing the lock"
             ));
@@ -43,6 +43,7 @@ pub(crate) fn lock(
         &project,
         old.as_ref(),
         &update,
+        lock_args.update_env,
         global.offline,
         printer,
         &runtime,

@@ -34,6 +34,7 @@ pub(super) fn relock(
     project: &ProjectSettings,
     old: Option<&Lockfile>,
     update: &Update,
+    update_env: bool,
     offline: bool,
     printer: &Printer,
     runtime: &tokio::runtime::Runtime,
@@ -43,14 +44,21 @@ pub(super) fn relock(
     let _guard = crate::fsutil::FileLock::acquire(&flock)
         .with_context(|| format!("cannot lock {}", flock.display()))?;
     let settings = project.resolve_settings(*printer);
+    // Connected only if an environment must be resolved.
+    let engine = build::engine(runtime, false)?;
+    let access = project.access()?;
+    let environments = resolve::environment::EnvContext {
+        engine: &engine,
+        access: &access,
+    };
+    let request = resolve::LockRequest {
+        update,
+        update_env,
+        offline,
+        environments: &environments,
+    };
     let outcome = runtime
-        .block_on(resolve::lock(
-            &project.config,
-            old,
-            update,
-            offline,
-            &settings,
-        ))
+        .block_on(resolve::lock(&project.config, old, &request, &settings))
         .map_err(crate::Error::from)?;
     for change in &outcome.changes {
         let (verb, text) = match change {
@@ -64,9 +72,13 @@ pub(super) fn relock(
     printer.status(
         "Locked",
         &format!(
-            "{} image(s), {} git ref(s){}",
+            "{} image(s), {} git ref(s){}{}",
             outcome.lock.images.len(),
             outcome.lock.git.len(),
+            match outcome.lock.environments.len() {
+                0 => String::new(),
+                n => format!(", {n} environment(s)"),
+            },
             if written { "" } else { " (lockfile unchanged)" }
         ),
     );

@@ -43,7 +43,7 @@ pub(crate) fn verify(
         verify_args.jobs,
         true,
         false,
-    ));
+    ))?;
     let progress = Progress::new(global.verbosity);
     let keep = verify_args.keep.as_deref();
     let results = runtime.block_on(exec::schedule::run_all(

@@ -53,7 +53,33 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
         out,
         "{} targets: {} cached, {} to build",
         s.targets, s.cached, s.build
-    )
+    )?;
+    environments(plan, out)
+}
+
+/// Each environment the targets install, once: its image's facts and how many pins.
+fn environments(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in plan.targets.iter().filter_map(|t| t.env) {
+        if !seen.insert(e as *const _) {
+            continue;
+        }
+        let mut what = e.image.clone();
+        for (kind, list) in [("pip", &e.pip), ("apt", &e.apt)] {
+            if !list.is_empty() {
+                let _ = write!(what, " + {kind} {}", list.join(" "));
+            }
+        }
+        let facts: Vec<String> = e.facts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(
+            out,
+            "environment {what}: {}; {} pip, {} apt package(s) pinned",
+            facts.join(", "),
+            e.packages.len(),
+            e.debs.len()
+        )?;
+    }
+    Ok(())
 }
 
 fn pad(row: &mut String, n: usize) {

@@ -15,6 +15,7 @@ pub mod fake;
 pub mod fixtures;
 pub mod git;
 pub mod images;
+pub mod pypi;
 pub mod registry;
 
 use std::io::{Read, Write};

@@ -1,0 +1,188 @@
+//! Environments in the lock: what a build installs on top of its base image (pip and apt
+//! packages), resolved once in the pinned image and pinned by version and sha256, with
+//! facts probed from that image.
+//!
+//! An environment is identified by the config's spelling of its inputs (image reference
+//! and platform, pip and apt requests). `resolved-from` fingerprints everything its
+//! resolution depended on besides those (the base image's manifest digest, the index
+//! settings, the resolution script): when it no longer matches, the environment is
+//! resolved again.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::Context;
+use crate::config::{Config, ImageInput, PipIndex, Target};
+
+/// blake3 derive-key context of `resolved-from`.
+static CONTEXT: Context = Context::new("wheelbuild 2026-11-30 environment resolution");
+
+/// The script that resolves an environment inside its base image (see its header).
+pub(crate) const RESOLVE_SCRIPT: &str = include_str!("../resolve/scripts/resolve.sh");
+
+/// What a set of targets installs: the identity of a `[[environment]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvironmentInput {
+    pub image: ImageInput,
+    /// Sorted, deduplicated, as the config expands them.
+    pub pip: Vec<String>,
+    pub apt: Vec<String>,
+}
+
+impl EnvironmentInput {
+    /// The environment `target` installs, if it installs anything.
+    pub fn of(target: &Target) -> Option<EnvironmentInput> {
+        (!target.pip.is_empty() || !target.apt.is_empty()).then(|| EnvironmentInput {
+            image: (*target.image).clone(),
+            pip: target.pip.clone(),
+            apt: target.apt.clone(),
+        })
+    }
+
+    /// `127.0.0.1:5000/base:py3.11 + pip six==1.16.0 + apt ninja-build`, for messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!("environment {}", self.image.reference);
+        if !self.pip.is_empty() {
+            s.push_str(&format!(" + pip {}", self.pip.join(" ")));
+        }
+        if !self.apt.is_empty() {
+            s.push_str(&format!(" + apt {}", self.apt.join(" ")));
+        }
+        s
+    }
+
+    /// The fingerprint of what a resolution of this environment depends on beyond its
+    /// identity: `resolved-from` in the lock.
+    pub fn resolved_from(&self, manifest_digest: &str, index: &PipIndex) -> String {
+        #[derive(Serialize)]
+        struct From<'a> {
+            manifest_digest: &'a str,
+            pip: &'a [String],
+            apt: &'a [String],
+            index: &'a PipIndex,
+            script: &'a str,
+        }
+        let from = From {
+            manifest_digest,
+            pip: &self.pip,
+            apt: &self.apt,
+            index,
+            script: RESOLVE_SCRIPT,
+        };
+        format!("blake3:{}", CONTEXT.hash(&from).to_hex())
+    }
+}
+
+/// Distinct environments of the config, in order.
+pub fn distinct_environments(config: &Config) -> Vec<EnvironmentInput> {
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &config.targets {
+        if t.pip.is_empty() && t.apt.is_empty() {
+            continue;
+        }
+        if let Some(e) = EnvironmentInput::of(t) {
+            seen.insert(e);
+        }
+    }
+    seen.into_iter().collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedEnvironment {
+    /// The base image as the config spells it, and its platform.
+    pub image: String,
+    pub platform: String,
+    /// The pip requests, as the config expands them (sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pip: Vec<String>,
+    /// The apt requests (sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apt: Vec<String>,
+    /// Fingerprint of the base image digest, index settings and resolution script this was
+    /// resolved with; a mismatch means it must be resolved again.
+    pub resolved_from: String,
+    /// Facts probed from the base image.
+    #[serde(default)]
+    pub facts: Facts,
+    /// Every pip distribution installed, transitive ones included, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PipPin>,
+    /// Every Debian package apt installs, dependencies included, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debs: Vec<AptPin>,
+}
+
+impl LockedEnvironment {
+    pub fn matches(&self, input: &EnvironmentInput) -> bool {
+        self.image == input.image.reference
+            && self.platform == input.image.platform.to_string()
+            && self.pip == input.pip
+            && self.apt == input.apt
+    }
+}
+
+/// Facts of a base image: not key inputs (the image digest covers them), shown by `plan`
+/// and `audit` so that a reader sees what a build ran on.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub struct Facts(pub BTreeMap<String, String>);
+
+/// One pip distribution, pinned.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PipPin {
+    /// Normalized (PEP 503): lowercase, runs of `-_.` as `-`.
+    pub name: String,
+    pub version: String,
+    /// The artifact's file name (a wheel or an sdist).
+    pub file: String,
+    /// sha256 of the artifact, hex: what `pip install --require-hashes` checks.
+    pub sha256: String,
+}
+
+/// One Debian package, pinned.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AptPin {
+    pub name: String,
+    pub version: String,
+}
+
+/// A package name as PEP 503 normalizes it.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize_as_pep_503_says() {
+        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
+        assert_eq!(normalize_name("FRIENDLY__bard"), "friendly-bard");
+        assert_eq!(normalize_name("friendly.-_bard"), "friendly-bard");
+        assert_eq!(normalize_name("python_dateutil"), "python-dateutil");
+    }
+}

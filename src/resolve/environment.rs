@@ -1,0 +1,419 @@
+//! Resolve environments: in a short-lived container of the **pinned** base image (so that
+//! its Python, platform, markers and Debian release decide), ask apt and pip what they
+//! would install, without installing it, and probe facts of the image.
+//!
+//! pip's answer is its installation report (`pip install --dry-run --ignore-installed
+//! --report`): every distribution, transitive ones included, with the artifact's URL and
+//! sha256 as the index gave them. apt's is its simulation (`apt-get install --simulate`):
+//! every package with its version. The script is `scripts/resolve.sh`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::exec::access::{Access, Step};
+use crate::exec::docker::{self, ContainerConfig, DockerError, Engine};
+use crate::lock::{
+    AptPin, EnvironmentInput, Facts, LockedEnvironment, LockedImage, PipPin, RESOLVE_SCRIPT,
+    normalize_name,
+};
+
+/// Lines of output kept for an error message.
+const TAIL: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EnvError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("the image has no apt-get, but apt packages are requested")]
+    NoApt,
+    #[error("apt cannot install the requested packages:\n{detail}")]
+    Apt { detail: String, unavailable: bool },
+    #[error("pip cannot resolve the requirements:\n{detail}")]
+    Pip { detail: String, unavailable: bool },
+    #[error("the resolution's output is unreadable: {0}")]
+    Output(String),
+    #[error("`{name}` {version} comes from {url}, which pip gave no sha256 for")]
+    NoHash {
+        name: String,
+        version: String,
+        url: String,
+    },
+}
+
+impl EnvError {
+    pub(crate) fn hint(&self) -> Option<String> {
+        match self {
+            EnvError::Docker(e) => e.hint(),
+            EnvError::NoApt => Some("remove `apt` from the project, or use a Debian-based image".into()),
+            EnvError::Pip { unavailable: true, detail } | EnvError::Apt { unavailable: true, detail }
+                if detail.contains("SSL") || detail.contains("CERTIFICATE") =>
+            {
+                Some("behind a TLS-intercepting proxy, set `[build] ca-certificates` to the proxy's CA bundle".into())
+            }
+            EnvError::Pip { unavailable: true, .. } | EnvError::Apt { unavailable: true, .. } => {
+                Some("check the index settings (`[pip]`) and the network (`[build] network`, proxies)".into())
+            }
+            EnvError::Pip { .. } => Some("fix the project's `pip` list; pip's words are above".into()),
+            EnvError::Apt { .. } => Some("fix the project's `apt` list; apt's words are above".into()),
+            EnvError::NoHash { .. } => Some(
+                "pin packages from an index (not a direct URL or a local path), which gives sha256s".into(),
+            ),
+            EnvError::Output(_) => None,
+        }
+    }
+
+    pub(crate) fn is_user_error(&self) -> bool {
+        match self {
+            EnvError::Docker(_) | EnvError::Output(_) => false,
+            EnvError::Apt { unavailable, .. } | EnvError::Pip { unavailable, .. } => !unavailable,
+            EnvError::NoApt | EnvError::NoHash { .. } => true,
+        }
+    }
+}
+
+/// What resolving needs beside the lock: the engine (connected on first use: a relock
+/// with nothing to resolve starts no container) and how containers reach the index.
+pub(crate) struct EnvContext<'a> {
+    pub engine: &'a Engine,
+    pub access: &'a Access,
+}
+
+/// Resolve one environment in `image` (its pin in the new lock).
+pub(crate) async fn resolve_one(
+    ctx: &EnvContext<'_>,
+    input: &EnvironmentInput,
+    image: &LockedImage,
+    resolved_from: String,
+) -> Result<LockedEnvironment, EnvError> {
+    let registry = docker::registry_of(&image.name).to_string();
+    let credentials = tokio::task::spawn_blocking(move || docker::credentials(&registry))
+        .await
+        .ok()
+        .flatten();
+    let base = ctx
+        .engine
+        .ensure_image(&image.name, &image.manifest_digest, credentials)
+        .await?;
+    let config = ContainerConfig {
+        image: base,
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            RESOLVE_SCRIPT.into(),
+            "wheelbuild-resolve".into(),
+            input.apt.join(" "),
+            input.pip.join(" "),
+        ],
+        env: [
+            "PIP_BREAK_SYSTEM_PACKAGES=1",
+            "PIP_DISABLE_PIP_VERSION_CHECK=1",
+            "PIP_NO_INPUT=1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(ctx.access.env().iter().cloned())
+        .collect(),
+        user: Some("0:0".into()),
+        binds: ctx.access.binds(),
+        network: ctx.access.network_mode(Step::Packages),
+        gpu: false,
+        labels: crate::exec::labels("lock", &resolved_from),
+        hardened: false,
+    };
+    let name = format!(
+        "wheelbuild-resolve-{}-{}",
+        &resolved_from.trim_start_matches("blake3:")[..12],
+        std::process::id()
+    );
+    let mut output = Vec::new();
+    let (container, exit) = ctx
+        .engine
+        .run(&name, &config, |chunk| output.extend_from_slice(chunk))
+        .await?;
+    ctx.engine.remove(&container).await?;
+    let text = String::from_utf8_lossy(&output);
+    match exit {
+        0 => {}
+        90 => return Err(EnvError::NoApt),
+        91 => {
+            return Err(EnvError::Apt {
+                unavailable: looks_unavailable(&text),
+                detail: tail(&text),
+            });
+        }
+        92 => {
+            return Err(EnvError::Pip {
+                unavailable: looks_unavailable(&text),
+                detail: tail(&text),
+            });
+        }
+        code => {
+            return Err(EnvError::Output(format!(
+                "the resolution exited with status {code}:\n{}",
+                tail(&text)
+            )));
+        }
+    }
+    let sections = sections(&text);
+    let facts = sections
+        .get("facts")
+        .map(|s| parse_facts(s))
+        .unwrap_or_default();
+    let debs = match sections.get("apt") {
+        Some(s) => parse_apt(s),
+        None => Vec::new(),
+    };
+    let packages = match sections.get("pip") {
+        Some(s) => parse_pip_report(s)?,
+        None if input.pip.is_empty() => Vec::new(),
+        None => return Err(EnvError::Output("no pip report".into())),
+    };
+    Ok(LockedEnvironment {
+        image: input.image.reference.clone(),
+        platform: input.image.platform.to_string(),
+        pip: input.pip.clone(),
+        apt: input.apt.clone(),
+        resolved_from,
+        facts,
+        packages,
+        debs,
+    })
+}
+
+/// Does this failure come from the network rather than from the requests?
+fn looks_unavailable(text: &str) -> bool {
+    [
+        "NewConnectionError",
+        "Connection refused",
+        "Max retries exceeded",
+        "Temporary failure in name resolution",
+        "SSLError",
+        "ProxyError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "Failed to fetch",
+        "Could not resolve",
+        "Unable to connect",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
+/// The last lines of a container's output, markers left out.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("::wheelbuild"))
+        .collect();
+    lines[lines.len().saturating_sub(TAIL)..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `::wheelbuild-begin:: NAME` … `::wheelbuild-end::` blocks, by name.
+fn sections(text: &str) -> BTreeMap<&str, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(&str, String)> = None;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("::wheelbuild-begin:: ") {
+            current = Some((name.trim(), String::new()));
+        } else if line.trim_end() == "::wheelbuild-end::" {
+            if let Some((name, body)) = current.take() {
+                out.insert(name, body);
+            }
+        } else if let Some((_, body)) = &mut current {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out
+}
+
+fn parse_facts(text: &str) -> Facts {
+    Facts(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect(),
+    )
+}
+
+/// `Inst NAME [OLD] (VERSION RELEASE [ARCH])` lines of `apt-get --simulate`.
+fn parse_apt(text: &str) -> Vec<AptPin> {
+    let mut pins: Vec<AptPin> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Inst ")?;
+            let name = rest.split_whitespace().next()?;
+            let version = rest.split_once('(')?.1.split_whitespace().next()?;
+            Some(AptPin {
+                name: name.to_string(),
+                version: version.to_string(),
+            })
+        })
+        .collect();
+    pins.sort();
+    pins.dedup();
+    pins
+}
+
+/// pip's installation report (format version 1): one pin per distribution.
+fn parse_pip_report(text: &str) -> Result<Vec<PipPin>, EnvError> {
+    #[derive(Deserialize)]
+    struct Report {
+        version: String,
+        install: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        metadata: Metadata,
+        download_info: DownloadInfo,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        name: String,
+        version: String,
+    }
+    #[derive(Deserialize)]
+    struct DownloadInfo {
+        url: String,
+        #[serde(default)]
+        archive_info: Option<ArchiveInfo>,
+    }
+    #[derive(Deserialize)]
+    struct ArchiveInfo {
+        #[serde(default)]
+        hashes: BTreeMap<String, String>,
+        #[serde(default)]
+        hash: Option<String>,
+    }
+    let report: Report = serde_json::from_str(text.trim())
+        .map_err(|e| EnvError::Output(format!("pip's report: {e}")))?;
+    if report.version != "1" {
+        return Err(EnvError::Output(format!(
+            "pip's report has format version {}, this wheelbuild reads 1",
+            report.version
+        )));
+    }
+    let mut pins = Vec::with_capacity(report.install.len());
+    for item in report.install {
+        let sha256 = item.download_info.archive_info.as_ref().and_then(|a| {
+            a.hashes.get("sha256").cloned().or_else(|| {
+                a.hash
+                    .as_deref()
+                    .and_then(|h| h.strip_prefix("sha256="))
+                    .map(str::to_string)
+            })
+        });
+        let valid = |h: &String| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        let Some(sha256) = sha256.filter(valid) else {
+            return Err(EnvError::NoHash {
+                name: item.metadata.name,
+                version: item.metadata.version,
+                url: item.download_info.url,
+            });
+        };
+        let url = item.download_info.url;
+        let file = url
+            .split(['#', '?'])
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default();
+        let file = percent_decode(file);
+        pins.push(PipPin {
+            name: normalize_name(&item.metadata.name),
+            version: item.metadata.version,
+            file,
+            sha256: sha256.to_ascii_lowercase(),
+        });
+    }
+    pins.sort();
+    Ok(pins)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = bytes.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(hex), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_simulation_gives_every_package_with_its_version() {
+        let text = "Reading package lists...\n\
+            Inst libfoo1 (1.2-3 Debian:12.15/oldstable [amd64])\n\
+            Inst ninja-build [1.10-1] (1.11.1-2~deb12u1 Debian:12.15/oldstable [amd64])\n\
+            Conf ninja-build (1.11.1-2~deb12u1 Debian:12.15/oldstable [amd64])\n";
+        assert_eq!(
+            parse_apt(text),
+            [
+                AptPin {
+                    name: "libfoo1".into(),
+                    version: "1.2-3".into()
+                },
+                AptPin {
+                    name: "ninja-build".into(),
+                    version: "1.11.1-2~deb12u1".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn pip_report_pins_name_version_file_and_sha256() {
+        let report = r#"{"version": "1", "pip_version": "23.0.1", "install": [
+          {"metadata": {"name": "Python_Dateutil", "version": "2.9.0.post0"},
+           "download_info": {"url": "http://127.0.0.1:1/packages/python_dateutil-2.9.0.post0-py2.py3-none-any.whl#sha256=AB",
+             "archive_info": {"hash": "sha256=a1a2a3a4a5a6a7a8a9b0b1b2b3b4b5b6b7b8b9c0c1c2c3c4c5c6c7c8c9d0d1d2"}}},
+          {"metadata": {"name": "six", "version": "1.16.0"},
+           "download_info": {"url": "https://files/six-1.16.0-py2.py3-none-any.whl",
+             "archive_info": {"hashes": {"sha256": "1111111111111111111111111111111111111111111111111111111111111111"}}}}
+        ]}"#;
+        let pins = parse_pip_report(report).unwrap();
+        assert_eq!(pins[0].name, "python-dateutil");
+        assert_eq!(
+            pins[0].file,
+            "python_dateutil-2.9.0.post0-py2.py3-none-any.whl"
+        );
+        assert_eq!(pins[1].sha256, "1".repeat(64));
+    }
+
+    #[test]
+    fn a_direct_reference_without_a_hash_cannot_be_pinned() {
+        let report = r#"{"version": "1", "install": [
+          {"metadata": {"name": "x", "version": "1"},
+           "download_info": {"url": "file:///src/x", "dir_info": {}}}]}"#;
+        let e = parse_pip_report(report).unwrap_err();
+        assert!(matches!(e, EnvError::NoHash { .. }), "{e}");
+    }
+
+    #[test]
+    fn sections_are_read_between_markers() {
+        let text =
+            "noise\n::wheelbuild-begin:: facts\npython=3.11.2\ngcc=\n::wheelbuild-end::\nmore\n";
+        let s = sections(text);
+        let facts = parse_facts(&s["facts"]);
+        assert_eq!(facts.0.len(), 1, "empty values are left out");
+        assert_eq!(facts.0["python"], "3.11.2");
+    }
+}

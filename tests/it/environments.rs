@@ -1,0 +1,379 @@
+//! Environments: what builds install, resolved by `lock` in the pinned image and installed
+//! exactly. Real parts: the base image from a real registry, a real package index
+//! (pypiserver on loopback, reached with host networking), PyPI itself through the
+//! machine's CA bundle, Debian's mirror for apt, and Docker.
+
+use crate::common::*;
+use crate::support::fixtures::{self, BaseImage, ImageKind};
+use crate::support::pypi::{PypiServer, pypi_fixture};
+
+const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
+const SIX_17: &str = "six-1.17.0-py2.py3-none-any.whl";
+const DATEUTIL: &str = "python_dateutil-2.9.0.post0-py2.py3-none-any.whl";
+
+/// A Docker endpoint that does not exist: a command that needs no container passes with it.
+const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/wheelbuild-test.sock");
+
+/// `[build]` keys and `[pip]` for an index on loopback (reached with host networking).
+fn loopback_index(server: &PypiServer) -> String {
+    format!(
+        "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+        server.url()
+    )
+}
+
+/// A locked project of one pure package `envtest` that installs `pip` from `server`. Its
+/// build command first runs `check` (a Python statement) against what is installed.
+fn project_with_pip(
+    base: &BaseImage,
+    server: &PypiServer,
+    test: &str,
+    pip: &str,
+    check: &str,
+) -> (Project, crate::support::git::GitRepo) {
+    let repo = pure_repo("envtest", None);
+    let build = format!(
+        "python3 -c '{check}' && python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" ."
+    );
+    let more = format!("pip = {pip}\nbuild = {}", wheelbuild::lock::quote(&build));
+    let p = locked_project(
+        base,
+        test,
+        &loopback_index(server),
+        &[project("envtest", &repo, &more)],
+    );
+    (p, repo)
+}
+
+fn environment(p: &Project) -> wheelbuild::lock::LockedEnvironment {
+    let lock = lock_of(p);
+    assert_eq!(lock.environments.len(), 1, "{}", p.read("wheelbuild.lock"));
+    lock.environments[0].clone()
+}
+
+#[test]
+fn lock_pins_every_package_by_the_sha256_the_index_serves() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[DATEUTIL, SIX_16, SIX_17]) else {
+        return;
+    };
+    let (p, _repo) = project_with_pip(
+        &base,
+        &server,
+        "env-pins",
+        "[\"python-dateutil==2.9.0.post0\"]",
+        "import dateutil",
+    );
+    let env = environment(&p);
+    let pins: Vec<(&str, &str, &str, &str)> = env
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.file.as_str(),
+                p.sha256.as_str(),
+            )
+        })
+        .collect();
+    // The transitive dependency too, at the newest version the index has.
+    assert_eq!(
+        pins,
+        [
+            (
+                "python-dateutil",
+                "2.9.0.post0",
+                DATEUTIL,
+                server.sha256_of(DATEUTIL).as_str()
+            ),
+            ("six", "1.17.0", SIX_17, server.sha256_of(SIX_17).as_str()),
+        ]
+    );
+    // Facts probed in the pinned image.
+    assert!(
+        env.facts.0["python"].starts_with("3.11."),
+        "{:?}",
+        env.facts
+    );
+    assert_eq!(env.facts.0["abi"], "cp311");
+    assert!(env.facts.0.contains_key("glibc"), "{:?}", env.facts);
+
+    // `audit` lists the environment and every pin; nothing is floating.
+    let out = ok(&p, &["--offline", "audit", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+    let rows: Vec<(String, String, String)> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["input"] == "pip")
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("subject"), s("kind"), s("pin"))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "python-dateutil 2.9.0.post0".to_string(),
+                "sha256".to_string(),
+                server.sha256_of(DATEUTIL)
+            ),
+            (
+                "six 1.17.0".to_string(),
+                "sha256".to_string(),
+                server.sha256_of(SIX_17)
+            ),
+        ]
+    );
+    // And `plan` shows the facts.
+    let out = ok(&p, &["plan"]);
+    assert!(
+        stdout(&out).contains(&format!(
+            "environment {} + pip python-dateutil==2.9.0.post0: abi cp311, gcc ",
+            base.reference
+        )),
+        "{}",
+        stdout(&out)
+    );
+
+    // A relock with nothing changed starts no container (no Docker reachable) and leaves
+    // the file byte-identical, even with the index gone.
+    let before = p.read("wheelbuild.lock");
+    drop(server);
+    let out = run_env(&p, &[NO_DOCKER], &["lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("(lockfile unchanged)"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert_eq!(p.read("wheelbuild.lock"), before);
+    let out = run_env(&p, &[NO_DOCKER], &["--locked", "lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+}
+
+#[test]
+fn build_installs_exactly_the_locked_pins_and_a_new_pin_rebuilds() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16]) else {
+        return;
+    };
+    // `six` unpinned in the config: the lock decides, and the build sees that version.
+    let (p, _repo) = project_with_pip(
+        &base,
+        &server,
+        "env-exact",
+        "[\"six\"]",
+        "import six; assert six.__version__ == \"1.16.0\", six.__version__",
+    );
+    assert_eq!(environment(&p).packages[0].version, "1.16.0");
+    ok(&p, &["build"]);
+
+    // A newer six appears: the lock keeps its pin, so nothing rebuilds.
+    std::fs::copy(
+        pypi_fixture().join("packages").join(SIX_17),
+        server.wheel_path(SIX_17),
+    )
+    .unwrap();
+    ok(&p, &["lock"]);
+    assert_eq!(environment(&p).packages[0].version, "1.16.0");
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", p.snapshot(&out));
+
+    // `lock --update six` takes it, says old -> new, and the plan names the input.
+    let out = ok(&p, &["lock", "--update", "six"]);
+    assert!(
+        stderr(&out).contains(&format!(
+            "Updating pip six ({}) 1.16.0 -> 1.17.0",
+            base.reference
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    let plan = plan_json(&p);
+    let reason = &plan["targets"][0]["reason"];
+    assert_eq!(
+        reason["changes"],
+        serde_json::json!([{ "input": "pip.six", "old": "1.16.0", "new": "1.17.0" }]),
+        "{plan:#}"
+    );
+    // The build still asserts 1.16.0: it now fails, because 1.17.0 is what is installed.
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    assert!(
+        read_log(&p, &cpu("envtest")).contains("AssertionError: 1.17.0"),
+        "{}",
+        read_log(&p, &cpu("envtest"))
+    );
+}
+
+#[test]
+fn a_wheel_replaced_on_the_index_fails_the_install_naming_the_package() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16]) else {
+        return;
+    };
+    let (p, _repo) = project_with_pip(&base, &server, "env-tamper", "[\"six==1.16.0\"]", "1");
+    // Other bytes under the locked file name.
+    std::fs::copy(
+        pypi_fixture().join("packages").join(SIX_17),
+        server.wheel_path(SIX_16),
+    )
+    .unwrap();
+    let out = p.run(&["build", "--rebuild-env"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("pip package `six`: the index serves other bytes than the lock pins"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(
+        err.contains("wheelbuild lock --update six"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(store_keys(&p).is_empty(), "nothing is recorded");
+}
+
+#[test]
+fn an_unknown_package_fails_lock_naming_the_environment_and_leaves_the_lock_alone() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16]) else {
+        return;
+    };
+    let (p, _repo) = project_with_pip(&base, &server, "env-unknown", "[\"six\"]", "1");
+    let before = p.read("wheelbuild.lock");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("pip = [\"six\"]", "pip = [\"six\", \"no-such-package-wb\"]"),
+    );
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "resolving the environment {} + pip no-such-package-wb six: pip cannot resolve",
+            base.reference
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(err.contains("no-such-package-wb"), "{err}");
+    assert_eq!(p.read("wheelbuild.lock"), before, "the lock is untouched");
+    // And the lock is now out of date for the config.
+    let out = p.run(&["--locked", "plan"]);
+    assert_eq!(out.status.code(), Some(12), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("is not resolved"),
+        "{}",
+        p.snapshot(&out)
+    );
+    // --offline never resolves.
+    let out = p.run(&["--offline", "lock"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("--offline forbids resolving it"),
+        "{}",
+        p.snapshot(&out)
+    );
+
+    // An index that is down is unavailability, not a user error.
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("pip = [\"six\"]", "pip = [\"six==1.16.0\"]"),
+    );
+    drop(server);
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert_eq!(p.read("wheelbuild.lock"), before);
+}
+
+#[test]
+fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("envapt", None);
+    let p = locked_project(
+        &base,
+        "env-apt",
+        "",
+        &[project(
+            "envapt",
+            &repo,
+            "apt = [\"ninja-build\"]\ntoolchain-check = \"ninja --version\"",
+        )],
+    );
+    let env = environment(&p);
+    let deb = env
+        .debs
+        .iter()
+        .find(|d| d.name == "ninja-build")
+        .expect("ninja-build is pinned");
+    // What Debian's mirror has now, by apt's own word (its simulation).
+    assert!(deb.version.contains('-'), "{deb:?}");
+    ok(&p, &["build"]);
+    // (A version gone from the mirror: integrity's
+    // `a_failed_environment_setup_names_its_log_and_shows_its_tail`.)
+}
+
+/// PyPI itself, through the machine's CA bundle (containers do not trust the TLS-
+/// intercepting proxy otherwise): the lock's sha256 is the one PyPI publishes.
+#[test]
+fn lock_and_build_reach_pypi_through_the_ca_bundle() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let ca = "/etc/ssl/certs/ca-certificates.crt";
+    let repo = pure_repo("envpypi", None);
+    let p = locked_project(
+        &base,
+        "env-pypi",
+        &format!("ca-certificates = \"{ca}\""),
+        &[project(
+            "envpypi",
+            &repo,
+            "pip = [\"six==1.17.0\"]\ntoolchain-check = \"python3 -c 'import six'\"",
+        )],
+    );
+    let env = environment(&p);
+    assert_eq!(env.packages.len(), 1);
+    let pin = &env.packages[0];
+    assert_eq!((pin.name.as_str(), pin.version.as_str()), ("six", "1.17.0"));
+    assert_eq!(pin.sha256, pypi_sha256("six", &pin.file));
+    ok(&p, &["build"]);
+}
+
+/// The sha256 PyPI's simple API (PEP 691, JSON) publishes for `file` of `name`, fetched
+/// on the host by Python's urllib (the host trusts the proxy's CA).
+fn pypi_sha256(name: &str, file: &str) -> String {
+    let script = format!(
+        "import json, urllib.request\n\
+         r = urllib.request.Request('https://pypi.org/simple/{name}/', headers={{'Accept': 'application/vnd.pypi.simple.v1+json'}})\n\
+         d = json.load(urllib.request.urlopen(r, timeout=60))\n\
+         print([f['hashes']['sha256'] for f in d['files'] if f['filename'] == '{file}'][0])"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

@@ -1,0 +1,214 @@
+//! A real package index on loopback: pypiserver from the `pypi` fixture
+//! (`scripts/fixtures.sh pypi`), one per test or benchmark.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::fixtures::fixtures_dir;
+use super::{ChildGuard, file_tail, free_port, http_status, in_ci, wait_until};
+
+/// `$WHEELBUILD_FIXTURES/pypi`: the venv with pypiserver and the wheels it serves
+/// (`scripts/fixtures.sh pypi`).
+pub fn pypi_fixture() -> PathBuf {
+    fixtures_dir().join("pypi")
+}
+
+/// A real package index: pypiserver 2.4.2 (from the `pypi` fixture) on a free
+/// 127.0.0.1 port, no auth, no fallback to PyPI, serving a fresh directory that holds
+/// copies of some cached wheels. Its backend (`simple-dir`) lists the directory on every
+/// request, so a test may add, remove or replace files in [`PypiServer::dir`] while it
+/// runs. Killed when dropped.
+pub struct PypiServer {
+    port: u16,
+    // Dropped first: the server dies before its directory goes.
+    _child: ChildGuard,
+    packages: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PypiServer {
+    /// A server for copies of `wheels` (file names in `$CACHE/pypi/packages/`, e.g.
+    /// `six-1.16.0-py2.py3-none-any.whl`). When the fixture (or one of the wheels) is
+    /// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
+    pub fn start(wheels: &[&str]) -> Option<PypiServer> {
+        let fixture = pypi_fixture();
+        let server = fixture.join("venv/bin/pypi-server");
+        let mut missing: Vec<PathBuf> = wheels
+            .iter()
+            .map(|w| fixture.join("packages").join(w))
+            .filter(|p| !p.is_file())
+            .collect();
+        if !server.is_file() {
+            missing.insert(0, server.clone());
+        }
+        if !missing.is_empty() {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("<unnamed>")
+                .to_owned();
+            let why = format!(
+                "the pypi fixture is missing {missing:?}: run `scripts/fixtures.sh pypi` \
+                 (WHEELBUILD_FIXTURES={})",
+                fixtures_dir().display()
+            );
+            if in_ci() {
+                panic!("package index unavailable (test `{test}`): {why}");
+            }
+            eprintln!("SKIP {test}: {why} (would fail under CI=true)");
+            return None;
+        }
+        let dir = super::tempdir("pypi-");
+        let packages = dir.path().join("packages");
+        std::fs::create_dir(&packages).unwrap();
+        for w in wheels {
+            let from = fixture.join("packages").join(w);
+            std::fs::copy(&from, packages.join(w))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        }
+        let log = dir.path().join("pypi-server.log");
+        let mut last_err = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let logf = File::create(&log).unwrap();
+            let child = std::process::Command::new(&server)
+                .args(pypi_server_args(port, &packages))
+                .env("PYTHONUNBUFFERED", "1")
+                .env_remove("PYTHONPATH")
+                .env_remove("PYTHONHOME")
+                .stdin(Stdio::null())
+                .stdout(logf.try_clone().unwrap())
+                .stderr(logf)
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {}: {e}", server.display()));
+            let mut child = ChildGuard::new(child, format!("pypi-server on 127.0.0.1:{port}"));
+            let url = format!("http://127.0.0.1:{port}/simple/");
+            // Up = our process logged that it listens AND the port answers /simple/.
+            let up = wait_until(Duration::from_secs(20), || {
+                if let Some(status) = child.exited() {
+                    return Some(Err(format!("pypi-server exited with {status}")));
+                }
+                let listening = std::fs::read_to_string(&log)
+                    .is_ok_and(|l| l.contains(&format!("Listening on http://127.0.0.1:{port}/")));
+                match http_status(&url) {
+                    Some(s) if listening => Some(Ok(s)),
+                    _ => None,
+                }
+            });
+            match up {
+                Some(Ok(200)) => {
+                    return Some(PypiServer {
+                        port,
+                        _child: child,
+                        packages,
+                        log,
+                        _dir: dir,
+                    });
+                }
+                Some(Ok(s)) => panic!(
+                    "pypi-server answered {url} with {s}, expected 200\n--- log ---\n{}",
+                    file_tail(&log, 40)
+                ),
+                Some(Err(e)) => {
+                    last_err = format!("{e}\n--- log ---\n{}", file_tail(&log, 40));
+                    if std::fs::read_to_string(&log)
+                        .is_ok_and(|l| l.contains("Address already in use"))
+                    {
+                        continue; // lost the port race; try another port
+                    }
+                    break;
+                }
+                None => {
+                    last_err = format!(
+                        "pypi-server on 127.0.0.1:{port} not up after 20s\n--- log ---\n{}",
+                        file_tail(&log, 40)
+                    );
+                    break;
+                }
+            }
+        }
+        panic!("starting pypi-server failed: {last_err}");
+    }
+
+    /// `http://127.0.0.1:PORT/simple/`: the index URL (PEP 503) for pip's `--index-url`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple/", self.port)
+    }
+
+    /// The directory served: add, remove or replace wheels here.
+    pub fn dir(&self) -> &Path {
+        &self.packages
+    }
+
+    /// Where the served copy of `name` is (or would be).
+    pub fn wheel_path(&self, name: &str) -> PathBuf {
+        self.packages.join(name)
+    }
+
+    /// The sha256 (hex) of the served file `file_name`, by the `sha256sum` tool.
+    pub fn sha256_of(&self, file_name: &str) -> String {
+        let path = self.wheel_path(file_name);
+        let out = std::process::Command::new("sha256sum")
+            .arg("--")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running sha256sum");
+        assert!(
+            out.status.success(),
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let hex = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "sha256sum printed {text:?}"
+        );
+        hex
+    }
+
+    /// Last `lines` lines of the server's log (requests are logged), for messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        file_tail(&self.log, lines)
+    }
+}
+
+/// `run -i 127.0.0.1 -p PORT ...`: no auth (`-a . -P .`), no redirect to PyPI for
+/// unknown names, the `simple-dir` backend (no listing cache even when `watchdog` is
+/// installed), `#sha256=` fragments on links, no `Cache-Control` header (pip's HTTP
+/// cache does not keep pages), and the standard library's `wsgiref` server.
+fn pypi_server_args(port: u16, packages: &Path) -> Vec<std::ffi::OsString> {
+    let port = port.to_string();
+    let mut args: Vec<std::ffi::OsString> = [
+        "run",
+        "-v",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--disable-fallback",
+        "-a",
+        ".",
+        "-P",
+        ".",
+        "--backend",
+        "simple-dir",
+        "--hash-algo",
+        "sha256",
+        "--server",
+        "wsgiref",
+    ]
+    .into_iter()
+    .map(Into::into)
+    .collect();
+    args.push(packages.into());
+    args
+}
