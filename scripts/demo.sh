@@ -2,7 +2,7 @@
 # The main job, on a fresh Debian 12 machine with this repository (run as root):
 #
 #   1. prepare what it needs: a Docker daemon, a registry on 127.0.0.1:5000, the Debian
-#      base images (python3.11 CPU and CUDA 11.8, built with debootstrap and cached under
+#      base images (python3.11 CPU, CUDA 11.8 and ROCm 5.2, built with debootstrap and cached under
 #      /var/cache/wheelbuild-fixtures), and the demo git repositories;
 #   2. `wheelbuild lock`, `audit`, `plan`, then `build` of the root wheelbuild.toml;
 #   3. a second `build` that finds every target cached, and `check`.
@@ -20,7 +20,7 @@ step "installing Debian packages (docker.io, docker-registry, skopeo, debootstra
 if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null || ! command -v dockerd >/dev/null; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    docker.io docker-registry skopeo debootstrap iptables git ca-certificates python3
+    docker.io docker-registry skopeo debootstrap iptables git ca-certificates python3 python3-venv
 fi
 
 step "fixtures: dockerd, registry 127.0.0.1:5000, base images, demo repositories"

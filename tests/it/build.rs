@@ -1393,6 +1393,52 @@ gid = 1234
     );
 }
 
+/// ROCm, the third family of PyTorch's variants: Debian's hipcc compiles the `.hip` kernel
+/// without a GPU; the wheel links libamdhip64 and its host path runs without one.
+#[test]
+fn builds_the_rocm_example_in_the_rocm_image() {
+    let Some(base) = fixtures::base_image(ImageKind::Rocm) else {
+        return;
+    };
+    let rocm = example_repo("hello-rocm");
+    let config = format!(
+        "[matrix]\npython = [\"3.11\"]\ncuda = [\"rocm5.2\"]\n\n[image]\ntemplate = \"{}\"\ntoolchain-check = \"hipcc --version 2>/dev/null | grep 'HIP version: {{rocm}}'\"\n\n[build]\nuid = 1234\ngid = 1234\n{}",
+        base.reference,
+        project("hello-rocm", &rocm, "")
+    );
+    let p = new_project(&base, &config);
+    ok(&p, &["lock"]);
+    let out = ok(&p, &["build"]);
+    let id = "hello-rocm/py3.11-rocm5.2";
+    assert_eq!(status_of(&out, id), "built");
+    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
+    let dir = p.file("wheelhouse/py311/rocm5.2/linux_x86_64");
+    let whl = "hello_rocm-0.1.0-cp311-cp311-linux_x86_64.whl";
+    assert_eq!(wheels_in(&dir), [whl]);
+    let smoke = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/wheels:ro", dir.display()),
+        &base.local(),
+        "sh",
+        "-ec",
+        "python3 -m pip install -q --no-index --no-cache-dir /wheels/*.whl 2>/dev/null; cd /; \
+         python3 -c 'import hello_rocm as h; print(h.add(2, 40)); print(h.build_version())'; \
+         ldd \"$(python3 -c 'import hello_rocm._hello_rocm as m; print(m.__file__)')\" | awk '/libamdhip64.so.5 =>/ {print $1}'",
+    ]);
+    assert_eq!(
+        smoke.lines().collect::<Vec<_>>(),
+        ["42", "50221153", "libamdhip64.so.5"],
+        "{smoke}"
+    );
+    // Reproducible: a rebuild gives the same bytes.
+    let out = ok(&p, &["verify"]);
+    assert!(stdout(&out).contains("reproducible"), "{}", stdout(&out));
+}
+
 // ----- the daemon pulls with the registry credentials `lock` uses; DOCKER_HOST tcp -------
 
 #[test]

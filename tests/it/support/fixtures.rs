@@ -47,6 +47,8 @@ pub enum ImageKind {
     Cpu,
     /// The same plus Debian's nvidia-cuda-toolkit 11.8.
     Cuda,
+    /// The CPU image plus Debian's hipcc 5.2.3 and libamdhip64-dev.
+    Rocm,
 }
 
 impl ImageKind {
@@ -55,6 +57,7 @@ impl ImageKind {
         match self {
             ImageKind::Cpu => "py311",
             ImageKind::Cuda => "cuda118",
+            ImageKind::Rocm => "rocm52",
         }
     }
 
@@ -63,6 +66,7 @@ impl ImageKind {
         match self {
             ImageKind::Cpu => "py3.11-cpu",
             ImageKind::Cuda => "py3.11-cuda11.8",
+            ImageKind::Rocm => "py3.11-rocm5.2",
         }
     }
 }
@@ -175,8 +179,10 @@ pub fn base_image(kind: ImageKind) -> Option<BaseImage> {
         return None;
     }
     let cache = fixtures_dir();
+    // The ROCm image (Debian's hipcc, ~110 MB to download) is built like the CPU one:
+    // under CI it must be there.
     let strict = match kind {
-        ImageKind::Cpu => in_ci(),
+        ImageKind::Cpu | ImageKind::Rocm => in_ci(),
         ImageKind::Cuda => in_ci() && cuda_requested(),
     };
     if kind == ImageKind::Cuda
