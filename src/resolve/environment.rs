@@ -21,6 +21,10 @@ use crate::lock::{
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;
 
+/// The most output a resolution may print: pip's report for torch and its CUDA libraries
+/// is about 100 KB, apt's simulation a few KB per package.
+const MAX_OUTPUT: usize = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EnvError {
     #[error(transparent)]
@@ -79,13 +83,29 @@ pub(crate) struct EnvContext<'a> {
     pub access: &'a Access,
 }
 
-/// Resolve one environment in `image` (its pin in the new lock).
-pub(crate) async fn resolve_one(
+/// Resolve environments that share `image` (its pin in the new lock), in one container:
+/// the image's facts are probed once, apt's package lists fetched once, and pip's modules
+/// compiled once for all of them. One result per environment, in order; the outer error
+/// is the container's own (or apt's package lists'), common to all of them.
+pub(crate) async fn resolve_group(
     ctx: &EnvContext<'_>,
-    input: &EnvironmentInput,
     image: &LockedImage,
-    resolved_from: String,
-) -> Result<LockedEnvironment, EnvError> {
+    envs: &[(&EnvironmentInput, String)],
+) -> Result<Vec<Result<LockedEnvironment, EnvError>>, EnvError> {
+    let text = run_group(ctx, image, envs).await?;
+    Ok(envs
+        .iter()
+        .enumerate()
+        .map(|(i, (input, from))| read_environment(&text, i + 1, input, from.clone()))
+        .collect())
+}
+
+/// Run the resolution script for `envs` and return what it printed.
+async fn run_group(
+    ctx: &EnvContext<'_>,
+    image: &LockedImage,
+    envs: &[(&EnvironmentInput, String)],
+) -> Result<String, EnvError> {
     let registry = docker::registry_of(&image.name).to_string();
     let credentials = tokio::task::spawn_blocking(move || docker::credentials(&registry))
         .await
@@ -95,16 +115,19 @@ pub(crate) async fn resolve_one(
         .engine
         .ensure_image(&image.name, &image.manifest_digest, credentials)
         .await?;
+    let mut cmd: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        RESOLVE_SCRIPT.into(),
+        "wheelbuild-resolve".into(),
+    ];
+    for (input, _) in envs {
+        cmd.push(input.apt.join(" "));
+        cmd.push(input.pip.join(" "));
+    }
     let config = ContainerConfig {
         image: base,
-        cmd: vec![
-            "sh".into(),
-            "-c".into(),
-            RESOLVE_SCRIPT.into(),
-            "wheelbuild-resolve".into(),
-            input.apt.join(" "),
-            input.pip.join(" "),
-        ],
+        cmd,
         env: [
             "PIP_BREAK_SYSTEM_PACKAGES=1",
             "PIP_DISABLE_PIP_VERSION_CHECK=1",
@@ -118,53 +141,76 @@ pub(crate) async fn resolve_one(
         binds: ctx.access.binds(),
         network: ctx.access.network_mode(Step::Packages),
         gpu: false,
-        labels: crate::exec::labels("lock", &resolved_from),
+        labels: crate::exec::labels("lock", &image.manifest_digest),
         hardened: false,
     };
+    let digest = image.manifest_digest.trim_start_matches("sha256:");
     let name = format!(
         "wheelbuild-resolve-{}-{}",
-        &resolved_from.trim_start_matches("blake3:")[..12],
+        &digest[..12.min(digest.len())],
         std::process::id()
     );
     let mut output = Vec::new();
+    let mut overflow = false;
     let (container, exit) = ctx
         .engine
-        .run(&name, &config, |chunk| output.extend_from_slice(chunk))
+        .run(&name, &config, |chunk| {
+            if output.len() + chunk.len() <= MAX_OUTPUT {
+                output.extend_from_slice(chunk);
+            } else {
+                overflow = true;
+            }
+        })
         .await?;
     ctx.engine.remove(&container).await?;
-    let text = String::from_utf8_lossy(&output);
-    match exit {
-        0 => {}
-        90 => return Err(EnvError::NoApt),
-        91 => {
-            return Err(EnvError::Apt {
-                unavailable: looks_unavailable(&text),
-                detail: tail(&text),
-            });
-        }
-        92 => {
-            return Err(EnvError::Pip {
-                unavailable: looks_unavailable(&text),
-                detail: tail(&text),
-            });
-        }
-        code => {
-            return Err(EnvError::Output(format!(
-                "the resolution exited with status {code}:\n{}",
-                tail(&text)
-            )));
-        }
+    if overflow {
+        return Err(EnvError::Output(format!(
+            "the resolution printed more than {} MiB",
+            MAX_OUTPUT >> 20
+        )));
     }
-    let sections = sections(&text);
+    let text = String::from_utf8_lossy(&output).into_owned();
+    match exit {
+        0 => Ok(text),
+        90 => Err(EnvError::NoApt),
+        91 => Err(EnvError::Apt {
+            unavailable: true,
+            detail: tail(&text),
+        }),
+        code => Err(EnvError::Output(format!(
+            "the resolution exited with status {code}:\n{}",
+            tail(&text)
+        ))),
+    }
+}
+
+/// Environment `n` (from 1) of a group's output.
+fn read_environment(
+    text: &str,
+    n: usize,
+    input: &EnvironmentInput,
+    resolved_from: String,
+) -> Result<LockedEnvironment, EnvError> {
+    let sections = sections(text);
+    let part = |name: &str| sections.get(format!("{name}.{n}").as_str());
+    if let Some(words) = part("apt-failed") {
+        return Err(EnvError::Apt {
+            unavailable: looks_unavailable(words),
+            detail: tail(words),
+        });
+    }
+    if let Some(words) = part("pip-failed") {
+        return Err(EnvError::Pip {
+            unavailable: looks_unavailable(words),
+            detail: tail(words),
+        });
+    }
     let facts = sections
         .get("facts")
         .map(|s| parse_facts(s))
         .unwrap_or_default();
-    let debs = match sections.get("apt") {
-        Some(s) => parse_apt(s),
-        None => Vec::new(),
-    };
-    let packages = match sections.get("pip") {
+    let debs = part("apt").map(|s| parse_apt(s)).unwrap_or_default();
+    let packages = match part("pip") {
         Some(s) => parse_pip_report(s)?,
         None if input.pip.is_empty() => Vec::new(),
         None => return Err(EnvError::Output("no pip report".into())),

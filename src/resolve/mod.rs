@@ -11,14 +11,14 @@ pub(crate) mod network;
 pub mod reference;
 pub(crate) mod registry;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
-    Change, LockedEnvironment, LockedGit, LockedImage, Lockfile, diff, distinct_environments,
-    normalize_name,
+    Change, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile, diff,
+    distinct_environments, normalize_name,
 };
 pub(crate) use git::{GitContext, GitError};
 pub(crate) use network::{NetworkSettings, WaitEvent, WaitObserver};
@@ -327,12 +327,39 @@ async fn lock_environments(
         resolving = to_resolve.len(),
         "environments"
     );
-    let results = futures::future::join_all(to_resolve.iter().map(|(input, image, from)| {
-        environment::resolve_one(request.environments, input, image, from.clone())
-    }))
+    // One container per base image, all images at once.
+    type Group<'a> = (&'a LockedImage, Vec<(&'a EnvironmentInput, String)>);
+    let mut groups: BTreeMap<&str, Group<'_>> = BTreeMap::new();
+    for (input, image, from) in &to_resolve {
+        groups
+            .entry(image.manifest_digest.as_str())
+            .or_insert_with(|| (image, Vec::new()))
+            .1
+            .push((input, from.clone()));
+    }
+    let results = futures::future::join_all(
+        groups
+            .values()
+            .map(|(image, envs)| environment::resolve_group(request.environments, image, envs)),
+    )
     .await;
     let mut failures = Vec::new();
-    for ((input, _, _), result) in to_resolve.iter().zip(results) {
+    let mut resolved = Vec::new();
+    for ((_, envs), result) in groups.values().zip(results) {
+        match result {
+            Ok(each) => resolved.extend(envs.iter().map(|(input, _)| *input).zip(each)),
+            Err(source) => failures.push(ResolveError::Environment {
+                what: format!(
+                    "resolving the {} environment(s) of `{}`",
+                    envs.len(),
+                    envs[0].0.image.reference
+                ),
+                location: Box::new(config.image_origins[&envs[0].0.image].clone()),
+                source,
+            }),
+        }
+    }
+    for (input, result) in resolved {
         match result {
             Ok(env) => kept.push(env),
             Err(source) => failures.push(ResolveError::Environment {

@@ -1,16 +1,27 @@
-# Resolve an environment in its pinned base image, as root:
-# `sh -c "$(cat resolve.sh)" wheelbuild-resolve APT PIP` (space-separated requests).
-# Nothing is installed. What it prints between `::wheelbuild-begin:: NAME` and
-# `::wheelbuild-end::` is read back: `facts` (NAME=value lines), `apt` (apt-get's
-# simulation), `pip` (pip's installation report, JSON). Exit 90: no apt-get for apt
-# requests; 91: apt could not resolve; 92: pip could not resolve.
+# Resolve environments that share one pinned base image, as root:
+# `sh -c "$(cat resolve.sh)" wheelbuild-resolve APT1 PIP1 [APT2 PIP2 …]`, one pair of
+# space-separated request lists per environment. Nothing is installed.
+#
+# What it prints between `::wheelbuild-begin:: NAME` and `::wheelbuild-end::` is read
+# back: `facts` (NAME=value lines, once), and per environment N: `apt.N` (apt-get's
+# simulation) and `pip.N` (pip's installation report, JSON), or `apt-failed.N` /
+# `pip-failed.N` (the tool's own words). Exit 90: no apt-get for apt requests; 91: apt's
+# package lists cannot be fetched.
 set -eu
-apt=$1; pip=$2
 out=$(mktemp -d)
-{
+n=0
+while [ $# -ge 2 ]; do
+  n=$((n + 1))
+  printf '%s' "$1" >"$out/apt-req.$n"
+  printf '%s' "$2" >"$out/pip-req.$n"
+  shift 2
+done
+facts() {
   if command -v python3 >/dev/null 2>&1; then
-    echo "python=$(python3 -c 'import platform; print(platform.python_version())')"
-    echo "abi=$(python3 -c 'import sys; v = sys.version_info; print("cp%d%d%s" % (v[0], v[1], getattr(sys, "abiflags", "")))')"
+    python3 -c 'import platform, sys
+v = sys.version_info
+print("python=" + platform.python_version())
+print("abi=cp%d%d%s" % (v[0], v[1], getattr(sys, "abiflags", "")))'
   fi
   if command -v ldd >/dev/null 2>&1; then
     echo "glibc=$(ldd --version 2>/dev/null | head -n1 | awk '{print $NF}')"
@@ -23,24 +34,64 @@ out=$(mktemp -d)
   if command -v hipcc >/dev/null 2>&1; then
     echo "hipcc=$(hipcc --version 2>/dev/null | sed -n 's/^HIP version: //p')"
   fi
-} >"$out/facts"
-if [ -n "$apt" ]; then
+}
+
+# apt: the package lists once, then one simulation per environment.
+apt_all() {
+  cat "$out"/apt-req.* | grep -q . || return 0
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "::wheelbuild:: the image has no apt-get for: $apt"
-    exit 90
+    echo "::wheelbuild:: the image has no apt-get for: $(cat "$out"/apt-req.*)"
+    touch "$out/no-apt"
+    return 0
   fi
-  apt-get update -q || exit 91
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install --simulate --no-install-recommends -q $apt >"$out/apt" || exit 91
-fi
-if [ -n "$pip" ]; then
-  # shellcheck disable=SC2086
-  python3 -m pip install --dry-run --ignore-installed --quiet --report "$out/pip.json" $pip || exit 92
-fi
-for part in facts apt pip.json; do
-  [ -f "$out/$part" ] || continue
-  echo "::wheelbuild-begin:: ${part%.json}"
-  cat "$out/$part"
+  if ! apt-get update -q; then
+    touch "$out/no-apt-lists"
+    return 0
+  fi
+  i=0
+  while [ $i -lt $n ]; do
+    i=$((i + 1))
+    [ -s "$out/apt-req.$i" ] || continue
+    # shellcheck disable=SC2046
+    DEBIAN_FRONTEND=noninteractive apt-get install --simulate --no-install-recommends -q \
+      $(cat "$out/apt-req.$i") >"$out/apt.$i" 2>"$out/apt-err.$i" ||
+      mv "$out/apt-err.$i" "$out/apt-failed.$i"
+  done
+}
+
+pip_resolve() {
+  # shellcheck disable=SC2046
+  python3 -m pip install --dry-run --ignore-installed --quiet --report "$out/pip.$1" \
+    $(cat "$out/pip-req.$1") >"$out/pip-err.$1" 2>&1 ||
+    mv "$out/pip-err.$1" "$out/pip-failed.$1"
+}
+
+# pip: its modules compiled once on every core (images often ship without .pyc files, and
+# each resolution would compile them again), then every resolution at once.
+pip_all() {
+  cat "$out"/pip-req.* | grep -q . || return 0
+  dir=$(python3 -c 'import os, pip; print(os.path.dirname(pip.__file__))' 2>/dev/null) || dir=
+  if [ -n "$dir" ]; then python3 -m compileall -q -j 0 "$dir" >/dev/null 2>&1 || true; fi
+  i=0
+  while [ $i -lt $n ]; do
+    i=$((i + 1))
+    [ -s "$out/pip-req.$i" ] || continue
+    pip_resolve $i &
+  done
+  wait
+}
+
+facts >"$out/facts" &
+apt_all &
+pip_all &
+wait
+[ ! -f "$out/no-apt" ] || exit 90
+[ ! -f "$out/no-apt-lists" ] || exit 91
+
+for f in "$out"/facts "$out"/apt.* "$out"/pip.* "$out"/apt-failed.* "$out"/pip-failed.*; do
+  [ -f "$f" ] || continue
+  echo "::wheelbuild-begin:: ${f##*/}"
+  cat "$f"
   echo
   echo "::wheelbuild-end::"
 done
