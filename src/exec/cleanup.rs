@@ -54,7 +54,7 @@ pub async fn cleanup(engine: &Engine, store: &Store) -> Result<Cleanup, CleanupE
 }
 
 /// Labels naming this process as a container's owner.
-pub(super) fn owner_labels() -> BTreeMap<String, String> {
+pub fn owner_labels() -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([(format!("{LABEL}.pid"), std::process::id().to_string())]);
     if let Some(me) = Owner::current() {
         labels.insert(format!("{LABEL}.host"), me.host);

@@ -294,6 +294,15 @@ impl Engine {
             })?;
         let id = created.id;
         self.live.add(&id);
+        // Ctrl-C while the daemon was creating it: the interrupt handler may have listed
+        // this process's containers already.
+        if self.live.interrupted() {
+            let _ = self.remove(&id).await;
+            return Err(DockerError::Api {
+                call: "create container",
+                detail: "interrupted".into(),
+            });
+        }
         if let Err(e) = docker.start_container(&id, None).await {
             let detail = e.to_string();
             let _ = self.remove(&id).await;
@@ -449,10 +458,18 @@ impl Engine {
             .collect())
     }
 
-    /// Remove every container this process still has (on Ctrl-C).
-    pub async fn remove_all(&self) {
+    /// Remove every container this process still has (on Ctrl-C): those it knows of, and
+    /// any the daemon lists with `owner`'s labels (one whose creation was under way when
+    /// the signal came is not known yet).
+    pub async fn remove_all(&self, owner: &BTreeMap<String, String>) {
         let ids = self.live.ids();
         futures::future::join_all(ids.iter().map(|id| self.remove(id))).await;
+        if let Ok(all) = self.labelled_containers().await {
+            let mine = all
+                .iter()
+                .filter(|(_, labels)| owner.iter().all(|(k, v)| labels.get(k) == Some(v)));
+            futures::future::join_all(mine.map(|(id, _)| self.remove(id))).await;
+        }
     }
 }
 

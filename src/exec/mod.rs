@@ -47,7 +47,7 @@ use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
-pub use cleanup::cleanup;
+pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
 pub(crate) use environment::ENV_SCRIPT;
 pub(crate) use run::{BUILD_SCRIPT, labels};

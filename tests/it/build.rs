@@ -758,6 +758,48 @@ fn environment_images_are_built_once_shared_and_rebuilt_on_request() {
 
 // ----- h: ccache ---------------------------------------------------------------------
 
+/// `[cache] ccache` is not a key input, so it must not change a wheel: its compiler
+/// wrappers come first on `PATH` and command lines stay as the project writes them.
+#[test]
+fn toggling_ccache_changes_neither_the_key_nor_the_wheel() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let cext = example_repo("hello-cext");
+    let id = cpu("hello-cext");
+    let p = locked_project(
+        &base,
+        "ccache-toggle",
+        "",
+        &[project(
+            "hello-cext",
+            &cext,
+            "env = { CFLAGS = \"-ffile-prefix-map=/wheelbuild/build=.\" }",
+        )],
+    );
+    ok(&p, &["build"]);
+    let key = key_of(&p, &id);
+    let with_ccache = record(&p, &key)["wheels"][0]["sha256"].clone();
+    assert!(
+        read_log(&p, &id).contains("::wheelbuild:: ccache hits="),
+        "ccache was used"
+    );
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[cache]\nccache = false\n"),
+    );
+    assert_eq!(key_of(&p, &id), key, "ccache is not a key input");
+    // Built again into another store: the same bytes.
+    ok(&p, &["--store", "store-without-ccache", "build"]);
+    let stored = p
+        .file("store-without-ccache/v2/records")
+        .join(format!("{key}.json"));
+    let record: Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    assert_eq!(record["wheels"][0]["sha256"], with_ccache);
+    assert!(!read_log(&p, &id).contains("::wheelbuild:: ccache hits="));
+}
+
 #[test]
 fn ccache_hits_across_keys_within_a_channel_only() {
     let Some(base) = fixtures::base_image(ImageKind::Cpu) else {

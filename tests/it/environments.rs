@@ -155,6 +155,10 @@ fn lock_pins_every_package_by_the_sha256_the_index_serves() {
     assert_eq!(p.read("wheelbuild.lock"), before);
     let out = run_env(&p, &[NO_DOCKER], &["--locked", "lock"]);
     assert!(out.status.success(), "{}", p.snapshot(&out));
+    // `--update-env` does resolve again: without Docker it cannot, and says so.
+    let out = run_env(&p, &[NO_DOCKER], &["lock", "--update-env"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert_eq!(p.read("wheelbuild.lock"), before);
 }
 
 #[test]

@@ -225,7 +225,7 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
             engine.live.interrupt();
             let n = engine.live.ids().len();
             eprintln!("interrupted: removing {n} container(s)");
-            engine.remove_all().await;
+            engine.remove_all(&exec::owner_labels()).await;
             std::process::exit(130);
         }
     });
@@ -235,7 +235,7 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
 /// it) and exit 130, without a summary that would blame the builds.
 pub(super) fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: &Engine) {
     if engine.live.interrupted() {
-        runtime.block_on(engine.remove_all());
+        runtime.block_on(engine.remove_all(&exec::owner_labels()));
         std::process::exit(130);
     }
 }
