@@ -762,6 +762,11 @@ cmd_check_examples() {
     src="${src%/}"
     name=$(basename "$src")
     case $name in
+      # torch is not in the base images: wheelbuild's environment installs it (the demo).
+      torch-*)
+        log "$name: skipped (needs torch: built by scripts/demo.sh through wheelbuild)"
+        continue
+        ;;
       *cuda*) img=$(pinned_image cuda118 "$cuda_ref") ;;
       *rocm*) img=$(pinned_image rocm52 "$rocm_ref") ;;
       *) img=$(pinned_image py311 "$cpu_ref") ;;

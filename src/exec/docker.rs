@@ -22,6 +22,12 @@ use futures::StreamExt;
 /// Label on every container wheelbuild creates, so leftovers can be found.
 pub const LABEL: &str = "org.wheelbuild";
 
+/// The name of the container a label set was made for. Labels outlive their container:
+/// `docker commit` copies them into the environment image, and every container made from
+/// that image inherits them. Only a container whose own name this label gives is
+/// wheelbuild's (to clean up, to remove on Ctrl-C).
+const NAME_LABEL: &str = "org.wheelbuild.name";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error("cannot reach the Docker daemon at {host}: {detail}")]
@@ -279,7 +285,14 @@ impl Engine {
             cmd: Some(config.cmd.clone()),
             env: Some(config.env.clone()),
             user: config.user.clone(),
-            labels: Some(config.labels.clone().into_iter().collect()),
+            labels: Some(
+                config
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain([(NAME_LABEL.to_string(), name.to_string())])
+                    .collect(),
+            ),
             host_config: Some(host_config),
             ..Default::default()
         };
@@ -431,7 +444,8 @@ impl Engine {
         }
     }
 
-    /// wheelbuild's containers on this engine (running or not), with their labels.
+    /// wheelbuild's containers on this engine (running or not), with their labels: those
+    /// it created, not those that inherited its labels from an environment image.
     pub async fn labelled_containers(
         &self,
     ) -> Result<Vec<(String, BTreeMap<String, String>)>, DockerError> {
@@ -452,8 +466,15 @@ impl Engine {
         Ok(list
             .into_iter()
             .filter_map(|c| {
-                let labels = c.labels.unwrap_or_default().into_iter().collect();
-                Some((c.id?, labels))
+                let labels: BTreeMap<String, String> =
+                    c.labels.unwrap_or_default().into_iter().collect();
+                let own = labels.get(NAME_LABEL).is_some_and(|name| {
+                    c.names
+                        .iter()
+                        .flatten()
+                        .any(|n| n.trim_start_matches('/') == name)
+                });
+                own.then_some((c.id?, labels))
             })
             .collect())
     }

@@ -109,6 +109,7 @@ impl Run<'_> {
                     if let Some((k, v)) = line
                         .strip_prefix("::wheelbuild:: fact ")
                         .and_then(|f| f.split_once('='))
+                        && !v.is_empty()
                     {
                         facts.insert(k.to_string(), v.to_string());
                     }

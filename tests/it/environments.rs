@@ -4,7 +4,7 @@
 //! machine's CA bundle, Debian's mirror for apt, and Docker.
 
 use crate::common::*;
-use crate::support::fixtures::{self, BaseImage, ImageKind};
+use crate::support::fixtures::{self, BaseImage, ImageKind, docker_ok};
 use crate::support::pypi::{PypiServer, pypi_fixture};
 
 const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
@@ -330,6 +330,31 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
     // What Debian's mirror has now, by apt's own word (its simulation).
     assert!(deb.version.contains('-'), "{deb:?}");
     ok(&p, &["build"]);
+
+    // Regression: a container a user starts from the environment image inherits the labels
+    // of the container it was committed from, owner included; the next wheelbuild run's
+    // cleanup took it for a killed run's and removed it (exit 137).
+    let image = docker_ok(&[
+        "images",
+        "--filter",
+        &format!("label=org.wheelbuild.target={}", cpu("envapt")),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    let image = image
+        .lines()
+        .next()
+        .expect("the environment image")
+        .to_string();
+    let name = format!("wb-test-user-container-{}", std::process::id());
+    docker_ok(&["run", "-d", "--name", &name, &image, "sleep", "300"]);
+    ok(&p, &["verify"]);
+    let running = docker_ok(&["ps", "-q", "--filter", &format!("name={name}")]);
+    let _ = docker_ok(&["rm", "-f", &name]);
+    assert!(
+        !running.trim().is_empty(),
+        "the user's container was removed"
+    );
     // (A version gone from the mirror: integrity's
     // `a_failed_environment_setup_names_its_log_and_shows_its_tail`.)
 }
