@@ -93,10 +93,11 @@ pub(crate) async fn resolve_group(
     envs: &[(&EnvironmentInput, String)],
 ) -> Result<Vec<Result<LockedEnvironment, EnvError>>, EnvError> {
     let text = run_group(ctx, image, envs).await?;
+    let sections = sections(&text);
     Ok(envs
         .iter()
         .enumerate()
-        .map(|(i, (input, from))| read_environment(&text, i + 1, input, from.clone()))
+        .map(|(i, (input, from))| read_environment(&sections, i + 1, input, from.clone()))
         .collect())
 }
 
@@ -186,12 +187,11 @@ async fn run_group(
 
 /// Environment `n` (from 1) of a group's output.
 fn read_environment(
-    text: &str,
+    sections: &BTreeMap<&str, String>,
     n: usize,
     input: &EnvironmentInput,
     resolved_from: String,
 ) -> Result<LockedEnvironment, EnvError> {
-    let sections = sections(text);
     let part = |name: &str| sections.get(format!("{name}.{n}").as_str());
     if let Some(words) = part("apt-failed") {
         return Err(EnvError::Apt {
