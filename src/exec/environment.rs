@@ -7,10 +7,10 @@ use std::io::Write as _;
 use serde::Serialize;
 
 use super::access::Step;
-use super::docker::{self, ContainerConfig};
+use super::docker::{self, ContainerConfig, DockerError, Engine};
 use super::{BuildError, Run, io_err, paths, run::labels};
 use crate::canonical::Context;
-use crate::lock::{AptPin, PipPin};
+use crate::lock::{AptPin, LockedImage, PipPin};
 use crate::plan::PlannedTarget;
 use crate::plan::key::{ImageKey, KeyInputs};
 
@@ -42,6 +42,30 @@ fn env_key(inputs: &KeyInputs<'_>) -> String {
         .to_string()
 }
 
+/// Variables of the root containers that resolve or install packages (Debian's pip refuses
+/// system installs without the first).
+pub(crate) const PIP_ENV: [&str; 3] = [
+    "PIP_BREAK_SYSTEM_PACKAGES=1",
+    "PIP_DISABLE_PIP_VERSION_CHECK=1",
+    "PIP_NO_INPUT=1",
+];
+
+/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry,
+/// checked to carry that digest; returns the image id.
+pub(crate) async fn pull_pinned(
+    engine: &Engine,
+    image: &LockedImage,
+) -> Result<String, DockerError> {
+    let registry = docker::registry_of(&image.name).to_string();
+    let credentials = tokio::task::spawn_blocking(move || docker::credentials(&registry))
+        .await
+        .ok()
+        .flatten();
+    engine
+        .ensure_image(&image.name, &image.manifest_digest, credentials)
+        .await
+}
+
 impl Run<'_> {
     /// The base image, by digest; pulled once per run however many targets use it.
     pub(super) async fn base_image(&self, t: &PlannedTarget<'_>) -> Result<String, BuildError> {
@@ -55,15 +79,7 @@ impl Run<'_> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                let name = t.image.name.clone();
-                let registry = docker::registry_of(&name).to_string();
-                let credentials =
-                    tokio::task::spawn_blocking(move || docker::credentials(&registry))
-                        .await
-                        .ok()
-                        .flatten();
-                self.engine
-                    .ensure_image(&name, &t.image.manifest_digest, credentials)
+                pull_pinned(self.engine, t.image)
                     .await
                     .map_err(BuildError::from)
             })
@@ -114,14 +130,11 @@ impl Run<'_> {
                         apt_pins(&inputs.apt),
                         requirements(&inputs.pip),
                     ],
-                    env: [
-                        "PIP_BREAK_SYSTEM_PACKAGES=1",
-                        "PIP_DISABLE_PIP_VERSION_CHECK=1",
-                    ]
-                    .into_iter()
-                    .map(String::from)
-                    .chain(self.settings.access.env().iter().cloned())
-                    .collect(),
+                    env: PIP_ENV
+                        .into_iter()
+                        .map(String::from)
+                        .chain(self.settings.access.env().iter().cloned())
+                        .collect(),
                     user: Some("0:0".into()),
                     binds: caches
                         .pip

@@ -49,7 +49,7 @@ use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
-pub(crate) use environment::ENV_SCRIPT;
+pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, pull_pinned};
 pub(crate) use run::{BUILD_SCRIPT, labels};
 pub use verify::{VerifyReport, verify};
 

@@ -77,16 +77,12 @@ impl EnvironmentInput {
 
 /// Distinct environments of the config, in order.
 pub fn distinct_environments(config: &Config) -> Vec<EnvironmentInput> {
-    let mut seen = std::collections::BTreeSet::new();
-    for t in &config.targets {
-        if t.pip.is_empty() && t.apt.is_empty() {
-            continue;
-        }
-        if let Some(e) = EnvironmentInput::of(t) {
-            seen.insert(e);
-        }
-    }
-    seen.into_iter().collect()
+    let distinct: std::collections::BTreeSet<_> = config
+        .targets
+        .iter()
+        .filter_map(EnvironmentInput::of)
+        .collect();
+    distinct.into_iter().collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::exec::access::{Access, Step};
-use crate::exec::docker::{self, ContainerConfig, DockerError, Engine};
+use crate::exec::docker::{ContainerConfig, DockerError, Engine};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, LockedEnvironment, LockedImage, PipPin, RESOLVE_SCRIPT,
     normalize_name,
@@ -107,15 +107,7 @@ async fn run_group(
     image: &LockedImage,
     envs: &[(&EnvironmentInput, String)],
 ) -> Result<String, EnvError> {
-    let registry = docker::registry_of(&image.name).to_string();
-    let credentials = tokio::task::spawn_blocking(move || docker::credentials(&registry))
-        .await
-        .ok()
-        .flatten();
-    let base = ctx
-        .engine
-        .ensure_image(&image.name, &image.manifest_digest, credentials)
-        .await?;
+    let base = crate::exec::pull_pinned(ctx.engine, image).await?;
     let mut cmd: Vec<String> = vec![
         "sh".into(),
         "-c".into(),
@@ -129,15 +121,11 @@ async fn run_group(
     let config = ContainerConfig {
         image: base,
         cmd,
-        env: [
-            "PIP_BREAK_SYSTEM_PACKAGES=1",
-            "PIP_DISABLE_PIP_VERSION_CHECK=1",
-            "PIP_NO_INPUT=1",
-        ]
-        .into_iter()
-        .map(String::from)
-        .chain(ctx.access.env().iter().cloned())
-        .collect(),
+        env: crate::exec::PIP_ENV
+            .into_iter()
+            .map(String::from)
+            .chain(ctx.access.env().iter().cloned())
+            .collect(),
         user: Some("0:0".into()),
         binds: ctx.access.binds(),
         network: ctx.access.network_mode(Step::Packages),
@@ -209,7 +197,11 @@ fn read_environment(
         .get("facts")
         .map(|s| parse_facts(s))
         .unwrap_or_default();
-    let debs = part("apt").map(|s| parse_apt(s)).unwrap_or_default();
+    let debs = match part("apt") {
+        Some(s) => parse_apt(s),
+        None if input.apt.is_empty() => Vec::new(),
+        None => return Err(EnvError::Output("no apt simulation".into())),
+    };
     let packages = match part("pip") {
         Some(s) => parse_pip_report(s)?,
         None if input.pip.is_empty() => Vec::new(),

@@ -1373,23 +1373,12 @@ fn builds_the_cuda_example_in_the_cuda_image() {
         return;
     };
     let cuda = example_repo("hello-cuda");
-    let config = format!(
-        r#"env = {{ WB_TEST = "r" }}
-
-[matrix]
-python = ["3.11"]
-cuda = ["cuda11.8"]
-
-[image]
-template = "{}"
-toolchain-check = "nvcc --version | grep 'release {{cuda}}'"
-
-[build]
-uid = 1234
-gid = 1234
-{}"#,
-        base.reference,
-        project("hello-cuda", &cuda, "")
+    let config = accel_config(
+        &base.reference,
+        "r",
+        "cuda11.8",
+        Some("nvcc --version | grep 'release {cuda}'"),
+        &[project("hello-cuda", &cuda, "")],
     );
     let p = new_project(&base, &config);
     ok(&p, &["lock"]);
@@ -1415,19 +1404,11 @@ gid = 1234
         record(&p, &key)["wheels"][0]["sha256"],
         sha256_file(&dir.join(whl)).as_str()
     );
-    let smoke = docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        &format!("{}:/wheels:ro", dir.display()),
+    let smoke = use_wheels(
         &base.local(),
-        "sh",
-        "-ec",
-        "python3 -m pip install -q --no-index --no-cache-dir /wheels/*.whl 2>/dev/null; cd /; \
-         python3 -c 'import hello_cuda as h; print(h.add(2, 40)); print(h.build_version())'",
-    ]);
+        &dir,
+        "python3 -c 'import hello_cuda as h; print(h.add(2, 40)); print(h.build_version())'",
+    );
     assert_eq!(
         smoke.lines().collect::<Vec<_>>(),
         ["42", "11080"],
@@ -1443,10 +1424,12 @@ fn builds_the_rocm_example_in_the_rocm_image() {
         return;
     };
     let rocm = example_repo("hello-rocm");
-    let config = format!(
-        "[matrix]\npython = [\"3.11\"]\ncuda = [\"rocm5.2\"]\n\n[image]\ntemplate = \"{}\"\ntoolchain-check = \"hipcc --version 2>/dev/null | grep 'HIP version: {{rocm}}'\"\n\n[build]\nuid = 1234\ngid = 1234\n{}",
-        base.reference,
-        project("hello-rocm", &rocm, "")
+    let config = accel_config(
+        &base.reference,
+        "rocm",
+        "rocm5.2",
+        Some("hipcc --version 2>/dev/null | grep 'HIP version: {rocm}'"),
+        &[project("hello-rocm", &rocm, "")],
     );
     let p = new_project(&base, &config);
     ok(&p, &["lock"]);
@@ -1457,20 +1440,12 @@ fn builds_the_rocm_example_in_the_rocm_image() {
     let dir = p.file("wheelhouse/py311/rocm5.2/linux_x86_64");
     let whl = "hello_rocm-0.1.0-cp311-cp311-linux_x86_64.whl";
     assert_eq!(wheels_in(&dir), [whl]);
-    let smoke = docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        &format!("{}:/wheels:ro", dir.display()),
+    let smoke = use_wheels(
         &base.local(),
-        "sh",
-        "-ec",
-        "python3 -m pip install -q --no-index --no-cache-dir /wheels/*.whl 2>/dev/null; cd /; \
-         python3 -c 'import hello_rocm as h; print(h.add(2, 40)); print(h.build_version())'; \
+        &dir,
+        "python3 -c 'import hello_rocm as h; print(h.add(2, 40)); print(h.build_version())'; \
          ldd \"$(python3 -c 'import hello_rocm._hello_rocm as m; print(m.__file__)')\" | awk '/libamdhip64.so.5 =>/ {print $1}'",
-    ]);
+    );
     assert_eq!(
         smoke.lines().collect::<Vec<_>>(),
         ["42", "50221153", "libamdhip64.so.5"],
@@ -1604,10 +1579,12 @@ fn a_wheel_without_gpu_code_from_a_cuda_cell_is_reported() {
         return;
     };
     let cext = example_repo("hello-cext");
-    let text = format!(
-        "[matrix]\npython = [\"3.11\"]\ncuda = [\"cuda11.8\"]\n\n[image]\ntemplate = \"{}\"\n\n[build]\nuid = 1234\ngid = 1234\n{}",
-        base.reference,
-        project("hello-cext", &cext, "")
+    let text = accel_config(
+        &base.reference,
+        "cpu-only",
+        "cuda11.8",
+        None,
+        &[project("hello-cext", &cext, "")],
     );
     let p = new_project(&base, &text);
     ok(&p, &["lock"]);

@@ -14,7 +14,8 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::support::fixtures::{
-    BaseImage, docker_cli, example_repo, key_label, leftover_containers, running_containers,
+    BaseImage, docker_cli, docker_ok, example_repo, key_label, leftover_containers,
+    running_containers,
 };
 use crate::support::git::GitRepo;
 
@@ -202,6 +203,44 @@ gid = 1234
 {}"#,
         projects.concat()
     )
+}
+
+/// A config for the one accelerator cell `py3.11-<variant>` (`cuda11.8`, `rocm5.2`) on
+/// `image`, builds as 1234:1234, with an image-wide `toolchain-check` when given.
+pub fn accel_config(
+    image: &str,
+    test: &str,
+    variant: &str,
+    toolchain_check: Option<&str>,
+    projects: &[String],
+) -> String {
+    let check = toolchain_check
+        .map(|c| format!("toolchain-check = {}\n", wheelbuild::lock::quote(c)))
+        .unwrap_or_default();
+    format!(
+        "env = {{ WB_TEST = \"{test}\" }}\n\n[matrix]\npython = [\"3.11\"]\ncuda = [\"{variant}\"]\n\n\
+         [image]\ntemplate = \"{image}\"\n{check}\n[build]\nuid = 1234\ngid = 1234\n{}",
+        projects.concat()
+    )
+}
+
+/// Install the wheels in `dir` into a fresh container of `image` (no network) and run
+/// `script` there; its stdout.
+pub fn use_wheels(image: &str, dir: &Path, script: &str) -> String {
+    docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/wheels:ro", dir.display()),
+        image,
+        "sh",
+        "-ec",
+        &format!(
+            "python3 -m pip install -q --no-index --no-cache-dir /wheels/*.whl 2>/dev/null; cd /; {script}"
+        ),
+    ])
 }
 
 /// A `[[project]]` at tag `v0.1.0` of `repo`, with `more` lines.
