@@ -1,6 +1,8 @@
 # The build container's entry point: `sh -c "$(cat build.sh)" wheelbuild CHECK BUILD SUBDIR`.
 # User commands come in as arguments, never spliced into this script.
 set -eu
+# One stream: Docker keeps stdout and stderr apart, so their lines could come out of order.
+exec 2>&1
 check=$1; build=$2; subdir=$3
 if [ -n "$check" ]; then
   echo "::wheelbuild:: toolchain check: $check"

@@ -3,6 +3,8 @@
 # space-separated; REQUIREMENTS a pip requirements file's text, one
 # `name==version --hash=sha256:…` per line. Exactly the lock's pins are installed.
 set -eu
+# One stream: Docker keeps stdout and stderr apart, so their lines could come out of order.
+exec 2>&1
 apt=$1; requirements=$2
 mkdir -p /wheelbuild/out /wheelbuild/home
 chmod 1777 /wheelbuild /wheelbuild/out /wheelbuild/home
