@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::lock::{Lockfile, RefKind, distinct_environments, is_full_sha, short_digest};
+use crate::lock::{EnvironmentInput, Lockfile, RefKind, build_requires, is_full_sha, short_digest};
 use crate::resolve::{self, ResolveSettings, registry::is_loopback};
 
 /// The kinds of findings; `--allow KIND` accepts one.
@@ -162,7 +162,7 @@ pub async fn audit(
                 location,
             );
         }
-        let projects = users(config, |t| *t.image == *image);
+        let projects = users(config, |i| *config.targets[i].image == *image);
         inputs.push(PinnedInput {
             input: "image",
             subject: format!("{} ({})", image.reference, image.platform),
@@ -341,15 +341,42 @@ fn environments(
     inputs: &mut Vec<PinnedInput>,
     push: &mut impl FnMut(FindingKind, String, String, Option<String>),
 ) {
-    for input in distinct_environments(config) {
+    // Each target's environment; build requirements the lock has not read are a finding
+    // (the environment is then shown without them).
+    let git = lock.map_or(&[][..], |l| &l.git[..]);
+    let mut unread = std::collections::BTreeSet::new();
+    let per_target: Vec<Option<EnvironmentInput>> = config
+        .targets
+        .iter()
+        .map(|t| {
+            let project = config.project_of(t);
+            let pin = git
+                .iter()
+                .find(|g| g.url == project.git.url && g.reference == project.git.reference);
+            let build = pin.and_then(|g| build_requires(project, g));
+            if build.is_none() {
+                unread.insert(t.project);
+            }
+            EnvironmentInput::of(t, build.unwrap_or_default())
+        })
+        .collect();
+    for project in unread.into_iter().map(|i| &config.projects[i]) {
+        push(
+            FindingKind::Unpinned,
+            format!("build requirements of project `{}`", project.name),
+            "they are not read in the lock: run `wheelbuild lock`".into(),
+            Some(project.ref_location.to_string()),
+        );
+    }
+    let distinct: std::collections::BTreeSet<&EnvironmentInput> =
+        per_target.iter().flatten().collect();
+    for input in distinct {
         let location = config
             .image_origins
             .get(&input.image)
             .map(ToString::to_string);
-        let projects = users(config, |t| {
-            *t.image == input.image && t.pip == input.pip && t.apt == input.apt
-        });
-        let resolved = lock.and_then(|l| l.current_environment(&input, config));
+        let projects = users(config, |i| per_target[i].as_ref() == Some(input));
+        let resolved = lock.and_then(|l| l.current_environment(input, config));
         if resolved.is_none() {
             push(
                 FindingKind::Unpinned,
@@ -388,6 +415,16 @@ fn environments(
                 projects: projects.clone(),
             });
         }
+        for p in &env.from_image {
+            inputs.push(PinnedInput {
+                input: "pip",
+                subject: format!("{} {}", p.name, p.version),
+                kind: "from-image".into(),
+                pin: Some(input.image.reference.clone()),
+                index_digest: None,
+                projects: projects.clone(),
+            });
+        }
         for d in &env.debs {
             inputs.push(PinnedInput {
                 input: "apt",
@@ -401,11 +438,14 @@ fn environments(
     }
 }
 
-fn users(config: &Config, pred: impl Fn(&crate::config::Target) -> bool) -> Vec<String> {
+/// Names of the projects of the targets (by index) `pred` selects.
+fn users(config: &Config, pred: impl Fn(usize) -> bool) -> Vec<String> {
     let mut names: Vec<String> = config
         .targets
         .iter()
-        .filter(|t| pred(t))
+        .enumerate()
+        .filter(|(i, _)| pred(*i))
+        .map(|(_, t)| t)
         .map(|t| config.project_of(t).name.clone())
         .collect();
     names.dedup();

@@ -81,6 +81,8 @@ pub struct Project {
     pub git: GitInput,
     pub subdir: Option<String>,
     pub gpu: bool,
+    /// Build with the project's declared build requirements (`build-isolation`).
+    pub build_isolation: bool,
     /// Where in the config the project's `ref` (or `git`, when no ref) is, for errors.
     pub ref_location: Location,
 }

@@ -166,6 +166,11 @@ pub(crate) struct ProjectTable {
     /// Whether the build needs a GPU (`--gpus all`).
     #[serde(default)]
     pub gpu: bool,
+    /// Build with the project's own `[build-system] requires` (read from `pyproject.toml`
+    /// at the locked commit), resolved and pinned in the lock. `false`: build with what
+    /// the image and `pip` give, and ignore the project's declaration.
+    #[serde(default = "yes")]
+    pub build_isolation: bool,
     /// Toolchain check (templated); replaces `image.toolchain-check` for this project.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

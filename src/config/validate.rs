@@ -382,6 +382,7 @@ impl Validator<'_> {
             },
             subdir,
             gpu: table.gpu,
+            build_isolation: table.build_isolation,
             ref_location: self.ctx.location(ref_span),
         })
     }

@@ -88,6 +88,12 @@ pub enum BuildError {
         problem: String,
         log: PathBuf,
     },
+    #[error("build requirement `{requirement}` of project `{project}` is not in its environment{}", found.as_ref().map_or(String::new(), |v| format!(" (it has {v})")))]
+    UnmetBuildRequirement {
+        project: String,
+        requirement: String,
+        found: Option<String>,
+    },
     #[error("the build produced no wheel in $WHEELBUILD_OUT")]
     NoWheel,
     #[error("wheel {file} does not fit this target: {detail}")]
@@ -136,6 +142,10 @@ impl BuildError {
             )),
             BuildError::PinFailed { .. } => Some(
                 "run `wheelbuild lock --update-env` to pin what the mirror has now (or use a snapshot mirror)"
+                    .into(),
+            ),
+            BuildError::UnmetBuildRequirement { .. } => Some(
+                "the lock's environment does not match the project's `[build-system] requires`: run `wheelbuild lock --update-env`"
                     .into(),
             ),
             BuildError::NoWheel => {
@@ -382,6 +392,16 @@ impl<'a> Run<'a> {
             }
             Presence::Damaged(damage) => self.quarantine(t, &damage)?,
             Presence::Absent => {}
+        }
+        let build_requires = crate::lock::build_requires(t.project, t.git).unwrap_or_default();
+        let no_env = crate::lock::LockedEnvironment::default();
+        let env = t.env.unwrap_or(&no_env);
+        if let Some(unmet) = crate::lock::requires::unmet(build_requires, env, &t.image.platform) {
+            return Err(BuildError::UnmetBuildRequirement {
+                project: t.project.name.clone(),
+                requirement: unmet.requirement,
+                found: unmet.found,
+            });
         }
         let staging = self.store.stage()?;
         let inputs = t.inputs(self.config);

@@ -92,11 +92,14 @@ pub(crate) fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
                 what,
                 new: describe_git(n),
             }),
-            Some(o) if o != n => changes.push(Change::Updated {
-                what,
-                old: describe_git(o),
-                new: describe_git(n),
-            }),
+            // Build requirements read at the same commit show with their environments.
+            Some(o) if (&o.kind, &o.resolved, &o.commit) != (&n.kind, &n.resolved, &n.commit) => {
+                changes.push(Change::Updated {
+                    what,
+                    old: describe_git(o),
+                    new: describe_git(n),
+                })
+            }
             Some(_) => {}
         }
     }
@@ -112,9 +115,12 @@ pub(crate) fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
     changes
 }
 
-/// Environments added or removed as a whole; in one kept, each package that changed.
+/// Environments added or removed as a whole; in one kept, each package that changed. An
+/// environment whose build requirements changed (a project's new commit) counts as kept
+/// when its other inputs are the same, so that the packages show old -> new.
 fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
-    let id = |e: &'_ LockedEnvironment| -> (String, String, Vec<String>, Vec<String>) {
+    type Id = (String, String, Vec<String>, Vec<String>);
+    let id = |e: &'_ LockedEnvironment| -> Id {
         (
             e.image.clone(),
             e.platform.clone(),
@@ -122,19 +128,7 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             e.apt.clone(),
         )
     };
-    let by_id = |l: &Lockfile| -> BTreeMap<_, LockedEnvironment> {
-        l.environments.iter().map(|e| (id(e), e.clone())).collect()
-    };
-    let (before, after) = (by_id(old), by_id(new));
-    let describe = |e: &LockedEnvironment| {
-        let mut what = format!("environment {}", e.image);
-        for (kind, list) in [("pip", &e.pip), ("apt", &e.apt)] {
-            if !list.is_empty() {
-                what.push_str(&format!(" + {kind} {}", list.join(" ")));
-            }
-        }
-        what
-    };
+    let describe = |e: &LockedEnvironment| format!("environment {}", e.describe());
     let summary = |e: &LockedEnvironment| {
         format!(
             "({} pip, {} apt package(s))",
@@ -142,14 +136,40 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             e.debs.len()
         )
     };
-    for (key, n) in &after {
-        let Some(o) = before.get(key) else {
+    // Pair each new environment with the old one of the same identity, or else with an
+    // unpaired old one that differs only in its build requirements.
+    let mut unpaired: Vec<&LockedEnvironment> = old
+        .environments
+        .iter()
+        .filter(|o| !new.environments.iter().any(|n| n.matches_entry(o)))
+        .collect();
+    let mut pairs = Vec::new();
+    for n in &new.environments {
+        let o = old
+            .environments
+            .iter()
+            .find(|o| o.matches_entry(n))
+            .or_else(|| {
+                let i = unpaired.iter().position(|o| id(o) == id(n))?;
+                Some(unpaired.remove(i))
+            });
+        pairs.push((o, n));
+    }
+    for (o, n) in pairs {
+        let Some(o) = o else {
             changes.push(Change::Added {
                 what: describe(n),
                 new: summary(n),
             });
             continue;
         };
+        if o.build != n.build {
+            changes.push(Change::Updated {
+                what: format!("build requirements ({})", n.image),
+                old: o.build.join(", "),
+                new: n.build.join(", "),
+            });
+        }
         // (A new environment is one line: its packages are in the file, and `audit`
         // lists them.)
         let pins = |e: &LockedEnvironment| -> BTreeMap<String, (String, String)> {
@@ -219,12 +239,10 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             }
         }
     }
-    for (key, o) in &before {
-        if !after.contains_key(key) {
-            changes.push(Change::Removed {
-                what: describe(o),
-                old: summary(o),
-            });
-        }
+    for o in unpaired {
+        changes.push(Change::Removed {
+            what: describe(o),
+            old: summary(o),
+        });
     }
 }

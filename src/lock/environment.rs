@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::LockedGit;
 use crate::canonical::Context;
-use crate::config::{Config, ImageInput, PipIndex, Target};
+use crate::config::{Config, ImageInput, PipIndex, Project, Target};
 
 /// blake3 derive-key context of `resolved-from`.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-30 environment resolution");
@@ -29,15 +30,25 @@ pub struct EnvironmentInput {
     /// Sorted, deduplicated, as the config expands them.
     pub pip: Vec<String>,
     pub apt: Vec<String>,
+    /// The project's `[build-system] requires`, as the lock read them at its commit
+    /// (empty when the project sets `build-isolation = false` or declares none).
+    pub build: Vec<String>,
 }
 
 impl EnvironmentInput {
-    /// The environment `target` installs, if it installs anything.
-    pub fn of(target: &Target) -> Option<EnvironmentInput> {
-        (!target.pip.is_empty() || !target.apt.is_empty()).then(|| EnvironmentInput {
-            image: (*target.image).clone(),
-            pip: target.pip.clone(),
-            apt: target.apt.clone(),
+    /// The environment `target` installs, if it installs anything; `build` is its
+    /// project's build requirements (see [`build_requires`]).
+    pub fn of(target: &Target, build: &[String]) -> Option<EnvironmentInput> {
+        (!target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()).then(|| {
+            let mut build = build.to_vec();
+            build.sort();
+            build.dedup();
+            EnvironmentInput {
+                image: (*target.image).clone(),
+                pip: target.pip.clone(),
+                apt: target.apt.clone(),
+                build,
+            }
         })
     }
 
@@ -50,6 +61,9 @@ impl EnvironmentInput {
         if !self.apt.is_empty() {
             s.push_str(&format!(" + apt {}", self.apt.join(" ")));
         }
+        if !self.build.is_empty() {
+            s.push_str(&format!(" + build requirements {}", self.build.join(", ")));
+        }
         s
     }
 
@@ -61,6 +75,7 @@ impl EnvironmentInput {
             manifest_digest: &'a str,
             pip: &'a [String],
             apt: &'a [String],
+            build: &'a [String],
             index: &'a PipIndex,
             script: &'a str,
         }
@@ -68,6 +83,7 @@ impl EnvironmentInput {
             manifest_digest,
             pip: &self.pip,
             apt: &self.apt,
+            build: &self.build,
             index,
             script: RESOLVE_SCRIPT,
         };
@@ -75,17 +91,45 @@ impl EnvironmentInput {
     }
 }
 
-/// Distinct environments of the config, in order.
-pub fn distinct_environments(config: &Config) -> Vec<EnvironmentInput> {
-    let distinct: std::collections::BTreeSet<_> = config
-        .targets
-        .iter()
-        .filter_map(EnvironmentInput::of)
-        .collect();
-    distinct.into_iter().collect()
+/// The build requirements a target of `project` builds with, from its git pin: empty
+/// when the project sets `build-isolation = false`; `None` when the pin has not read them
+/// (a lock older than build requirements, or a pin about to be replaced).
+pub fn build_requires<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [String]> {
+    if project.build_isolation {
+        git.build_requires(project.subdir.as_deref())
+    } else {
+        Some(&[])
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+/// Distinct environments of the config with the lock's git pins, in order; `Err` names
+/// the first project whose build requirements the pins do not have.
+pub fn distinct_environments(
+    config: &Config,
+    git: &[LockedGit],
+) -> Result<Vec<EnvironmentInput>, String> {
+    let mut distinct = std::collections::BTreeSet::new();
+    for target in &config.targets {
+        let project = config.project_of(target);
+        let pin = git
+            .iter()
+            .find(|g| g.url == project.git.url && g.reference == project.git.reference);
+        let Some(build) = pin.and_then(|g| build_requires(project, g)) else {
+            return Err(format!(
+                "the build requirements of project `{}` are not read",
+                project.name
+            ));
+        };
+        if let Some(input) = EnvironmentInput::of(target, build) {
+            distinct.insert(input);
+        }
+    }
+    Ok(distinct.into_iter().collect())
+}
+
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedEnvironment {
     /// The base image as the config spells it, and its platform.
@@ -97,6 +141,9 @@ pub struct LockedEnvironment {
     /// The apt requests (sorted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apt: Vec<String>,
+    /// The project's build requirements (sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build: Vec<String>,
     /// Fingerprint of the base image digest, index settings and resolution script this was
     /// resolved with; a mismatch means it must be resolved again.
     pub resolved_from: String,
@@ -106,6 +153,11 @@ pub struct LockedEnvironment {
     /// Every pip distribution installed, transitive ones included, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PipPin>,
+    /// Build requirements the base image already satisfies, when the environment installs
+    /// nothing else from pip: the image's digest pins them, so they are not installed
+    /// again; listed for `audit` and the pre-build check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_image: Vec<ImagePackage>,
     /// Every Debian package apt installs, dependencies included, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub debs: Vec<AptPin>,
@@ -117,6 +169,30 @@ impl LockedEnvironment {
             && self.platform == input.image.platform.to_string()
             && self.pip == input.pip
             && self.apt == input.apt
+            && self.build == input.build
+    }
+
+    /// `IMAGE + pip six + build requirements setuptools>=61`, for messages.
+    pub fn describe(&self) -> String {
+        let mut what = self.image.clone();
+        for (kind, list) in [("pip", &self.pip), ("apt", &self.apt)] {
+            if !list.is_empty() {
+                what.push_str(&format!(" + {kind} {}", list.join(" ")));
+            }
+        }
+        if !self.build.is_empty() {
+            what.push_str(&format!(" + build requirements {}", self.build.join(", ")));
+        }
+        what
+    }
+
+    /// Is `other` the entry of the same environment (same identity)?
+    pub(crate) fn matches_entry(&self, other: &LockedEnvironment) -> bool {
+        self.image == other.image
+            && self.platform == other.platform
+            && self.pip == other.pip
+            && self.apt == other.apt
+            && self.build == other.build
     }
 }
 
@@ -140,6 +216,16 @@ pub struct PipPin {
     pub file: String,
     /// sha256 of the artifact, hex: what `pip install --require-hashes` checks.
     pub sha256: String,
+}
+
+/// A Python distribution the base image already has, by normalized name.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImagePackage {
+    pub name: String,
+    pub version: String,
 }
 
 /// One Debian package, pinned.

@@ -11,7 +11,8 @@ static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 lock inputs");
 
 /// Fingerprint of the config inputs that the lock pins: every distinct image reference
 /// with its platform, every distinct git URL with its ref, every environment (image, pip
-/// and apt requests) and the index settings. Nothing else in the config affects what
+/// and apt requests), the project directories whose build requirements are read, and the
+/// index settings. Nothing else in the config affects what
 /// `lock` resolves, so editing a build command never makes the lock stale.
 pub fn lock_inputs(config: &Config) -> String {
     #[derive(Serialize)]
@@ -24,6 +25,7 @@ pub fn lock_inputs(config: &Config) -> String {
         inputs: Inputs<'a>,
         environments: Vec<(String, String, Vec<String>, Vec<String>)>,
         index: &'a PipIndex,
+        build: std::collections::BTreeSet<(&'a str, Option<&'a str>, Option<&'a str>)>,
     }
     let inputs = Inputs {
         images: config
@@ -35,26 +37,43 @@ pub fn lock_inputs(config: &Config) -> String {
             .map(|g| (g.url.as_str(), g.reference.as_deref()))
             .collect(),
     };
-    let environments: Vec<_> = super::distinct_environments(config)
-        .into_iter()
-        .map(|e| {
+    let environments: std::collections::BTreeSet<_> = config
+        .targets
+        .iter()
+        .filter(|t| !t.pip.is_empty() || !t.apt.is_empty())
+        .map(|t| {
             (
-                e.image.reference,
-                e.image.platform.to_string(),
-                e.pip,
-                e.apt,
+                t.image.reference.clone(),
+                t.image.platform.to_string(),
+                t.pip.clone(),
+                t.apt.clone(),
+            )
+        })
+        .collect();
+    let environments: Vec<_> = environments.into_iter().collect();
+    // Which project directories' build requirements the lock reads.
+    let build: std::collections::BTreeSet<_> = config
+        .projects
+        .iter()
+        .filter(|p| p.build_isolation)
+        .map(|p| {
+            (
+                p.git.url.as_str(),
+                p.git.reference.as_deref(),
+                p.subdir.as_deref(),
             )
         })
         .collect();
     // A config that installs nothing keeps the fingerprint locks had before environments
     // existed, so that those locks stay current.
-    let hash = if environments.is_empty() && config.settings.pip.is_default() {
+    let hash = if environments.is_empty() && build.is_empty() && config.settings.pip.is_default() {
         CONTEXT.hash(&inputs)
     } else {
         CONTEXT.hash(&WithEnvironments {
             inputs,
             environments,
             index: &config.settings.pip,
+            build,
         })
     };
     format!("blake3:{}", hash.to_hex())

@@ -14,9 +14,10 @@
 mod diff;
 pub(crate) mod environment;
 mod inputs;
+pub mod requires;
 mod writer;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -29,15 +30,16 @@ use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
 pub(crate) use environment::RESOLVE_SCRIPT;
 pub use environment::{
-    AptPin, EnvironmentInput, Facts, LockedEnvironment, PipPin, distinct_environments,
-    normalize_name,
+    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
+    distinct_environments, normalize_name,
 };
 pub use inputs::lock_inputs;
 pub use writer::quote;
 
-/// Newest format version; readers refuse newer ones. Version 2 adds environments; a lock
-/// without any is written as version 1, which older wheelbuilds read too.
-pub(crate) const LOCK_VERSION: u32 = 2;
+/// Newest format version; readers refuse newer ones. Version 2 adds environments, version
+/// 3 projects' build requirements; a lock is written with the oldest version that holds
+/// its content, so older wheelbuilds still read what they can.
+pub(crate) const LOCK_VERSION: u32 = 3;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -125,7 +127,25 @@ pub struct LockedGit {
     pub resolved: Option<String>,
     /// The full commit SHA (annotated tags peeled).
     pub commit: String,
+    /// `[build-system] requires` of `pyproject.toml` at `commit`, by the project directory
+    /// (`.` for the repository's root) of each project that builds with them. Read once
+    /// per commit: an entry present is never read again while the commit stays. Empty:
+    /// the project declares none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_requires: BTreeMap<String, Vec<String>>,
 }
+
+impl LockedGit {
+    /// The build requirements read for `subdir` (`None`: the repository's root), if read.
+    pub fn build_requires(&self, subdir: Option<&str>) -> Option<&[String]> {
+        self.build_requires
+            .get(subdir.unwrap_or(ROOT_DIR))
+            .map(Vec::as_slice)
+    }
+}
+
+/// How `build-requires` names a repository's root directory.
+pub const ROOT_DIR: &str = ".";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -301,7 +321,7 @@ impl Lockfile {
                     ));
                 }
             }
-            if !seen.insert((&env.image, &env.platform, &env.pip, &env.apt)) {
+            if !seen.insert((&env.image, &env.platform, &env.pip, &env.apt, &env.build)) {
                 return Err(corrupt(
                     format!("environment of `{}` is listed twice", env.image),
                     find(&env.image),
@@ -327,12 +347,15 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
+        let version = if git.iter().any(|g| !g.build_requires.is_empty()) {
+            3
+        } else if !environments.is_empty() {
+            2
+        } else {
+            OLDEST_VERSION
+        };
         Lockfile {
-            version: if environments.is_empty() {
-                OLDEST_VERSION
-            } else {
-                LOCK_VERSION
-            },
+            version,
             inputs,
             images,
             git,
@@ -376,15 +399,19 @@ impl Lockfile {
     pub(crate) fn check_fresh(&self, config: &Config) -> Result<(), LockError> {
         let missing_image = config.distinct_images().find(|i| self.image(i).is_none());
         let missing_git = config.distinct_git().find(|g| self.git(g).is_none());
+        let environments = distinct_environments(config, &self.git);
         let reason = if let Some(i) = missing_image {
             format!("image `{}` ({}) is not pinned", i.reference, i.platform)
         } else if let Some(g) = missing_git {
             format!("git `{}` at `{}` is not pinned", g.url, g.display_ref())
-        } else if let Some(e) = distinct_environments(config)
-            .into_iter()
+        } else if let Err(unread) = &environments {
+            unread.clone()
+        } else if let Some(e) = environments
+            .iter()
+            .flatten()
             .find(|e| self.current_environment(e, config).is_none())
         {
-            match self.environment(&e) {
+            match self.environment(e) {
                 None => format!("the {} is not resolved", e.describe()),
                 Some(_) => format!(
                     "the {} was resolved with another base image or index",
@@ -395,7 +422,7 @@ impl Lockfile {
             let pinned = self.images.len() + self.git.len() + self.environments.len();
             let used = config.distinct_images().count()
                 + config.distinct_git().count()
-                + distinct_environments(config).len();
+                + environments.as_ref().map_or(0, Vec::len);
             match pinned.saturating_sub(used) {
                 0 => "the index settings (`[pip]`) changed".to_string(),
                 extra => format!("it pins {extra} input(s) the config no longer uses"),
@@ -446,6 +473,7 @@ mod tests {
                 kind: RefKind::Branch,
                 resolved: Some("refs/heads/main".into()),
                 commit: "b".repeat(40),
+                build_requires: BTreeMap::new(),
             }],
             vec![],
         )
@@ -454,11 +482,14 @@ mod tests {
     fn with_environment() -> Lockfile {
         let mut lock = sample();
         lock.version = LOCK_VERSION;
+        let build = vec!["setuptools>=61".to_string(), "wheel".to_string()];
+        lock.git[0].build_requires = BTreeMap::from([(ROOT_DIR.to_string(), build.clone())]);
         lock.environments.push(LockedEnvironment {
             image: "127.0.0.1:5000/wb/base:py3.11".into(),
             platform: "linux/amd64".into(),
             pip: vec!["python-dateutil==2.9.0.post0".into()],
             apt: vec!["ninja-build".into()],
+            build,
             resolved_from: "blake3:00".into(),
             facts: Facts(
                 [("python", "3.11.2"), ("abi", "cp311")]
@@ -479,6 +510,16 @@ mod tests {
                     sha256: "d".repeat(64),
                 },
             ],
+            from_image: vec![
+                ImagePackage {
+                    name: "setuptools".into(),
+                    version: "66.1.1".into(),
+                },
+                ImagePackage {
+                    name: "wheel".into(),
+                    version: "0.38.4".into(),
+                },
+            ],
             debs: vec![AptPin {
                 name: "ninja-build".into(),
                 version: "1.11.1-2~deb12u1".into(),
@@ -491,7 +532,15 @@ mod tests {
     fn environments_round_trip_one_package_per_line() {
         let lock = with_environment();
         let text = lock.to_toml();
-        assert!(text.contains("version = 2\n"), "{text}");
+        assert!(text.contains("version = 3\n"), "{text}");
+        assert!(
+            text.contains("\nbuild-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nfrom-image = [\n  { name = \"setuptools\", version = \"66.1.1\" },\n"),
+            "{text}"
+        );
         assert!(
             text.contains("\n  { name = \"six\", version = \"1.17.0\", file = \"six-1.17.0-py2.py3-none-any.whl\", sha256 = \"dddd"),
             "{text}"

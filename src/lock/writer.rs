@@ -34,6 +34,17 @@ impl Lockfile {
             field(&mut out, "kind", Some(&g.kind.to_string()));
             field(&mut out, "resolved", g.resolved.as_ref());
             field(&mut out, "commit", Some(&g.commit));
+            if !g.build_requires.is_empty() {
+                let dirs: Vec<String> = g
+                    .build_requires
+                    .iter()
+                    .map(|(dir, reqs)| {
+                        let items: Vec<String> = reqs.iter().map(|r| quote(r)).collect();
+                        format!("{} = [{}]", quote(dir), items.join(", "))
+                    })
+                    .collect();
+                let _ = writeln!(out, "build-requires = {{ {} }}", dirs.join(", "));
+            }
         }
         for e in &self.environments {
             out.push_str("\n[[environment]]\n");
@@ -41,6 +52,7 @@ impl Lockfile {
             field(&mut out, "platform", Some(&e.platform));
             list(&mut out, "pip", &e.pip);
             list(&mut out, "apt", &e.apt);
+            list(&mut out, "build", &e.build);
             field(&mut out, "resolved-from", Some(&e.resolved_from));
             let facts: Vec<String> = e
                 .facts
@@ -64,18 +76,13 @@ impl Lockfile {
                 }
                 out.push_str("]\n");
             }
-            if !e.debs.is_empty() {
-                out.push_str("debs = [\n");
-                for d in &e.debs {
-                    let _ = writeln!(
-                        out,
-                        "  {{ name = {}, version = {} }},",
-                        quote(&d.name),
-                        quote(&d.version)
-                    );
-                }
-                out.push_str("]\n");
-            }
+            let image = e.from_image.iter().map(|p| (&p.name, &p.version));
+            name_versions(&mut out, "from-image", image);
+            name_versions(
+                &mut out,
+                "debs",
+                e.debs.iter().map(|d| (&d.name, &d.version)),
+            );
         }
         out
     }
@@ -100,6 +107,27 @@ fn field(out: &mut String, key: &str, value: Option<&String>) {
     if let Some(v) = value {
         let _ = writeln!(out, "{key} = {}", quote(v));
     }
+}
+
+/// `key = [` then one `{ name = …, version = … },` line per entry, `]`; skipped when empty.
+fn name_versions<'a>(
+    out: &mut String,
+    key: &str,
+    entries: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) {
+    if entries.len() == 0 {
+        return;
+    }
+    let _ = writeln!(out, "{key} = [");
+    for (name, version) in entries {
+        let _ = writeln!(
+            out,
+            "  {{ name = {}, version = {} }},",
+            quote(name),
+            quote(version)
+        );
+    }
+    out.push_str("]\n");
 }
 
 /// `key = ["a", "b"]`, skipped when empty.

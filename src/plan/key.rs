@@ -23,7 +23,7 @@
 //! | `build` | `project.build` (expanded) | the command that makes the wheel |
 //! | `toolchain-check` | `project.toolchain-check` / `image.toolchain-check` (expanded) | the toolchain the build was checked against |
 //! | `env` | `env` + `project.env` (expanded), minus non-key names | compiler flags, arch lists |
-//! | `pip` | the lock's environment: every pip distribution (name, version, file, sha256) | exactly what the build environment installs, transitive packages included (the requests in `project.pip` only choose them) |
+//! | `pip` | the lock's environment: every pip distribution (name, version, file, sha256) | exactly what the build environment installs, transitive packages included (the requests in `project.pip` and the project's `[build-system] requires` only choose them; build requirements the base image already satisfies are covered by `image`) |
 //! | `apt` | the lock's environment: every Debian package (name, version) | the same for apt |
 //! | `axes` | the cell | python/cuda/torch/user axis values |
 //! | `gpu` | `project.gpu` | whether the build saw a GPU |

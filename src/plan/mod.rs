@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::config::{Cell, Config, GitInput, ImageInput, Project, Target};
 use crate::lock::{
     EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, RefKind,
+    build_requires,
 };
 use crate::store::{Presence, Store, StoreError};
 use key::{BuildKey, KeyInputs};
@@ -96,7 +97,7 @@ impl<'a> Plan<'a> {
         // Many targets share one image and one commit: look each up once.
         let mut images: BTreeMap<&ImageInput, &LockedImage> = BTreeMap::new();
         let mut sources: BTreeMap<&GitInput, &LockedGit> = BTreeMap::new();
-        type EnvId<'c> = (&'c ImageInput, &'c [String], &'c [String]);
+        type EnvId<'c> = (&'c ImageInput, &'c [String], &'c [String], &'c [String]);
         let mut envs: BTreeMap<EnvId<'a>, &'a LockedEnvironment> = BTreeMap::new();
         let mut pinned = Vec::with_capacity(config.targets.len());
         for target in &config.targets {
@@ -128,14 +129,20 @@ impl<'a> Plan<'a> {
                     g
                 }
             };
-            let env = if target.pip.is_empty() && target.apt.is_empty() {
+            let build = build_requires(project, git).ok_or_else(|| LockError::Stale {
+                reason: format!(
+                    "the build requirements of project `{}` are not read",
+                    project.name
+                ),
+            })?;
+            let env = if target.pip.is_empty() && target.apt.is_empty() && build.is_empty() {
                 None
             } else {
-                let id: EnvId<'a> = (&*target.image, &target.pip, &target.apt);
+                let id: EnvId<'a> = (&*target.image, &target.pip, &target.apt, build);
                 Some(match envs.get(&id) {
                     Some(e) => *e,
                     None => {
-                        let input = EnvironmentInput::of(target).expect("installs packages");
+                        let input = EnvironmentInput::of(target, build).expect("installs packages");
                         let e = lock.current_environment(&input, config).ok_or_else(|| {
                             LockError::Stale {
                                 reason: format!("the {} is not resolved", input.describe()),
@@ -326,6 +333,12 @@ pub(crate) struct EnvironmentJson<'a> {
     pub facts: &'a std::collections::BTreeMap<String, String>,
     pub pip: Vec<String>,
     pub apt: Vec<String>,
+    /// The project's build requirements the environment was resolved with.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub build_requires: &'a [String],
+    /// Build requirements met by the base image, `name==version`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_image: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -384,6 +397,12 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
                     .debs
                     .iter()
                     .map(|d| format!("{}={}", d.name, d.version))
+                    .collect(),
+                build_requires: &e.build,
+                from_image: e
+                    .from_image
+                    .iter()
+                    .map(|p| format!("{}=={}", p.name, p.version))
                     .collect(),
             }),
         }

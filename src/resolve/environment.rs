@@ -14,8 +14,8 @@ use serde::Deserialize;
 use crate::exec::access::{Access, Step};
 use crate::exec::docker::{ContainerConfig, DockerError, Engine};
 use crate::lock::{
-    AptPin, EnvironmentInput, Facts, LockedEnvironment, LockedImage, PipPin, RESOLVE_SCRIPT,
-    normalize_name,
+    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
+    RESOLVE_SCRIPT, normalize_name,
 };
 
 /// Lines of output kept for an error message.
@@ -35,6 +35,11 @@ pub(crate) enum EnvError {
     Apt { detail: String, unavailable: bool },
     #[error("pip cannot resolve the requirements:\n{detail}")]
     Pip { detail: String, unavailable: bool },
+    #[error("build requirement `{requirement}` is not met: {}", found.as_ref().map_or("the environment does not have it".to_string(), |v| format!("the environment has {v}")))]
+    UnmetBuildRequirement {
+        requirement: String,
+        found: Option<String>,
+    },
     #[error("the resolution's output is unreadable: {0}")]
     Output(String),
     #[error("`{name}` {version} comes from {url}, which pip gave no sha256 for")]
@@ -58,10 +63,13 @@ impl EnvError {
             EnvError::Pip { unavailable: true, .. } | EnvError::Apt { unavailable: true, .. } => {
                 Some("check the index settings (`[pip]`) and the network (`[build] network`, proxies)".into())
             }
-            EnvError::Pip { .. } => Some("fix the project's `pip` list; pip's words are above".into()),
+            EnvError::Pip { .. } => Some("fix the project's `pip` list or its `[build-system] requires`; pip's words are above".into()),
             EnvError::Apt { .. } => Some("fix the project's `apt` list; apt's words are above".into()),
             EnvError::NoHash { .. } => Some(
                 "pin packages from an index (not a direct URL or a local path), which gives sha256s".into(),
+            ),
+            EnvError::UnmetBuildRequirement { .. } => Some(
+                "the `pip` list pins a version the project cannot build with: change the `pip` list, or add the build requirement to it".into(),
             ),
             EnvError::Output(_) => None,
         }
@@ -71,7 +79,9 @@ impl EnvError {
         match self {
             EnvError::Docker(_) | EnvError::Output(_) => false,
             EnvError::Apt { unavailable, .. } | EnvError::Pip { unavailable, .. } => !unavailable,
-            EnvError::NoApt | EnvError::NoHash { .. } => true,
+            EnvError::NoApt | EnvError::NoHash { .. } | EnvError::UnmetBuildRequirement { .. } => {
+                true
+            }
         }
     }
 }
@@ -116,7 +126,8 @@ async fn run_group(
     ];
     for (input, _) in envs {
         cmd.push(input.apt.join(" "));
-        cmd.push(input.pip.join(" "));
+        cmd.push(input.pip.join("\n"));
+        cmd.push(input.build.join("\n"));
     }
     let config = ContainerConfig {
         image: base,
@@ -202,21 +213,36 @@ fn read_environment(
         None if input.apt.is_empty() => Vec::new(),
         None => return Err(EnvError::Output("no apt simulation".into())),
     };
+    // Without pip requests, there is no report when the image satisfies every build
+    // requirement.
     let packages = match part("pip") {
         Some(s) => parse_pip_report(s)?,
         None if input.pip.is_empty() => Vec::new(),
         None => return Err(EnvError::Output("no pip report".into())),
     };
-    Ok(LockedEnvironment {
+    // What pip installs replaces the image's own copy.
+    let mut from_image = part("image").map(|s| parse_image(s)).unwrap_or_default();
+    from_image.retain(|i| !packages.iter().any(|p| p.name == i.name));
+    let env = LockedEnvironment {
         image: input.image.reference.clone(),
         platform: input.image.platform.to_string(),
         pip: input.pip.clone(),
         apt: input.apt.clone(),
+        build: input.build.clone(),
         resolved_from,
         facts,
         packages,
+        from_image,
         debs,
-    })
+    };
+    // A package the pip requests pin can still miss a build requirement the image met.
+    if let Some(unmet) = crate::lock::requires::unmet(&input.build, &env, &env.platform) {
+        return Err(EnvError::UnmetBuildRequirement {
+            requirement: unmet.requirement,
+            found: unmet.found,
+        });
+    }
+    Ok(env)
 }
 
 /// Does this failure come from the network rather than from the requests?
@@ -278,6 +304,23 @@ fn parse_facts(text: &str) -> Facts {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect(),
     )
+}
+
+/// `name version` lines: build requirements the image satisfies.
+fn parse_image(text: &str) -> Vec<ImagePackage> {
+    let mut pins: Vec<ImagePackage> = text
+        .lines()
+        .filter_map(|l| {
+            let (name, version) = l.trim().split_once(' ')?;
+            Some(ImagePackage {
+                name: normalize_name(name),
+                version: version.trim().to_string(),
+            })
+        })
+        .collect();
+    pins.sort();
+    pins.dedup();
+    pins
 }
 
 /// `Inst NAME [OLD] (VERSION RELEASE [ARCH])` lines of `apt-get --simulate`.

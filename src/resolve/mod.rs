@@ -8,6 +8,7 @@
 pub(crate) mod environment;
 pub(crate) mod git;
 pub(crate) mod network;
+pub(crate) mod pyproject;
 pub mod reference;
 pub(crate) mod registry;
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
-    Change, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile, diff,
+    Change, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile, ROOT_DIR, diff,
     distinct_environments, normalize_name,
 };
 pub(crate) use git::{GitContext, GitError};
@@ -47,6 +48,13 @@ pub(crate) enum ResolveError {
         #[source]
         source: environment::EnvError,
     },
+    #[error("{what}: {source}")]
+    BuildRequires {
+        what: String,
+        location: Box<Location>,
+        #[source]
+        source: Box<pyproject::PyprojectError>,
+    },
     #[error("{} inputs could not be resolved", .0.len())]
     Many(Vec<ResolveError>),
     #[error("`{name}` is neither a project, an image nor a pip package of the config")]
@@ -66,6 +74,7 @@ impl ResolveError {
             ResolveError::Registry { source, .. } | ResolveError::Setup(source) => source.hint(),
             ResolveError::Git { source, .. } => source.hint(),
             ResolveError::Environment { source, .. } => source.hint(),
+            ResolveError::BuildRequires { source, .. } => source.hint(),
             ResolveError::Many(_) => None,
             ResolveError::UnknownUpdate { suggestion, .. } => Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -83,7 +92,8 @@ impl ResolveError {
         match self {
             ResolveError::Registry { location, .. }
             | ResolveError::Git { location, .. }
-            | ResolveError::Environment { location, .. } => Some(location),
+            | ResolveError::Environment { location, .. }
+            | ResolveError::BuildRequires { location, .. } => Some(location),
             _ => None,
         }
     }
@@ -95,6 +105,7 @@ impl ResolveError {
             }
             ResolveError::Git { source, .. } => source.is_user_error(),
             ResolveError::Environment { source, .. } => source.is_user_error(),
+            ResolveError::BuildRequires { source, .. } => source.is_user_error(),
             ResolveError::Many(all) => all.iter().any(ResolveError::is_user_error),
             ResolveError::UnknownUpdate { .. } | ResolveError::Offline { .. } => true,
         }
@@ -260,7 +271,15 @@ pub(crate) async fn lock(
     }
     for (input, result) in resolved.git {
         match result {
-            Ok(pinned) => git.push(pinned),
+            Ok(mut pinned) => {
+                // Same commit: what was read at it still holds.
+                if let Some(old) = old.and_then(|l| l.git(&input))
+                    && old.commit == pinned.commit
+                {
+                    pinned.build_requires = old.build_requires.clone();
+                }
+                git.push(pinned)
+            }
             Err(source) => failures.push(ResolveError::Git {
                 what: format!("git `{}` at `{}`", input.url, input.display_ref()),
                 location: Box::new(config.git_origins[&input].clone()),
@@ -269,7 +288,9 @@ pub(crate) async fn lock(
         }
     }
     fail(failures)?;
-    let environments = lock_environments(config, old, &images, request, &selected.packages).await?;
+    read_build_requires(config, &mut git, settings, offline).await?;
+    let environments =
+        lock_environments(config, old, &images, &git, request, &selected.packages).await?;
     let lock = Lockfile::new(crate::lock::lock_inputs(config), images, git, environments);
     let changes = diff(old, &lock);
     Ok(LockOutcome { lock, changes })
@@ -283,18 +304,84 @@ fn fail(mut failures: Vec<ResolveError>) -> Result<(), ResolveError> {
     }
 }
 
+/// Read the build requirements of every project that builds with them and whose pin has
+/// not read them yet (a new commit), all at once; drop what no project uses any more.
+async fn read_build_requires(
+    config: &Config,
+    git: &mut [LockedGit],
+    settings: &ResolveSettings,
+    offline: bool,
+) -> Result<(), ResolveError> {
+    let pin_of = |git: &[LockedGit], project: &crate::config::Project| {
+        git.iter()
+            .position(|g| g.url == project.git.url && g.reference == project.git.reference)
+            .expect("every git input of the config is pinned before its build requirements")
+    };
+    // (pin, directory) -> the first project that needs it, for messages.
+    let mut wanted: BTreeMap<(usize, String), &crate::config::Project> = BTreeMap::new();
+    for project in config.projects.iter().filter(|p| p.build_isolation) {
+        let dir = project
+            .subdir
+            .clone()
+            .unwrap_or_else(|| ROOT_DIR.to_string());
+        wanted.entry((pin_of(git, project), dir)).or_insert(project);
+    }
+    for (i, pin) in git.iter_mut().enumerate() {
+        pin.build_requires
+            .retain(|dir, _| wanted.contains_key(&(i, dir.clone())));
+    }
+    let to_read: Vec<_> = wanted
+        .iter()
+        .filter(|((i, dir), _)| !git[*i].build_requires.contains_key(dir))
+        .collect();
+    if offline && let Some((_, project)) = to_read.first() {
+        return Err(ResolveError::Offline {
+            what: format!("the build requirements of project `{}`", project.name),
+        });
+    }
+    let reads = futures::future::join_all(to_read.iter().map(|((i, dir), _)| {
+        let pin = &git[*i];
+        let subdir = (dir != ROOT_DIR).then_some(dir.as_str());
+        pyproject::build_requires(&settings.git, &pin.url, &pin.commit, subdir)
+    }))
+    .await;
+    let mut failures = Vec::new();
+    let mut read = Vec::new();
+    for (((i, dir), project), result) in to_read.into_iter().zip(reads) {
+        match result {
+            Ok(requires) => read.push((*i, dir.clone(), requires)),
+            Err(source) => failures.push(ResolveError::BuildRequires {
+                what: format!(
+                    "reading the build requirements of project `{}` at {:.12}",
+                    project.name, git[*i].commit
+                ),
+                location: Box::new(project.ref_location.clone()),
+                source: Box::new(source),
+            }),
+        }
+    }
+    fail(failures)?;
+    for (i, dir, requires) in read {
+        git[i].build_requires.insert(dir, requires);
+    }
+    Ok(())
+}
+
 /// Keep each environment's resolution while it is current (same base image digest and
 /// index settings) and not updated; resolve the others, all at once.
 async fn lock_environments(
     config: &Config,
     old: Option<&Lockfile>,
     images: &[LockedImage],
+    git: &[LockedGit],
     request: &LockRequest<'_>,
     packages: &BTreeSet<String>,
 ) -> Result<Vec<LockedEnvironment>, ResolveError> {
     let mut kept = Vec::new();
     let mut to_resolve = Vec::new();
-    for input in distinct_environments(config) {
+    let inputs = distinct_environments(config, git)
+        .expect("build requirements are read before environments");
+    for input in inputs {
         let platform = input.image.platform.to_string();
         let image = images
             .iter()
@@ -309,6 +396,7 @@ async fn lock_environments(
             || input
                 .pip
                 .iter()
+                .chain(&input.build)
                 .any(|spec| packages.contains(&normalize_name(requirement_name(spec))));
         match old.and_then(|l| l.environment(&input)) {
             Some(e) if e.resolved_from == from && !updated => kept.push(e.clone()),
@@ -400,9 +488,16 @@ pub(crate) fn selected_for_update(
     let mut images = BTreeSet::new();
     let mut git = BTreeSet::new();
     let mut packages = BTreeSet::new();
-    let known_packages: BTreeSet<String> = distinct_environments(config)
+    let known_packages: BTreeSet<String> = config
+        .targets
         .iter()
-        .flat_map(|e| e.pip.iter().map(|s| normalize_name(requirement_name(s))))
+        .flat_map(|t| &t.pip)
+        .chain(
+            old.into_iter()
+                .flat_map(|l| &l.environments)
+                .flat_map(|e| &e.build),
+        )
+        .map(|s| normalize_name(requirement_name(s)))
         .chain(
             old.into_iter()
                 .flat_map(|l| &l.environments)

@@ -77,12 +77,15 @@ fn without_a_lock_nothing_is_pinned() {
 
     upstream not checked (--offline)
 
-    5 finding(s):
+    8 finding(s):
       [lock-missing] wheelbuild.lock: no lockfile: nothing is pinned; run `wheelbuild lock`
       [unpinned] [REGISTRY]/wb/base:v1: not pinned to a digest for linux/amd64 (wheelbuild.toml:5:12)
       [unpinned] [REPO] @ main: not pinned to a commit (wheelbuild.toml:10:7)
       [unpinned] [REPO] @ v1.0: not pinned to a commit (wheelbuild.toml:15:7)
       [unpinned] [REPO] @ [SHORT]: not pinned to a commit (wheelbuild.toml:20:7)
+      [unpinned] build requirements of project `tracking`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:10:7)
+      [unpinned] build requirements of project `released`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:15:7)
+      [unpinned] build requirements of project `short`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:20:7)
 
     ----- stderr -----
     ");

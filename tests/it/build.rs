@@ -1052,11 +1052,12 @@ fn synthetic_project(test: &str) -> Option<(Project, Registry, GitRepo, String)>
         test,
     );
     let repo = pure_repo("tiny", None);
+    // The image has no shell to resolve build requirements in.
     let p = Project::new(&config(
         &pushed.reference,
         test,
         "",
-        &[project("tiny", &repo, "")],
+        &[project("tiny", &repo, "build-isolation = false")],
     ))
     .name(&reg.addr, "REGISTRY");
     ok(&p, &["lock"]);

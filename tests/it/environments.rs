@@ -128,13 +128,24 @@ fn lock_pins_every_package_by_the_sha256_the_index_serves() {
                 "sha256".to_string(),
                 server.sha256_of(SIX_17)
             ),
+            // The project's build requirements, met by the image.
+            (
+                "setuptools 66.1.1".to_string(),
+                "from-image".to_string(),
+                base.reference.clone()
+            ),
+            (
+                "wheel 0.38.4".to_string(),
+                "from-image".to_string(),
+                base.reference.clone()
+            ),
         ]
     );
     // And `plan` shows the facts.
     let out = ok(&p, &["plan"]);
     assert!(
         stdout(&out).contains(&format!(
-            "environment {} + pip python-dateutil==2.9.0.post0: abi cp311, gcc ",
+            "environment {} + pip python-dateutil==2.9.0.post0 + build requirements setuptools>=61, wheel: abi cp311, gcc ",
             base.reference
         )),
         "{}",
@@ -269,7 +280,7 @@ fn an_unknown_package_fails_lock_naming_the_environment_and_leaves_the_lock_alon
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "resolving the environment {} + pip no-such-package-wb six: pip cannot resolve",
+            "resolving the environment {} + pip no-such-package-wb six + build requirements setuptools>=61, wheel: pip cannot resolve",
             base.reference
         )),
         "{}",
@@ -405,4 +416,215 @@ fn pypi_sha256(name: &str, file: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+// ----- build requirements ------------------------------------------------------------
+
+/// A pure project whose `pyproject.toml` declares `requires`, and whose version records the
+/// six its build ran with (`0.1.0+six1.16.0`), when it imports six at build time.
+fn build_requires_repo(requires: &str) -> crate::support::git::GitRepo {
+    let setup = "try:\n    import six\n    local = \"+six\" + six.__version__\nexcept ImportError:\n    local = \"\"\n\
+                 from setuptools import setup\n\n\
+                 setup(name=\"envtest\", version=\"0.1.0\" + local, py_modules=[\"envtest_mod\"])\n";
+    let repo = pure_repo("envtest", Some(setup));
+    repo.commit("pyproject.toml", &pyproject(requires), "requires");
+    repo.git(&["tag", "-f", "-a", "v0.1.0", "-m", "v0.1.0"]);
+    repo
+}
+
+fn pyproject(requires: &str) -> String {
+    format!("[build-system]\nrequires = {requires}\nbuild-backend = \"setuptools.build_meta\"\n")
+}
+
+/// The names of the wheels `build` placed.
+fn wheel_names(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = walk(&p.file("wheelhouse"))
+        .into_iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".whl"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn build_requirements_are_read_at_the_commit_pinned_and_built_with() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16, SIX_17]) else {
+        return;
+    };
+    let repo = build_requires_repo(r#"["setuptools>=61", "six==1.16.0"]"#);
+    let p = locked_project(
+        &base,
+        "build-requires",
+        &loopback_index(&server),
+        &[project("envtest", &repo, "")],
+    );
+    // The lock keeps what it read beside the commit, and the environment pins it: six
+    // from the index by sha256, setuptools from the image (its digest pins it).
+    let lock = lock_of(&p);
+    assert_eq!(
+        lock.git[0].build_requires[wheelbuild::lock::ROOT_DIR],
+        ["setuptools>=61", "six==1.16.0"]
+    );
+    let env = environment(&p);
+    assert_eq!(env.build, ["setuptools>=61", "six==1.16.0"]);
+    let pins: Vec<(&str, &str, &str)> = env
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.sha256.as_str()))
+        .collect();
+    assert_eq!(pins, [("six", "1.16.0", server.sha256_of(SIX_16).as_str())]);
+    let from_image: Vec<&str> = env.from_image.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(from_image, ["setuptools"]);
+
+    ok(&p, &["build"]);
+    assert_eq!(
+        wheel_names(&p),
+        ["envtest-0.1.0+six1.16.0-py3-none-any.whl"]
+    );
+
+    // The project moves to six 1.17.0: relocking the project reads the new commit's
+    // requirements, and the change shows as old -> new.
+    repo.commit(
+        "pyproject.toml",
+        &pyproject(r#"["setuptools>=61", "six==1.17.0"]"#),
+        "six 1.17",
+    );
+    repo.git(&["tag", "-f", "-a", "v0.1.0", "-m", "v0.1.0"]);
+    let out = ok(&p, &["lock", "--update", "envtest"]);
+    assert!(stderr(&out).contains("six==1.17.0"), "{}", p.snapshot(&out));
+    assert_eq!(environment(&p).packages[0].version, "1.17.0");
+    ok(&p, &["build"]);
+    assert_eq!(
+        wheel_names(&p),
+        ["envtest-0.1.0+six1.17.0-py3-none-any.whl"]
+    );
+}
+
+#[test]
+fn relock_with_the_commit_unchanged_reads_no_pyproject_and_fetches_nothing() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("envtest", None);
+    let p = locked_project(
+        &base,
+        "build-requires-relock",
+        "",
+        &[project("envtest", &repo, "")],
+    );
+    let before = p.read("wheelbuild.lock");
+    assert!(
+        before.contains("build-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }"),
+        "{before}"
+    );
+    // Without the mirror and without Docker, the relock only asks the remote for its refs.
+    let mirrors = p.file(".wheelbuild/cache/git");
+    std::fs::remove_dir_all(&mirrors).unwrap();
+    let out = run_env(&p, &[NO_DOCKER], &["lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert_eq!(p.read("wheelbuild.lock"), before);
+    assert!(!mirrors.exists(), "the relock fetched into a mirror");
+}
+
+#[test]
+fn build_isolation_false_leaves_the_declared_requirements_out() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = build_requires_repo(r#"["setuptools>=61", "six==1.16.0"]"#);
+    // No index at all: nothing is resolved, so the lock needs none.
+    let p = locked_project(
+        &base,
+        "build-isolation-false",
+        "",
+        &[project("envtest", &repo, "build-isolation = false")],
+    );
+    let lock = lock_of(&p);
+    assert!(lock.git[0].build_requires.is_empty(), "{lock:?}");
+    assert!(lock.environments.is_empty(), "{lock:?}");
+    ok(&p, &["build"]);
+    assert_eq!(wheel_names(&p), ["envtest-0.1.0-py3-none-any.whl"]);
+}
+
+#[test]
+fn an_unavailable_build_requirement_fails_lock_naming_the_environment() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16]) else {
+        return;
+    };
+    let repo = build_requires_repo(r#"["setuptools>=61", "six>=2"]"#);
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "build-requires-unavailable",
+            &loopback_index(&server),
+            &[project("envtest", &repo, "")],
+        ),
+    );
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("build requirements setuptools>=61, six>=2"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(err.contains("six>=2"), "pip's words: {err}");
+    assert!(!p.file("wheelbuild.lock").exists());
+}
+
+#[test]
+fn a_build_requirement_the_environment_does_not_meet_fails_before_the_build() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("envtest", None);
+    let p = locked_project(
+        &base,
+        "build-requires-unmet",
+        "",
+        &[project("envtest", &repo, "")],
+    );
+    // A lock edited by hand: the image's setuptools is now "too old" for the project.
+    let text = p.read("wheelbuild.lock");
+    let edited = regex_lite::Regex::new(r#"name = "setuptools", version = "[^"]+""#)
+        .unwrap()
+        .replace(&text, r#"name = "setuptools", version = "60.0.0""#)
+        .into_owned();
+    assert_ne!(
+        edited, text,
+        "the lock lists the image's setuptools: {text}"
+    );
+    p.write("wheelbuild.lock", &edited);
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("build requirement `setuptools>=61` of project `envtest` is not in its environment (it has 60.0.0)"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(err.contains("wheelbuild lock --update-env"), "{err}");
+    // Refused before any container: no build log was written.
+    assert!(!log_path(&p, &cpu("envtest")).exists());
 }

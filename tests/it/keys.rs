@@ -234,7 +234,8 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         })
         .collect();
-    let git = config
+    // Every project directory read, declaring no build requirements.
+    let git: Vec<LockedGit> = config
         .distinct_git()
         .map(|g| LockedGit {
             url: g.url.clone(),
@@ -243,10 +244,20 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
             resolved: None,
             commit: sha256(&format!("{}{:?}{}", g.url, g.reference, salt_of(&g.url)))[7..47]
                 .to_string(),
+            build_requires: config
+                .projects
+                .iter()
+                .filter(|p| &p.git == g)
+                .map(|p| {
+                    let dir = p.subdir.as_deref().unwrap_or(wheelbuild::lock::ROOT_DIR);
+                    (dir.to_string(), Vec::new())
+                })
+                .collect(),
         })
         .collect();
     // Synthetic resolutions: one pin per request, so that a new request is a new pin.
-    let environments = wheelbuild::lock::distinct_environments(config)
+    let environments = wheelbuild::lock::distinct_environments(config, &git)
+        .expect("every project directory is read")
         .into_iter()
         .map(|e| {
             let digest = sha256(&format!(
@@ -279,6 +290,7 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
                     .collect(),
                 pip: e.pip,
                 apt: e.apt,
+                ..LockedEnvironment::default()
             }
         })
         .collect();
@@ -297,7 +309,7 @@ fn keys(config: &Config, lock: &Lockfile) -> BTreeMap<String, String> {
         .map(|t| {
             let p = &config.projects[t.project];
             let (image, git) = (lock.image(&t.image).unwrap(), lock.git(&p.git).unwrap());
-            let env = EnvironmentInput::of(t).map(|e| {
+            let env = EnvironmentInput::of(t, &[]).map(|e| {
                 lock.current_environment(&e, config)
                     .expect("lock_for resolves every environment")
             });

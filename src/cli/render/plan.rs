@@ -64,16 +64,15 @@ fn environments(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Resul
         if !seen.insert(e as *const _) {
             continue;
         }
-        let mut what = e.image.clone();
-        for (kind, list) in [("pip", &e.pip), ("apt", &e.apt)] {
-            if !list.is_empty() {
-                let _ = write!(what, " + {kind} {}", list.join(" "));
-            }
-        }
         let facts: Vec<String> = e.facts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let from_image = match e.from_image.len() {
+            0 => String::new(),
+            n => format!(", {n} from the image"),
+        };
         writeln!(
             out,
-            "environment {what}: {}; {} pip, {} apt package(s) pinned",
+            "environment {}: {}; {} pip, {} apt package(s) pinned{from_image}",
+            e.describe(),
             facts.join(", "),
             e.packages.len(),
             e.debs.len()
