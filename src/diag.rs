@@ -17,6 +17,14 @@ pub struct Location {
 }
 
 impl Location {
+    /// Hide `secret` in the quoted line (same width, so the caret still points right).
+    pub(crate) fn redact(&mut self, secret: &str) {
+        if !secret.is_empty() {
+            let stars = "*".repeat(secret.chars().count());
+            self.line_text = self.line_text.replace(secret, &stars);
+        }
+    }
+
     /// Map a byte span of `src` to line and column. Columns count characters, not bytes.
     pub(crate) fn from_span(path: &Path, src: &str, span: Range<usize>) -> Self {
         let start = span.start.min(src.len());

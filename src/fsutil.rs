@@ -59,6 +59,16 @@ impl FileLock {
         Ok(FileLock { file })
     }
 
+    /// The lock at `path` if nobody holds it, without waiting; `None` when it is held.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     fn open(path: &Path) -> io::Result<File> {
         std::fs::create_dir_all(parent_dir(path))?;
         OpenOptions::new()

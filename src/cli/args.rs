@@ -71,6 +71,18 @@ pub(crate) enum Command {
     /// Rebuild stored targets in fresh containers, with empty compiler caches, and compare
     /// their wheels byte for byte with the store.
     Verify(VerifyArgs),
+    /// Remove store entries and environment images no target of the config uses.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Keep unused entries and images younger than this many days.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_days: u64,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

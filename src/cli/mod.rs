@@ -48,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::audit(&cli.global, &global, args, &printer),
         Command::Build(args) => commands::build::build(&cli.global, &global, args, &printer),
         Command::Verify(args) => commands::verify::verify(&cli.global, &global, args, &printer),
+        Command::Gc(args) => commands::gc::gc(&cli.global, &global, args, &printer),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

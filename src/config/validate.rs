@@ -465,8 +465,10 @@ impl Validator<'_> {
                 ));
             };
             let authority = rest.split('/').next().unwrap_or_default();
-            if authority.contains('@') && !authority.contains("${") {
-                return Err(self.ctx.err(
+            if let Some((userinfo, _)) = authority.rsplit_once('@')
+                && !authority.contains("${")
+            {
+                let mut err = self.ctx.err(
                     v.span(),
                     format!("pip.{key} has credentials written into it"),
                     Some(
@@ -475,7 +477,16 @@ impl Validator<'_> {
                          expanded only inside the containers"
                             .into(),
                     ),
-                ));
+                );
+                // The error quotes the config's line: not the secret in it.
+                if let ConfigError::Invalid {
+                    location: Some(location),
+                    ..
+                } = &mut err
+                {
+                    location.redact(userinfo);
+                }
+                return Err(err);
             }
             Ok(url.clone())
         };

@@ -14,8 +14,8 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -444,6 +444,69 @@ impl Engine {
         }
     }
 
+    /// Images of repository `repo` (every tag): `repo:tag`, creation time and size.
+    pub async fn tagged_images(&self, repo: &str) -> Result<Vec<TaggedImage>, DockerError> {
+        let filters = std::collections::HashMap::from([("reference", vec![repo])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker()
+            .await?
+            .list_images(Some(options))
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "list images",
+                detail: e.to_string(),
+            })?;
+        let prefix = format!("{repo}:");
+        let mut out: Vec<TaggedImage> = list
+            .into_iter()
+            .flat_map(|i| {
+                let (created, size) = (i.created, u64::try_from(i.size).unwrap_or(0));
+                let labels: BTreeMap<String, String> = i.labels.into_iter().collect();
+                i.repo_tags
+                    .into_iter()
+                    .filter(|t| t.starts_with(&prefix))
+                    .map(move |tag| TaggedImage {
+                        tag,
+                        created,
+                        size,
+                        labels: labels.clone(),
+                    })
+            })
+            .collect();
+        out.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok(out)
+    }
+
+    /// Untag (and delete, when it was the last tag) an image; `Ok(false)` when a container
+    /// still uses it (Docker refuses, and wheelbuild does not force).
+    pub async fn remove_image(&self, reference: &str) -> Result<bool, DockerError> {
+        match self
+            .docker()
+            .await?
+            .remove_image(
+                reference,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(false),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(true),
+            Err(e) => Err(DockerError::Api {
+                call: "remove image",
+                detail: e.to_string(),
+            }),
+        }
+    }
+
     /// wheelbuild's containers on this engine (running or not), with their labels: those
     /// it created, not those that inherited its labels from an environment image.
     pub async fn labelled_containers(
@@ -492,6 +555,17 @@ impl Engine {
             futures::future::join_all(mine.map(|(id, _)| self.remove(id))).await;
         }
     }
+}
+
+/// An image listed by [`Engine::tagged_images`].
+#[derive(Debug, Clone)]
+pub struct TaggedImage {
+    /// `repo:tag`.
+    pub tag: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub size: u64,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Docker's credential payload for a registry, from the same Docker config `lock` reads.

@@ -42,6 +42,69 @@ fn env_key(inputs: &KeyInputs<'_>) -> String {
         .to_string()
 }
 
+/// Repository of environment images.
+const ENV_REPO: &str = "wheelbuild-env";
+
+/// The label naming the store whose build made an environment image.
+const STORE_LABEL: &str = "org.wheelbuild.store";
+
+/// How [`STORE_LABEL`] names a store: its absolute path.
+fn store_id(root: &std::path::Path) -> String {
+    std::path::absolute(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The tag of the environment image of `inputs`: `wheelbuild-env:<key prefix>`.
+pub(crate) fn env_tag(inputs: &KeyInputs<'_>) -> String {
+    format!("{ENV_REPO}:{}", &env_key(inputs)[..32])
+}
+
+/// What [`collect_env_images`] removed (or would remove, dry).
+#[derive(Debug, Default)]
+pub struct EnvGc {
+    pub removed: Vec<String>,
+    /// Unused, but a container still uses them.
+    pub in_use: Vec<String>,
+    /// Unused, but younger than `keep`.
+    pub recent: usize,
+    /// Sizes of the removed images (layers shared with a base image count in full).
+    pub bytes: u64,
+}
+
+/// Remove the environment images built for `store` whose tag is not in `live` and that
+/// are older than `keep`; never by force, so an image a container uses stays. Images of
+/// other stores (other projects on this machine) are not this store's to judge.
+pub async fn collect_env_images(
+    engine: &Engine,
+    store: &crate::store::Store,
+    live: &std::collections::BTreeSet<String>,
+    keep: std::time::Duration,
+    dry: bool,
+) -> Result<EnvGc, DockerError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut gc = EnvGc::default();
+    let id = store_id(store.root());
+    for image in engine.tagged_images(ENV_REPO).await? {
+        if live.contains(&image.tag) || image.labels.get(STORE_LABEL) != Some(&id) {
+            continue;
+        }
+        let age = now.saturating_sub(u64::try_from(image.created).unwrap_or(0));
+        if age < keep.as_secs() {
+            gc.recent += 1;
+        } else if dry || engine.remove_image(&image.tag).await? {
+            gc.bytes += image.size;
+            gc.removed.push(image.tag);
+        } else {
+            gc.in_use.push(image.tag);
+        }
+    }
+    Ok(gc)
+}
+
 /// Variables of the root containers that resolve or install packages (Debian's pip refuses
 /// system installs without the first).
 pub(crate) const PIP_ENV: [&str; 3] = [
@@ -97,7 +160,7 @@ impl Run<'_> {
         inputs: &KeyInputs<'_>,
     ) -> Result<String, BuildError> {
         let key = env_key(inputs);
-        let tag = format!("wheelbuild-env:{}", &key[..32]);
+        let tag = env_tag(inputs);
         let cell = self
             .envs
             .lock()
@@ -144,7 +207,12 @@ impl Run<'_> {
                         .collect(),
                     network: self.settings.access.network_mode(Step::Packages),
                     gpu: false,
-                    labels: labels(&t.target.id, &t.key.0),
+                    // Inherited by the image: `gc` of this store collects only its own.
+                    labels: {
+                        let mut l = labels(&t.target.id, &t.key.0);
+                        l.insert(STORE_LABEL.into(), store_id(self.store.root()));
+                        l
+                    },
                     hardened: false,
                 };
                 let id = &t.target.id;

@@ -49,7 +49,8 @@ use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
-pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, pull_pinned};
+pub use environment::collect_env_images;
+pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, env_tag, pull_pinned};
 pub(crate) use run::{BUILD_SCRIPT, labels};
 pub use verify::{VerifyReport, verify};
 

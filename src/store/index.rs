@@ -41,6 +41,21 @@ pub(super) fn append(
     file.sync_data()
 }
 
+/// Replace the index with one line per key in `keys` (with its wheels' digests), atomically:
+/// `gc` compacts it to what remains.
+pub(super) fn rewrite(root: &Path, keys: &BTreeMap<String, Vec<String>>) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (key, wheels) in keys {
+        text.push_str(&format!("\n+ {key}"));
+        for w in wheels {
+            text.push(' ');
+            text.push_str(w);
+        }
+        text.push_str(" ;\n");
+    }
+    crate::fsutil::write_atomic(&root.join(NAME), text.as_bytes())
+}
+
 /// Every key the index lists as in the store, with its wheels' digests.
 pub(super) fn read(root: &Path) -> std::io::Result<BTreeMap<Digest, Vec<Digest>>> {
     let text = match std::fs::read(root.join(NAME)) {

@@ -10,7 +10,7 @@
 //!   quarantine/<key>.<time>/        entries that failed a check, kept for inspection
 //!   tmp/build-*/                    staging, locked by the build that fills it
 //!   locks/<key>.lock                held while a key builds
-//!   lock                            held while committing or quarantining
+//!   lock                            held while committing, quarantining or collecting (`gc`)
 //! ```
 //!
 //! **A key is in the store** (`presence`: the one definition `plan`, `check` and `build`
@@ -28,6 +28,7 @@
 //! `version`; readers ignore unknown fields so that newer writers can add some. Stores of
 //! earlier layouts (`v1/`) are not read: their targets are built once more.
 
+mod gc;
 mod index;
 mod presence;
 mod record;
@@ -40,6 +41,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::fsutil::FileLock;
 use crate::plan::key::BuildKey;
+pub use gc::GcReport;
 pub(crate) use presence::{Damage, Presence, Problem, Snapshot};
 pub use record::{BuildRecord, CacheStats, TargetEntry, WheelRecord};
 

@@ -249,3 +249,56 @@ fn a_directory_where_a_record_should_be_is_no_record() {
     std::fs::create_dir_all(store.record_path(&key)).unwrap();
     assert_eq!(presence(&store, &key), Presence::Absent);
 }
+
+#[test]
+fn gc_removes_unused_keys_and_only_the_wheels_no_remaining_key_names() {
+    let shared: &[(&str, &[u8])] = &[("x-1-py3-none-any.whl", b"shared")];
+    let (_dir, store, kept) = committed(shared);
+    let gone = record(
+        "b",
+        "p/py3.12-cpu",
+        &[
+            ("x-1-py3-none-any.whl", b"shared"),
+            ("y-1-py3-none-any.whl", b"own"),
+        ],
+    );
+    commit(
+        &store,
+        &gone,
+        &[
+            ("x-1-py3-none-any.whl", b"shared"),
+            ("y-1-py3-none-any.whl", b"own"),
+        ],
+    );
+    let live = std::collections::BTreeSet::from([kept.key.clone()]);
+
+    let dry = store.gc(&live, std::time::Duration::ZERO, true).unwrap();
+    assert_eq!(dry.keys, std::slice::from_ref(&gone.key));
+    assert_eq!(
+        presence(&store, &gone.key),
+        Presence::Present,
+        "a dry run removes nothing"
+    );
+
+    let report = store.gc(&live, std::time::Duration::ZERO, false).unwrap();
+    assert_eq!(report.keys, std::slice::from_ref(&gone.key));
+    assert_eq!(
+        report.wheels,
+        [gone.wheels[1].sha256.clone()],
+        "the shared wheel stays"
+    );
+    assert_eq!(presence(&store, &gone.key), Presence::Absent);
+    assert_eq!(presence(&store, &kept.key), Presence::Present);
+    // The index was compacted to what remains, and a snapshot agrees.
+    let index = std::fs::read_to_string(store.root().join("index")).unwrap();
+    assert!(!index.contains(&gone.key.0), "{index}");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(
+        snapshot.presence(&store, &kept.key).unwrap(),
+        Presence::Present
+    );
+    assert_eq!(
+        snapshot.presence(&store, &gone.key).unwrap(),
+        Presence::Absent
+    );
+}

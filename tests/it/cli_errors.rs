@@ -336,7 +336,7 @@ fn a_ca_bundle_that_does_not_exist_is_a_config_error_at_its_line() {
 }
 
 #[test]
-fn index_credentials_written_into_the_config_are_refused() {
+fn index_credentials_written_into_the_config_are_refused_without_quoting_them() {
     let p = Project::new(&format!(
         "{CONFIG}\n[pip]\nindex-url = \"https://ci:s3cret@idx.example/simple\"\n"
     ));
@@ -349,10 +349,13 @@ fn index_credentials_written_into_the_config_are_refused() {
     error: pip.index-url has credentials written into it
       --> wheelbuild.toml:14:13
        |
-    14 | index-url = "https://ci:s3cret@idx.example/simple"
+    14 | index-url = "https://*********@idx.example/simple"
        |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
       hint: refer to environment variables instead, e.g. `https://${INDEX_USER}:${INDEX_TOKEN}@host/simple`: they are expanded only inside the containers
     "#);
+    let out = p.run(&["plan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("s3cret"), "{err}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod cli_errors;
 mod cli_flags;
 mod common;
 mod environments;
+mod gc;
 mod harness;
 mod hygiene;
 mod index;

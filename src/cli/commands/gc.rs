@@ -1,0 +1,102 @@
+//! `wheelbuild gc`: remove store entries and environment images that no target of the
+//! current config uses. Runs on a lock that matches the config, since the keys it keeps
+//! are the plan's.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::Exit;
+use crate::exec::docker::Engine;
+use crate::plan::Plan;
+
+use super::super::Outcome;
+use super::super::args::{GcArgs, GlobalArgs};
+use super::super::network_runtime;
+use super::super::printer::Printer;
+use super::super::settings::ProjectSettings;
+use super::{CoreExt, require_fresh};
+
+pub(crate) fn gc(
+    args: &GlobalArgs,
+    _global: &super::super::settings::GlobalSettings,
+    gc_args: &GcArgs,
+    printer: &Printer,
+) -> Outcome {
+    let project = ProjectSettings::load(args)?;
+    let lock = crate::lock::Lockfile::read(&project.lock_path).core()?;
+    // Keys from a stale lock would be the wrong ones to keep.
+    require_fresh(lock.as_ref(), &project)?;
+    let lock = lock.expect("fresh implies present");
+    let store = project.store();
+    let plan = Plan::new(&project.config, &lock, &store).core()?;
+    let live: BTreeSet<_> = plan.targets.iter().map(|t| t.key.clone()).collect();
+    let live_envs: BTreeSet<String> = plan
+        .targets
+        .iter()
+        .map(|t| crate::exec::env_tag(&t.inputs(&project.config)))
+        .collect();
+    let keep = Duration::from_secs(gc_args.keep_days.saturating_mul(86_400));
+    let dry = gc_args.dry_run;
+    let verb = if dry { "Would remove" } else { "Removed" };
+
+    let report = store.gc(&live, keep, dry).core()?;
+    for key in &report.held {
+        printer.note(&format!(
+            "kept store entry {}: a running build holds it",
+            key.short()
+        ));
+    }
+    printer.status(
+        verb,
+        &format!(
+            "{} store entr(ies), {} wheel(s) and {} quarantined entr(ies): {}",
+            report.keys.len(),
+            report.wheels.len(),
+            report.quarantine,
+            size(report.bytes)
+        ),
+    );
+    if report.recent > 0 {
+        printer.note(&format!(
+            "kept {} unused store entr(ies) younger than {} day(s)",
+            report.recent, gc_args.keep_days
+        ));
+    }
+
+    // Images: only when the daemon answers (the store's part does not need it).
+    let runtime = network_runtime()?;
+    let engine = Engine::lazy();
+    match runtime.block_on(crate::exec::collect_env_images(
+        &engine, &store, &live_envs, keep, dry,
+    )) {
+        Ok(envs) => {
+            for tag in &envs.in_use {
+                printer.note(&format!("kept {tag}: a container uses it"));
+            }
+            printer.status(
+                verb,
+                &format!(
+                    "{} environment image(s): {}",
+                    envs.removed.len(),
+                    size(envs.bytes)
+                ),
+            );
+            if envs.recent > 0 {
+                printer.note(&format!(
+                    "kept {} unused environment image(s) younger than {} day(s)",
+                    envs.recent, gc_args.keep_days
+                ));
+            }
+        }
+        Err(e) => printer.note(&format!(
+            "environment images not collected: {}",
+            crate::Error::from(e)
+        )),
+    }
+    Ok(Exit::Success)
+}
+
+/// `12.3 MiB`.
+fn size(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
