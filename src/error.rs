@@ -6,6 +6,7 @@ use crate::exec::access::AccessError;
 use crate::exec::docker::DockerError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
+use crate::remote::RemoteError;
 use crate::resolve::ResolveError;
 use crate::store::StoreError;
 
@@ -46,6 +47,8 @@ pub enum Error {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Access(#[from] AccessError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
 }
 
 impl From<PlanError> for Error {
@@ -66,6 +69,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Docker(e) => e.hint(),
             Error::Access(e) => Some(e.hint()),
+            Error::Remote(e) => e.hint(),
         }
     }
 
@@ -74,7 +78,7 @@ impl Error {
             Error::Config(e) => e.location(),
             Error::Lock(e) => e.location(),
             Error::Resolve(e) => e.location(),
-            Error::Store(_) | Error::Docker(_) | Error::Access(_) => None,
+            Error::Store(_) | Error::Docker(_) | Error::Access(_) | Error::Remote(_) => None,
         }
     }
 
@@ -90,6 +94,10 @@ impl Error {
             Error::Store(StoreError::Corrupt { .. }) => Exit::UserError,
             Error::Docker(_) => Exit::Unavailable,
             Error::Access(_) => Exit::UserError,
+            Error::Remote(RemoteError::Store(StoreError::Io { .. })) => Exit::Unavailable,
+            Error::Remote(e) if e.is_user_error() => Exit::UserError,
+            // A refused entry is the remote's fault, like one that cannot be reached.
+            Error::Remote(_) => Exit::Unavailable,
         }
     }
 

@@ -8,7 +8,8 @@
 //! 4. [`plan`] (with [`plan::key`]): each target's build key, and whether it is in the
 //!    store, and why not
 //! 5. `exec`: builds in digest-pinned containers (Docker Engine API)
-//! 6. [`store`]: key → wheels and the record of their build
+//! 6. [`store`]: key → wheels and the record of their build; [`remote`]: the same, shared
+//!    through an OCI registry, signed
 //! 7. `wheelhouse`: the wheels laid out for users
 //!
 //! Shared types: `accel`, `platform`. The `wheelbuild` binary is [`cli`], a thin command
@@ -28,6 +29,7 @@ pub mod lock;
 pub(crate) mod par;
 pub mod plan;
 pub(crate) mod platform;
+pub mod remote;
 pub mod resolve;
 pub mod schema;
 pub mod store;

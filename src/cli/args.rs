@@ -46,6 +46,11 @@ pub(crate) struct GlobalArgs {
     /// When to use colors.
     #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
     pub color: ColorArg,
+    /// Use the shared build cache: `--remote` for the configured one, `--remote=URL`
+    /// (`registry[:port]/repository`) for another. `build` uses a configured remote
+    /// anyway; `plan` and `check` only with this flag.
+    #[arg(long, global = true, value_name = "URL", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +78,32 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Remove store entries and environment images no target of the config uses.
     Gc(GcArgs),
+    /// Push store entries to the remote cache (signed with `[remote] sign-with`).
+    Push(TargetsArgs),
+    /// Pull entries a trusted key signed from the remote cache into the store.
+    Pull(TargetsArgs),
+    /// Signing keys for the remote cache.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TargetsArgs {
+    /// Target ids or project names [default: every target of the config]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Make an ed25519 key pair: DIR/NAME.secret (mode 0600) and DIR/NAME.public; prints
+    /// the public key for `[remote] trusted-keys`.
+    Generate {
+        name: String,
+        /// Where to write the files.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +136,9 @@ pub(crate) struct BuildArgs {
     /// Update wheelbuild.lock first when it does not match the config (else that is an error).
     #[arg(long)]
     pub lock: bool,
+    /// Push what this run builds to the remote cache (as `[remote] push = true`).
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Debug, Args)]

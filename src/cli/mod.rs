@@ -49,6 +49,9 @@ pub fn main() -> ExitCode {
         Command::Build(args) => commands::build::build(&cli.global, &global, args, &printer),
         Command::Verify(args) => commands::verify::verify(&cli.global, &global, args, &printer),
         Command::Gc(args) => commands::gc::gc(&cli.global, &global, args, &printer),
+        Command::Push(args) => commands::remote::push(&cli.global, &global, args, &printer),
+        Command::Pull(args) => commands::remote::pull(&cli.global, &global, args, &printer),
+        Command::Key(command) => commands::remote::key(command, &printer),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

@@ -111,6 +111,10 @@ impl Reporter for Progress {
         }
         let text = match &report.outcome {
             Outcome::Cached { restored: 0 } => format!("{OK}{:>12}{OK:#} {}", "Cached", report.id),
+            Outcome::Pulled => format!(
+                "{OK}{:>12}{OK:#} {} from the remote cache (signed, checked)",
+                "Pulled", report.id
+            ),
             Outcome::Cached { restored } => {
                 format!(
                     "{OK}{:>12}{OK:#} {} ({restored} wheel(s) restored to the wheelhouse)",

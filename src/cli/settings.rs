@@ -56,6 +56,8 @@ pub(crate) struct ProjectSettings {
     /// The cache channel: `WHEELBUILD_CACHE_CHANNEL`, else the config's.
     pub channel: String,
     pub network: NetworkSettings,
+    /// `--remote URL`, else `WHEELBUILD_REMOTE`, else `[remote] url`.
+    pub remote_url: Option<String>,
 }
 
 impl ProjectSettings {
@@ -88,6 +90,16 @@ impl ProjectSettings {
             Err(_) => config.settings.cache.channel.clone(),
         };
         let network = network_settings(&config)?;
+        let remote_url = args
+            .remote
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| {
+                std::env::var("WHEELBUILD_REMOTE")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+            })
+            .or_else(|| config.settings.remote.url.clone());
         Ok(ProjectSettings {
             config,
             lock_path,
@@ -95,7 +107,26 @@ impl ProjectSettings {
             cache_dir,
             channel,
             network,
+            remote_url,
         })
+    }
+
+    /// The remote cache, when one is configured.
+    pub(crate) fn remote(&self) -> Result<Option<crate::remote::Remote>, crate::Error> {
+        let Some(url) = &self.remote_url else {
+            return Ok(None);
+        };
+        let r = &self.config.settings.remote;
+        crate::remote::Remote::new(&crate::remote::RemoteOptions {
+            url,
+            insecure: &self.config.settings.insecure_registries,
+            trusted_keys: &r.trusted_keys,
+            sign_with: r.sign_with.as_deref(),
+            connect_timeout: self.network.connect_timeout,
+            request_timeout: self.network.request_timeout,
+        })
+        .map(Some)
+        .map_err(Into::into)
     }
 
     /// How containers reach the network and the package index, with `${VAR}` references

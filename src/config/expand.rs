@@ -174,6 +174,7 @@ impl Validator<'_> {
             },
             network: self.network()?,
             pip: self.pip_index()?,
+            remote: self.remote(root)?,
         })
     }
 

@@ -121,6 +121,18 @@ pub(crate) struct Settings {
     pub build: BuildOptions,
     pub network: NetworkTimeouts,
     pub pip: PipIndex,
+    pub remote: RemoteSettings,
+}
+
+/// `[remote]`, validated (the command line may override the URL and `push`).
+#[derive(Debug, Clone, Default)]
+pub struct RemoteSettings {
+    pub url: Option<String>,
+    pub push: bool,
+    /// Resolved against the config's directory.
+    pub sign_with: Option<PathBuf>,
+    /// `NAME:BASE64` public keys, checked to parse.
+    pub trusted_keys: Vec<String>,
 }
 
 /// `[pip]`: the index settings, as written (`${VAR}` references are expanded from the

@@ -56,6 +56,32 @@ pub(crate) struct ConfigFile {
     /// lock pins every package by sha256 whatever index served it.
     #[serde(default)]
     pub pip: PipTable,
+    /// A shared build cache on an OCI registry. Not part of any build key.
+    #[serde(default)]
+    pub remote: RemoteTable,
+}
+
+/// `[remote]`: build records as OCI artifacts, tagged by build key.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RemoteTable {
+    /// `registry[:port]/repository`, e.g. `registry.example.com/team/wheelbuild-cache`.
+    /// `--remote` and `WHEELBUILD_REMOTE` override it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// Push every record `build` makes (`--push` for one run).
+    #[serde(default)]
+    pub push: bool,
+    /// Secret key file that signs pushed records (`wheelbuild key generate`; relative to
+    /// the config file).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub sign_with: Option<Spanned<String>>,
+    /// `NAME:BASE64` public keys: a pulled record is used only when one of them signed it.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub trusted_keys: Vec<Spanned<String>>,
 }
 
 /// Matrix axes. `python` is required; `cuda` defaults to `["cpu"]`.

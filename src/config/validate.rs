@@ -450,6 +450,53 @@ impl Validator<'_> {
 
     /// `[pip]`: http(s) URLs without credentials (`${VAR}` references to the environment
     /// carry those, so they never reach the lock).
+    /// `[remote]`: a `registry/repository` URL and keys that parse.
+    pub(crate) fn remote(
+        &self,
+        root: &std::path::Path,
+    ) -> Result<super::model::RemoteSettings, ConfigError> {
+        let r = &self.file.remote;
+        let url = match &r.url {
+            Some(u) => {
+                let url = u.get_ref().trim_end_matches('/');
+                let bad = url.contains("://") || !url.contains('/') || url.contains('@');
+                if bad || crate::resolve::reference::parse(&format!("{url}:probe")).is_err() {
+                    return Err(self.ctx.err(
+                        u.span(),
+                        format!(
+                            "remote.url `{}` is not `registry[:port]/repository`",
+                            shown(url)
+                        ),
+                        Some(
+                            "e.g. `registry.example.com/team/wheelbuild-cache` (no scheme, no tag)"
+                                .into(),
+                        ),
+                    ));
+                }
+                Some(url.to_string())
+            }
+            None => None,
+        };
+        for key in &r.trusted_keys {
+            if let Err(e) = crate::remote::sign::TrustedKeys::parse([key.get_ref().as_str()]) {
+                return Err(self.ctx.err(
+                    key.span(),
+                    format!("remote.trusted-keys: {e}"),
+                    Some(
+                        "list public keys as `wheelbuild key generate` prints them: `NAME:BASE64`"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+        Ok(super::model::RemoteSettings {
+            url,
+            push: r.push,
+            sign_with: r.sign_with.as_ref().map(|p| root.join(p.get_ref())),
+            trusted_keys: r.trusted_keys.iter().map(|k| k.get_ref().clone()).collect(),
+        })
+    }
+
     pub(crate) fn pip_index(&self) -> Result<super::model::PipIndex, ConfigError> {
         let p = &self.file.pip;
         let check = |key: &str, v: &Spanned<String>| -> Result<String, ConfigError> {

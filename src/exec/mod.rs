@@ -209,6 +209,9 @@ pub struct BuildSettings {
     pub log_dir: PathBuf,
     /// Deadlines of the git commands that fetch and check out sources.
     pub network: NetworkSettings,
+    /// The shared cache: looked up before building; pushed to after, when `push`.
+    pub remote: Option<std::sync::Arc<crate::remote::Remote>>,
+    pub push: bool,
 }
 
 /// What happened to one target.
@@ -216,6 +219,9 @@ pub struct BuildSettings {
 pub enum Outcome {
     /// In the store already; `restored` wheels were copied back into the wheelhouse.
     Cached { restored: usize },
+    /// Pulled from the remote cache (signed by a trusted key, every byte checked) into the
+    /// store and the wheelhouse; nothing was built.
+    Pulled,
     Built {
         duration: Duration,
         ccache: Option<CacheStats>,
@@ -394,6 +400,23 @@ impl<'a> Run<'a> {
             Presence::Damaged(damage) => self.quarantine(t, &damage)?,
             Presence::Absent => {}
         }
+        if let Some(remote) = &self.settings.remote {
+            match remote.pull(self.store, &t.key).await {
+                Ok(crate::remote::Pulled::Stored) => {
+                    let record = self
+                        .store
+                        .record(&t.key)?
+                        .ok_or_else(|| io_err("reading a pulled record", "it left the store"))?;
+                    let placed = self.place(t, &record).map_err(place_error)?;
+                    return Ok((Outcome::Pulled, placed));
+                }
+                Ok(crate::remote::Pulled::Absent) => {}
+                // Built here instead; the remote's trouble is said, not fatal.
+                Err(e) => self
+                    .reporter
+                    .warning(&t.target.id, &format!("{e}; building it here")),
+            }
+        }
         let build_requires = crate::lock::build_requires(t.project, t.git).unwrap_or_default();
         let no_env = crate::lock::LockedEnvironment::default();
         let env = t.env.unwrap_or(&no_env);
@@ -422,6 +445,15 @@ impl<'a> Run<'a> {
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
         };
         self.store.commit(staging, &record)?;
+        if let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) {
+            // The wheel is built and stored either way: a failed push is said, not fatal.
+            if let Err(e) = remote.push(self.store, &t.key).await {
+                self.reporter.warning(
+                    &t.target.id,
+                    &format!("not pushed to the remote cache: {e}"),
+                );
+            }
+        }
         let placed = self.place(t, &record).map_err(place_error)?;
         Ok((
             Outcome::Built {

@@ -31,6 +31,9 @@ pub(crate) enum Status {
     Cached,
     /// The key is not in the store.
     Build,
+    /// The key is not in the store, but the remote cache has it (`--remote`): `build`
+    /// pulls it (when a trusted key signed it) instead of building.
+    Remote,
 }
 
 /// A target with its key and status. Borrows the config and lock: a plan of thousands of
@@ -236,6 +239,15 @@ impl<'a> Plan<'a> {
 
     pub fn to_build(&self) -> impl Iterator<Item = &PlannedTarget<'a>> {
         self.targets.iter().filter(|t| t.status == Status::Build)
+    }
+
+    /// Targets to build whose key is in `remote`: [`Status::Remote`].
+    pub(crate) fn mark_remote(&mut self, remote: &std::collections::BTreeSet<BuildKey>) {
+        for t in &mut self.targets {
+            if t.status == Status::Build && remote.contains(&t.key) {
+                t.status = Status::Remote;
+            }
+        }
     }
 
     pub(crate) fn summary(&self) -> Summary {

@@ -617,7 +617,7 @@ impl RegistryResolver {
 }
 
 /// An error and its sources on one line (reqwest's own message is "error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut detail = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

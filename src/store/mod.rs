@@ -194,6 +194,16 @@ impl Store {
         )
     }
 
+    /// The record of `key` as the bytes on disk (what a remote entry carries), if any.
+    pub(crate) fn record_bytes(&self, key: &BuildKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.record_path(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
     /// The record of `key`, if it has one.
     pub(crate) fn record(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
         read_json(&self.record_path(key))

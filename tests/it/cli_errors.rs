@@ -376,3 +376,28 @@ fn an_index_url_naming_an_unset_variable_fails_lock_naming_it() {
       hint: export WB_TEST_UNSET_TOKEN before running wheelbuild (its value is passed to the containers only)
     ");
 }
+
+#[test]
+fn a_remote_url_with_a_scheme_or_a_bad_trusted_key_is_refused_with_its_location() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[remote]\nurl = \"https://registry.example.com/team/cache\"\n"
+    ));
+    let out = p.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("remote.url `https://registry.example.com/team/cache` is not `registry[:port]/repository`")
+            && err.contains("wheelbuild.toml:14:7"),
+        "{err}"
+    );
+    let p = Project::new(&format!(
+        "{CONFIG}\n[remote]\nurl = \"registry.example.com/team/cache\"\ntrusted-keys = [\"ci:c2hvcnQ=\"]\n"
+    ));
+    let out = p.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("remote.trusted-keys: `ci:…` is not a key: a public key is 32 bytes"),
+        "{err}"
+    );
+}

@@ -16,5 +16,6 @@ mod keys;
 mod lock_git;
 mod lock_registry;
 mod plan;
+mod remote;
 mod schemas;
 mod support;

@@ -43,13 +43,21 @@ pub(crate) fn build(
     let started = Instant::now();
     let engine = engine(&runtime, targets.iter().any(|t| t.status == Status::Build))?;
     clean_up_killed_runs(&runtime, &engine, &store, printer);
-    let settings = runtime.block_on(build_settings(
+    let mut settings = runtime.block_on(build_settings(
         &project,
         &engine,
         build_args.jobs,
         build_args.keep_going,
         build_args.rebuild_env,
     ))?;
+    settings.remote = project.remote()?.map(std::sync::Arc::new);
+    settings.push = build_args.push || project.config.settings.remote.push;
+    if settings.push && settings.remote.is_none() {
+        return Err(usage(
+            "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",
+        )
+        .into());
+    }
     let progress = Progress::new(global.verbosity);
     let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();
     let reports = runtime.block_on(exec::build(
@@ -177,6 +185,8 @@ pub(super) async fn build_settings(
         max_jobs,
         log_dir: project.cache_dir.join("logs"),
         network: project.network,
+        remote: None,
+        push: false,
     })
 }
 

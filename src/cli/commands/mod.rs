@@ -6,6 +6,7 @@ pub(crate) mod build;
 pub(crate) mod gc;
 pub(crate) mod lock;
 pub(crate) mod plan;
+pub(crate) mod remote;
 pub(crate) mod verify;
 
 use anyhow::Context as _;

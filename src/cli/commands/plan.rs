@@ -17,7 +17,8 @@ pub(crate) fn plan(
     printer: &Printer,
 ) -> Outcome {
     let (project, lock) = project_and_lock(args, global)?;
-    let plan = Plan::new(&project.config, &lock, &project.store()).core()?;
+    let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
+    with_remote(args, &project, &mut plan)?;
     match plan_args.format {
         Format::Table => printer.data_with(|out| render::plan::write_table(&plan, out))?,
         Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
@@ -34,7 +35,8 @@ pub(crate) fn check(
     printer: &Printer,
 ) -> Outcome {
     let (project, lock) = project_and_lock(args, global)?;
-    let plan = Plan::new(&project.config, &lock, &project.store()).core()?;
+    let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
+    with_remote(args, &project, &mut plan)?;
     let summary = plan.summary();
     match plan_args.format {
         Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
@@ -49,7 +51,20 @@ pub(crate) fn check(
                 out.push_str(&format!("build  {}  {}  {reason}\n", t.id(), t.key.short()));
             }
             printer.data(&out);
-            if summary.build == 0 {
+            let remote = plan
+                .targets
+                .iter()
+                .filter(|t| t.status == crate::plan::Status::Remote)
+                .count();
+            if summary.build == 0 && remote > 0 {
+                printer.status(
+                    "Cached",
+                    &format!(
+                        "all {} targets are in the store or the remote cache ({remote} remote)",
+                        summary.targets
+                    ),
+                );
+            } else if summary.build == 0 {
                 printer.status(
                     "Cached",
                     &format!("all {} targets are in the store", summary.targets),
@@ -69,4 +84,25 @@ pub(crate) fn check(
     } else {
         Exit::WouldRebuild
     })
+}
+
+/// With `--remote`: targets to build that the remote cache has are [`Status::Remote`],
+/// from one tag listing (a registry that cannot be reached is exit 3).
+fn with_remote(
+    args: &GlobalArgs,
+    project: &super::super::settings::ProjectSettings,
+    plan: &mut Plan<'_>,
+) -> anyhow::Result<()> {
+    if args.remote.is_none() {
+        return Ok(());
+    }
+    let remote = super::remote::required(project)?;
+    let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let runtime = super::super::network_runtime()?;
+    let found = runtime.block_on(remote.contains(&keys)).core()?;
+    plan.mark_remote(&found);
+    Ok(())
 }

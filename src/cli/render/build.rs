@@ -41,6 +41,10 @@ pub(crate) fn write_summary(
                 cached += 1;
                 ("restored", "-".into())
             }
+            Outcome::Pulled => {
+                cached += 1;
+                ("pulled", "-".into())
+            }
             Outcome::Failed { .. } => {
                 failed += 1;
                 ("failed", "-".into())

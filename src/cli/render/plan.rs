@@ -25,6 +25,7 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
         let status = match t.status {
             Status::Cached => "cached",
             Status::Build => "build ",
+            Status::Remote => "remote",
         };
         // Plain pushes: this runs once per target, and `format!` padding is slow (and
         // limited to widths below 65536).

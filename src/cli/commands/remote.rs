@@ -1,0 +1,176 @@
+//! `wheelbuild push`, `pull` and `key generate`: the remote cache by hand (`build` and
+//! `check --remote` use it on their own).
+
+use crate::Exit;
+use crate::plan::{Plan, PlannedTarget};
+use crate::remote::sign::SecretKey;
+use crate::remote::{Pulled, Remote, RemoteError};
+use crate::store::{Presence, Store};
+
+use super::super::Outcome;
+use super::super::args::{GlobalArgs, KeyCommand, TargetsArgs};
+use super::super::network_runtime;
+use super::super::printer::Printer;
+use super::super::settings::{GlobalSettings, ProjectSettings};
+use super::build::select;
+use super::{CoreExt, exit_without_teardown, project_and_lock, usage};
+
+/// The configured remote, or a usage error naming how to configure one.
+pub(super) fn required(project: &ProjectSettings) -> anyhow::Result<Remote> {
+    project.remote()?.ok_or_else(|| {
+        usage("no remote cache: set `[remote] url`, or pass `--remote URL` (or WHEELBUILD_REMOTE)")
+            .into()
+    })
+}
+
+/// Each selected target with its presence in the local store, handed to `each` with the
+/// remote and a runtime to call it on; `each` answers whether it went as asked.
+fn for_selected(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+    targets: &TargetsArgs,
+    mut each: impl FnMut(
+        &Remote,
+        &Store,
+        &tokio::runtime::Runtime,
+        &PlannedTarget<'_>,
+        bool,
+    ) -> anyhow::Result<bool>,
+) -> anyhow::Result<usize> {
+    let (project, lock) = project_and_lock(args, global)?;
+    let remote = required(&project)?;
+    let store = project.store();
+    let plan = Plan::new(&project.config, &lock, &store).core()?;
+    let runtime = network_runtime()?;
+    let mut failed = 0;
+    for t in select(&plan, &targets.targets)? {
+        let present = store.presence(&t.key).core()? == Presence::Present;
+        if !each(&remote, &store, &runtime, t, present)? {
+            failed += 1;
+        }
+    }
+    exit_without_teardown(plan);
+    Ok(failed)
+}
+
+pub(crate) fn push(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+    targets: &TargetsArgs,
+    printer: &Printer,
+) -> Outcome {
+    let missing = for_selected(
+        args,
+        global,
+        targets,
+        |remote, store, runtime, t, present| {
+            if !present {
+                printer.note(&format!("{} is not in the store: build it first", t.id()));
+                return Ok(false);
+            }
+            let digest = runtime.block_on(remote.push(store, &t.key)).core()?;
+            printer.status(
+                "Pushed",
+                &format!(
+                    "{} {} to {} ({})",
+                    t.id(),
+                    t.key.short(),
+                    remote.url(),
+                    short(&digest)
+                ),
+            );
+            Ok(true)
+        },
+    )?;
+    Ok(if missing == 0 {
+        Exit::Success
+    } else {
+        Exit::WouldRebuild
+    })
+}
+
+pub(crate) fn pull(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+    targets: &TargetsArgs,
+    printer: &Printer,
+) -> Outcome {
+    let refused = for_selected(
+        args,
+        global,
+        targets,
+        |remote, store, runtime, t, present| {
+            if present {
+                return Ok(true);
+            }
+            match runtime.block_on(pull_one(remote, store, t)) {
+                Ok(Pulled::Stored) => {
+                    printer.status("Pulled", &format!("{} {}", t.id(), t.key.short()))
+                }
+                Ok(Pulled::Absent) => printer.note(&format!(
+                    "{} {} is not in the remote cache",
+                    t.id(),
+                    t.key.short()
+                )),
+                Err(e @ RemoteError::Refused { .. }) => {
+                    printer.error(&anyhow::Error::from(crate::Error::from(e)));
+                    return Ok(false);
+                }
+                Err(e) => return Err(crate::Error::from(e).into()),
+            }
+            Ok(true)
+        },
+    )?;
+    Ok(if refused == 0 {
+        Exit::Success
+    } else {
+        Exit::Unavailable
+    })
+}
+
+async fn pull_one(
+    remote: &Remote,
+    store: &crate::store::Store,
+    t: &PlannedTarget<'_>,
+) -> Result<Pulled, RemoteError> {
+    remote.pull(store, &t.key).await
+}
+
+pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> Outcome {
+    match command {
+        KeyCommand::Generate { name, dir } => {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(usage(&format!(
+                    "key name `{name}`: letters, digits, `-`, `_` and `.` only"
+                ))
+                .into());
+            }
+            let key = SecretKey::generate(name)
+                .map_err(crate::remote::RemoteError::from)
+                .core()?;
+            let (secret, public) = key
+                .write(dir)
+                .map_err(crate::remote::RemoteError::from)
+                .core()?;
+            printer.status(
+                "Generated",
+                &format!(
+                    "{} (secret: keep it out of version control) and {}",
+                    secret.display(),
+                    public.display()
+                ),
+            );
+            // The public key on stdout, for `[remote] trusted-keys`.
+            printer.data(&format!("{}\n", key.public()));
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn short(digest: &str) -> String {
+    crate::lock::short_digest(digest)
+}

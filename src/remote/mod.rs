@@ -1,0 +1,620 @@
+//! The shared build cache: store entries as OCI artifacts on a registry the team already
+//! runs, tagged by build key, signed.
+//!
+//! One entry is an OCI image manifest with `artifactType` [`ARTIFACT_TYPE`]: its config
+//! blob is the record's JSON (the bytes the store holds), its layers the wheels (titled by
+//! file name) and the build log; its annotation [`SIGNATURE`] an ed25519 signature over
+//! the key, the record's digest and the wheels' digests ([`sign`]). No referrers API.
+//!
+//! Pulling trusts nothing on the wire: the manifest must be signed by a trusted key
+//! *before* any blob is fetched; the record must be the signed digest, name the key it is
+//! tagged with and list exactly the signed wheels; every blob is bounded by its
+//! descriptor's size and checked against its sha256; the entry is committed to the local
+//! store only when all of that holds.
+//!
+//! Which keys a remote has comes from its tag listing (`/v2/<name>/tags/list`, paginated,
+//! a page per 1000 keys), or one `HEAD` per key where the listing is refused.
+
+pub mod sign;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::plan::key::BuildKey;
+use crate::store::{BuildRecord, Store, StoreError};
+use sign::{KeyError, SecretKey, TrustedKeys};
+
+pub const ARTIFACT_TYPE: &str = "application/vnd.wheelbuild.record.v1";
+const RECORD_TYPE: &str = "application/vnd.wheelbuild.record.v1+json";
+const WHEEL_TYPE: &str = "application/vnd.wheelbuild.wheel.v1";
+const LOG_TYPE: &str = "application/vnd.wheelbuild.log.v1";
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const SIGNATURE: &str = "org.wheelbuild.signature";
+const TITLE: &str = "org.opencontainers.image.title";
+
+/// Manifests and records are small; a wheel has its descriptor's size, up to this.
+const MAX_MANIFEST: usize = 4 << 20;
+const MAX_BLOB: i64 = 16 << 30;
+/// Tags per page of the listing.
+const PAGE: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("remote {url} cannot be reached: {detail}")]
+    Unavailable { url: String, detail: String },
+    #[error("remote {url} refused the credentials: {detail}")]
+    Unauthorized { url: String, detail: String },
+    #[error("remote entry {} is refused: {reason}", &key[..12.min(key.len())])]
+    Refused { key: String, reason: String },
+    #[error("remote url `{url}` is invalid: {detail}")]
+    Url { url: String, detail: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl RemoteError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            RemoteError::Unavailable { .. } => {
+                "check the registry, or build without the remote (no `--remote`)".into()
+            }
+            RemoteError::Unauthorized { .. } => {
+                "log in with `docker login` (wheelbuild reads the same Docker config)".into()
+            }
+            RemoteError::Refused { .. } => {
+                "the entry is not used (`build` builds the target here instead); a signer you trust goes in `[remote] trusted-keys`".into()
+            }
+            RemoteError::Url { .. } => "give `registry[:port]/repository`".into(),
+            RemoteError::Store(e) => return e.hint(),
+            RemoteError::Key(_) => {
+                "create one with `wheelbuild key generate NAME`".into()
+            }
+        })
+    }
+
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Unauthorized { .. } | RemoteError::Url { .. } | RemoteError::Key(_)
+        )
+    }
+}
+
+/// What `pull` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pulled {
+    /// The remote has no entry for the key.
+    Absent,
+    /// Committed to the local store.
+    Stored,
+}
+
+/// A remote cache: a registry repository.
+pub struct Remote {
+    client: Client,
+    url: String,
+    registry: String,
+    repository: String,
+    auth: RegistryAuth,
+    trusted: TrustedKeys,
+    signer: Option<SecretKey>,
+    pushing: tokio::sync::OnceCell<()>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Remote({})", self.url)
+    }
+}
+
+/// How to reach a remote.
+pub struct RemoteOptions<'a> {
+    pub url: &'a str,
+    /// Registries (host[:port]) reached over plain HTTP beside loopback ones.
+    pub insecure: &'a BTreeSet<String>,
+    pub trusted_keys: &'a [String],
+    pub sign_with: Option<&'a Path>,
+    pub connect_timeout: std::time::Duration,
+    pub request_timeout: std::time::Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    schema_version: u8,
+    media_type: String,
+    artifact_type: String,
+    config: OciDescriptor,
+    layers: Vec<OciDescriptor>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl Remote {
+    pub fn new(options: &RemoteOptions<'_>) -> Result<Remote, RemoteError> {
+        let url = options.url.trim_end_matches('/').to_string();
+        let reference =
+            crate::resolve::reference::parse(&format!("{url}:probe")).map_err(|detail| {
+                RemoteError::Url {
+                    url: url.clone(),
+                    detail,
+                }
+            })?;
+        let registry = reference.resolve_registry().to_string();
+        let plain = crate::resolve::registry::is_loopback(&registry)
+            || options.insecure.contains(&registry);
+        let client = Client::new(ClientConfig {
+            protocol: if plain {
+                ClientProtocol::HttpsExcept(vec![registry.clone()])
+            } else {
+                ClientProtocol::Https
+            },
+            use_monolithic_push: true,
+            connect_timeout: Some(options.connect_timeout),
+            read_timeout: Some(options.request_timeout),
+            ..Default::default()
+        });
+        let auth =
+            crate::resolve::registry::credentials_for(reference.registry()).map_err(|e| {
+                RemoteError::Unauthorized {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
+        let trusted = TrustedKeys::parse(options.trusted_keys.iter().map(String::as_str))?;
+        let signer = options.sign_with.map(SecretKey::read).transpose()?;
+        Ok(Remote {
+            client,
+            url,
+            registry,
+            repository: reference.repository().to_string(),
+            auth,
+            trusted,
+            signer,
+            pushing: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn tagged(&self, key: &BuildKey) -> Reference {
+        Reference::with_tag(
+            self.registry.clone(),
+            self.repository.clone(),
+            key.0.clone(),
+        )
+    }
+
+    fn blob(&self, digest: &str) -> Reference {
+        Reference::with_digest(
+            self.registry.clone(),
+            self.repository.clone(),
+            digest.to_string(),
+        )
+    }
+
+    fn error(&self, e: OciDistributionError) -> RemoteError {
+        let detail = crate::resolve::registry::error_chain(&e);
+        match e {
+            OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::UnauthorizedError { .. } => RemoteError::Unauthorized {
+                url: self.url.clone(),
+                detail,
+            },
+            OciDistributionError::RequestError(ref r)
+                if matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)) =>
+            {
+                RemoteError::Unauthorized {
+                    url: self.url.clone(),
+                    detail,
+                }
+            }
+            OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => RemoteError::Unauthorized {
+                url: self.url.clone(),
+                detail,
+            },
+            _ => RemoteError::Unavailable {
+                url: self.url.clone(),
+                detail,
+            },
+        }
+    }
+
+    /// Which of `keys` the remote has: from the tag listing, or one `HEAD` per key when
+    /// the registry refuses to list.
+    pub async fn contains(&self, keys: &[BuildKey]) -> Result<BTreeSet<BuildKey>, RemoteError> {
+        let wanted: BTreeSet<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        match self.tags().await {
+            Ok(tags) => Ok(keys
+                .iter()
+                .filter(|k| tags.contains(&k.0))
+                .cloned()
+                .collect()),
+            Err(RemoteError::Unavailable { .. }) if !wanted.is_empty() => {
+                let heads = futures::future::join_all(keys.iter().map(|k| async move {
+                    match self
+                        .client
+                        .fetch_manifest_digest(&self.tagged(k), &self.auth)
+                        .await
+                    {
+                        Ok(_) => Ok(Some(k.clone())),
+                        Err(e) if is_not_found(&e) => Ok(None),
+                        Err(e) => Err(self.error(e)),
+                    }
+                }))
+                .await;
+                heads.into_iter().filter_map(Result::transpose).collect()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every tag of the repository (an absent repository has none).
+    async fn tags(&self) -> Result<BTreeSet<String>, RemoteError> {
+        let probe = self.tagged(&BuildKey("probe".into()));
+        let mut tags = BTreeSet::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = match self
+                .client
+                .list_tags(&probe, &self.auth, Some(PAGE), last.as_deref())
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if is_not_found(&e) => return Ok(tags),
+                Err(e) => return Err(self.error(e)),
+            };
+            let n = page.tags.len();
+            last = page.tags.last().cloned();
+            tags.extend(page.tags);
+            if n < PAGE || last.is_none() {
+                return Ok(tags);
+            }
+        }
+    }
+
+    /// Push the store's entry for `key`, signed when a signing key is configured. Blobs
+    /// the registry has already are not sent again. Returns the manifest's digest.
+    pub async fn push(&self, store: &Store, key: &BuildKey) -> Result<String, RemoteError> {
+        let record_bytes = store
+            .record_bytes(key)?
+            .ok_or_else(|| RemoteError::Refused {
+                key: key.0.clone(),
+                reason: "it is not in the local store".into(),
+            })?;
+        let record: BuildRecord =
+            serde_json::from_slice(&record_bytes).map_err(|e| StoreError::Corrupt {
+                path: store.record_path(key),
+                detail: e.to_string(),
+            })?;
+        let reference = self.tagged(key);
+        self.pushing
+            .get_or_try_init(|| async {
+                self.client
+                    .auth(&reference, &self.auth, RegistryOperation::Push)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| self.error(e))
+            })
+            .await?;
+        let record_digest = sha256_digest(&record_bytes);
+        let mut layers = Vec::new();
+        let mut blobs: Vec<(String, Vec<u8>)> = vec![(record_digest.clone(), record_bytes)];
+        for w in &record.wheels {
+            // Checked against the record as it is read: a damaged wheel is not pushed.
+            if let Some(damage) = store.check_wheel(w) {
+                return Err(RemoteError::Refused {
+                    key: key.0.clone(),
+                    reason: damage.to_string(),
+                });
+            }
+            let digest = format!("sha256:{}", w.sha256);
+            layers.push(descriptor(WHEEL_TYPE, &digest, w.size, Some(&w.file)));
+            let bytes =
+                std::fs::read(store.wheel_path(&w.sha256)).map_err(|source| StoreError::Io {
+                    path: store.wheel_path(&w.sha256),
+                    source,
+                })?;
+            blobs.push((digest, bytes));
+        }
+        if let Ok(log) = std::fs::read(store.log_path(key)) {
+            let digest = sha256_digest(&log);
+            layers.push(descriptor(
+                LOG_TYPE,
+                &digest,
+                log.len() as u64,
+                Some("build.log"),
+            ));
+            blobs.push((digest, log));
+        }
+        for (digest, bytes) in blobs {
+            let exists = self
+                .client
+                .blob_exists(&self.blob(&digest), &digest)
+                .await
+                .map_err(|e| self.error(e))?;
+            if !exists {
+                self.client
+                    .push_blob(&reference, bytes, &digest)
+                    .await
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        let wheel_digests: Vec<String> = record
+            .wheels
+            .iter()
+            .map(|w| format!("sha256:{}", w.sha256))
+            .collect();
+        let mut annotations = std::collections::BTreeMap::new();
+        if let Some(signer) = &self.signer {
+            let payload = sign::payload(&key.0, &record_digest, &wheel_digests);
+            annotations.insert(SIGNATURE.to_string(), signer.sign(&payload));
+        }
+        let size = store.record_bytes(key)?.map_or(0, |b| b.len() as u64);
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: MANIFEST_TYPE.into(),
+            artifact_type: ARTIFACT_TYPE.into(),
+            config: descriptor(RECORD_TYPE, &record_digest, size, None),
+            layers,
+            annotations,
+        };
+        let bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+        self.client
+            .push_manifest_raw(
+                &reference,
+                bytes.clone(),
+                reqwest::header::HeaderValue::from_static(MANIFEST_TYPE),
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(sha256_digest(&bytes))
+    }
+
+    /// Pull the entry for `key` into `store`, if the remote has one that a trusted key
+    /// signed and whose every byte checks out.
+    pub async fn pull(&self, store: &Store, key: &BuildKey) -> Result<Pulled, RemoteError> {
+        let refuse = |reason: String| RemoteError::Refused {
+            key: key.0.clone(),
+            reason,
+        };
+        let reference = self.tagged(key);
+        let (bytes, _) = match self
+            .client
+            .pull_manifest_raw(&reference, &self.auth, &[MANIFEST_TYPE])
+            .await
+        {
+            Ok(m) => m,
+            Err(e) if is_not_found(&e) => return Ok(Pulled::Absent),
+            Err(e) => return Err(self.error(e)),
+        };
+        if bytes.len() > MAX_MANIFEST {
+            return Err(refuse(format!("its manifest is {} bytes", bytes.len())));
+        }
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| refuse(format!("its manifest is unreadable: {e}")))?;
+        if manifest.artifact_type != ARTIFACT_TYPE {
+            return Err(refuse(format!(
+                "it is a `{}`, not a wheelbuild record",
+                manifest.artifact_type
+            )));
+        }
+        let wheels: Vec<&OciDescriptor> = manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == WHEEL_TYPE)
+            .collect();
+        let wheel_digests: Vec<String> = wheels.iter().map(|w| w.digest.clone()).collect();
+        // The signature first: nothing unsigned is even downloaded.
+        let Some(signature) = manifest.annotations.get(SIGNATURE) else {
+            return Err(refuse("it is not signed".into()));
+        };
+        if self.trusted.is_empty() {
+            return Err(refuse(
+                "no `[remote] trusted-keys` are configured, so no signature is trusted".into(),
+            ));
+        }
+        let payload = sign::payload(&key.0, &manifest.config.digest, &wheel_digests);
+        self.trusted.verify(&payload, signature).map_err(refuse)?;
+
+        let record_bytes = self
+            .fetch(&manifest.config, MAX_MANIFEST as i64)
+            .await?
+            .map_err(refuse)?;
+        let record: BuildRecord = serde_json::from_slice(&record_bytes)
+            .map_err(|e| refuse(format!("its record is unreadable: {e}")))?;
+        if record.key != *key {
+            return Err(refuse(format!("its record is for key {}", record.key)));
+        }
+        let mut listed: Vec<String> = record
+            .wheels
+            .iter()
+            .map(|w| format!("sha256:{}", w.sha256))
+            .collect();
+        let mut signed = wheel_digests.clone();
+        listed.sort();
+        signed.sort();
+        if listed != signed {
+            return Err(refuse(
+                "its record lists other wheels than its signature covers".into(),
+            ));
+        }
+        let staging = store.stage()?;
+        for w in &record.wheels {
+            let digest = format!("sha256:{}", w.sha256);
+            let layer = wheels
+                .iter()
+                .find(|l| l.digest == digest)
+                .expect("the record's wheels are the manifest's");
+            if u64::try_from(layer.size).ok() != Some(w.size) {
+                return Err(refuse(format!("wheel {} has another size", w.file)));
+            }
+            let name = Path::new(&w.file)
+                .file_name()
+                .filter(|n| n.to_str() == Some(w.file.as_str()))
+                .ok_or_else(|| refuse(format!("wheel name `{}` is not a file name", w.file)))?;
+            let dest = staging.wheels_dir().join(name);
+            self.fetch_to(layer, MAX_BLOB, &dest)
+                .await?
+                .map_err(refuse)?;
+        }
+        if let Some(log) = manifest.layers.iter().find(|l| l.media_type == LOG_TYPE)
+            && let Ok(Ok(bytes)) = self.fetch(log, MAX_MANIFEST as i64 * 16).await
+        {
+            let _ = std::fs::write(staging.log_path(), bytes);
+        }
+        store.commit(staging, &record)?;
+        Ok(Pulled::Stored)
+    }
+
+    /// A blob into memory, checked; `Ok(Err(reason))` when its bytes are wrong.
+    async fn fetch(
+        &self,
+        layer: &OciDescriptor,
+        limit: i64,
+    ) -> Result<Result<Vec<u8>, String>, RemoteError> {
+        if layer.size > limit || layer.size < 0 {
+            return Ok(Err(format!(
+                "blob {} is {} bytes",
+                layer.digest, layer.size
+            )));
+        }
+        let mut out = Bounded {
+            inner: Vec::new(),
+            left: layer.size as u64,
+            over: false,
+        };
+        let pulled = self
+            .client
+            .pull_blob(&self.blob(&layer.digest), layer, &mut out)
+            .await;
+        let bytes = out.inner;
+        match pulled {
+            Ok(()) => {}
+            Err(_) if out.over => {
+                return Ok(Err(format!(
+                    "blob {} is longer than its {} bytes",
+                    layer.digest, layer.size
+                )));
+            }
+            Err(OciDistributionError::DigestError(e)) => {
+                return Ok(Err(format!("blob {}: {e}", layer.digest)));
+            }
+            Err(e) => return Err(self.error(e)),
+        }
+        let digest = sha256_digest(&bytes);
+        if digest != layer.digest || bytes.len() as i64 != layer.size {
+            return Ok(Err(format!(
+                "blob {} has other bytes (sha256 {digest}, {} bytes)",
+                layer.digest,
+                bytes.len()
+            )));
+        }
+        Ok(Ok(bytes))
+    }
+
+    /// A blob into a file, checked (read back from the file, as the store trusts it).
+    async fn fetch_to(
+        &self,
+        layer: &OciDescriptor,
+        limit: i64,
+        dest: &Path,
+    ) -> Result<Result<(), String>, RemoteError> {
+        let bytes = match self.fetch(layer, limit).await? {
+            Ok(b) => b,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        std::fs::write(dest, &bytes).map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        let back = std::fs::read(dest).map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        if sha256_digest(&back) != layer.digest {
+            return Ok(Err(format!("{} changed on disk", dest.display())));
+        }
+        Ok(Ok(()))
+    }
+}
+
+fn descriptor(media_type: &str, digest: &str, size: u64, title: Option<&str>) -> OciDescriptor {
+    OciDescriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        annotations: title.map(|t| [(TITLE.to_string(), t.to_string())].into()),
+        ..Default::default()
+    }
+}
+
+fn is_not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code: 404, .. } => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                oci_client::errors::OciErrorCode::ManifestUnknown
+                    | oci_client::errors::OciErrorCode::NameUnknown
+                    | oci_client::errors::OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// An in-memory sink that refuses bytes past `left` (a registry sending more than the
+/// descriptor says).
+struct Bounded {
+    inner: Vec<u8>,
+    left: u64,
+    over: bool,
+}
+
+impl tokio::io::AsyncWrite for Bounded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if buf.len() as u64 > self.left {
+            self.over = true;
+            return Poll::Ready(Err(std::io::Error::other(
+                "more bytes than the descriptor says",
+            )));
+        }
+        self.left -= buf.len() as u64;
+        self.inner.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
