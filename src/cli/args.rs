@@ -139,6 +139,10 @@ pub(crate) struct BuildArgs {
     /// Push what this run builds to the remote cache (as `[remote] push = true`).
     #[arg(long)]
     pub push: bool,
+    /// Build only the targets to build that fall in part I of N: every runner of a CI
+    /// matrix computes the same split (use `--remote` so that they agree on what is cached).
+    #[arg(long, value_name = "I/N", conflicts_with = "only")]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +185,13 @@ pub(crate) struct PlanArgs {
     /// Output format. The JSON is documented in the README and versioned.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Only the targets to build that fall in part I of N (CI fan-out; see `build --shard`).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// In the JSON, a GitHub Actions matrix of one entry per shard of N (`{"shard": "2/4",
+    /// "targets": 5}`) instead of one per target.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub matrix_shards: Option<u16>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,14 @@ use settings::GlobalSettings;
 /// What a command wants the process to exit with when it did not fail.
 pub(crate) type Outcome = anyhow::Result<Exit>;
 
+/// Whether `args` (without the program name) is a valid command line, and clap's words
+/// when it is not: for checking the commands that docs and CI examples run.
+pub fn check_args(args: &[&str]) -> Result<(), String> {
+    Cli::try_parse_from(std::iter::once("wheelbuild").chain(args.iter().copied()))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

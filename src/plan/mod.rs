@@ -7,6 +7,7 @@
 
 pub mod key;
 mod reason;
+pub mod shard;
 
 use std::collections::BTreeMap;
 
@@ -250,6 +251,47 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Keep only the targets to build that fall in `shard` (see [`shard`]).
+    pub(crate) fn keep_shard(&mut self, shard: shard::Shard) {
+        let ids: Vec<&str> = self.to_build().map(|t| t.target.id.as_str()).collect();
+        let parts = shard::assign(&ids, shard.count);
+        let mine: std::collections::BTreeSet<String> = ids
+            .iter()
+            .zip(parts)
+            .filter(|(_, p)| *p + 1 == shard.index)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        self.targets
+            .retain(|t| t.status == Status::Build && mine.contains(&t.target.id));
+    }
+
+    /// The JSON plan with a GitHub Actions matrix of one entry per non-empty shard of
+    /// `count` (`{"shard": "2/4", "targets": 5}`) instead of one per target.
+    pub(crate) fn to_json_sharded(&self, count: usize) -> PlanJson<'_> {
+        let ids: Vec<&str> = self.to_build().map(|t| t.target.id.as_str()).collect();
+        let mut sizes = vec![0usize; count.max(1)];
+        for p in shard::assign(&ids, count) {
+            sizes[p] += 1;
+        }
+        let mut json = self.to_json();
+        json.matrix.include = sizes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                MatrixItem::Shard(ShardEntry {
+                    shard: shard::Shard {
+                        index: i + 1,
+                        count: sizes.len(),
+                    }
+                    .to_string(),
+                    targets: *n,
+                })
+            })
+            .collect();
+        json
+    }
+
     pub(crate) fn summary(&self) -> Summary {
         let build = self.to_build().count();
         Summary {
@@ -267,11 +309,13 @@ impl<'a> Plan<'a> {
             matrix: GithubMatrix {
                 include: self
                     .to_build()
-                    .map(|t| MatrixEntry {
-                        id: &t.target.id,
-                        project: &t.project.name,
-                        key: &t.key,
-                        axes: Axes(&t.target.cell),
+                    .map(|t| {
+                        MatrixItem::Target(MatrixEntry {
+                            id: &t.target.id,
+                            project: &t.project.name,
+                            key: &t.key,
+                            axes: Axes(&t.target.cell),
+                        })
                     })
                     .collect(),
             },
@@ -439,7 +483,22 @@ impl Serialize for Axes<'_> {
 
 #[derive(Serialize)]
 pub(crate) struct GithubMatrix<'a> {
-    pub include: Vec<MatrixEntry<'a>>,
+    /// One entry per target to build; or, with `--matrix-shards`, one per shard.
+    pub include: Vec<MatrixItem<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum MatrixItem<'a> {
+    Target(MatrixEntry<'a>),
+    Shard(ShardEntry),
+}
+
+#[derive(Serialize)]
+pub(crate) struct ShardEntry {
+    /// `I/N`, for `build --shard`.
+    pub shard: String,
+    pub targets: usize,
 }
 
 #[derive(Serialize)]

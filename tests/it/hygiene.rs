@@ -44,3 +44,56 @@ fn proptest_regressions_sit_beside_their_tests() {
         );
     }
 }
+
+/// `examples/ci/github-actions.yml` is valid YAML, its jobs chain as the fan-out needs
+/// (plan → build over the plan's shard matrix → assemble), and every `wheelbuild` command
+/// it runs parses with this wheelbuild's arguments.
+#[test]
+fn the_github_actions_example_runs_commands_that_exist() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let jobs = &docs[0]["jobs"];
+    let needs = |job: &str| -> Vec<String> {
+        match &jobs[job]["needs"] {
+            Yaml::String(s) => vec![s.clone()],
+            Yaml::Array(a) => a
+                .iter()
+                .filter_map(|y| y.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    assert_eq!(needs("build"), ["plan"]);
+    assert_eq!(needs("assemble"), ["plan", "build"]);
+    assert_eq!(
+        jobs["build"]["strategy"]["matrix"].as_str(),
+        Some("${{ fromJson(needs.plan.outputs.matrix) }}")
+    );
+    let mut commands = Vec::new();
+    for (_, job) in jobs.as_hash().unwrap() {
+        for step in job["steps"].as_vec().unwrap() {
+            let Some(run) = step["run"].as_str() else {
+                continue;
+            };
+            for line in run.lines().map(str::trim) {
+                if let Some(rest) = line.strip_prefix("wheelbuild ") {
+                    // Expressions as a matrix would fill them in; the shell's redirection off.
+                    let rest = rest.replace("${{ matrix.shard }}", "1/4");
+                    let rest = rest.split(" > ").next().unwrap().to_string();
+                    commands.push(rest);
+                }
+            }
+        }
+    }
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    for command in &commands {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        if let Err(e) = wheelbuild::cli::check_args(&args) {
+            panic!("`wheelbuild {command}` does not parse:\n{e}");
+        }
+    }
+    // And the check catches a command that does not exist.
+    assert!(wheelbuild::cli::check_args(&["build", "--shards", "1/4"]).is_err());
+}

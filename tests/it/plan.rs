@@ -374,3 +374,63 @@ fn a_missing_store_wheel_is_not_cached() {
     1 of 4 targets would be built (3 cached)
     ");
 }
+
+/// `--shard I/N` splits the targets to build into parts that are disjoint, cover them all
+/// and differ in size by at most one; `--matrix-shards N` gives CI one entry per part.
+#[test]
+fn shards_partition_the_targets_to_build() {
+    use crate::common::{config, ok, project, pure_repo, stdout};
+    let Some(base) = crate::support::fixtures::base_image(crate::support::fixtures::ImageKind::Cpu)
+    else {
+        return;
+    };
+    let repo = pure_repo("shardpkg", None);
+    let projects: Vec<String> = (0..5)
+        .map(|i| project(&format!("p{i}"), &repo, "build-isolation = false"))
+        .collect();
+    let p = crate::common::new_project(&base, &config(&base.reference, "shards", "", &projects));
+    ok(&p, &["lock"]);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let out = ok(&p, args);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        json["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let one = ids(&["plan", "--format", "json", "--shard", "1/2"]);
+    let two = ids(&["plan", "--format", "json", "--shard", "2/2"]);
+    let mut all = [one.clone(), two.clone()].concat();
+    all.sort();
+    let mut expected = ids(&["plan", "--format", "json"]);
+    expected.sort();
+    assert_eq!(all, expected, "disjoint and complete");
+    assert_eq!(one.len().abs_diff(two.len()), 1, "{one:?} {two:?}");
+    // The same split every time.
+    assert_eq!(ids(&["plan", "--format", "json", "--shard", "1/2"]), one);
+
+    let out = ok(&p, &["plan", "--format", "json", "--matrix-shards", "2"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let shards: Vec<(String, u64)> = json["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["shard"].as_str().unwrap().to_string(),
+                e["targets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shards,
+        [
+            ("1/2".to_string(), one.len() as u64),
+            ("2/2".to_string(), two.len() as u64)
+        ]
+    );
+    let out = p.run(&["plan", "--shard", "3/2"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -28,7 +28,16 @@ pub(crate) fn build(
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;
     let store = project.store();
-    let plan = Plan::new(&project.config, &lock, &store).core()?;
+    let mut plan = Plan::new(&project.config, &lock, &store).core()?;
+    if let Some(shard) = build_args.shard {
+        // What the remote has is not this runner's to build: it agrees with the others.
+        if let Some(remote) = project.remote()? {
+            let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
+            let found = runtime.block_on(remote.contains(&keys)).core()?;
+            plan.mark_remote(&found);
+        }
+        plan.keep_shard(shard);
+    }
     let targets = select(&plan, &build_args.only)?;
     if build_args.dry_run {
         let selected = Plan {

@@ -19,9 +19,15 @@ pub(crate) fn plan(
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(args, &project, &mut plan)?;
-    match plan_args.format {
-        Format::Table => printer.data_with(|out| render::plan::write_table(&plan, out))?,
-        Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
+    if let Some(shard) = plan_args.shard {
+        plan.keep_shard(shard);
+    }
+    match (plan_args.format, plan_args.matrix_shards) {
+        (Format::Table, _) => printer.data_with(|out| render::plan::write_table(&plan, out))?,
+        (Format::Json, None) => printer.data_with(|out| write_json(out, &plan.to_json()))?,
+        (Format::Json, Some(n)) => {
+            printer.data_with(|out| write_json(out, &plan.to_json_sharded(usize::from(n))))?
+        }
     }
     exit_without_teardown(plan);
     exit_without_teardown((lock, project));
