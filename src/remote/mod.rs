@@ -13,7 +13,7 @@
 //! store only when all of that holds.
 //!
 //! Which keys a remote has comes from its tag listing (`/v2/<name>/tags/list`, paginated,
-//! a page per 1000 keys), or one `HEAD` per key where the listing is refused.
+//! up to 10 000 keys a page), or one `HEAD` per key where the listing is refused.
 
 pub mod sign;
 
@@ -45,8 +45,12 @@ const TITLE: &str = "org.opencontainers.image.title";
 /// Manifests and records are small; a wheel has its descriptor's size, up to this.
 const MAX_MANIFEST: usize = 4 << 20;
 const MAX_BLOB: i64 = 16 << 30;
-/// Tags per page of the listing.
-const PAGE: usize = 1000;
+/// Tags asked for per page of the listing: one request for most caches. Registries may
+/// return fewer (some cap pages at 1000).
+const PAGE: usize = 10_000;
+/// The page size registries commonly cap at: a page of exactly this many may not be the
+/// last even when fewer were asked for.
+const COMMON_CAP: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -285,11 +289,17 @@ impl Remote {
                 Err(e) => return Err(self.error(e)),
             };
             let n = page.tags.len();
-            last = page.tags.last().cloned();
+            let next = page.tags.iter().max().cloned();
+            let before = tags.len();
             tags.extend(page.tags);
-            if n < PAGE || last.is_none() {
+            // A short page is the last (shorter than a cap the registry might apply, or
+            // longer than that cap and shorter than asked); so is one that brings nothing
+            // new (a registry that ignores `last` would otherwise be asked forever).
+            let short = n < COMMON_CAP || (n > COMMON_CAP && n < PAGE);
+            if short || tags.len() == before || next <= last {
                 return Ok(tags);
             }
+            last = next;
         }
     }
 
