@@ -257,3 +257,51 @@ fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// Regression: a registry that ignores `last` answers every page with the same 1000 tags;
+/// the listing looped forever (found by `benches/remote.rs`). A page that brings nothing new
+/// now ends it.
+#[test]
+fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
+    use crate::support::fake::{FakeServer, Response};
+    use crate::support::images::{ManifestKind, push_single};
+    if !crate::support::require_all(&["docker-registry", "git"]) {
+        return;
+    }
+    let reg = Registry::start(Auth::None);
+    let image = push_single(
+        &reg,
+        "wb/base",
+        "py3.11",
+        "linux/amd64",
+        ManifestKind::Oci,
+        "l",
+    );
+    let repo = pure_repo("loop", None);
+    let p = Project::new(&config(
+        &image.reference,
+        "listing",
+        "",
+        &[project("loop", &repo, "build-isolation = false")],
+    ));
+    ok(&p, &["lock"]);
+    let tags: Vec<String> = (0..1000).map(|i| format!("{i:064x}")).collect();
+    let fake = FakeServer::start(move |req| {
+        if req.path_only().ends_with("/tags/list") {
+            Response::ok().json(&serde_json::json!({ "name": "team/cache", "tags": tags }))
+        } else {
+            Response::ok().json(&serde_json::json!({}))
+        }
+    });
+    let out = p.run_within(
+        &["check", &format!("--remote={}/team/cache", fake.addr())],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
+    let listings = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path_only().ends_with("/tags/list"))
+        .count();
+    assert!(listings <= 2, "{listings} listings");
+}
