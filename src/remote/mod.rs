@@ -12,8 +12,9 @@
 //! descriptor's size and checked against its sha256; the entry is committed to the local
 //! store only when all of that holds.
 //!
-//! Which keys a remote has comes from its tag listing (`/v2/<name>/tags/list`, paginated,
-//! up to 10 000 keys a page), or one `HEAD` per key where the listing is refused.
+//! Which keys a remote has comes from its tag listing (`/v2/<name>/tags/list`, up to
+//! 10 000 keys a page, `Link: rel="next"` followed), asked straight away (oci-client would
+//! probe `/v2/` first, a round trip more); or one `HEAD` per key where listing is refused.
 
 pub mod sign;
 
@@ -46,8 +47,10 @@ const TITLE: &str = "org.opencontainers.image.title";
 const MAX_MANIFEST: usize = 4 << 20;
 const MAX_BLOB: i64 = 16 << 30;
 /// Tags asked for per page of the listing: one request for most caches. Registries may
-/// return fewer (some cap pages at 1000).
+/// return fewer (some cap pages at 1000), and then say where the next page is.
 const PAGE: usize = 10_000;
+/// At most this many pages (100 million keys): a registry cannot keep us listing forever.
+const MAX_PAGES: usize = 10_000;
 /// The page size registries commonly cap at: a page of exactly this many may not be the
 /// last even when fewer were asked for.
 const COMMON_CAP: usize = 1000;
@@ -108,6 +111,9 @@ pub enum Pulled {
 /// A remote cache: a registry repository.
 pub struct Remote {
     client: Client,
+    /// For the tag listing, which goes straight to the registry (no auth probe first).
+    http: reqwest::Client,
+    scheme: &'static str,
     url: String,
     registry: String,
     repository: String,
@@ -132,6 +138,18 @@ pub struct RemoteOptions<'a> {
     pub sign_with: Option<&'a Path>,
     pub connect_timeout: std::time::Duration,
     pub request_timeout: std::time::Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_next_page_is_read_from_the_link_header() {
+        assert_eq!(
+            super::next_link(r#"</v2/team/cache/tags/list?last=ab&n=1000>; rel="next""#),
+            Some("/v2/team/cache/tags/list?last=ab&n=1000".into())
+        );
+        assert_eq!(super::next_link(r#"<https://x/y>; rel="prev""#), None);
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -174,6 +192,15 @@ impl Remote {
             read_timeout: Some(options.request_timeout),
             ..Default::default()
         });
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("wheelbuild/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .build()
+            .map_err(|e| RemoteError::Unavailable {
+                url: url.clone(),
+                detail: format!("cannot create an HTTP client: {e}"),
+            })?;
         let auth =
             crate::resolve::registry::credentials_for(reference.registry()).map_err(|e| {
                 RemoteError::Unauthorized {
@@ -185,6 +212,8 @@ impl Remote {
         let signer = options.sign_with.map(SecretKey::read).transpose()?;
         Ok(Remote {
             client,
+            http,
+            scheme: if plain { "http" } else { "https" },
             url,
             registry,
             repository: reference.repository().to_string(),
@@ -273,8 +302,81 @@ impl Remote {
         }
     }
 
-    /// Every tag of the repository (an absent repository has none).
+    /// Every tag of the repository (an absent repository has none). Straight to the
+    /// listing (with the configured basic credentials, if any), following `Link: rel="next"`;
+    /// a bearer challenge goes through oci-client's token flow instead.
     async fn tags(&self) -> Result<BTreeSet<String>, RemoteError> {
+        match self.tags_direct().await {
+            Some(result) => result,
+            None => self.tags_via_client().await,
+        }
+    }
+
+    /// `None`: the registry wants a token (or answered something only the client's flow
+    /// understands).
+    async fn tags_direct(&self) -> Option<Result<BTreeSet<String>, RemoteError>> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let unavailable = |detail: String| RemoteError::Unavailable {
+            url: self.url.clone(),
+            detail,
+        };
+        let origin = format!("{}://{}", self.scheme, self.registry);
+        let mut url = format!("{origin}/v2/{}/tags/list?n={PAGE}", self.repository);
+        let mut tags = BTreeSet::new();
+        for _ in 0..MAX_PAGES {
+            let mut request = self.http.get(&url);
+            if let RegistryAuth::Basic(user, pass) = &self.auth {
+                request = request.basic_auth(user, Some(pass));
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    return Some(Err(unavailable(crate::resolve::registry::error_chain(&e))));
+                }
+            };
+            match response.status().as_u16() {
+                200 => {}
+                404 => return Some(Ok(tags)),
+                _ => return None,
+            }
+            let next = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = match response.bytes().await {
+                Ok(b) if b.len() <= MAX_MANIFEST * 4 => b,
+                Ok(b) => return Some(Err(unavailable(format!("a tag list of {} bytes", b.len())))),
+                Err(e) => {
+                    return Some(Err(unavailable(crate::resolve::registry::error_chain(&e))));
+                }
+            };
+            let page: Page = match serde_json::from_slice(&body) {
+                Ok(p) => p,
+                Err(e) => return Some(Err(unavailable(format!("the tag list: {e}")))),
+            };
+            let before = tags.len();
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                // A page that brings nothing new ends it too (a registry ignoring `last`).
+                Some(next) if tags.len() > before => {
+                    url = if next.starts_with('/') {
+                        format!("{origin}{next}")
+                    } else {
+                        next
+                    };
+                }
+                _ => return Some(Ok(tags)),
+            }
+        }
+        Some(Ok(tags))
+    }
+
+    async fn tags_via_client(&self) -> Result<BTreeSet<String>, RemoteError> {
         let probe = self.tagged(&BuildKey("probe".into()));
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
@@ -567,6 +669,20 @@ impl Remote {
         }
         Ok(Ok(()))
     }
+}
+
+/// The target of `Link: <URL>; rel="next"`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
 }
 
 fn descriptor(media_type: &str, digest: &str, size: u64, title: Option<&str>) -> OciDescriptor {

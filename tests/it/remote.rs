@@ -288,7 +288,13 @@ fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
     let tags: Vec<String> = (0..1000).map(|i| format!("{i:064x}")).collect();
     let fake = FakeServer::start(move |req| {
         if req.path_only().ends_with("/tags/list") {
-            Response::ok().json(&serde_json::json!({ "name": "team/cache", "tags": tags }))
+            // And says there is a next page: itself again.
+            Response::ok()
+                .header(
+                    "Link",
+                    "</v2/team/cache/tags/list?last=ffff&n=1000>; rel=\"next\"",
+                )
+                .json(&serde_json::json!({ "name": "team/cache", "tags": tags }))
         } else {
             Response::ok().json(&serde_json::json!({}))
         }
@@ -303,5 +309,28 @@ fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
         .iter()
         .filter(|r| r.path_only().ends_with("/tags/list"))
         .count();
-    assert!(listings <= 2, "{listings} listings");
+    assert_eq!(
+        listings, 2,
+        "the first page, and the next that brings nothing new"
+    );
+}
+
+/// Two runners pushing the same key at once both succeed, and the remote holds one entry
+/// that a third machine pulls (signatures are deterministic: both push the same bytes).
+#[test]
+fn two_runners_pushing_the_same_key_at_once_both_succeed() {
+    let Some(m) = pushed(true) else {
+        return;
+    };
+    let mut runs: Vec<Running> = (0..2)
+        .map(|i| spawn(&m.first, &["push"], &format!("push-{i}")))
+        .collect();
+    for run in &mut runs {
+        let out = run.wait(std::time::Duration::from_secs(120));
+        assert!(out.status.success(), "{}", m.first.snapshot(&out));
+    }
+    let second = m.second(&m.public);
+    let out = ok(&second, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
+    assert_eq!(store_keys(&second).len(), 1);
 }
