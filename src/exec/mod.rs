@@ -240,6 +240,8 @@ pub struct TargetReport {
     pub wheels: Vec<PathBuf>,
     /// Wheels of the target's previous builds removed from the wheelhouse.
     pub pruned: Vec<PathBuf>,
+    /// Why the build's record did not reach the remote cache (`--push`), if it did not.
+    pub not_pushed: Option<String>,
 }
 
 /// Progress of a build run, for the command layer to display.
@@ -268,6 +270,8 @@ struct Run<'a> {
     /// Environment images, by environment key.
     envs: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
     stop: AtomicBool,
+    /// Targets whose push failed, and why (reported with them).
+    not_pushed: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 /// Build every target of `targets` that is not in the store (restoring the wheels of
@@ -293,6 +297,7 @@ pub async fn build(
                     },
                     wheels: Vec::new(),
                     pruned: Vec::new(),
+                    not_pushed: None,
                 }
             } else {
                 run.target(t).await
@@ -344,6 +349,7 @@ impl<'a> Run<'a> {
             images: Mutex::default(),
             envs: Mutex::default(),
             stop: AtomicBool::new(false),
+            not_pushed: std::sync::Mutex::default(),
         }
     }
 
@@ -357,11 +363,17 @@ impl<'a> Run<'a> {
                 (Outcome::Failed { error, log }, Placed::default())
             }
         };
+        let not_pushed = self
+            .not_pushed
+            .lock()
+            .map(|mut m| m.remove(&id))
+            .unwrap_or_default();
         TargetReport {
             id,
             outcome,
             wheels: placed.paths,
             pruned: placed.pruned,
+            not_pushed,
         }
     }
 
@@ -446,12 +458,14 @@ impl<'a> Run<'a> {
         };
         self.store.commit(staging, &record)?;
         if let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) {
-            // The wheel is built and stored either way: a failed push is said, not fatal.
+            // The wheel is built and stored either way: a failed push is said here and
+            // makes the run's exit code 3, so that a CI shard does not pass without it.
             if let Err(e) = remote.push(self.store, &t.key).await {
-                self.reporter.warning(
-                    &t.target.id,
-                    &format!("not pushed to the remote cache: {e}"),
-                );
+                let why = format!("not pushed to the remote cache: {e}");
+                self.reporter.warning(&t.target.id, &why);
+                if let Ok(mut m) = self.not_pushed.lock() {
+                    m.insert(t.target.id.clone(), why);
+                }
             }
         }
         let placed = self.place(t, &record).map_err(place_error)?;

@@ -251,6 +251,18 @@ fn a_push_with_wrong_credentials_is_a_clear_error_and_the_store_stays() {
     );
     assert!(!stderr(&out).contains("s3cret-pw"));
     ok(&m.first, &["check"]);
+    // A build that cannot push builds and stores all the same, and says so with exit 3, so
+    // that a CI shard does not pass without its push.
+    std::fs::remove_dir_all(store_dir(&m.first)).unwrap();
+    let out = m.first.run(&["build", "--push"]);
+    assert_eq!(out.status.code(), Some(3), "{}", m.first.snapshot(&out));
+    assert!(
+        stderr(&out).contains("not pushed to the remote cache")
+            && stderr(&out).contains("1 target(s) built but not pushed"),
+        "{}",
+        m.first.snapshot(&out)
+    );
+    ok(&m.first, &["check"]);
 }
 
 fn base64_of(s: &str) -> String {

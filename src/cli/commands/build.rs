@@ -89,8 +89,15 @@ pub(crate) fn build(
     let infrastructure = failed
         .iter()
         .any(|r| matches!(&r.outcome, Outcome::Failed { error, .. } if error.is_infrastructure()));
+    let not_pushed = reports.iter().filter(|r| r.not_pushed.is_some()).count();
+    if not_pushed > 0 {
+        printer.note(&format!(
+            "{not_pushed} target(s) built but not pushed to the remote cache (exit 3)"
+        ));
+    }
     exit_without_teardown(plan);
     Ok(match (failed.is_empty(), infrastructure) {
+        (true, _) if not_pushed > 0 => Exit::Unavailable,
         (true, _) => Exit::Success,
         (false, true) => Exit::Unavailable,
         (false, false) => Exit::BuildFailed,
