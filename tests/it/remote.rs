@@ -10,12 +10,20 @@ use crate::support::git::GitRepo;
 use crate::support::registry::{Auth, Registry};
 
 /// A project on `base` building `repo`, with `[remote]` settings `remote` (TOML lines).
-fn machine(base: &BaseImage, repo: &GitRepo, registry: &Registry, remote: &str) -> Project {
+/// `test` is in the build's env, so each test has keys of its own (tests run at once, and
+/// one asserts no container of its key starts).
+fn machine(
+    base: &BaseImage,
+    repo: &GitRepo,
+    registry: &Registry,
+    test: &str,
+    remote: &str,
+) -> Project {
     let p = new_project(
         base,
         &config(
             &base.reference,
-            "remote",
+            test,
             &format!(
                 "\n[remote]\nurl = \"{}/team/cache\"\n{remote}",
                 registry.addr
@@ -52,6 +60,7 @@ fn wheel_bytes(p: &Project) -> Vec<(String, Vec<u8>)> {
 }
 
 struct TwoMachines {
+    test: String,
     base: BaseImage,
     registry: Registry,
     repo: GitRepo,
@@ -61,11 +70,11 @@ struct TwoMachines {
 }
 
 /// The first machine builds and pushes, signed with its key.
-fn pushed(sign: bool) -> Option<TwoMachines> {
+fn pushed(sign: bool, test: &str) -> Option<TwoMachines> {
     let base = fixtures::base_image(ImageKind::Cpu)?;
     let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
     let repo = pure_repo("rpkg", None);
-    let first = machine(&base, &repo, &registry, "push = true\n");
+    let first = machine(&base, &repo, &registry, test, "push = true\n");
     let public = generate_key(&first, "ci-1");
     if sign {
         let config = first.read("wheelbuild.toml");
@@ -81,6 +90,7 @@ fn pushed(sign: bool) -> Option<TwoMachines> {
     ok(&first, &["build"]);
     let key = key_of(&first, &cpu("rpkg"));
     Some(TwoMachines {
+        test: test.to_string(),
         base,
         registry,
         repo,
@@ -97,6 +107,7 @@ impl TwoMachines {
             &self.base,
             &self.repo,
             &self.registry,
+            &self.test,
             &format!("trusted-keys = [\"{trusted}\"]\n"),
         );
         p.write("wheelbuild.lock", &self.first.read("wheelbuild.lock"));
@@ -106,7 +117,7 @@ impl TwoMachines {
 
 #[test]
 fn a_second_machine_builds_nothing_and_gets_byte_identical_wheels() {
-    let Some(m) = pushed(true) else {
+    let Some(m) = pushed(true, "remote-second") else {
         return;
     };
     let second = m.second(&m.public);
@@ -140,7 +151,7 @@ fn a_second_machine_builds_nothing_and_gets_byte_identical_wheels() {
 
 #[test]
 fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
-    let Some(m) = pushed(false) else {
+    let Some(m) = pushed(false, "remote-untrusted") else {
         return;
     };
     // Unsigned: refused before any blob is fetched; the target is built instead.
@@ -158,7 +169,7 @@ fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
     );
 
     // Signed by a key the second machine does not trust.
-    let signed = pushed(true).unwrap();
+    let signed = pushed(true, "remote-untrusted-signed").unwrap();
     let stranger = generate_key(&signed.first, "stranger");
     let third = signed.second(&stranger);
     let out = third.run(&["pull"]);
@@ -177,7 +188,7 @@ fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
 
 #[test]
 fn a_tampered_blob_is_refused_naming_its_digest() {
-    let Some(m) = pushed(true) else {
+    let Some(m) = pushed(true, "remote-tampered") else {
         return;
     };
     // Replace the wheel's bytes in the registry's storage (same length).
@@ -208,7 +219,7 @@ fn a_tampered_blob_is_refused_naming_its_digest() {
 
 #[test]
 fn a_registry_that_is_down_fails_check_with_3_and_build_builds_here() {
-    let Some(m) = pushed(true) else {
+    let Some(m) = pushed(true, "remote-down") else {
         return;
     };
     let second = m.second(&m.public);
@@ -230,7 +241,7 @@ fn a_registry_that_is_down_fails_check_with_3_and_build_builds_here() {
 
 #[test]
 fn a_push_with_wrong_credentials_is_a_clear_error_and_the_store_stays() {
-    let Some(m) = pushed(true) else {
+    let Some(m) = pushed(true, "remote-creds") else {
         return;
     };
     // The first machine's credentials, now wrong for its registry.
@@ -331,7 +342,7 @@ fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
 /// that a third machine pulls (signatures are deterministic: both push the same bytes).
 #[test]
 fn two_runners_pushing_the_same_key_at_once_both_succeed() {
-    let Some(m) = pushed(true) else {
+    let Some(m) = pushed(true, "remote-two-runners") else {
         return;
     };
     let mut runs: Vec<Running> = (0..2)
