@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{median, run, timed};
+use common::{copy_dir, median, run, timed};
 use support::git::GitRepo;
 use support::registry::{Auth, Registry};
 
@@ -59,18 +59,6 @@ fn example_repo(name: &str, parent: &Path) -> GitRepo {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "import"]);
     repo
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 /// A C extension with enough code to make compiling dominate: `units` files of loops

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{median, run, timed};
+use common::{copy_dir, median, run, timed};
 use support::git::GitRepo;
 use support::images::{ManifestKind, push_single};
 use support::registry::{Auth, Registry};
@@ -264,18 +264,6 @@ fn hit_bench() {
         "  speed-up                          {:>8.2}x   (goal >= 5x)",
         ms(built) / ms(pulled)
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn main() {

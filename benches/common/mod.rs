@@ -37,3 +37,18 @@ pub fn selection() -> Option<impl Fn(&str) -> bool> {
         .collect();
     Some(move |name: &str| only.is_empty() || only.iter().any(|o| o == name))
 }
+
+/// Copy a directory tree (an example project into a bench's git repository). Not every
+/// bench copies trees.
+#[allow(dead_code)]
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}

@@ -429,6 +429,7 @@ impl<'a> Run<'a> {
                     .warning(&t.target.id, &format!("{e}; building it here")),
             }
         }
+        // Read: `Plan::new` refuses a lock that has not read them (stale lock, exit 12).
         let build_requires = crate::lock::build_requires(t.project, t.git).unwrap_or_default();
         let no_env = crate::lock::LockedEnvironment::default();
         let env = t.env.unwrap_or(&no_env);

@@ -431,6 +431,7 @@ impl Remote {
             .await?;
         let record_digest = sha256_digest(&record_bytes);
         let mut layers = Vec::new();
+        let record_size = record_bytes.len() as u64;
         let mut blobs: Vec<(String, Vec<u8>)> = vec![(record_digest.clone(), record_bytes)];
         for w in &record.wheels {
             // Checked against the record as it is read: a damaged wheel is not pushed.
@@ -482,12 +483,11 @@ impl Remote {
             let payload = sign::payload(&key.0, &record_digest, &wheel_digests);
             annotations.insert(SIGNATURE.to_string(), signer.sign(&payload));
         }
-        let size = store.record_bytes(key)?.map_or(0, |b| b.len() as u64);
         let manifest = Manifest {
             schema_version: 2,
             media_type: MANIFEST_TYPE.into(),
             artifact_type: ARTIFACT_TYPE.into(),
-            config: descriptor(RECORD_TYPE, &record_digest, size, None),
+            config: descriptor(RECORD_TYPE, &record_digest, record_size, None),
             layers,
             annotations,
         };

@@ -127,20 +127,12 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
     assert_no_staging_leftovers(&p);
 
     // The wheels install (from a read-only mount, no index) and work.
-    let smoke = docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        &format!("{}:/wheels:ro", dir.display()),
+    let smoke = use_wheels(
         &base.local(),
-        "sh",
-        "-ec",
-        "python3 -m pip install -q --no-index --no-cache-dir /wheels/*.whl 2>/dev/null; cd /; \
-         python3 -c 'import hello_pure, hello_cext; print(hello_pure.greet(\"wheelbuild\")); \
+        &dir,
+        "python3 -c 'import hello_pure, hello_cext; print(hello_pure.greet(\"wheelbuild\")); \
          print(hello_cext.add(2, 40)); print(hello_cext.__file__)'",
-    ]);
+    );
     let lines: Vec<&str> = smoke.lines().collect();
     assert_eq!(lines[..2], ["Hello, wheelbuild!", "42"], "{smoke}");
     // Imported from the installed wheel (Debian's pip installs to dist-packages).

@@ -32,9 +32,7 @@ pub(crate) fn build(
     if let Some(shard) = build_args.shard {
         // What the remote has is not this runner's to build: it agrees with the others.
         if let Some(remote) = project.remote()? {
-            let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
-            let found = runtime.block_on(remote.contains(&keys)).core()?;
-            plan.mark_remote(&found);
+            super::remote::mark_remote(&remote, &mut plan, &runtime)?;
         }
         plan.keep_shard(shard);
     }

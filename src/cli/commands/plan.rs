@@ -103,12 +103,5 @@ fn with_remote(
         return Ok(());
     }
     let remote = super::remote::required(project)?;
-    let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let runtime = super::super::network_runtime()?;
-    let found = runtime.block_on(remote.contains(&keys)).core()?;
-    plan.mark_remote(&found);
-    Ok(())
+    super::remote::mark_remote(&remote, plan, &super::super::network_runtime()?)
 }

@@ -53,6 +53,21 @@ fn for_selected(
     Ok(failed)
 }
 
+/// Mark the plan's targets to build that `remote` has as [`crate::plan::Status::Remote`],
+/// from one listing.
+pub(super) fn mark_remote(
+    remote: &Remote,
+    plan: &mut Plan<'_>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
+    if !keys.is_empty() {
+        let found = runtime.block_on(remote.contains(&keys)).core()?;
+        plan.mark_remote(&found);
+    }
+    Ok(())
+}
+
 pub(crate) fn push(
     args: &GlobalArgs,
     global: &GlobalSettings,
@@ -103,7 +118,7 @@ pub(crate) fn pull(
             if present {
                 return Ok(true);
             }
-            match runtime.block_on(pull_one(remote, store, t)) {
+            match runtime.block_on(remote.pull(store, &t.key)) {
                 Ok(Pulled::Stored) => {
                     printer.status("Pulled", &format!("{} {}", t.id(), t.key.short()))
                 }
@@ -126,14 +141,6 @@ pub(crate) fn pull(
     } else {
         Exit::Unavailable
     })
-}
-
-async fn pull_one(
-    remote: &Remote,
-    store: &crate::store::Store,
-    t: &PlannedTarget<'_>,
-) -> Result<Pulled, RemoteError> {
-    remote.pull(store, &t.key).await
 }
 
 pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> Outcome {
