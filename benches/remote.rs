@@ -160,6 +160,31 @@ fn check_bench() {
             "entry",
         );
     }
+    // The part of `check --remote` that is not the remote: the process, the config, the lock
+    // and 1000 keys, with the local store only.
+    let local = median(
+        (0..7)
+            .map(|_| timed(wheelbuild(&project).arg("plan")))
+            .collect(),
+    );
+    let version = median(
+        (0..7)
+            .map(|_| timed(Command::new(BIN).arg("--version")))
+            .collect(),
+    );
+    println!("local floor over {KEYS} keys");
+    println!(
+        "  wheelbuild --version             {:>9.1} ms (median of 7)",
+        ms(version)
+    );
+    println!(
+        "  wheelbuild plan (local store)    {:>9.1} ms (median of 7)",
+        ms(local)
+    );
+    if std::env::var_os("WHEELBUILD_BENCH_KEEP").is_some() {
+        println!("  project kept at {}", project.display());
+        std::mem::forget(dir);
+    }
     for (label, addr) in [
         ("loopback", reg.addr.clone()),
         (

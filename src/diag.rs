@@ -26,11 +26,34 @@ impl Location {
     }
 
     /// Map a byte span of `src` to line and column. Columns count characters, not bytes.
+    /// Scans `src`: for many spans of one text, use a [`LineIndex`].
     pub(crate) fn from_span(path: &Path, src: &str, span: Range<usize>) -> Self {
+        LineIndex::new(src).locate(path, src, span)
+    }
+}
+
+/// Where each line of a text starts, so that a span's line is a binary search rather than
+/// a scan from the top (a config of 1000 projects records a location for each of them).
+#[derive(Debug, Clone)]
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(src: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// [`Location::from_span`] for the text this index was made from.
+    pub(crate) fn locate(&self, path: &Path, src: &str, span: Range<usize>) -> Location {
         let start = span.start.min(src.len());
-        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
-        let line = src[..start].matches('\n').count() + 1;
+        // The last line start at or before `start`; `starts[0]` is 0, so there is one.
+        let line = self.starts.partition_point(|&s| s <= start);
+        let line_start = self.starts[line - 1];
+        let line_end = self.starts.get(line).map_or(src.len(), |&next| next - 1);
         let col = src[line_start..start].chars().count() + 1;
         let line_text = src[line_start..line_end].trim_end_matches('\r').to_string();
         let end = span.end.clamp(start, line_end);
@@ -43,7 +66,9 @@ impl Location {
             width,
         }
     }
+}
 
+impl Location {
     /// Where `bytes` stop being UTF-8: the line and column of the first bad byte, with the
     /// line shown lossily.
     pub(crate) fn of_invalid_utf8(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> Self {
@@ -145,6 +170,24 @@ mod tests {
         assert_eq!(loc.width, 3);
         assert_eq!(loc.to_string(), "w.toml:2:6");
         assert!(loc.snippet().ends_with("|      ^^^"), "{}", loc.snippet());
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan_at_every_offset() {
+        let src = "a = 1\r\n\nbé = \"x\"\n[t]\nk = 'v'";
+        let index = LineIndex::new(src);
+        for start in (0..=src.len()).filter(|&i| src.is_char_boundary(i)) {
+            let loc = index.locate(Path::new("w.toml"), src, start..start);
+            let before = &src[..start];
+            assert_eq!(loc.line, before.matches('\n').count() + 1, "at {start}");
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            assert_eq!(
+                loc.col,
+                src[line_start..start].chars().count() + 1,
+                "at {start}"
+            );
+            assert!(!loc.line_text.contains('\n'), "at {start}");
+        }
     }
 
     #[test]

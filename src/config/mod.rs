@@ -116,7 +116,7 @@ impl Config {
 
     /// Validate config text; `path` is used for messages and relative paths.
     pub fn parse(path: &Path, src: &str) -> Result<Config, ConfigError> {
-        let ctx = Ctx { path, src };
+        let ctx = Ctx::new(path, src);
         let file: ConfigFile = toml::from_str(src).map_err(|e| ctx.toml_error(&e))?;
         let root = path
             .parent()

@@ -13,7 +13,7 @@ use super::ConfigError;
 use super::model::{GitInput, NetworkTimeouts, Project};
 use super::syntax::{ConfigFile, ProjectTable};
 use crate::accel::Accel;
-use crate::diag::{Location, did_you_mean, list};
+use crate::diag::{LineIndex, Location, did_you_mean, list};
 
 /// Longest project name or axis value: they become path components (logs, store entries,
 /// wheelhouse directories), and a file name has at most 255 bytes.
@@ -34,11 +34,20 @@ pub(super) const DERIVED_VARS: [&str; 6] =
 pub(super) struct Ctx<'a> {
     pub path: &'a Path,
     pub src: &'a str,
+    lines: LineIndex,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub(super) fn new(path: &'a Path, src: &'a str) -> Self {
+        Ctx {
+            path,
+            src,
+            lines: LineIndex::new(src),
+        }
+    }
+
     pub(crate) fn location(&self, span: Range<usize>) -> Location {
-        Location::from_span(self.path, self.src, span)
+        self.lines.locate(self.path, self.src, span)
     }
 
     pub(crate) fn err(

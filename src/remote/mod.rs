@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::plan::key::BuildKey;
-use crate::store::{BuildRecord, Store, StoreError};
+use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 use sign::{KeyError, SecretKey, TrustedKeys};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.wheelbuild.record.v1";
@@ -432,9 +432,13 @@ impl Remote {
         let record_digest = sha256_digest(&record_bytes);
         let mut layers = Vec::new();
         let record_size = record_bytes.len() as u64;
-        let mut blobs: Vec<(String, Vec<u8>)> = vec![(record_digest.clone(), record_bytes)];
+        // Wheels and the log go from their files in chunks: a 2 GiB CUDA wheel is never
+        // held in memory.
+        let mut blobs: Vec<(String, Blob)> =
+            vec![(record_digest.clone(), Blob::Bytes(record_bytes))];
         for w in &record.wheels {
-            // Checked against the record as it is read: a damaged wheel is not pushed.
+            // Checked against the record as it is read: a damaged wheel is not pushed (and
+            // the registry checks the digest of what it receives).
             if let Some(damage) = store.check_wheel(w) {
                 return Err(RemoteError::Refused {
                     key: key.0.clone(),
@@ -443,35 +447,37 @@ impl Remote {
             }
             let digest = format!("sha256:{}", w.sha256);
             layers.push(descriptor(WHEEL_TYPE, &digest, w.size, Some(&w.file)));
-            let bytes =
-                std::fs::read(store.wheel_path(&w.sha256)).map_err(|source| StoreError::Io {
-                    path: store.wheel_path(&w.sha256),
-                    source,
-                })?;
-            blobs.push((digest, bytes));
+            blobs.push((digest, Blob::File(store.wheel_path(&w.sha256), w.size)));
         }
-        if let Ok(log) = std::fs::read(store.log_path(key)) {
-            let digest = sha256_digest(&log);
-            layers.push(descriptor(
-                LOG_TYPE,
-                &digest,
-                log.len() as u64,
-                Some("build.log"),
-            ));
-            blobs.push((digest, log));
+        let log = store.log_path(key);
+        if let Ok((sha256, size)) =
+            std::fs::File::open(&log).and_then(|mut f| copy_hashing(&mut f, &mut std::io::sink()))
+        {
+            let digest = format!("sha256:{sha256}");
+            layers.push(descriptor(LOG_TYPE, &digest, size, Some("build.log")));
+            blobs.push((digest, Blob::File(log, size)));
         }
-        for (digest, bytes) in blobs {
+        for (digest, blob) in blobs {
             let exists = self
                 .client
                 .blob_exists(&self.blob(&digest), &digest)
                 .await
                 .map_err(|e| self.error(e))?;
-            if !exists {
-                self.client
-                    .push_blob(&reference, bytes, &digest)
-                    .await
-                    .map_err(|e| self.error(e))?;
+            if exists {
+                continue;
             }
+            let pushed = match blob {
+                Blob::Bytes(bytes) => self.client.push_blob(&reference, bytes, &digest).await,
+                Blob::File(path, size) => {
+                    let file = tokio::fs::File::open(&path)
+                        .await
+                        .map_err(StoreError::io(&path))?;
+                    self.client
+                        .push_blob_stream(&reference, file_chunks(file), &digest, Some(size))
+                        .await
+                }
+            };
+            pushed.map_err(|e| self.error(e))?;
         }
         let wheel_digests: Vec<String> = record
             .wheels
@@ -605,25 +611,64 @@ impl Remote {
         layer: &OciDescriptor,
         limit: i64,
     ) -> Result<Result<Vec<u8>, String>, RemoteError> {
+        let mut out = Vec::new();
+        Ok(self.fetch_into(layer, limit, &mut out).await?.map(|()| out))
+    }
+
+    /// A blob into a file as it arrives, checked as it is written and again read back from
+    /// the file (as the store trusts it).
+    async fn fetch_to(
+        &self,
+        layer: &OciDescriptor,
+        limit: i64,
+        dest: &Path,
+    ) -> Result<Result<(), String>, RemoteError> {
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(StoreError::io(dest))?;
+        if let Err(reason) = self.fetch_into(layer, limit, &mut file).await? {
+            return Ok(Err(reason));
+        }
+        use tokio::io::AsyncWriteExt as _;
+        file.flush().await.map_err(StoreError::io(dest))?;
+        file.sync_all().await.map_err(StoreError::io(dest))?;
+        drop(file);
+        let (sha256, _) = std::fs::File::open(dest)
+            .and_then(|mut f| copy_hashing(&mut f, &mut std::io::sink()))
+            .map_err(StoreError::io(dest))?;
+        if format!("sha256:{sha256}") != layer.digest {
+            return Ok(Err(format!("{} changed on disk", dest.display())));
+        }
+        Ok(Ok(()))
+    }
+
+    /// A blob into `out`, refusing bytes past the descriptor's size and checking the digest
+    /// of what was received; `Ok(Err(reason))` when its bytes are wrong.
+    async fn fetch_into<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        layer: &OciDescriptor,
+        limit: i64,
+        out: W,
+    ) -> Result<Result<(), String>, RemoteError> {
         if layer.size > limit || layer.size < 0 {
             return Ok(Err(format!(
                 "blob {} is {} bytes",
                 layer.digest, layer.size
             )));
         }
-        let mut out = Bounded {
-            inner: Vec::new(),
+        let mut sink = Bounded {
+            inner: out,
+            hasher: Sha256::new(),
             left: layer.size as u64,
             over: false,
         };
         let pulled = self
             .client
-            .pull_blob(&self.blob(&layer.digest), layer, &mut out)
+            .pull_blob(&self.blob(&layer.digest), layer, &mut sink)
             .await;
-        let bytes = out.inner;
         match pulled {
             Ok(()) => {}
-            Err(_) if out.over => {
+            Err(_) if sink.over => {
                 return Ok(Err(format!(
                     "blob {} is longer than its {} bytes",
                     layer.digest, layer.size
@@ -634,41 +679,38 @@ impl Remote {
             }
             Err(e) => return Err(self.error(e)),
         }
-        let digest = sha256_digest(&bytes);
-        if digest != layer.digest || bytes.len() as i64 != layer.size {
+        let received = layer.size as u64 - sink.left;
+        let digest = format!("sha256:{}", hex::encode(sink.hasher.finalize()));
+        if digest != layer.digest || sink.left != 0 {
             return Ok(Err(format!(
-                "blob {} has other bytes (sha256 {digest}, {} bytes)",
+                "blob {} has other bytes (sha256 {digest}, {received} bytes)",
                 layer.digest,
-                bytes.len()
             )));
-        }
-        Ok(Ok(bytes))
-    }
-
-    /// A blob into a file, checked (read back from the file, as the store trusts it).
-    async fn fetch_to(
-        &self,
-        layer: &OciDescriptor,
-        limit: i64,
-        dest: &Path,
-    ) -> Result<Result<(), String>, RemoteError> {
-        let bytes = match self.fetch(layer, limit).await? {
-            Ok(b) => b,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        std::fs::write(dest, &bytes).map_err(|source| StoreError::Io {
-            path: dest.to_path_buf(),
-            source,
-        })?;
-        let back = std::fs::read(dest).map_err(|source| StoreError::Io {
-            path: dest.to_path_buf(),
-            source,
-        })?;
-        if sha256_digest(&back) != layer.digest {
-            return Ok(Err(format!("{} changed on disk", dest.display())));
         }
         Ok(Ok(()))
     }
+}
+
+/// What a push sends: the record from memory, wheels and logs from their files.
+enum Blob {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf, u64),
+}
+
+/// A file as a stream of chunks, for a streamed (monolithic) blob upload.
+fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static {
+    futures::stream::try_unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = bytes::BytesMut::with_capacity(1 << 20);
+        while buf.len() < buf.capacity() {
+            if file.read_buf(&mut buf).await? == 0 {
+                break;
+            }
+        }
+        Ok((!buf.is_empty()).then(|| (buf.freeze(), file)))
+    })
 }
 
 /// The target of `Link: <URL>; rel="next"`.
@@ -711,18 +753,19 @@ fn is_not_found(e: &OciDistributionError) -> bool {
     }
 }
 
-/// An in-memory sink that refuses bytes past `left` (a registry sending more than the
-/// descriptor says).
-struct Bounded {
-    inner: Vec<u8>,
+/// A sink that hashes what passes and refuses bytes past `left` (a registry sending more
+/// than the descriptor says).
+struct Bounded<W> {
+    inner: W,
+    hasher: Sha256,
     left: u64,
     over: bool,
 }
 
-impl tokio::io::AsyncWrite for Bounded {
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Bounded<W> {
     fn poll_write(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         if buf.len() as u64 > self.left {
@@ -731,16 +774,18 @@ impl tokio::io::AsyncWrite for Bounded {
                 "more bytes than the descriptor says",
             )));
         }
-        self.left -= buf.len() as u64;
-        self.inner.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        let this = &mut *self;
+        let n = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.hasher.update(&buf[..n]);
+        this.left -= n as u64;
+        Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

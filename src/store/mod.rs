@@ -71,7 +71,7 @@ impl StoreError {
         }
     }
 
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         move |source| StoreError::Io {
             path: path.to_path_buf(),
             source,

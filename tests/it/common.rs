@@ -89,7 +89,12 @@ impl Project {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("wheelbuild").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`Project::cmd`] as a plain `std` command, for spawning it by hand.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("wheelbuild"));
         cmd.current_dir(self.path())
             .env_remove("WHEELBUILD_CONFIG")
             .env_remove("WHEELBUILD_STORE")
@@ -317,6 +322,36 @@ pub fn ok(p: &Project, args: &[&str]) -> Output {
 }
 
 /// Runs `args` with extra environment variables.
+/// [`Project::run`], with the peak resident memory of that one process (KiB), as GNU
+/// time reports it. Through `time` rather than `wait4` here: a process exec'd by the
+/// test binary inherits the test binary's own high-water mark (the kernel records the old
+/// memory map's peak at exec), and tests share that process.
+pub fn run_measuring_memory(p: &Project, args: &[&str]) -> (Output, u64) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let cmd = p.std_cmd();
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(cmd.get_program())
+        .args(args)
+        .current_dir(p.path());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let out = timed.output().expect("GNU time (apt: time)");
+    let peak = std::fs::read_to_string(report.path()).unwrap();
+    let peak = peak
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("time's report: {peak:?}"));
+    (out, peak)
+}
+
 pub fn run_env(p: &Project, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = p.cmd();
     for (k, v) in env {

@@ -357,3 +357,66 @@ fn two_runners_pushing_the_same_key_at_once_both_succeed() {
     assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
     assert_eq!(store_keys(&second).len(), 1);
 }
+
+/// A wheel much larger than the memory a push or pull may use: both stream it (in chunks
+/// from and to files), and the second machine still gets the same bytes.
+#[test]
+fn a_large_wheel_is_pushed_and_pulled_without_holding_it_in_memory() {
+    const WHEEL_MIB: u64 = 160;
+    const PEAK_MIB: u64 = 96;
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
+    // Incompressible data, made at build time (the repository stays small).
+    let setup = format!(
+        "import random\nfrom setuptools import setup\n\n\
+         with open('big.bin', 'wb') as f:\n    \
+         f.write(random.Random(0).randbytes({WHEEL_MIB} << 20))\n\n\
+         setup(name='rpkg', version='0.1.0', py_modules=['rpkg_mod'], \
+         data_files=[('share/rpkg', ['big.bin'])])\n"
+    );
+    let repo = pure_repo("rpkg", Some(&setup));
+    let test = "remote-large";
+    let first = machine(&base, &repo, &registry, test, "");
+    let public = generate_key(&first, "ci-1");
+    let config = first.read("wheelbuild.toml");
+    first.write(
+        "wheelbuild.toml",
+        &config.replace("[remote]\n", "[remote]\nsign-with = \"ci-1.secret\"\n"),
+    );
+    ok(&first, &["lock"]);
+    ok(&first, &["build"]);
+    let wheels = wheel_bytes(&first);
+    assert!(
+        wheels[0].1.len() as u64 > WHEEL_MIB << 20,
+        "the wheel is {} bytes",
+        wheels[0].1.len()
+    );
+
+    let (out, peak_kib) = run_measuring_memory(&first, &["push"]);
+    assert!(out.status.success(), "{}", first.snapshot(&out));
+    assert!(
+        peak_kib < PEAK_MIB << 10,
+        "push of a {WHEEL_MIB} MiB wheel peaked at {} MiB",
+        peak_kib >> 10
+    );
+
+    let second = machine(
+        &base,
+        &repo,
+        &registry,
+        test,
+        &format!("trusted-keys = [\"{public}\"]\n"),
+    );
+    second.write("wheelbuild.lock", &first.read("wheelbuild.lock"));
+    let (out, peak_kib) = run_measuring_memory(&second, &["pull"]);
+    assert!(out.status.success(), "{}", second.snapshot(&out));
+    assert!(
+        peak_kib < PEAK_MIB << 10,
+        "pull of a {WHEEL_MIB} MiB wheel peaked at {} MiB",
+        peak_kib >> 10
+    );
+    ok(&second, &["build"]);
+    assert_eq!(wheel_bytes(&second), wheels);
+}
