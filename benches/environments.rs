@@ -80,7 +80,7 @@ fn main() {
     let repo = GitRepo::new_in(dir.path(), "pkg");
     repo.commit("README", "x\n", "init");
     let mut config = format!(
-        "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[build]\nnetwork = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n[build]\nnetwork = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
         index.url()
     );
     for (i, list) in LISTS.iter().enumerate() {

@@ -66,7 +66,7 @@ fn lock_bench() {
     let dir = support::tempdir("bench-lock-");
     let values: Vec<String> = (0..N).map(|i| format!("\"{i}\"")).collect();
     let mut config = format!(
-        "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}/bench/img:t{{n}}\"\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}/bench/img:t{{n}}\"\n",
         values.join(", "),
         reg.addr
     );
@@ -169,7 +169,7 @@ fn plan_bench() {
     let dir = Dir(dir_path);
     let values: Vec<String> = (0..100).map(|i| format!("\"{i}\"")).collect();
     let mut config = format!(
-        "[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}\"\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\naxes = {{ n = [{}] }}\n\n[image]\ntemplate = \"{}\"\n",
         values.join(", "),
         img.reference
     );

@@ -125,7 +125,7 @@ fn check_bench() {
     let repo = GitRepo::new_in(dir.path(), "pkg");
     repo.commit("README", "x\n", "init");
     let mut config = format!(
-        "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n",
         base.reference
     );
     for i in 0..KEYS {
@@ -233,7 +233,7 @@ fn hit_bench() {
         std::fs::write(
             p.join("wheelbuild.toml"),
             format!(
-                "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n\n[build]\nuid = 1234\ngid = 1234\n\n[cache]\nccache = false\n{remote}\n[[project]]\nname = \"hello-cext\"\ngit = \"{}\"\n",
+                "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n\n[build]\nuid = 1234\ngid = 1234\n\n[cache]\nccache = false\n{remote}\n[[project]]\nname = \"hello-cext\"\ngit = \"{}\"\n",
                 base.reference,
                 repo.file_url()
             ),

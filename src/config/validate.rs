@@ -10,8 +10,8 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::{GitInput, NetworkTimeouts, Project};
-use super::syntax::{ConfigFile, ProjectTable};
+use super::model::{GitInput, NetworkTimeouts, Project, ProjectRepair};
+use super::syntax::{ConfigFile, ProjectTable, RepairTool};
 use crate::accel::Accel;
 use crate::diag::{LineIndex, Location, did_you_mean, list};
 
@@ -393,6 +393,32 @@ impl Validator<'_> {
             gpu: table.gpu,
             build_isolation: table.build_isolation,
             ref_location: self.ctx.location(ref_span),
+            repair: self.repair(table)?,
+        })
+    }
+
+    /// `repair` and `repair-exclude`: the project's, else the top level's; auditwheel
+    /// unless set to `none`. Excludes add up (top level, then the project's).
+    fn repair(&self, table: &ProjectTable) -> Result<Option<ProjectRepair>, ConfigError> {
+        let tool = table
+            .repair
+            .as_ref()
+            .or(self.file.repair.as_ref())
+            .map_or(RepairTool::Auditwheel, |t| *t.get_ref());
+        let mut declared = Vec::new();
+        for pattern in self.file.repair_exclude.iter().chain(&table.repair_exclude) {
+            if let Err(hint) = crate::wheel::repair::check_pattern(pattern.get_ref()) {
+                return Err(self.ctx.err(
+                    pattern.span(),
+                    format!("invalid repair-exclude `{}`", shown(pattern.get_ref())),
+                    Some(hint),
+                ));
+            }
+            declared.push(pattern.get_ref().clone());
+        }
+        Ok(match tool {
+            RepairTool::None => None,
+            RepairTool::Auditwheel => Some(ProjectRepair::new(declared)),
         })
     }
 

@@ -52,7 +52,12 @@ impl Run<'_> {
             Accel::Cuda(_) => Some((wheel::GpuFamily::Cuda, "CUDA")),
             Accel::Rocm(_) => Some((wheel::GpuFamily::Rocm, "ROCm")),
         };
-        let platform = t.target.image.platform.wheel_tag().unwrap_or_default();
+        let built_platform = t.target.image.platform.wheel_tag().unwrap_or_default();
+        // A repaired platform wheel must be tagged for the image's glibc at most.
+        let repair = match &t.target.repair {
+            Some(r) => Some((r.clone(), super::run::manylinux_tag(t)?)),
+            None => None,
+        };
         let (records, warnings) = tokio::task::spawn_blocking(move || -> Result<_, BuildError> {
             let file = std::fs::File::open(&tar_path)
                 .map_err(|e| io_err("reading the output archive", e))?;
@@ -64,11 +69,42 @@ impl Run<'_> {
             }
             let mut records = Vec::new();
             let mut warnings = Vec::new();
+            let mut needed = Vec::new();
             for name in names {
                 let path = wheels_dir.join(&name);
                 let info = wheel::check_wheel(&path)?;
+                let platform_wheel = !info.name.platform.iter().all(|p| p == "any");
+                let platform = match &repair {
+                    Some((r, manylinux)) if platform_wheel => {
+                        if let Some(tag) =
+                            info.name.platform.iter().find(|p| p.starts_with("linux_"))
+                        {
+                            return Err(BuildError::NotRepaired {
+                                file: name.clone(),
+                                tag: tag.clone(),
+                            });
+                        }
+                        let linked = wheel::repair::linked(&path)?;
+                        for library in &linked.grafted {
+                            if let Some(pattern) = r
+                                .exclude
+                                .iter()
+                                .find(|p| wheel::repair::matches(p, library))
+                            {
+                                return Err(BuildError::Grafted {
+                                    file: name.clone(),
+                                    library: library.clone(),
+                                    pattern: pattern.clone(),
+                                });
+                            }
+                        }
+                        needed.extend(linked.needed);
+                        manylinux.as_str()
+                    }
+                    _ => built_platform.as_str(),
+                };
                 info.name
-                    .fits(&python, &platform)
+                    .fits(&python, platform)
                     .map_err(|e| BuildError::WrongWheel {
                         file: name.clone(),
                         detail: e.to_string(),
@@ -89,6 +125,20 @@ impl Run<'_> {
                     sha256: info.sha256,
                     size: info.size,
                 });
+            }
+            // A declared exclude that matches nothing the wheels link is most likely a
+            // typo (or a versionless `libfoo.so`): the library it meant may be grafted.
+            if let Some((r, _)) = &repair
+                && !needed.is_empty()
+            {
+                for pattern in &r.declared {
+                    if !needed.iter().any(|n| wheel::repair::matches(pattern, n)) {
+                        warnings.push(format!(
+                            "repair-exclude `{pattern}` matches no library the wheels link ({})",
+                            needed.join(", ")
+                        ));
+                    }
+                }
             }
             Ok((records, warnings))
         })

@@ -57,6 +57,9 @@ pub use verify::{VerifyReport, verify};
 /// Exit code of the build script when the toolchain check fails.
 pub const TOOLCHAIN_CHECK_FAILED: i64 = 97;
 
+/// Exit code of the build script when auditwheel fails to repair a wheel.
+pub const REPAIR_FAILED: i64 = 96;
+
 /// Paths inside build containers.
 pub mod paths {
     pub const SRC: &str = "/wheelbuild/src";
@@ -97,6 +100,18 @@ pub enum BuildError {
     },
     #[error("the build produced no wheel in $WHEELBUILD_OUT")]
     NoWheel,
+    #[error("auditwheel could not repair a wheel (exit status {code})")]
+    RepairFailed { code: i64 },
+    #[error("repair needs the image's glibc version, and the lock's environment has none")]
+    RepairWithoutGlibc,
+    #[error("wheel {file} was repaired with {library} grafted into it, which `{pattern}` excludes")]
+    Grafted {
+        file: String,
+        library: String,
+        pattern: String,
+    },
+    #[error("wheel {file} is a Linux platform wheel that repair left as `{tag}`")]
+    NotRepaired { file: String, tag: String },
     #[error("wheel {file} does not fit this target: {detail}")]
     WrongWheel { file: String, detail: String },
     #[error("{what}: {detail}")]
@@ -152,6 +167,21 @@ impl BuildError {
             BuildError::NoWheel => {
                 Some("the build command must write its wheels to $WHEELBUILD_OUT".into())
             }
+            BuildError::RepairFailed { .. } => Some(
+                "auditwheel's output above says why; exclude a library the wheel may not carry with `repair-exclude`, or set `repair = \"none\"`"
+                    .into(),
+            ),
+            BuildError::RepairWithoutGlibc => Some(
+                "run `wheelbuild lock --update-env` to probe the image again".into(),
+            ),
+            BuildError::Grafted { .. } => Some(
+                "the auditwheel pinned in the lock ignored `--exclude`: pin a release that honours it (`pip = [\"auditwheel>=6\"]`)"
+                    .into(),
+            ),
+            BuildError::NotRepaired { .. } => Some(
+                "the build command must leave unrepaired wheels in $WHEELBUILD_OUT; wheelbuild repairs them after it"
+                    .into(),
+            ),
             BuildError::Wheelhouse(_) => Some(
                 "give each target its own directory: add the axes that differ to `output.layout`"
                     .into(),
@@ -171,6 +201,9 @@ impl BuildError {
             BuildError::Failed { .. }
             | BuildError::ToolchainCheckFailed { .. }
             | BuildError::NoWheel
+            | BuildError::RepairFailed { .. }
+            | BuildError::Grafted { .. }
+            | BuildError::NotRepaired { .. }
             | BuildError::WrongWheel { .. }
             | BuildError::Wheel(_) => Some(build_log).filter(|l| l.exists()),
             _ => None,

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use super::access::Step;
 use super::docker::{self, ContainerConfig};
-use super::{BuildError, Built, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source};
+use super::{
+    BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source,
+};
 use crate::config::Target;
 use crate::plan::PlannedTarget;
 use crate::plan::key::{BuildKey, KeyInputs};
@@ -71,17 +73,22 @@ impl Run<'_> {
             caches.ccache.is_some(),
             caches.pip.is_some(),
         );
+        let mut cmd = vec![
+            "sh".into(),
+            "-c".into(),
+            BUILD_SCRIPT.into(),
+            "wheelbuild".into(),
+            t.target.toolchain_check.clone().unwrap_or_default(),
+            t.target.build.to_string(),
+            t.project.subdir.clone().unwrap_or_else(|| ".".into()),
+        ];
+        if let Some(repair) = &t.target.repair {
+            cmd.push(manylinux_tag(t)?);
+            cmd.extend(repair.exclude.iter().cloned());
+        }
         let config = ContainerConfig {
             image,
-            cmd: vec![
-                "sh".into(),
-                "-c".into(),
-                BUILD_SCRIPT.into(),
-                "wheelbuild".into(),
-                t.target.toolchain_check.clone().unwrap_or_default(),
-                t.target.build.to_string(),
-                t.project.subdir.clone().unwrap_or_else(|| ".".into()),
-            ],
+            cmd,
             env,
             user: Some(format!("{}:{}", self.settings.uid, self.settings.gid)),
             binds,
@@ -124,6 +131,9 @@ impl Run<'_> {
                     command: t.target.toolchain_check.clone().unwrap_or_default(),
                 })
             }
+            REPAIR_FAILED if t.target.repair.is_some() => Err(BuildError::RepairFailed {
+                code: REPAIR_FAILED,
+            }),
             code => Err(BuildError::Failed { code }),
         };
         let removed = engine.remove(&container).await;
@@ -158,6 +168,24 @@ impl Run<'_> {
         }
         env
     }
+}
+
+/// The manylinux tag repair aims at: `manylinux_<glibc>_<arch>` for the glibc the lock
+/// probed in the image (auditwheel checks that the wheel's symbols fit it).
+pub(super) fn manylinux_tag(t: &PlannedTarget<'_>) -> Result<String, BuildError> {
+    let glibc = t
+        .env
+        .and_then(|e| e.facts.0.get("glibc"))
+        .filter(|v| {
+            let mut parts = v.split('.');
+            parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+                && parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+                && parts.next().is_none()
+        })
+        .ok_or(BuildError::RepairWithoutGlibc)?;
+    let platform = t.target.image.platform.wheel_tag().unwrap_or_default();
+    let arch = platform.strip_prefix("linux_").unwrap_or(&platform);
+    Ok(format!("manylinux_{}_{arch}", glibc.replace('.', "_")))
 }
 
 /// Labels of every container wheelbuild creates: what it builds, and which process owns

@@ -27,6 +27,7 @@
 //! | `apt` | the lock's environment: every Debian package (name, version) | the same for apt |
 //! | `axes` | the cell | python/cuda/torch/user axis values |
 //! | `gpu` | `project.gpu` | whether the build saw a GPU |
+//! | `repair` | `repair` / `project.repair`, and the excludes: the accelerator family's defaults plus `repair-exclude` | what auditwheel grafts into the wheel and the manylinux tag it gets (the tools themselves are `pip` pins; the tag follows from the image's glibc, covered by `image`) |
 //! | `wheelbuild` | [`recipe`]: the build and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
@@ -54,7 +55,7 @@ use crate::config::{Cell, Config, Target};
 use crate::lock::{AptPin, LockedEnvironment, LockedGit, LockedImage, PipPin};
 
 /// Version of the key derivation; part of every key.
-pub(crate) const KEY_FORMAT: u32 = 2;
+pub(crate) const KEY_FORMAT: u32 = 3;
 
 /// blake3 derive-key context for build keys.
 pub(crate) const KEY_CONTEXT: &str = "wheelbuild 2026-11-21 build key";
@@ -76,7 +77,26 @@ pub struct KeyInputs<'a> {
     pub apt: Cow<'a, [AptPin]>,
     pub axes: Pairs<'a>,
     pub gpu: bool,
+    /// `None`: wheels are kept as built (`repair = "none"`). Absent from records made
+    /// before repair existed.
+    #[serde(default)]
+    pub repair: Option<RepairKey<'a>>,
     pub wheelbuild: Cow<'a, str>,
+}
+
+/// The manylinux repair a target's wheels get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct RepairKey<'a> {
+    pub tool: Cow<'a, str>,
+    /// SONAME globs never grafted, sorted.
+    pub exclude: Cow<'a, [String]>,
+}
+
+impl RepairKey<'_> {
+    fn describe(&self) -> String {
+        format!("{} (exclude {})", self.tool, self.exclude.join(", "))
+    }
 }
 
 /// The fingerprint of wheelbuild's own part of every build: the scripts that set up the
@@ -244,6 +264,10 @@ impl<'a> KeyInputs<'a> {
             apt: Cow::Borrowed(env.map_or(&[][..], |e| &e.debs)),
             axes: Pairs::Cell(&target.cell),
             gpu: project.gpu,
+            repair: target.repair.as_deref().map(|r| RepairKey {
+                tool: Cow::Borrowed("auditwheel"),
+                exclude: Cow::Borrowed(&r.exclude),
+            }),
             wheelbuild: Cow::Borrowed(recipe()),
         }
     }
@@ -269,6 +293,7 @@ impl<'a> KeyInputs<'a> {
             apt,
             axes,
             gpu,
+            repair,
             wheelbuild,
         } = self;
         let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -289,6 +314,10 @@ impl<'a> KeyInputs<'a> {
             apt: Cow::Owned(apt.into_owned()),
             axes: Pairs::Owned(axes.to_map()),
             gpu,
+            repair: repair.map(|r| RepairKey {
+                tool: owned(r.tool),
+                exclude: Cow::Owned(r.exclude.into_owned()),
+            }),
             wheelbuild: owned(wheelbuild),
         }
     }
@@ -306,6 +335,7 @@ impl<'a> KeyInputs<'a> {
             apt,
             axes,
             gpu,
+            repair,
             wheelbuild,
         } = self;
         let KeyInputs {
@@ -319,6 +349,7 @@ impl<'a> KeyInputs<'a> {
             apt: old_apt,
             axes: old_axes,
             gpu: old_gpu,
+            repair: old_repair,
             wheelbuild: old_wheelbuild,
         } = old;
         let mut out = Vec::new();
@@ -389,6 +420,10 @@ impl<'a> KeyInputs<'a> {
         diff(&mut out, gpu != old_gpu, || InputChange::Gpu {
             old: *old_gpu,
             new: *gpu,
+        });
+        diff(&mut out, repair != old_repair, || InputChange::Repair {
+            old: old_repair.as_ref().map(RepairKey::describe),
+            new: repair.as_ref().map(RepairKey::describe),
         });
         diff(&mut out, wheelbuild != old_wheelbuild, || {
             InputChange::Wheelbuild {
@@ -495,6 +530,10 @@ pub(crate) enum InputChange {
         old: bool,
         new: bool,
     },
+    Repair {
+        old: Option<String>,
+        new: Option<String>,
+    },
     Wheelbuild {
         old: String,
         new: String,
@@ -517,6 +556,7 @@ impl InputChange {
             InputChange::Apt { name, .. } => format!("apt.{name}"),
             InputChange::Axis { name, .. } => format!("axes.{name}"),
             InputChange::Gpu { .. } => "gpu".into(),
+            InputChange::Repair { .. } => "repair".into(),
             InputChange::Wheelbuild { .. } => "wheelbuild".into(),
         }
     }
@@ -533,6 +573,7 @@ impl InputChange {
             | InputChange::Wheelbuild { old, new } => (Some(old.clone()), Some(new.clone())),
             InputChange::Subdir { old, new }
             | InputChange::ToolchainCheck { old, new }
+            | InputChange::Repair { old, new }
             | InputChange::Env { old, new, .. }
             | InputChange::Axis { old, new, .. }
             | InputChange::Pip { old, new, .. }
@@ -576,6 +617,7 @@ mod tests {
             apt: Cow::Owned(vec![]),
             axes: Pairs::Owned(BTreeMap::from([("python".into(), "3.11".into())])),
             gpu: false,
+            repair: None,
             wheelbuild: "blake3:recipe".into(),
         }
     }
@@ -586,7 +628,7 @@ mod tests {
         // (and update this value) only on purpose.
         assert_eq!(
             inputs().key().0,
-            "a0bf9d371b46642a761a906ceed5d2ff53fcf60047ff4fd38173849067f345d3"
+            "37076f4e553bc597958da1b5030f65d32fd744d94389f99a59b81b46773eb312"
         );
     }
 
@@ -673,6 +715,29 @@ mod tests {
         );
         assert_ne!(new.key(), old.key());
         assert!(old.changes_from(&old).is_empty());
+    }
+
+    #[test]
+    fn repair_and_each_exclude_are_in_the_key() {
+        let off = inputs();
+        let mut on = inputs();
+        let excludes = |e: &[&str]| Cow::Owned(e.iter().map(|s| s.to_string()).collect());
+        on.repair = Some(RepairKey {
+            tool: "auditwheel".into(),
+            exclude: excludes(&["libcudart.so.*"]),
+        });
+        let mut more = on.clone();
+        more.repair.as_mut().unwrap().exclude = excludes(&["libcudart.so.*", "libfoo.so.*"]);
+        assert_ne!(off.key(), on.key());
+        assert_ne!(on.key(), more.key());
+        assert_eq!(
+            more.changes_from(&on)[0].values(),
+            (
+                Some("auditwheel (exclude libcudart.so.*)".into()),
+                Some("auditwheel (exclude libcudart.so.*, libfoo.so.*)".into())
+            )
+        );
+        assert_eq!(on.changes_from(&off)[0].input(), "repair");
     }
 
     /// Every key input is listed once in the module docs' table (the one place a reader

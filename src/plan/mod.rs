@@ -379,6 +379,16 @@ pub(crate) struct TargetJson<'a> {
     /// What the build installs, from the lock: absent when it installs nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvironmentJson<'a>>,
+    /// The manylinux repair of the target's wheels; `null` with `repair = "none"`.
+    pub repair: Option<RepairJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct RepairJson<'a> {
+    pub tool: &'static str,
+    /// SONAME globs never grafted: the accelerator's defaults and the config's.
+    pub exclude: &'a [String],
 }
 
 /// A target's environment in the plan JSON: the image's facts and the pins, as
@@ -442,6 +452,10 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
             status: t.status,
             reason: t.reason.as_ref(),
             output: &t.target.output_subdir,
+            repair: t.target.repair.as_deref().map(|r| RepairJson {
+                tool: "auditwheel",
+                exclude: &r.exclude,
+            }),
             environment: t.env.map(|e| EnvironmentJson {
                 facts: &e.facts.0,
                 pip: e

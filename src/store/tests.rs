@@ -26,6 +26,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             apt: Cow::Owned(vec![]),
             axes: Pairs::Owned(BTreeMap::new()),
             gpu: false,
+            repair: None,
             wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels

@@ -29,6 +29,24 @@ pub(super) fn read_if_elf(
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
+/// The `DT_NEEDED` entries of a 64-bit ELF file: the libraries the loader must find. Empty
+/// for anything else (`object` refuses bad offsets rather than panicking).
+pub(super) fn needed(bytes: &[u8]) -> Vec<String> {
+    use object::read::elf::ElfFile64;
+    let Ok(file) = ElfFile64::<object::Endianness>::parse(bytes) else {
+        return Vec::new();
+    };
+    let Ok(table) = file.elf_section_table().dynamic_table(file.endian(), bytes) else {
+        return Vec::new();
+    };
+    table
+        .iter()
+        .filter(|d| d.tag == object::elf::DT_NEEDED)
+        .filter_map(|d| table.string(d).ok())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
 /// The sections whose size or data differ between ELF files `a` and `b`, by name, in name
 /// order: `.name` in both but different, `-.name` only in `a`, `+.name` only in `b`. Empty
 /// when only headers or padding differ; `None` when either is not a readable ELF file.

@@ -103,3 +103,30 @@ pub(super) fn compile(dir: &Path, name: &str, source: &str) -> Vec<u8> {
     assert!(status.success(), "cc failed: {status}");
     std::fs::read(dir.join("lib.o")).unwrap()
 }
+
+/// A shared library built by the machine's C compiler from `source`, linking `libs`
+/// (stub libraries of those SONAMEs built alongside, as a real runtime would be).
+pub(super) fn shared_library(dir: &Path, source: &str, sonames: &[&str]) -> Vec<u8> {
+    let mut args: Vec<String> = vec!["-shared".into(), "-fPIC".into(), "-o".into()];
+    args.push("ext.so".into());
+    args.push("ext.c".into());
+    std::fs::write(dir.join("ext.c"), source).unwrap();
+    for soname in sonames {
+        std::fs::write(dir.join("stub.c"), "int stub(void) { return 0; }\n").unwrap();
+        let status = Command::new("cc")
+            .current_dir(dir)
+            .args(["-shared", "-fPIC", "-o", soname, "stub.c"])
+            .arg(format!("-Wl,-soname,{soname}"))
+            .status()
+            .expect("running cc");
+        assert!(status.success());
+        args.push(format!("./{soname}"));
+    }
+    let status = Command::new("cc")
+        .current_dir(dir)
+        .args(&args)
+        .status()
+        .expect("running cc");
+    assert!(status.success(), "cc failed: {status}");
+    std::fs::read(dir.join("ext.so")).unwrap()
+}

@@ -7,7 +7,7 @@
 //!
 //! One concern per module: [`WheelName`] parsing (`name`), fitting a cell's Python and platform
 //! (`tags`), RECORD parsing and hashing (`record`), checking a wheel's zip (`archive`),
-//! whether a wheel carries GPU code (`gpu`),
+//! whether a wheel carries GPU code (`gpu`), what a manylinux repair grafted (`repair`),
 //! extracting a build's output (`extract`), and comparing two wheels (`diff`, with `elf` for
 //! the sections of changed shared libraries).
 
@@ -21,6 +21,7 @@ mod fixtures;
 mod gpu;
 mod name;
 mod record;
+pub mod repair;
 mod tags;
 
 pub(crate) use archive::check_wheel;

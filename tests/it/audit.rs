@@ -30,7 +30,8 @@ fn setup(extra: &str) -> Option<Setup> {
     repo.annotated_tag("v1.0", "one");
     repo.commit("f", "2", "two");
     let config = format!(
-        r#"{extra}[matrix]
+        r#"repair = "none"
+{extra}[matrix]
 python = ["3.11"]
 
 [image]
@@ -79,13 +80,13 @@ fn without_a_lock_nothing_is_pinned() {
 
     8 finding(s):
       [lock-missing] wheelbuild.lock: no lockfile: nothing is pinned; run `wheelbuild lock`
-      [unpinned] [REGISTRY]/wb/base:v1: not pinned to a digest for linux/amd64 (wheelbuild.toml:5:12)
-      [unpinned] [REPO] @ main: not pinned to a commit (wheelbuild.toml:10:7)
-      [unpinned] [REPO] @ v1.0: not pinned to a commit (wheelbuild.toml:15:7)
-      [unpinned] [REPO] @ [SHORT]: not pinned to a commit (wheelbuild.toml:20:7)
-      [unpinned] build requirements of project `tracking`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:10:7)
-      [unpinned] build requirements of project `released`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:15:7)
-      [unpinned] build requirements of project `short`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:20:7)
+      [unpinned] [REGISTRY]/wb/base:v1: not pinned to a digest for linux/amd64 (wheelbuild.toml:6:12)
+      [unpinned] [REPO] @ main: not pinned to a commit (wheelbuild.toml:11:7)
+      [unpinned] [REPO] @ v1.0: not pinned to a commit (wheelbuild.toml:16:7)
+      [unpinned] [REPO] @ [SHORT]: not pinned to a commit (wheelbuild.toml:21:7)
+      [unpinned] build requirements of project `tracking`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:11:7)
+      [unpinned] build requirements of project `released`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:16:7)
+      [unpinned] build requirements of project `short`: they are not read in the lock: run `wheelbuild lock` (wheelbuild.toml:21:7)
 
     ----- stderr -----
     ");
@@ -105,8 +106,8 @@ fn reports_branches_short_shas_and_moves_upstream() {
     assert_eq!(
         findings,
         [
-            "  [mutable-ref] [REPO] @ main: `refs/heads/main` is a branch: the pin is [SHORT], but the ref will move (wheelbuild.toml:10:7)",
-            "  [short-sha] [REPO] @ [SHORT]: short SHA in the config; write the full [SHA] (wheelbuild.toml:20:7)",
+            "  [mutable-ref] [REPO] @ main: `refs/heads/main` is a branch: the pin is [SHORT], but the ref will move (wheelbuild.toml:11:7)",
+            "  [short-sha] [REPO] @ [SHORT]: short SHA in the config; write the full [SHA] (wheelbuild.toml:21:7)",
         ],
         "{text}"
     );

@@ -401,3 +401,42 @@ fn a_remote_url_with_a_scheme_or_a_bad_trusted_key_is_refused_with_its_location(
         "{err}"
     );
 }
+
+#[test]
+fn a_repair_exclude_with_a_path_points_at_it() {
+    let p = Project::new(&CONFIG.replace(
+        "ref = \"main\"\n",
+        "ref = \"main\"\nrepair-exclude = [\"libfoo.so.*\", \"/usr/lib/libbar.so.1\"]\n",
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: invalid repair-exclude `/usr/lib/libbar.so.1`
+      --> wheelbuild.toml:12:34
+       |
+    12 | repair-exclude = ["libfoo.so.*", "/usr/lib/libbar.so.1"]
+       |                                  ^^^^^^^^^^^^^^^^^^^^^^
+      hint: an exclude is a SONAME glob such as `libfoo.so.*`, without a path
+    "#);
+}
+
+#[test]
+fn an_unknown_repair_tool_lists_the_known_ones() {
+    let p = Project::new(&format!("repair = \"patchelf\"\n{CONFIG}"));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unknown variant `patchelf`
+     --> wheelbuild.toml:1:10
+      |
+    1 | repair = "patchelf"
+      |          ^^^^^^^^^^
+      hint: expected one of `auditwheel`, `none`
+    "#);
+}

@@ -23,7 +23,7 @@ fn locked() -> Option<(Project, Registry)> {
     let repo = GitRepo::new();
     repo.commit("f", "1", "one");
     let config = format!(
-        "[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n\n[[project]]\nname = \"app\"\ngit = \"{}\"\nref = \"main\"\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{}\"\n\n[[project]]\nname = \"app\"\ngit = \"{}\"\nref = \"main\"\n",
         img.reference,
         repo.file_url()
     );

@@ -194,6 +194,8 @@ pub const CPU_DIR: &str = "py311/cpu/linux_x86_64";
 pub fn config(image: &str, test: &str, extra: &str, projects: &[String]) -> String {
     format!(
         r#"env = {{ WB_TEST = "{test}" }}
+# Repair tests opt in per project (`repair = "auditwheel"`).
+repair = "none"
 
 [matrix]
 python = ["3.11"]
@@ -223,7 +225,7 @@ pub fn accel_config(
         .map(|c| format!("toolchain-check = {}\n", wheelbuild::lock::quote(c)))
         .unwrap_or_default();
     format!(
-        "env = {{ WB_TEST = \"{test}\" }}\n\n[matrix]\npython = [\"3.11\"]\ncuda = [\"{variant}\"]\n\n\
+        "env = {{ WB_TEST = \"{test}\" }}\nrepair = \"none\"\n\n[matrix]\npython = [\"3.11\"]\ncuda = [\"{variant}\"]\n\n\
          [image]\ntemplate = \"{image}\"\n{check}\n[build]\nuid = 1234\ngid = 1234\n{}",
         projects.concat()
     )
@@ -267,15 +269,22 @@ pub fn new_project(base: &BaseImage, config: &str) -> Project {
     Project::new(config).name(base.addr(), "REGISTRY")
 }
 
-/// A minimal pure-Python setuptools project `dist` (module `<dist>_mod`), committed and
-/// tagged `v0.1.0`. `setup_py` replaces the default `setup.py`.
-pub fn pure_repo(dist: &str, setup_py: Option<&str>) -> GitRepo {
+/// A new repository whose first commit is a setuptools `pyproject.toml` (`setuptools>=61`,
+/// `wheel`: what the base images have).
+pub fn setuptools_repo() -> GitRepo {
     let repo = GitRepo::new();
     repo.commit(
         "pyproject.toml",
         "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n",
         "pyproject",
     );
+    repo
+}
+
+/// A minimal pure-Python setuptools project `dist` (module `<dist>_mod`), committed and
+/// tagged `v0.1.0`. `setup_py` replaces the default `setup.py`.
+pub fn pure_repo(dist: &str, setup_py: Option<&str>) -> GitRepo {
+    let repo = setuptools_repo();
     repo.commit(
         &format!("{dist}_mod.py"),
         &format!("NAME = {dist:?}\n"),

@@ -150,7 +150,7 @@ fn render(m: &Model, s: Style) -> String {
         }
     };
     let mut out = comment("generated for a property test");
-    out += "[matrix]\n";
+    out += "repair = \"none\"\n[matrix]\n";
     out += &format!(
         "python{eq}{}\n",
         list(&m.python.iter().map(|s| s.to_string()).collect::<Vec<_>>())

@@ -11,7 +11,9 @@ use crate::support::{free_port, require_all, tempdir};
 
 /// A config whose projects are `(name, git, ref)` over one image.
 fn config(image: &str, projects: &[(&str, &str, Option<&str>)]) -> String {
-    let mut s = format!("[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{image}\"\n");
+    let mut s = format!(
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{image}\"\n"
+    );
     for (name, git, reference) in projects {
         s += &format!("\n[[project]]\nname = \"{name}\"\ngit = \"{git}\"\n");
         if let Some(r) = reference {
@@ -201,9 +203,9 @@ fn missing_refs_and_shas_are_user_errors_with_suggestions() {
 
     ----- stderr -----
     error: git `[REPO]` at `mian`: ref `mian` not found in [REPO]
-      --> wheelbuild.toml:10:7
+      --> wheelbuild.toml:11:7
        |
-    10 | ref = "mian"
+    11 | ref = "mian"
        |       ^^^^^^
       hint: did you mean `main`?
     "#);
@@ -304,7 +306,7 @@ fn a_silent_git_server_hits_the_request_deadline() {
     let addr = silent.local_addr().unwrap().to_string();
     let url = format!("git://{addr}/x");
     let p = Project::new(&format!(
-        "[network]\nrequest-timeout = 2\n\n{}",
+        "{}\n[network]\nrequest-timeout = 2\n",
         config(&image, &[("app", &url, Some("main"))])
     ))
     .name(&addr, "SILENT");

@@ -20,7 +20,7 @@ use crate::support::{self, require_all};
 fn config(images: &[(&str, &str)], repo: &GitRepo) -> String {
     let values: Vec<String> = (0..images.len()).map(|i| format!("\"{i}\"")).collect();
     let mut s = format!(
-        "[matrix]\npython = [\"3.11\"]\naxes = {{ img = [{}] }}\n\n[image]\n",
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\naxes = {{ img = [{}] }}\n\n[image]\n",
         values.join(", ")
     );
     for (i, (reference, platform)) in images.iter().enumerate() {
@@ -346,10 +346,10 @@ fn missing_tag_wrong_platform_and_missing_platform_are_user_errors() {
 
     ----- stderr -----
     error: image `[REGISTRY]/wb/arm:nope` (linux/amd64): not found in registry [REGISTRY]
-     --> wheelbuild.toml:9:7
-      |
-    9 | ref = "[REGISTRY]/wb/arm:nope"
-      |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      --> wheelbuild.toml:10:7
+       |
+    10 | ref = "[REGISTRY]/wb/arm:nope"
+       |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
       hint: check that the tag exists (`skopeo list-tags docker://[REGISTRY]/wb/arm`) and that the config's image template expands to it
     "#);
 
@@ -560,9 +560,9 @@ fn plain_http_beyond_loopback_needs_insecure() {
     );
 
     let config_text = format!(
-        "[registries.\"{}\"]\ninsecure = true\n\n{}",
-        remote.addr,
-        p.read("wheelbuild.toml")
+        "{}\n[registries.\"{}\"]\ninsecure = true\n",
+        p.read("wheelbuild.toml"),
+        remote.addr
     );
     p.write("wheelbuild.toml", &config_text);
     let out = p.run(&["lock"]);
@@ -860,7 +860,7 @@ fn a_trickling_registry_hits_the_request_deadline() {
     });
     let p = fake_project(&f);
     let config = format!(
-        "[network]\nrequest-timeout = 2\n\n{}",
+        "{}\n[network]\nrequest-timeout = 2\n",
         p.read("wheelbuild.toml")
     );
     p.write("wheelbuild.toml", &config);

@@ -17,5 +17,6 @@ mod lock_git;
 mod lock_registry;
 mod plan;
 mod remote;
+mod repair;
 mod schemas;
 mod support;

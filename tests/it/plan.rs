@@ -45,7 +45,8 @@ fn setup() -> Option<Setup> {
     let other = GitRepo::new();
     other.commit("setup.py", "other", "one");
     let config = format!(
-        r#"[matrix]
+        r#"repair = "none"
+[matrix]
 python = ["3.10", "3.11"]
 
 [image]
