@@ -59,7 +59,7 @@ impl IndexError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             IndexError::Overlap { .. } => format!(
-                "`{INDEX_DIR}/` of the output directory belongs to the index: change `output.layout` so that no directory starts with `{INDEX_DIR}/`, or set `[output] index = false`"
+                "`{INDEX_DIR}/` of the output directory belongs to the index: change `output.layout` so that no target's directory starts with `{INDEX_DIR}/`"
             ),
             IndexError::Io { .. } => {
                 "check that the output directory (`[output] dir`) exists and is writable by this user".into()

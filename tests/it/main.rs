@@ -18,4 +18,5 @@ mod lock_registry;
 mod plan;
 mod remote;
 mod schemas;
+mod simple_index;
 mod support;
