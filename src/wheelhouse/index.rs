@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{STAMP_SUFFIX, Stamp, Wheelhouse, mtime_ns};
+use super::{STAMP_SUFFIX, Stamp, Wheelhouse};
 use crate::accel::Accel;
 use crate::config::Target;
 use crate::wheel::{WheelName, normalize_name};
@@ -267,44 +267,61 @@ struct Scanned {
     left_out: Vec<LeftOut>,
 }
 
-/// Read the stamps of the wheels in `subdir` (owned by the targets `owners`).
+/// Read the stamps of the wheels in `subdir` (owned by the targets `owners`). Files are
+/// opened relative to the directory (no path walk per file): a wheelhouse of a thousand
+/// cells is a thousand directories of a wheel or two.
 fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scanned, IndexError> {
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
     let dir = out.join(subdir);
+    let err = |e: rustix::io::Errno| IndexError::Io {
+        what: "reading the wheelhouse directory",
+        path: dir.clone(),
+        source: e.into(),
+    };
     let mut scanned = Scanned {
         listed: Vec::new(),
         left_out: Vec::new(),
     };
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(scanned),
-        Err(e) => return Err(IndexError::io("reading the wheelhouse directory", &dir)(e)),
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(&dir, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(scanned),
+        Err(e) => return Err(err(e)),
     };
+    let mut listing = Dir::new(fd).map_err(err)?;
     let mut wheels = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(IndexError::io("reading the wheelhouse directory", &dir))?;
-        if let Some(name) = entry.file_name().to_str().filter(|n| n.ends_with(".whl")) {
+    for entry in &mut listing {
+        let entry = entry.map_err(err)?;
+        if matches!(entry.file_type(), FileType::Directory) {
+            continue;
+        }
+        if let Ok(name) = entry.file_name().to_str()
+            && name.ends_with(".whl")
+        {
             wheels.push(name.to_string());
         }
     }
     wheels.sort();
+    let dirfd = listing.fd().map_err(err)?;
     for name in wheels {
-        let path = dir.join(&name);
         let leave_out = |reason| LeftOut {
-            wheel: path.clone(),
+            wheel: dir.join(&name),
             reason,
         };
         // Gone since the listing, or not a file: nothing to list.
-        let Some(meta) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) else {
-            continue;
+        let stat = match rustix::fs::statat(dirfd, name.as_str(), AtFlags::empty()) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
+            _ => continue,
         };
-        let stamp: Option<Stamp> = std::fs::read(dir.join(format!("{name}{STAMP_SUFFIX}")))
-            .ok()
+        let stamp: Option<Stamp> = read_at(dirfd, &format!("{name}{STAMP_SUFFIX}"))
             .and_then(|b| serde_json::from_slice(&b).ok());
         let Some(stamp) = stamp.filter(|s| is_hex_sha256(&s.sha256)) else {
             scanned.left_out.push(leave_out(Reason::NoStamp));
             continue;
         };
-        if stamp.size != meta.len() || stamp.mtime_ns != mtime_ns(&meta) {
+        let mtime = u128::try_from(stat.st_mtime).unwrap_or(0) * 1_000_000_000
+            + u128::try_from(stat.st_mtime_nsec).unwrap_or(0);
+        if stamp.size != stat.st_size as u64 || stamp.mtime_ns != mtime {
             scanned.left_out.push(leave_out(Reason::Changed));
             continue;
         }
@@ -336,6 +353,32 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
         ));
     }
     Ok(scanned)
+}
+
+/// The bytes of the file `name` in the directory `dirfd`; `None` when it cannot be read.
+/// A stamp is small: one read usually takes all of it.
+fn read_at(dirfd: rustix::fd::BorrowedFd<'_>, name: &str) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let flags =
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOFOLLOW;
+    let fd = rustix::fs::openat(dirfd, name, flags, rustix::fs::Mode::empty()).ok()?;
+    let mut file = std::fs::File::from(fd);
+    let mut buf = [0u8; 4096];
+    let mut bytes = Vec::new();
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Some(bytes),
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                // A short read of a regular file is its end.
+                if n < buf.len() {
+                    return Some(bytes);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 fn is_hex_sha256(s: &str) -> bool {
@@ -457,8 +500,9 @@ pub(crate) fn project_json(project: &str, files: &[File]) -> Vec<u8> {
         sha256: &'a str,
     }
     let mut versions: Vec<&str> = files.iter().map(|f| f.version.as_str()).collect();
-    versions.sort_by(|a, b| version_order(a, b));
+    versions.sort_unstable();
     versions.dedup();
+    versions.sort_by_cached_key(|v| version_key(v));
     json_page(&Project {
         meta: META,
         name: project,
@@ -475,22 +519,25 @@ pub(crate) fn project_json(project: &str, files: &[File]) -> Vec<u8> {
     })
 }
 
-/// A total, deterministic order that sorts release numbers numerically (`0.9` < `0.10`);
-/// not all of PEP 440, which the index does not need: `versions` is a set.
-fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |v: &'_ str| -> Vec<(u64, String)> {
-        v.split(['.', '+', '!', '-', '_'])
-            .map(|p| match p.parse::<u64>() {
-                Ok(n) => (n, String::new()),
-                Err(_) => (u64::MAX, p.to_string()),
-            })
-            .collect()
-    };
-    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+/// A sort key that orders release numbers numerically (`0.9` < `0.10`), then by the text:
+/// total and deterministic, not all of PEP 440, which the index does not need
+/// (`versions` is a set).
+fn version_key(v: &str) -> (Vec<(u64, &str)>, &str) {
+    let parts = v
+        .split(['.', '+', '!', '-', '_'])
+        .map(|p| match p.parse::<u64>() {
+            Ok(n) => (n, ""),
+            Err(_) => (u64::MAX, p),
+        })
+        .collect();
+    (parts, v)
 }
 
 /// Escape text for HTML content and double- or single-quoted attributes.
 pub(crate) fn html_escape(s: &str) -> String {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
