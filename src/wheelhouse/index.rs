@@ -320,7 +320,7 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
             continue;
         };
         let mtime = u128::try_from(stat.st_mtime).unwrap_or(0) * 1_000_000_000
-            + u128::try_from(stat.st_mtime_nsec).unwrap_or(0);
+            + u128::from(stat.st_mtime_nsec);
         if stamp.size != stat.st_size as u64 || stamp.mtime_ns != mtime {
             scanned.left_out.push(leave_out(Reason::Changed));
             continue;
