@@ -95,10 +95,7 @@ fn index_bench() {
     for t in plan.to_build() {
         let staging = store.stage().unwrap();
         let (_, n) = t.target.cell.values.iter().find(|(a, _)| a == "n").unwrap();
-        let wheel = format!(
-            "{}-1.0.{n}-py3-none-any.whl",
-            cfg.project_of(&t.target).name
-        );
+        let wheel = format!("{}-1.0.{n}-py3-none-any.whl", cfg.project_of(t.target).name);
         let bytes = format!("the wheel of {}", t.id());
         std::fs::write(staging.wheels_dir().join(&wheel), &bytes).unwrap();
         let record = wheelbuild::store::BuildRecord {
