@@ -9,6 +9,7 @@ use crate::plan::PlanError;
 use crate::remote::RemoteError;
 use crate::resolve::ResolveError;
 use crate::store::StoreError;
+use crate::wheelhouse::index::IndexError;
 
 /// Process exit codes. Documented in the README; scripts rely on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub enum Error {
     Access(#[from] AccessError),
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
 }
 
 impl From<PlanError> for Error {
@@ -70,6 +73,7 @@ impl Error {
             Error::Docker(e) => e.hint(),
             Error::Access(e) => Some(e.hint()),
             Error::Remote(e) => e.hint(),
+            Error::Index(e) => e.hint(),
         }
     }
 
@@ -78,7 +82,11 @@ impl Error {
             Error::Config(e) => e.location(),
             Error::Lock(e) => e.location(),
             Error::Resolve(e) => e.location(),
-            Error::Store(_) | Error::Docker(_) | Error::Access(_) | Error::Remote(_) => None,
+            Error::Store(_)
+            | Error::Docker(_)
+            | Error::Access(_)
+            | Error::Remote(_)
+            | Error::Index(_) => None,
         }
     }
 
@@ -98,6 +106,8 @@ impl Error {
             Error::Remote(e) if e.is_user_error() => Exit::UserError,
             // A refused entry is the remote's fault, like one that cannot be reached.
             Error::Remote(_) => Exit::Unavailable,
+            Error::Index(IndexError::Overlap { .. }) => Exit::UserError,
+            Error::Index(IndexError::Io { .. }) => Exit::Unavailable,
         }
     }
 

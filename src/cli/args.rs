@@ -78,6 +78,9 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Remove store entries and environment images no target of the config uses.
     Gc(GcArgs),
+    /// Write the simple package index of each accelerator variant over the wheelhouse
+    /// (`<output.dir>/index/<accel>/simple/`, for `pip install --index-url`).
+    Index,
     /// Push store entries to the remote cache (signed with `[remote] sign-with`).
     Push(TargetsArgs),
     /// Pull entries a trusted key signed from the remote cache into the store.

@@ -57,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => commands::build::build(&cli.global, &global, args, &printer),
         Command::Verify(args) => commands::verify::verify(&cli.global, &global, args, &printer),
         Command::Gc(args) => commands::gc::gc(&cli.global, &global, args, &printer),
+        Command::Index => commands::index::index(&cli.global, &printer),
         Command::Push(args) => commands::remote::push(&cli.global, &global, args, &printer),
         Command::Pull(args) => commands::remote::pull(&cli.global, &global, args, &printer),
         Command::Key(command) => commands::remote::key(command, &printer),

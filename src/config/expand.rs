@@ -165,6 +165,7 @@ impl Validator<'_> {
                 channel: self.channel(&f.cache.channel)?,
             },
             output_dir: root.join(&f.output.dir),
+            output_index: f.output.index,
             store_dir: root.join(&f.store.dir),
             build: BuildOptions {
                 uid: f.build.uid,

@@ -171,6 +171,8 @@ pub(crate) struct Settings {
     pub cache: CacheSettings,
     /// The wheelhouse.
     pub output_dir: PathBuf,
+    /// `[output] index`: regenerate the simple index per variant after each `build`.
+    pub output_index: bool,
     pub store_dir: PathBuf,
     pub build: BuildOptions,
     pub network: NetworkTimeouts,

@@ -294,6 +294,11 @@ pub(crate) struct OutputTable {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub layout: Option<Spanned<String>>,
+    /// Keep a PEP 503 / PEP 691 simple index per accelerator variant in
+    /// `<dir>/index/<accel>/simple/` (`cpu`, `cu118`, `rocm5.2`), regenerated after each
+    /// `build`, for `pip install --index-url`. `wheelbuild index` writes it at any time.
+    #[serde(default)]
+    pub index: bool,
 }
 
 impl Default for OutputTable {
@@ -301,6 +306,7 @@ impl Default for OutputTable {
         OutputTable {
             dir: default_output_dir(),
             layout: None,
+            index: false,
         }
     }
 }

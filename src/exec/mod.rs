@@ -375,10 +375,7 @@ impl<'a> Run<'a> {
                 on_wait: None,
             },
             reporter,
-            wheelhouse: Wheelhouse::new(
-                &settings.output_dir,
-                &store.root().join("wheelhouse.lock"),
-            ),
+            wheelhouse: Wheelhouse::new(&settings.output_dir, &crate::wheelhouse::lock_path(store)),
             images: Mutex::default(),
             envs: Mutex::default(),
             stop: AtomicBool::new(false),

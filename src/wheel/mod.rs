@@ -30,6 +30,7 @@ pub use error::WheelError;
 pub use extract::extract_wheels;
 pub(crate) use gpu::{Family as GpuFamily, gpu_evidence};
 pub use name::WheelName;
+pub(crate) use name::normalize as normalize_name;
 pub use record::{RecordError, RecordRow, parse as parse_record};
 
 /// An untrusted name made safe to print: control and bidirectional-formatting characters

@@ -142,7 +142,7 @@ fn split_tags(kind: &str, set: &str) -> Result<Vec<String>, String> {
 }
 
 /// PEP 503 normalization of a distribution name: lowercase, each run of `-`, `_`, `.` → `-`.
-pub(super) fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_run = false;
     for c in name.chars() {

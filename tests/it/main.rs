@@ -19,4 +19,5 @@ mod plan;
 mod remote;
 mod repair;
 mod schemas;
+mod simple_index;
 mod support;

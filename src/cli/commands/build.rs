@@ -87,6 +87,11 @@ pub(crate) fn build(
     let infrastructure = failed
         .iter()
         .any(|r| matches!(&r.outcome, Outcome::Failed { error, .. } if error.is_infrastructure()));
+    // After every placement, whatever was built: the index always matches the wheelhouse.
+    if project.config.settings.output_index {
+        let report = super::index::regenerate(&project)?;
+        super::index::report_to(printer, &report, &project);
+    }
     let not_pushed = reports.iter().filter(|r| r.not_pushed.is_some()).count();
     if not_pushed > 0 {
         printer.note(&format!(

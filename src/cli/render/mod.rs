@@ -3,5 +3,6 @@
 
 pub(crate) mod audit;
 pub(crate) mod build;
+pub(crate) mod index;
 pub(crate) mod plan;
 pub(crate) mod verify;

@@ -14,6 +14,11 @@
 //!
 //! Wheels are copied from the store through [`Store::copy_wheel`], which checks each
 //! one's digest: a damaged store entry is reported, never placed.
+//!
+//! `index` lays a PEP 503 / PEP 691 simple repository over the wheelhouse, one per
+//! accelerator variant, from the stamps.
+
+pub(crate) mod index;
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +75,12 @@ struct Stamp {
     record: PathBuf,
 }
 
+/// The wheelhouse lock of the wheelhouse fed from `store`: one per store, so that every
+/// run on a store (placing, indexing) takes the same one.
+pub(crate) fn lock_path(store: &Store) -> PathBuf {
+    store.root().join("wheelhouse.lock")
+}
+
 pub struct Wheelhouse {
     dir: PathBuf,
     /// Held while placing, so that two targets (or two runs) never interleave their
@@ -85,6 +96,11 @@ impl Wheelhouse {
         }
     }
 
+    /// Block until this process is the only one writing to the wheelhouse.
+    fn lock(&self) -> std::io::Result<FileLock> {
+        FileLock::acquire(&self.lock)
+    }
+
     /// Put the wheels of `record` (target `target`, sub-directory `subdir`) into the
     /// wheelhouse; remove what the target's earlier builds left there.
     pub fn place(
@@ -98,7 +114,7 @@ impl Wheelhouse {
             let what = what.to_string();
             move |source| PlaceError::Io { what, source }
         };
-        let _guard = FileLock::acquire(&self.lock).map_err(io("locking the wheelhouse"))?;
+        let _guard = self.lock().map_err(io("locking the wheelhouse"))?;
         let dir = self.dir.join(subdir);
         let mut placed = Placed::default();
         let stamps = read_stamps(&dir).map_err(io("reading the wheelhouse"))?;
