@@ -137,23 +137,41 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
         )
     };
     // Pair each new environment with the old one of the same identity, or else with an
-    // unpaired old one that differs only in its build requirements.
+    // unpaired old one that differs only in its build requirements, or else in one of its
+    // request lists (a `pip` entry added by hand, or by `repair`), so that what changed
+    // shows as updates rather than as one environment removed and another added.
     let mut unpaired: Vec<&LockedEnvironment> = old
         .environments
         .iter()
         .filter(|o| !new.environments.iter().any(|n| n.matches_entry(o)))
         .collect();
-    let mut pairs = Vec::new();
-    for n in &new.environments {
-        let o = old
-            .environments
-            .iter()
-            .find(|o| o.matches_entry(n))
-            .or_else(|| {
-                let i = unpaired.iter().position(|o| id(o) == id(n))?;
-                Some(unpaired.remove(i))
-            });
-        pairs.push((o, n));
+    let same_but_pip = |o: &LockedEnvironment, n: &LockedEnvironment| {
+        (&o.image, &o.platform, &o.apt, &o.build) == (&n.image, &n.platform, &n.apt, &n.build)
+    };
+    let same_but_apt = |o: &LockedEnvironment, n: &LockedEnvironment| {
+        (&o.image, &o.platform, &o.pip, &o.build) == (&n.image, &n.platform, &n.pip, &n.build)
+    };
+    let mut pairs: Vec<(Option<&LockedEnvironment>, &LockedEnvironment)> = new
+        .environments
+        .iter()
+        .map(|n| {
+            let o = old
+                .environments
+                .iter()
+                .find(|o| o.matches_entry(n))
+                .or_else(|| {
+                    let i = unpaired.iter().position(|o| id(o) == id(n))?;
+                    Some(unpaired.remove(i))
+                });
+            (o, n)
+        })
+        .collect();
+    for similar in [same_but_pip, same_but_apt] {
+        for (o, n) in pairs.iter_mut().filter(|(o, _)| o.is_none()) {
+            if let Some(i) = unpaired.iter().position(|u| similar(u, n)) {
+                *o = Some(unpaired.remove(i));
+            }
+        }
     }
     for (o, n) in pairs {
         let Some(o) = o else {
@@ -163,12 +181,22 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             });
             continue;
         };
-        if o.build != n.build {
-            changes.push(Change::Updated {
-                what: format!("build requirements ({})", n.image),
-                old: o.build.join(", "),
-                new: n.build.join(", "),
-            });
+        for (what, old_list, new_list) in [
+            ("build requirements", &o.build, &n.build),
+            ("pip requests", &o.pip, &n.pip),
+            ("apt requests", &o.apt, &n.apt),
+        ] {
+            if old_list != new_list {
+                let shown = |l: &[String]| match l {
+                    [] => "(none)".to_string(),
+                    l => l.join(", "),
+                };
+                changes.push(Change::Updated {
+                    what: format!("{what} ({})", n.image),
+                    old: shown(old_list),
+                    new: shown(new_list),
+                });
+            }
         }
         // (A new environment is one line: its packages are in the file, and `audit`
         // lists them.)

@@ -628,3 +628,44 @@ fn a_build_requirement_the_environment_does_not_meet_fails_before_the_build() {
     // Refused before any container: no build log was written.
     assert!(!log_path(&p, &cpu("envtest")).exists());
 }
+
+/// Regression: a `pip` list that changed showed as one environment removed and another
+/// added; it is one environment whose requests and packages changed.
+#[test]
+fn changing_a_pip_request_shows_updates_not_a_new_environment() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let Some(server) = PypiServer::start(&[SIX_16, DATEUTIL]) else {
+        return;
+    };
+    let (p, _repo) = project_with_pip(&base, &server, "env-requests", "[\"six==1.16.0\"]", "1");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace(
+            "pip = [\"six==1.16.0\"]",
+            "pip = [\"six==1.16.0\", \"python-dateutil==2.9.0.post0\"]",
+        ),
+    );
+    let out = ok(&p, &["lock"]);
+    let err = stderr(&out);
+    let scope = &base.reference;
+    assert!(
+        err.contains(&format!(
+            "Updating pip requests ({scope}) six==1.16.0 -> python-dateutil==2.9.0.post0, six==1.16.0"
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(
+        err.contains(&format!("Adding pip python-dateutil ({scope}) 2.9.0.post0")),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(
+        !err.contains("Removing environment"),
+        "{}",
+        p.snapshot(&out)
+    );
+}
