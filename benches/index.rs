@@ -113,6 +113,7 @@ fn index_bench() {
             ccache: None,
             facts: Default::default(),
             wheelbuild_version: "bench".into(),
+            provenance: None,
         };
         store.commit(staging, &record).unwrap();
     }

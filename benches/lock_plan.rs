@@ -211,6 +211,7 @@ fn plan_bench() {
             ccache: None,
             facts: Default::default(),
             wheelbuild_version: "bench".into(),
+            provenance: None,
         };
         store.commit(staging, &record).unwrap();
     }

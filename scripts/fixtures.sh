@@ -12,6 +12,8 @@
 #     pypi/packages/                   wheels from PyPI that tests serve with it
 #     pypi/packages.sha256             sha256sum of those wheels
 #     pypi/{venv,packages}.log         pip's logs
+#     intoto/venv/                     venv (host python3) with in-toto-attestation,
+#                                      the independent reader of provenance statements
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -32,6 +34,8 @@
 #   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
 #                           six 1.16.0 + 1.17.0, python-dateutil 2.9.0.post0),
 #                           for tests that start a package index on loopback
+#   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
+#                           tests use to validate the provenance wheelbuild writes
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -43,7 +47,7 @@
 #                           cuda118 + image .../wheelbuild/base:py3.11-cuda11.8,
 #                           rocm52 + image .../wheelbuild/base:py3.11-rocm5.2,
 #                           demo-repos .wheelbuild/demo-repos (in the repo root),
-#                           pypi
+#                           pypi, intoto
 #
 # Environment:
 #   WHEELBUILD_FIXTURES     cache root (default /var/cache/wheelbuild-fixtures)
@@ -80,6 +84,9 @@ PY311_PACKAGES=(
 PYPI_CONSTRAINTS=(
   pypiserver==2.4.2 pip==26.3 packaging==26.4 defusedxml==0.7.1 importlib-resources==7.1.0
 )
+# intoto: the in-toto attestation framework's own Python bindings, pinned.
+INTOTO_CONSTRAINTS=(in-toto-attestation==0.9.3 protobuf==7.36.2)
+
 # Wheels that tests serve from a local pypiserver.
 # auditwheel and what it needs, for the manylinux repair tests.
 PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
@@ -813,6 +820,30 @@ cmd_check_examples() {
   rm -rf "$work"
 }
 
+# --------------------------------------------------------------------------
+# intoto: in-toto-attestation in a venv (validates provenance in tests)
+# --------------------------------------------------------------------------
+cmd_intoto() {
+  local venv="$CACHE/intoto/venv" logf="$CACHE/intoto/venv.log" want
+  mkdir -p "$CACHE/intoto"
+  want="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])') ${INTOTO_CONSTRAINTS[*]}"
+  if [[ -s $venv/.stamp && $(cat "$venv/.stamp") == "$want" ]] &&
+    "$venv/bin/python" -c 'import in_toto_attestation.v1.statement' 2>/dev/null; then
+    log "intoto venv cached: $venv"
+    return
+  fi
+  rm -rf "$venv"
+  : >"$logf"
+  "$PYTHON" -m venv "$venv" >>"$logf" 2>&1 ||
+    { tail -n 20 "$logf" >&2; die "$PYTHON -m venv failed (Debian: apt-get install python3-venv)"; }
+  "$venv/bin/python" -m pip install --no-input "${INTOTO_CONSTRAINTS[@]}" >>"$logf" 2>&1 ||
+    { tail -n 30 "$logf" >&2; die "pip install ${INTOTO_CONSTRAINTS[*]} failed (log: $logf)"; }
+  "$venv/bin/python" -c 'import in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2' ||
+    die "in-toto-attestation does not import in $venv"
+  printf '%s\n' "$want" >"$venv/.stamp"
+  log "intoto venv ready: $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')"
+}
+
 cmd_all() {
   cmd_dockerd
   cmd_registry "$REGISTRY_PORT"
@@ -824,6 +855,7 @@ cmd_all() {
   cmd_image rocm52 "$IMAGE_ROCM_REF"
   cmd_demo_repos "$REPO_ROOT/.wheelbuild/demo-repos"
   cmd_pypi
+  cmd_intoto
 }
 
 main() {
@@ -837,6 +869,7 @@ main() {
     oci) cmd_oci "$@" ;;
     demo-repos) cmd_demo_repos "$@" ;;
     pypi) cmd_pypi ;;
+    intoto) cmd_intoto ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

@@ -475,6 +475,12 @@ impl<'a> Run<'a> {
         let built = self.build_into(t, &inputs, &staging, log, false).await?;
         // The log goes with the record.
         let _ = std::fs::copy(log, staging.log_path());
+        let log_sha256 = std::fs::File::open(staging.log_path())
+            .and_then(|mut f| crate::store::copy_hashing(&mut f, &mut std::io::sink()))
+            .ok()
+            .map(|(sha256, _)| sha256);
+        let provenance =
+            crate::store::provenance::Provenance::of(t, &inputs, log_sha256.as_deref());
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
@@ -486,6 +492,7 @@ impl<'a> Run<'a> {
             ccache: built.ccache.clone(),
             facts: built.facts,
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
+            provenance: Some(provenance),
         };
         self.store.commit(staging, &record)?;
         if let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) {

@@ -31,6 +31,7 @@
 mod gc;
 mod index;
 mod presence;
+pub mod provenance;
 mod record;
 
 use std::fs::File;

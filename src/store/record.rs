@@ -52,6 +52,10 @@ pub struct BuildRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
     pub wheelbuild_version: String,
+    /// SLSA v1 provenance of the build: the statement of each wheel says this. Absent
+    /// from records made before provenance existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<super::provenance::Provenance>,
 }
 
 /// The key last built for a target.

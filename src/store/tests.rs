@@ -42,6 +42,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
         ccache: None,
         facts: BTreeMap::new(),
         wheelbuild_version: "test".into(),
+        provenance: None,
     }
 }
 

@@ -30,6 +30,9 @@ use crate::store::{BuildRecord, Damage, Store, StoreError};
 
 const STAMP_SUFFIX: &str = ".wheelbuild.json";
 
+/// Beside each wheel: its in-toto Statement with SLSA v1 provenance.
+pub const PROVENANCE_SUFFIX: &str = ".intoto.json";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
     #[error(transparent)]
@@ -124,7 +127,11 @@ impl Wheelhouse {
                 .iter()
                 .any(|w| dir.join(&w.file) == *wheel_path);
             if stamp.target == target && stamp.key != record.key && !ours {
-                for p in [wheel_path.clone(), stamp_path(wheel_path)] {
+                for p in [
+                    wheel_path.clone(),
+                    stamp_path(wheel_path),
+                    suffixed(wheel_path, PROVENANCE_SUFFIX),
+                ] {
                     match std::fs::remove_file(&p) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -149,6 +156,15 @@ impl Wheelhouse {
                     target: target.to_string(),
                     other: s.target.clone(),
                 });
+            }
+            if let Some(provenance) = &record.provenance {
+                // Rewritten only when its bytes differ (a no-op build reads it, no more).
+                let path = suffixed(&dest, PROVENANCE_SUFFIX);
+                let statement = provenance.statement_json(w);
+                if std::fs::read(&path).ok().as_deref() != Some(statement.as_slice()) {
+                    crate::fsutil::write_atomic(&path, &statement)
+                        .map_err(io("writing a wheel's provenance"))?;
+                }
             }
             let unchanged = matches!((stamp, on_disk), (Some(s), Some((size, mtime)))
                 if s.key == record.key && s.sha256 == w.sha256 && s.size == size && s.mtime_ns == mtime);
@@ -185,8 +201,13 @@ impl Wheelhouse {
 }
 
 fn stamp_path(wheel: &Path) -> PathBuf {
+    suffixed(wheel, STAMP_SUFFIX)
+}
+
+/// `<wheel><suffix>`, a file that goes with the wheel.
+fn suffixed(wheel: &Path, suffix: &str) -> PathBuf {
     let mut name = wheel.as_os_str().to_os_string();
-    name.push(STAMP_SUFFIX);
+    name.push(suffix);
     PathBuf::from(name)
 }
 

@@ -16,6 +16,7 @@ mod keys;
 mod lock_git;
 mod lock_registry;
 mod plan;
+mod provenance;
 mod remote;
 mod repair;
 mod schemas;

@@ -92,6 +92,7 @@ fn record_all_built(p: &Project) {
             ccache: None,
             facts: Default::default(),
             wheelbuild_version: "test".into(),
+            provenance: None,
         };
         store.commit(store.stage().unwrap(), &record).unwrap();
     }
@@ -350,6 +351,7 @@ fn a_missing_store_wheel_is_not_cached() {
             ccache: None,
             facts: Default::default(),
             wheelbuild_version: "test".into(),
+            provenance: None,
         };
         store.commit(staging, &record).unwrap();
     }

@@ -448,3 +448,25 @@ fn copy_sources(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The Python of the `intoto` fixture (in-toto-attestation in a venv). When it is
+/// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
+pub fn intoto_python() -> Option<PathBuf> {
+    let python = fixtures_dir().join("intoto/venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed>")
+        .to_owned();
+    let why = format!(
+        "{} is missing: run `scripts/fixtures.sh intoto`",
+        python.display()
+    );
+    if super::in_ci() {
+        panic!("in-toto-attestation unavailable (test `{test}`): {why}");
+    }
+    eprintln!("SKIP {test}: {why} (would fail under CI=true)");
+    None
+}

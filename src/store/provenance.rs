@@ -1,0 +1,234 @@
+//! SLSA v1 provenance of a build, kept in its record, and the in-toto v1 Statement of each
+//! wheel that the wheelhouse writes beside it (`<wheel>.intoto.json`).
+//!
+//! Everything in it comes from what the build key already covers (the lock's pins, the
+//! expanded config) plus the wheels' and the log's digests: nothing is timed, so two
+//! builds of one key state the same thing.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::WheelRecord;
+use crate::plan::PlannedTarget;
+use crate::plan::key::KeyInputs;
+
+/// Versioned: a change of what the parameters mean is a new URI.
+pub const BUILD_TYPE: &str = "https://wheelbuild.dev/provenance/wheel/v1";
+pub const BUILDER_ID: &str = "https://wheelbuild.dev/builder/v1";
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+
+/// The SLSA v1 provenance predicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    pub build_definition: BuildDefinition,
+    pub run_details: RunDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildDefinition {
+    pub build_type: String,
+    /// What the config asked for: the target, its cell and its build command.
+    pub external_parameters: BTreeMap<String, serde_json::Value>,
+    /// What wheelbuild adds: the build environment's variables (key inputs only), the
+    /// repair and the build recipe's fingerprint.
+    pub internal_parameters: BTreeMap<String, serde_json::Value>,
+    /// The base image, the source commit, and every pinned package.
+    pub resolved_dependencies: Vec<ResourceDescriptor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetails {
+    pub builder: Builder,
+    pub metadata: Metadata,
+    pub byproducts: Vec<ResourceDescriptor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Builder {
+    pub id: String,
+    pub version: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// The build key.
+    pub invocation_id: String,
+}
+
+/// An in-toto ResourceDescriptor: at least one of `uri`, `name`, `digest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceDescriptor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digest: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An in-toto v1 Statement about one wheel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement<'a> {
+    #[serde(rename = "_type")]
+    pub statement_type: &'a str,
+    pub subject: Vec<ResourceDescriptor>,
+    #[serde(rename = "predicateType")]
+    pub predicate_type: &'a str,
+    pub predicate: &'a Provenance,
+}
+
+fn descriptor(
+    uri: Option<String>,
+    name: Option<String>,
+    digest: &[(&str, &str)],
+) -> ResourceDescriptor {
+    ResourceDescriptor {
+        uri,
+        name,
+        digest: digest
+            .iter()
+            .map(|(a, d)| (a.to_string(), d.to_string()))
+            .collect(),
+        annotations: BTreeMap::new(),
+    }
+}
+
+impl Provenance {
+    /// The provenance of building `t` with `inputs`; `log_sha256` is the build log's.
+    pub(crate) fn of(
+        t: &PlannedTarget<'_>,
+        inputs: &KeyInputs<'_>,
+        log_sha256: Option<&str>,
+    ) -> Provenance {
+        use serde_json::json;
+        let mut external = BTreeMap::new();
+        external.insert("target".into(), json!(t.target.id));
+        external.insert("project".into(), json!(t.project.name));
+        external.insert("axes".into(), json!(inputs.axes.to_map()));
+        external.insert("build".into(), json!(t.target.build));
+        external.insert(
+            "source".into(),
+            json!({ "url": t.git.url, "ref": t.git.reference, "subdir": t.project.subdir }),
+        );
+        external.insert(
+            "image".into(),
+            json!({ "reference": t.image.reference, "platform": t.image.platform }),
+        );
+        let mut internal = BTreeMap::new();
+        internal.insert("env".into(), json!(inputs.env.to_map()));
+        internal.insert("toolchainCheck".into(), json!(inputs.toolchain_check));
+        internal.insert("gpu".into(), json!(inputs.gpu));
+        internal.insert(
+            "repair".into(),
+            json!(
+                inputs
+                    .repair
+                    .as_ref()
+                    .map(|r| json!({ "tool": r.tool, "exclude": r.exclude }))
+            ),
+        );
+        internal.insert("recipe".into(), json!(inputs.wheelbuild));
+
+        let sha = |d: &str| d.strip_prefix("sha256:").unwrap_or(d).to_string();
+        let mut deps = vec![descriptor(
+            Some(format!(
+                "oci://{}@{}",
+                t.image.name, t.image.manifest_digest
+            )),
+            Some(t.image.reference.clone()),
+            &[("sha256", &sha(&t.image.manifest_digest))],
+        )];
+        deps.push(descriptor(
+            Some(format!(
+                "git+{}{}",
+                t.git.url,
+                t.git
+                    .reference
+                    .as_deref()
+                    .map(|r| format!("@{r}"))
+                    .unwrap_or_default()
+            )),
+            None,
+            &[("gitCommit", &t.git.commit)],
+        ));
+        if let Some(env) = t.env {
+            for p in &env.packages {
+                deps.push(descriptor(
+                    Some(format!("pkg:pypi/{}@{}", p.name, p.version)),
+                    Some(p.file.clone()),
+                    &[("sha256", &p.sha256)],
+                ));
+            }
+            for d in &env.debs {
+                // apt pins have no digest: the mirror's signed Release file vouches for them.
+                deps.push(descriptor(
+                    Some(format!("pkg:deb/debian/{}@{}", d.name, d.version)),
+                    None,
+                    &[],
+                ));
+            }
+            for p in &env.from_image {
+                let mut d = descriptor(
+                    Some(format!("pkg:pypi/{}@{}", p.name, p.version)),
+                    None,
+                    &[],
+                );
+                d.annotations
+                    .insert("installedIn".into(), t.image.manifest_digest.clone());
+                deps.push(d);
+            }
+        }
+        let byproducts = log_sha256
+            .map(|s| vec![descriptor(None, Some("build.log".into()), &[("sha256", s)])])
+            .unwrap_or_default();
+        Provenance {
+            build_definition: BuildDefinition {
+                build_type: BUILD_TYPE.into(),
+                external_parameters: external,
+                internal_parameters: internal,
+                resolved_dependencies: deps,
+            },
+            run_details: RunDetails {
+                builder: Builder {
+                    id: BUILDER_ID.into(),
+                    version: BTreeMap::from([(
+                        "wheelbuild".to_string(),
+                        env!("CARGO_PKG_VERSION").to_string(),
+                    )]),
+                },
+                metadata: Metadata {
+                    invocation_id: t.key.0.clone(),
+                },
+                byproducts,
+            },
+        }
+    }
+
+    /// The Statement of `wheel`, as the bytes of `<wheel>.intoto.json` (pretty, one
+    /// trailing newline: stable bytes for stable inputs).
+    pub fn statement_json(&self, wheel: &WheelRecord) -> Vec<u8> {
+        let statement = Statement {
+            statement_type: STATEMENT_TYPE,
+            subject: vec![descriptor(
+                None,
+                Some(wheel.file.clone()),
+                &[("sha256", &wheel.sha256)],
+            )],
+            predicate_type: PREDICATE_TYPE,
+            predicate: self,
+        };
+        let mut out = serde_json::to_vec_pretty(&statement).expect("a statement serializes");
+        out.push(b'\n');
+        out
+    }
+}
