@@ -114,6 +114,7 @@ fn index_bench() {
             facts: Default::default(),
             wheelbuild_version: "bench".into(),
             provenance: None,
+            provenance_signatures: Default::default(),
         };
         store.commit(staging, &record).unwrap();
     }

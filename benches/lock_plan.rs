@@ -212,6 +212,7 @@ fn plan_bench() {
             facts: Default::default(),
             wheelbuild_version: "bench".into(),
             provenance: None,
+            provenance_signatures: Default::default(),
         };
         store.commit(staging, &record).unwrap();
     }

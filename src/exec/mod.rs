@@ -231,6 +231,8 @@ pub struct BuildSettings {
     pub gid: u32,
     /// Network, CA bundle, proxies and package index of every container.
     pub access: access::Access,
+    /// Signs each wheel's provenance (a DSSE envelope): `[remote] sign-with`.
+    pub signer: Option<std::sync::Arc<crate::remote::sign::SecretKey>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
     pub pip_cache: bool,
@@ -481,6 +483,19 @@ impl<'a> Run<'a> {
             .map(|(sha256, _)| sha256);
         let provenance =
             crate::store::provenance::Provenance::of(t, &inputs, log_sha256.as_deref());
+        // Signed here, by the builder: a record pulled elsewhere keeps these.
+        let provenance_signatures = match &self.settings.signer {
+            Some(signer) => built
+                .wheels
+                .iter()
+                .map(|w| {
+                    let statement = provenance.statement_json(w);
+                    let signature = crate::store::provenance::sign(signer, &statement);
+                    (w.file.clone(), vec![signature])
+                })
+                .collect(),
+            None => Default::default(),
+        };
         let record = BuildRecord {
             version: STORE_VERSION,
             key: t.key.clone(),
@@ -492,6 +507,7 @@ impl<'a> Run<'a> {
             ccache: built.ccache.clone(),
             facts: built.facts,
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
+            provenance_signatures,
             provenance: Some(provenance),
         };
         self.store.commit(staging, &record)?;

@@ -116,6 +116,11 @@ impl SecretKey {
         )
     }
 
+    /// The raw ed25519 signature of `payload` (for DSSE envelopes).
+    pub fn sign_raw(&self, payload: &[u8]) -> [u8; 64] {
+        self.key.sign(payload).to_bytes()
+    }
+
     /// `NAME:BASE64` of the signature of `payload`.
     pub fn sign(&self, payload: &[u8]) -> String {
         format!(

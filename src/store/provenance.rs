@@ -14,6 +14,48 @@ use super::WheelRecord;
 use crate::plan::PlannedTarget;
 use crate::plan::key::KeyInputs;
 
+/// DSSE's payload type of an in-toto statement.
+pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// One DSSE signature: the signing key's name and the base64 of its ed25519 signature of
+/// the envelope's PAE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DsseSignature {
+    pub keyid: String,
+    pub sig: String,
+}
+
+/// DSSE's pre-authentication encoding: what is signed, so that the payload type cannot be
+/// swapped under a signature.
+pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Sign a statement (the bytes [`Provenance::statement_json`] gives) for its envelope.
+pub fn sign(signer: &crate::remote::sign::SecretKey, statement: &[u8]) -> DsseSignature {
+    use base64::Engine as _;
+    DsseSignature {
+        keyid: signer.name.clone(),
+        sig: base64::engine::general_purpose::STANDARD
+            .encode(signer.sign_raw(&pae(PAYLOAD_TYPE, statement))),
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "payloadType")]
+    payload_type: &'a str,
+    payload: String,
+    signatures: &'a [DsseSignature],
+}
+
 /// Versioned: a change of what the parameters mean is a new URI.
 pub const BUILD_TYPE: &str = "https://wheelbuild.dev/provenance/wheel/v1";
 pub const BUILDER_ID: &str = "https://wheelbuild.dev/builder/v1";
@@ -212,6 +254,24 @@ impl Provenance {
                 byproducts,
             },
         }
+    }
+
+    /// What `<wheel>.intoto.json` holds: the statement, or with `signatures` the DSSE
+    /// envelope whose payload is the statement.
+    pub fn file_json(&self, wheel: &WheelRecord, signatures: &[DsseSignature]) -> Vec<u8> {
+        use base64::Engine as _;
+        let statement = self.statement_json(wheel);
+        if signatures.is_empty() {
+            return statement;
+        }
+        let envelope = Envelope {
+            payload_type: PAYLOAD_TYPE,
+            payload: base64::engine::general_purpose::STANDARD.encode(&statement),
+            signatures,
+        };
+        let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope serializes");
+        out.push(b'\n');
+        out
     }
 
     /// The Statement of `wheel`, as the bytes of `<wheel>.intoto.json` (pretty, one

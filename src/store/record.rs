@@ -56,6 +56,10 @@ pub struct BuildRecord {
     /// from records made before provenance existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<super::provenance::Provenance>,
+    /// DSSE signatures of each wheel's statement, by wheel file name (with `[remote]
+    /// sign-with`): the builder's, so a pulled record carries them unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance_signatures: BTreeMap<String, Vec<super::provenance::DsseSignature>>,
 }
 
 /// The key last built for a target.

@@ -43,6 +43,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
         facts: BTreeMap::new(),
         wheelbuild_version: "test".into(),
         provenance: None,
+        provenance_signatures: Default::default(),
     }
 }
 

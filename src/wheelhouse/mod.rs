@@ -160,7 +160,11 @@ impl Wheelhouse {
             if let Some(provenance) = &record.provenance {
                 // Rewritten only when its bytes differ (a no-op build reads it, no more).
                 let path = suffixed(&dest, PROVENANCE_SUFFIX);
-                let statement = provenance.statement_json(w);
+                let signatures = record
+                    .provenance_signatures
+                    .get(&w.file)
+                    .map_or(&[][..], Vec::as_slice);
+                let statement = provenance.file_json(w, signatures);
                 if std::fs::read(&path).ok().as_deref() != Some(statement.as_slice()) {
                     crate::fsutil::write_atomic(&path, &statement)
                         .map_err(io("writing a wheel's provenance"))?;

@@ -93,6 +93,7 @@ fn record_all_built(p: &Project) {
             facts: Default::default(),
             wheelbuild_version: "test".into(),
             provenance: None,
+            provenance_signatures: Default::default(),
         };
         store.commit(store.stage().unwrap(), &record).unwrap();
     }
@@ -352,6 +353,7 @@ fn a_missing_store_wheel_is_not_cached() {
             facts: Default::default(),
             wheelbuild_version: "test".into(),
             provenance: None,
+            provenance_signatures: Default::default(),
         };
         store.commit(staging, &record).unwrap();
     }

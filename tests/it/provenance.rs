@@ -133,3 +133,95 @@ fn every_wheel_has_a_provenance_statement_that_in_toto_reads() {
     ok(&p, &["build"]);
     assert_eq!(std::fs::read(&statement_path).unwrap(), text);
 }
+
+/// `openssl pkeyutl -verify` of an ed25519 `signature` of `message` by the raw 32-byte
+/// `public` key: an implementation of ed25519 that is not ours.
+fn openssl_verifies(
+    dir: &std::path::Path,
+    public: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    // SubjectPublicKeyInfo of an Ed25519 key: a fixed prefix, then the key (RFC 8410).
+    let mut der = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.extend_from_slice(public);
+    for (name, bytes) in [
+        ("pub.der", &der[..]),
+        ("msg.bin", message),
+        ("sig.bin", signature),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    std::process::Command::new("openssl")
+        .args([
+            "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "pub.der",
+        ])
+        .args(["-rawin", "-in", "msg.bin", "-sigfile", "sig.bin"])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn with_a_signing_key_the_statement_comes_in_a_dsse_envelope_openssl_verifies() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(python) = intoto_python() else {
+        return;
+    };
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("signedpkg", None);
+    let p = new_project(
+        &base,
+        &format!(
+            "{}\n[remote]\nsign-with = \"ci-1.secret\"\n",
+            config(
+                &base.reference,
+                "provenance-dsse",
+                "",
+                &[project("signedpkg", &repo, "")]
+            )
+        ),
+    );
+    let public = stdout(&ok(&p, &["key", "generate", "ci-1"]))
+        .trim()
+        .to_string();
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    let path = wheelhouse(&p).join("signedpkg-0.1.0-py3-none-any.whl.intoto.json");
+    let envelope: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    let payload = b64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let signature = &envelope["signatures"][0];
+    assert_eq!(signature["keyid"], "ci-1");
+
+    // The payload is the statement, which in-toto reads.
+    let statement = p.file("statement.json");
+    std::fs::write(&statement, &payload).unwrap();
+    let out = validate(&python, &statement);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The signature is over DSSE's PAE of it, by the key `key generate` printed.
+    let key = b64.decode(public.split_once(':').unwrap().1).unwrap();
+    let sig = b64.decode(signature["sig"].as_str().unwrap()).unwrap();
+    let pae = |body: &[u8]| {
+        let mut m = format!("DSSEv1 28 application/vnd.in-toto+json {} ", body.len()).into_bytes();
+        m.extend_from_slice(body);
+        m
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert!(openssl_verifies(dir.path(), &key, &pae(&payload), &sig));
+    let mut altered = payload.clone();
+    altered[10] ^= 1;
+    assert!(!openssl_verifies(dir.path(), &key, &pae(&altered), &sig));
+}

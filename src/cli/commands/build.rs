@@ -206,6 +206,15 @@ pub(super) async fn build_settings(
         network: project.network,
         remote: None,
         push: false,
+        signer: settings
+            .remote
+            .sign_with
+            .as_deref()
+            .map(crate::remote::sign::SecretKey::read)
+            .transpose()
+            .map_err(crate::remote::RemoteError::from)
+            .map_err(crate::Error::from)?
+            .map(std::sync::Arc::new),
     })
 }
 
