@@ -71,6 +71,16 @@ use "$base:py3.11-cuda11.8" wheelhouse/py311/cu118/linux_x86_64 \
   'import hello_cuda as h; print("add", h.add(2, 40), "built against CUDA", h.build_version())'
 use "$base:py3.11-rocm5.2" wheelhouse/py311/rocm5.2/linux_x86_64 \
   'import hello_rocm as h; print("add", h.add(2, 40), "built against HIP", h.build_version(), h.device_status())'
+step "pip installs by name from the CPU variant's index; each wheel has its provenance"
+docker run --rm --network none --user 1000:1000 -e HOME=/tmp -v "$PWD/wheelhouse:/wh:ro" "$base:py3.11-cpu" \
+  bash -ec "cd / && python3 -m venv --system-site-packages /tmp/venv &&
+    /tmp/venv/bin/pip install -q --no-deps --no-cache-dir --index-url file:///wh/index/cpu/simple hello-cext &&
+    /tmp/venv/bin/python -c 'import hello_cext; print(\"from the index:\", hello_cext.add(2, 40))'"
+for f in wheelhouse/py311/*/linux_x86_64/*.intoto.json; do
+  [ -e "$f" ] || continue
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); p = d["predicate"]
+print(d["subject"][0]["name"], "built as", p["runDetails"]["metadata"]["invocationId"][:12], "from", len(p["buildDefinition"]["resolvedDependencies"]), "pinned inputs")' "$f"
+done
 # torch-ext needs the torch it was built against: its environment image has exactly the
 # locked one.
 torch_env=$(docker images --filter "label=org.wheelbuild.target=torch-ext/py3.11-cuda11.8" \

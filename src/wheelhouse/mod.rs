@@ -157,9 +157,9 @@ impl Wheelhouse {
                     other: s.target.clone(),
                 });
             }
+            let path = suffixed(&dest, PROVENANCE_SUFFIX);
             if let Some(provenance) = &record.provenance {
                 // Rewritten only when its bytes differ (a no-op build reads it, no more).
-                let path = suffixed(&dest, PROVENANCE_SUFFIX);
                 let signatures = record
                     .provenance_signatures
                     .get(&w.file)
@@ -168,6 +168,14 @@ impl Wheelhouse {
                 if std::fs::read(&path).ok().as_deref() != Some(statement.as_slice()) {
                     crate::fsutil::write_atomic(&path, &statement)
                         .map_err(io("writing a wheel's provenance"))?;
+                }
+            } else {
+                // A record from before provenance: no statement rather than another
+                // build's.
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("removing a wheel's old provenance")(e)),
                 }
             }
             let unchanged = matches!((stamp, on_disk), (Some(s), Some((size, mtime)))
