@@ -67,7 +67,7 @@ fn index_bench() {
     std::fs::create_dir_all(dir.path()).unwrap();
     let values: Vec<String> = (0..N).map(|i| format!("\"{i}\"")).collect();
     let mut config = format!(
-        "[matrix]\npython = [\"3.11\"]\ncuda = [\"cpu\", \"cuda11.8\", \"rocm5.2\"]\naxes = {{ n = [{}] }}\n\n\
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\ncuda = [\"cpu\", \"cuda11.8\", \"rocm5.2\"]\naxes = {{ n = [{}] }}\n\n\
          [[matrix.exclude]]\ncuda = \"rocm5.2\"\nn = \"{}\"\n\n[[matrix.exclude]]\ncuda = \"rocm5.2\"\nn = \"{}\"\n\n\
          [image]\ntemplate = \"{}\"\n\n[output]\nindex = true\n",
         values.join(", "),
@@ -85,39 +85,11 @@ fn index_bench() {
     run(wheelbuild(dir.path()).arg("lock"));
 
     // Record every target as built, as `build` would: one wheel each.
-    let cfg = wheelbuild::config::Config::load(&dir.path().join("wheelbuild.toml")).unwrap();
-    let lock = wheelbuild::lock::Lockfile::read(&dir.path().join("wheelbuild.lock"))
-        .unwrap()
-        .unwrap();
-    let store = wheelbuild::store::Store::new(&dir.path().join(".wheelbuild/store"));
-    let plan = wheelbuild::plan::Plan::new(&cfg, &lock, &store).unwrap();
-    assert_eq!(plan.targets.len(), 1000);
-    for t in plan.to_build() {
-        let staging = store.stage().unwrap();
+    let targets = common::record_all_built(dir.path(), |cfg, t| {
         let (_, n) = t.target.cell.values.iter().find(|(a, _)| a == "n").unwrap();
-        let wheel = format!("{}-1.0.{n}-py3-none-any.whl", cfg.project_of(t.target).name);
-        let bytes = format!("the wheel of {}", t.id());
-        std::fs::write(staging.wheels_dir().join(&wheel), &bytes).unwrap();
-        let record = wheelbuild::store::BuildRecord {
-            version: wheelbuild::store::STORE_VERSION,
-            key: t.key.clone(),
-            target: t.id().to_string(),
-            inputs: t.inputs(&cfg).into_owned(),
-            wheels: vec![wheelbuild::store::WheelRecord {
-                file: wheel,
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                size: bytes.len() as u64,
-            }],
-            log: String::new(),
-            duration_ms: 0,
-            ccache: None,
-            facts: Default::default(),
-            wheelbuild_version: "bench".into(),
-            provenance: None,
-            provenance_signatures: Default::default(),
-        };
-        store.commit(staging, &record).unwrap();
-    }
+        format!("{}-1.0.{n}-py3-none-any.whl", cfg.project_of(t.target).name)
+    });
+    assert_eq!(targets, 1000);
     // Restores and stamps the 1000 wheels, and writes the index.
     run(wheelbuild(dir.path()).args(["-q", "build"]));
     let index = dir.path().join("wheelhouse/index");

@@ -182,40 +182,10 @@ fn plan_bench() {
     std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
     run(wheelbuild(dir.path()).arg("lock"));
 
-    // Record every target as built, as `build` would.
-    let cfg = wheelbuild::config::Config::load(&dir.path().join("wheelbuild.toml")).unwrap();
-    let lock = wheelbuild::lock::Lockfile::read(&dir.path().join("wheelbuild.lock"))
-        .unwrap()
-        .unwrap();
-    let store = wheelbuild::store::Store::new(&dir.path().join(".wheelbuild/store"));
-    let plan = wheelbuild::plan::Plan::new(&cfg, &lock, &store).unwrap();
-    assert_eq!(plan.targets.len(), 1000);
-    for t in plan.to_build() {
-        // One wheel per key, as real builds have: the presence check stats it.
-        let staging = store.stage().unwrap();
-        let wheel = "bench-1.0-py3-none-any.whl";
-        let bytes = format!("the wheel of {}", t.id());
-        std::fs::write(staging.wheels_dir().join(wheel), &bytes).unwrap();
-        let record = wheelbuild::store::BuildRecord {
-            version: wheelbuild::store::STORE_VERSION,
-            key: t.key.clone(),
-            target: t.id().to_string(),
-            inputs: t.inputs(&cfg).into_owned(),
-            wheels: vec![wheelbuild::store::WheelRecord {
-                file: wheel.into(),
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                size: bytes.len() as u64,
-            }],
-            log: String::new(),
-            duration_ms: 0,
-            ccache: None,
-            facts: Default::default(),
-            wheelbuild_version: "bench".into(),
-            provenance: None,
-            provenance_signatures: Default::default(),
-        };
-        store.commit(staging, &record).unwrap();
-    }
+    // Record every target as built, as `build` would (one wheel per key, as real builds
+    // have: the presence check stats it).
+    let targets = common::record_all_built(dir.path(), |_, _| "bench-1.0-py3-none-any.whl".into());
+    assert_eq!(targets, 1000);
     run(wheelbuild(dir.path()).arg("check"));
 
     // Interleaved: one run of each command per round, so machine noise hits all alike.

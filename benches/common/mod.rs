@@ -52,3 +52,45 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Record every target of the locked project in `dir` as built, as `build` would: one
+/// wheel each, named by `wheel_name`, in the store at `.wheelbuild/store`. Returns how
+/// many targets there are. Not every bench fills a store.
+#[allow(dead_code)]
+pub fn record_all_built(
+    dir: &std::path::Path,
+    wheel_name: impl Fn(&wheelbuild::config::Config, &wheelbuild::plan::PlannedTarget<'_>) -> String,
+) -> usize {
+    let cfg = wheelbuild::config::Config::load(&dir.join("wheelbuild.toml")).unwrap();
+    let lock = wheelbuild::lock::Lockfile::read(&dir.join("wheelbuild.lock"))
+        .unwrap()
+        .unwrap();
+    let store = wheelbuild::store::Store::new(&dir.join(".wheelbuild/store"));
+    let plan = wheelbuild::plan::Plan::new(&cfg, &lock, &store).unwrap();
+    for t in plan.to_build() {
+        let staging = store.stage().unwrap();
+        let wheel = wheel_name(&cfg, t);
+        let bytes = format!("the wheel of {}", t.id());
+        std::fs::write(staging.wheels_dir().join(&wheel), &bytes).unwrap();
+        let record = wheelbuild::store::BuildRecord {
+            version: wheelbuild::store::STORE_VERSION,
+            key: t.key.clone(),
+            target: t.id().to_string(),
+            inputs: t.inputs(&cfg).into_owned(),
+            wheels: vec![wheelbuild::store::WheelRecord {
+                file: wheel,
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                size: bytes.len() as u64,
+            }],
+            log: String::new(),
+            duration_ms: 0,
+            ccache: None,
+            facts: Default::default(),
+            wheelbuild_version: "bench".into(),
+            provenance: None,
+            provenance_signatures: Default::default(),
+        };
+        store.commit(staging, &record).unwrap();
+    }
+    plan.targets.len()
+}

@@ -104,6 +104,8 @@ pub enum BuildError {
     RepairFailed { code: i64 },
     #[error("repair needs the image's glibc version, and the lock's environment has none")]
     RepairWithoutGlibc,
+    #[error("manylinux repair has no tag for platform {platform}")]
+    RepairUnsupportedPlatform { platform: String },
     #[error("wheel {file} was repaired with {library} grafted into it, which `{pattern}` excludes")]
     Grafted {
         file: String,
@@ -170,6 +172,9 @@ impl BuildError {
             BuildError::RepairFailed { .. } => Some(
                 "auditwheel's output above says why; exclude a library the wheel may not carry with `repair-exclude`, or set `repair = \"none\"`"
                     .into(),
+            ),
+            BuildError::RepairUnsupportedPlatform { .. } => Some(
+                "set `repair = \"none\"` for cells of this platform".into(),
             ),
             BuildError::RepairWithoutGlibc => Some(
                 "run `wheelbuild lock --update-env` to probe the image again".into(),

@@ -183,7 +183,12 @@ pub(super) fn manylinux_tag(t: &PlannedTarget<'_>) -> Result<String, BuildError>
                 && parts.next().is_none()
         })
         .ok_or(BuildError::RepairWithoutGlibc)?;
-    let platform = t.target.image.platform.wheel_tag().unwrap_or_default();
+    // No manylinux tag exists for a platform without a Linux wheel tag.
+    let platform = t.target.image.platform.wheel_tag().ok_or_else(|| {
+        BuildError::RepairUnsupportedPlatform {
+            platform: t.image.platform.clone(),
+        }
+    })?;
     let arch = platform.strip_prefix("linux_").unwrap_or(&platform);
     Ok(format!("manylinux_{}_{arch}", glibc.replace('.', "_")))
 }
