@@ -434,9 +434,7 @@ impl Engine {
         self.live.remove(id);
         match result {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
+            Err(e) if removed_elsewhere(&e) => Ok(()),
             Err(e) => Err(DockerError::Api {
                 call: "remove container",
                 detail: e.to_string(),
@@ -595,4 +593,45 @@ pub fn bind(host: &Path, container: &str, read_only: bool) -> String {
         host.display(),
         if read_only { ":ro" } else { "" }
     )
+}
+
+/// Is this failure to remove a container one where it is gone, or going, anyway: already
+/// removed (404), or being removed by another client (409 "removal … is already in
+/// progress": two runs cleaning up after the same killed one on a shared daemon)?
+fn removed_elsewhere(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => true,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        } => message.contains("already in progress"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (a flaky cleanup test): two runs removing one orphaned container at once.
+    #[test]
+    fn a_removal_already_in_progress_elsewhere_is_not_a_failure() {
+        let err =
+            |status_code: u16, message: &str| bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.into(),
+            };
+        assert!(removed_elsewhere(&err(404, "No such container: x")));
+        assert!(removed_elsewhere(&err(
+            409,
+            "removal of container x is already in progress"
+        )));
+        assert!(!removed_elsewhere(&err(
+            409,
+            "container x is running: stop the container before removing"
+        )));
+        assert!(!removed_elsewhere(&err(500, "driver failed")));
+    }
 }
