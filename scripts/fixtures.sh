@@ -14,6 +14,8 @@
 #     pypi/{venv,packages}.log         pip's logs
 #     intoto/venv/                     venv (host python3) with in-toto-attestation,
 #                                      the independent reader of provenance statements
+#     variantlib/venv/                 venv (host python3) with variantlib, the
+#                                      reference reader of PEP 825 variant wheels
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -36,6 +38,8 @@
 #                           for tests that start a package index on loopback
 #   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
 #                           tests use to validate the provenance wheelbuild writes
+#   variantlib              variantlib/venv: variantlib 0.2.2, which tests use to read
+#                           the variant wheels and variants.json wheelbuild writes
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -47,7 +51,7 @@
 #                           cuda118 + image .../wheelbuild/base:py3.11-cuda11.8,
 #                           rocm52 + image .../wheelbuild/base:py3.11-rocm5.2,
 #                           demo-repos .wheelbuild/demo-repos (in the repo root),
-#                           pypi, intoto
+#                           pypi, intoto, variantlib
 #
 # Environment:
 #   WHEELBUILD_FIXTURES     cache root (default /var/cache/wheelbuild-fixtures)
@@ -86,6 +90,8 @@ PYPI_CONSTRAINTS=(
 )
 # intoto: the in-toto attestation framework's own Python bindings, pinned.
 INTOTO_CONSTRAINTS=(in-toto-attestation==0.9.3 protobuf==7.36.2)
+# The PEP 825 reference implementation, which reads the variant wheels wheelbuild writes.
+VARIANTLIB_CONSTRAINTS=(variantlib==0.2.2 packaging==26.4 platformdirs==4.14.9)
 
 # Wheels that tests serve from a local pypiserver.
 # auditwheel and what it needs, for the manylinux repair tests.
@@ -823,25 +829,37 @@ cmd_check_examples() {
 # --------------------------------------------------------------------------
 # intoto: in-toto-attestation in a venv (validates provenance in tests)
 # --------------------------------------------------------------------------
-cmd_intoto() {
-  local venv="$CACHE/intoto/venv" logf="$CACHE/intoto/venv.log" want
-  mkdir -p "$CACHE/intoto"
-  want="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])') ${INTOTO_CONSTRAINTS[*]}"
+# A cached venv (host python) under $CACHE/NAME/venv with exactly REQS installed, checked
+# with the Python statement CHECK; rebuilt when the host Python or REQS change.
+py_tool_venv() {
+  local name=$1 check=$2; shift 2
+  local venv="$CACHE/$name/venv" logf="$CACHE/$name/venv.log" want
+  mkdir -p "$CACHE/$name"
+  want="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])') $*"
   if [[ -s $venv/.stamp && $(cat "$venv/.stamp") == "$want" ]] &&
-    "$venv/bin/python" -c 'import in_toto_attestation.v1.statement' 2>/dev/null; then
-    log "intoto venv cached: $venv"
+    "$venv/bin/python" -c "$check" 2>/dev/null; then
+    log "$name venv cached: $venv"
     return
   fi
   rm -rf "$venv"
   : >"$logf"
   "$PYTHON" -m venv "$venv" >>"$logf" 2>&1 ||
     { tail -n 20 "$logf" >&2; die "$PYTHON -m venv failed (Debian: apt-get install python3-venv)"; }
-  "$venv/bin/python" -m pip install --no-input "${INTOTO_CONSTRAINTS[@]}" >>"$logf" 2>&1 ||
-    { tail -n 30 "$logf" >&2; die "pip install ${INTOTO_CONSTRAINTS[*]} failed (log: $logf)"; }
-  "$venv/bin/python" -c 'import in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2' ||
-    die "in-toto-attestation does not import in $venv"
+  "$venv/bin/python" -m pip install --no-input "$@" >>"$logf" 2>&1 ||
+    { tail -n 30 "$logf" >&2; die "pip install $* failed (log: $logf)"; }
+  "$venv/bin/python" -c "$check" || die "$name: \`$check\` fails in $venv"
   printf '%s\n' "$want" >"$venv/.stamp"
-  log "intoto venv ready: $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')"
+  log "$name venv ready: $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')"
+}
+
+cmd_intoto() {
+  py_tool_venv intoto 'import in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2' \
+    "${INTOTO_CONSTRAINTS[@]}"
+}
+
+cmd_variantlib() {
+  py_tool_venv variantlib 'import variantlib.api, variantlib.commands.generate_index_json' \
+    "${VARIANTLIB_CONSTRAINTS[@]}"
 }
 
 cmd_all() {
@@ -856,6 +874,7 @@ cmd_all() {
   cmd_demo_repos "$REPO_ROOT/.wheelbuild/demo-repos"
   cmd_pypi
   cmd_intoto
+  cmd_variantlib
 }
 
 main() {
@@ -870,6 +889,7 @@ main() {
     demo-repos) cmd_demo_repos "$@" ;;
     pypi) cmd_pypi ;;
     intoto) cmd_intoto ;;
+    variantlib) cmd_variantlib ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use super::label::VariantSettings;
 use super::model::{
     BuildOptions, CacheSettings, Cell, Config, ImageInput, Network, Project, Settings, Target,
 };
@@ -38,6 +39,7 @@ impl Validator<'_> {
             .chain(self.file.non_key_env.iter().cloned())
             .collect();
         let settings = self.settings(&root)?;
+        let variants = self.variant_settings()?;
 
         let user_axes: Vec<&str> = axes
             .iter()
@@ -65,7 +67,8 @@ impl Validator<'_> {
         let mut git_origins = BTreeMap::new();
         let mut names = BTreeSet::new();
         for (index, table) in self.file.projects.iter().enumerate() {
-            let project = self.project(table)?;
+            let mut project = self.project(table)?;
+            project.variant = self.project_variant(table, variants.as_ref())?;
             if !names.insert(project.name.clone()) {
                 return Err(self.ctx.err(
                     table.name.span(),
@@ -106,7 +109,10 @@ impl Validator<'_> {
                 &projects[index],
                 &cells[cell_index],
                 info,
-                &layout,
+                &Common {
+                    layout: &layout,
+                    variants: variants.as_ref(),
+                },
             )
         };
         let threads = crate::par::threads_for(work.len());
@@ -123,6 +129,7 @@ impl Validator<'_> {
             .collect()
         };
         self.check_wheelhouse_collisions(&targets, &projects, &layout)?;
+        self.check_variant_labels(&targets, &projects)?;
         // `cell_info` is filled for used cells only.
         let mut image_origins = BTreeMap::new();
         for info in cell_info.iter().flatten() {
@@ -525,7 +532,7 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn expand(
+    pub(super) fn expand(
         &self,
         what: impl fmt::Display,
         template: &Spanned<String>,
@@ -591,8 +598,9 @@ impl Validator<'_> {
         project: &Project,
         cell: &Arc<Cell>,
         info: &CellInfo,
-        layout: &Spanned<String>,
+        common: &Common<'_>,
     ) -> Result<Target, ConfigError> {
+        let Common { layout, variants } = *common;
         let vars = ProjectVars {
             cell: &info.vars,
             project: &project.name,
@@ -662,6 +670,13 @@ impl Validator<'_> {
                 Some("use a relative layout without `..`".into()),
             ));
         }
+        let local_version = self.local_version(&vars, cell)?;
+        let variant = match (&project.variant, variants) {
+            (Some(declared), Some(settings)) => {
+                Some(self.target_variant(declared, settings, &vars, cell)?)
+            }
+            _ => None,
+        };
         Ok(Target {
             id: [project.name.as_str(), "/", &info.name].concat(),
             project: index,
@@ -674,8 +689,18 @@ impl Validator<'_> {
             apt,
             output_subdir,
             repair,
+            local_version,
+            variant,
         })
     }
+}
+
+/// What every target of a config shares.
+struct Common<'a> {
+    /// The wheelhouse layout template.
+    layout: &'a Spanned<String>,
+    /// `[variants]`, validated.
+    variants: Option<&'a VariantSettings>,
 }
 
 /// What `repair = "auditwheel"` installs into the build environment.

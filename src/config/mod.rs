@@ -10,6 +10,7 @@
 //! file or sees its raw syntax.
 
 mod expand;
+mod label;
 mod model;
 pub(crate) mod syntax;
 mod template;

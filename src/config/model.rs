@@ -87,6 +87,8 @@ pub struct Project {
     pub ref_location: Location,
     /// Manylinux repair with auditwheel (`repair`), per accelerator family; `None`: off.
     pub repair: Option<ProjectRepair>,
+    /// PEP 825 `variant` properties; `None`: plain wheels.
+    pub variant: Option<super::label::ProjectVariant>,
 }
 
 /// How a target's wheels are repaired (`repair = "auditwheel"`, `repair-exclude`).
@@ -160,6 +162,19 @@ pub struct Target {
     pub output_subdir: String,
     /// Manylinux repair of this target's wheels; `None`: kept as built.
     pub repair: Option<Arc<Repair>>,
+    /// `[output] local-version` in this cell, normalized (`cu118`).
+    pub local_version: Option<String>,
+    /// The PEP 825 variant this target's wheels become.
+    pub variant: Option<Arc<TargetVariant>>,
+}
+
+/// A target's PEP 825 variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetVariant {
+    pub label: String,
+    pub properties: crate::wheel::variant::Properties,
+    /// The `variant.json` its wheels carry (a key input).
+    pub json: String,
 }
 
 /// Settings that are not part of any build key, with defaults applied and paths resolved

@@ -70,6 +70,64 @@ pub(crate) struct ConfigFile {
     /// A shared build cache on an OCI registry. Not part of any build key.
     #[serde(default)]
     pub remote: RemoteTable,
+    /// PEP 825 wheel variants: the providers that describe projects' `variant` properties.
+    #[serde(default)]
+    #[schemars(with = "Option<VariantsTable>")]
+    pub variants: Option<Spanned<VariantsTable>>,
+}
+
+/// `[variants]`: how variant wheels are labelled and which provider plugins installers use
+/// to tell whether a variant fits their machine (variantlib's schema 0.2.0).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct VariantsTable {
+    /// Variant label template, e.g. `"{accel}"`. Default: the variant hash (8 hex digits of
+    /// the properties' sha256), `null` for a cell without properties.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub label: Option<Spanned<String>>,
+    /// Provider namespaces, most important first. Default: alphabetical.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub priority: Option<Spanned<Vec<Spanned<String>>>>,
+    /// One provider per namespace the properties use, e.g. `nvidia`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, VariantProviderTable>")]
+    pub providers: BTreeMap<Spanned<String>, VariantProviderTable>,
+}
+
+/// A variant provider plugin.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct VariantProviderTable {
+    /// PEP 508 requirements that install the plugin, e.g.
+    /// `["nvidia-variant-provider>=0.0.1,<1.0.0"]`.
+    #[schemars(with = "Vec<String>")]
+    pub requires: Spanned<Vec<Spanned<String>>>,
+    /// The plugin object, `module:attribute`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub plugin_api: Option<Spanned<String>>,
+    /// Installers may skip this provider unless asked for it.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// A variant property's value or values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum VariantValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl VariantValues {
+    pub(crate) fn as_slice(&self) -> &[String] {
+        match self {
+            VariantValues::One(v) => std::slice::from_ref(v),
+            VariantValues::Many(v) => v,
+        }
+    }
 }
 
 /// `[remote]`: build records as OCI artifacts, tagged by build key.
@@ -230,6 +288,13 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Vec<BTreeMap<String, String>>")]
     pub exclude: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// Build PEP 825 variant wheels with these properties (templated values), e.g.
+    /// `{ "nvidia :: cuda_version_lower_bound" = "{cuda}" }`. A property whose value uses
+    /// `{cuda}` or `{rocm}` is left out of cells without them: a CPU cell becomes the null
+    /// variant.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, VariantValues>>")]
+    pub variant: Option<Spanned<BTreeMap<Spanned<String>, Spanned<VariantValues>>>>,
 }
 
 /// The tool that repairs Linux platform wheels.
@@ -299,6 +364,12 @@ pub(crate) struct OutputTable {
     /// `build`, for `pip install --index-url`. `wheelbuild index` writes it at any time.
     #[serde(default)]
     pub index: bool,
+    /// A PEP 440 local version label added to every wheel's version (templated), e.g.
+    /// `"{accel}"`: `1.2.0` becomes `1.2.0+cu118`, as PyTorch names its wheels. Unlike the
+    /// rest of `[output]`, a key input: it changes the wheel.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub local_version: Option<Spanned<String>>,
 }
 
 impl Default for OutputTable {
@@ -307,6 +378,7 @@ impl Default for OutputTable {
             dir: default_output_dir(),
             layout: None,
             index: false,
+            local_version: None,
         }
     }
 }

@@ -394,6 +394,7 @@ impl Validator<'_> {
             build_isolation: table.build_isolation,
             ref_location: self.ctx.location(ref_span),
             repair: self.repair(table)?,
+            variant: None,
         })
     }
 

@@ -58,7 +58,15 @@ impl Run<'_> {
             Some(r) => Some((r.clone(), super::run::manylinux_tag(t)?)),
             None => None,
         };
+        let local_version = t.target.local_version.clone();
+        let variant = t.target.variant.clone();
         let (records, warnings) = tokio::task::spawn_blocking(move || -> Result<_, BuildError> {
+            let relabel = wheel::Relabel {
+                local_version: local_version.as_deref(),
+                variant: variant
+                    .as_deref()
+                    .map(|v| (v.label.as_str(), v.json.as_bytes())),
+            };
             let file = std::fs::File::open(&tar_path)
                 .map_err(|e| io_err("reading the output archive", e))?;
             let names =
@@ -72,7 +80,7 @@ impl Run<'_> {
             let mut needed = Vec::new();
             for name in names {
                 let path = wheels_dir.join(&name);
-                let info = wheel::check_wheel(&path)?;
+                let mut info = wheel::check_wheel(&path)?;
                 let platform_wheel = !info.name.platform.iter().all(|p| p == "any");
                 let platform = match &repair {
                     Some((r, manylinux)) if platform_wheel => {
@@ -119,6 +127,16 @@ impl Run<'_> {
                         "{name} was built in a {label} cell but contains no {label} code \
                          (no device code, links no {label} runtime library): a CPU-only build?"
                     ));
+                }
+                let mut name = name;
+                if !relabel.is_empty() {
+                    // Relabelled after every check of the wheel as built; the result is
+                    // checked again like any wheel.
+                    let new = wheel::relabel(&path, &relabel)?;
+                    info = wheel::check_wheel(&new)?;
+                    std::fs::remove_file(&path)
+                        .map_err(|e| io_err("removing the wheel as built", e))?;
+                    name = info.name.to_string();
                 }
                 records.push(WheelRecord {
                     file: name,

@@ -28,6 +28,8 @@
 //! | `axes` | the cell | python/cuda/torch/user axis values |
 //! | `gpu` | `project.gpu` | whether the build saw a GPU |
 //! | `repair` | `repair` / `project.repair`, and the excludes: the accelerator family's defaults plus `repair-exclude` | what auditwheel grafts into the wheel and the manylinux tag it gets (the tools themselves are `pip` pins; the tag follows from the image's glibc, covered by `image`) |
+//! | `local-version` | `[output] local-version` (expanded, normalized) | the version the wheel is relabelled with (`1.2.0+cu118`); absent when unset, so keys without it are unchanged |
+//! | `variant` | the project's `variant` (expanded), `[variants]` | the PEP 825 label and the exact `variant.json` the wheel carries (providers and priorities included); absent when unset |
 //! | `wheelbuild` | [`recipe`]: the build and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
@@ -39,7 +41,7 @@
 //! first on `PATH` and do not change command lines; `verify` checks the bytes with cold
 //! caches), the CA bundle and proxies, env names in [`crate::config::NON_KEY_ENV`] and the
 //! config's `non-key-env` (parallelism such as `MAX_JOBS`, cache locations, log level),
-//! and the `cache`, `output`, `store`, `build` and `registries` tables. Comments, table
+//! and the `cache`, `output` (but `local-version`), `store`, `build` and `registries` tables. Comments, table
 //! order, whitespace and line endings of the config change nothing either: keys are
 //! computed from parsed, expanded values, with CRLF normalized to LF.
 
@@ -81,7 +83,22 @@ pub struct KeyInputs<'a> {
     /// before repair existed.
     #[serde(default)]
     pub repair: Option<RepairKey<'a>>,
+    /// Skipped when `None`, so that adding it changed no existing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_version: Option<Cow<'a, str>>,
+    /// Skipped when `None`, like `local_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantKey<'a>>,
     pub wheelbuild: Cow<'a, str>,
+}
+
+/// The PEP 825 variant a target's wheels become.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct VariantKey<'a> {
+    pub label: Cow<'a, str>,
+    /// The `variant.json` written into each wheel, byte for byte.
+    pub json: Cow<'a, str>,
 }
 
 /// The manylinux repair a target's wheels get.
@@ -268,6 +285,11 @@ impl<'a> KeyInputs<'a> {
                 tool: Cow::Borrowed("auditwheel"),
                 exclude: Cow::Borrowed(&r.exclude),
             }),
+            local_version: target.local_version.as_deref().map(Cow::Borrowed),
+            variant: target.variant.as_deref().map(|v| VariantKey {
+                label: Cow::Borrowed(&v.label),
+                json: Cow::Borrowed(&v.json),
+            }),
             wheelbuild: Cow::Borrowed(recipe()),
         }
     }
@@ -294,6 +316,8 @@ impl<'a> KeyInputs<'a> {
             axes,
             gpu,
             repair,
+            local_version,
+            variant,
             wheelbuild,
         } = self;
         let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -318,6 +342,11 @@ impl<'a> KeyInputs<'a> {
                 tool: owned(r.tool),
                 exclude: Cow::Owned(r.exclude.into_owned()),
             }),
+            local_version: local_version.map(owned),
+            variant: variant.map(|v| VariantKey {
+                label: owned(v.label),
+                json: owned(v.json),
+            }),
             wheelbuild: owned(wheelbuild),
         }
     }
@@ -336,6 +365,8 @@ impl<'a> KeyInputs<'a> {
             axes,
             gpu,
             repair,
+            local_version,
+            variant,
             wheelbuild,
         } = self;
         let KeyInputs {
@@ -350,6 +381,8 @@ impl<'a> KeyInputs<'a> {
             axes: old_axes,
             gpu: old_gpu,
             repair: old_repair,
+            local_version: old_local_version,
+            variant: old_variant,
             wheelbuild: old_wheelbuild,
         } = old;
         let mut out = Vec::new();
@@ -424,6 +457,16 @@ impl<'a> KeyInputs<'a> {
         diff(&mut out, repair != old_repair, || InputChange::Repair {
             old: old_repair.as_ref().map(RepairKey::describe),
             new: repair.as_ref().map(RepairKey::describe),
+        });
+        diff(&mut out, local_version != old_local_version, || {
+            InputChange::LocalVersion {
+                old: o(old_local_version),
+                new: o(local_version),
+            }
+        });
+        diff(&mut out, variant != old_variant, || InputChange::Variant {
+            old: old_variant.as_ref().map(|v| v.label.to_string()),
+            new: variant.as_ref().map(|v| v.label.to_string()),
         });
         diff(&mut out, wheelbuild != old_wheelbuild, || {
             InputChange::Wheelbuild {
@@ -534,6 +577,15 @@ pub(crate) enum InputChange {
         old: Option<String>,
         new: Option<String>,
     },
+    LocalVersion {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    /// The label, or (same label) the properties or providers behind it.
+    Variant {
+        old: Option<String>,
+        new: Option<String>,
+    },
     Wheelbuild {
         old: String,
         new: String,
@@ -557,6 +609,8 @@ impl InputChange {
             InputChange::Axis { name, .. } => format!("axes.{name}"),
             InputChange::Gpu { .. } => "gpu".into(),
             InputChange::Repair { .. } => "repair".into(),
+            InputChange::LocalVersion { .. } => "local-version".into(),
+            InputChange::Variant { .. } => "variant".into(),
             InputChange::Wheelbuild { .. } => "wheelbuild".into(),
         }
     }
@@ -574,6 +628,8 @@ impl InputChange {
             InputChange::Subdir { old, new }
             | InputChange::ToolchainCheck { old, new }
             | InputChange::Repair { old, new }
+            | InputChange::LocalVersion { old, new }
+            | InputChange::Variant { old, new }
             | InputChange::Env { old, new, .. }
             | InputChange::Axis { old, new, .. }
             | InputChange::Pip { old, new, .. }
@@ -618,6 +674,8 @@ mod tests {
             axes: Pairs::Owned(BTreeMap::from([("python".into(), "3.11".into())])),
             gpu: false,
             repair: None,
+            local_version: None,
+            variant: None,
             wheelbuild: "blake3:recipe".into(),
         }
     }
@@ -740,6 +798,32 @@ mod tests {
         assert_eq!(on.changes_from(&off)[0].input(), "repair");
     }
 
+    #[test]
+    fn a_local_version_and_a_variant_change_the_key_and_leave_other_keys_alone() {
+        let plain = inputs();
+        let mut local = inputs();
+        local.local_version = Some("cu118".into());
+        let mut variant = local.clone();
+        variant.variant = Some(VariantKey {
+            label: "cu118".into(),
+            json: "{\"variants\": {\"cu118\": {}}}".into(),
+        });
+        let mut other_json = variant.clone();
+        other_json.variant.as_mut().unwrap().json = "{}".into();
+        let keys = [&plain, &local, &variant, &other_json].map(|k| k.key());
+        assert_eq!(
+            keys.iter().collect::<BTreeSet<_>>().len(),
+            4,
+            "each distinct: {keys:?}"
+        );
+        // Unset, they encode to nothing: the pinned key above did not move.
+        assert_eq!(local.changes_from(&plain)[0].input(), "local-version");
+        assert_eq!(
+            other_json.changes_from(&variant)[0].values(),
+            (Some("cu118".into()), Some("cu118".into()))
+        );
+    }
+
     /// Every key input is listed once in the module docs' table (the one place a reader
     /// learns what a key covers).
     #[test]
@@ -750,7 +834,13 @@ mod tests {
             .filter_map(|l| l.strip_prefix("//! "))
             .collect::<Vec<_>>()
             .join("\n");
-        let json = serde_json::to_value(inputs()).unwrap();
+        let mut all = inputs();
+        all.local_version = Some("cu118".into());
+        all.variant = Some(VariantKey {
+            label: "cu118".into(),
+            json: "{}".into(),
+        });
+        let json = serde_json::to_value(all).unwrap();
         for field in json.as_object().unwrap().keys() {
             let row = format!("| `{field}` |");
             assert_eq!(

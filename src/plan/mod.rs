@@ -381,6 +381,20 @@ pub(crate) struct TargetJson<'a> {
     pub environment: Option<EnvironmentJson<'a>>,
     /// The manylinux repair of the target's wheels; `null` with `repair = "none"`.
     pub repair: Option<RepairJson<'a>>,
+    /// `[output] local-version` in this cell (`cu118`): absent when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_version: Option<&'a str>,
+    /// The PEP 825 variant of the target's wheels: absent when the project has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct VariantJson<'a> {
+    pub label: &'a str,
+    /// namespace → feature → values.
+    pub properties: &'a crate::wheel::variant::Properties,
 }
 
 #[derive(Serialize)]
@@ -455,6 +469,11 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
             repair: t.target.repair.as_deref().map(|r| RepairJson {
                 tool: "auditwheel",
                 exclude: &r.exclude,
+            }),
+            local_version: t.target.local_version.as_deref(),
+            variant: t.target.variant.as_deref().map(|v| VariantJson {
+                label: &v.label,
+                properties: &v.properties,
             }),
             environment: t.env.map(|e| EnvironmentJson {
                 facts: &e.facts.0,

@@ -179,6 +179,15 @@ impl Provenance {
                     .map(|r| json!({ "tool": r.tool, "exclude": r.exclude }))
             ),
         );
+        if let Some(local) = &inputs.local_version {
+            external.insert("localVersion".into(), json!(local));
+        }
+        if let Some(v) = t.target.variant.as_deref() {
+            external.insert(
+                "variant".into(),
+                json!({ "label": v.label, "properties": v.properties }),
+            );
+        }
         internal.insert("recipe".into(), json!(inputs.wheelbuild));
 
         let sha = |d: &str| d.strip_prefix("sha256:").unwrap_or(d).to_string();

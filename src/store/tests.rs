@@ -27,6 +27,8 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             axes: Pairs::Owned(BTreeMap::new()),
             gpu: false,
             repair: None,
+            local_version: None,
+            variant: None,
             wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels

@@ -8,6 +8,7 @@
 //! One concern per module: [`WheelName`] parsing (`name`), fitting a cell's Python and platform
 //! (`tags`), RECORD parsing and hashing (`record`), checking a wheel's zip (`archive`),
 //! whether a wheel carries GPU code (`gpu`), what a manylinux repair grafted (`repair`),
+//! local versions and variant labels added after the build (`relabel`),
 //! extracting a build's output (`extract`), and comparing two wheels (`diff`, with `elf` for
 //! the sections of changed shared libraries).
 
@@ -21,8 +22,10 @@ mod fixtures;
 mod gpu;
 mod name;
 mod record;
+mod relabel;
 pub mod repair;
 mod tags;
+pub(crate) mod variant;
 
 pub(crate) use archive::check_wheel;
 pub(crate) use diff::diff_wheels;
@@ -30,8 +33,10 @@ pub use error::WheelError;
 pub use extract::extract_wheels;
 pub(crate) use gpu::{Family as GpuFamily, gpu_evidence};
 pub use name::WheelName;
+pub(crate) use name::check_variant_label;
 pub(crate) use name::normalize as normalize_name;
 pub use record::{RecordError, RecordRow, parse as parse_record};
+pub(crate) use relabel::{Relabel, VARIANT_FILE, relabel};
 
 /// An untrusted name made safe to print: control and bidirectional-formatting characters
 /// escaped, so a malicious name cannot rewrite the terminal or disguise itself.

@@ -9,8 +9,11 @@ use super::{WheelError, shown};
 /// Longest file name most file systems accept.
 const MAX_FILE_NAME: usize = 255;
 
-/// A parsed PEP 427 wheel file name:
-/// `{distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl`.
+/// A parsed PEP 427 wheel file name, with PEP 825's variant label:
+/// `{distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}(-{variant label})?.whl`.
+///
+/// Six parts are a build tag when the third starts with a digit (build tags must), a variant
+/// label otherwise; seven have both.
 ///
 /// Tags are compressed tag sets (`py2.py3`), kept split: the wheel claims every combination.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -21,6 +24,8 @@ pub struct WheelName {
     pub python: Vec<String>,
     pub abi: Vec<String>,
     pub platform: Vec<String>,
+    /// PEP 825 variant label (`cu118`, `null`, or an 8-digit variant hash).
+    pub variant: Option<String>,
 }
 
 impl WheelName {
@@ -41,13 +46,17 @@ impl WheelName {
             return Err(bad("does not end in `.whl`".into()));
         };
         let parts: Vec<&str> = stem.split('-').collect();
-        let (distribution, version, build, python, abi, platform) = match parts.as_slice() {
-            [d, v, p, a, pl] => (*d, *v, None, *p, *a, *pl),
-            [d, v, b, p, a, pl] => (*d, *v, Some(*b), *p, *a, *pl),
+        let digit_first = |s: &str| s.starts_with(|c: char| c.is_ascii_digit());
+        let (distribution, version, build, python, abi, platform, variant) = match parts.as_slice()
+        {
+            [d, v, p, a, pl] => (*d, *v, None, *p, *a, *pl, None),
+            [d, v, b, p, a, pl] if digit_first(b) => (*d, *v, Some(*b), *p, *a, *pl, None),
+            [d, v, p, a, pl, l] => (*d, *v, None, *p, *a, *pl, Some(*l)),
+            [d, v, b, p, a, pl, l] => (*d, *v, Some(*b), *p, *a, *pl, Some(*l)),
             _ => {
                 return Err(bad(format!(
                     "has {} `-`-separated parts, expected 5 (name, version, python, abi, \
-                     platform) or 6 (with a build tag)",
+                     platform), 6 (with a build tag or a variant label) or 7 (with both)",
                     parts.len()
                 )));
             }
@@ -63,6 +72,9 @@ impl WheelName {
                 )));
             }
         }
+        if let Some(label) = variant {
+            check_variant_label(label).map_err(&bad)?;
+        }
         Ok(WheelName {
             distribution: distribution.into(),
             version: version.into(),
@@ -70,7 +82,28 @@ impl WheelName {
             python: split_tags("python", python).map_err(&bad)?,
             abi: split_tags("abi", abi).map_err(&bad)?,
             platform: split_tags("platform", platform).map_err(&bad)?,
+            variant: variant.map(String::from),
         })
+    }
+}
+
+/// A PEP 825 variant label: lowercase ASCII letters, digits, `_` and `.` (variantlib's
+/// `[0-9a-z._]+`).
+pub(crate) fn check_variant_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err("empty variant label".into());
+    }
+    match label
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.')))
+    {
+        Some(c) => Err(format!(
+            "variant label `{}` contains `{}`; allowed are lowercase ASCII letters, digits, \
+             `_` and `.`",
+            shown(label),
+            shown(&c.to_string())
+        )),
+        None => Ok(()),
     }
 }
 
@@ -82,11 +115,15 @@ impl fmt::Display for WheelName {
         }
         write!(
             f,
-            "-{}-{}-{}.whl",
+            "-{}-{}-{}",
             self.python.join("."),
             self.abi.join("."),
             self.platform.join(".")
-        )
+        )?;
+        if let Some(variant) = &self.variant {
+            write!(f, "-{variant}")?;
+        }
+        f.write_str(".whl")
     }
 }
 
@@ -191,6 +228,20 @@ mod tests {
             ["manylinux2014_x86_64", "manylinux_2_17_x86_64"]
         );
         assert_eq!(n.to_string(), name, "Display gives back the file name");
+        let name = "torch-2.8.0-cp312-cp312-manylinux_2_28_x86_64-cu128.whl";
+        let n = WheelName::parse(name).unwrap();
+        assert_eq!(
+            (n.build.as_deref(), n.variant.as_deref()),
+            (None, Some("cu128"))
+        );
+        assert_eq!(n.to_string(), name);
+        let name = "torch-2.8.0-1-cp312-cp312-manylinux_2_28_x86_64-6b4c8391.whl";
+        let n = WheelName::parse(name).unwrap();
+        assert_eq!(
+            (n.build.as_deref(), n.variant.as_deref()),
+            (Some("1"), Some("6b4c8391"))
+        );
+        assert_eq!(n.to_string(), name);
         let n = WheelName::parse("torch-1!2.1.0-7-cp311-abi3-linux_x86_64.whl").unwrap();
         assert_eq!(
             (n.version.as_str(), n.build.as_deref()),
@@ -203,14 +254,19 @@ mod tests {
         let long = format!("{}-1.0-py3-none-any.whl", "a".repeat(250));
         let cases: &[(&str, &str)] = &[
             ("demo-1.0-py3-none.whl", "parts"),
-            ("demo-1.0-x-y-py3-none-any.whl", "parts"),
+            ("demo-1.0-x-y-z-py3-none-any.whl", "parts"),
+            ("demo-1.0-x-py3-none-any-cu118.whl", "start with a digit"),
+            (
+                "demo-1.0-py3-none-any-CU118.whl",
+                "variant label `CU118` contains `C`",
+            ),
+            ("demo-1.0-py3-none-any-cu-118.whl", "start with a digit"),
             ("demo-1.0-py3-none-any.zip", "`.whl`"),
             ("demo-1.0-py3-none-any", "`.whl`"),
             (
                 "de mo-1.0-py3-none-any.whl",
                 "distribution `de mo` contains ` `",
             ),
-            ("demo-1.0-beta-py3-none-any.whl", "start with a digit"),
             ("../demo-1.0-py3-none-any.whl", "path separator"),
             ("sub/demo-1.0-py3-none-any.whl", "path separator"),
             ("sub\\demo-1.0-py3-none-any.whl", "path separator"),

@@ -120,6 +120,9 @@ pub enum Reason {
     /// Another wheel of the same name and variant, with other bytes, is listed (its path
     /// in the wheelhouse).
     Duplicate(PathBuf),
+    /// A PEP 825 variant wheel whose `variant.json` cannot be read or merged with the
+    /// others of its release.
+    Variant(String),
 }
 
 impl fmt::Display for Reason {
@@ -142,6 +145,7 @@ impl fmt::Display for Reason {
                 "the wheelhouse's {} has the same name and other bytes, and is listed for this variant (pip could pick either: give the variant's targets wheels of their own names)",
                 kept.display()
             ),
+            Reason::Variant(detail) => write!(f, "variant wheel: {detail}"),
         }
     }
 }
@@ -155,12 +159,19 @@ pub(crate) struct File {
     pub version: String,
     pub sha256: String,
     pub size: u64,
+    /// `{distribution}-{version}` as the file name writes them, and the PEP 825 label, of
+    /// a variant wheel.
+    pub variant: Option<(String, String)>,
 }
 
 impl File {
     /// The wheel's URL relative to a project page (`<output.dir>/index/<tag>/simple/<name>/`),
     /// each path segment percent-encoded.
     fn url(&self) -> String {
+        if self.subdir.is_empty() {
+            // A file of the index itself, beside the project page.
+            return percent_encode(&self.filename);
+        }
         let mut url = String::from("../../../../");
         for segment in self
             .subdir
@@ -241,9 +252,14 @@ impl Wheelhouse {
             let simple = PathBuf::from(tag).join("simple");
             pages.add(simple.join(HTML), root_html(projects.keys()));
             pages.add(simple.join(JSON), root_json(projects.keys()));
-            for (project, list) in projects.iter() {
-                pages.add(simple.join(project).join(HTML), project_html(project, list));
-                pages.add(simple.join(project).join(JSON), project_json(project, list));
+            for (project, list) in projects.iter_mut() {
+                let dir = simple.join(project.as_str());
+                for (file, bytes) in variants_files(&self.dir, list, &mut left_out) {
+                    pages.add(dir.join(&file.filename), bytes);
+                    list.push(file);
+                }
+                pages.add(dir.join(HTML), project_html(project, list));
+                pages.add(dir.join(JSON), project_json(project, list));
             }
             variants.push(VariantIndex {
                 tag: tag.clone(),
@@ -345,6 +361,9 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
             normalize_name(&parsed.distribution),
             File {
                 subdir: subdir.to_string(),
+                variant: parsed
+                    .variant
+                    .map(|label| (format!("{}-{}", parsed.distribution, parsed.version), label)),
                 filename: name,
                 version: parsed.version,
                 sha256: stamp.sha256,
@@ -409,6 +428,61 @@ fn dedupe(out: &Path, files: &mut Vec<File>) -> Vec<LeftOut> {
     }
     *files = kept;
     left_out
+}
+
+/// PEP 825: beside a release's variant wheels, `{name}-{version}-variants.json` merges
+/// their `variant.json` files (as `variantlib generate-index-json` does). A wheel whose
+/// file cannot be read or merged is taken out of `files`. Returns each file's listing
+/// (in the project's own directory) and bytes.
+fn variants_files(
+    out: &Path,
+    files: &mut Vec<File>,
+    left_out: &mut Vec<LeftOut>,
+) -> Vec<(File, Vec<u8>)> {
+    use crate::wheel::variant::{VariantsJson, read_from_wheel};
+    let mut merged: BTreeMap<String, (String, VariantsJson)> = BTreeMap::new();
+    files.retain(|f| {
+        let Some((namever, label)) = &f.variant else {
+            return true;
+        };
+        let path = out.join(&f.subdir).join(&f.filename);
+        let result = read_from_wheel(&path).and_then(|json| {
+            json.only(label)?;
+            match merged.get_mut(namever) {
+                Some((_, all)) => all.merge(&json),
+                None => {
+                    merged.insert(namever.clone(), (f.version.clone(), json));
+                    Ok(())
+                }
+            }
+        });
+        match result {
+            Ok(()) => true,
+            Err(detail) => {
+                left_out.push(LeftOut {
+                    wheel: path,
+                    reason: Reason::Variant(detail),
+                });
+                false
+            }
+        }
+    });
+    merged
+        .into_iter()
+        .map(|(namever, (version, json))| {
+            let bytes = json.to_bytes();
+            let file = File {
+                // The project's page directory: a link without `../`.
+                subdir: String::new(),
+                filename: format!("{namever}-variants.json"),
+                version,
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                size: bytes.len() as u64,
+                variant: None,
+            };
+            (file, bytes)
+        })
+        .collect()
 }
 
 // ----- pages ---------------------------------------------------------------------------

@@ -912,7 +912,7 @@ fn bogus_build_outputs_are_refused() {
 
     ----- stderr -----
         Building bad-name/py3.11-cpu
-          Failed bad-name/py3.11-cpu: build output entry `out/not-a-wheel.whl` refused: is not a valid wheel file name: has 3 `-`-separated parts, expected 5 (name, version, python, abi, platform) or 6 (with a build tag)
+          Failed bad-name/py3.11-cpu: build output entry `out/not-a-wheel.whl` refused: is not a valid wheel file name: has 3 `-`-separated parts, expected 5 (name, version, python, abi, platform), 6 (with a build tag or a variant label) or 7 (with both)
                  hint: a build must leave only wheel files, directly in its output directory; nothing was kept from this build
                  log: ./.wheelbuild/cache/logs/bad-name/py3.11-cpu.log
                  | ::wheelbuild:: build: echo x > "$WHEELBUILD_OUT/not-a-wheel.whl"

@@ -440,3 +440,73 @@ fn an_unknown_repair_tool_lists_the_known_ones() {
       hint: expected one of `auditwheel`, `none`
     "#);
 }
+
+#[test]
+fn a_local_version_template_giving_an_invalid_label_points_at_it() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[output]\nlocal-version = \"{{accel}}!{{python}}\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: output.local-version gives `cpu!3.11` in cell python=3.11, cuda=cpu, which is not a PEP 440 local version label
+      --> wheelbuild.toml:14:17
+       |
+    14 | local-version = "{accel}!{python}"
+       |                 ^^^^^^^^^^^^^^^^^^
+      hint: a local version label is ASCII letters and digits, in segments separated by `.`, e.g. `{accel}` → `cu118`
+    "#);
+}
+
+#[test]
+fn a_variant_property_of_an_undeclared_namespace_names_the_providers() {
+    let p = Project::new(&format!(
+        "{}\n[variants.providers.nvidia]\nrequires = [\"nvidia-variant-provider>=0.0.1,<1.0.0\"]\n",
+        CONFIG.replace(
+            "ref = \"main\"\n",
+            "ref = \"main\"\nvariant = { \"amd :: gfx_arch\" = \"gfx90a\" }\n"
+        )
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: variant namespace `amd` has no provider
+      --> wheelbuild.toml:12:13
+       |
+    12 | variant = { "amd :: gfx_arch" = "gfx90a" }
+       |             ^^^^^^^^^^^^^^^^^
+      hint: declare `[variants.providers.amd]`; declared: `nvidia`
+    "#);
+}
+
+#[test]
+fn variant_labels_that_hide_different_properties_are_refused() {
+    let p = Project::new(&format!(
+        "{}\n[variants]\nlabel = \"gpu\"\n[variants.providers.x86_64]\nrequires = [\"provider-variant-x86-64\"]\n",
+        CONFIG
+            .replace("python = [\"3.11\"]", "python = [\"3.10\", \"3.11\"]")
+            .replace(
+                "ref = \"main\"\n",
+                "ref = \"main\"\nvariant = { \"x86_64 :: level\" = \"v{py}\" }\n"
+            )
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: hello/py3.10-cpu and hello/py3.11-cpu get variant label `gpu` for different properties
+      --> wheelbuild.toml:12:11
+       |
+    12 | variant = { "x86_64 :: level" = "v{py}" }
+       |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: make `variants.label` tell apart the cells whose properties differ (e.g. `{accel}`), or give them the same properties
+    "#);
+}

@@ -13,6 +13,7 @@ mod hygiene;
 mod index;
 mod integrity;
 mod keys;
+mod labels;
 mod lock_git;
 mod lock_registry;
 mod plan;

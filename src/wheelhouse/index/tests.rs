@@ -145,6 +145,7 @@ fn file(subdir: &str, filename: &str, sha256: &str) -> File {
             .unwrap_or_else(|_| "1.0".into()),
         sha256: sha256.into(),
         size: 42,
+        variant: None,
     }
 }
 

@@ -449,10 +449,21 @@ fn copy_sources(from: &Path, to: &Path) {
     }
 }
 
-/// The Python of the `intoto` fixture (in-toto-attestation in a venv). When it is
-/// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
+/// The Python of the `intoto` fixture (in-toto-attestation in a venv).
 pub fn intoto_python() -> Option<PathBuf> {
-    let python = fixtures_dir().join("intoto/venv/bin/python");
+    tool_python("intoto")
+}
+
+/// The Python of the `variantlib` fixture (variantlib in a venv, with its `variantlib`
+/// command beside it).
+pub fn variantlib_python() -> Option<PathBuf> {
+    tool_python("variantlib")
+}
+
+/// The Python of the venv fixture `name` (`scripts/fixtures.sh NAME`). When it is
+/// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
+fn tool_python(name: &str) -> Option<PathBuf> {
+    let python = fixtures_dir().join(name).join("venv/bin/python");
     if python.is_file() {
         return Some(python);
     }
@@ -461,11 +472,11 @@ pub fn intoto_python() -> Option<PathBuf> {
         .unwrap_or("<unnamed>")
         .to_owned();
     let why = format!(
-        "{} is missing: run `scripts/fixtures.sh intoto`",
+        "{} is missing: run `scripts/fixtures.sh {name}`",
         python.display()
     );
     if super::in_ci() {
-        panic!("in-toto-attestation unavailable (test `{test}`): {why}");
+        panic!("fixture `{name}` unavailable (test `{test}`): {why}");
     }
     eprintln!("SKIP {test}: {why} (would fail under CI=true)");
     None
