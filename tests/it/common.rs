@@ -68,6 +68,13 @@ impl Project {
         }
     }
 
+    /// Run every command with `name=value` in its environment.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// The cache volume of `kind` (`ccache`, `pip`) for `channel` and `variant`.
     pub fn cache_volume(kind: &str, channel: &str, variant: &str) -> String {
         wheelbuild::engine::volume_name(kind, channel, variant)
