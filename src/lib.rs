@@ -37,3 +37,11 @@ pub mod wheel;
 pub(crate) mod wheelhouse;
 
 pub(crate) use error::{Error, Exit};
+
+/// The Docker engine as benches and tests drive it: containers with files of this machine
+/// sent in (never bind-mounted by wheelbuild), and the names of the cache volumes.
+pub mod engine {
+    pub use crate::exec::docker::{ContainerConfig, Engine};
+    pub use crate::exec::upload::Upload;
+    pub use crate::exec::volume_name;
+}

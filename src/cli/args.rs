@@ -117,6 +117,10 @@ pub(crate) struct GcArgs {
     /// Say what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove the engine's cache volumes (ccache, pip) of channels and variants
+    /// this config does not build (other projects on the engine may use them).
+    #[arg(long)]
+    pub prune_caches: bool,
 }
 
 #[derive(Debug, Args)]

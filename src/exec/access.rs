@@ -11,10 +11,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::upload::Upload;
 use crate::config::{Network, PipIndex};
 
-/// Where the CA bundle is mounted in every container.
+/// Where the CA bundle is put in every container (sent through the engine's API).
 pub const CA_PATH: &str = "/etc/wheelbuild/ca-certificates.crt";
+/// The directory of [`CA_PATH`].
+pub const CA_DIR: &str = "/etc/wheelbuild";
 
 /// Proxy variables passed through when wheelbuild has them, in both spellings tools read.
 const PROXY_VARS: [&str; 6] = [
@@ -113,12 +116,20 @@ impl Access {
         })
     }
 
-    /// The bind mounts every container gets.
-    pub fn binds(&self) -> Vec<String> {
-        self.ca_certificates
-            .iter()
-            .map(|p| super::docker::bind(p, CA_PATH, true))
-            .collect()
+    /// The files every container gets: the CA bundle at [`CA_PATH`], sent into the
+    /// created container (a host path means nothing to an engine on another machine).
+    pub fn upload(&self) -> Upload {
+        let mut upload = Upload::default();
+        if let Some(path) = &self.ca_certificates {
+            upload.file(path, CA_PATH);
+        }
+        upload
+    }
+
+    /// The directory of the CA bundle when one is sent: a container that is committed
+    /// into an image mounts an anonymous volume there, so the bundle stays out of it.
+    pub fn ca_dir(&self) -> Option<&'static str> {
+        self.ca_certificates.as_ref().map(|_| CA_DIR)
     }
 
     /// The environment every container gets.
@@ -229,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn ca_bundle_is_mounted_and_named_by_the_three_variables() {
+    fn ca_bundle_is_sent_and_named_by_the_three_variables() {
         let a = Access::new(
             Network::None,
             Some(Path::new("/etc/ssl/certs/ca-certificates.crt")),
@@ -237,10 +248,10 @@ mod tests {
             |_| None,
         )
         .unwrap();
-        assert_eq!(
-            a.binds(),
-            [format!("/etc/ssl/certs/ca-certificates.crt:{CA_PATH}:ro")]
-        );
+        let mut expected = Upload::default();
+        expected.file(Path::new("/etc/ssl/certs/ca-certificates.crt"), CA_PATH);
+        assert_eq!(a.upload(), expected);
+        assert_eq!(a.ca_dir(), Some(CA_DIR));
         assert_eq!(a.env().len(), 3);
         assert!(a.env().iter().all(|e| e.ends_with(CA_PATH)));
         assert_eq!(a.network_mode(Step::Build).as_deref(), Some("none"));

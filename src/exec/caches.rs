@@ -1,65 +1,191 @@
-//! Compiler and pip caches mounted into builds: one directory per release channel and
-//! accelerator variant, owned by the build user.
+//! Compiler and pip caches of builds: named Docker volumes on the engine, one per release
+//! channel and accelerator variant (`wheelbuild-ccache-<channel>-<variant>`,
+//! `wheelbuild-pip-<channel>-<variant>`), kept by the engine across runs, their roots
+//! handed to the build user by each build's upload. `verify`'s fresh caches are anonymous
+//! volumes, removed with their container (whether it succeeded, failed, or was removed
+//! on Ctrl-C or by the next run's cleanup).
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use super::{BuildError, Run, io_err};
+use super::docker::{ContainerConfig, DockerError, Engine, VolumeInfo};
+use super::{BuildError, Run, paths};
 use crate::accel::Accel;
 
-/// The cache directories of one build (`None`: that cache is off).
+/// Label of wheelbuild's cache volumes: their kind (`ccache` or `pip`).
+pub const CACHE_LABEL: &str = "org.wheelbuild.cache";
+/// Labels naming a cache volume's channel and variant.
+const CHANNEL_LABEL: &str = "org.wheelbuild.channel";
+const VARIANT_LABEL: &str = "org.wheelbuild.variant";
+
+/// One cache of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Cache {
+    /// The named volume of the channel and variant.
+    Named(String),
+    /// A new, empty anonymous volume, removed with the container.
+    Fresh,
+}
+
+/// The caches of one build (`None`: that cache is off).
+#[derive(Debug, Clone)]
 pub(super) struct Caches {
-    pub ccache: Option<PathBuf>,
-    pub pip: Option<PathBuf>,
+    pub ccache: Option<Cache>,
+    pub pip: Option<Cache>,
+}
+
+impl Caches {
+    /// Mount the caches into `config`; with `owner`, their roots are handed to that
+    /// `uid:gid` (a new volume's root is root's).
+    pub fn mount(&self, config: &mut ContainerConfig, owner: Option<(u32, u32)>) {
+        for (cache, path) in [(&self.ccache, paths::CCACHE), (&self.pip, paths::PIP)] {
+            let Some(cache) = cache else { continue };
+            match cache {
+                Cache::Named(name) => config.binds.push(format!("{name}:{path}")),
+                Cache::Fresh => config.volumes.push(path.to_string()),
+            }
+            if let Some((uid, gid)) = owner {
+                config.upload.owned_dir(path, uid, gid);
+            }
+        }
+    }
+}
+
+/// The volume name of cache `kind` of `channel` and `variant`: Docker's volume names are
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`; a name that needed changing to fit gets a hash of the
+/// original, so two channels never share a volume.
+pub fn volume_name(kind: &str, channel: &str, variant: &str) -> String {
+    let plain = format!("wheelbuild-{kind}-{channel}-{variant}");
+    let fitted: String = plain
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fitted == plain {
+        plain
+    } else {
+        let hash = blake3::hash(format!("{channel}\0{variant}").as_bytes());
+        format!("{fitted}-{}", &hash.to_hex()[..8])
+    }
 }
 
 impl Run<'_> {
-    /// ccache and pip cache directories of this run's channel and `accel`: caches never
-    /// cross a release channel or a CUDA/ROCm variant.
-    pub(super) fn caches(&self, accel: &Accel) -> Result<Caches, BuildError> {
+    /// The cache volumes of this run's channel and `accel` (created when missing): caches
+    /// never cross a release channel or a CUDA/ROCm variant.
+    pub(super) async fn caches(&self, accel: &Accel) -> Result<Caches, BuildError> {
         let s = self.settings;
         let variant = accel.to_string();
-        let make = |kind: &str| -> Result<PathBuf, BuildError> {
-            let dir = s.cache_dir.join(kind).join(&s.channel).join(&variant);
-            self.for_build_user(&dir)?;
-            Ok(dir)
+        let make = |kind: &'static str| {
+            let name = volume_name(kind, &s.channel, &variant);
+            let labels = BTreeMap::from([
+                (CACHE_LABEL.to_string(), kind.to_string()),
+                (CHANNEL_LABEL.to_string(), s.channel.clone()),
+                (VARIANT_LABEL.to_string(), variant.clone()),
+            ]);
+            async move {
+                self.engine.ensure_volume(&name, &labels).await?;
+                Ok::<_, BuildError>(Cache::Named(name))
+            }
         };
         Ok(Caches {
-            ccache: s.ccache.then(|| make("ccache")).transpose()?,
-            pip: s.pip_cache.then(|| make("pip")).transpose()?,
+            ccache: match s.ccache {
+                true => Some(make("ccache").await?),
+                false => None,
+            },
+            pip: match s.pip_cache {
+                true => Some(make("pip").await?),
+                false => None,
+            },
         })
     }
 
-    /// New, empty caches under `scratch` (removed with it), for a build that must not
-    /// reuse anything an earlier build left.
-    pub(super) fn fresh_caches(&self, accel: &Accel, scratch: &Path) -> Result<Caches, BuildError> {
+    /// New, empty caches, for a build that must not reuse anything an earlier build left.
+    pub(super) fn fresh_caches(&self) -> Caches {
         let s = self.settings;
-        let make = |kind: &str| -> Result<PathBuf, BuildError> {
-            let dir = scratch.join("caches").join(kind).join(accel.to_string());
-            self.for_build_user(&dir)?;
-            Ok(dir)
-        };
-        Ok(Caches {
-            ccache: s.ccache.then(|| make("ccache")).transpose()?,
-            pip: s.pip_cache.then(|| make("pip")).transpose()?,
-        })
-    }
-
-    /// Create `dir` for the (non-root) build user: handed over when we are root or the
-    /// build user ourselves. Never opened up to everyone: any local user could then plant
-    /// objects in a compiler cache that later builds link into wheels.
-    fn for_build_user(&self, dir: &Path) -> Result<(), BuildError> {
-        use std::os::unix::fs::MetadataExt as _;
-        let (uid, gid) = (self.settings.uid, self.settings.gid);
-        std::fs::create_dir_all(dir).map_err(|e| io_err("creating a cache directory", e))?;
-        let meta = std::fs::metadata(dir).map_err(|e| io_err("reading a cache directory", e))?;
-        if meta.uid() == uid {
-            return Ok(());
+        Caches {
+            ccache: s.ccache.then_some(Cache::Fresh),
+            pip: s.pip_cache.then_some(Cache::Fresh),
         }
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| BuildError::CacheOwner {
-            path: dir.to_path_buf(),
-            uid,
-            gid,
-            detail: e.to_string(),
-        })
+    }
+}
+
+/// A cache volume on the engine, as `gc` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheVolume {
+    pub name: String,
+    /// `ccache` or `pip`.
+    pub kind: String,
+    pub channel: String,
+    pub variant: String,
+}
+
+/// What [`collect_cache_volumes`] found and removed (or would remove, dry).
+#[derive(Debug, Default)]
+pub struct CacheGc {
+    /// The volumes of this config's channel and variants.
+    pub kept: Vec<CacheVolume>,
+    /// Volumes of other channels or variants: removed with `prune`.
+    pub removed: Vec<CacheVolume>,
+    pub other: Vec<CacheVolume>,
+    /// Unused, but a container still uses them.
+    pub in_use: Vec<CacheVolume>,
+}
+
+/// The engine's cache volumes, split into those of `channel` × `variants` (kept) and the
+/// others, which are removed when `prune` (not when `dry`).
+pub async fn collect_cache_volumes(
+    engine: &Engine,
+    channel: &str,
+    variants: &std::collections::BTreeSet<String>,
+    prune: bool,
+    dry: bool,
+) -> Result<CacheGc, DockerError> {
+    let mut gc = CacheGc::default();
+    for VolumeInfo { name, labels } in engine.labelled_volumes(CACHE_LABEL).await? {
+        let get = |l: &str| labels.get(l).cloned().unwrap_or_default();
+        let volume = CacheVolume {
+            kind: get(CACHE_LABEL),
+            channel: get(CHANNEL_LABEL),
+            variant: get(VARIANT_LABEL),
+            name,
+        };
+        if volume.channel == channel && variants.contains(&volume.variant) {
+            gc.kept.push(volume);
+        } else if !prune {
+            gc.other.push(volume);
+        } else if dry || engine.remove_volume(&volume.name).await? {
+            gc.removed.push(volume);
+        } else {
+            gc.in_use.push(volume);
+        }
+    }
+    Ok(gc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_names_fit_dockers_charset_and_never_collide() {
+        assert_eq!(
+            volume_name("ccache", "ci", "cpu"),
+            "wheelbuild-ccache-ci-cpu"
+        );
+        assert_eq!(
+            volume_name("pip", "nightly", "cuda12.4"),
+            "wheelbuild-pip-nightly-cuda12.4"
+        );
+        let plus = volume_name("ccache", "a+b", "cpu");
+        assert!(plus.starts_with("wheelbuild-ccache-a_b-cpu-"), "{plus}");
+        assert_ne!(plus, volume_name("ccache", "a_b", "cpu"));
+        assert!(
+            plus.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        );
     }
 }

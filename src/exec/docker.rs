@@ -1,11 +1,12 @@
-//! The Docker Engine, through bollard: pinned images, containers (create, run, stream
-//! output, wait, download, commit, remove) and the containers a killed run left behind.
+//! The Docker Engine, through bollard: pinned images, containers (create, send files in,
+//! run, stream output, wait, download, commit, remove), the containers a killed run left
+//! behind, and volumes (the caches). Nothing of this machine reaches a container through a
+//! host path: the engine may be another machine.
 //!
 //! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
 //! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,9 +16,12 @@ use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
+
+use super::upload::Upload;
 
 /// Label on every container wheelbuild creates, so leftovers can be found.
 pub const LABEL: &str = "org.wheelbuild";
@@ -40,6 +44,12 @@ pub enum DockerError {
     DigestMismatch { reference: String, found: String },
     #[error("the Docker daemon has no GPU runtime: {detail}")]
     NoGpu { detail: String },
+    #[error("sending {what} into container {container} failed: {detail}")]
+    Upload {
+        what: String,
+        container: String,
+        detail: String,
+    },
     #[error("Docker API call `{call}` failed: {detail}")]
     Api { call: &'static str, detail: String },
 }
@@ -57,6 +67,9 @@ impl DockerError {
             DockerError::DigestMismatch { .. } => "remove the local image (`docker rmi`) and build again".into(),
             DockerError::NoGpu { .. } => {
                 "install the NVIDIA Container Toolkit on the daemon's host, or set `gpu = false` (compiling CUDA code needs no GPU)".into()
+            }
+            DockerError::Upload { .. } => {
+                "check that the files named are readable here and that the engine's machine has free space for them".into()
             }
             DockerError::Api { .. } => return None,
         })
@@ -107,6 +120,11 @@ pub struct ContainerConfig {
     pub network: Option<String>,
     pub gpu: bool,
     pub labels: BTreeMap<String, String>,
+    /// Mount points of anonymous volumes (removed with the container).
+    pub volumes: Vec<String>,
+    /// Files of this machine sent into the container before it starts (never bind
+    /// mounts: the engine may be another machine).
+    pub upload: Upload,
     /// Drop capabilities and forbid privilege gain (build containers); not for the root
     /// setup of environment images, which needs apt.
     pub hardened: bool,
@@ -294,6 +312,7 @@ impl Engine {
                     .collect(),
             ),
             host_config: Some(host_config),
+            volumes: (!config.volumes.is_empty()).then(|| config.volumes.clone()),
             ..Default::default()
         };
         let docker = self.docker().await?;
@@ -315,6 +334,18 @@ impl Engine {
                 call: "create container",
                 detail: "interrupted".into(),
             });
+        }
+        if !config.upload.is_empty() {
+            let options = UploadToContainerOptionsBuilder::default().path("/").build();
+            let body = bollard::body_try_stream(config.upload.clone().stream());
+            if let Err(e) = docker.upload_to_container(&id, Some(options), body).await {
+                let _ = self.remove(&id).await;
+                return Err(DockerError::Upload {
+                    what: config.upload.describe(),
+                    container: name.to_string(),
+                    detail: e.to_string(),
+                });
+            }
         }
         if let Err(e) = docker.start_container(&id, None).await {
             let detail = e.to_string();
@@ -481,7 +512,7 @@ impl Engine {
     /// Untag (and delete, when it was the last tag) an image; `Ok(false)` when a container
     /// still uses it (Docker refuses, and wheelbuild does not force).
     pub async fn remove_image(&self, reference: &str) -> Result<bool, DockerError> {
-        match self
+        let result = self
             .docker()
             .await?
             .remove_image(
@@ -489,20 +520,8 @@ impl Engine {
                 None::<bollard::query_parameters::RemoveImageOptions>,
                 None,
             )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(false),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(true),
-            Err(e) => Err(DockerError::Api {
-                call: "remove image",
-                detail: e.to_string(),
-            }),
-        }
+            .await;
+        removal(result.map(drop), "remove image")
     }
 
     /// wheelbuild's containers on this engine (running or not), with their labels: those
@@ -555,6 +574,78 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Create the named volume `name` with `labels` unless it exists (Docker answers a
+    /// create of an existing name with that volume).
+    pub async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let request = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+        self.docker()
+            .await?
+            .create_volume(request)
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "create volume",
+                detail: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// The volumes carrying label `label`, by name.
+    pub async fn labelled_volumes(&self, label: &str) -> Result<Vec<VolumeInfo>, DockerError> {
+        let filters = std::collections::HashMap::from([("label", vec![label])]);
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker()
+            .await?
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "list volumes",
+                detail: e.to_string(),
+            })?;
+        let mut out: Vec<VolumeInfo> = list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| VolumeInfo {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Remove a volume; `Ok(false)` when a container still uses it (Docker refuses, and
+    /// wheelbuild does not force). One already gone is removed.
+    pub async fn remove_volume(&self, name: &str) -> Result<bool, DockerError> {
+        let options = RemoveVolumeOptionsBuilder::default().force(false).build();
+        let result = self
+            .docker()
+            .await?
+            .remove_volume(name, Some(options))
+            .await;
+        removal(result, "remove volume")
+    }
+}
+
+/// A volume listed by [`Engine::labelled_volumes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// An image listed by [`Engine::tagged_images`].
 #[derive(Debug, Clone)]
 pub struct TaggedImage {
@@ -584,15 +675,26 @@ pub fn registry_of(name: &str) -> &str {
     name.split('/').next().unwrap_or(name)
 }
 
-/// A bind mount of `host` (made absolute: Docker reads relative paths as volume names)
-/// at `container`.
-pub fn bind(host: &Path, container: &str, read_only: bool) -> String {
-    let host = std::path::absolute(host).unwrap_or_else(|_| host.to_path_buf());
-    format!(
-        "{}:{container}{}",
-        host.display(),
-        if read_only { ":ro" } else { "" }
-    )
+/// The outcome of removing an image or a volume: `Ok(false)` when Docker refuses because
+/// something still uses it (409; wheelbuild never forces), `Ok(true)` when it is gone
+/// (removed, or already gone: 404).
+fn removal(
+    result: Result<(), bollard::errors::Error>,
+    call: &'static str,
+) -> Result<bool, DockerError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(false),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(true),
+        Err(e) => Err(DockerError::Api {
+            call,
+            detail: e.to_string(),
+        }),
+    }
 }
 
 /// Is this failure to remove a container one where it is gone, or going, anyway: already

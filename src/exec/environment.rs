@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::access::Step;
 use super::docker::{self, ContainerConfig, DockerError, Engine};
-use super::{BuildError, Run, io_err, paths, run::labels};
+use super::{BuildError, Run, io_err, run::labels};
 use crate::canonical::Context;
 use crate::lock::{AptPin, LockedImage, PipPin};
 use crate::plan::PlannedTarget;
@@ -182,8 +182,8 @@ impl Run<'_> {
                     .join(format!("env-{}.log", &key[..16]));
                 let mut log = std::fs::File::create(&log_path)
                     .map_err(|e| io_err("creating the environment log", e))?;
-                let caches = self.caches(&t.target.cell.accel)?;
-                let config = ContainerConfig {
+                let caches = self.caches(&t.target.cell.accel).await?;
+                let mut config = ContainerConfig {
                     image: base.to_string(),
                     cmd: vec![
                         "sh".into(),
@@ -199,12 +199,17 @@ impl Run<'_> {
                         .chain(self.settings.access.env().iter().cloned())
                         .collect(),
                     user: Some("0:0".into()),
-                    binds: caches
-                        .pip
+                    binds: Vec::new(),
+                    // The CA bundle goes into a volume: this container becomes the
+                    // environment image, which must not carry this machine's bundle.
+                    volumes: self
+                        .settings
+                        .access
+                        .ca_dir()
                         .iter()
-                        .map(|d| docker::bind(d, paths::PIP, false))
-                        .chain(self.settings.access.binds())
+                        .map(|d| d.to_string())
                         .collect(),
+                    upload: self.settings.access.upload(),
                     network: self.settings.access.network_mode(Step::Packages),
                     gpu: false,
                     // Inherited by the image: `gc` of this store collects only its own.
@@ -215,6 +220,12 @@ impl Run<'_> {
                     },
                     hardened: false,
                 };
+                // Only pip's cache: root needs no owner (env.sh keeps its own part).
+                let pip = super::caches::Caches {
+                    ccache: None,
+                    pip: caches.pip,
+                };
+                pip.mount(&mut config, None);
                 let id = &t.target.id;
                 let (container, exit) = engine
                     .run(

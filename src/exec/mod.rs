@@ -6,11 +6,13 @@
 //! 2. the environment image: base + apt + pip, built once per environment key (shared by
 //!    every target with the same image and packages) and tagged `wheelbuild-env:<key>`
 //!    (`environment`);
-//! 3. the sources at the locked commit ([`source::checkout`]), mounted read-only;
+//! 3. the sources at the locked commit ([`source::checkout`]), sent into the created
+//!    container as a tar stream with the CA bundle ([`upload`]): nothing goes through a
+//!    host path, so the engine may be another machine;
 //! 4. one container: toolchain check, then the build in a scratch copy at the fixed path
 //!    `/wheelbuild/build`, as a non-root user, without capabilities or privilege gain,
-//!    with `SOURCE_DATE_EPOCH` from the commit and the ccache/pip caches of the cache
-//!    channel and accelerator variant mounted (`caches`);
+//!    with `SOURCE_DATE_EPOCH` from the commit and the ccache/pip cache volumes of the
+//!    cache channel and accelerator variant mounted (`caches`);
 //! 5. `/wheelbuild/out` taken out as a tar stream, each wheel checked (name, tags,
 //!    RECORD hashes) (`collect`), committed to the store, placed in the wheelhouse.
 //!
@@ -29,6 +31,7 @@ mod environment;
 mod run;
 pub mod schedule;
 pub mod source;
+pub mod upload;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -47,6 +50,7 @@ use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
+pub use caches::{CacheGc, CacheVolume, collect_cache_volumes, volume_name};
 pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
 pub use environment::collect_env_images;
@@ -120,13 +124,6 @@ pub enum BuildError {
     Io { what: String, detail: String },
     #[error("{0}")]
     Wheelhouse(String),
-    #[error("the cache directory {} cannot be given to the build user {uid}:{gid}: {detail}", path.display())]
-    CacheOwner {
-        path: PathBuf,
-        uid: u32,
-        gid: u32,
-        detail: String,
-    },
     #[error("skipped: an earlier target failed (use --keep-going to build the rest)")]
     Skipped,
     #[error("interrupted")]
@@ -191,9 +188,6 @@ impl BuildError {
                 "give each target its own directory: add the axes that differ to `output.layout`"
                     .into(),
             ),
-            BuildError::CacheOwner { uid, .. } => Some(format!(
-                "run wheelbuild as root, or set `[build] uid` to your own uid (wheelbuild will not open the cache to every local user, which would let any of them poison it; uid {uid} is configured)"
-            )),
             _ => None,
         }
     }

@@ -55,18 +55,10 @@ impl Run<'_> {
         .await?;
 
         let caches = if fresh_caches {
-            self.fresh_caches(&t.target.cell.accel, staging.path())?
+            self.fresh_caches()
         } else {
-            self.caches(&t.target.cell.accel)?
+            self.caches(&t.target.cell.accel).await?
         };
-        let mut binds = vec![docker::bind(&src.dir, paths::SRC, true)];
-        binds.extend(self.settings.access.binds());
-        if let Some(d) = &caches.ccache {
-            binds.push(docker::bind(d, paths::CCACHE, false));
-        }
-        if let Some(d) = &caches.pip {
-            binds.push(docker::bind(d, paths::PIP, false));
-        }
         let env = self.container_env(
             t.target,
             src.epoch,
@@ -86,17 +78,24 @@ impl Run<'_> {
             cmd.push(manylinux_tag(t)?);
             cmd.extend(repair.exclude.iter().cloned());
         }
-        let config = ContainerConfig {
+        let (uid, gid) = (self.settings.uid, self.settings.gid);
+        let mut config = ContainerConfig {
             image,
             cmd,
             env,
-            user: Some(format!("{}:{}", self.settings.uid, self.settings.gid)),
-            binds,
+            user: Some(format!("{uid}:{gid}")),
+            binds: Vec::new(),
+            volumes: Vec::new(),
+            // The checkout, as the read-only bind mount showed it: sent through the
+            // engine's API, which works whichever machine the engine is on.
+            upload: source::upload(&src),
             network: self.settings.access.network_mode(Step::Build),
             gpu: t.project.gpu,
             labels: labels(&t.target.id, &t.key.0),
             hardened: true,
         };
+        config.upload.extend(self.settings.access.upload());
+        caches.mount(&mut config, Some((uid, gid)));
         self.reporter.phase(id, "building");
         let mut ccache = None;
         let mut facts = BTreeMap::new();

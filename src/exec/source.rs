@@ -1,9 +1,13 @@
-//! Sources at their locked commit, on the host, mounted read-only into builds.
+//! Sources at their locked commit: checked out on this machine, sent into each build
+//! container through the engine's API (never bind-mounted: the engine may be another
+//! machine) as the directory `/wheelbuild/src`.
 //!
 //! One checkout per commit under `<cache>/sources/<commit>`, shared by every target of
 //! that commit. It is a local clone of the lock's bare mirror (objects hard-linked, so
-//! git works inside the container too, e.g. for setuptools-scm), checked out detached at
-//! the commit, verified with `git rev-parse HEAD`, and renamed into place complete.
+//! its `.git` stands alone and git works inside the container too, e.g. for
+//! setuptools-scm), checked out detached at the commit, renamed into place complete, and
+//! verified before every build: `git rev-parse HEAD` is the commit and `git status`
+//! shows no change, so the archive sent is the commit's tree.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +23,13 @@ pub enum SourceError {
         url: String,
         commit: String,
         head: String,
+    },
+    #[error("the checkout of {url} at {commit} in {} has changes: {changes}", path.display())]
+    Changed {
+        url: String,
+        commit: String,
+        path: PathBuf,
+        changes: String,
     },
     #[error("cannot prepare sources in {}: {detail}", path.display())]
     Io { path: PathBuf, detail: String },
@@ -37,6 +48,10 @@ impl SourceError {
             SourceError::WrongHead { .. } => Some(
                 "the mirror or checkout is damaged: delete it under the cache directory".into(),
             ),
+            SourceError::Changed { path, .. } => Some(format!(
+                "something modified the shared checkout: delete {} (it is re-created on demand)",
+                path.display()
+            )),
             SourceError::Io { .. } => {
                 Some("check the cache directory's permissions and free space".into())
             }
@@ -48,7 +63,7 @@ impl SourceError {
     }
 }
 
-/// A checkout of `commit`, ready to mount.
+/// A checkout of `commit`, ready to send.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub dir: PathBuf,
@@ -138,6 +153,24 @@ pub async fn checkout(
             head,
         });
     }
+    // The tree sent is the commit's: nothing changed, nothing added (`--no-optional-locks`:
+    // other builds read the same checkout at the same time).
+    let mut status = ctx.git();
+    status.arg("-C").arg(&dir).args([
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+    ]);
+    let changes = output(ctx, status, url).await?;
+    if !changes.is_empty() {
+        return Err(SourceError::Changed {
+            url: url.to_string(),
+            commit: commit.to_string(),
+            path: dir.clone(),
+            changes: changes.lines().take(5).collect::<Vec<_>>().join("; "),
+        });
+    }
     let mut time = ctx.git();
     time.arg("-C")
         .arg(&dir)
@@ -150,4 +183,12 @@ pub async fn checkout(
         found,
     })?;
     Ok(Source { dir, epoch })
+}
+
+/// The checkout as `/wheelbuild/src` of a build container: every file as it is here
+/// (`.git` included), with its time and mode (made readable by all), owned by root.
+pub(super) fn upload(src: &Source) -> super::upload::Upload {
+    let mut upload = super::upload::Upload::default();
+    upload.tree(&src.dir, super::paths::SRC);
+    upload
 }

@@ -138,7 +138,10 @@ async fn run_group(
             .chain(ctx.access.env().iter().cloned())
             .collect(),
         user: Some("0:0".into()),
-        binds: ctx.access.binds(),
+        binds: Vec::new(),
+        volumes: Vec::new(),
+        // The CA bundle, sent (the engine may be another machine).
+        upload: ctx.access.upload(),
         network: ctx.access.network_mode(Step::Packages),
         gpu: false,
         labels: crate::exec::labels("lock", &image.manifest_digest),

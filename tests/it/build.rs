@@ -551,7 +551,7 @@ echo "FACT groups=$(id -G)"
 echo "FACT nonewprivs=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/self/status)"
 echo "FACT capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)"
 echo "FACT capprm=$(sed -n 's/^CapPrm:[[:space:]]*//p' /proc/self/status)"
-echo "FACT srcmount=$(grep ' /wheelbuild/src ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1)"
+echo "FACT srcowner=$(stat -c %u:%g /wheelbuild/src /wheelbuild/src/setup.py | sort -u | xargs)"
 if touch /wheelbuild/src/x 2>/dev/null; then echo "FACT srctouch=ok"; else echo "FACT srctouch=refused"; fi
 echo "FACT pwd=$(pwd -P)"
 if touch ./probe 2>/dev/null; then echo "FACT buildtouch=ok"; rm ./probe; else echo "FACT buildtouch=refused"; fi
@@ -588,7 +588,8 @@ python3 -m pip wheel --no-deps --no-build-isolation -w "$WHEELBUILD_OUT" .
     assert_eq!(fact("nonewprivs"), "1", "{log}");
     assert_eq!(fact("capeff"), "0000000000000000", "{log}");
     assert_eq!(fact("capprm"), "0000000000000000", "{log}");
-    assert_eq!(fact("srcmount"), "ro", "{log}");
+    // Sent into the container (not mounted), root's: the build user cannot change them.
+    assert_eq!(fact("srcowner"), "0:0", "{log}");
     assert_eq!(fact("srctouch"), "refused", "{log}");
     assert_eq!(fact("pwd"), "/wheelbuild/build", "{log}");
     assert_eq!(fact("buildtouch"), "ok", "{log}");
@@ -813,7 +814,8 @@ fn ccache_hits_across_keys_within_a_channel_only() {
     };
     let p = new_project(&base, &with_salt("1"));
     ok(&p, &["lock"]);
-    let ci_dir = p.file(".wheelbuild/cache/ccache/ci/cpu");
+    let image = base.local();
+    let ci = Project::cache_volume("ccache", &p.channel, "cpu");
 
     let out = ok(&p, &["build"]);
     let (hits, misses) = ccache_stats(&record(&p, &key_of(&p, &id)));
@@ -821,9 +823,8 @@ fn ccache_hits_across_keys_within_a_channel_only() {
     assert!(misses > 0);
     assert!(stderr(&out).contains("ccache 0% hits"), "{}", stderr(&out));
     assert!(
-        !files_under(&ci_dir).is_empty(),
-        "nothing cached in {}",
-        ci_dir.display()
+        !volume_files(None, &image, &ci).is_empty(),
+        "nothing cached in volume {ci}"
     );
 
     // Another key, same sources: every compilation is a hit.
@@ -839,26 +840,42 @@ fn ccache_hits_across_keys_within_a_channel_only() {
         stderr(&out)
     );
 
-    // Another channel: another, initially empty, cache.
-    let nightly = p.file(".wheelbuild/cache/ccache/nightly/cpu");
-    assert!(files_under(&nightly).is_empty());
+    // Another channel: another, initially absent, cache volume.
+    let nightly_channel = format!("nightly.{}", p.channel);
+    let nightly = Project::cache_volume("ccache", &nightly_channel, "cpu");
+    assert!(!volume_exists(None, &nightly));
     p.write("wheelbuild.toml", &with_salt("3"));
-    let out = run_env(&p, &[("WHEELBUILD_CACHE_CHANNEL", "nightly")], &["build"]);
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", &nightly_channel)],
+        &["build"],
+    );
     assert!(out.status.success(), "{}", p.snapshot(&out));
     let (hits, misses) = ccache_stats(&record(&p, &key_of(&p, &id)));
     assert_eq!(hits, 0);
     assert!(misses > 0);
-    assert!(!files_under(&nightly).is_empty());
+    assert!(!volume_files(None, &image, &nightly).is_empty());
 
     // And `[cache] channel` in the config does the same.
+    let release_channel = format!("release.{}", p.channel);
     p.write(
         "wheelbuild.toml",
-        &with_salt("4").replace("[build]", "[cache]\nchannel = \"release\"\n\n[build]"),
+        &with_salt("4").replace(
+            "[build]",
+            &format!("[cache]\nchannel = \"{release_channel}\"\n\n[build]"),
+        ),
     );
-    ok(&p, &["build"]);
+    let out = p
+        .cmd()
+        .env_remove("WHEELBUILD_CACHE_CHANNEL")
+        .arg("build")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", p.snapshot(&out));
     let (hits, misses) = ccache_stats(&record(&p, &key_of(&p, &id)));
     assert_eq!((hits, misses > 0), (0, true));
-    assert!(!files_under(&p.file(".wheelbuild/cache/ccache/release/cpu")).is_empty());
+    let release = Project::cache_volume("ccache", &release_channel, "cpu");
+    assert!(!volume_files(None, &image, &release).is_empty());
 }
 
 // ----- i: outputs that are not this target's wheels ------------------------------------

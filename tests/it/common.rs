@@ -25,6 +25,10 @@ pub const HANG: std::time::Duration = std::time::Duration::from_secs(180);
 
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// This project's cache channel (`WHEELBUILD_CACHE_CHANNEL`): cache volumes live on
+    /// the engine, shared by every project of a channel, so each test project has its
+    /// own (as it had its own cache directory), removed with it.
+    pub channel: String,
     /// Registries / servers whose address should be filtered as `[REGISTRY]` etc.
     pub names: Vec<(String, String)>,
     env: Vec<(String, String)>,
@@ -41,8 +45,15 @@ impl Project {
         std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
         let docker_config = dir.path().join(".docker");
         std::fs::create_dir_all(&docker_config).unwrap();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let channel = format!(
+            "t{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
         Project {
             dir,
+            channel: channel.clone(),
             names: Vec::new(),
             held: Vec::new(),
             env: vec![
@@ -52,8 +63,21 @@ impl Project {
                     "DOCKER_CONFIG".into(),
                     docker_config.to_string_lossy().into_owned(),
                 ),
+                ("WHEELBUILD_CACHE_CHANNEL".into(), channel),
             ],
         }
+    }
+
+    /// Run every command with `name=value` in its environment.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The cache volume of `kind` (`ccache`, `pip`) for `channel` and `variant`.
+    pub fn cache_volume(kind: &str, channel: &str, variant: &str) -> String {
+        wheelbuild::engine::volume_name(kind, channel, variant)
     }
 
     pub fn path(&self) -> &Path {
@@ -145,6 +169,57 @@ impl Project {
             text = text.replace(addr, name);
         }
         filter_volatile(&text)
+    }
+}
+
+impl Drop for Project {
+    /// Remove the cache volumes of this project's channels (every channel a test uses
+    /// ends with its project's): only when it ran something that may have made them.
+    fn drop(&mut self) {
+        if !self.dir.path().join(".wheelbuild").exists() {
+            return;
+        }
+        let mut cmd = std::process::Command::new(crate::support::fixtures::docker_path());
+        for (k, v) in &self.env {
+            if k == "DOCKER_HOST" {
+                cmd.env(k, v);
+            }
+        }
+        let Ok(out) = cmd
+            .args([
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                "label=org.wheelbuild.cache",
+            ])
+            .stderr(Stdio::null())
+            .output()
+        else {
+            return;
+        };
+        let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|n| {
+                let ch = &self.channel;
+                n.contains(&format!("-{ch}-")) || n.contains(&format!(".{ch}-"))
+            })
+            .map(str::to_string)
+            .collect();
+        if !names.is_empty() {
+            let mut rm = std::process::Command::new(crate::support::fixtures::docker_path());
+            for (k, v) in &self.env {
+                if k == "DOCKER_HOST" {
+                    rm.env(k, v);
+                }
+            }
+            let _ = rm
+                .args(["volume", "rm"])
+                .args(&names)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -617,6 +692,45 @@ pub fn totals(out: &Output) -> String {
 pub fn assert_no_containers(label: &str) {
     let left = leftover_containers(label);
     assert!(left.is_empty(), "containers left with {label}: {left:?}");
+}
+
+/// The files in Docker volume `volume` (on the engine `host`, else the main one), listed
+/// by a throwaway container of `image` that mounts it read-only.
+pub fn volume_files(host: Option<&str>, image: &str, volume: &str) -> Vec<String> {
+    let mut cmd = std::process::Command::new(crate::support::fixtures::docker_path());
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let out = cmd
+        .args(["run", "--rm", "--network", "none", "-v"])
+        .arg(format!("{volume}:/v:ro"))
+        .args([image, "find", "/v", "-type", "f"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "listing volume {volume}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether Docker volume `volume` exists (on the engine `host`, else the main one).
+pub fn volume_exists(host: Option<&str>, volume: &str) -> bool {
+    let mut cmd = std::process::Command::new(crate::support::fixtures::docker_path());
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    cmd.args(["volume", "inspect", volume])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
 }
 
 /// The `ccache` field of a record: (hits, misses).

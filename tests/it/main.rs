@@ -6,6 +6,7 @@ mod build;
 mod cli_errors;
 mod cli_flags;
 mod common;
+mod engines;
 mod environments;
 mod gc;
 mod harness;

@@ -35,6 +35,11 @@ pub(crate) fn gc(
         .iter()
         .map(|t| crate::exec::env_tag(&t.inputs(&project.config)))
         .collect();
+    let variants: BTreeSet<String> = plan
+        .targets
+        .iter()
+        .map(|t| t.target.cell.accel.to_string())
+        .collect();
     let keep = Duration::from_secs(gc_args.keep_days.saturating_mul(86_400));
     let dry = gc_args.dry_run;
     let verb = if dry { "Would remove" } else { "Removed" };
@@ -93,7 +98,57 @@ pub(crate) fn gc(
             crate::Error::from(e)
         )),
     }
+    match runtime.block_on(crate::exec::collect_cache_volumes(
+        &engine,
+        &project.channel,
+        &variants,
+        gc_args.prune_caches,
+        dry,
+    )) {
+        Ok(caches) => render_caches(printer, &caches, verb),
+        Err(e) => printer.note(&format!(
+            "cache volumes not collected: {}",
+            crate::Error::from(e)
+        )),
+    }
     Ok(Exit::Success)
+}
+
+/// The engine's cache volumes: this config's, the others (removed with `--prune-caches`).
+fn render_caches(printer: &Printer, caches: &crate::exec::CacheGc, verb: &str) {
+    let names = |v: &[crate::exec::CacheVolume]| {
+        v.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !caches.kept.is_empty() {
+        printer.note(&format!(
+            "kept {} cache volume(s) of this channel and its variants: {}",
+            caches.kept.len(),
+            names(&caches.kept)
+        ));
+    }
+    if !caches.other.is_empty() {
+        printer.note(&format!(
+            "{} cache volume(s) of other channels or variants (`--prune-caches` removes them): {}",
+            caches.other.len(),
+            names(&caches.other)
+        ));
+    }
+    for volume in &caches.in_use {
+        printer.note(&format!("kept {}: a container uses it", volume.name));
+    }
+    if !caches.removed.is_empty() {
+        printer.status(
+            verb,
+            &format!(
+                "{} cache volume(s): {}",
+                caches.removed.len(),
+                names(&caches.removed)
+            ),
+        );
+    }
 }
 
 /// `12.3 MiB`.

@@ -11,6 +11,7 @@
 //!   repository.
 #![allow(dead_code)]
 
+pub mod engine2;
 pub mod fake;
 pub mod fixtures;
 pub mod git;

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# A second Docker engine on this machine that stands in for another machine (tests of
+# `DOCKER_HOST` pointing at an engine whose filesystem is not this one's).
+#
+#   scripts/engine2.sh start ID [PORT...]
+#                                  start it, forwarding loopback TCP PORTs (registries,
+#                                  package indexes; default 5000) into its namespace;
+#                                  prints the DOCKER_HOST to use
+#   scripts/engine2.sh stop ID     stop it and remove everything `start` made
+#   scripts/engine2.sh sweep       stop the engines of test processes that are gone
+#
+# ID is the owning test process's pid (`sweep` stops an engine whose owner is dead).
+# The engine gets:
+#   * its own network namespace `wb-engine2-ID` (never the main daemon's: a second dockerd
+#     in the same namespace takes over `docker0` and breaks every later container of the
+#     main engine), joined to this one by a veth pair `wbe2hID`/`wbe2cID` on a private
+#     /30 of 10.213.0.0/16;
+#   * its own mount namespace, with tmpfs over /tmp, /var/tmp, /root, /home, /work and
+#     /var/cache/wheelbuild*, so this machine's checkouts, caches, test directories and
+#     fixtures are not there (and the main daemon's container mounts released);
+#   * its own data root /var/lib/wb-engine2-ID, exec root /run/wb-engine2-ID, pid file,
+#     and socket unix:///run/wb-engine2-ID.sock;
+#   * 127.0.0.1:PORT inside its namespace forwarded (socat) over the veth pair to
+#     127.0.0.1:PORT here (the loopback registry of scripts/fixtures.sh, 5000, or a
+#     test's), the only traffic that leaves it.
+# ENGINE2_HIDE: more directories (':'-separated) to hide from it (a test's TMPDIR).
+# Only loopback and the private veth addresses are used.
+set -euo pipefail
+
+DOCKERD="${DOCKERD:-dockerd}"
+
+die() { printf 'engine2: %s\n' "$*" >&2; exit 1; }
+
+names() {
+  id=$1
+  case "$id" in '' | *[!0-9]*) die "ID must be a pid, got '$id'" ;; esac
+  ns=wb-engine2-$id
+  host_if=wbe2h$id
+  ns_if=wbe2c$id
+  root=/var/lib/wb-engine2-$id
+  run=/run/wb-engine2-$id
+  sock=/run/wb-engine2-$id.sock
+}
+
+# A free /30 of 10.213.0.0/16, derived from the id, skipping addresses in use.
+pick_net() {
+  local n i
+  for i in $(seq 0 63); do
+    n=$(((id + i * 97) % 16384))
+    host_ip=10.213.$((n / 64)).$((n % 64 * 4 + 1))
+    ns_ip=10.213.$((n / 64)).$((n % 64 * 4 + 2))
+    if ! ip -o -4 addr show | grep -qE " (${host_ip}|${ns_ip})/"; then return 0; fi
+  done
+  die "no free /30 in 10.213.0.0/16"
+}
+
+start() {
+  names "$1"
+  for tool in "$DOCKERD" socat unshare nsenter ip findmnt; do
+    command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install docker.io socat util-linux iproute2)"
+  done
+  [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces)"
+  [ -e "/run/netns/$ns" ] && stop "$id"
+  mkdir -p "$run" "$root"
+  pick_net
+  echo "$host_ip $ns_ip" >"$run/net"
+  ip netns add "$ns"
+  ip link add "$host_if" type veth peer name "$ns_if"
+  ip link set "$ns_if" netns "$ns"
+  ip addr add "$host_ip/30" dev "$host_if"
+  ip link set "$host_if" up
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip addr add "$ns_ip/30" dev "$ns_if"
+  ip netns exec "$ns" ip link set "$ns_if" up
+
+  # Each port: ns 127.0.0.1:PORT -> veth -> host_ip:PORT -> here 127.0.0.1:PORT.
+  local port
+  [ $# -gt 1 ] || set -- "$1" 5000
+  shift
+  for port in "$@"; do
+    case "$port" in '' | *[!0-9]*) die "PORT must be a number, got '$port'" ;; esac
+    socat "TCP-LISTEN:$port,bind=$host_ip,fork,reuseaddr" "TCP:127.0.0.1:$port" \
+      >>"$run/socat.log" 2>&1 </dev/null &
+    echo $! >>"$run/socat.pids"
+    ip netns exec "$ns" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" \
+      "TCP:$host_ip:$port" >>"$run/socat.log" 2>&1 </dev/null &
+    echo $! >>"$run/socat.pids"
+  done
+
+  # Its own bridge (not `docker0`: no name of the main daemon's is ever touched).
+  ip netns exec "$ns" ip link add wbe2br type bridge
+  ip netns exec "$ns" ip addr add 10.214.0.1/24 dev wbe2br
+  ip netns exec "$ns" ip link set wbe2br up
+  echo '{}' >"$run/daemon.json"
+  mkdir -p "$run/cgroup"
+  # The mount namespace: /sys of the engine's network namespace (cgroups kept), this
+  # machine's files hidden, and the main daemon's mounts released (a copy held here would
+  # keep its containers' mounts and network namespaces alive).
+  # shellcheck disable=SC2016
+  nsenter --net="/run/netns/$ns" unshare --mount --propagation private sh -c '
+    set -e
+    run=$1; hide=$2; shift 2
+    mount --rbind /sys/fs/cgroup "$run/cgroup"
+    umount -l /sys
+    mount -t sysfs sysfs /sys
+    mount --rbind "$run/cgroup" /sys/fs/cgroup
+    umount -l "$run/cgroup"
+    findmnt -rn -o TARGET | grep -E "^/(var/lib/docker|run/docker|run/containerd|run/netns)(/|$)" \
+      | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    IFS=:
+    for d in /tmp /var/tmp /root /home /work /var/cache/wheelbuild* $hide; do
+      if [ -d "$d" ]; then mount -t tmpfs -o mode=0755 tmpfs "$d"; fi
+    done
+    unset IFS
+    chmod 1777 /tmp /var/tmp
+    exec "$@"' engine2 "$run" "${ENGINE2_HIDE:-}" "$DOCKERD" \
+    --config-file "$run/daemon.json" \
+    --data-root "$root" --exec-root "$run/exec" --pidfile "$run/dockerd.pid" \
+    -H "unix://$sock" --bridge wbe2br --iptables=false --ip-masq=false \
+    --storage-driver overlay2 \
+    >"$run/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$run/launcher.pid"
+  for _ in $(seq 1 120); do
+    if DOCKER_HOST="unix://$sock" /usr/bin/docker version >/dev/null 2>&1; then
+      echo "unix://$sock"
+      return 0
+    fi
+    if ! kill -0 "$(cat "$run/launcher.pid")" 2>/dev/null; then break; fi
+    sleep 0.5
+  done
+  tail -n 30 "$run/dockerd.log" >&2 || true
+  stop "$id"
+  die "the second dockerd did not answer on $sock"
+}
+
+stop() {
+  names "$1"
+  local pid p
+  # dockerd stops its containers and its containerd when asked to end.
+  for f in "$run/dockerd.pid" "$run/launcher.pid"; do
+    if [ -f "$f" ] && pid=$(cat "$f") && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
+  done
+  # Whatever is left in its network namespace (shims, the forwarder).
+  if [ -e "/run/netns/$ns" ]; then
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+  fi
+  if [ -f "$run/socat.pids" ]; then
+    for p in $(cat "$run/socat.pids"); do kill -KILL "$p" 2>/dev/null || true; done
+  fi
+  sleep 0.2
+  ip link del "$host_if" 2>/dev/null || true
+  if [ -e "/run/netns/$ns" ]; then ip netns del "$ns" 2>/dev/null || true; fi
+  # Mounts of the data root live in the engine's own mount namespace, gone with it.
+  rm -rf "$root" 2>/dev/null || { sleep 1; rm -rf "$root"; }
+  rm -rf "$run" "$sock"
+}
+
+sweep() {
+  local d id
+  for d in /run/wb-engine2-*/; do
+    [ -d "$d" ] || continue
+    id=${d%/}; id=${id##*/wb-engine2-}
+    case "$id" in '' | *[!0-9]*) continue ;; esac
+    if ! kill -0 "$id" 2>/dev/null; then stop "$id"; fi
+  done
+}
+
+case "${1:-}" in
+  start) shift; [ $# -gt 0 ] || die "usage: $0 start ID [PORT...]"; start "$@" ;;
+  stop) stop "${2:-}" ;;
+  sweep) sweep ;;
+  *) die "usage: $0 start ID | stop ID | sweep" ;;
+esac

@@ -1,0 +1,206 @@
+//! Builds on a Docker engine whose filesystem is not this machine's (issue 10: with
+//! `DOCKER_HOST=ssh://gpu1`, bind mounts of this machine's checkout and caches found
+//! empty root-owned folders and the build failed with `ERROR: Directory '.' is not
+//! installable`). The engine is `support::engine2`: a second dockerd in its own network
+//! and mount namespaces, with this machine's temporary directories hidden, pulling the
+//! base image by digest from the test's loopback registry.
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::support::engine2::Engine2;
+use crate::support::fixtures::{self, BaseImage, ImageKind, example_repo};
+use crate::support::git::GitRepo;
+
+/// The CPU base image, the second engine (the image's loopback registry forwarded into
+/// its namespace) and the C extension's repository; `None` when a part is missing and
+/// the run is not under `CI=true`.
+fn setup() -> Option<(BaseImage, Engine2, GitRepo)> {
+    let base = fixtures::base_image(ImageKind::Cpu)?;
+    let engine = engine_for(&base)?;
+    Some((base, engine, example_repo("hello-cext")))
+}
+
+/// The second engine, with `base`'s loopback registry forwarded into its namespace.
+fn engine_for(base: &BaseImage) -> Option<Engine2> {
+    let port = base
+        .addr()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("registry address 127.0.0.1:PORT");
+    Engine2::start(&[port])
+}
+
+/// The sha256 of `id`'s one wheel in `p`'s store.
+fn wheel_sha(p: &Project, id: &str) -> (String, String) {
+    let rec: Value = record(p, &key_of(p, id));
+    let wheels = rec["wheels"].as_array().unwrap();
+    assert_eq!(wheels.len(), 1, "{rec:#}");
+    (
+        wheels[0]["file"].as_str().unwrap().to_string(),
+        wheels[0]["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Regression (issue 10): the sources reach a build container through the Engine API,
+/// not a host path, and the wheel is the one the main engine builds, byte for byte.
+#[test]
+fn a_build_on_an_engine_without_this_machines_files_gets_its_sources() {
+    let Some((base, engine, cext)) = setup() else {
+        return;
+    };
+    let config = config(
+        &base.reference,
+        "engine2-sources",
+        "",
+        &[project("hello-cext", &cext, "")],
+    );
+    let id = cpu("hello-cext");
+
+    let here = new_project(&base, &config);
+    ok(&here, &["lock"]);
+    ok(&here, &["build"]);
+
+    let there = new_project(&base, &config).with_env("DOCKER_HOST", &engine.host);
+    ok(&there, &["lock"]);
+    assert_eq!(key_of(&there, &id), key_of(&here, &id));
+    let out = there.run(&["build", "--jobs", "1"]);
+    insta::assert_snapshot!(snap(&there, &out), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TARGET                 STATUS       TIME  WHEELS
+    hello-cext/py3.11-cpu  built [TIME]  wheelhouse/py311/cpu/linux_x86_64/hello_cext-0.1.0-cp311-cp311-linux_x86_64.whl
+    1 target: 1 built, 0 cached, 0 failed in [TIME]
+
+    ----- stderr -----
+        Building hello-cext/py3.11-cpu
+           Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1)
+    ");
+    assert_eq!(wheel_sha(&there, &id), wheel_sha(&here, &id));
+    // It was built there: the engine pulled the base image by digest and made the cache
+    // volumes, and this machine's checkout is not visible to it.
+    let images = engine.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
+    assert!(images.lines().any(|d| d == base.digest), "{images}");
+    let ccache = Project::cache_volume("ccache", &there.channel, "cpu");
+    assert!(
+        engine
+            .docker(&["volume", "inspect", &ccache])
+            .status
+            .success()
+    );
+    let sources = there.file(".wheelbuild/cache/sources");
+    assert!(sources.is_dir());
+    let seen = engine.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/probe:ro", sources.display()),
+        &base.pinned(),
+        "sh",
+        "-c",
+        "ls -A /probe | wc -l",
+    ]);
+    assert_eq!(seen, "0", "the engine sees this machine's checkout");
+}
+
+/// The ccache volume of a channel and variant stays on the engine between builds: a
+/// second key of the same sources compiles nothing, and the hit rate says so.
+#[test]
+fn the_ccache_volume_persists_on_the_engine_across_builds() {
+    let Some((base, engine, cext)) = setup() else {
+        return;
+    };
+    let with_salt = |salt: &str| {
+        config(
+            &base.reference,
+            "engine2-ccache",
+            "",
+            &[project(
+                "hello-cext",
+                &cext,
+                &format!("env = {{ WB_TEST_SALT = \"{salt}\" }}"),
+            )],
+        )
+    };
+    let id = cpu("hello-cext");
+    let p = new_project(&base, &with_salt("1")).with_env("DOCKER_HOST", &engine.host);
+    ok(&p, &["lock"]);
+    let out = ok(&p, &["build"]);
+    assert!(stderr(&out).contains("ccache 0% hits"), "{}", stderr(&out));
+    let (hits, misses) = ccache_stats(&record(&p, &key_of(&p, &id)));
+    assert_eq!((hits, misses > 0), (0, true));
+
+    let volume = Project::cache_volume("ccache", &p.channel, "cpu");
+    let files = volume_files(Some(&engine.host), &base.pinned(), &volume);
+    assert!(
+        !files.is_empty(),
+        "nothing cached in {volume} on the engine"
+    );
+    // The build user owns the volume's root (a new volume's is root's).
+    let owner = engine.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{volume}:/v:ro"),
+        &base.pinned(),
+        "stat",
+        "-c",
+        "%u:%g",
+        "/v",
+    ]);
+    assert_eq!(owner, "1234:1234");
+
+    p.write("wheelbuild.toml", &with_salt("2"));
+    let out = ok(&p, &["build"]);
+    assert_eq!(status_of(&out, &id), "built");
+    let (hits, misses) = ccache_stats(&record(&p, &key_of(&p, &id)));
+    assert!(hits > 0, "no ccache hit on the engine's volume");
+    assert_eq!(misses, 0);
+    assert!(
+        stderr(&out).contains(&format!("ccache 100% hits ({hits}/{hits})")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A CUDA extension (nvcc 11.8, no GPU needed to compile) builds on the second engine from
+/// the CUDA fixture image, pulled there by digest, into the wheel the main engine builds.
+#[test]
+fn a_cuda_extension_builds_on_an_engine_without_this_machines_files() {
+    let Some(base) = fixtures::base_image(ImageKind::Cuda) else {
+        return;
+    };
+    let Some(engine) = engine_for(&base) else {
+        return;
+    };
+    let cuda = example_repo("hello-cuda");
+    let config = accel_config(
+        &base.reference,
+        "engine2-cuda",
+        "cuda11.8",
+        Some("nvcc --version | grep 'release {cuda}'"),
+        &[project("hello-cuda", &cuda, "")],
+    );
+    let id = "hello-cuda/py3.11-cuda11.8";
+    let here = new_project(&base, &config);
+    ok(&here, &["lock"]);
+    ok(&here, &["build"]);
+
+    let there = new_project(&base, &config).with_env("DOCKER_HOST", &engine.host);
+    ok(&there, &["lock"]);
+    let out = ok(&there, &["build"]);
+    assert_eq!(status_of(&out, id), "built");
+    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
+    assert!(
+        read_log(&there, id).contains("Cuda compilation tools, release 11.8,"),
+        "{}",
+        read_log(&there, id)
+    );
+    assert_eq!(wheel_sha(&there, id), wheel_sha(&here, id));
+}

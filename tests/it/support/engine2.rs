@@ -1,0 +1,125 @@
+//! A second Docker engine that stands in for another machine: `scripts/engine2.sh`
+//! starts a `dockerd` in its own network namespace (a veth pair on a private /30, never
+//! the main daemon's namespace) and its own mount namespace (tmpfs over this machine's
+//! temporary, home, work and fixture directories), with its own data root, exec root,
+//! pid file and socket `unix:///run/wb-engine2-<pid>.sock`. It starts empty: images are
+//! pulled by digest from the tests' loopback registries, forwarded into its namespace.
+//!
+//! One at a time per test process ([`Engine2::start`] holds a lock until the engine is
+//! dropped); dropping it (also when the test fails or panics) stops the daemon and
+//! removes the namespace, the veth pair and the data root. An engine left by a killed
+//! test process is removed by the next start (`engine2.sh sweep`).
+//!
+//! Needs root, `dockerd`, `socat`, `unshare`, `nsenter` and `ip`: a missing part skips
+//! locally and fails under `CI=true`.
+
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use super::fixtures::{docker_path, repo_root};
+use super::in_ci;
+
+pub struct Engine2 {
+    /// `unix:///run/wb-engine2-<pid>.sock`.
+    pub host: String,
+    id: u32,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+fn script() -> std::path::PathBuf {
+    repo_root().join("scripts/engine2.sh")
+}
+
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("<unnamed>")
+        .to_owned()
+}
+
+impl Engine2 {
+    /// Start the engine, forwarding the loopback TCP `ports` (registries, package
+    /// indexes) into its namespace. `None` (after printing `SKIP`) when a part is
+    /// missing and the run is not under `CI=true`.
+    pub fn start(ports: &[u16]) -> Option<Engine2> {
+        static ONE: Mutex<()> = Mutex::new(());
+        let tools = ["dockerd", "socat", "unshare", "nsenter", "ip", "findmnt"];
+        if !super::require_all(&tools) {
+            return None;
+        }
+        // SAFETY-free check of root: the namespaces need it.
+        let uid = Command::new("id").arg("-u").output().ok();
+        let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !root {
+            let why = "a second Docker engine needs root (network and mount namespaces)";
+            assert!(!in_ci(), "{why} (test `{}`); CI=true", test_name());
+            eprintln!("SKIP {}: {why}", test_name());
+            return None;
+        }
+        let guard = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let id = std::process::id();
+        let _ = Command::new(script())
+            .arg("sweep")
+            .stdin(Stdio::null())
+            .status();
+        // This machine's test directories are hidden in the engine's mount namespace.
+        let hide = std::env::temp_dir();
+        let out = Command::new(script())
+            .arg("start")
+            .arg(id.to_string())
+            .args(ports.iter().map(u16::to_string))
+            .env("ENGINE2_HIDE", &hide)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running scripts/engine2.sh");
+        if !out.status.success() {
+            panic!(
+                "scripts/engine2.sh start {id} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let host = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(host.starts_with("unix:///run/wb-engine2-"), "{host}");
+        Some(Engine2 {
+            host,
+            id,
+            _one_at_a_time: guard,
+        })
+    }
+
+    /// The Docker CLI against this engine.
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new(docker_path())
+            .args(args)
+            .env("DOCKER_HOST", &self.host)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running docker")
+    }
+
+    /// [`Engine2::docker`] that must succeed: its trimmed stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} on {} failed: {}",
+            self.host,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Engine2 {
+    fn drop(&mut self) {
+        let status = Command::new(script())
+            .arg("stop")
+            .arg(self.id.to_string())
+            .stdin(Stdio::null())
+            .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) && !std::thread::panicking() {
+            panic!("scripts/engine2.sh stop {} failed: {status:?}", self.id);
+        }
+    }
+}
