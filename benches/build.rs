@@ -1,12 +1,15 @@
 //! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
 //!
-//! `cargo bench --bench build [-- one noop jobs ccache repair cuda]` (needs Docker, docker-registry,
+//! `cargo bench --bench build [-- one noop jobs pool ccache repair cuda]` (needs Docker, docker-registry,
 //! skopeo, git, and the cached base images of `scripts/fixtures.sh`).
 //!
 //! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
 //!   hand (goal ≤ 1.05×);
 //! * a second `build` with nothing changed vs `wheelbuild --version` (goal ≤ 3×);
 //! * 4 independent targets with `--jobs 2` vs `--jobs 1` (goal ≤ 0.6×);
+//! * the same 4 targets on a pool of 2 engines with one slot each (this machine's and a
+//!   second dockerd in its own namespaces, `support::engine2`) vs `--engine` one of them
+//!   (goal ≤ 0.6×);
 //! * a warm-ccache rebuild of a C extension after a key change that keeps the sources vs
 //!   a cold one (goal ≥ 3× faster);
 //! * the C extension with `repair = "auditwheel"` vs `"none"` (goal: repair adds ≤ 10 %);
@@ -263,6 +266,67 @@ fn jobs() {
     );
 }
 
+fn pool() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let port: u16 = reference
+        .split('/')
+        .next()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("a loopback registry");
+    let Some(e2) = support::engine2::Engine2::start(&[port]) else {
+        return;
+    };
+    let dir = support::tempdir("bench-pool-");
+    let repo = heavy_cext(dir.path(), 8);
+    let main_host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    write(
+        dir.path(),
+        &format!(
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\naxes = {{ n = [\"1\", \"2\", \"3\", \"4\"] }}\n\n[image]\ntemplate = \"{reference}\"\n\n\
+             [[project]]\nname = \"heavy\"\ngit = \"{}\"\nenv = {{ BENCH_TARGET = \"{{n}}\" }}\n\n[cache]\nccache = false\n\n\
+             [[engine]]\nname = \"main\"\nhost = \"{main_host}\"\njobs = 1\n\n[[engine]]\nname = \"e2\"\nhost = \"{}\"\njobs = 1\n",
+            repo.file_url(),
+            e2.host
+        ),
+    );
+    // Both engines pull the base image first.
+    run(wheelbuild(dir.path()).args(["build", "--store", "warmup"]));
+    let mut one = Vec::new();
+    let mut both = Vec::new();
+    for i in 0..3 {
+        one.push(timed(wheelbuild(dir.path()).args([
+            "build",
+            "--engine",
+            "main",
+            "--store",
+            &format!("one{i}"),
+        ])));
+        both.push(timed(wheelbuild(dir.path()).args([
+            "build",
+            "--store",
+            &format!("both{i}"),
+        ])));
+    }
+    let (one, both) = (median(one), median(both));
+    println!(
+        "4 independent targets on engines with 1 slot each (C extension, 9 translation units)"
+    );
+    println!(
+        "  one engine                       {:>8.2} s (median of 3)",
+        secs(one)
+    );
+    println!(
+        "  a pool of 2 engines              {:>8.2} s (median of 3)",
+        secs(both)
+    );
+    println!(
+        "  ratio                            {:>8.2}x   (goal <= 0.6x)",
+        secs(both) / secs(one)
+    );
+}
+
 fn ccache() {
     let (_reg, reference, _) = image("py311", "py3.11-cpu");
     let dir = support::tempdir("bench-ccache-");
@@ -388,6 +452,9 @@ fn main() {
     }
     if wanted("jobs") {
         jobs();
+    }
+    if wanted("pool") {
+        pool();
     }
     if wanted("ccache") {
         ccache();

@@ -89,6 +89,7 @@ pub fn record_all_built(
             wheelbuild_version: "bench".into(),
             provenance: None,
             provenance_signatures: Default::default(),
+            built_on: None,
         };
         store.commit(staging, &record).unwrap();
     }

@@ -125,9 +125,13 @@ pub(crate) struct GcArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// Targets built at once [default: from the daemon's cores and memory]
+    /// Targets built at once on each engine [default: the engine's `jobs`, else from its
+    /// cores and memory]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Build only on these `[[engine]]`s (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub engine: Vec<String>,
     /// Keep building the other targets after one fails.
     #[arg(long)]
     pub keep_going: bool,

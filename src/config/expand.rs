@@ -141,7 +141,7 @@ impl Validator<'_> {
             }
         }
 
-        Ok(Config {
+        let config = Config {
             path: path.to_path_buf(),
             root,
             axes: axes.into_iter().map(|a| a.name).collect(),
@@ -152,7 +152,9 @@ impl Validator<'_> {
             image_origins,
             git_origins,
             settings,
-        })
+        };
+        self.check_engines_serve(&config)?;
+        Ok(config)
     }
 
     /// Non-key settings with defaults applied; paths relative to the config's directory.
@@ -183,6 +185,7 @@ impl Validator<'_> {
             network: self.network()?,
             pip: self.pip_index()?,
             remote: self.remote(root)?,
+            engines: self.engines(root)?,
         })
     }
 

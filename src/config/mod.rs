@@ -9,6 +9,7 @@
 //! Everything downstream (lock, plan, build) works from [`Config`]; nothing re-reads the
 //! file or sees its raw syntax.
 
+mod engines;
 mod expand;
 mod label;
 mod model;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::Location;
 pub(crate) use model::Network;
-pub use model::{Cell, Config, GitInput, ImageInput, PipIndex, Project, Target};
+pub use model::{Cell, Config, EngineSpec, GitInput, ImageInput, PipIndex, Project, Target};
 pub(crate) use syntax::ConfigFile;
 use validate::{Ctx, Validator};
 

@@ -193,6 +193,30 @@ pub(crate) struct Settings {
     pub network: NetworkTimeouts,
     pub pip: PipIndex,
     pub remote: RemoteSettings,
+    /// `[[engine]]`; empty: the one engine `DOCKER_HOST` names.
+    pub engines: Vec<EngineSpec>,
+}
+
+/// One `[[engine]]`, validated.
+#[derive(Debug, Clone)]
+pub struct EngineSpec {
+    pub name: String,
+    pub host: String,
+    /// `None`: from the engine's CPUs and memory.
+    pub jobs: Option<usize>,
+    pub gpu: bool,
+    pub platforms: Vec<crate::platform::Platform>,
+    /// The directory with ca.pem, cert.pem and key.pem (tcp:// only).
+    pub tls: Option<PathBuf>,
+    /// Where it is declared, for messages.
+    pub location: Location,
+}
+
+impl EngineSpec {
+    /// Can this engine build for `platform` (with a GPU when `gpu`)?
+    pub fn serves(&self, platform: &crate::platform::Platform, gpu: bool) -> bool {
+        (self.gpu || !gpu) && self.platforms.contains(platform)
+    }
 }
 
 /// `[remote]`, validated (the command line may override the URL and `push`).

@@ -74,6 +74,41 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     #[schemars(with = "Option<VariantsTable>")]
     pub variants: Option<Spanned<VariantsTable>>,
+    /// Docker engines builds run on, scheduled as one pool. Default: the one engine
+    /// `DOCKER_HOST` names. Not part of any build key: where a wheel is built never
+    /// changes it.
+    #[serde(default, rename = "engine")]
+    pub engines: Vec<EngineTable>,
+}
+
+/// One Docker engine of the pool.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct EngineTable {
+    /// Short unique name, shown where a target was built and used by `build --engine`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// `unix:///run/docker.sock`, `ssh://user@host` (key auth; `docker system dial-stdio`
+    /// on the far side) or `tcp://host:2376` (with `tls`).
+    #[schemars(with = "String")]
+    pub host: Spanned<String>,
+    /// Builds at a time on this engine. Default: from its CPUs and memory.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub jobs: Option<Spanned<u32>>,
+    /// The engine has GPUs: targets with `gpu = true` go only to such engines.
+    #[serde(default)]
+    pub gpu: bool,
+    /// Platforms it builds for (`os/arch[/variant]`). Default: `["linux/amd64"]`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub platforms: Option<Vec<Spanned<String>>>,
+    /// For `tcp://`: a directory with the client certificate (`cert.pem`, `key.pem`) and
+    /// the CA that signed the engine's (`ca.pem`), as `DOCKER_CERT_PATH` holds them
+    /// (relative to the config file).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub tls: Option<Spanned<String>>,
 }
 
 /// `[variants]`: how variant wheels are labelled and which provider plugins installers use

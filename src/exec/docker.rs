@@ -58,7 +58,7 @@ impl DockerError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             DockerError::Unreachable { .. } => {
-                "start the daemon (`dockerd`), or point DOCKER_HOST at one (unix://, tcp://, ssh://)".into()
+                "start the daemon (`dockerd`), or point DOCKER_HOST (or the `[[engine]]` entry) at one (unix://, tcp://, ssh://); `build --engine` leaves an engine out of a run".into()
             }
             DockerError::ImageMissing { .. } => {
                 "the lock pins a digest the registry no longer has: push it again, or re-pin with `wheelbuild lock --update <image>`".into()
@@ -130,19 +130,43 @@ pub struct ContainerConfig {
     pub hardened: bool,
 }
 
-/// The Docker engine `DOCKER_HOST` names, connected on first use: a run with nothing to
-/// build never contacts it, and one that finds a damaged store entry mid-run can still
-/// build.
+/// A Docker engine, connected on first use: a run with nothing to build never contacts
+/// it, and one that finds a damaged store entry mid-run can still build. `DOCKER_HOST`
+/// names the default one; `[[engine]]` entries name others.
 #[derive(Clone, Default)]
 pub struct Engine {
     docker: Arc<tokio::sync::OnceCell<Docker>>,
+    /// `None`: as `DOCKER_HOST` says.
+    at: Option<Arc<EngineAt>>,
     pub live: Live,
 }
 
+/// Where a declared engine is.
+#[derive(Debug, Clone)]
+struct EngineAt {
+    name: String,
+    host: String,
+    /// A directory with ca.pem, cert.pem and key.pem (tcp://).
+    tls: Option<std::path::PathBuf>,
+}
+
 impl Engine {
-    /// An engine not contacted yet.
+    /// The engine `DOCKER_HOST` names, not contacted yet.
     pub fn lazy() -> Engine {
         Engine::default()
+    }
+
+    /// The engine `name` at `host` (`unix://`, `ssh://`, or `tcp://` with `tls`), not
+    /// contacted yet.
+    pub fn at(name: &str, host: &str, tls: Option<std::path::PathBuf>) -> Engine {
+        Engine {
+            at: Some(Arc::new(EngineAt {
+                name: name.to_string(),
+                host: host.to_string(),
+                tls,
+            })),
+            ..Engine::default()
+        }
     }
 
     /// Connect now (if not yet): fails early, with exit 3, when the daemon is down.
@@ -154,22 +178,55 @@ impl Engine {
         self.docker.initialized()
     }
 
+    /// Does the connected daemon still answer (within 10 s)?
+    pub async fn answers(&self) -> bool {
+        let Some(docker) = self.docker.get() else {
+            return false;
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), docker.version()).await,
+            Ok(Ok(_))
+        )
+    }
+
     async fn docker(&self) -> Result<&Docker, DockerError> {
-        self.docker.get_or_try_init(connect).await
+        self.docker
+            .get_or_try_init(|| connect(self.at.as_deref()))
+            .await
     }
 }
 
-/// Connect as `DOCKER_HOST` says (unix, tcp, ssh) and check the daemon answers.
-async fn connect() -> Result<Docker, DockerError> {
+/// Connect to `at`, or as `DOCKER_HOST` says (unix, tcp, ssh), and check the daemon
+/// answers.
+async fn connect(at: Option<&EngineAt>) -> Result<Docker, DockerError> {
     {
-        let host =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let host = match at {
+            Some(at) => format!("{} ({})", at.name, at.host),
+            None => std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+        };
         let unreachable = |detail: String| DockerError::Unreachable {
             host: host.clone(),
             detail,
         };
+        let docker = match at {
+            None => Docker::connect_with_defaults(),
+            Some(EngineAt {
+                host,
+                tls: Some(dir),
+                ..
+            }) => Docker::connect_with_ssl(
+                host,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            Some(EngineAt { host, .. }) => Docker::connect_with_host(host),
+        };
         // Builds last long: the default 2-minute request timeout would cut `wait`.
-        let docker = Docker::connect_with_defaults()
+        let docker = docker
             .map_err(|e| unreachable(e.to_string()))?
             .with_timeout(Duration::from_secs(7 * 24 * 3600));
         let version = tokio::time::timeout(Duration::from_secs(20), docker.version())

@@ -28,6 +28,7 @@ mod cleanup;
 mod collect;
 pub mod docker;
 mod environment;
+mod pool;
 mod run;
 pub mod schedule;
 pub mod source;
@@ -276,6 +277,11 @@ pub struct TargetReport {
     pub pruned: Vec<PathBuf>,
     /// Why the build's record did not reach the remote cache (`--push`), if it did not.
     pub not_pushed: Option<String>,
+    /// The declared engine (`[[engine]]`) that built it; `None` for the default engine and
+    /// for targets that were not built.
+    pub engine: Option<String>,
+    /// The engine that went away while building it, before it was built again elsewhere.
+    pub retried_from: Option<String>,
 }
 
 /// Progress of a build run, for the command layer to display.
@@ -303,47 +309,149 @@ struct Run<'a> {
     images: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
     /// Environment images, by environment key.
     envs: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
-    stop: AtomicBool,
+    /// The declared engine this run builds on (`None`: the default engine).
+    engine_name: Option<String>,
     /// Targets whose push failed, and why (reported with them).
     not_pushed: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
+/// One engine of a run's pool.
+pub struct PoolEngine {
+    pub engine: Engine,
+    /// Builds at a time on it.
+    pub jobs: usize,
+    /// Its `[[engine]]` entry; `None`: the default engine (`DOCKER_HOST`), which builds
+    /// whatever it is given.
+    pub spec: Option<crate::config::EngineSpec>,
+}
+
+impl PoolEngine {
+    fn serves(&self, t: &PlannedTarget<'_>) -> bool {
+        self.spec
+            .as_ref()
+            .is_none_or(|s| s.serves(&t.target.image.platform, t.project.gpu))
+    }
+
+    fn name(&self) -> Option<String> {
+        self.spec.as_ref().map(|s| s.name.clone())
+    }
+}
+
 /// Build every target of `targets` that is not in the store (restoring the wheels of
-/// those that are), `settings.jobs` at a time.
+/// those that are), on the engines of `engines`: each target to build takes a slot of an
+/// engine that can build it (see [`pool`]); one whose engine stops answering mid-build is
+/// built again once on another.
 pub async fn build(
     config: &Config,
     targets: &[PlannedTarget<'_>],
     store: &Store,
-    engine: &Engine,
+    engines: &[PoolEngine],
     settings: &BuildSettings,
     reporter: &dyn Reporter,
 ) -> Vec<TargetReport> {
-    let run = Run::new(config, store, engine, settings, reporter);
+    let stop = Arc::new(AtomicBool::new(false));
+    // One run per engine: images and environments are ensured on each engine.
+    let runs: Vec<Run> = engines
+        .iter()
+        .map(|e| Run {
+            engine_name: e.name(),
+            ..Run::new(config, store, &e.engine, settings, reporter)
+        })
+        .collect();
+    let pool = pool::Pool::new(&engines.iter().map(|e| e.jobs).collect::<Vec<_>>());
     let tasks = targets.iter().map(|t| {
-        let run = &run;
+        let (runs, pool, stop) = (&runs, &pool, &stop);
         async move {
-            let report = if run.stop.load(Ordering::SeqCst) {
-                TargetReport {
-                    id: t.target.id.clone(),
-                    outcome: Outcome::Failed {
-                        error: BuildError::Skipped,
-                        log: None,
-                    },
-                    wheels: Vec::new(),
-                    pruned: Vec::new(),
-                    not_pushed: None,
-                }
+            let report = if stop.load(Ordering::SeqCst) {
+                TargetReport::skipped(&t.target.id)
+            } else if t.status != crate::plan::Status::Build {
+                // Restored from the store: no engine slot (one found damaged builds on
+                // the first engine).
+                runs[0].target(t).await
             } else {
-                run.target(t).await
+                build_on_pool(t, engines, runs, pool, stop, reporter).await
             };
-            if matches!(report.outcome, Outcome::Failed { .. }) && !run.settings.keep_going {
-                run.stop.store(true, Ordering::SeqCst);
+            if matches!(report.outcome, Outcome::Failed { .. }) && !settings.keep_going {
+                stop.store(true, Ordering::SeqCst);
             }
-            run.reporter.finished(&report);
+            reporter.finished(&report);
             report
         }
     });
-    schedule::run_all(tasks, settings.jobs).await
+    schedule::run_all(tasks, pool.slots() + 1).await
+}
+
+/// Build `t` on a free slot of an engine that can build it, and once more on another when
+/// that engine stops answering during the build.
+async fn build_on_pool(
+    t: &PlannedTarget<'_>,
+    engines: &[PoolEngine],
+    runs: &[Run<'_>],
+    pool: &pool::Pool,
+    stop: &AtomicBool,
+    reporter: &dyn Reporter,
+) -> TargetReport {
+    let mut lost: Option<(String, TargetReport)> = None;
+    loop {
+        let slot = pool.acquire(|i| engines[i].serves(t)).await;
+        // A target that waited for its slot while another failed does not start.
+        if stop.load(Ordering::SeqCst) {
+            return TargetReport::skipped(&t.target.id);
+        }
+        let Some(slot) = slot else {
+            // Config checks make some engine serve every target: all of those are gone.
+            return match lost {
+                Some((_, report)) => report,
+                None => TargetReport::failed(
+                    &t.target.id,
+                    BuildError::Docker(docker::DockerError::Unreachable {
+                        host: "every engine that can build it".into(),
+                        detail: "none is left in the pool".into(),
+                    }),
+                ),
+            };
+        };
+        let e = &engines[slot.index];
+        let name = e.name().unwrap_or_else(|| "default".into());
+        let mut report = runs[slot.index].target(t).await;
+        let infrastructure = matches!(
+            &report.outcome,
+            Outcome::Failed {
+                error: BuildError::Docker(_) | BuildError::Io { .. },
+                ..
+            }
+        );
+        if infrastructure && lost.is_none() && !e.engine.answers().await {
+            pool.mark_down(slot.index);
+            reporter.warning(
+                &t.target.id,
+                &format!("engine `{name}` stopped answering during the build; building it again on another engine"),
+            );
+            lost = Some((name, report));
+            continue;
+        }
+        report.engine = e.name();
+        report.retried_from = lost.map(|(name, _)| name);
+        return report;
+    }
+}
+
+impl TargetReport {
+    fn failed(id: &str, error: BuildError) -> TargetReport {
+        TargetReport {
+            id: id.to_string(),
+            outcome: Outcome::Failed { error, log: None },
+            wheels: Vec::new(),
+            pruned: Vec::new(),
+            not_pushed: None,
+            engine: None,
+            retried_from: None,
+        }
+    }
+
+    fn skipped(id: &str) -> TargetReport {
+        TargetReport::failed(id, BuildError::Skipped)
+    }
 }
 
 /// What one container build produced (in a staging directory).
@@ -379,8 +487,8 @@ impl<'a> Run<'a> {
             wheelhouse: Wheelhouse::new(&settings.output_dir, &crate::wheelhouse::lock_path(store)),
             images: Mutex::default(),
             envs: Mutex::default(),
-            stop: AtomicBool::new(false),
             not_pushed: std::sync::Mutex::default(),
+            engine_name: None,
         }
     }
 
@@ -405,6 +513,8 @@ impl<'a> Run<'a> {
             wheels: placed.paths,
             pruned: placed.pruned,
             not_pushed,
+            engine: None,
+            retried_from: None,
         }
     }
 
@@ -508,6 +618,7 @@ impl<'a> Run<'a> {
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
             provenance_signatures,
             provenance: Some(provenance),
+            built_on: self.engine_name.clone(),
         };
         self.store.commit(staging, &record)?;
         if let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) {

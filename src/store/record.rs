@@ -60,6 +60,10 @@ pub struct BuildRecord {
     /// sign-with`): the builder's, so a pulled record carries them unchanged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance_signatures: BTreeMap<String, Vec<super::provenance::DsseSignature>>,
+    /// The `[[engine]]` that built it; absent for the default engine. Not a key input:
+    /// where a wheel is built never changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_on: Option<String>,
 }
 
 /// The key last built for a target.

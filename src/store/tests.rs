@@ -46,6 +46,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
         wheelbuild_version: "test".into(),
         provenance: None,
         provenance_signatures: Default::default(),
+        built_on: None,
     }
 }
 

@@ -1090,7 +1090,7 @@ fn an_unreachable_docker_daemon_is_exit_3_with_a_hint() {
         );
         assert!(
             err.contains(
-                "hint: start the daemon (`dockerd`), or point DOCKER_HOST at one (unix://, tcp://, ssh://)"
+                "hint: start the daemon (`dockerd`), or point DOCKER_HOST (or the `[[engine]]` entry) at one (unix://, tcp://, ssh://); `build --engine` leaves an engine out of a run"
             ),
             "{err}"
         );

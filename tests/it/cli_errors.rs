@@ -510,3 +510,66 @@ fn variant_labels_that_hide_different_properties_are_refused() {
       hint: make `variants.label` tell apart the cells whose properties differ (e.g. `{accel}`), or give them the same properties
     "#);
 }
+
+#[test]
+fn an_engine_over_tcp_without_tls_is_refused() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[[engine]]\nname = \"gpu1\"\nhost = \"tcp://10.0.0.7:2375\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: engine `gpu1` is reached over tcp:// without `tls`
+      --> wheelbuild.toml:15:8
+       |
+    15 | host = "tcp://10.0.0.7:2375"
+       |        ^^^^^^^^^^^^^^^^^^^^^
+      hint: a Docker engine over plain TCP gives root to anyone who reaches it: give `tls = "DIR"` with ca.pem, cert.pem and key.pem, or use ssh://
+    "#);
+}
+
+#[test]
+fn a_tls_directory_without_the_client_certificate_names_what_is_missing() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[[engine]]\nname = \"gpu1\"\nhost = \"tcp://10.0.0.7:2376\"\ntls = \"certs\"\n"
+    ));
+    std::fs::create_dir(p.file("certs")).unwrap();
+    p.write("certs/ca.pem", "not checked here\n");
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the TLS directory `certs` lacks `cert.pem`, `key.pem`
+      --> wheelbuild.toml:16:7
+       |
+    16 | tls = "certs"
+       |       ^^^^^^^
+      hint: it holds the engine's CA (ca.pem) and this client's certificate and key (cert.pem, key.pem), as DOCKER_CERT_PATH does
+    "#);
+}
+
+#[test]
+fn a_gpu_target_with_no_gpu_engine_in_the_pool_is_a_plan_time_error() {
+    let p = Project::new(&format!(
+        "{}\n[[engine]]\nname = \"cpu1\"\nhost = \"unix:///run/cpu1.sock\"\n\n[[engine]]\nname = \"arm\"\nhost = \"ssh://builder@arm1\"\nplatforms = [\"linux/arm64\"]\n",
+        CONFIG.replace("ref = \"main\"\n", "ref = \"main\"\ngpu = true\n")
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no engine can build hello/py3.11-cpu: it needs a GPU engine for linux/amd64
+      --> wheelbuild.toml:11:7
+       |
+    11 | ref = "main"
+       |       ^^^^^^
+      hint: the engines are `cpu1` (linux/amd64), `arm` (linux/arm64); add one (`[[engine]]` with `gpu = true` or `platforms`), or restrict the project
+    "#);
+}

@@ -23,13 +23,7 @@ fn setup() -> Option<(BaseImage, Engine2, GitRepo)> {
 
 /// The second engine, with `base`'s loopback registry forwarded into its namespace.
 fn engine_for(base: &BaseImage) -> Option<Engine2> {
-    let port = base
-        .addr()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("registry address 127.0.0.1:PORT");
-    Engine2::start(&[port])
+    Engine2::for_image(base)
 }
 
 /// The sha256 of `id`'s one wheel in `p`'s store.

@@ -18,6 +18,7 @@ mod labels;
 mod lock_git;
 mod lock_registry;
 mod plan;
+mod pool;
 mod provenance;
 mod remote;
 mod repair;

@@ -94,6 +94,7 @@ fn record_all_built(p: &Project) {
             wheelbuild_version: "test".into(),
             provenance: None,
             provenance_signatures: Default::default(),
+            built_on: None,
         };
         store.commit(store.stage().unwrap(), &record).unwrap();
     }
@@ -354,6 +355,7 @@ fn a_missing_store_wheel_is_not_cached() {
             wheelbuild_version: "test".into(),
             provenance: None,
             provenance_signatures: Default::default(),
+            built_on: None,
         };
         store.commit(staging, &record).unwrap();
     }

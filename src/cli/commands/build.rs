@@ -48,15 +48,27 @@ pub(crate) fn build(
     // Nothing to build: no daemon contacted (nor asked for its resources). A cached target
     // whose store entry turns out damaged connects when it must build.
     let started = Instant::now();
-    let engine = engine(&runtime, targets.iter().any(|t| t.status == Status::Build))?;
-    clean_up_killed_runs(&runtime, &engine, &store, printer);
+    let mut pool = pool(
+        &runtime,
+        &project,
+        &build_args.engine,
+        &targets,
+        build_args.jobs,
+    )?;
+    for e in &pool {
+        clean_up_killed_runs(&runtime, &e.engine, &store, printer);
+    }
     let mut settings = runtime.block_on(build_settings(
         &project,
-        &engine,
+        &pool[0].engine,
         build_args.jobs,
         build_args.keep_going,
         build_args.rebuild_env,
     ))?;
+    if pool[0].spec.is_none() {
+        // The default engine: as many slots as its resources (or `--jobs`) allow.
+        pool[0].jobs = settings.jobs;
+    }
     settings.remote = project.remote()?.map(std::sync::Arc::new);
     settings.push = build_args.push || project.config.settings.remote.push;
     if settings.push && settings.remote.is_none() {
@@ -71,11 +83,13 @@ pub(crate) fn build(
         &project.config,
         &owned,
         &store,
-        &engine,
+        &pool,
         &settings,
         &progress,
     ));
-    exit_if_interrupted(&runtime, &engine);
+    for e in &pool {
+        exit_if_interrupted(&runtime, &e.engine);
+    }
     printer.data_with(|out| {
         render::build::write_summary(out, &reports, &project.config.root, started.elapsed())
     })?;
@@ -216,6 +230,91 @@ pub(super) async fn build_settings(
             .map_err(crate::Error::from)?
             .map(std::sync::Arc::new),
     })
+}
+
+/// The engines of a build: the config's `[[engine]]`s (those `--engine` names, when any),
+/// or the default one. Each is connected now when something is to be built (one that is
+/// down is exit 3 naming it, before anything starts), removes this run's containers on
+/// Ctrl-C, and gets its slots: `--jobs`, else its `jobs`, else from its cores and memory.
+fn pool(
+    runtime: &tokio::runtime::Runtime,
+    project: &ProjectSettings,
+    only: &[String],
+    targets: &[&PlannedTarget<'_>],
+    jobs: Option<usize>,
+) -> anyhow::Result<Vec<exec::PoolEngine>> {
+    let now = targets.iter().any(|t| t.status == Status::Build);
+    let declared = &project.config.settings.engines;
+    for name in only {
+        if !declared.iter().any(|e| e.name == *name) {
+            let hint =
+                match crate::diag::did_you_mean(name, declared.iter().map(|e| e.name.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if declared.is_empty() => "the config declares no `[[engine]]`".into(),
+                    None => format!(
+                        "the config's engines are {}",
+                        crate::diag::list(declared.iter().map(|e| &e.name))
+                    ),
+                };
+            anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
+                format!("no engine is named `{name}`"),
+                Some(hint),
+            )));
+        }
+    }
+    if declared.is_empty() {
+        let engine = engine(runtime, now)?;
+        return Ok(vec![exec::PoolEngine {
+            engine,
+            jobs: jobs.unwrap_or(0),
+            spec: None,
+        }]);
+    }
+    let mut pool = Vec::new();
+    for spec in declared
+        .iter()
+        .filter(|e| only.is_empty() || only.contains(&e.name))
+    {
+        let engine = Engine::at(&spec.name, &spec.host, spec.tls.clone());
+        if now {
+            runtime
+                .block_on(engine.connect())
+                .map_err(crate::Error::from)?;
+        }
+        remove_containers_on_interrupt(runtime, &engine);
+        let slots = match (jobs, spec.jobs) {
+            (Some(j), _) | (None, Some(j)) => j,
+            (None, None) => {
+                let (cpus, memory) = runtime.block_on(engine.resources());
+                exec::default_parallelism(cpus, memory, None).0
+            }
+        };
+        pool.push(exec::PoolEngine {
+            engine,
+            jobs: slots,
+            spec: Some(spec.clone()),
+        });
+    }
+    // `--engine` may leave targets no engine of the run can build.
+    for t in targets.iter().filter(|t| t.status == Status::Build) {
+        let served = pool.iter().any(|e| {
+            e.spec
+                .as_ref()
+                .is_some_and(|s| s.serves(&t.target.image.platform, t.project.gpu))
+        });
+        if !served {
+            anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
+                format!(
+                    "no engine of this run can build {} ({}{})",
+                    t.target.id,
+                    t.target.image.platform,
+                    if t.project.gpu { ", GPU" } else { "" }
+                ),
+                Some("name an engine that can with `--engine`, or leave the target out with `--only`".into()),
+            )));
+        }
+    }
+    Ok(pool)
 }
 
 /// The engine, connected now when `now` (a daemon that is down is exit 3 before anything

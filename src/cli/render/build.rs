@@ -25,7 +25,28 @@ pub(crate) fn write_summary(
         ));
         s
     };
-    writeln!(out, "{}  STATUS       TIME  WHEELS", pad("TARGET"))?;
+    // Where each target was built, when a pool of declared engines built any.
+    let engine_of = |r: &TargetReport| match (&r.engine, &r.retried_from) {
+        (Some(e), Some(lost)) => format!("{e} (after {lost})"),
+        (Some(e), None) => e.clone(),
+        _ => "-".into(),
+    };
+    let ew = reports
+        .iter()
+        .filter(|r| r.engine.is_some())
+        .map(|r| engine_of(r).chars().count())
+        .max()
+        .map(|w| w.max(6));
+    let engine_col = |s: &str| match ew {
+        Some(w) => format!("{s:w$}  "),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "{}  STATUS       TIME  {}WHEELS",
+        pad("TARGET"),
+        engine_col("ENGINE")
+    )?;
     let (mut built, mut cached, mut failed) = (0, 0, 0);
     for r in reports {
         let (status, time) = match &r.outcome {
@@ -56,8 +77,9 @@ pub(crate) fn write_summary(
             .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
             .collect();
         let row = format!(
-            "{}  {status:8}  {time:>7}  {}",
+            "{}  {status:8}  {time:>7}  {}{}",
             pad(&r.id),
+            engine_col(&engine_of(r)),
             wheels.join(" ")
         );
         writeln!(out, "{}", row.trim_end())?;

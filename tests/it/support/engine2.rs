@@ -88,6 +88,17 @@ impl Engine2 {
         })
     }
 
+    /// Start the engine with the loopback registry of `base` forwarded into it.
+    pub fn for_image(base: &super::fixtures::BaseImage) -> Option<Engine2> {
+        let port = base
+            .addr()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("registry address 127.0.0.1:PORT");
+        Engine2::start(&[port])
+    }
+
     /// The Docker CLI against this engine.
     pub fn docker(&self, args: &[&str]) -> std::process::Output {
         Command::new(docker_path())
