@@ -337,13 +337,20 @@ impl Engine {
         }
         if !config.upload.is_empty() {
             let options = UploadToContainerOptionsBuilder::default().path("/").build();
-            let body = bollard::body_try_stream(config.upload.clone().stream());
-            if let Err(e) = docker.upload_to_container(&id, Some(options), body).await {
+            let (stream, failure) = config.upload.clone().stream();
+            let sent = docker
+                .upload_to_container(&id, Some(options), bollard::body_try_stream(stream))
+                .await;
+            // A file that could not be read is the cause, whatever the daemon saw.
+            let failed = failure.take();
+            if sent.is_err() || failed.is_some() {
                 let _ = self.remove(&id).await;
                 return Err(DockerError::Upload {
                     what: config.upload.describe(),
                     container: name.to_string(),
-                    detail: e.to_string(),
+                    detail: failed
+                        .or(sent.err().map(|e| e.to_string()))
+                        .unwrap_or_default(),
                 });
             }
         }

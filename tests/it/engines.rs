@@ -280,3 +280,59 @@ fn gc_lists_the_engines_cache_volumes_and_prunes_other_channels_only_when_asked(
     assert!(!exists(&old));
     assert!(exists(&ccache) && exists(&pip));
 }
+
+/// What cannot be sent into a container (here a FIFO in the shared checkout, which git
+/// does not list) fails the build naming the file, before the container starts.
+#[test]
+fn a_checkout_holding_what_cannot_be_sent_fails_naming_it() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("unsendable", None);
+    let config = |salt: &str| {
+        config(
+            &base.reference,
+            "unsendable",
+            "",
+            &[project(
+                "unsendable",
+                &repo,
+                &format!("env = {{ WB_TEST_SALT = \"{salt}\" }}"),
+            )],
+        )
+    };
+    let p = new_project(&base, &config("1"));
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    let sources = p.file(".wheelbuild/cache/sources");
+    let checkout = std::fs::read_dir(&sources)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let fifo = checkout.join("a.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    p.write("wheelbuild.toml", &config("2"));
+    let out = p.run(&["build"]);
+    assert!(!out.status.success());
+    let text = p.filter(&stderr(&out));
+    assert!(
+        text.contains(
+            "into container wheelbuild-[SHORT]-"
+        ) && text.contains(
+            "failed: ./.wheelbuild/cache/sources/[SHA]/a.fifo: not a file, directory or symlink; it cannot be sent to the engine"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: check that the files named are readable here"),
+        "{text}"
+    );
+}
