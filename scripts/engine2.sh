@@ -176,8 +176,13 @@ sweep() {
     [ -d "$d" ] || continue
     id=${d%/}; id=${id##*/wb-engine2-}
     case "$id" in '' | *[!0-9]*) continue ;; esac
-    # Its owner is gone, or the pid now names another process.
-    if [ "$(started "$id")" != "$(cat "$d/owner" 2>/dev/null)" ]; then stop "$id"; fi
+    # Its owner is gone, or the pid now names another process (an engine without an
+    # owner file, from an older script: only when the pid is gone).
+    if [ -f "$d/owner" ]; then
+      if [ "$(started "$id")" != "$(cat "$d/owner")" ]; then stop "$id"; fi
+    elif ! kill -0 "$id" 2>/dev/null; then
+      stop "$id"
+    fi
   done
 }
 
