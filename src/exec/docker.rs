@@ -458,26 +458,36 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container, running or not.
+    /// Remove a container, running or not (with its anonymous volumes); when this returns
+    /// `Ok`, it is gone.
     pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
-        let result = self
-            .docker()
-            .await?
-            .remove_container(id, Some(options))
-            .await;
-        self.live.remove(id);
-        match result {
+        let docker = self.docker().await?;
+        let result = docker.remove_container(id, Some(options)).await;
+        let outcome = match result {
             Ok(()) => Ok(()),
-            Err(e) if removed_elsewhere(&e) => Ok(()),
+            // Another removal (this run's build task and its Ctrl-C handler, or another
+            // run's cleanup) is under way: done when the container is gone, so that a
+            // run that exits right after leaves nothing behind.
+            Err(e) if removed_elsewhere(&e) => {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while docker.inspect_container(id, None).await.is_ok()
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(())
+            }
             Err(e) => Err(DockerError::Api {
                 call: "remove container",
                 detail: e.to_string(),
             }),
-        }
+        };
+        self.live.remove(id);
+        outcome
     }
 
     /// Images of repository `repo` (every tag): `repo:tag`, creation time and size.
