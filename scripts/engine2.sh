@@ -9,7 +9,8 @@
 #   scripts/engine2.sh stop ID     stop it and remove everything `start` made
 #   scripts/engine2.sh sweep       stop the engines of test processes that are gone
 #
-# ID is the owning test process's pid (`sweep` stops an engine whose owner is dead).
+# ID is the owning test process's pid (`sweep` stops an engine whose owner is dead: the
+# pid is gone or names a process started at another time).
 # The engine gets:
 #   * its own network namespace `wb-engine2-ID` (never the main daemon's: a second dockerd
 #     in the same namespace takes over `docker0` and breaks every later container of the
@@ -42,6 +43,16 @@ names() {
   sock=/run/wb-engine2-$id.sock
 }
 
+# The start time of process $1 (field 22 of /proc/PID/stat; pids are reused), or nothing.
+started() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
+}
+
 # A free /30 of 10.213.0.0/16, derived from the id, skipping addresses in use.
 pick_net() {
   local n i
@@ -62,6 +73,7 @@ start() {
   [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces)"
   [ -e "/run/netns/$ns" ] && stop "$id"
   mkdir -p "$run" "$root"
+  started "$id" >"$run/owner"
   pick_net
   echo "$host_ip $ns_ip" >"$run/net"
   ip netns add "$ns"
@@ -148,7 +160,7 @@ stop() {
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
   fi
   if [ -f "$run/socat.pids" ]; then
-    for p in $(cat "$run/socat.pids"); do kill -KILL "$p" 2>/dev/null || true; done
+    while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$run/socat.pids"
   fi
   sleep 0.2
   ip link del "$host_if" 2>/dev/null || true
@@ -164,7 +176,13 @@ sweep() {
     [ -d "$d" ] || continue
     id=${d%/}; id=${id##*/wb-engine2-}
     case "$id" in '' | *[!0-9]*) continue ;; esac
-    if ! kill -0 "$id" 2>/dev/null; then stop "$id"; fi
+    # Its owner is gone, or the pid now names another process (an engine without an
+    # owner file, from an older script: only when the pid is gone).
+    if [ -f "$d/owner" ]; then
+      if [ "$(started "$id")" != "$(cat "$d/owner")" ]; then stop "$id"; fi
+    elif ! kill -0 "$id" 2>/dev/null; then
+      stop "$id"
+    fi
   done
 }
 

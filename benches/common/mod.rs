@@ -18,7 +18,8 @@ pub fn run(cmd: &mut Command) {
     );
 }
 
-/// Wall time of one `run`.
+/// Wall time of one `run`. Not every bench times processes.
+#[allow(dead_code)]
 pub fn timed(cmd: &mut Command) -> Duration {
     let t = Instant::now();
     run(cmd);

@@ -394,13 +394,20 @@ impl Engine {
         }
         if !config.upload.is_empty() {
             let options = UploadToContainerOptionsBuilder::default().path("/").build();
-            let body = bollard::body_try_stream(config.upload.clone().stream());
-            if let Err(e) = docker.upload_to_container(&id, Some(options), body).await {
+            let (stream, failure) = config.upload.clone().stream();
+            let sent = docker
+                .upload_to_container(&id, Some(options), bollard::body_try_stream(stream))
+                .await;
+            // A file that could not be read is the cause, whatever the daemon saw.
+            let failed = failure.take();
+            if sent.is_err() || failed.is_some() {
                 let _ = self.remove(&id).await;
                 return Err(DockerError::Upload {
                     what: config.upload.describe(),
                     container: name.to_string(),
-                    detail: e.to_string(),
+                    detail: failed
+                        .or(sent.err().map(|e| e.to_string()))
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -508,26 +515,36 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container, running or not.
+    /// Remove a container, running or not (with its anonymous volumes); when this returns
+    /// `Ok`, it is gone.
     pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
-        let result = self
-            .docker()
-            .await?
-            .remove_container(id, Some(options))
-            .await;
-        self.live.remove(id);
-        match result {
+        let docker = self.docker().await?;
+        let result = docker.remove_container(id, Some(options)).await;
+        let outcome = match result {
             Ok(()) => Ok(()),
-            Err(e) if removed_elsewhere(&e) => Ok(()),
+            // Another removal (this run's build task and its Ctrl-C handler, or another
+            // run's cleanup) is under way: done when the container is gone, so that a
+            // run that exits right after leaves nothing behind.
+            Err(e) if removed_elsewhere(&e) => {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while docker.inspect_container(id, None).await.is_ok()
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(())
+            }
             Err(e) => Err(DockerError::Api {
                 call: "remove container",
                 detail: e.to_string(),
             }),
-        }
+        };
+        self.live.remove(id);
+        outcome
     }
 
     /// Images of repository `repo` (every tag): `repo:tag`, creation time and size.

@@ -84,9 +84,17 @@ impl Upload {
 
     /// The archive as a stream of chunks, written by a blocking thread as the stream is
     /// read (the thread stops when the stream is dropped). An unreadable file ends the
-    /// stream with its error.
-    pub fn stream(self) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    /// stream with its error, which [`Failure::take`] also gives (the HTTP client that
+    /// sends the stream reports only that the body ended).
+    pub fn stream(
+        self,
+    ) -> (
+        impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+        Failure,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS);
+        let failure = Failure::default();
+        let failed = failure.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = ChunkWriter {
                 tx: tx.clone(),
@@ -94,10 +102,16 @@ impl Upload {
             };
             let result = self.write(&mut out).and_then(|()| out.send());
             if let Err(e) = result {
+                // Not the upload's own end (the receiver gone): say why it stopped.
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    *failed.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                }
                 let _ = tx.blocking_send(Err(e));
             }
         });
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+        (stream, failure)
     }
 
     /// Write the whole archive to `out`.
@@ -243,6 +257,16 @@ impl Read for Exact {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+/// Why the writer of an upload's stream stopped early, if it did.
+#[derive(Debug, Clone, Default)]
+pub struct Failure(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl Failure {
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -396,14 +420,18 @@ mod tests {
         up.tree(dir.path(), "/src");
         let mut expected = Vec::new();
         up.write(&mut expected).unwrap();
-        let chunks: Vec<Bytes> = up.stream().map(|c| c.unwrap()).collect().await;
+        let (stream, failure) = up.stream();
+        let chunks: Vec<Bytes> = stream.map(|c| c.unwrap()).collect().await;
+        assert_eq!(failure.take(), None);
         assert!(chunks.iter().all(|c| c.len() <= CHUNK));
         assert_eq!(chunks.concat(), expected);
 
         let mut up = Upload::default();
         up.file(&dir.path().join("nope"), "/x/y");
-        let items: Vec<_> = up.stream().collect().await;
+        let (stream, failure) = up.stream();
+        let items: Vec<_> = stream.collect().await;
         let err = items.into_iter().find_map(Result::err).unwrap();
         assert!(err.to_string().contains("nope"), "{err}");
+        assert_eq!(failure.take(), Some(err.to_string()));
     }
 }

@@ -198,3 +198,135 @@ fn a_cuda_extension_builds_on_an_engine_without_this_machines_files() {
     );
     assert_eq!(wheel_sha(&there, id), wheel_sha(&here, id));
 }
+
+/// `gc` lists the engine's cache volumes, and removes those of other channels and
+/// variants only with `--prune-caches` (on the second engine: nobody else's caches are
+/// there to lose).
+#[test]
+fn gc_lists_the_engines_cache_volumes_and_prunes_other_channels_only_when_asked() {
+    let Some((base, engine, cext)) = setup() else {
+        return;
+    };
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "engine2-gc",
+            "",
+            &[project("hello-cext", &cext, "")],
+        ),
+    )
+    .with_env("DOCKER_HOST", &engine.host);
+    ok(&p, &["lock"]);
+    // As builds make them, and one of another channel (ended with this project's, so its
+    // drop would find it too).
+    let old_channel = format!("old.{}", p.channel);
+    let volume = |kind: &str, channel: &str, variant: &str| {
+        let name = Project::cache_volume(kind, channel, variant);
+        engine.docker_ok(&[
+            "volume",
+            "create",
+            "--label",
+            &format!("org.wheelbuild.cache={kind}"),
+            "--label",
+            &format!("org.wheelbuild.channel={channel}"),
+            "--label",
+            &format!("org.wheelbuild.variant={variant}"),
+            &name,
+        ]);
+        name
+    };
+    let ccache = volume("ccache", &p.channel, "cpu");
+    let pip = volume("pip", &p.channel, "cpu");
+    let old = volume("ccache", &old_channel, "cpu");
+    let exists = |name: &str| engine.docker(&["volume", "inspect", name]).status.success();
+
+    let filtered = |out: &std::process::Output| {
+        p.filter(&stderr(out))
+            .replace(&p.channel, "[CHANNEL]")
+            .lines()
+            .filter(|l| l.contains("cache volume"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let out = ok(&p, &["gc"]);
+    insta::assert_snapshot!(filtered(&out), @"
+    kept 2 cache volume(s) of this channel and its variants: wheelbuild-ccache-[CHANNEL]-cpu, wheelbuild-pip-[CHANNEL]-cpu
+    1 cache volume(s) of other channels or variants (`--prune-caches` removes them): wheelbuild-ccache-old.[CHANNEL]-cpu
+    ");
+    assert!(exists(&old));
+
+    let out = ok(&p, &["gc", "--prune-caches", "--dry-run"]);
+    assert!(
+        filtered(&out)
+            .contains("Would remove 1 cache volume(s): wheelbuild-ccache-old.[CHANNEL]-cpu"),
+        "{}",
+        filtered(&out)
+    );
+    assert!(exists(&old));
+
+    let out = ok(&p, &["gc", "--prune-caches"]);
+    assert!(
+        filtered(&out).contains("Removed 1 cache volume(s): wheelbuild-ccache-old.[CHANNEL]-cpu"),
+        "{}",
+        filtered(&out)
+    );
+    assert!(!exists(&old));
+    assert!(exists(&ccache) && exists(&pip));
+}
+
+/// What cannot be sent into a container (here a FIFO in the shared checkout, which git
+/// does not list) fails the build naming the file, before the container starts.
+#[test]
+fn a_checkout_holding_what_cannot_be_sent_fails_naming_it() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("unsendable", None);
+    let config = |salt: &str| {
+        config(
+            &base.reference,
+            "unsendable",
+            "",
+            &[project(
+                "unsendable",
+                &repo,
+                &format!("env = {{ WB_TEST_SALT = \"{salt}\" }}"),
+            )],
+        )
+    };
+    let p = new_project(&base, &config("1"));
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    let sources = p.file(".wheelbuild/cache/sources");
+    let checkout = std::fs::read_dir(&sources)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let fifo = checkout.join("a.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    p.write("wheelbuild.toml", &config("2"));
+    let out = p.run(&["build"]);
+    assert!(!out.status.success());
+    let text = p.filter(&stderr(&out));
+    assert!(
+        text.contains(
+            "into container wheelbuild-[SHORT]-"
+        ) && text.contains(
+            "failed: ./.wheelbuild/cache/sources/[SHA]/a.fifo: not a file, directory or symlink; it cannot be sent to the engine"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: check that the files named are readable here"),
+        "{text}"
+    );
+}

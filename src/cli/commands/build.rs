@@ -354,7 +354,15 @@ pub(super) fn clean_up_killed_runs(
     }
 }
 
-/// On Ctrl-C, remove the containers still running, then exit 130.
+/// How long a run interrupted by Ctrl-C may take to wind down by itself (its builds see
+/// their containers gone, remove their staging directories and it exits 130 through
+/// [`exit_if_interrupted`]) before the signal task exits for it.
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// On Ctrl-C, remove the containers still running, then exit 130: through the run, which
+/// ends once its containers are gone, or after [`WIND_DOWN`] when it does not (a pull or a
+/// git fetch under way). Exiting at once raced the builds' own clean-up: a staging
+/// directory, or a container whose removal the build had started, was left behind.
 fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &Engine) {
     let engine = engine.clone();
     runtime.spawn(async move {
@@ -363,6 +371,7 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
             let n = engine.live.ids().len();
             eprintln!("interrupted: removing {n} container(s)");
             engine.remove_all(&exec::owner_labels()).await;
+            tokio::time::sleep(WIND_DOWN).await;
             std::process::exit(130);
         }
     });
