@@ -355,13 +355,14 @@ pub(crate) struct RegistryTable {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct CacheTable {
-    /// Cache directory (relative to the config file). Also holds git mirrors.
+    /// Cache directory (relative to the config file): git mirrors, source checkouts and
+    /// logs. Compiler and pip caches are volumes on each engine.
     #[serde(default = "default_cache_dir")]
     pub dir: String,
-    /// Persist a ccache directory across builds.
+    /// Keep a ccache volume per channel and variant on each engine across builds.
     #[serde(default = "yes")]
     pub ccache: bool,
-    /// Persist pip's download cache across builds.
+    /// Keep a pip cache volume per channel and variant on each engine across builds.
     #[serde(default = "yes")]
     pub pip: bool,
     /// Cache isolation channel, e.g. `ci`, `nightly`, `release`: builds only share

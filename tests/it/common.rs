@@ -768,6 +768,13 @@ pub fn start_sleeping_build(base: &BaseImage, test: &str) -> (Project, GitRepo, 
                 let top = docker_cli(&["top", id]);
                 String::from_utf8_lossy(&top.stdout).contains("sleep 60")
             })
+            // And its first lines have reached the log: on a loaded machine the daemon's
+            // log copier can lag the process, and a container killed before it caught up
+            // leaves an empty log.
+            .filter(|_| {
+                std::fs::read_to_string(log_path(&p, &cpu("sleeper")))
+                    .is_ok_and(|log| log.contains("::wheelbuild:: build: sleep 60"))
+            })
     });
     let container = container.unwrap_or_else(|| {
         panic!(

@@ -96,6 +96,19 @@ fn a_pool_of_two_engines_builds_on_both_and_says_where() {
     for n in names {
         assert_eq!(engine_of(&out, &cpu(n)), "e2");
     }
+    // `verify` builds on the first `[[engine]]`, not on what `DOCKER_HOST` says.
+    let out = run_env(
+        &p,
+        &[("DOCKER_HOST", "unix:///run/wb-no-such-engine.sock")],
+        &["verify", &cpu("a")],
+    );
+    assert!(
+        out.status.success() && stdout(&out).contains("reproducible"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
     let out = p.run(&["build", "--engine", "e3"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -158,16 +171,21 @@ fn an_unreachable_engine_fails_the_build_with_exit_3_naming_it() {
         return;
     };
     let repo = pure_repo("unreach", None);
-    let p = new_project(
-        &base,
-        &config(
+    let with = |engines: &str| {
+        config(
             &base.reference,
             "pool-unreachable",
-            "\n[[engine]]\nname = \"gone\"\nhost = \"unix:///run/wb-no-such-engine.sock\"\n",
+            engines,
             &[project("unreach", &repo, "")],
-        ),
-    );
+        )
+    };
+    // Locked on the default engine: engines are not part of the lock.
+    let p = new_project(&base, &with(""));
     ok(&p, &["lock"]);
+    p.write(
+        "wheelbuild.toml",
+        &with("\n[[engine]]\nname = \"gone\"\nhost = \"unix:///run/wb-no-such-engine.sock\"\n"),
+    );
     let out = p.run(&["build"]);
     insta::assert_snapshot!(snap(&p, &out), @"
     success: false

@@ -263,7 +263,7 @@ fn pool(
         }
     }
     if declared.is_empty() {
-        let engine = engine(runtime, now)?;
+        let engine = engine(runtime, project, now)?;
         return Ok(vec![exec::PoolEngine {
             engine,
             jobs: jobs.unwrap_or(0),
@@ -317,10 +317,23 @@ fn pool(
     Ok(pool)
 }
 
-/// The engine, connected now when `now` (a daemon that is down is exit 3 before anything
-/// starts), and this run's containers removed on Ctrl-C.
-pub(super) fn engine(runtime: &tokio::runtime::Runtime, now: bool) -> anyhow::Result<Engine> {
-    let engine = Engine::lazy();
+/// The engine of commands that use one (`lock`'s environment resolution, `verify`, `gc`):
+/// the first `[[engine]]`, else the one `DOCKER_HOST` names.
+pub(super) fn first_engine(project: &ProjectSettings) -> Engine {
+    match project.config.settings.engines.first() {
+        Some(spec) => Engine::at(&spec.name, &spec.host, spec.tls.clone()),
+        None => Engine::lazy(),
+    }
+}
+
+/// [`first_engine`], connected now when `now` (a daemon that is down is exit 3 before
+/// anything starts), and this run's containers removed on Ctrl-C.
+pub(super) fn engine(
+    runtime: &tokio::runtime::Runtime,
+    project: &ProjectSettings,
+    now: bool,
+) -> anyhow::Result<Engine> {
+    let engine = first_engine(project);
     if now {
         runtime
             .block_on(engine.connect())

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::Exit;
-use crate::exec::docker::Engine;
 use crate::plan::Plan;
 
 use super::super::Outcome;
@@ -70,7 +69,7 @@ pub(crate) fn gc(
 
     // Images: only when the daemon answers (the store's part does not need it).
     let runtime = network_runtime()?;
-    let engine = Engine::lazy();
+    let engine = super::build::first_engine(&project);
     match runtime.block_on(crate::exec::collect_env_images(
         &engine, &store, &live_envs, keep, dry,
     )) {

@@ -48,7 +48,7 @@ pub(super) fn relock(
         .with_context(|| format!("cannot lock {}", flock.display()))?;
     let settings = project.resolve_settings(*printer);
     // Connected only if an environment must be resolved.
-    let engine = build::engine(runtime, false)?;
+    let engine = build::engine(runtime, project, false)?;
     let access = project.access()?;
     let environments = resolve::environment::EnvContext {
         engine: &engine,

@@ -35,7 +35,7 @@ pub(crate) fn verify(
             t.target.id
         )));
     }
-    let engine = engine(&runtime, true)?;
+    let engine = engine(&runtime, &project, true)?;
     clean_up_killed_runs(&runtime, &engine, &store, printer);
     let settings = runtime.block_on(build_settings(
         &project,
