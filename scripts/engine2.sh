@@ -25,6 +25,10 @@
 #     127.0.0.1:PORT here (the loopback registry of scripts/fixtures.sh, 5000, or a
 #     test's), the only traffic that leaves it.
 # ENGINE2_HIDE: more directories (':'-separated) to hide from it (a test's TMPDIR).
+# ENGINE2_TLS_DIR: also listen on tcp://<its veth address>:2376 with TLS client
+#   verification (`--tlsverify`): a CA, the server's certificate (for that address) and a
+#   client certificate are made with openssl; the client's ca.pem, cert.pem and key.pem
+#   are written to this directory, and `start` prints the tcp:// host on a second line.
 # Only loopback and the private veth addresses are used.
 set -euo pipefail
 
@@ -104,6 +108,12 @@ start() {
   ip netns exec "$ns" ip addr add 10.214.0.1/24 dev wbe2br
   ip netns exec "$ns" ip link set wbe2br up
   echo '{}' >"$run/daemon.json"
+  local tls_args=()
+  if [[ -n ${ENGINE2_TLS_DIR:-} ]]; then
+    make_tls "$run/tls" "$ENGINE2_TLS_DIR" "$ns_ip"
+    tls_args=(--tlsverify --tlscacert "$run/tls/ca.pem" --tlscert "$run/tls/server-cert.pem"
+      --tlskey "$run/tls/server-key.pem" -H "tcp://$ns_ip:2376")
+  fi
   mkdir -p "$run/cgroup"
   # The mount namespace: /sys of the engine's network namespace (cgroups kept), this
   # machine's files hidden, and the main daemon's mounts released (a copy held here would
@@ -128,13 +138,14 @@ start() {
     exec "$@"' engine2 "$run" "${ENGINE2_HIDE:-}" "$DOCKERD" \
     --config-file "$run/daemon.json" \
     --data-root "$root" --exec-root "$run/exec" --pidfile "$run/dockerd.pid" \
-    -H "unix://$sock" --bridge wbe2br --iptables=false --ip-masq=false \
+    -H "unix://$sock" "${tls_args[@]}" --bridge wbe2br --iptables=false --ip-masq=false \
     --storage-driver overlay2 \
     >"$run/dockerd.log" 2>&1 </dev/null &
   echo $! >"$run/launcher.pid"
   for _ in $(seq 1 120); do
     if DOCKER_HOST="unix://$sock" /usr/bin/docker version >/dev/null 2>&1; then
       echo "unix://$sock"
+      if [[ -n ${ENGINE2_TLS_DIR:-} ]]; then echo "tcp://$ns_ip:2376"; fi
       return 0
     fi
     if ! kill -0 "$(cat "$run/launcher.pid")" 2>/dev/null; then break; fi
@@ -143,6 +154,26 @@ start() {
   tail -n 30 "$run/dockerd.log" >&2 || true
   stop "$id"
   die "the second dockerd did not answer on $sock"
+}
+
+# make_tls SERVER_DIR CLIENT_DIR IP: a CA, a server certificate for IP (in SERVER_DIR),
+# and a client certificate (ca.pem, cert.pem, key.pem in CLIENT_DIR), EC P-256, 2 days.
+make_tls() {
+  local sdir=$1 cdir=$2 ip=$3
+  mkdir -p "$sdir" "$cdir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=wb-engine2-ca -keyout "$sdir/ca-key.pem" -out "$sdir/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$ip" \
+    -keyout "$sdir/server-key.pem" -out "$sdir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$ip" >"$sdir/server.ext"
+  openssl x509 -req -in "$sdir/server.csr" -CA "$sdir/ca.pem" -CAkey "$sdir/ca-key.pem" \
+    -CAcreateserial -days 2 -extfile "$sdir/server.ext" -out "$sdir/server-cert.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=wheelbuild \
+    -keyout "$cdir/key.pem" -out "$sdir/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$sdir/client.ext"
+  openssl x509 -req -in "$sdir/client.csr" -CA "$sdir/ca.pem" -CAkey "$sdir/ca-key.pem" \
+    -CAcreateserial -days 2 -extfile "$sdir/client.ext" -out "$cdir/cert.pem" 2>/dev/null
+  cp "$sdir/ca.pem" "$cdir/ca.pem"
 }
 
 stop() {

@@ -197,3 +197,75 @@ fn an_unreachable_engine_fails_the_build_with_exit_3_naming_it() {
       hint: start the daemon (`dockerd`), or point DOCKER_HOST (or the `[[engine]]` entry) at one (unix://, tcp://, ssh://); `build --engine` leaves an engine out of a run
     ");
 }
+
+/// An engine reached over `tcp://` with TLS client certificates (`tls = DIR`, as
+/// `DOCKER_CERT_PATH` holds them) builds; a client certificate its CA did not sign is
+/// refused by the engine, and the build is exit 3 naming it.
+#[test]
+fn an_engine_over_tcp_with_tls_client_certificates_builds_and_refuses_other_clients() {
+    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
+        return;
+    };
+    let repo = pure_repo("tlsdemo", None);
+    let with = |engines: &str, salt: &str| {
+        config(
+            &base.reference,
+            "pool-tls",
+            engines,
+            &[project(
+                "tlsdemo",
+                &repo,
+                &format!("env = {{ WB_TEST_SALT = \"{salt}\" }}"),
+            )],
+        )
+    };
+    let p = new_project(&base, &with("", "1"));
+    let Some(e2) = Engine2::for_image_with_tls(&base, &p.file("certs")) else {
+        return;
+    };
+    let tcp = e2.tcp.clone().unwrap();
+    assert!(tcp.starts_with("tcp://10.213."), "{tcp}");
+    ok(&p, &["lock"]);
+    let engine =
+        |dir: &str| format!("\n[[engine]]\nname = \"tls\"\nhost = \"{tcp}\"\ntls = \"{dir}\"\n");
+    p.write("wheelbuild.toml", &with(&engine("certs"), "1"));
+    let out = ok(&p, &["build"]);
+    assert_eq!(status_of(&out, &cpu("tlsdemo")), "built");
+    assert_eq!(engine_of(&out, &cpu("tlsdemo")), "tls");
+    let images = e2.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
+    assert!(images.lines().any(|d| d == base.digest), "{images}");
+
+    // A client certificate of another CA: the engine refuses the handshake.
+    std::fs::create_dir(p.file("other")).unwrap();
+    std::fs::copy(p.file("certs/ca.pem"), p.file("other/ca.pem")).unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=stranger",
+            "-keyout",
+        ])
+        .arg(p.file("other/key.pem"))
+        .arg("-out")
+        .arg(p.file("other/cert.pem"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    // Something to build, so that the engine is contacted.
+    p.write("wheelbuild.toml", &with(&engine("other"), "2"));
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot reach the Docker daemon at tls ({tcp})")),
+        "{}",
+        stderr(&out)
+    );
+}

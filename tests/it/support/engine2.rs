@@ -22,6 +22,9 @@ use super::in_ci;
 pub struct Engine2 {
     /// `unix:///run/wb-engine2-<pid>.sock`.
     pub host: String,
+    /// `tcp://<its veth address>:2376`, TLS with client certificates, when started with
+    /// [`Engine2::start_with_tls`].
+    pub tcp: Option<String>,
     id: u32,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
@@ -42,8 +45,20 @@ impl Engine2 {
     /// indexes) into its namespace. `None` (after printing `SKIP`) when a part is
     /// missing and the run is not under `CI=true`.
     pub fn start(ports: &[u16]) -> Option<Engine2> {
+        Engine2::start_inner(ports, None)
+    }
+
+    /// [`Engine2::start`], also listening on `tcp://` with TLS client verification; the
+    /// client's ca.pem, cert.pem and key.pem are written to `tls_dir`.
+    pub fn start_with_tls(ports: &[u16], tls_dir: &std::path::Path) -> Option<Engine2> {
+        Engine2::start_inner(ports, Some(tls_dir))
+    }
+
+    fn start_inner(ports: &[u16], tls_dir: Option<&std::path::Path>) -> Option<Engine2> {
         static ONE: Mutex<()> = Mutex::new(());
-        let tools = ["dockerd", "socat", "unshare", "nsenter", "ip", "findmnt"];
+        let tools = [
+            "dockerd", "socat", "unshare", "nsenter", "ip", "findmnt", "openssl",
+        ];
         if !super::require_all(&tools) {
             return None;
         }
@@ -64,14 +79,16 @@ impl Engine2 {
             .status();
         // This machine's test directories are hidden in the engine's mount namespace.
         let hide = std::env::temp_dir();
-        let out = Command::new(script())
-            .arg("start")
+        let mut cmd = Command::new(script());
+        cmd.arg("start")
             .arg(id.to_string())
             .args(ports.iter().map(u16::to_string))
             .env("ENGINE2_HIDE", &hide)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running scripts/engine2.sh");
+            .stdin(Stdio::null());
+        if let Some(dir) = tls_dir {
+            cmd.env("ENGINE2_TLS_DIR", dir);
+        }
+        let out = cmd.output().expect("running scripts/engine2.sh");
         if !out.status.success() {
             panic!(
                 "scripts/engine2.sh start {id} failed ({}):\n{}",
@@ -79,10 +96,15 @@ impl Engine2 {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let host = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(host.starts_with("unix:///run/wb-engine2-"), "{host}");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let mut lines = printed.lines().map(str::trim);
+        let host = lines.next().unwrap_or_default().to_string();
+        assert!(host.starts_with("unix:///run/wb-engine2-"), "{printed}");
+        let tcp = lines.next().map(str::to_string);
+        assert_eq!(tcp.is_some(), tls_dir.is_some(), "{printed}");
         Some(Engine2 {
             host,
+            tcp,
             id,
             _one_at_a_time: guard,
         })
@@ -90,13 +112,15 @@ impl Engine2 {
 
     /// Start the engine with the loopback registry of `base` forwarded into it.
     pub fn for_image(base: &super::fixtures::BaseImage) -> Option<Engine2> {
-        let port = base
-            .addr()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("registry address 127.0.0.1:PORT");
-        Engine2::start(&[port])
+        Engine2::start(&[registry_port(base)])
+    }
+
+    /// [`Engine2::for_image`], also on `tcp://` with TLS (client files in `tls_dir`).
+    pub fn for_image_with_tls(
+        base: &super::fixtures::BaseImage,
+        tls_dir: &std::path::Path,
+    ) -> Option<Engine2> {
+        Engine2::start_with_tls(&[registry_port(base)], tls_dir)
     }
 
     /// The Docker CLI against this engine.
@@ -120,6 +144,14 @@ impl Engine2 {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+}
+
+fn registry_port(base: &super::fixtures::BaseImage) -> u16 {
+    base.addr()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("registry address 127.0.0.1:PORT")
 }
 
 impl Drop for Engine2 {
