@@ -401,7 +401,13 @@ async fn build_on_pool(
         let Some(slot) = slot else {
             // Config checks make some engine serve every target: all of those are gone.
             return match lost {
-                Some((_, report)) => report,
+                Some((name, report)) => {
+                    reporter.warning(
+                        &t.target.id,
+                        &format!("engine `{name}` stopped answering during the build, and no other engine can build it"),
+                    );
+                    report
+                }
                 None => TargetReport::failed(
                     &t.target.id,
                     BuildError::Docker(docker::DockerError::Unreachable {
@@ -413,6 +419,12 @@ async fn build_on_pool(
         };
         let e = &engines[slot.index];
         let name = e.name().unwrap_or_else(|| "default".into());
+        if let Some((gone, _)) = &lost {
+            reporter.warning(
+                &t.target.id,
+                &format!("engine `{gone}` stopped answering during the build; building it again on `{name}`"),
+            );
+        }
         let mut report = runs[slot.index].target(t).await;
         let infrastructure = matches!(
             &report.outcome,
@@ -423,10 +435,6 @@ async fn build_on_pool(
         );
         if infrastructure && lost.is_none() && !e.engine.answers().await {
             pool.mark_down(slot.index);
-            reporter.warning(
-                &t.target.id,
-                &format!("engine `{name}` stopped answering during the build; building it again on another engine"),
-            );
             lost = Some((name, report));
             continue;
         }

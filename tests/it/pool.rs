@@ -155,7 +155,7 @@ fn an_engine_that_goes_away_mid_build_has_its_target_built_on_another() {
     assert_eq!(engine_of(&out, &cpu("slow")), "main (after e2)");
     assert!(
         stderr(&out).contains(
-            "engine `e2` stopped answering during the build; building it again on another engine"
+            "engine `e2` stopped answering during the build; building it again on `main`"
         ),
         "{}",
         stderr(&out)
