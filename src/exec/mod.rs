@@ -326,7 +326,8 @@ pub struct PoolEngine {
 }
 
 impl PoolEngine {
-    fn serves(&self, t: &PlannedTarget<'_>) -> bool {
+    /// Can this engine build `t` (the default engine builds anything)?
+    pub fn serves(&self, t: &PlannedTarget<'_>) -> bool {
         self.spec
             .as_ref()
             .is_none_or(|s| s.serves(&t.target.image.platform, t.project.gpu))

@@ -297,12 +297,7 @@ fn pool(
     }
     // `--engine` may leave targets no engine of the run can build.
     for t in targets.iter().filter(|t| t.status == Status::Build) {
-        let served = pool.iter().any(|e| {
-            e.spec
-                .as_ref()
-                .is_some_and(|s| s.serves(&t.target.image.platform, t.project.gpu))
-        });
-        if !served {
+        if !pool.iter().any(|e| e.serves(t)) {
             anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
                 format!(
                     "no engine of this run can build {} ({}{})",
