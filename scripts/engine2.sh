@@ -28,7 +28,13 @@
 # ENGINE2_TLS_DIR: also listen on tcp://<its veth address>:2376 with TLS client
 #   verification (`--tlsverify`): a CA, the server's certificate (for that address) and a
 #   client certificate are made with openssl; the client's ca.pem, cert.pem and key.pem
-#   are written to this directory, and `start` prints the tcp:// host on a second line.
+#   are written to this directory, and `start` also prints the tcp:// host.
+# ENGINE2_SSH_DIR: also run an sshd on <its veth address>:22 in its network namespace
+#   (key auth only, root, `DOCKER_HOST` set to its socket for `docker system dial-stdio`);
+#   a host key and a client key are made with ssh-keygen, and this directory gets the
+#   client's side: id_ed25519, known_hosts (the host key, nothing else trusted), an
+#   ssh_config using both, and bin/ssh, which runs ssh with that ssh_config (put it first
+#   on PATH instead of editing ~/.ssh/config); `start` also prints the ssh:// host.
 # Only loopback and the private veth addresses are used.
 set -euo pipefail
 
@@ -146,6 +152,10 @@ start() {
     if DOCKER_HOST="unix://$sock" /usr/bin/docker version >/dev/null 2>&1; then
       echo "unix://$sock"
       if [[ -n ${ENGINE2_TLS_DIR:-} ]]; then echo "tcp://$ns_ip:2376"; fi
+      if [[ -n ${ENGINE2_SSH_DIR:-} ]]; then
+        start_sshd "$run/ssh" "$ENGINE2_SSH_DIR" "$ns_ip" || { stop "$id"; die "sshd did not start"; }
+        echo "ssh://root@$ns_ip"
+      fi
       return 0
     fi
     if ! kill -0 "$(cat "$run/launcher.pid")" 2>/dev/null; then break; fi
@@ -174,6 +184,37 @@ make_tls() {
   openssl x509 -req -in "$sdir/client.csr" -CA "$sdir/ca.pem" -CAkey "$sdir/ca-key.pem" \
     -CAcreateserial -days 2 -extfile "$sdir/client.ext" -out "$cdir/cert.pem" 2>/dev/null
   cp "$sdir/ca.pem" "$cdir/ca.pem"
+}
+
+# start_sshd SERVER_DIR CLIENT_DIR IP: an sshd on IP:22 in the engine's network namespace
+# (killed with it by `stop`), and the client's key, known_hosts, ssh_config and bin/ssh.
+start_sshd() {
+  local sdir=$1 cdir=$2 ip=$3 sshd=/usr/sbin/sshd
+  [ -x "$sshd" ] || die "'$sshd' is missing (apt-get install openssh-server)"
+  command -v ssh-keygen >/dev/null || die "'ssh-keygen' is missing (apt-get install openssh-client)"
+  mkdir -p "$sdir" "$cdir/bin" /run/sshd
+  rm -f "$sdir/host_key" "$cdir/id_ed25519"
+  ssh-keygen -q -t ed25519 -N '' -C wb-engine2-host -f "$sdir/host_key"
+  ssh-keygen -q -t ed25519 -N '' -C wheelbuild -f "$cdir/id_ed25519"
+  cp "$cdir/id_ed25519.pub" "$sdir/authorized_keys"
+  printf '%s\n' "ListenAddress $ip:22" "HostKey $sdir/host_key" "PidFile $sdir/sshd.pid" \
+    "AuthorizedKeysFile $sdir/authorized_keys" "PermitRootLogin prohibit-password" \
+    "PasswordAuthentication no" "KbdInteractiveAuthentication no" "UsePAM no" \
+    "StrictModes no" "SetEnv DOCKER_HOST=unix://$sock" >"$sdir/sshd_config"
+  echo "$ip $(cut -d' ' -f1,2 "$sdir/host_key.pub")" >"$cdir/known_hosts"
+  printf '%s\n' "Host $ip" "  IdentityFile $cdir/id_ed25519" "  IdentitiesOnly yes" \
+    "  UserKnownHostsFile $cdir/known_hosts" "  GlobalKnownHostsFile /dev/null" \
+    "  StrictHostKeyChecking yes" "  ConnectTimeout 10" >"$cdir/ssh_config"
+  # shellcheck disable=SC2016
+  printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$cdir/ssh_config" >"$cdir/bin/ssh"
+  chmod 755 "$cdir/bin/ssh"
+  ip netns exec "$ns" "$sshd" -f "$sdir/sshd_config" -E "$sdir/sshd.log" || return 1
+  for _ in $(seq 1 40); do
+    if ssh -F "$cdir/ssh_config" -o BatchMode=yes "root@$ip" true 2>>"$sdir/client.log"; then return 0; fi
+    sleep 0.25
+  done
+  cat "$sdir/sshd.log" "$sdir/client.log" >&2 || true
+  return 1
 }
 
 stop() {

@@ -43,5 +43,5 @@ pub(crate) use error::{Error, Exit};
 pub mod engine {
     pub use crate::exec::docker::{ContainerConfig, Engine};
     pub use crate::exec::upload::Upload;
-    pub use crate::exec::volume_name;
+    pub use crate::exec::{default_parallelism, volume_name};
 }

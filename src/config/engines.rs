@@ -43,6 +43,19 @@ impl Validator<'_> {
                         Some("a Docker engine over plain TCP gives root to anyone who reaches it: give `tls = \"DIR\"` with ca.pem, cert.pem and key.pem, or use ssh://".into()),
                     ));
                 }
+                (Some("ssh"), None) if ssh_port(host).is_some() => {
+                    return Err(self.ctx.err(
+                        e.host.span(),
+                        format!(
+                            "engine `{name}`: ssh:// with a port (`{}`) does not reach ssh as one",
+                            shown(host)
+                        ),
+                        Some(format!(
+                            "the ssh transport hands `user@host:port` to `ssh` as the host name: give the machine a `Host` entry in ~/.ssh/config with `Port {}` and name that (`ssh://builder@gpu1`)",
+                            ssh_port(host).unwrap_or_default()
+                        )),
+                    ));
+                }
                 (Some("unix" | "ssh"), None) => None,
                 (Some("unix" | "ssh"), Some(dir)) => {
                     return Err(self.ctx.err(
@@ -169,5 +182,30 @@ impl Validator<'_> {
             });
         }
         Ok(())
+    }
+}
+
+/// The port of an `ssh://[user@]host:port` URL, if it has one.
+fn ssh_port(host: &str) -> Option<&str> {
+    let rest = host.strip_prefix("ssh://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (_, port) = host.rsplit_once(':')?;
+    // `[::1]` style addresses end in `]`, not a port.
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then_some(port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ssh_port;
+
+    #[test]
+    fn ssh_port_is_found_after_the_host_only() {
+        assert_eq!(ssh_port("ssh://builder@gpu1:2222"), Some("2222"));
+        assert_eq!(ssh_port("ssh://gpu1:22"), Some("22"));
+        assert_eq!(ssh_port("ssh://builder@gpu1"), None);
+        assert_eq!(ssh_port("ssh://gpu1"), None);
+        assert_eq!(ssh_port("ssh://[::1]"), None);
+        assert_eq!(ssh_port("ssh://b@[fe80::1]:2200"), Some("2200"));
     }
 }

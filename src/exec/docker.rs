@@ -57,6 +57,9 @@ pub enum DockerError {
 impl DockerError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            DockerError::Unreachable { host, .. } if host.contains("ssh://") => {
+                "the engine's machine must take `ssh` without a prompt (key auth, or an agent; its host key in known_hosts, as ~/.ssh/config says) and run `docker system dial-stdio`: check with `ssh HOST docker version`".into()
+            }
             DockerError::Unreachable { .. } => {
                 "start the daemon (`dockerd`), or point DOCKER_HOST (or the `[[engine]]` entry) at one (unix://, tcp://, ssh://); `build --engine` leaves an engine out of a run".into()
             }
@@ -227,12 +230,12 @@ async fn connect(at: Option<&EngineAt>) -> Result<Docker, DockerError> {
         };
         // Builds last long: the default 2-minute request timeout would cut `wait`.
         let docker = docker
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(crate::error::chain(&e)))?
             .with_timeout(Duration::from_secs(7 * 24 * 3600));
         let version = tokio::time::timeout(Duration::from_secs(20), docker.version())
             .await
             .map_err(|_| unreachable("no answer within 20 s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(crate::error::chain(&e)))?;
         tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
         Ok(docker)
     }

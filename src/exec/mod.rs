@@ -311,6 +311,8 @@ struct Run<'a> {
     envs: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
     /// The declared engine this run builds on (`None`: the default engine).
     engine_name: Option<String>,
+    /// `MAX_JOBS` of builds on this engine whose config does not set it.
+    max_jobs: usize,
     /// Targets whose push failed, and why (reported with them).
     not_pushed: std::sync::Mutex<BTreeMap<String, String>>,
 }
@@ -320,6 +322,9 @@ pub struct PoolEngine {
     pub engine: Engine,
     /// Builds at a time on it.
     pub jobs: usize,
+    /// `MAX_JOBS` of each build on it (from its cores and memory shared by `jobs` builds);
+    /// `None`: the settings' (the default engine's).
+    pub max_jobs: Option<usize>,
     /// Its `[[engine]]` entry; `None`: the default engine (`DOCKER_HOST`), which builds
     /// whatever it is given.
     pub spec: Option<crate::config::EngineSpec>,
@@ -356,6 +361,7 @@ pub async fn build(
         .iter()
         .map(|e| Run {
             engine_name: e.name(),
+            max_jobs: e.max_jobs.unwrap_or(settings.max_jobs),
             ..Run::new(config, store, &e.engine, settings, reporter)
         })
         .collect();
@@ -498,6 +504,7 @@ impl<'a> Run<'a> {
             envs: Mutex::default(),
             not_pushed: std::sync::Mutex::default(),
             engine_name: None,
+            max_jobs: settings.max_jobs,
         }
     }
 

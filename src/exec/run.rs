@@ -153,7 +153,7 @@ impl Run<'_> {
     fn container_env(&self, target: &Target, epoch: i64, ccache: bool, pip: bool) -> Vec<String> {
         let mut env: Vec<String> = target.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !target.env.iter().any(|(k, _)| k == "MAX_JOBS") {
-            env.push(format!("MAX_JOBS={}", self.settings.max_jobs));
+            env.push(format!("MAX_JOBS={}", self.max_jobs));
         }
         env.push(format!("SOURCE_DATE_EPOCH={epoch}"));
         env.push(format!("WHEELBUILD_OUT={}", paths::OUT));

@@ -245,7 +245,7 @@ impl Remote {
     }
 
     fn error(&self, e: OciDistributionError) -> RemoteError {
-        let detail = crate::resolve::registry::error_chain(&e);
+        let detail = crate::error::chain(&e);
         match e {
             OciDistributionError::AuthenticationFailure(_)
             | OciDistributionError::UnauthorizedError { .. } => RemoteError::Unauthorized {
@@ -335,7 +335,7 @@ impl Remote {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    return Some(Err(unavailable(crate::resolve::registry::error_chain(&e))));
+                    return Some(Err(unavailable(crate::error::chain(&e))));
                 }
             };
             match response.status().as_u16() {
@@ -352,7 +352,7 @@ impl Remote {
                 Ok(b) if b.len() <= MAX_MANIFEST * 4 => b,
                 Ok(b) => return Some(Err(unavailable(format!("a tag list of {} bytes", b.len())))),
                 Err(e) => {
-                    return Some(Err(unavailable(crate::resolve::registry::error_chain(&e))));
+                    return Some(Err(unavailable(crate::error::chain(&e))));
                 }
             };
             let page: Page = match serde_json::from_slice(&body) {

@@ -466,7 +466,7 @@ impl RegistryResolver {
             let response = request
                 .send()
                 .await
-                .map_err(|e| Failure::Transient(error_chain(&e)))?;
+                .map_err(|e| Failure::Transient(crate::error::chain(&e)))?;
             if response.status() != reqwest::StatusCode::UNAUTHORIZED || challenged {
                 break response;
             }
@@ -616,17 +616,6 @@ impl RegistryResolver {
     }
 }
 
-/// An error and its sources on one line (reqwest's own message is "error sending request").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut detail = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        detail = format!("{detail}: {s}");
-        source = s.source();
-    }
-    detail
-}
-
 /// The body of `response`, refused as soon as it is known to be over [`BODY_LIMIT`]:
 /// from its `Content-Length`, or else from the bytes received so far.
 async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
@@ -642,7 +631,7 @@ async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| Failure::Transient(error_chain(&e)))?
+        .map_err(|e| Failure::Transient(crate::error::chain(&e)))?
     {
         if body.len() + chunk.len() > BODY_LIMIT {
             return Err(too_large(format!("more than {BODY_LIMIT} bytes received")));
@@ -776,7 +765,7 @@ impl Failure {
             O::AuthenticationFailure(reason) => {
                 Failure::Unauthorized(format!("token request failed: {}", reason.trim()))
             }
-            O::RequestError(e) => Failure::Transient(error_chain(&e)),
+            O::RequestError(e) => Failure::Transient(crate::error::chain(&e)),
             other => Failure::Protocol(other.to_string()),
         }
     }

@@ -531,6 +531,28 @@ fn an_engine_over_tcp_without_tls_is_refused() {
     "#);
 }
 
+/// bollard's ssh transport passes `user@host:port` to `ssh` as the destination, which
+/// ssh takes as a host name: refused when the config is read, not as exit 3 at build.
+#[test]
+fn an_ssh_engine_with_a_port_is_refused_with_the_ssh_config_way() {
+    let p = Project::new(&format!(
+        "{CONFIG}\n[[engine]]\nname = \"gpu1\"\nhost = \"ssh://builder@gpu1:2222\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: engine `gpu1`: ssh:// with a port (`ssh://builder@gpu1:2222`) does not reach ssh as one
+      --> wheelbuild.toml:15:8
+       |
+    15 | host = "ssh://builder@gpu1:2222"
+       |        ^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: the ssh transport hands `user@host:port` to `ssh` as the host name: give the machine a `Host` entry in ~/.ssh/config with `Port 2222` and name that (`ssh://builder@gpu1`)
+    "#);
+}
+
 #[test]
 fn a_tls_directory_without_the_client_certificate_names_what_is_missing() {
     let p = Project::new(&format!(

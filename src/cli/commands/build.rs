@@ -235,7 +235,8 @@ pub(super) async fn build_settings(
 /// The engines of a build: the config's `[[engine]]`s (those `--engine` names, when any),
 /// or the default one. Each is connected now when something is to be built (one that is
 /// down is exit 3 naming it, before anything starts), removes this run's containers on
-/// Ctrl-C, and gets its slots: `--jobs`, else its `jobs`, else from its cores and memory.
+/// Ctrl-C, and gets its slots (`--jobs`, else its `jobs`, else from its cores and memory)
+/// and the `MAX_JOBS` of its builds (its cores and memory shared by its slots).
 fn pool(
     runtime: &tokio::runtime::Runtime,
     project: &ProjectSettings,
@@ -267,6 +268,7 @@ fn pool(
         return Ok(vec![exec::PoolEngine {
             engine,
             jobs: jobs.unwrap_or(0),
+            max_jobs: None,
             spec: None,
         }]);
     }
@@ -282,16 +284,13 @@ fn pool(
                 .map_err(crate::Error::from)?;
         }
         remove_containers_on_interrupt(runtime, &engine);
-        let slots = match (jobs, spec.jobs) {
-            (Some(j), _) | (None, Some(j)) => j,
-            (None, None) => {
-                let (cpus, memory) = runtime.block_on(engine.resources());
-                exec::default_parallelism(cpus, memory, None).0
-            }
-        };
+        // Its own machine's cores and memory: a pool's engines need not be alike.
+        let (cpus, memory) = runtime.block_on(engine.resources());
+        let (slots, max_jobs) = exec::default_parallelism(cpus, memory, jobs.or(spec.jobs));
         pool.push(exec::PoolEngine {
             engine,
             jobs: slots,
+            max_jobs: Some(max_jobs),
             spec: Some(spec.clone()),
         });
     }

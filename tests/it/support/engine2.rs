@@ -25,6 +25,8 @@ pub struct Engine2 {
     /// `tcp://<its veth address>:2376`, TLS with client certificates, when started with
     /// [`Engine2::start_with_tls`].
     pub tcp: Option<String>,
+    /// `ssh://root@<its veth address>`, when started with [`Engine2::start_with_ssh`].
+    pub ssh: Option<String>,
     id: u32,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
@@ -45,20 +47,35 @@ impl Engine2 {
     /// indexes) into its namespace. `None` (after printing `SKIP`) when a part is
     /// missing and the run is not under `CI=true`.
     pub fn start(ports: &[u16]) -> Option<Engine2> {
-        Engine2::start_inner(ports, None)
+        Engine2::start_inner(ports, None, None)
     }
 
     /// [`Engine2::start`], also listening on `tcp://` with TLS client verification; the
     /// client's ca.pem, cert.pem and key.pem are written to `tls_dir`.
     pub fn start_with_tls(ports: &[u16], tls_dir: &std::path::Path) -> Option<Engine2> {
-        Engine2::start_inner(ports, Some(tls_dir))
+        Engine2::start_inner(ports, Some(tls_dir), None)
     }
 
-    fn start_inner(ports: &[u16], tls_dir: Option<&std::path::Path>) -> Option<Engine2> {
+    /// [`Engine2::start`], also reached over `ssh://` (an sshd in its network namespace,
+    /// key auth); `ssh_dir` gets the client's key, known_hosts, ssh_config and `bin/ssh`
+    /// (ssh with that config: put `bin` first on `PATH` instead of editing
+    /// `~/.ssh/config`, which ssh finds from the passwd entry, not `HOME`).
+    pub fn start_with_ssh(ports: &[u16], ssh_dir: &std::path::Path) -> Option<Engine2> {
+        Engine2::start_inner(ports, None, Some(ssh_dir))
+    }
+
+    fn start_inner(
+        ports: &[u16],
+        tls_dir: Option<&std::path::Path>,
+        ssh_dir: Option<&std::path::Path>,
+    ) -> Option<Engine2> {
         static ONE: Mutex<()> = Mutex::new(());
-        let tools = [
+        let mut tools = vec![
             "dockerd", "socat", "unshare", "nsenter", "ip", "findmnt", "openssl",
         ];
+        if ssh_dir.is_some() {
+            tools.extend(["ssh", "ssh-keygen", "sshd"]);
+        }
         if !super::require_all(&tools) {
             return None;
         }
@@ -88,6 +105,9 @@ impl Engine2 {
         if let Some(dir) = tls_dir {
             cmd.env("ENGINE2_TLS_DIR", dir);
         }
+        if let Some(dir) = ssh_dir {
+            cmd.env("ENGINE2_SSH_DIR", dir);
+        }
         let out = cmd.output().expect("running scripts/engine2.sh");
         if !out.status.success() {
             panic!(
@@ -97,14 +117,23 @@ impl Engine2 {
             );
         }
         let printed = String::from_utf8_lossy(&out.stdout);
-        let mut lines = printed.lines().map(str::trim);
-        let host = lines.next().unwrap_or_default().to_string();
+        let line = |scheme: &str| {
+            printed
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(scheme))
+                .map(str::to_string)
+        };
+        let host = line("unix://").unwrap_or_default();
         assert!(host.starts_with("unix:///run/wb-engine2-"), "{printed}");
-        let tcp = lines.next().map(str::to_string);
+        let tcp = line("tcp://");
         assert_eq!(tcp.is_some(), tls_dir.is_some(), "{printed}");
+        let ssh = line("ssh://");
+        assert_eq!(ssh.is_some(), ssh_dir.is_some(), "{printed}");
         Some(Engine2 {
             host,
             tcp,
+            ssh,
             id,
             _one_at_a_time: guard,
         })
@@ -121,6 +150,14 @@ impl Engine2 {
         tls_dir: &std::path::Path,
     ) -> Option<Engine2> {
         Engine2::start_with_tls(&[registry_port(base)], tls_dir)
+    }
+
+    /// [`Engine2::for_image`], also over `ssh://` (client files in `ssh_dir`).
+    pub fn for_image_with_ssh(
+        base: &super::fixtures::BaseImage,
+        ssh_dir: &std::path::Path,
+    ) -> Option<Engine2> {
+        Engine2::start_with_ssh(&[registry_port(base)], ssh_dir)
     }
 
     /// The Docker CLI against this engine.
