@@ -80,6 +80,12 @@ start() {
   for tool in "$DOCKERD" socat unshare nsenter ip findmnt; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install docker.io socat util-linux iproute2)"
   done
+  if [[ -n ${ENGINE2_SSH_DIR:-} ]]; then
+    [ -x /usr/sbin/sshd ] || die "'/usr/sbin/sshd' is missing (apt-get install openssh-server)"
+    for tool in ssh ssh-keygen; do
+      command -v "$tool" >/dev/null || die "'$tool' is missing (apt-get install openssh-client)"
+    done
+  fi
   [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces)"
   [ -e "/run/netns/$ns" ] && stop "$id"
   mkdir -p "$run" "$root"
@@ -189,9 +195,7 @@ make_tls() {
 # start_sshd SERVER_DIR CLIENT_DIR IP: an sshd on IP:22 in the engine's network namespace
 # (killed with it by `stop`), and the client's key, known_hosts, ssh_config and bin/ssh.
 start_sshd() {
-  local sdir=$1 cdir=$2 ip=$3 sshd=/usr/sbin/sshd
-  [ -x "$sshd" ] || die "'$sshd' is missing (apt-get install openssh-server)"
-  command -v ssh-keygen >/dev/null || die "'ssh-keygen' is missing (apt-get install openssh-client)"
+  local sdir=$1 cdir=$2 ip=$3
   mkdir -p "$sdir" "$cdir/bin" /run/sshd
   rm -f "$sdir/host_key" "$cdir/id_ed25519"
   ssh-keygen -q -t ed25519 -N '' -C wb-engine2-host -f "$sdir/host_key"
@@ -208,7 +212,7 @@ start_sshd() {
   # shellcheck disable=SC2016
   printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$cdir/ssh_config" >"$cdir/bin/ssh"
   chmod 755 "$cdir/bin/ssh"
-  ip netns exec "$ns" "$sshd" -f "$sdir/sshd_config" -E "$sdir/sshd.log" || return 1
+  ip netns exec "$ns" /usr/sbin/sshd -f "$sdir/sshd_config" -E "$sdir/sshd.log" || return 1
   for _ in $(seq 1 40); do
     if ssh -F "$cdir/ssh_config" -o BatchMode=yes "root@$ip" true 2>>"$sdir/client.log"; then return 0; fi
     sleep 0.25
