@@ -6,10 +6,10 @@
 //!
 //! * Which variant a wheel belongs to comes from the target that placed it (its stamp
 //!   names it) and that target's cell, never from its path.
-//! * The sha256 and size come from the stamp `Wheelhouse::place` wrote; a wheel is never
-//!   hashed here. A wheel without a readable stamp, or whose size or mtime differ from its
-//!   stamp's, or stamped by a target the config does not put in its directory, is left out
-//!   and reported.
+//! * The sha256 and size come from the stamps `Wheelhouse::place` wrote (one file per
+//!   directory); a wheel is never hashed here. A wheel without a readable stamp, or
+//!   whose size or mtime differ from its stamp's, or stamped by a target the config does
+//!   not put in its directory, is left out and reported.
 //! * Links are relative (`../../../../py311/cu118/linux_x86_64/x.whl#sha256=…`), so the
 //!   wheelhouse can be served or copied anywhere as a whole.
 //! * Pages are written atomically and only when their bytes change; pages, project and
@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{STAMP_SUFFIX, Stamp, Wheelhouse};
+use super::stamps::{self, Stamps};
+use super::{Stamp, Wheelhouse};
 use crate::accel::Accel;
 use crate::config::Target;
 use crate::wheel::{WheelName, normalize_name};
@@ -130,7 +131,8 @@ impl fmt::Display for Reason {
         match self {
             Reason::NoStamp => write!(
                 f,
-                "no valid `{STAMP_SUFFIX}` stamp beside it (`wheelbuild build` places and stamps wheels)"
+                "no valid stamp in its directory's `{}` (`wheelbuild build` places and stamps wheels)",
+                stamps::FILE
             ),
             Reason::Changed => f.write_str(
                 "its size or mtime differ from its stamp (`wheelbuild build` restores it from the store)",
@@ -319,6 +321,9 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
     }
     wheels.sort();
     let dirfd = listing.fd().map_err(err)?;
+    // One file for the directory; a wheelhouse not placed into since it had one stamp
+    // per wheel is read that way.
+    let mut stamps = read_at(dirfd, stamps::FILE).map(|b| Stamps::parse(&b).unwrap_or_default());
     for name in wheels {
         let leave_out = |reason| LeftOut {
             wheel: dir.join(&name),
@@ -329,8 +334,11 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
             _ => continue,
         };
-        let stamp: Option<Stamp> = read_at(dirfd, &format!("{name}{STAMP_SUFFIX}"))
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let stamp: Option<Stamp> = match &mut stamps {
+            Some(stamps) => stamps.wheels.remove(&name),
+            None => read_at(dirfd, &format!("{name}{}", stamps::LEGACY_SUFFIX))
+                .and_then(|b| serde_json::from_slice(&b).ok()),
+        };
         let Some(stamp) = stamp.filter(|s| is_hex_sha256(&s.sha256)) else {
             scanned.left_out.push(leave_out(Reason::NoStamp));
             continue;
@@ -375,21 +383,21 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
 }
 
 /// The bytes of the file `name` in the directory `dirfd`; `None` when it cannot be read.
-/// A stamp is small: one read usually takes all of it.
 fn read_at(dirfd: rustix::fd::BorrowedFd<'_>, name: &str) -> Option<Vec<u8>> {
     use std::io::Read as _;
     let flags =
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOFOLLOW;
     let fd = rustix::fs::openat(dirfd, name, flags, rustix::fs::Mode::empty()).ok()?;
     let mut file = std::fs::File::from(fd);
-    let mut buf = [0u8; 4096];
+    // A stamps file of a directory of a few wheels takes one read: a short read of a
+    // regular file is its end (std's `read_to_end` probes and grows: four reads).
+    let mut buf = [0u8; 16 * 1024];
     let mut bytes = Vec::new();
     loop {
         match file.read(&mut buf) {
             Ok(0) => return Some(bytes),
             Ok(n) => {
                 bytes.extend_from_slice(&buf[..n]);
-                // A short read of a regular file is its end.
                 if n < buf.len() {
                     return Some(bytes);
                 }

@@ -1,10 +1,11 @@
 //! Stage 7: the wheelhouse, where users pick up wheels (`output.dir`, laid out by
 //! `output.layout`).
 //!
-//! Beside each wheel, `<wheel>.wheelbuild.json` stamps the target and key that made it,
-//! its sha256, and the size and mtime it had when placed: a wheel that still has them is
-//! not hashed again (a no-op build must not read every wheel). The stamps also make the
-//! wheelhouse hold exactly what the current plan built:
+//! Each wheel is stamped with the target and key that made it, its sha256, and the size
+//! and mtime it had when placed (in its directory's `.wheelbuild-stamps.json`, see
+//! [`stamps`]): a wheel that still has them is not hashed again (a no-op build must not
+//! read every wheel). The stamps also make the wheelhouse hold exactly what the current
+//! plan built:
 //!
 //! * a wheel stamped by another target with other bytes is never overwritten: that is a
 //!   collision, an error naming both targets (config validation already refuses layouts
@@ -19,6 +20,7 @@
 //! accelerator variant, from the stamps.
 
 pub(crate) mod index;
+mod stamps;
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +29,6 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::FileLock;
 use crate::plan::key::BuildKey;
 use crate::store::{BuildRecord, Damage, Store, StoreError};
-
-const STAMP_SUFFIX: &str = ".wheelbuild.json";
 
 /// Beside each wheel: its in-toto Statement with SLSA v1 provenance.
 pub const PROVENANCE_SUFFIX: &str = ".intoto.json";
@@ -67,8 +67,8 @@ pub struct Placed {
     pub pruned: Vec<PathBuf>,
 }
 
-/// The stamp beside a wheel.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+/// A wheel's stamp.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Stamp {
     key: BuildKey,
     target: String,
@@ -120,30 +120,33 @@ impl Wheelhouse {
         let _guard = self.lock().map_err(io("locking the wheelhouse"))?;
         let dir = self.dir.join(subdir);
         let mut placed = Placed::default();
-        let stamps = read_stamps(&dir).map_err(io("reading the wheelhouse"))?;
-        for (wheel_path, stamp) in &stamps {
-            let ours = record
-                .wheels
-                .iter()
-                .any(|w| dir.join(&w.file) == *wheel_path);
-            if stamp.target == target && stamp.key != record.key && !ours {
-                for p in [
-                    wheel_path.clone(),
-                    stamp_path(wheel_path),
-                    suffixed(wheel_path, PROVENANCE_SUFFIX),
-                ] {
-                    match std::fs::remove_file(&p) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io("removing an old wheel")(e)),
-                    }
+        let read = stamps::Stamps::read(&dir).map_err(io("reading the wheelhouse"))?;
+        let mut stamps = read.clone();
+        let stale: Vec<String> = stamps
+            .wheels
+            .iter()
+            .filter(|(file, stamp)| {
+                stamp.target == target
+                    && stamp.key != record.key
+                    && !record.wheels.iter().any(|w| w.file == **file)
+            })
+            .map(|(file, _)| file.clone())
+            .collect();
+        for file in stale {
+            let wheel_path = dir.join(&file);
+            for p in [wheel_path.clone(), suffixed(&wheel_path, PROVENANCE_SUFFIX)] {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("removing an old wheel")(e)),
                 }
-                placed.pruned.push(wheel_path.clone());
             }
+            stamps.wheels.remove(&file);
+            placed.pruned.push(wheel_path);
         }
         for w in &record.wheels {
             let dest = dir.join(&w.file);
-            let stamp = stamps.iter().find(|(p, _)| *p == dest).map(|(_, s)| s);
+            let stamp = stamps.wheels.get(&w.file);
             let on_disk = std::fs::metadata(&dest)
                 .ok()
                 .map(|m| (m.len(), mtime_ns(&m)));
@@ -195,25 +198,24 @@ impl Wheelhouse {
             }
             let meta = std::fs::metadata(&dest).map_err(io("placing a wheel"))?;
             let record_path = store.record_path(&record.key);
-            let stamp = Stamp {
-                key: record.key.clone(),
-                target: target.to_string(),
-                sha256: w.sha256.clone(),
-                size: meta.len(),
-                mtime_ns: mtime_ns(&meta),
-                record: std::path::absolute(&record_path).unwrap_or(record_path),
-            };
-            let text = serde_json::to_string_pretty(&stamp).expect("stamp serializes") + "\n";
-            crate::fsutil::write_atomic(&stamp_path(&dest), text.as_bytes())
-                .map_err(io("writing a wheel stamp"))?;
+            stamps.wheels.insert(
+                w.file.clone(),
+                Stamp {
+                    key: record.key.clone(),
+                    target: target.to_string(),
+                    sha256: w.sha256.clone(),
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(&meta),
+                    record: std::path::absolute(&record_path).unwrap_or(record_path),
+                },
+            );
             placed.paths.push(dest);
+        }
+        if stamps.differ_from(&read) {
+            stamps.write(&dir).map_err(io("writing the wheel stamps"))?;
         }
         Ok(placed)
     }
-}
-
-fn stamp_path(wheel: &Path) -> PathBuf {
-    suffixed(wheel, STAMP_SUFFIX)
 }
 
 /// `<wheel><suffix>`, a file that goes with the wheel.
@@ -221,35 +223,6 @@ fn suffixed(wheel: &Path, suffix: &str) -> PathBuf {
     let mut name = wheel.as_os_str().to_os_string();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// `(wheel path, stamp)` for every readable stamp in `dir` (none when it does not exist).
-fn read_stamps(dir: &Path) -> std::io::Result<Vec<(PathBuf, Stamp)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut stamps = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        let Some(wheel) = path
-            .to_str()
-            .and_then(|p| p.strip_suffix(STAMP_SUFFIX))
-            .map(PathBuf::from)
-        else {
-            continue;
-        };
-        // A stamp we cannot read is treated as absent: the wheel beside it is then
-        // hashed, and re-stamped or replaced.
-        if let Some(stamp) = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-        {
-            stamps.push((wheel, stamp));
-        }
-    }
-    Ok(stamps)
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> u128 {

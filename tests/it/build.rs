@@ -72,7 +72,8 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
            Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1)
     ");
 
-    // Wheels in the wheelhouse, each with a stamp naming its key, sha256 and record.
+    // Wheels in the wheelhouse, each stamped (in the directory's stamps file) with its
+    // key, sha256 and record.
     let dir = wheelhouse(&p);
     let pure_whl = "hello_pure-0.1.0-py3-none-any.whl";
     let cext_whl = "hello_cext-0.1.0-cp311-cp311-linux_x86_64.whl";
@@ -80,10 +81,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
     for (id, whl) in [(&pure_id, pure_whl), (&cext_id, cext_whl)] {
         let key = &keys[id];
         let sha = sha256_file(&dir.join(whl));
-        let stamp: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("{whl}.wheelbuild.json"))).unwrap(),
-        )
-        .unwrap();
+        let stamp = stamp_of(&dir, whl);
         assert_eq!(stamp["key"], key.as_str(), "{stamp:#}");
         assert_eq!(stamp["target"], id.as_str(), "{stamp:#}");
         assert_eq!(stamp["sha256"], sha.as_str(), "{stamp:#}");
@@ -219,7 +217,7 @@ fn wheelhouse_and_lock_files_are_readable_by_others() {
     ok(&p, &["lock"]);
     ok(&p, &["build"]);
     let whl = wheelhouse(&p).join("hello_pure-0.1.0-py3-none-any.whl");
-    let stamp = wheelhouse(&p).join("hello_pure-0.1.0-py3-none-any.whl.wheelbuild.json");
+    let stamp = wheelhouse(&p).join(".wheelbuild-stamps.json");
     // What any tool creating a file would get under this process's umask.
     let umask = std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -346,13 +344,7 @@ fn only_dry_run_new_commit_and_stale_lock() {
     assert_ne!(k2[&a], k1[&a]);
     assert_eq!(k2[&b], k1[&b]);
     assert_eq!(store_keys(&p).len(), 3);
-    let stamp: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            wheelhouse(&p).join("hello_pure-0.1.0-py3-none-any.whl.wheelbuild.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let stamp = stamp_of(&wheelhouse(&p), "hello_pure-0.1.0-py3-none-any.whl");
     assert_eq!(stamp["key"], k2[&a].as_str());
 
     // A config change the lock has not seen: build refuses (12) without --lock.

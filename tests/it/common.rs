@@ -605,6 +605,16 @@ pub fn wheelhouse(p: &Project) -> PathBuf {
 }
 
 /// `*.whl` file names in `dir` (sorted; none when it does not exist).
+/// The stamp of the wheel `whl` in the wheelhouse directory `dir` (its
+/// `.wheelbuild-stamps.json`).
+pub fn stamp_of(dir: &Path, whl: &str) -> Value {
+    let path = dir.join(".wheelbuild-stamps.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stamps: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stamps["format"], 1, "{stamps:#}");
+    stamps["wheels"][whl].clone()
+}
+
 pub fn wheels_in(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

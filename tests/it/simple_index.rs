@@ -229,7 +229,7 @@ fn simple_index_warns_about_unstamped_wheels_and_refuses_a_layout_inside_it() {
     4 page(s) written, 0 unchanged, 0 removed; 1 wheel(s) left out
 
     ----- stderr -----
-    warning: wheelhouse/py311/cpu/linux_x86_64/a-1.0-py3-none-any.whl is not in the index: no valid `.wheelbuild.json` stamp beside it (`wheelbuild build` places and stamps wheels)
+    warning: wheelhouse/py311/cpu/linux_x86_64/a-1.0-py3-none-any.whl is not in the index: no valid stamp in its directory's `.wheelbuild-stamps.json` (`wheelbuild build` places and stamps wheels)
          Indexed cpu: 0 project(s), 0 wheel(s) in wheelhouse/index/cpu/simple (2 page(s) written)
          Indexed cu118: 0 project(s), 0 wheel(s) in wheelhouse/index/cu118/simple (2 page(s) written)
     ");

@@ -79,11 +79,9 @@ impl Fixture {
             mtime_ns: mtime_ns(&meta),
             record: "records/x.json".into(),
         };
-        std::fs::write(
-            dir.join(format!("{file}{STAMP_SUFFIX}")),
-            serde_json::to_vec(&stamp).unwrap(),
-        )
-        .unwrap();
+        let mut stamps = Stamps::read(&dir).unwrap();
+        stamps.wheels.insert(file.into(), stamp);
+        stamps.write(&dir).unwrap();
         path
     }
 
@@ -387,10 +385,14 @@ fn stale_pages_go_and_unstamped_or_foreign_wheels_are_left_out() {
         b"o",
         SHA_B,
     );
-    let stamp = std::fs::read_to_string(format!("{}{STAMP_SUFFIX}", foreign.display()))
+    let dir = foreign.parent().unwrap();
+    let mut stamps = Stamps::read(dir).unwrap();
+    stamps
+        .wheels
+        .get_mut("other-1.0-py3-none-any.whl")
         .unwrap()
-        .replace("hello/py3.10-cpu", "hello/py3.11-cpu");
-    std::fs::write(format!("{}{STAMP_SUFFIX}", foreign.display()), stamp).unwrap();
+        .target = "hello/py3.11-cpu".into();
+    stamps.write(dir).unwrap();
 
     let report = f.index();
     let index = f.out().join("index");
@@ -433,6 +435,35 @@ fn stale_pages_go_and_unstamped_or_foreign_wheels_are_left_out() {
     );
     let files = f.json("cpu/simple/hello/index.json")["files"].clone();
     assert_eq!(files.as_array().unwrap().len(), 1, "{files:#}");
+}
+
+/// A wheelhouse last placed into by a wheelbuild that kept one stamp beside each wheel
+/// (`<wheel>.wheelbuild.json`) is indexed from those.
+#[test]
+fn a_wheelhouse_with_a_stamp_beside_each_wheel_is_indexed_from_them() {
+    let f = Fixture::new();
+    let wheel = f.place(
+        "demo/py3.11-cpu",
+        "demo-1.0-py3-none-any.whl",
+        b"demo",
+        SHA_A,
+    );
+    let dir = wheel.parent().unwrap();
+    let stamps = Stamps::read(dir).unwrap();
+    std::fs::write(
+        dir.join(format!(
+            "demo-1.0-py3-none-any.whl{}",
+            stamps::LEGACY_SUFFIX
+        )),
+        serde_json::to_vec(&stamps.wheels["demo-1.0-py3-none-any.whl"]).unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join(stamps::FILE)).unwrap();
+
+    let report = f.index();
+    assert!(report.left_out.is_empty(), "{:?}", report.left_out);
+    let files = &f.json("cpu/simple/demo/index.json")["files"];
+    assert_eq!(files[0]["hashes"]["sha256"], SHA_A, "{files:#}");
 }
 
 #[test]
