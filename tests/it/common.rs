@@ -604,7 +604,17 @@ pub fn wheelhouse(p: &Project) -> PathBuf {
     p.file("wheelhouse").join(CPU_DIR)
 }
 
-/// `*.whl` file names in `dir` (sorted; none when it does not exist).
+/// The sha256 of `id`'s one wheel in `p`'s store.
+pub fn wheel_sha(p: &Project, id: &str) -> (String, String) {
+    let rec: Value = record(p, &key_of(p, id));
+    let wheels = rec["wheels"].as_array().unwrap();
+    assert_eq!(wheels.len(), 1, "{rec:#}");
+    (
+        wheels[0]["file"].as_str().unwrap().to_string(),
+        wheels[0]["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
 /// The stamp of the wheel `whl` in the wheelhouse directory `dir` (its
 /// `.wheelbuild-stamps.json`).
 pub fn stamp_of(dir: &Path, whl: &str) -> Value {
@@ -615,6 +625,7 @@ pub fn stamp_of(dir: &Path, whl: &str) -> Value {
     stamps["wheels"][whl].clone()
 }
 
+/// `*.whl` file names in `dir` (sorted; none when it does not exist).
 pub fn wheels_in(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

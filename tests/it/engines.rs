@@ -5,8 +5,6 @@
 //! and mount namespaces, with this machine's temporary directories hidden, pulling the
 //! base image by digest from the test's loopback registry.
 
-use serde_json::Value;
-
 use crate::common::*;
 use crate::support::engine2::Engine2;
 use crate::support::fixtures::{self, BaseImage, ImageKind, example_repo};
@@ -24,17 +22,6 @@ fn setup() -> Option<(BaseImage, Engine2, GitRepo)> {
 /// The second engine, with `base`'s loopback registry forwarded into its namespace.
 fn engine_for(base: &BaseImage) -> Option<Engine2> {
     Engine2::for_image(base)
-}
-
-/// The sha256 of `id`'s one wheel in `p`'s store.
-fn wheel_sha(p: &Project, id: &str) -> (String, String) {
-    let rec: Value = record(p, &key_of(p, id));
-    let wheels = rec["wheels"].as_array().unwrap();
-    assert_eq!(wheels.len(), 1, "{rec:#}");
-    (
-        wheels[0]["file"].as_str().unwrap().to_string(),
-        wheels[0]["sha256"].as_str().unwrap().to_string(),
-    )
 }
 
 /// Regression (issue 10): the sources reach a build container through the Engine API,
@@ -75,8 +62,7 @@ fn a_build_on_an_engine_without_this_machines_files_gets_its_sources() {
     assert_eq!(wheel_sha(&there, &id), wheel_sha(&here, &id));
     // It was built there: the engine pulled the base image by digest and made the cache
     // volumes, and this machine's checkout is not visible to it.
-    let images = engine.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
-    assert!(images.lines().any(|d| d == base.digest), "{images}");
+    engine.assert_has_image(&base.digest);
     let ccache = Project::cache_volume("ccache", &there.channel, "cpu");
     assert!(
         engine

@@ -259,8 +259,7 @@ fn an_engine_over_tcp_with_tls_client_certificates_builds_and_refuses_other_clie
     let out = ok(&p, &["build"]);
     assert_eq!(status_of(&out, &cpu("tlsdemo")), "built");
     assert_eq!(engine_of(&out, &cpu("tlsdemo")), "tls");
-    let images = e2.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
-    assert!(images.lines().any(|d| d == base.digest), "{images}");
+    e2.assert_has_image(&base.digest);
 
     // A client certificate of another CA: the engine refuses the handshake.
     std::fs::create_dir(p.file("other")).unwrap();
@@ -345,13 +344,8 @@ fn an_engine_over_ssh_builds_the_same_wheel_and_a_changed_host_key_is_refused() 
     let out = ok(&there, &["build"]);
     assert_eq!(status_of(&out, &id), "built");
     assert_eq!(engine_of(&out, &id), "gpu1");
-    let sha = |p: &Project| {
-        let rec: Value = record(p, &key_of(p, &id));
-        rec["wheels"][0]["sha256"].as_str().unwrap().to_string()
-    };
-    assert_eq!(sha(&there), sha(&here));
-    let images = e2.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
-    assert!(images.lines().any(|d| d == base.digest), "{images}");
+    assert_eq!(wheel_sha(&there, &id), wheel_sha(&here, &id));
+    e2.assert_has_image(&base.digest);
     let out = ok(&there, &["verify", &id]);
     assert!(stdout(&out).contains("reproducible"), "{}", stdout(&out));
     assert_eq!(

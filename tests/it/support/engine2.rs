@@ -170,6 +170,15 @@ impl Engine2 {
             .expect("running docker")
     }
 
+    /// The engine holds an image with manifest digest `digest` (it pulled it by digest).
+    pub fn assert_has_image(&self, digest: &str) {
+        let images = self.docker_ok(&["image", "ls", "--digests", "--format", "{{.Digest}}"]);
+        assert!(
+            images.lines().any(|d| d == digest),
+            "{digest} not in {images}"
+        );
+    }
+
     /// [`Engine2::docker`] that must succeed: its trimmed stdout.
     pub fn docker_ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
