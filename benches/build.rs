@@ -412,7 +412,7 @@ fn repair() {
         run(wheelbuild(&project).args(["build", "--store", "warmup"]));
     }
     let mut times: [Vec<Duration>; 2] = Default::default();
-    for round in 0..5 {
+    for round in 0..9 {
         for (mode, samples) in modes.iter().zip(times.iter_mut()) {
             samples.push(timed(wheelbuild(&dir.path().join(mode)).args([
                 "build",
@@ -424,11 +424,11 @@ fn repair() {
     let [none, repaired] = times.map(median);
     println!("C extension through `build`, fresh store each time");
     println!(
-        "  repair = \"none\"                  {:>8.2} s (median of 5)",
+        "  repair = \"none\"                  {:>8.2} s (median of 9)",
         secs(none)
     );
     println!(
-        "  repair = \"auditwheel\"            {:>8.2} s (median of 5)",
+        "  repair = \"auditwheel\"            {:>8.2} s (median of 9)",
         secs(repaired)
     );
     println!(

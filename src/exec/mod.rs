@@ -56,7 +56,7 @@ pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
 pub use environment::collect_env_images;
 pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, env_tag, pull_pinned};
-pub(crate) use run::{BUILD_SCRIPT, labels};
+pub(crate) use run::{BUILD_SCRIPT, REPAIR_SCRIPT, labels};
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.

@@ -17,8 +17,11 @@ use crate::plan::PlannedTarget;
 use crate::plan::key::{BuildKey, KeyInputs};
 use crate::store::{CacheStats, Staging};
 
-/// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR`.
+/// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR
+/// [PLAT REPAIR_PY EXCLUDE...]`.
 pub(crate) const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
+/// The repair's Python side (`repair.py`), an argument of [`BUILD_SCRIPT`].
+pub(crate) const REPAIR_SCRIPT: &str = include_str!("scripts/repair.py");
 
 impl Run<'_> {
     /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`
@@ -76,6 +79,7 @@ impl Run<'_> {
         ];
         if let Some(repair) = &t.target.repair {
             cmd.push(manylinux_tag(t)?);
+            cmd.push(REPAIR_SCRIPT.into());
             cmd.extend(repair.exclude.iter().cloned());
         }
         let (uid, gid) = (self.settings.uid, self.settings.gid);

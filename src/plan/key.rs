@@ -30,7 +30,7 @@
 //! | `repair` | `repair` / `project.repair`, and the excludes: the accelerator family's defaults plus `repair-exclude` | what auditwheel grafts into the wheel and the manylinux tag it gets (the tools themselves are `pip` pins; the tag follows from the image's glibc, covered by `image`) |
 //! | `local-version` | `[output] local-version` (expanded, normalized) | the version the wheel is relabelled with (`1.2.0+cu118`); absent when unset, so keys without it are unchanged |
 //! | `variant` | the project's `variant` (expanded), `[variants]` | the PEP 825 label and the exact `variant.json` the wheel carries (providers and priorities included); absent when unset |
-//! | `wheelbuild` | [`recipe`]: the build and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
+//! | `wheelbuild` | [`recipe`]: the build, repair and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
 //!
@@ -117,8 +117,8 @@ impl RepairKey<'_> {
 }
 
 /// The fingerprint of wheelbuild's own part of every build: the scripts that set up the
-/// environment and run the build, and the rules of the variables it sets (listed in
-/// `INJECTED`). Changing any of them changes every key.
+/// environment, run the build and repair its wheels, and the rules of the variables it
+/// sets (listed in `INJECTED`). Changing any of them changes every key.
 pub fn recipe() -> &'static str {
     /// What wheelbuild sets in a build container, and how; edit with the scripts.
     const INJECTED: &str = "SOURCE_DATE_EPOCH=<committer time of the locked commit>\n\
@@ -130,12 +130,14 @@ pub fn recipe() -> &'static str {
         #[derive(Serialize)]
         struct Recipe {
             build: &'static str,
+            repair: &'static str,
             environment: &'static str,
             injected: &'static str,
         }
         static RECIPE_CONTEXT: Context = Context::new("wheelbuild 2026-11-30 build recipe");
         let hash = RECIPE_CONTEXT.hash(&Recipe {
             build: crate::exec::BUILD_SCRIPT,
+            repair: crate::exec::REPAIR_SCRIPT,
             environment: crate::exec::ENV_SCRIPT,
             injected: INJECTED,
         });

@@ -87,28 +87,38 @@ fn start_index() -> Option<PypiServer> {
     PypiServer::start(&REPAIR_WHEELS)
 }
 
+/// The CPU base image and the index with the repair tools (`None` outside CI when a part
+/// is missing).
+fn cpu_parts() -> Option<(fixtures::BaseImage, PypiServer)> {
+    Some((fixtures::base_image(ImageKind::Cpu)?, start_index()?))
+}
+
+/// A project building `name` from `repo` (`more`: its extra settings), its packages from
+/// the index.
+fn repair_project(
+    (base, server): &(fixtures::BaseImage, PypiServer),
+    test: &str,
+    name: &str,
+    repo: &GitRepo,
+    more: &str,
+) -> Project {
+    new_project(
+        base,
+        &with_index(
+            &config(&base.reference, test, "", &[project(name, repo, more)]),
+            server,
+        ),
+    )
+}
+
 #[test]
 fn a_linked_library_is_grafted_and_the_wheel_imports_where_it_is_not_installed() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = start_index() else {
+    let Some(parts) = cpu_parts() else {
         return;
     };
     let repo = cext_repo("yamlext", "yaml.h", "yaml_get_version_string()", &["yaml"]);
     let more = "apt = [\"libyaml-dev\"]\nrepair = \"auditwheel\"\nrepair-exclude = [\"libnotlinked.so.*\"]";
-    let p = new_project(
-        &base,
-        &with_index(
-            &config(
-                &base.reference,
-                "repair-graft",
-                "",
-                &[project("yamlext", &repo, more)],
-            ),
-            &server,
-        ),
-    );
+    let p = repair_project(&parts, "repair-graft", "yamlext", &repo, more);
     ok(&p, &["lock"]);
     // The tools are pinned like any package, by the sha256 the index serves.
     let lock = lock_of(&p);
@@ -123,6 +133,13 @@ fn a_linked_library_is_grafted_and_the_wheel_imports_where_it_is_not_installed()
 
     let out = ok(&p, &["build"]);
     let err = stderr(&out);
+    // auditwheel started during the build (repair.py), not after it.
+    let log = read_log(&p, "yamlext/py3.11-cpu");
+    assert!(
+        log.contains("::wheelbuild:: repair: yamlext-0.1.0-cp311"),
+        "{log}"
+    );
+    assert!(!log.contains("did not start during the build"), "{log}");
     // A declared exclude that matches nothing the wheel links is said.
     assert!(
         err.contains("repair-exclude `libnotlinked.so.*` matches no library the wheels link"),
@@ -140,13 +157,13 @@ fn a_linked_library_is_grafted_and_the_wheel_imports_where_it_is_not_installed()
     );
 
     // The base image has no libyaml: the wheel works there only because it carries it.
-    let ldconfig = docker_cli(&["run", "--rm", &base.local(), "sh", "-c", "ldconfig -p"]);
+    let ldconfig = docker_cli(&["run", "--rm", &parts.0.local(), "sh", "-c", "ldconfig -p"]);
     assert!(
         !String::from_utf8_lossy(&ldconfig.stdout).contains("libyaml"),
         "the base image has libyaml"
     );
     let version = use_wheels(
-        &base.local(),
+        &parts.0.local(),
         &wheelhouse(&p),
         "python3 -c 'import yamlext; print(yamlext.version())'",
     );
@@ -217,10 +234,7 @@ fn a_cuda_extension_keeps_linking_the_system_cudart() {
 
 #[test]
 fn a_repair_that_fails_shows_its_log_and_records_nothing() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = start_index() else {
+    let Some(parts) = cpu_parts() else {
         return;
     };
     let repo = pure_repo("fakeplat", None);
@@ -231,27 +245,50 @@ fn a_repair_that_fails_shows_its_log_and_records_nothing() {
         "repair = \"auditwheel\"\nbuild = {}",
         wheelbuild::lock::quote(build)
     );
-    let p = new_project(
-        &base,
-        &with_index(
-            &config(
-                &base.reference,
-                "repair-fails",
-                "",
-                &[project("fakeplat", &repo, &more)],
-            ),
-            &server,
-        ),
-    );
-    ok(&p, &["lock"]);
+    let p = repair_project(&parts, "repair-fails", "fakeplat", &repo, &more);
+    failed_repair(&p, "fakeplat-0.1.0-cp311-cp311-linux_x86_64.whl");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+}
+
+/// Lock and build `p`, whose repair of `wheel` fails: the target's failure, with the log
+/// shown (returned) and nothing stored.
+fn failed_repair(p: &Project, wheel: &str) -> String {
+    ok(p, &["lock"]);
     let out = p.run(&["build"]);
     assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
     let err = stderr(&out);
     assert!(err.contains("auditwheel could not repair a wheel"), "{err}");
+    assert!(err.contains(&format!("repair: {wheel}")), "{err}");
+    assert!(store_keys(p).is_empty());
+    err
+}
+
+/// Regression: auditwheel now starts during the build (repair.py); when it cannot, the
+/// repair runs the plain way and the user sees auditwheel's own error, once.
+#[test]
+fn a_checkout_that_shadows_auditwheel_shows_auditwheels_own_error_once() {
+    let Some(parts) = cpu_parts() else {
+        return;
+    };
+    let repo = cext_repo("shadowext", "string.h", "\"x\"", &[]);
+    // The build's directory is first on `python3 -m`'s path, as on repair.py's.
+    repo.commit(
+        "auditwheel/__init__.py",
+        "raise ImportError('this checkout has an auditwheel of its own')\n",
+        "shadow",
+    );
+    repo.git(&["tag", "-f", "-a", "v0.1.0", "-m", "v0.1.0"]);
+    let more = "repair = \"auditwheel\"";
+    let p = repair_project(&parts, "repair-shadow", "shadowext", &repo, more);
+    let err = failed_repair(&p, "shadowext-0.1.0-cp311-cp311-linux_x86_64.whl");
     assert!(
-        err.contains("repair: fakeplat-0.1.0-cp311-cp311-linux_x86_64.whl"),
+        err.contains("auditwheel did not start during the build (status 3); starting it now"),
         "{err}"
     );
-    assert!(store_keys(&p).is_empty());
-    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+    assert_eq!(
+        err.matches("ImportError: this checkout has an auditwheel of its own")
+            .count(),
+        1,
+        "{err}"
+    );
 }
