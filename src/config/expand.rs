@@ -115,19 +115,10 @@ impl Validator<'_> {
                 },
             )
         };
-        let threads = crate::par::threads_for(work.len());
-        let targets: Vec<Target> = if threads == 1 {
-            work.iter().map(make).collect::<Result<_, _>>()?
-        } else {
-            crate::par::map_chunks(&work, threads, |part| {
-                part.iter().map(make).collect::<Result<Vec<_>, _>>()
-            })
-            .into_iter()
-            .collect::<Result<Vec<Vec<_>>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect()
-        };
+        let targets: Vec<Target> =
+            crate::par::map_each(&work, crate::par::threads_for(work.len()), make)
+                .into_iter()
+                .collect::<Result<_, _>>()?;
         self.check_wheelhouse_collisions(&targets, &projects, &layout)?;
         self.check_variant_labels(&targets, &projects)?;
         // `cell_info` is filled for used cells only.

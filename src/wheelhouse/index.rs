@@ -18,6 +18,7 @@
 //! * All of it under the wheelhouse lock, so it never interleaves with a `place`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -170,21 +171,26 @@ impl File {
     /// The wheel's URL relative to a project page (`<output.dir>/index/<tag>/simple/<name>/`),
     /// each path segment percent-encoded.
     fn url(&self) -> String {
+        let mut url = String::new();
+        self.push_url(&mut url);
+        url
+    }
+
+    fn push_url(&self, url: &mut String) {
         if self.subdir.is_empty() {
             // A file of the index itself, beside the project page.
-            return percent_encode(&self.filename);
+            return percent_encode_into(url, &self.filename);
         }
-        let mut url = String::from("../../../../");
+        url.push_str("../../../../");
         for segment in self
             .subdir
             .split('/')
             .filter(|s| !s.is_empty() && *s != ".")
         {
-            url.push_str(&percent_encode(segment));
+            percent_encode_into(url, segment);
             url.push('/');
         }
-        url.push_str(&percent_encode(&self.filename));
-        url
+        percent_encode_into(url, &self.filename);
     }
 }
 
@@ -208,43 +214,52 @@ impl Wheelhouse {
         }
         // Directory → (target id → its variant); every variant of the config gets a
         // repository, empty or not.
-        let mut dirs: BTreeMap<&str, HashMap<&str, &Accel>> = BTreeMap::new();
-        let mut tags: BTreeSet<String> = BTreeSet::new();
+        let mut tag_of: BTreeMap<&Accel, String> = BTreeMap::new();
+        for t in targets {
+            tag_of
+                .entry(&t.cell.accel)
+                .or_insert_with(|| t.cell.accel.tag());
+        }
+        let mut dirs: BTreeMap<&str, HashMap<&str, &str>> = BTreeMap::new();
         for t in targets {
             dirs.entry(&t.output_subdir)
                 .or_default()
-                .insert(&t.id, &t.cell.accel);
-            tags.insert(t.cell.accel.tag());
+                .insert(&t.id, &tag_of[&t.cell.accel]);
         }
+        let tags: BTreeSet<&String> = tag_of.values().collect();
         let dirs: Vec<_> = dirs.into_iter().collect();
 
         let _guard = self
             .lock()
             .map_err(IndexError::io("locking the wheelhouse", &self.lock))?;
-        let scanned = crate::par::map_chunks(&dirs, crate::par::threads_for(dirs.len()), |part| {
-            part.iter()
-                .map(|(subdir, owners)| scan(&self.dir, subdir, owners))
-                .collect::<Result<Vec<_>, _>>()
-        });
+        let scanned = crate::par::map_each(
+            &dirs,
+            crate::par::threads_for(targets.len()),
+            |(subdir, owners)| scan(&self.dir, subdir, owners),
+        );
         let mut left_out = Vec::new();
         // tag → project → files
-        let mut repos: BTreeMap<String, BTreeMap<String, Vec<File>>> =
-            tags.into_iter().map(|t| (t, BTreeMap::new())).collect();
-        for part in scanned {
-            for dir in part? {
-                left_out.extend(dir.left_out);
-                for (tag, project, file) in dir.listed {
-                    repos
-                        .entry(tag)
-                        .or_default()
-                        .entry(project)
-                        .or_default()
-                        .push(file);
-                }
+        let mut repos: BTreeMap<String, Projects> = tags
+            .into_iter()
+            .map(|t| (t.clone(), BTreeMap::new()))
+            .collect();
+        for dir in scanned {
+            let dir = dir?;
+            left_out.extend(dir.left_out);
+            for (tag, project, file) in dir.listed {
+                repos
+                    .get_mut(tag)
+                    .expect("every target's tag has a repository")
+                    .entry(project)
+                    .or_default()
+                    .push(file);
             }
         }
+        // The lists are settled first (duplicates and unreadable variant wheels left out,
+        // each release's `-variants.json` added), then the pages rendered in parallel.
         let mut pages = Pages::default();
         let mut variants = Vec::new();
+        let mut listed = 0;
         for (tag, projects) in &mut repos {
             let mut files = 0;
             for list in projects.values_mut() {
@@ -252,23 +267,51 @@ impl Wheelhouse {
                 files += list.len();
             }
             let simple = PathBuf::from(tag).join("simple");
-            pages.add(simple.join(HTML), root_html(projects.keys()));
-            pages.add(simple.join(JSON), root_json(projects.keys()));
             for (project, list) in projects.iter_mut() {
                 let dir = simple.join(project.as_str());
                 for (file, bytes) in variants_files(&self.dir, list, &mut left_out) {
                     pages.add(dir.join(&file.filename), bytes);
                     list.push(file);
                 }
-                pages.add(dir.join(HTML), project_html(project, list));
-                pages.add(dir.join(JSON), project_json(project, list));
             }
+            listed += files;
             variants.push(VariantIndex {
                 tag: tag.clone(),
                 simple: root.join(&simple),
                 projects: projects.len(),
                 files,
             });
+        }
+        // A variant's root pages (`None`) and each of its project's pages.
+        let units: Vec<(&String, &Projects, Option<&String>)> = repos
+            .iter()
+            .flat_map(|(tag, projects)| {
+                std::iter::once((tag, projects, None))
+                    .chain(projects.keys().map(move |p| (tag, projects, Some(p))))
+            })
+            .collect();
+        let rendered = crate::par::map_each(
+            &units,
+            crate::par::threads_for(listed),
+            |(tag, projects, project)| {
+                let simple = Path::new(tag.as_str()).join("simple");
+                match project {
+                    None => [
+                        (simple.join(HTML), root_html(projects.keys())),
+                        (simple.join(JSON), root_json(projects.keys())),
+                    ],
+                    Some(project) => {
+                        let (dir, list) = (simple.join(project.as_str()), &projects[*project]);
+                        [
+                            (dir.join(HTML), project_html(project, list)),
+                            (dir.join(JSON), project_json(project, list)),
+                        ]
+                    }
+                }
+            },
+        );
+        for (path, bytes) in rendered.into_iter().flatten() {
+            pages.add(path, bytes);
         }
         left_out.sort_by(|a, b| a.wheel.cmp(&b.wheel));
         let mut report = pages.write(&root)?;
@@ -278,17 +321,24 @@ impl Wheelhouse {
     }
 }
 
+/// A variant's projects (normalized names) and their files.
+type Projects = BTreeMap<String, Vec<File>>;
+
 /// What one wheelhouse directory holds for the index.
-struct Scanned {
+struct Scanned<'a> {
     /// `(variant tag, normalized project, file)`.
-    listed: Vec<(String, String, File)>,
+    listed: Vec<(&'a str, String, File)>,
     left_out: Vec<LeftOut>,
 }
 
 /// Read the stamps of the wheels in `subdir` (owned by the targets `owners`). Files are
 /// opened relative to the directory (no path walk per file): a wheelhouse of a thousand
 /// cells is a thousand directories of a wheel or two.
-fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scanned, IndexError> {
+fn scan<'a>(
+    out: &Path,
+    subdir: &str,
+    owners: &HashMap<&str, &'a str>,
+) -> Result<Scanned<'a>, IndexError> {
     use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
     let dir = out.join(subdir);
     let err = |e: rustix::io::Errno| IndexError::Io {
@@ -349,7 +399,7 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
             scanned.left_out.push(leave_out(Reason::Changed));
             continue;
         }
-        let Some(accel) = owners.get(stamp.target.as_str()) else {
+        let Some(&tag) = owners.get(stamp.target.as_str()) else {
             scanned
                 .left_out
                 .push(leave_out(Reason::ForeignTarget(stamp.target)));
@@ -365,7 +415,7 @@ fn scan(out: &Path, subdir: &str, owners: &HashMap<&str, &Accel>) -> Result<Scan
             }
         };
         scanned.listed.push((
-            accel.tag(),
+            tag,
             normalize_name(&parsed.distribution),
             File {
                 subdir: subdir.to_string(),
@@ -495,20 +545,29 @@ fn variants_files(
 
 // ----- pages ---------------------------------------------------------------------------
 
-fn html_page(title: &str, links: impl Iterator<Item = (String, String)>) -> Vec<u8> {
-    let title = html_escape(title);
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>{title}</title>\n  </head>\n  <body>\n    <h1>{title}</h1>\n"
+/// A PEP 503 page of `(href, text)` links, written by `links` through `link`.
+fn html_page(title: &str, links: impl FnOnce(&mut String)) -> Vec<u8> {
+    let mut page = String::with_capacity(4096);
+    page.push_str(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"",
     );
-    for (href, text) in links {
-        page.push_str(&format!(
-            "    <a href=\"{}\">{}</a><br>\n",
-            html_escape(&href),
-            html_escape(&text)
-        ));
-    }
+    page.push_str(API_VERSION);
+    page.push_str("\">\n    <title>");
+    push_escaped(&mut page, title);
+    page.push_str("</title>\n  </head>\n  <body>\n    <h1>");
+    push_escaped(&mut page, title);
+    page.push_str("</h1>\n");
+    links(&mut page);
     page.push_str("  </body>\n</html>\n");
     page.into_bytes()
+}
+
+fn link(page: &mut String, href: &str, text: &str) {
+    page.push_str("    <a href=\"");
+    push_escaped(page, href);
+    page.push_str("\">");
+    push_escaped(page, text);
+    page.push_str("</a><br>\n");
 }
 
 #[derive(Serialize)]
@@ -528,10 +587,15 @@ fn json_page(value: &impl Serialize) -> Vec<u8> {
 }
 
 pub(crate) fn root_html<'a>(projects: impl Iterator<Item = &'a String>) -> Vec<u8> {
-    html_page(
-        "Simple index",
-        projects.map(|p| (format!("{}/", percent_encode(p)), p.clone())),
-    )
+    html_page("Simple index", |page| {
+        let mut href = String::new();
+        for p in projects {
+            href.clear();
+            percent_encode_into(&mut href, p);
+            href.push('/');
+            link(page, &href, p);
+        }
+    })
 }
 
 pub(crate) fn root_json<'a>(projects: impl Iterator<Item = &'a String>) -> Vec<u8> {
@@ -551,15 +615,16 @@ pub(crate) fn root_json<'a>(projects: impl Iterator<Item = &'a String>) -> Vec<u
 }
 
 pub(crate) fn project_html(project: &str, files: &[File]) -> Vec<u8> {
-    html_page(
-        &format!("Links for {project}"),
-        files.iter().map(|f| {
-            (
-                format!("{}#sha256={}", f.url(), f.sha256),
-                f.filename.clone(),
-            )
-        }),
-    )
+    html_page(&format!("Links for {project}"), |page| {
+        let mut href = String::new();
+        for f in files {
+            href.clear();
+            f.push_url(&mut href);
+            href.push_str("#sha256=");
+            href.push_str(&f.sha256);
+            link(page, &href, &f.filename);
+        }
+    })
 }
 
 pub(crate) fn project_json(project: &str, files: &[File]) -> Vec<u8> {
@@ -616,36 +681,38 @@ fn version_key(v: &str) -> (Vec<(u64, &str)>, &str) {
 }
 
 /// Escape text for HTML content and double- or single-quoted attributes.
-pub(crate) fn html_escape(s: &str) -> String {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
-        return s.to_string();
+fn push_escaped(out: &mut String, s: &str) {
+    let mut done = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // ASCII: `i` is a char boundary.
+        out.push_str(&s[done..i]);
+        out.push_str(entity);
+        done = i + 1;
     }
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    out.push_str(&s[done..]);
 }
 
 /// Percent-encode one URL path segment: everything but RFC 3986's unreserved characters
 /// (so `+` of a local version is `%2B`, as download.pytorch.org writes it).
-pub(crate) fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
+fn percent_encode_into(out: &mut String, segment: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 /// The pages an index consists of, by path relative to the index root.
@@ -654,86 +721,157 @@ struct Pages {
     pages: BTreeMap<PathBuf, Vec<u8>>,
 }
 
+/// One directory of the index as it should be: its pages and its sub-directories.
+#[derive(Default)]
+struct PageDir<'a> {
+    pages: BTreeMap<&'a OsStr, &'a [u8]>,
+    subdirs: BTreeSet<&'a OsStr>,
+}
+
+/// What one directory of the index holds that it should not, and the pages it lacks.
+struct DirSync<'a> {
+    stale: Vec<(PathBuf, bool)>,
+    to_write: Vec<(PathBuf, &'a [u8])>,
+    unchanged: usize,
+}
+
 impl Pages {
     fn add(&mut self, path: PathBuf, bytes: Vec<u8>) {
         self.pages.insert(path, bytes);
     }
 
-    /// Write every page whose bytes differ (atomically), then remove whatever else is under
-    /// `root`.
+    /// Bring `root` to exactly these pages: each directory listed once and its pages read
+    /// back (in parallel, a directory at a time), then whatever should not be there
+    /// removed and every page whose bytes differ written, atomically.
     fn write(self, root: &Path) -> Result<IndexReport, IndexError> {
-        let mut report = IndexReport::default();
-        let mut keep_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut dirs: BTreeMap<&Path, PageDir<'_>> = BTreeMap::new();
+        dirs.entry(Path::new("")).or_default();
         for (rel, bytes) in &self.pages {
-            let path = root.join(rel);
-            let mut dir = rel.parent();
-            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-                if !keep_dirs.insert(d.to_path_buf()) {
+            let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+                continue;
+            };
+            dirs.entry(parent).or_default().pages.insert(name, bytes);
+            let mut dir = parent;
+            while let (Some(up), Some(name)) = (dir.parent(), dir.file_name()) {
+                if !dirs.entry(up).or_default().subdirs.insert(name) {
                     break;
                 }
-                dir = d.parent();
+                dir = up;
             }
-            if std::fs::read(&path).is_ok_and(|old| old == *bytes) {
-                report.unchanged += 1;
-                continue;
-            }
-            crate::fsutil::write_atomic(&path, bytes)
-                .map_err(IndexError::io("writing the index page", &path))?;
-            report.written.push(path);
         }
-        remove_others(
-            root,
-            Path::new(""),
-            &self.pages,
-            &keep_dirs,
-            &mut report.removed,
-        )?;
+        let dirs: Vec<(&Path, PageDir<'_>)> = dirs.into_iter().collect();
+        // A directory costs about what 16 targets' per-target work does.
+        let threads = crate::par::threads_for(16 * dirs.len());
+        let synced =
+            crate::par::map_each(&dirs, threads, |(rel, dir)| sync_dir(&root.join(rel), dir));
+        let mut report = IndexReport::default();
+        let mut to_write = Vec::new();
+        for dir in synced {
+            let dir = dir?;
+            {
+                report.unchanged += dir.unchanged;
+                to_write.extend(dir.to_write);
+                // Not followed: a link is removed as the file it is.
+                for (path, is_dir) in dir.stale {
+                    let result = if is_dir {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                    match result {
+                        Ok(()) => report.removed.push(path),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(IndexError::io("removing a stale index entry", &path)(e));
+                        }
+                    }
+                }
+            }
+        }
+        report.removed.sort();
+        let threads = crate::par::threads_for(16 * to_write.len());
+        let written = crate::par::map_each(&to_write, threads, |(path, bytes)| {
+            crate::fsutil::write_atomic(path, bytes)
+                .map_err(IndexError::io("writing the index page", path))
+        });
+        written.into_iter().collect::<Result<Vec<()>, _>>()?;
+        report.written = to_write.into_iter().map(|(path, _)| path).collect();
+        report.written.sort();
         Ok(report)
     }
 }
 
-/// Remove every entry under `root/rel` that is neither a page nor a directory of one.
-fn remove_others(
-    root: &Path,
-    rel: &Path,
-    pages: &BTreeMap<PathBuf, Vec<u8>>,
-    keep_dirs: &BTreeSet<PathBuf>,
-    removed: &mut Vec<PathBuf>,
-) -> Result<(), IndexError> {
-    let dir = root.join(rel);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(IndexError::io("reading the index directory", &dir)(e)),
+/// List the index directory `path` and read its pages back: what is there that `want`
+/// does not have, and the pages missing or with other bytes.
+fn sync_dir<'a>(path: &Path, want: &PageDir<'a>) -> Result<DirSync<'a>, IndexError> {
+    let mut sync = DirSync {
+        stale: Vec::new(),
+        to_write: Vec::new(),
+        unchanged: 0,
     };
-    let mut names: Vec<(std::ffi::OsString, bool)> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(IndexError::io("reading the index directory", &dir))?;
-        // Not followed: a link is removed as the file it is.
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        names.push((entry.file_name(), is_dir));
-    }
-    names.sort();
-    for (name, is_dir) in names {
-        let child = rel.join(&name);
-        let path = root.join(&child);
-        if is_dir && keep_dirs.contains(&child) {
-            remove_others(root, &child, pages, keep_dirs, removed)?;
-        } else if !is_dir && pages.contains_key(&child) {
-        } else {
-            let result = if is_dir {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            match result {
-                Ok(()) => removed.push(path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(IndexError::io("removing a stale index entry", &path)(e)),
+    let mut files: BTreeSet<std::ffi::OsString> = BTreeSet::new();
+    match std::fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(IndexError::io("reading the index directory", path))?;
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                let name = entry.file_name();
+                let wanted = if is_dir {
+                    want.subdirs.contains(name.as_os_str())
+                } else {
+                    want.pages.contains_key(name.as_os_str())
+                };
+                if !wanted {
+                    sync.stale.push((path.join(&name), is_dir));
+                } else if !is_dir {
+                    files.insert(name);
+                }
             }
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(IndexError::io("reading the index directory", path)(e)),
     }
-    Ok(())
+    for (name, bytes) in &want.pages {
+        let page = path.join(name);
+        if files.contains(*name) && has_bytes(&page, bytes) {
+            sync.unchanged += 1;
+        } else {
+            sync.to_write.push((page, bytes));
+        }
+    }
+    Ok(sync)
+}
+
+/// Whether the file at `path` holds exactly `bytes`: one open and one read (asking for a
+/// byte more than `bytes` has, so that a longer file shows), where `fs::read` takes five
+/// system calls.
+fn has_bytes(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read as _;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = vec![0u8; bytes.len() + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return filled == bytes.len() && buf[..filled] == *bytes,
+            Ok(n) => {
+                filled += n;
+                if filled == buf.len() {
+                    return false;
+                }
+                // A regular file reads short only at its end.
+                if buf[..filled] != bytes[..filled.min(bytes.len())] {
+                    return false;
+                }
+                if filled == bytes.len() {
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -123,6 +123,18 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
     }
 }
 
+fn html_escape(s: &str) -> String {
+    let mut out = String::new();
+    push_escaped(&mut out, s);
+    out
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    percent_encode_into(&mut out, s);
+    out
+}
+
 #[test]
 fn escapes_html_and_percent_encodes_urls() {
     assert_eq!(
@@ -132,6 +144,8 @@ fn escapes_html_and_percent_encodes_urls() {
     assert_eq!(percent_encode("torch-2.0.1+cu118"), "torch-2.0.1%2Bcu118");
     assert_eq!(percent_encode("tier=0 x/é"), "tier%3D0%20x%2F%C3%A9");
     assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+    assert_eq!(html_escape("plain"), "plain");
+    assert_eq!(html_escape("é&é"), "é&amp;é");
 }
 
 fn file(subdir: &str, filename: &str, sha256: &str) -> File {
@@ -524,4 +538,27 @@ fn a_layout_into_the_index_directory_is_refused_with_a_hint() {
     assert!(matches!(err, IndexError::Overlap { .. }), "{err}");
     assert!(err.to_string().contains("`index/cpu`"), "{err}");
     assert!(err.hint().unwrap().contains("output.layout"));
+}
+
+#[test]
+fn a_page_is_read_back_as_equal_only_with_exactly_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("index.html");
+    assert!(!has_bytes(&page, b"page"), "a missing file");
+    for (on_disk, equal) in [
+        (&b"page"[..], true),
+        (b"pag", false),
+        (b"pages", false),
+        (b"pagE", false),
+        (b"", false),
+    ] {
+        std::fs::write(&page, on_disk).unwrap();
+        assert_eq!(has_bytes(&page, b"page"), equal, "{on_disk:?}");
+    }
+    std::fs::write(&page, b"").unwrap();
+    assert!(has_bytes(&page, b""));
+    let big = vec![7u8; 100_000];
+    std::fs::write(&page, &big).unwrap();
+    assert!(has_bytes(&page, &big));
+    assert!(!has_bytes(&page, &big[1..]));
 }
