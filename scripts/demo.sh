@@ -30,11 +30,13 @@ scripts/fixtures.sh all
 
 step "building wheelbuild"
 cargo build --release --locked --quiet
-wb() { echo "+ wheelbuild $*"; target/release/wheelbuild "$@"; }
+# Where cargo put it: CARGO_TARGET_DIR moves the whole target directory.
+bin="${CARGO_TARGET_DIR:-target}/release/wheelbuild"
+wb() { echo "+ wheelbuild $*"; "$bin" "$@"; }
 
 step "lock: keeps the committed pins"
 wb lock
-if ! target/release/wheelbuild audit >/dev/null; then
+if ! "$bin" audit >/dev/null; then
   step "the base images here differ from the committed pins: re-pinning them"
   wb audit || true
   wb lock --update 127.0.0.1:5000/wheelbuild/base
