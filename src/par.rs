@@ -1,34 +1,9 @@
 //! Data parallelism for the few places that do per-target work on big matrices.
 
-/// Split `items` into `threads` chunks, run `f` on each (the calling thread takes one),
-/// and return the results in order. `threads <= 1` runs everything here.
-pub fn map_chunks<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&[T]) -> R + Sync,
-) -> Vec<R> {
-    if threads <= 1 || items.len() < 2 {
-        return vec![f(items)];
-    }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts = items.chunks(chunk);
-    let first = parts.next().expect("at least one chunk");
-    std::thread::scope(|scope| {
-        let f = &f;
-        let workers: Vec<_> = parts.map(|part| scope.spawn(move || f(part))).collect();
-        let mut out = vec![f(first)];
-        out.extend(
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("worker thread panicked")),
-        );
-        out
-    })
-}
-
-/// `f` of each item, in order, on `threads` threads that take the next item as they
-/// finish one: for items of uneven cost (directories of a few or many wheels), where
-/// [`map_chunks`]'s fixed halves leave one thread idle while the other works.
+/// `f` of each item, in order, on `threads` threads (the calling thread is one) that take
+/// the next item as they finish one: items of uneven cost (directories of a few or many
+/// wheels) keep every thread busy, where fixed halves left one idle. `threads <= 1` runs
+/// everything here.
 pub fn map_each<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
@@ -98,16 +73,5 @@ mod tests {
             assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
         assert_eq!(map_each(&[] as &[u8], 4, |&b| b), Vec::<u8>::new());
-    }
-
-    #[test]
-    fn results_keep_input_order() {
-        let items: Vec<u32> = (0..1000).collect();
-        for threads in [1, 2, 3, 8] {
-            let sums: Vec<u32> = map_chunks(&items, threads, |c| c.iter().sum());
-            assert_eq!(sums.iter().sum::<u32>(), items.iter().sum::<u32>());
-            let flat: Vec<u32> = map_chunks(&items, threads, |c| c.to_vec()).concat();
-            assert_eq!(flat, items);
-        }
     }
 }

@@ -171,17 +171,8 @@ impl<'a> Plan<'a> {
         let key_of = |p: &Pinned<'a>| p.inputs(config).key();
         let (snapshot, keys) = std::thread::scope(|scope| {
             let snapshot = scope.spawn(|| store.snapshot());
-            let threads = crate::par::threads_for(pinned.len());
-            let keys: Vec<BuildKey> = if threads == 1 {
-                pinned.iter().map(key_of).collect()
-            } else {
-                crate::par::map_chunks(&pinned, threads, |part| {
-                    part.iter().map(key_of).collect::<Vec<_>>()
-                })
-                .into_iter()
-                .flatten()
-                .collect()
-            };
+            let keys: Vec<BuildKey> =
+                crate::par::map_each(&pinned, crate::par::threads_for(pinned.len()), key_of);
             let snapshot = snapshot.join().expect("listing the store does not panic");
             (snapshot, keys)
         });
@@ -223,17 +214,9 @@ impl<'a> Plan<'a> {
         let targets: Vec<PlannedTarget<'a>> = if threads == 1 {
             keyed.into_iter().map(check).collect::<Result<_, _>>()?
         } else {
-            crate::par::map_chunks(&keyed, threads, |part| {
-                part.iter()
-                    .cloned()
-                    .map(check)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .into_iter()
-            .collect::<Result<Vec<Vec<_>>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect()
+            crate::par::map_each(&keyed, threads, |k| check(k.clone()))
+                .into_iter()
+                .collect::<Result<_, _>>()?
         };
         Ok(Plan { targets })
     }
