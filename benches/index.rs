@@ -134,9 +134,7 @@ fn main() {
     let Some(wanted) = common::selection() else {
         return;
     };
-    if !support::require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    support::require_all(&["docker-registry", "git"]);
     if wanted("index") {
         index_bench();
     }

@@ -225,9 +225,7 @@ fn main() {
     let Some(wanted) = common::selection() else {
         return;
     };
-    if !support::require_all(&["docker-registry", "skopeo", "git"]) {
-        return;
-    }
+    support::require_all(&["docker-registry", "skopeo", "git"]);
     if wanted("lock") {
         lock_bench();
     }

@@ -216,10 +216,7 @@ fn check_bench() {
 }
 
 fn hit_bench() {
-    let Some(base) = support::fixtures::base_image(support::fixtures::ImageKind::Cpu) else {
-        println!("hit: no CPU base image (run scripts/fixtures.sh all)");
-        return;
-    };
+    let base = support::fixtures::base_image(support::fixtures::ImageKind::Cpu);
     let reg = Registry::start(Auth::None);
     let dir = tempfile::tempdir().unwrap();
     let repo = GitRepo::new_in(dir.path(), "hello-cext");

@@ -5,6 +5,7 @@ use crate::support::git::GitRepo;
 use crate::support::images::{ManifestKind, push_single, retag};
 use crate::support::registry::{Auth, Registry};
 use crate::support::require_all;
+use crate::support::test;
 
 struct Setup {
     p: Project,
@@ -12,10 +13,8 @@ struct Setup {
     repo: GitRepo,
 }
 
-fn setup(extra: &str) -> Option<Setup> {
-    if !require_all(&["docker-registry", "git"]) {
-        return None;
-    }
+fn setup(extra: &str) -> Setup {
+    require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     push_single(
         &reg,
@@ -59,12 +58,12 @@ ref = "{short}"
     let p = Project::new(&config)
         .name(&reg.addr, "REGISTRY")
         .name(&repo.file_url(), "REPO");
-    Some(Setup { p, reg, repo })
+    Setup { p, reg, repo }
 }
 
 #[test]
 fn without_a_lock_nothing_is_pinned() {
-    let Some(s) = setup("") else { return };
+    let s = setup("");
     let out = s.p.run(&["audit", "--offline"]);
     insta::assert_snapshot!(s.p.snapshot(&out), @"
     success: false
@@ -94,7 +93,7 @@ fn without_a_lock_nothing_is_pinned() {
 
 #[test]
 fn reports_branches_short_shas_and_moves_upstream() {
-    let Some(s) = setup("") else { return };
+    let s = setup("");
     let p = &s.p;
     assert!(p.run(&["lock"]).status.success());
 
@@ -195,9 +194,7 @@ fn reports_branches_short_shas_and_moves_upstream() {
 
 #[test]
 fn stale_lock_and_insecure_registries_are_findings() {
-    let Some(s) = setup("[registries.\"registry.internal:5000\"]\ninsecure = true\n\n") else {
-        return;
-    };
+    let s = setup("[registries.\"registry.internal:5000\"]\ninsecure = true\n\n");
     let p = &s.p;
     assert!(p.run(&["lock"]).status.success());
     p.write(

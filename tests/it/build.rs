@@ -10,6 +10,7 @@
 //! plain HTTP). Its pip requirement is one the image already satisfies: containers here
 //! cannot verify PyPI's certificate behind this machine's TLS-intercepting proxy.
 
+use crate::support::test;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -33,9 +34,7 @@ use crate::support::require_all;
 
 #[test]
 fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let cext = example_repo("hello-cext");
     let p = new_project(
@@ -201,9 +200,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
 /// other tool's output, instead of being private to the user who ran the build.
 #[test]
 fn wheelhouse_and_lock_files_are_readable_by_others() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = new_project(
         &base,
@@ -241,9 +238,7 @@ fn wheelhouse_and_lock_files_are_readable_by_others() {
 
 #[test]
 fn only_dry_run_new_commit_and_stale_lock() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let alpha = example_repo("hello-pure");
     let beta = pure_repo("beta", None);
     let write_config = |beta_ref: &str| {
@@ -369,9 +364,7 @@ fn only_dry_run_new_commit_and_stale_lock() {
 
 #[test]
 fn failed_build_reports_its_log_and_stops_or_keeps_going() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = new_project(
         &base,
@@ -440,9 +433,7 @@ fn failed_build_reports_its_log_and_stops_or_keeps_going() {
 
 #[test]
 fn failed_toolchain_check_stops_before_the_build_command() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     // The build command's output, `BUILD-42-RAN`, differs from its text (echoed by the
     // build script before running it).
@@ -531,9 +522,7 @@ fn failed_toolchain_check_stops_before_the_build_command() {
 
 #[test]
 fn builds_run_unprivileged_offline_on_a_read_only_source() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     // Braces are template syntax: no awk, no shell `${…}` needed.
     let build = r#"build = '''
@@ -649,12 +638,8 @@ impl Drop for ImageCleanup {
 
 #[test]
 fn environment_images_are_built_once_shared_and_rebuilt_on_request() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(index) = PypiServer::start(&["six-1.16.0-py2.py3-none-any.whl"]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let index = PypiServer::start(&["six-1.16.0-py2.py3-none-any.whl"]);
     let alpha = example_repo("hello-pure");
     let beta = pure_repo("beta", None);
     // pip from an index on loopback; `apt` fetches from deb.debian.org over plain HTTP.
@@ -747,9 +732,7 @@ fn environment_images_are_built_once_shared_and_rebuilt_on_request() {
 /// wrappers come first on `PATH` and command lines stay as the project writes them.
 #[test]
 fn toggling_ccache_changes_neither_the_key_nor_the_wheel() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let cext = example_repo("hello-cext");
     let id = cpu("hello-cext");
     let p = locked_project(
@@ -787,9 +770,7 @@ fn toggling_ccache_changes_neither_the_key_nor_the_wheel() {
 
 #[test]
 fn ccache_hits_across_keys_within_a_channel_only() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let cext = example_repo("hello-cext");
     let id = cpu("hello-cext");
     let with_salt = |salt: &str| {
@@ -874,9 +855,7 @@ fn ccache_hits_across_keys_within_a_channel_only() {
 
 #[test]
 fn bogus_build_outputs_are_refused() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = new_project(
         &base,
@@ -963,9 +942,7 @@ fn bogus_build_outputs_are_refused() {
 
 #[test]
 fn a_killed_build_container_fails_the_target_and_is_removed() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let (p, _repo, mut running, container) = start_sleeping_build(&base, "j");
     let pid = running.pid();
     docker_ok(&["kill", &container]);
@@ -993,8 +970,8 @@ fn a_killed_build_container_fails_the_target_and_is_removed() {
 }
 
 /// Ctrl-C: SIGINT to wheelbuild while its build container runs.
-fn interrupt_a_build(test: &str) -> Option<(Project, u32, Output)> {
-    let base = fixtures::base_image(ImageKind::Cpu)?;
+fn interrupt_a_build(test: &str) -> (Project, u32, Output) {
+    let base = fixtures::base_image(ImageKind::Cpu);
     let (p, _repo, mut running, _container) = start_sleeping_build(&base, test);
     let pid = running.pid();
     let kill = std::process::Command::new("kill")
@@ -1003,14 +980,12 @@ fn interrupt_a_build(test: &str) -> Option<(Project, u32, Output)> {
         .unwrap();
     assert!(kill.success());
     let out = running.wait(Duration::from_secs(60));
-    Some((p, pid, out))
+    (p, pid, out)
 }
 
 #[test]
 fn ctrl_c_removes_the_running_containers() {
-    let Some((p, pid, out)) = interrupt_a_build("k") else {
-        return;
-    };
+    let (p, pid, out) = interrupt_a_build("k");
     assert!(!out.status.success(), "{}", p.snapshot(&out));
     assert!(
         stderr(&out).contains("interrupted: removing 1 container(s)"),
@@ -1024,9 +999,7 @@ fn ctrl_c_removes_the_running_containers() {
 
 #[test]
 fn ctrl_c_exits_130_without_blaming_the_build() {
-    let Some((p, pid, out)) = interrupt_a_build("k130") else {
-        return;
-    };
+    let (p, pid, out) = interrupt_a_build("k130");
     assert_eq!(out.status.code(), Some(130), "{}", p.snapshot(&out));
     assert!(
         !stderr(&out).contains("status 137"),
@@ -1039,10 +1012,8 @@ fn ctrl_c_exits_130_without_blaming_the_build() {
 // ----- l, m: the daemon or the image unavailable ---------------------------------------
 
 /// A locked project on a small synthetic image (nothing is pulled in these tests).
-fn synthetic_project(test: &str) -> Option<(Project, Registry, GitRepo, String)> {
-    if !require_all(&["docker-registry", "git"]) {
-        return None;
-    }
+fn synthetic_project(test: &str) -> (Project, Registry, GitRepo, String) {
+    require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     let pushed = push_single(
         &reg,
@@ -1062,14 +1033,12 @@ fn synthetic_project(test: &str) -> Option<(Project, Registry, GitRepo, String)>
     ))
     .name(&reg.addr, "REGISTRY");
     ok(&p, &["lock"]);
-    Some((p, reg, repo, pushed.digest))
+    (p, reg, repo, pushed.digest)
 }
 
 #[test]
 fn an_unreachable_docker_daemon_is_exit_3_with_a_hint() {
-    let Some((p, _reg, _repo, _)) = synthetic_project("l") else {
-        return;
-    };
+    let (p, _reg, _repo, _) = synthetic_project("l");
     for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:1"] {
         let out = run_env(&p, &[("DOCKER_HOST", host)], &["build"]);
         assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
@@ -1093,12 +1062,8 @@ fn an_unreachable_docker_daemon_is_exit_3_with_a_hint() {
 
 #[test]
 fn a_digest_gone_from_the_registry_is_exit_3_with_a_hint() {
-    if !fixtures::require_docker() {
-        return;
-    }
-    let Some((p, reg, _repo, digest)) = synthetic_project("m") else {
-        return;
-    };
+    fixtures::require_docker();
+    let (p, reg, _repo, digest) = synthetic_project("m");
     let pinned = format!("{}/wb/base@{digest}", reg.addr);
     let deleted = images::http(
         "DELETE",
@@ -1135,9 +1100,7 @@ fn a_digest_gone_from_the_registry_is_exit_3_with_a_hint() {
 
 #[test]
 fn concurrent_builds_build_a_key_once() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = new_project(
         &base,
@@ -1185,9 +1148,7 @@ fn concurrent_builds_build_a_key_once() {
 
 #[test]
 fn verify_rebuilds_and_names_what_differs() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     // Writes the build's time into the module it packages.
     let stamped = pure_repo(
@@ -1285,9 +1246,7 @@ fn verify_rebuilds_and_names_what_differs() {
 /// take gigabytes each.
 #[test]
 fn verify_honours_jobs() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let beta = pure_repo("beta", None);
     let p = new_project(
@@ -1328,9 +1287,7 @@ fn verify_honours_jobs() {
 
 #[test]
 fn a_gpu_project_without_a_gpu_runtime_fails_with_a_hint() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     if fixtures::daemon_has_gpu_runtime() {
         eprintln!("SKIP: this daemon has an NVIDIA runtime");
         return;
@@ -1371,9 +1328,7 @@ fn a_gpu_project_without_a_gpu_runtime_fails_with_a_hint() {
 
 #[test]
 fn builds_the_cuda_example_in_the_cuda_image() {
-    let Some(base) = fixtures::base_image(ImageKind::Cuda) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cuda);
     let cuda = example_repo("hello-cuda");
     let config = accel_config(
         &base.reference,
@@ -1422,9 +1377,7 @@ fn builds_the_cuda_example_in_the_cuda_image() {
 /// without a GPU; the wheel links libamdhip64 and its host path runs without one.
 #[test]
 fn builds_the_rocm_example_in_the_rocm_image() {
-    let Some(base) = fixtures::base_image(ImageKind::Rocm) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Rocm);
     let rocm = example_repo("hello-rocm");
     let config = accel_config(
         &base.reference,
@@ -1462,12 +1415,8 @@ fn builds_the_rocm_example_in_the_rocm_image() {
 
 #[test]
 fn the_base_image_is_pulled_with_the_configured_credentials() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    if !crate::support::require("htpasswd") {
-        return;
-    }
+    let base = fixtures::base_image(ImageKind::Cpu);
+    crate::support::require("htpasswd");
     // The same storage behind a basic-auth registry: a new repository name for the daemon,
     // so it has to pull, and it can only with credentials.
     let secured =
@@ -1549,9 +1498,7 @@ fn tcp_to_docker_socket() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
 
 #[test]
 fn docker_host_tcp_is_honoured() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = new_project(
         &base,
@@ -1577,9 +1524,7 @@ fn docker_host_tcp_is_honoured() {
 /// name; the build stands (the cell's image here is the CPU one, as a wrong image would be).
 #[test]
 fn a_wheel_without_gpu_code_from_a_cuda_cell_is_reported() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let cext = example_repo("hello-cext");
     let text = accel_config(
         &base.reference,

@@ -1,6 +1,7 @@
 //! User-facing errors of the CLI: what, where, hint, and the exit code.
 
 use crate::common::Project;
+use crate::support::test;
 use crate::wb_snapshot;
 
 const CONFIG: &str = r#"[matrix]

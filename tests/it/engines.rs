@@ -9,18 +9,18 @@ use crate::common::*;
 use crate::support::engine2::Engine2;
 use crate::support::fixtures::{self, BaseImage, ImageKind, example_repo};
 use crate::support::git::GitRepo;
+use crate::support::test;
 
 /// The CPU base image, the second engine (the image's loopback registry forwarded into
-/// its namespace) and the C extension's repository; `None` when a part is missing and
-/// the run is not under `CI=true`.
-fn setup() -> Option<(BaseImage, Engine2, GitRepo)> {
-    let base = fixtures::base_image(ImageKind::Cpu)?;
-    let engine = engine_for(&base)?;
-    Some((base, engine, example_repo("hello-cext")))
+/// its namespace) and the C extension's repository.
+fn setup() -> (BaseImage, Engine2, GitRepo) {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let engine = engine_for(&base);
+    (base, engine, example_repo("hello-cext"))
 }
 
 /// The second engine, with `base`'s loopback registry forwarded into its namespace.
-fn engine_for(base: &BaseImage) -> Option<Engine2> {
+fn engine_for(base: &BaseImage) -> Engine2 {
     Engine2::for_image(base)
 }
 
@@ -28,9 +28,7 @@ fn engine_for(base: &BaseImage) -> Option<Engine2> {
 /// not a host path, and the wheel is the one the main engine builds, byte for byte.
 #[test]
 fn a_build_on_an_engine_without_this_machines_files_gets_its_sources() {
-    let Some((base, engine, cext)) = setup() else {
-        return;
-    };
+    let (base, engine, cext) = setup();
     let config = config(
         &base.reference,
         "engine2-sources",
@@ -91,9 +89,7 @@ fn a_build_on_an_engine_without_this_machines_files_gets_its_sources() {
 /// second key of the same sources compiles nothing, and the hit rate says so.
 #[test]
 fn the_ccache_volume_persists_on_the_engine_across_builds() {
-    let Some((base, engine, cext)) = setup() else {
-        return;
-    };
+    let (base, engine, cext) = setup();
     let with_salt = |salt: &str| {
         config(
             &base.reference,
@@ -153,12 +149,8 @@ fn the_ccache_volume_persists_on_the_engine_across_builds() {
 /// the CUDA fixture image, pulled there by digest, into the wheel the main engine builds.
 #[test]
 fn a_cuda_extension_builds_on_an_engine_without_this_machines_files() {
-    let Some(base) = fixtures::base_image(ImageKind::Cuda) else {
-        return;
-    };
-    let Some(engine) = engine_for(&base) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cuda);
+    let engine = engine_for(&base);
     let cuda = example_repo("hello-cuda");
     let config = accel_config(
         &base.reference,
@@ -190,9 +182,7 @@ fn a_cuda_extension_builds_on_an_engine_without_this_machines_files() {
 /// there to lose).
 #[test]
 fn gc_lists_the_engines_cache_volumes_and_prunes_other_channels_only_when_asked() {
-    let Some((base, engine, cext)) = setup() else {
-        return;
-    };
+    let (base, engine, cext) = setup();
     let p = new_project(
         &base,
         &config(
@@ -265,9 +255,7 @@ fn gc_lists_the_engines_cache_volumes_and_prunes_other_channels_only_when_asked(
 /// does not list) fails the build naming the file, before the container starts.
 #[test]
 fn a_checkout_holding_what_cannot_be_sent_fails_naming_it() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("unsendable", None);
     let config = |salt: &str| {
         config(

@@ -6,6 +6,7 @@
 use crate::common::*;
 use crate::support::fixtures::{self, BaseImage, ImageKind, docker_ok};
 use crate::support::pypi::{PypiServer, pypi_fixture};
+use crate::support::test;
 
 const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
 const SIX_17: &str = "six-1.17.0-py2.py3-none-any.whl";
@@ -53,12 +54,8 @@ fn environment(p: &Project) -> wheelbuild::lock::LockedEnvironment {
 
 #[test]
 fn lock_pins_every_package_by_the_sha256_the_index_serves() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[DATEUTIL, SIX_16, SIX_17]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[DATEUTIL, SIX_16, SIX_17]);
     let (p, _repo) = project_with_pip(
         &base,
         &server,
@@ -174,12 +171,8 @@ fn lock_pins_every_package_by_the_sha256_the_index_serves() {
 
 #[test]
 fn build_installs_exactly_the_locked_pins_and_a_new_pin_rebuilds() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16]);
     // `six` unpinned in the config: the lock decides, and the build sees that version.
     let (p, _repo) = project_with_pip(
         &base,
@@ -231,12 +224,8 @@ fn build_installs_exactly_the_locked_pins_and_a_new_pin_rebuilds() {
 
 #[test]
 fn a_wheel_replaced_on_the_index_fails_the_install_naming_the_package() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16]);
     let (p, _repo) = project_with_pip(&base, &server, "env-tamper", "[\"six==1.16.0\"]", "1");
     // Other bytes under the locked file name.
     std::fs::copy(
@@ -262,12 +251,8 @@ fn a_wheel_replaced_on_the_index_fails_the_install_naming_the_package() {
 
 #[test]
 fn an_unknown_package_fails_lock_naming_the_environment_and_leaves_the_lock_alone() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16]);
     let (p, _repo) = project_with_pip(&base, &server, "env-unknown", "[\"six\"]", "1");
     let before = p.read("wheelbuild.lock");
     let config = p.read("wheelbuild.toml");
@@ -318,9 +303,7 @@ fn an_unknown_package_fails_lock_naming_the_environment_and_leaves_the_lock_alon
 
 #[test]
 fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("envapt", None);
     let p = locked_project(
         &base,
@@ -374,9 +357,7 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
 /// intercepting proxy otherwise): the lock's sha256 is the one PyPI publishes.
 #[test]
 fn lock_and_build_reach_pypi_through_the_ca_bundle() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let ca = "/etc/ssl/certs/ca-certificates.crt";
     let repo = pure_repo("envpypi", None);
     let p = locked_project(
@@ -462,12 +443,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn build_requirements_are_read_at_the_commit_pinned_and_built_with() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16, SIX_17]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16, SIX_17]);
     let repo = build_requires_repo(r#"["setuptools>=61", "six==1.16.0"]"#);
     let p = locked_project(
         &base,
@@ -519,9 +496,7 @@ fn build_requirements_are_read_at_the_commit_pinned_and_built_with() {
 
 #[test]
 fn relock_with_the_commit_unchanged_reads_no_pyproject_and_fetches_nothing() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("envtest", None);
     let p = locked_project(
         &base,
@@ -545,9 +520,7 @@ fn relock_with_the_commit_unchanged_reads_no_pyproject_and_fetches_nothing() {
 
 #[test]
 fn build_isolation_false_leaves_the_declared_requirements_out() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = build_requires_repo(r#"["setuptools>=61", "six==1.16.0"]"#);
     // No index at all: nothing is resolved, so the lock needs none.
     let p = locked_project(
@@ -565,12 +538,8 @@ fn build_isolation_false_leaves_the_declared_requirements_out() {
 
 #[test]
 fn an_unavailable_build_requirement_fails_lock_naming_the_environment() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16]);
     let repo = build_requires_repo(r#"["setuptools>=61", "six>=2"]"#);
     let p = new_project(
         &base,
@@ -595,9 +564,7 @@ fn an_unavailable_build_requirement_fails_lock_naming_the_environment() {
 
 #[test]
 fn a_build_requirement_the_environment_does_not_meet_fails_before_the_build() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("envtest", None);
     let p = locked_project(
         &base,
@@ -633,12 +600,8 @@ fn a_build_requirement_the_environment_does_not_meet_fails_before_the_build() {
 /// added; it is one environment whose requests and packages changed.
 #[test]
 fn changing_a_pip_request_shows_updates_not_a_new_environment() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
-    let Some(server) = PypiServer::start(&[SIX_16, DATEUTIL]) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16, DATEUTIL]);
     let (p, _repo) = project_with_pip(&base, &server, "env-requests", "[\"six==1.16.0\"]", "1");
     let config = p.read("wheelbuild.toml");
     p.write(

@@ -1,6 +1,7 @@
 //! Self-tests of the test harness (`support`) against the real parts:
 //! docker-registry, skopeo, git, git daemon, and the in-process fake server.
 
+use crate::support::test;
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -22,25 +23,58 @@ fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).expect("JSON")
 }
 
+/// Regression (issue 18): a test whose tool is missing printed a bare `ok`. Run as a child
+/// of itself (this test binary, filtered to this test), it is reported as skipped with what
+/// it needs, counted in a closing line, and is a failure under `CI=true`.
 #[test]
-fn require_skips_or_fails_on_missing_tool() {
+fn a_missing_tool_is_reported_as_skipped_never_ok() {
     let missing = "wbtest-no-such-tool-4711";
-    let r = std::panic::catch_unwind(|| require(missing));
-    if support::in_ci() {
-        let err = r.expect_err("require must panic under CI=true");
-        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(msg.contains(missing) && msg.contains("CI=true"), "{msg}");
-    } else {
-        assert!(!r.expect("require must not panic outside CI"));
+    if std::env::var_os("WB_SKIP_PROBE").is_some() {
+        require(missing);
+        unreachable!("require returns only when the tool is there");
     }
-    assert!(require("sh"), "sh is on PATH");
+    let me = "harness::a_missing_tool_is_reported_as_skipped_never_ok";
+    let probe = |ci: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", me, "--test-threads", "1"])
+            .env("WB_SKIP_PROBE", "1")
+            .env("CI", ci)
+            .output()
+            .unwrap()
+    };
+    let local = probe("false");
+    let out = String::from_utf8_lossy(&local.stdout);
+    assert!(local.status.success(), "{out}");
+    assert!(
+        out.contains(&format!(
+            "test {me} ... ignored, skipped: needs `{missing}` on PATH"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("test {me} ... ok")), "{out}");
+    assert!(
+        out.contains("1 tests skipped, not run (each fails under CI=true):"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  1 × needs `{missing}` on PATH")),
+        "{out}"
+    );
+
+    let ci = probe("true");
+    let out = String::from_utf8_lossy(&ci.stdout);
+    assert_eq!(ci.status.code(), Some(101), "{out}");
+    assert!(out.contains(&format!("test {me} ... FAILED")), "{out}");
+    assert!(
+        out.contains("CI=true, so this is a failure, not a skip"),
+        "{out}"
+    );
+    assert!(!out.contains("tests skipped"), "{out}");
 }
 
 #[test]
 fn plain_registry_single_manifests_match_skopeo() {
-    if !require_all(&["docker-registry", "skopeo"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo"]);
     let reg = Registry::start(Auth::None);
     let oci = push_single(
         &reg,
@@ -112,9 +146,7 @@ fn plain_registry_single_manifests_match_skopeo() {
 
 #[test]
 fn plain_registry_indexes_match_skopeo() {
-    if !require_all(&["docker-registry", "skopeo"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo"]);
     let reg = Registry::start(Auth::None);
     let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
     let oci = push_index(
@@ -174,9 +206,7 @@ fn plain_registry_indexes_match_skopeo() {
 
 #[test]
 fn retag_moves_a_tag() {
-    if !require_all(&["docker-registry", "skopeo"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo"]);
     let reg = Registry::start(Auth::None);
     let v1 = push_single(
         &reg,
@@ -203,9 +233,7 @@ fn retag_moves_a_tag() {
 
 #[test]
 fn basic_auth_registry_shares_storage() {
-    if !require_all(&["docker-registry", "skopeo", "htpasswd"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "htpasswd"]);
     let storage = support::tempdir("shared-storage-");
     let plain = Registry::start_with_storage(storage.path(), Auth::None);
     let basic = Registry::start_with_storage(storage.path(), Auth::basic("alice", "s3cret"));
@@ -253,9 +281,7 @@ fn basic_auth_registry_shares_storage() {
 
 #[test]
 fn token_auth_registry_shares_storage() {
-    if !require_all(&["docker-registry", "skopeo", "openssl"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "openssl"]);
     let storage = support::tempdir("shared-storage-");
     let plain = Registry::start_with_storage(storage.path(), Auth::None);
     let token = Registry::start_with_storage(storage.path(), Auth::token("bob", "t0ken-pass"));
@@ -319,9 +345,7 @@ fn token_auth_registry_shares_storage() {
 fn token_auth_registry_checks_signature_and_scope() {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    if !require_all(&["docker-registry", "openssl"]) {
-        return;
-    }
+    require_all(&["docker-registry", "openssl"]);
     let storage = support::tempdir("shared-storage-");
     let plain = Registry::start_with_storage(storage.path(), Auth::None);
     let token = Registry::start_with_storage(storage.path(), Auth::token("bob", "pw"));
@@ -417,9 +441,7 @@ fn token_auth_registry_checks_signature_and_scope() {
 
 #[test]
 fn docker_config_and_cred_helper() {
-    if !require_all(&["docker-registry", "htpasswd", "sh"]) {
-        return;
-    }
+    require_all(&["docker-registry", "htpasswd", "sh"]);
     let reg = Registry::start(Auth::basic("carol", "pa55"));
     let dir = support::tempdir("docker-config-");
     let path = reg.write_docker_config(dir.path());
@@ -466,9 +488,7 @@ fn docker_config_and_cred_helper() {
 
 #[test]
 fn git_repo_refs_match_ls_remote() {
-    if !require("git") {
-        return;
-    }
+    require("git");
     let build = || {
         let repo = GitRepo::new();
         let c1 = repo.commit("README.md", "one\n", "first");
@@ -516,9 +536,7 @@ fn git_repo_refs_match_ls_remote() {
 
 #[test]
 fn git_daemon_serves_repos() {
-    if !require("git") {
-        return;
-    }
+    require("git");
     let base = support::tempdir("git-daemon-base-");
     let repo = GitRepo::new_in(base.path(), "proj");
     let sha = repo.commit("setup.py", "print('hi')\n", "init");
@@ -544,9 +562,7 @@ fn git_daemon_serves_repos() {
 
 #[test]
 fn registry_stops_on_drop() {
-    if !require("docker-registry") {
-        return;
-    }
+    require("docker-registry");
     let reg = Registry::start(Auth::None);
     let addr = reg.addr.clone();
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The repository itself: files the tools rely on are where the tools look for them.
 
+use crate::support::test;
 use std::path::{Path, PathBuf};
 
 fn files_named(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
@@ -96,4 +97,49 @@ fn the_github_actions_example_runs_commands_that_exist() {
     }
     // And the check catches a command that does not exist.
     assert!(wheelbuild::cli::check_args(&["build", "--shards", "1/4"]).is_err());
+}
+
+/// Every `#[test]` in `tests/it` is registered with the harness: under `harness = false`
+/// a built-in `#[test]` (a module that forgot `use crate::support::test;`) is compiled
+/// out without a word, and its test never runs.
+#[test]
+fn every_integration_test_is_registered_with_the_harness() {
+    let mut sources = Vec::new();
+    files_named(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it"),
+        ".rs",
+        &mut sources,
+    );
+    let written: usize = sources
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| l.trim() == "#[test]")
+                .count()
+        })
+        .sum();
+    let registered = inventory::iter::<crate::support::runner::Test>
+        .into_iter()
+        .count();
+    assert_eq!(registered, written, "tests registered vs `#[test]` written");
+}
+
+/// The README's test command is the one CI runs (with CI=true).
+#[test]
+fn ci_runs_the_readmes_test_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    let command = "./scripts/test.sh";
+    assert!(
+        readme.lines().any(|l| l.trim() == command),
+        "README's test command"
+    );
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == "exec scripts/test.sh \"$@\"")
+    );
+    assert!(ci.lines().any(|l| l.trim() == "export CI=true"));
 }

@@ -1,6 +1,7 @@
 //! A real package index on loopback: pypiserver from the `pypi` fixture
 //! (`scripts/fixtures.sh pypi`), started per test by [`PypiServer`].
 
+use crate::support::test;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -41,9 +42,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn pypiserver_serves_the_cached_wheels() {
-    let Some(server) = PypiServer::start(&[SIX_16]) else {
-        return;
-    };
+    let server = PypiServer::start(&[SIX_16]);
     let url = server.url();
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/simple/"),

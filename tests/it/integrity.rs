@@ -2,6 +2,7 @@
 //! killed runs, failures that must point at the right log. Real Docker builds, as in
 //! `build`; each test is named after the bug it pins.
 
+use crate::support::test;
 use std::time::Duration;
 
 use crate::common::*;
@@ -30,9 +31,7 @@ const PURE_WHL: &str = "hello_pure-0.1.0-py3-none-any.whl";
 /// stamp claiming the good sha256, and `verify` called the target reproducible.
 #[test]
 fn a_corrupted_store_wheel_is_quarantined_and_rebuilt() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = locked_project(&base, "corrupt", "", &[project("hello-pure", &pure, "")]);
     ok(&p, &["build"]);
@@ -88,9 +87,7 @@ fn a_corrupted_store_wheel_is_quarantined_and_rebuilt() {
 /// `build` failed on it with "No such file or directory" and no path.
 #[test]
 fn a_missing_store_wheel_is_reported_and_rebuilt() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = locked_project(&base, "missing", "", &[project("hello-pure", &pure, "")]);
     ok(&p, &["build"]);
@@ -121,9 +118,7 @@ fn a_missing_store_wheel_is_reported_and_rebuilt() {
 /// version, other bytes: pip may install either).
 #[test]
 fn a_rebuilt_target_replaces_its_old_wheels_in_the_wheelhouse() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("prune", None);
     let p = locked_project(&base, "prune", "", &[project("prune", &repo, "")]);
     ok(&p, &["build"]);
@@ -151,9 +146,7 @@ fn a_rebuilt_target_replaces_its_old_wheels_in_the_wheelhouse() {
 /// config is read; two projects building the same distribution are caught here.)
 #[test]
 fn two_targets_placing_different_bytes_at_one_path_collide() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     // The module records the FLAVOR it was built with.
     let repo = pure_repo(
         "flavored",
@@ -206,9 +199,7 @@ fn two_targets_placing_different_bytes_at_one_path_collide() {
 /// target's build log, which was empty; the real error was in `logs/env-<key>.log`.
 #[test]
 fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let pure = example_repo("hello-pure");
     let p = locked_project(
         &base,
@@ -255,9 +246,7 @@ fn a_failed_environment_setup_names_its_log_and_shows_its_tail() {
 /// in the store, forever.
 #[test]
 fn a_sigkilled_build_leaves_nothing_after_the_next_run() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let (p, _repo, mut running, container) = start_sleeping_build(&base, "killed");
     let key = key_of(&p, &cpu("sleeper"));
     // SIGKILL: no handler runs.
@@ -305,9 +294,7 @@ fn a_sigkilled_build_leaves_nothing_after_the_next_run() {
 /// not 3 (something outside is unavailable).
 #[test]
 fn a_git_server_down_during_build_is_exit_3() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let served = crate::support::tempdir("daemon-base-");
     let repo = GitRepo::new_in(served.path(), "served");
     repo.commit(
@@ -339,9 +326,7 @@ fn a_git_server_down_during_build_is_exit_3() {
 /// names the ELF sections that differ.
 #[test]
 fn verify_rebuilds_cold_keeps_wheels_and_names_elf_sections() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let cext = example_repo("hello-cext");
     // A linker build id from the clock: the one thing that differs between two builds.
     let stamped = "build = 'LDFLAGS=\"-Wl,--build-id=0x$(date +%s%N)0\" python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .'";

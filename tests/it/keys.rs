@@ -1,6 +1,7 @@
 //! Property tests of build keys: an input change changes exactly the keys of the targets
 //! that use it; formatting, non-key settings and unrelated projects change none.
 
+use crate::support::test;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! `wheelbuild lock` of git refs against real repositories (`file://`, local paths,
 //! `git daemon`), with `git rev-parse` as the reference.
 
+use crate::support::test;
 use wheelbuild::lock::RefKind;
 
 use crate::common::{HANG, Project, lock_of};
@@ -52,9 +53,7 @@ fn history(repo: &GitRepo) -> [String; 3] {
 
 #[test]
 fn branches_tags_and_shas_resolve_like_rev_parse() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (_reg, image) = image();
     let repo = GitRepo::new();
     let [c1, c2, c3] = history(&repo);
@@ -131,9 +130,7 @@ fn branches_tags_and_shas_resolve_like_rev_parse() {
 
 #[test]
 fn git_daemon_and_relative_paths_resolve() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (_reg, image) = image();
     let base = tempdir("daemon-base-");
     let served = GitRepo::new_in(base.path(), "served");
@@ -186,9 +183,7 @@ fn git_daemon_and_relative_paths_resolve() {
 
 #[test]
 fn missing_refs_and_shas_are_user_errors_with_suggestions() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (reg, image) = image();
     let repo = GitRepo::new();
     history(&repo);
@@ -222,9 +217,7 @@ fn missing_refs_and_shas_are_user_errors_with_suggestions() {
 
 #[test]
 fn a_moved_branch_is_kept_until_updated() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (_reg, image) = image();
     let (a, b) = (GitRepo::new(), GitRepo::new());
     let a1 = a.commit("f", "1", "a1");
@@ -270,9 +263,7 @@ fn a_moved_branch_is_kept_until_updated() {
 
 #[test]
 fn a_git_server_that_is_down_is_exit_3() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (_reg, image) = image();
     // Nothing listens there: git's own transport and HTTP (curl) word it differently.
     let down = format!("127.0.0.1:{}", free_port());
@@ -297,9 +288,7 @@ fn a_git_server_that_is_down_is_exit_3() {
 
 #[test]
 fn a_silent_git_server_hits_the_request_deadline() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let (_reg, image) = image();
     // Listening, never accepting: connections complete, nothing ever answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

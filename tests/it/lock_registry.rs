@@ -1,6 +1,7 @@
 //! `wheelbuild lock` against a real registry (docker-registry on loopback), with skopeo
 //! as the reference for every digest; and against an in-process fake for faults.
 
+use crate::support::test;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -43,9 +44,7 @@ fn repo() -> GitRepo {
 
 #[test]
 fn locks_manifests_indexes_and_lists_like_skopeo() {
-    if !require_all(&["docker-registry", "skopeo", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git"]);
     let reg = Registry::start(Auth::None);
     let oci = push_single(
         &reg,
@@ -137,9 +136,7 @@ fn locks_manifests_indexes_and_lists_like_skopeo() {
 
 #[test]
 fn relock_is_byte_identical_keeps_pins_and_update_moves_them() {
-    if !require_all(&["docker-registry", "skopeo", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git"]);
     let reg = Registry::start(Auth::None);
     let first = push_single(
         &reg,
@@ -256,9 +253,7 @@ fn relock_is_byte_identical_keeps_pins_and_update_moves_them() {
 
 #[test]
 fn locked_is_checked_offline() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     let img = push_single(
         &reg,
@@ -311,9 +306,7 @@ fn locked_is_checked_offline() {
 
 #[test]
 fn missing_tag_wrong_platform_and_missing_platform_are_user_errors() {
-    if !require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     let arm = push_single(
         &reg,
@@ -434,25 +427,19 @@ fn auth_roundtrip(auth: Auth) {
 
 #[test]
 fn basic_auth_from_docker_config() {
-    if !require_all(&["docker-registry", "skopeo", "git", "htpasswd"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git", "htpasswd"]);
     auth_roundtrip(Auth::basic("alice", "s3cret"));
 }
 
 #[test]
 fn bearer_token_auth_from_docker_config() {
-    if !require_all(&["docker-registry", "skopeo", "git", "openssl"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git", "openssl"]);
     auth_roundtrip(Auth::token("bob", "t0ken"));
 }
 
 #[test]
 fn credential_helper_supplies_the_token_flow() {
-    if !require_all(&["docker-registry", "skopeo", "git", "openssl"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git", "openssl"]);
     let (_plain, reg, img) = auth_setup(Auth::token("carol", "h3lper"));
     let repo = repo();
     let p = Project::new(&config(&[(&img.reference_on(&reg), "linux/amd64")], &repo));
@@ -479,9 +466,7 @@ fn credential_helper_supplies_the_token_flow() {
 
 #[test]
 fn creds_store_supplies_basic_credentials() {
-    if !require_all(&["docker-registry", "skopeo", "git", "htpasswd"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git", "htpasswd"]);
     let (_plain, reg, img) = auth_setup(Auth::basic("dave", "st0re"));
     let repo = repo();
     let p = Project::new(&config(&[(&img.reference_on(&reg), "linux/amd64")], &repo));
@@ -526,9 +511,7 @@ fn non_loopback_ipv4() -> Option<String> {
 
 #[test]
 fn plain_http_beyond_loopback_needs_insecure() {
-    if !require_all(&["docker-registry", "skopeo", "git", "hostname"]) {
-        return;
-    }
+    require_all(&["docker-registry", "skopeo", "git", "hostname"]);
     let Some(ip) = non_loopback_ipv4() else {
         assert!(!support::in_ci(), "CI machines have a non-loopback address");
         eprintln!("SKIP: no non-loopback IPv4 address");
@@ -640,9 +623,7 @@ fn fake_project(f: &FakeServer) -> Project {
 
 #[test]
 fn rate_limited_twice_then_fine_is_retried() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let f = fake_registry(|n, m| {
         if n < 2 {
             Response::new(429).body("slow down")
@@ -660,9 +641,7 @@ fn rate_limited_twice_then_fine_is_retried() {
 
 #[test]
 fn always_503_gives_up_after_bounded_retries() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let f = fake_registry(|_, _| Response::new(503).body("down for maintenance"));
     let p = fake_project(&f);
     let out = p.run(&["lock"]);
@@ -676,9 +655,7 @@ fn always_503_gives_up_after_bounded_retries() {
 
 #[test]
 fn unauthorized_is_not_retried() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let f = fake_registry(|_, _| Response::new(401).body("{}"));
     let p = fake_project(&f);
     let out = p.run(&["lock"]);
@@ -688,9 +665,7 @@ fn unauthorized_is_not_retried() {
 
 #[test]
 fn body_digest_mismatch_is_refused() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let f = fake_registry(|_, m| {
         Response::manifest(images::OCI_MANIFEST, m)
             .without_header("Docker-Content-Digest")
@@ -720,9 +695,7 @@ fn body_digest_mismatch_is_refused() {
 
 #[test]
 fn resolutions_run_concurrently() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let in_flight = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let (m, c) = fake_image("amd64");
@@ -761,9 +734,7 @@ fn resolutions_run_concurrently() {
 
 #[test]
 fn sigkill_during_lock_leaves_the_old_lock_intact() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let hang = Arc::new(AtomicBool::new(false));
     let f = {
         let hang = hang.clone();
@@ -808,9 +779,7 @@ fn sigkill_during_lock_leaves_the_old_lock_intact() {
 
 #[test]
 fn a_2gib_manifest_is_refused_without_reading_it() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     // Announced up front, or streamed without a length: refused at the 4 MiB limit either
     // way, not retried, long before the server could send it all.
     for announced in [Some(2u64 << 30), None] {
@@ -850,9 +819,7 @@ fn a_2gib_manifest_is_refused_without_reading_it() {
 
 #[test]
 fn a_trickling_registry_hits_the_request_deadline() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     // A byte a second: every read succeeds, so only a deadline on the whole request ends it.
     let f = fake_registry(|_, m| {
         Response::manifest(images::OCI_MANIFEST, m)
@@ -878,9 +845,7 @@ fn a_trickling_registry_hits_the_request_deadline() {
 
 #[test]
 fn a_silent_registry_prints_progress_then_gives_up() {
-    if !support::require("git") {
-        return;
-    }
+    support::require("git");
     let f = fake_registry(|_, _| Response::ok().delivery(Delivery::Silent));
     let p = fake_project(&f);
     let out = p

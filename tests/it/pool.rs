@@ -3,6 +3,7 @@
 //! scheduled as one; `--engine` restricts a run; an engine that goes away mid-build has
 //! its target built again on the other.
 
+use crate::support::test;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,10 +41,10 @@ fn max_jobs_on(host: &str, jobs: usize) -> String {
         .to_string()
 }
 
-fn setup() -> Option<(BaseImage, Engine2, GitRepo)> {
-    let base = fixtures::base_image(ImageKind::Cpu)?;
-    let engine = Engine2::for_image(&base)?;
-    Some((base, engine, example_repo("hello-cext")))
+fn setup() -> (BaseImage, Engine2, GitRepo) {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let engine = Engine2::for_image(&base);
+    (base, engine, example_repo("hello-cext"))
 }
 
 /// The C extension as project `name`, its key told apart by `salt`.
@@ -69,9 +70,7 @@ fn engine_of(out: &std::process::Output, id: &str) -> String {
 
 #[test]
 fn a_pool_of_two_engines_builds_on_both_and_says_where() {
-    let Some((base, e2, repo)) = setup() else {
-        return;
-    };
+    let (base, e2, repo) = setup();
     let names = ["a", "b", "c", "d"];
     let report_max_jobs = "build = \"echo FACT max_jobs=$MAX_JOBS; python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \\\"$WHEELBUILD_OUT\\\" .\"";
     // Each engine's builds get MAX_JOBS from its own cores and memory over its own slots.
@@ -148,9 +147,7 @@ fn a_pool_of_two_engines_builds_on_both_and_says_where() {
 
 #[test]
 fn an_engine_that_goes_away_mid_build_has_its_target_built_on_another() {
-    let Some((base, e2, repo)) = setup() else {
-        return;
-    };
+    let (base, e2, repo) = setup();
     // `fast` takes the first engine (`main`), `slow` the other; `slow` waits long enough
     // for its engine to be stopped under it.
     let slow = "build = \"sleep 30; python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \\\"$WHEELBUILD_OUT\\\" .\"";
@@ -194,9 +191,7 @@ fn an_engine_that_goes_away_mid_build_has_its_target_built_on_another() {
 
 #[test]
 fn an_unreachable_engine_fails_the_build_with_exit_3_naming_it() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("unreach", None);
     let with = |engines: &str| {
         config(
@@ -230,9 +225,7 @@ fn an_unreachable_engine_fails_the_build_with_exit_3_naming_it() {
 /// refused by the engine, and the build is exit 3 naming it.
 #[test]
 fn an_engine_over_tcp_with_tls_client_certificates_builds_and_refuses_other_clients() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo("tlsdemo", None);
     let with = |engines: &str, salt: &str| {
         config(
@@ -247,9 +240,7 @@ fn an_engine_over_tcp_with_tls_client_certificates_builds_and_refuses_other_clie
         )
     };
     let p = new_project(&base, &with("", "1"));
-    let Some(e2) = Engine2::for_image_with_tls(&base, &p.file("certs")) else {
-        return;
-    };
+    let e2 = Engine2::for_image_with_tls(&base, &p.file("certs"));
     let tcp = e2.tcp.clone().unwrap();
     assert!(tcp.starts_with("tcp://10.213."), "{tcp}");
     ok(&p, &["lock"]);
@@ -302,9 +293,7 @@ fn an_engine_over_tcp_with_tls_client_certificates_builds_and_refuses_other_clie
 /// known_hosts holds for it is refused: exit 3 naming the engine, and no ssh process left.
 #[test]
 fn an_engine_over_ssh_builds_the_same_wheel_and_a_changed_host_key_is_refused() {
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = example_repo("hello-cext");
     let with = |engines: &str, salt: &str| {
         config(
@@ -320,9 +309,7 @@ fn an_engine_over_ssh_builds_the_same_wheel_and_a_changed_host_key_is_refused() 
     ok(&here, &["build"]);
 
     let there = new_project(&base, &with("", "1"));
-    let Some(e2) = Engine2::for_image_with_ssh(&base, &there.file("ssh")) else {
-        return;
-    };
+    let e2 = Engine2::for_image_with_ssh(&base, &there.file("ssh"));
     let ssh = e2.ssh.clone().unwrap();
     assert!(ssh.starts_with("ssh://root@10.213."), "{ssh}");
     // The client's ssh config, as ~/.ssh/config would hold it (ssh reads that from the

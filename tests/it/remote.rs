@@ -2,6 +2,7 @@
 //! with htpasswd auth) as signed OCI artifacts, and pulled by a second "machine" (another
 //! project directory: its own store and caches) without building.
 
+use crate::support::test;
 use std::time::SystemTime;
 
 use crate::common::*;
@@ -70,8 +71,8 @@ struct TwoMachines {
 }
 
 /// The first machine builds and pushes, signed with its key.
-fn pushed(sign: bool, test: &str) -> Option<TwoMachines> {
-    let base = fixtures::base_image(ImageKind::Cpu)?;
+fn pushed(sign: bool, test: &str) -> TwoMachines {
+    let base = fixtures::base_image(ImageKind::Cpu);
     let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
     let repo = pure_repo("rpkg", None);
     let first = machine(&base, &repo, &registry, test, "push = true\n");
@@ -89,7 +90,7 @@ fn pushed(sign: bool, test: &str) -> Option<TwoMachines> {
     ok(&first, &["lock"]);
     ok(&first, &["build"]);
     let key = key_of(&first, &cpu("rpkg"));
-    Some(TwoMachines {
+    TwoMachines {
         test: test.to_string(),
         base,
         registry,
@@ -97,7 +98,7 @@ fn pushed(sign: bool, test: &str) -> Option<TwoMachines> {
         first,
         public,
         key,
-    })
+    }
 }
 
 impl TwoMachines {
@@ -117,9 +118,7 @@ impl TwoMachines {
 
 #[test]
 fn a_second_machine_builds_nothing_and_gets_byte_identical_wheels() {
-    let Some(m) = pushed(true, "remote-second") else {
-        return;
-    };
+    let m = pushed(true, "remote-second");
     let second = m.second(&m.public);
     // Not in its own store; the remote has it.
     let out = second.run(&["check"]);
@@ -151,9 +150,7 @@ fn a_second_machine_builds_nothing_and_gets_byte_identical_wheels() {
 
 #[test]
 fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
-    let Some(m) = pushed(false, "remote-untrusted") else {
-        return;
-    };
+    let m = pushed(false, "remote-untrusted");
     // Unsigned: refused before any blob is fetched; the target is built instead.
     let second = m.second(&m.public);
     let out = ok(&second, &["build"]);
@@ -169,7 +166,7 @@ fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
     );
 
     // Signed by a key the second machine does not trust.
-    let signed = pushed(true, "remote-untrusted-signed").unwrap();
+    let signed = pushed(true, "remote-untrusted-signed");
     let stranger = generate_key(&signed.first, "stranger");
     let third = signed.second(&stranger);
     let out = third.run(&["pull"]);
@@ -188,9 +185,7 @@ fn records_of_an_untrusted_key_or_unsigned_are_refused_and_built_here() {
 
 #[test]
 fn a_tampered_blob_is_refused_naming_its_digest() {
-    let Some(m) = pushed(true, "remote-tampered") else {
-        return;
-    };
+    let m = pushed(true, "remote-tampered");
     // Replace the wheel's bytes in the registry's storage (same length).
     let record = record(&m.first, &m.key);
     let sha = record["wheels"][0]["sha256"].as_str().unwrap().to_string();
@@ -219,9 +214,7 @@ fn a_tampered_blob_is_refused_naming_its_digest() {
 
 #[test]
 fn a_registry_that_is_down_fails_check_with_3_and_build_builds_here() {
-    let Some(m) = pushed(true, "remote-down") else {
-        return;
-    };
+    let m = pushed(true, "remote-down");
     let second = m.second(&m.public);
     let config = second.read("wheelbuild.toml");
     // Nothing listens on port 9 of loopback.
@@ -241,9 +234,7 @@ fn a_registry_that_is_down_fails_check_with_3_and_build_builds_here() {
 
 #[test]
 fn a_push_with_wrong_credentials_is_a_clear_error_and_the_store_stays() {
-    let Some(m) = pushed(true, "remote-creds") else {
-        return;
-    };
+    let m = pushed(true, "remote-creds");
     // The first machine's credentials, now wrong for its registry.
     let config_json = m.first.docker_config_dir().join("config.json");
     let text = std::fs::read_to_string(&config_json).unwrap();
@@ -288,9 +279,7 @@ fn base64_of(s: &str) -> String {
 fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
     use crate::support::fake::{FakeServer, Response};
     use crate::support::images::{ManifestKind, push_single};
-    if !crate::support::require_all(&["docker-registry", "git"]) {
-        return;
-    }
+    crate::support::require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     let image = push_single(
         &reg,
@@ -342,9 +331,7 @@ fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
 /// that a third machine pulls (signatures are deterministic: both push the same bytes).
 #[test]
 fn two_runners_pushing_the_same_key_at_once_both_succeed() {
-    let Some(m) = pushed(true, "remote-two-runners") else {
-        return;
-    };
+    let m = pushed(true, "remote-two-runners");
     let mut runs: Vec<Running> = (0..2)
         .map(|i| spawn(&m.first, &["push"], &format!("push-{i}")))
         .collect();
@@ -364,9 +351,7 @@ fn two_runners_pushing_the_same_key_at_once_both_succeed() {
 fn a_large_wheel_is_pushed_and_pulled_without_holding_it_in_memory() {
     const WHEEL_MIB: u64 = 160;
     const PEAK_MIB: u64 = 96;
-    let Some(base) = fixtures::base_image(ImageKind::Cpu) else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cpu);
     let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
     // Incompressible data, made at build time (the repository stays small).
     let setup = format!(

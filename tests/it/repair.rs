@@ -6,6 +6,7 @@ use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, docker_cli};
 use crate::support::git::GitRepo;
 use crate::support::pypi::PypiServer;
+use crate::support::test;
 
 /// What `repair = "auditwheel"` pins, as the pypi fixture has them.
 const REPAIR_WHEELS: [&str; 4] = [
@@ -83,14 +84,13 @@ fn repaired_wheel(p: &Project, dir: &std::path::Path, dist: &str) -> String {
     wheel
 }
 
-fn start_index() -> Option<PypiServer> {
+fn start_index() -> PypiServer {
     PypiServer::start(&REPAIR_WHEELS)
 }
 
-/// The CPU base image and the index with the repair tools (`None` outside CI when a part
-/// is missing).
-fn cpu_parts() -> Option<(fixtures::BaseImage, PypiServer)> {
-    Some((fixtures::base_image(ImageKind::Cpu)?, start_index()?))
+/// The CPU base image and the index with the repair tools.
+fn cpu_parts() -> (fixtures::BaseImage, PypiServer) {
+    (fixtures::base_image(ImageKind::Cpu), start_index())
 }
 
 /// A project building `name` from `repo` (`more`: its extra settings), its packages from
@@ -113,9 +113,7 @@ fn repair_project(
 
 #[test]
 fn a_linked_library_is_grafted_and_the_wheel_imports_where_it_is_not_installed() {
-    let Some(parts) = cpu_parts() else {
-        return;
-    };
+    let parts = cpu_parts();
     let repo = cext_repo("yamlext", "yaml.h", "yaml_get_version_string()", &["yaml"]);
     let more = "apt = [\"libyaml-dev\"]\nrepair = \"auditwheel\"\nrepair-exclude = [\"libnotlinked.so.*\"]";
     let p = repair_project(&parts, "repair-graft", "yamlext", &repo, more);
@@ -188,12 +186,8 @@ fn a_linked_library_is_grafted_and_the_wheel_imports_where_it_is_not_installed()
 
 #[test]
 fn a_cuda_extension_keeps_linking_the_system_cudart() {
-    let Some(base) = fixtures::base_image(ImageKind::Cuda) else {
-        return;
-    };
-    let Some(server) = start_index() else {
-        return;
-    };
+    let base = fixtures::base_image(ImageKind::Cuda);
+    let server = start_index();
     // Plain C against the CUDA runtime API: gcc links Debian's libcudart.so.11.0.
     let repo = cext_repo(
         "cudaext",
@@ -234,9 +228,7 @@ fn a_cuda_extension_keeps_linking_the_system_cudart() {
 
 #[test]
 fn a_repair_that_fails_shows_its_log_and_records_nothing() {
-    let Some(parts) = cpu_parts() else {
-        return;
-    };
+    let parts = cpu_parts();
     let repo = pure_repo("fakeplat", None);
     // A pure wheel renamed as a platform wheel: auditwheel finds no ELF file in it.
     let build = "python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/w . && \
@@ -267,9 +259,7 @@ fn failed_repair(p: &Project, wheel: &str) -> String {
 /// repair runs the plain way and the user sees auditwheel's own error, once.
 #[test]
 fn a_checkout_that_shadows_auditwheel_shows_auditwheels_own_error_once() {
-    let Some(parts) = cpu_parts() else {
-        return;
-    };
+    let parts = cpu_parts();
     let repo = cext_repo("shadowext", "string.h", "\"x\"", &[]);
     // The build's directory is first on `python3 -m`'s path, as on repair.py's.
     repo.commit(

@@ -1,6 +1,7 @@
 //! The committed JSON Schemas in `schemas/` must match the Rust types.
 //! Regenerate with `WHEELBUILD_UPDATE_SCHEMAS=1 cargo test --test it schemas`.
 
+use crate::support::test;
 use std::path::Path;
 
 #[test]

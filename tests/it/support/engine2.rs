@@ -17,7 +17,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use super::fixtures::{docker_path, repo_root};
-use super::in_ci;
 
 pub struct Engine2 {
     /// `unix:///run/wb-engine2-<pid>.sock`.
@@ -35,24 +34,17 @@ fn script() -> std::path::PathBuf {
     repo_root().join("scripts/engine2.sh")
 }
 
-fn test_name() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("<unnamed>")
-        .to_owned()
-}
-
 impl Engine2 {
     /// Start the engine, forwarding the loopback TCP `ports` (registries, package
-    /// indexes) into its namespace. `None` (after printing `SKIP`) when a part is
-    /// missing and the run is not under `CI=true`.
-    pub fn start(ports: &[u16]) -> Option<Engine2> {
+    /// indexes) into its namespace. Skipped (a failure under `CI=true`) when a part is
+    /// missing.
+    pub fn start(ports: &[u16]) -> Engine2 {
         Engine2::start_inner(ports, None, None)
     }
 
     /// [`Engine2::start`], also listening on `tcp://` with TLS client verification; the
     /// client's ca.pem, cert.pem and key.pem are written to `tls_dir`.
-    pub fn start_with_tls(ports: &[u16], tls_dir: &std::path::Path) -> Option<Engine2> {
+    pub fn start_with_tls(ports: &[u16], tls_dir: &std::path::Path) -> Engine2 {
         Engine2::start_inner(ports, Some(tls_dir), None)
     }
 
@@ -60,7 +52,7 @@ impl Engine2 {
     /// key auth); `ssh_dir` gets the client's key, known_hosts, ssh_config and `bin/ssh`
     /// (ssh with that config: put `bin` first on `PATH` instead of editing
     /// `~/.ssh/config`, which ssh finds from the passwd entry, not `HOME`).
-    pub fn start_with_ssh(ports: &[u16], ssh_dir: &std::path::Path) -> Option<Engine2> {
+    pub fn start_with_ssh(ports: &[u16], ssh_dir: &std::path::Path) -> Engine2 {
         Engine2::start_inner(ports, None, Some(ssh_dir))
     }
 
@@ -68,7 +60,7 @@ impl Engine2 {
         ports: &[u16],
         tls_dir: Option<&std::path::Path>,
         ssh_dir: Option<&std::path::Path>,
-    ) -> Option<Engine2> {
+    ) -> Engine2 {
         static ONE: Mutex<()> = Mutex::new(());
         let mut tools = vec![
             "dockerd", "socat", "unshare", "nsenter", "ip", "findmnt", "openssl",
@@ -76,17 +68,12 @@ impl Engine2 {
         if ssh_dir.is_some() {
             tools.extend(["ssh", "ssh-keygen", "sshd"]);
         }
-        if !super::require_all(&tools) {
-            return None;
-        }
+        super::require_all(&tools);
         // SAFETY-free check of root: the namespaces need it.
         let uid = Command::new("id").arg("-u").output().ok();
         let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
         if !root {
-            let why = "a second Docker engine needs root (network and mount namespaces)";
-            assert!(!in_ci(), "{why} (test `{}`); CI=true", test_name());
-            eprintln!("SKIP {}: {why}", test_name());
-            return None;
+            super::skip("needs root, for a second Docker engine's network and mount namespaces");
         }
         let guard = ONE.lock().unwrap_or_else(|e| e.into_inner());
         let id = std::process::id();
@@ -130,17 +117,17 @@ impl Engine2 {
         assert_eq!(tcp.is_some(), tls_dir.is_some(), "{printed}");
         let ssh = line("ssh://");
         assert_eq!(ssh.is_some(), ssh_dir.is_some(), "{printed}");
-        Some(Engine2 {
+        Engine2 {
             host,
             tcp,
             ssh,
             id,
             _one_at_a_time: guard,
-        })
+        }
     }
 
     /// Start the engine with the loopback registry of `base` forwarded into it.
-    pub fn for_image(base: &super::fixtures::BaseImage) -> Option<Engine2> {
+    pub fn for_image(base: &super::fixtures::BaseImage) -> Engine2 {
         Engine2::start(&[registry_port(base)])
     }
 
@@ -148,7 +135,7 @@ impl Engine2 {
     pub fn for_image_with_tls(
         base: &super::fixtures::BaseImage,
         tls_dir: &std::path::Path,
-    ) -> Option<Engine2> {
+    ) -> Engine2 {
         Engine2::start_with_tls(&[registry_port(base)], tls_dir)
     }
 
@@ -156,7 +143,7 @@ impl Engine2 {
     pub fn for_image_with_ssh(
         base: &super::fixtures::BaseImage,
         ssh_dir: &std::path::Path,
-    ) -> Option<Engine2> {
+    ) -> Engine2 {
         Engine2::start_with_ssh(&[registry_port(base)], ssh_dir)
     }
 

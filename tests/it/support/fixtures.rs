@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::git::GitRepo;
 use super::registry::{Auth, Registry};
-use super::{in_ci, require_all};
+use super::require_all;
 
 /// Debian's Docker CLI, matching the 20.10 daemon (`/usr/local/bin/docker` may be
 /// a newer static client that is first on `PATH`); `docker` from `PATH` without it.
@@ -130,40 +130,18 @@ fn cuda_requested() -> bool {
     std::env::var("WHEELBUILD_TEST_CUDA").is_ok_and(|v| v == "1" || v == "true")
 }
 
-fn test_name() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("<unnamed>")
-        .to_owned()
-}
-
-/// A fixture that cannot be had: a failure when `strict`, else a skip.
-fn unavailable(strict: bool, why: &str) -> Option<BaseImage> {
-    if strict {
-        panic!("build fixture unavailable (test `{}`): {why}", test_name());
-    }
-    eprintln!("SKIP {}: {why}", test_name());
-    None
-}
-
-/// Whether the Docker CLI is there and the daemon answers: skip locally, fail under CI.
-pub fn require_docker() -> bool {
-    if !super::require("docker") {
-        return false;
-    }
+/// The Docker CLI must be there and the daemon must answer: a skip otherwise (a failure
+/// under `CI=true`).
+pub fn require_docker() {
+    super::require("docker");
     let info = docker_cli(&["info", "--format", "{{.ServerVersion}}"]);
-    if info.status.success() {
-        return true;
-    }
-    unavailable(
-        in_ci(),
-        &format!(
-            "the Docker daemon does not answer `{} info`: {}",
+    if !info.status.success() {
+        super::skip(format!(
+            "needs a Docker daemon that answers `{} info` ({}); .ci/run starts one",
             docker_path(),
             String::from_utf8_lossy(&info.stderr).trim()
-        ),
-    );
-    false
+        ));
+    }
 }
 
 /// Whether the daemon has an NVIDIA runtime (`docker info` lists its runtimes).
@@ -173,45 +151,34 @@ pub fn daemon_has_gpu_runtime() -> bool {
 }
 
 /// The fixture image `kind`, in the shared test storage, served by a fresh registry.
-/// `None` (after printing `SKIP`) when it cannot be had and the run is not strict.
-pub fn base_image(kind: ImageKind) -> Option<BaseImage> {
-    if !require_all(&["docker-registry", "skopeo", "git"]) {
-        return None;
-    }
+/// Skipped (a failure under `CI=true`) when it cannot be had.
+pub fn base_image(kind: ImageKind) -> BaseImage {
+    require_all(&["docker-registry", "skopeo", "git"]);
     let cache = fixtures_dir();
-    // The ROCm image (Debian's hipcc, ~110 MB to download) is built like the CPU one:
-    // under CI it must be there.
-    let strict = match kind {
-        ImageKind::Cpu | ImageKind::Rocm => in_ci(),
-        ImageKind::Cuda => in_ci() && cuda_requested(),
-    };
     if kind == ImageKind::Cuda
         && !cuda_requested()
         && !cache.join("oci/cuda118/manifest-digest").is_file()
     {
-        return unavailable(
-            false,
-            "the CUDA fixture is not cached and WHEELBUILD_TEST_CUDA=1 is not set \
-             (`scripts/fixtures.sh image cuda118 REF` builds it)",
+        super::skip(
+            "needs the CUDA fixture, which is not cached and WHEELBUILD_TEST_CUDA=1 is not \
+             set (`scripts/fixtures.sh oci cuda118` builds it)",
         );
     }
-    if !require_docker() {
-        return None;
-    }
+    require_docker();
     let storage = cache.join("test-registry");
     if let Err(e) = std::fs::create_dir_all(&storage) {
-        return unavailable(strict, &format!("cannot create {}: {e}", storage.display()));
+        super::skip(format!("cannot create {}: {e}", storage.display()));
     }
     let registry = Registry::start_with_storage(&storage, Auth::None);
     let reference = format!("{}/wheelbuild/base:{}", registry.addr, kind.tag());
     match ensure_pushed(kind, &cache, &reference) {
-        Ok(digest) => Some(BaseImage {
+        Ok(digest) => BaseImage {
             registry,
             reference,
             digest,
             kind,
-        }),
-        Err(e) => unavailable(strict, &e),
+        },
+        Err(e) => super::skip(format!("needs the {} base image fixture: {e}", kind.tag())),
     }
 }
 
@@ -450,34 +417,25 @@ fn copy_sources(from: &Path, to: &Path) {
 }
 
 /// The Python of the `intoto` fixture (in-toto-attestation in a venv).
-pub fn intoto_python() -> Option<PathBuf> {
+pub fn intoto_python() -> PathBuf {
     tool_python("intoto")
 }
 
 /// The Python of the `variantlib` fixture (variantlib in a venv, with its `variantlib`
 /// command beside it).
-pub fn variantlib_python() -> Option<PathBuf> {
+pub fn variantlib_python() -> PathBuf {
     tool_python("variantlib")
 }
 
-/// The Python of the venv fixture `name` (`scripts/fixtures.sh NAME`). When it is
-/// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
-fn tool_python(name: &str) -> Option<PathBuf> {
+/// The Python of the venv fixture `name` (`scripts/fixtures.sh NAME`); a skip when it is
+/// missing.
+fn tool_python(name: &str) -> PathBuf {
     let python = fixtures_dir().join(name).join("venv/bin/python");
-    if python.is_file() {
-        return Some(python);
+    if !python.is_file() {
+        super::skip(format!(
+            "needs the `{name}` fixture ({} is missing): run `scripts/fixtures.sh {name}`",
+            python.display()
+        ));
     }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("<unnamed>")
-        .to_owned();
-    let why = format!(
-        "{} is missing: run `scripts/fixtures.sh {name}`",
-        python.display()
-    );
-    if super::in_ci() {
-        panic!("fixture `{name}` unavailable (test `{test}`): {why}");
-    }
-    eprintln!("SKIP {test}: {why} (would fail under CI=true)");
-    None
+    python
 }

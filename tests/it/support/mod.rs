@@ -3,9 +3,10 @@
 //! server for error paths.
 //!
 //! Rules every test follows:
-//! - call [`require`] for each external tool first: a missing tool skips the
-//!   test locally but fails it under `CI=true` (a missing real part is a
-//!   failure in CI, never a silent skip);
+//! - call [`require`] for each external tool first (or a helper that does, like
+//!   `fixtures::base_image`): a missing part skips the test locally, reported as skipped
+//!   with what it needs ([`runner`]), and fails it under `CI=true` (a missing real part is
+//!   a failure in CI, never a silent skip);
 //! - every process started here is killed and reaped on `Drop`;
 //! - every temporary directory lives under [`base_dir`], outside any git
 //!   repository.
@@ -18,6 +19,12 @@ pub mod git;
 pub mod images;
 pub mod pypi;
 pub mod registry;
+pub mod runner;
+
+pub use runner::skip;
+// Benches include this module too, and register no tests.
+#[allow(unused_imports)]
+pub use wheelbuild_test_macros::test;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -43,37 +50,32 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         })
 }
 
-/// Whether the external tool `tool` is available. Use at the top of a test:
-/// `if !support::require("skopeo") { return; }`.
+/// The external tool `tool` must be on `PATH`. Use at the top of a test:
+/// `support::require("skopeo");`.
 ///
-/// Missing tool: under `CI=true` this panics (CI must exercise the real
-/// part); otherwise it prints a `SKIP` line and returns `false`.
-pub fn require(tool: &str) -> bool {
-    if which(tool).is_some() {
-        return true;
-    }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("<unnamed>")
-        .to_owned();
-    if in_ci() {
-        panic!(
-            "required tool `{tool}` is not on PATH (test `{test}`); CI=true so this is a failure, \
-             not a skip: install it (see .ci/run)"
-        );
-    }
-    eprintln!("SKIP {test}: required tool `{tool}` is not on PATH (would fail under CI=true)");
-    false
+/// Missing: the test is skipped ([`skip`]: a failure under `CI=true`, where every real part
+/// must be exercised).
+pub fn require(tool: &str) {
+    require_all(&[tool]);
 }
 
-/// [`require`] for several tools; all are checked (and reported) before returning.
-pub fn require_all(tools: &[&str]) -> bool {
-    // Check every tool (no short circuit), so one run reports all that are missing.
-    let mut ok = true;
-    for tool in tools {
-        ok &= require(tool);
+/// [`require`] for several tools; the skip names every one that is missing.
+pub fn require_all(tools: &[&str]) {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    if !missing.is_empty() {
+        skip(format!(
+            "needs {} on PATH (installed by scripts/test.sh)",
+            missing
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    ok
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::fixtures::fixtures_dir;
-use super::{ChildGuard, file_tail, free_port, http_status, in_ci, wait_until};
+use super::{ChildGuard, file_tail, free_port, http_status, wait_until};
 
 /// `$WHEELBUILD_FIXTURES/pypi`: the venv with pypiserver and the wheels it serves
 /// (`scripts/fixtures.sh pypi`).
@@ -32,8 +32,8 @@ pub struct PypiServer {
 impl PypiServer {
     /// A server for copies of `wheels` (file names in `$CACHE/pypi/packages/`, e.g.
     /// `six-1.16.0-py2.py3-none-any.whl`). When the fixture (or one of the wheels) is
-    /// missing: a panic under `CI=true`, else a `SKIP` line and `None`.
-    pub fn start(wheels: &[&str]) -> Option<PypiServer> {
+    /// missing: a skip (a failure under `CI=true`).
+    pub fn start(wheels: &[&str]) -> PypiServer {
         let fixture = pypi_fixture();
         let server = fixture.join("venv/bin/pypi-server");
         let mut missing: Vec<PathBuf> = wheels
@@ -45,20 +45,11 @@ impl PypiServer {
             missing.insert(0, server.clone());
         }
         if !missing.is_empty() {
-            let test = std::thread::current()
-                .name()
-                .unwrap_or("<unnamed>")
-                .to_owned();
-            let why = format!(
-                "the pypi fixture is missing {missing:?}: run `scripts/fixtures.sh pypi` \
-                 (WHEELBUILD_FIXTURES={})",
+            super::skip(format!(
+                "needs the pypi fixture, which is missing {missing:?}: run \
+                 `scripts/fixtures.sh pypi` (WHEELBUILD_FIXTURES={})",
                 fixtures_dir().display()
-            );
-            if in_ci() {
-                panic!("package index unavailable (test `{test}`): {why}");
-            }
-            eprintln!("SKIP {test}: {why} (would fail under CI=true)");
-            return None;
+            ));
         }
         let dir = super::tempdir("pypi-");
         let packages = dir.path().join("packages");
@@ -99,13 +90,13 @@ impl PypiServer {
             });
             match up {
                 Some(Ok(200)) => {
-                    return Some(PypiServer {
+                    return PypiServer {
                         port,
                         _child: child,
                         packages,
                         log,
                         _dir: dir,
-                    });
+                    };
                 }
                 Some(Ok(s)) => panic!(
                     "pypi-server answered {url} with {s}, expected 200\n--- log ---\n{}",
