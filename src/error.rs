@@ -98,7 +98,9 @@ impl Error {
             Error::Lock(_) => Exit::UserError,
             Error::Resolve(e) if e.is_user_error() => Exit::UserError,
             Error::Resolve(_) => Exit::Unavailable,
-            Error::Store(StoreError::Io { .. }) => Exit::Unavailable,
+            Error::Store(StoreError::Io { .. } | StoreError::WheelUnreadable { .. }) => {
+                Exit::Unavailable
+            }
             Error::Store(StoreError::Corrupt { .. }) => Exit::UserError,
             Error::Docker(_) => Exit::Unavailable,
             Error::Access(_) => Exit::UserError,

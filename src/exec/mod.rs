@@ -123,8 +123,8 @@ pub enum BuildError {
     WrongWheel { file: String, detail: String },
     #[error("{what}: {detail}")]
     Io { what: String, detail: String },
-    #[error("{0}")]
-    Wheelhouse(String),
+    #[error(transparent)]
+    Wheelhouse(PlaceError),
     #[error("skipped: an earlier target failed (use --keep-going to build the rest)")]
     Skipped,
     #[error("interrupted")]
@@ -185,10 +185,7 @@ impl BuildError {
                 "the build command must leave unrepaired wheels in $WHEELBUILD_OUT; wheelbuild repairs them after it"
                     .into(),
             ),
-            BuildError::Wheelhouse(_) => Some(
-                "give each target its own directory: add the axes that differ to `output.layout`"
-                    .into(),
-            ),
+            BuildError::Wheelhouse(e) => e.hint(),
             _ => None,
         }
     }
@@ -679,7 +676,9 @@ fn place_error(e: PlaceError) -> BuildError {
         // Only possible right after a commit: a store that cannot hold a wheel for the
         // time it takes to copy it.
         PlaceError::Damaged(d) => io_err("restoring a wheel just built", d),
-        collision @ PlaceError::Collision { .. } => BuildError::Wheelhouse(collision.to_string()),
+        e @ (PlaceError::Collision { .. } | PlaceError::NewerStamps { .. }) => {
+            BuildError::Wheelhouse(e)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::{BuildError, BuildSettings, Reporter, Run, io_err};
 use crate::config::Config;
 use crate::plan::PlannedTarget;
 use crate::plan::key::BuildKey;
-use crate::store::{Damage, Store};
+use crate::store::{Damage, Store, UnusableWheel};
 use crate::wheel;
 
 /// Result of rebuilding a stored target.
@@ -74,6 +74,16 @@ pub async fn verify(
                 None,
             )
         })?;
+    // The stored bytes against their record (presence only looks for the files). One
+    // that cannot be read is an error, not damage: the entry stays.
+    let mut damaged: Vec<Damage> = Vec::new();
+    for w in &record.wheels {
+        match store.check_wheel(w) {
+            None => {}
+            Some(UnusableWheel::Damaged(d)) => damaged.push(d),
+            Some(UnusableWheel::Unreadable(e)) => return Err((e.into(), None)),
+        }
+    }
     let run = Run::new(config, store, engine, settings, reporter);
     let staging = store.stage().map_err(|e| (e.into(), None))?;
     let log = settings
@@ -83,13 +93,6 @@ pub async fn verify(
         .build_into(target, &target.inputs(config), &staging, &log, true)
         .await
         .map_err(|e| (e, Some(log.clone())))?;
-
-    // The stored bytes against their record (presence only looks for the files).
-    let damaged: Vec<Damage> = record
-        .wheels
-        .iter()
-        .filter_map(|w| store.check_wheel(w))
-        .collect();
 
     // The rebuild against the record; what differs is named by comparing with the
     // stored file.

@@ -3,8 +3,9 @@
 //!
 //! Runs under the store lock (no commit or quarantine meanwhile), and takes each key's
 //! build lock before removing it: an entry a running `build` holds (building or restoring
-//! it) is kept and reported. Entries younger than `keep` are kept too. The index is then
-//! rewritten with the keys that remain, atomically.
+//! it) is kept and reported. Entries younger than `keep` are kept too. A remaining entry
+//! whose record cannot be read may name any wheel: then no wheel is removed. The index is
+//! then rewritten with the keys that remain, atomically (without a line for such an entry).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -30,12 +31,15 @@ pub struct GcReport {
     pub held: Vec<BuildKey>,
     /// Unused keys kept because they are younger than `keep`.
     pub recent: usize,
+    /// Remaining keys whose record could not be read: it may name any wheel, so every
+    /// wheel was kept.
+    pub unreadable: Vec<StoreError>,
 }
 
 impl Store {
     /// Remove every entry whose key is not in `live` and is older than `keep`, then every
-    /// wheel no remaining record names, and quarantined entries older than `keep`. With
-    /// `dry`, only report.
+    /// wheel no remaining record names (none if a remaining record cannot be read), and
+    /// quarantined entries older than `keep`. With `dry`, only report.
     pub fn gc(
         &self,
         live: &BTreeSet<BuildKey>,
@@ -93,8 +97,14 @@ impl Store {
                     Some(d) => d.iter().map(hex::encode).collect(),
                     None => match self.record(key) {
                         Ok(Some(record)) => record.wheels.into_iter().map(|w| w.sha256).collect(),
-                        // Unreadable: `build` quarantines it; its wheels stay until then.
-                        _ => Vec::new(),
+                        // Removed by hand meanwhile: it names nothing.
+                        Ok(None) => continue,
+                        // It may name any wheel: all stay (until `build` quarantines it),
+                        // and the index gets no line for it, so its record is read again.
+                        Err(e) => {
+                            report.unreadable.push(e);
+                            continue;
+                        }
                     },
                 };
             named.extend(digests.iter().filter_map(|d| parse_hex(d.as_bytes())));
@@ -102,7 +112,8 @@ impl Store {
         }
         let wheels = self.root.join("wheels");
         for name in names(&wheels, ".whl")? {
-            let unnamed = parse_hex(name.as_bytes()).is_none_or(|d| !named.contains(&d));
+            let unnamed = report.unreadable.is_empty()
+                && parse_hex(name.as_bytes()).is_none_or(|d| !named.contains(&d));
             let path = self.wheel_path(&name);
             if unnamed && old(&path) {
                 report.bytes += remove(&path, dry)?;

@@ -19,7 +19,8 @@
 //! per key. Bytes are checked whenever they are read: a wheel's sha256 and size when it is
 //! restored or verified ([`Store::copy_wheel`]), a record when it is parsed. Whatever fails
 //! is [`Damaged`](Presence::Damaged): reported with its path, moved to `quarantine/` by
-//! `build` (and `verify`), and built again.
+//! `build` (and `verify`), and built again. A wheel that is there but cannot be read
+//! (permissions, I/O) is not known to be damaged: an error, and nothing is quarantined.
 //!
 //! A commit moves the wheels into `wheels/` first and writes the record last, atomically:
 //! a record never names a wheel that is not there yet. Staging directories are locked
@@ -43,7 +44,7 @@ use sha2::{Digest as _, Sha256};
 use crate::fsutil::FileLock;
 use crate::plan::key::BuildKey;
 pub use gc::GcReport;
-pub(crate) use presence::{Damage, Presence, Problem, Snapshot};
+pub(crate) use presence::{Damage, Presence, Problem, Snapshot, UnusableWheel};
 pub use record::{BuildRecord, CacheStats, TargetEntry, WheelRecord};
 
 pub const STORE_VERSION: u32 = 2;
@@ -58,6 +59,13 @@ pub enum StoreError {
     },
     #[error("store record {} is unreadable: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    /// A stored wheel that is there but cannot be read: not known to be damaged.
+    #[error("stored wheel {} cannot be read: {source}", path.display())]
+    WheelUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -69,6 +77,10 @@ impl StoreError {
             StoreError::Corrupt { path, .. } => {
                 Some(format!("delete {} and build again", path.display()))
             }
+            StoreError::WheelUnreadable { path, .. } => Some(format!(
+                "the entry stays in the store (nothing says it is damaged): fix the file's permissions or the disk, or delete {} to have `build` build it again",
+                path.display()
+            )),
         }
     }
 
@@ -158,8 +170,11 @@ impl Store {
     /// read for the wheels it lists (as the index would say), each looked for in `wheels/`.
     pub(crate) fn presence(&self, key: &BuildKey) -> Result<Presence, StoreError> {
         let path = self.record_path(key);
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            return Ok(Presence::Absent);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Ok(Presence::Absent),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Presence::Absent),
+            Err(source) => return Err(StoreError::Io { path, source }),
         }
         let record: BuildRecord = match read_json(&path) {
             Ok(Some(r)) => r,
@@ -180,19 +195,41 @@ impl Store {
                 },
             }));
         }
-        Ok(
-            match record
-                .wheels
-                .iter()
-                .find(|w| !self.wheel_path(&w.sha256).is_file())
-            {
-                Some(missing) => Presence::Damaged(Damage {
-                    path: self.wheel_path(&missing.sha256),
-                    problem: Problem::WheelMissing,
-                }),
-                None => Presence::Present,
-            },
-        )
+        // As the snapshot lists `wheels/`: whatever is at a wheel's path counts as there,
+        // and only reading it tells whether it holds the recorded bytes.
+        for w in &record.wheels {
+            let path = self.wheel_path(&w.sha256);
+            match std::fs::symlink_metadata(&path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Presence::Damaged(Damage {
+                        path,
+                        problem: Problem::WheelMissing,
+                    }));
+                }
+                Err(source) => return Err(StoreError::WheelUnreadable { path, source }),
+            }
+        }
+        Ok(Presence::Present)
+    }
+
+    /// The records that name a wheel with one of these sha256s (hex): who placed a
+    /// wheel whose stamp was lost. A record that cannot be read names nothing here.
+    pub(crate) fn records_naming(&self, sha256s: &[&str]) -> Result<Vec<BuildRecord>, StoreError> {
+        let digests = sha256s
+            .iter()
+            .filter_map(|d| presence::parse_hex(d.as_bytes()))
+            .collect();
+        let snapshot = self.snapshot()?;
+        Ok(snapshot
+            .keys_naming(&digests)
+            .filter_map(|key| self.record(&key).ok().flatten().filter(|r| r.key == key))
+            .filter(|r| {
+                r.wheels
+                    .iter()
+                    .any(|w| sha256s.contains(&w.sha256.as_str()))
+            })
+            .collect())
     }
 
     /// The record of `key` as the bytes on disk (what a remote entry carries), if any.
@@ -244,15 +281,22 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// A stored wheel's bytes against its record: `Some` damage when they differ.
-    pub(crate) fn check_wheel(&self, wheel: &WheelRecord) -> Option<Damage> {
+    /// A stored wheel's bytes against its record: `Some` when it is missing or its bytes
+    /// differ (damage), or when it cannot be read.
+    pub(crate) fn check_wheel(&self, wheel: &WheelRecord) -> Option<UnusableWheel> {
         let path = self.wheel_path(&wheel.sha256);
         let problem =
             match File::open(&path).and_then(|mut f| copy_hashing(&mut f, &mut std::io::sink())) {
                 Ok((sha256, size)) => mismatch(wheel, &sha256, size)?,
-                Err(_) => Problem::WheelMissing,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Problem::WheelMissing,
+                Err(source) => {
+                    return Some(UnusableWheel::Unreadable(StoreError::WheelUnreadable {
+                        path,
+                        source,
+                    }));
+                }
             };
-        Some(Damage { path, problem })
+        Some(UnusableWheel::Damaged(Damage { path, problem }))
     }
 
     /// Take `key` out of the store (so it is neither used nor trusted): its record and log,

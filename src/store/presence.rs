@@ -1,7 +1,7 @@
 //! Whether a key is in the store: for one key, or for every key of a plan from one
 //! [`Snapshot`] of the store (three listings and one read, however many keys).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Store, StoreError, index};
@@ -40,6 +40,18 @@ pub(crate) enum Problem {
     WheelDigest { expected: String, found: String },
 }
 
+/// Why a stored wheel cannot be used as its record says.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UnusableWheel {
+    /// Missing, or other bytes: the entry is damaged (quarantined, built again).
+    #[error(transparent)]
+    Damaged(Damage),
+    /// It is there but could not be read (permissions, I/O, not a file): nothing says
+    /// the entry is damaged, so it is an error, never a reason to quarantine.
+    #[error(transparent)]
+    Unreadable(StoreError),
+}
+
 /// A sha256 or build key, as bytes: the snapshot compares thousands of them.
 pub(super) type Digest = [u8; 32];
 
@@ -55,14 +67,30 @@ impl Snapshot {
     /// Records first, then the index, then the wheels: a commit moves wheels in before it
     /// writes the record, so a record listed here never misses a wheel being committed.
     pub(super) fn take(store: &Store) -> Result<Snapshot, StoreError> {
-        let records = list(&store.root.join("records"), ".json")?;
+        let records = list(&store.root.join("records"), ".json", true)?;
         let index = index::read(&store.root).map_err(StoreError::io(&store.root))?;
-        let wheels = list(&store.root.join("wheels"), ".whl")?;
+        let wheels = list(&store.root.join("wheels"), ".whl", false)?;
         Ok(Snapshot {
             records,
             wheels,
             index,
         })
+    }
+
+    /// The keys whose record may name a wheel with one of `digests`: those the index
+    /// says do, and those it does not know (only their record can say).
+    pub(super) fn keys_naming<'a>(
+        &'a self,
+        digests: &'a BTreeSet<Digest>,
+    ) -> impl Iterator<Item = BuildKey> + 'a {
+        self.records
+            .iter()
+            .filter(|k| {
+                self.index
+                    .get(*k)
+                    .is_none_or(|named| named.iter().any(|d| digests.contains(d)))
+            })
+            .map(|k| BuildKey(hex::encode(k)))
     }
 
     /// Is `key` in the store (see the module docs of `store`)?
@@ -110,10 +138,10 @@ pub(super) fn parse_hex(hex: &[u8]) -> Option<Digest> {
     Some(out)
 }
 
-/// The digests `dir` holds files for (`<64 hex><suffix>`), sorted; none when `dir` does
-/// not exist. Read with one `getdents` buffer and no allocation per entry: stores list
-/// thousands.
-fn list(dir: &std::path::Path, suffix: &str) -> Result<Vec<Digest>, StoreError> {
+/// The digests `dir` holds entries for (`<64 hex><suffix>`; only files if `files_only`),
+/// sorted; none when `dir` does not exist. Read with one `getdents` buffer and no
+/// allocation per entry: stores list thousands.
+fn list(dir: &std::path::Path, suffix: &str, files_only: bool) -> Result<Vec<Digest>, StoreError> {
     use rustix::fs::{Dir, Mode, OFlags};
     let io = |e: rustix::io::Errno| StoreError::Io {
         path: dir.to_path_buf(),
@@ -128,11 +156,14 @@ fn list(dir: &std::path::Path, suffix: &str) -> Result<Vec<Digest>, StoreError> 
     let mut digests = Vec::new();
     for entry in Dir::new(fd).map_err(io)? {
         let entry = entry.map_err(io)?;
-        // Only files: a directory where a record should be is no record.
-        if !matches!(
-            entry.file_type(),
-            rustix::fs::FileType::RegularFile | rustix::fs::FileType::Unknown
-        ) {
+        // A directory where a record should be is no record; whatever is where a wheel
+        // should be is there (reading it tells whether it can be read, and what it holds).
+        if files_only
+            && !matches!(
+                entry.file_type(),
+                rustix::fs::FileType::RegularFile | rustix::fs::FileType::Unknown
+            )
+        {
             continue;
         }
         let name = entry.file_name().to_bytes();

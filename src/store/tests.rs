@@ -200,7 +200,10 @@ fn a_corrupted_store_wheel_is_never_copied_out() {
         0,
         "no temp file left"
     );
-    assert_eq!(store.check_wheel(&r.wheels[0]), Some(damage.clone()));
+    assert!(matches!(
+        store.check_wheel(&r.wheels[0]),
+        Some(UnusableWheel::Damaged(d)) if d == damage
+    ));
 
     // Quarantined: the record and the damaged wheel leave, kept for inspection.
     let moved = store.quarantine(&r.key, &[damage]).unwrap();
@@ -216,7 +219,47 @@ fn a_good_store_wheel_is_copied_out() {
     let dest = dir.path().join("out").join(WHEEL.0);
     store.copy_wheel(&r.wheels[0], &dest).unwrap().unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), WHEEL.1);
-    assert_eq!(store.check_wheel(&r.wheels[0]), None);
+    assert!(store.check_wheel(&r.wheels[0]).is_none());
+}
+
+/// Regression: any error reading a stored wheel made it "missing", so that `verify`
+/// quarantined an entry it only could not read. Missing, other bytes and unreadable are
+/// three answers.
+#[test]
+fn a_stored_wheel_that_cannot_be_read_is_an_error_not_damage() {
+    let (dir, store, r) = committed(&[WHEEL]);
+    let path = store.wheel_path(&r.wheels[0].sha256);
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        store.check_wheel(&r.wheels[0]),
+        Some(UnusableWheel::Damaged(Damage {
+            problem: Problem::WheelMissing,
+            ..
+        }))
+    ));
+    // Reading it fails with EISDIR (a file of mode 000 is read by root).
+    std::fs::create_dir(&path).unwrap();
+    assert_eq!(
+        presence(&store, &r.key),
+        Presence::Present,
+        "something is there"
+    );
+    let Some(UnusableWheel::Unreadable(err)) = store.check_wheel(&r.wheels[0]) else {
+        panic!("not damage")
+    };
+    assert!(
+        matches!(&err, StoreError::WheelUnreadable { path: p, .. } if *p == path),
+        "{err}"
+    );
+    assert!(
+        err.hint().unwrap().contains("stays in the store"),
+        "{err:?}"
+    );
+    let dest = dir.path().join("out").join(WHEEL.0);
+    assert!(
+        store.copy_wheel(&r.wheels[0], &dest).is_err(),
+        "an error, not damage"
+    );
 }
 
 /// Regression: a SIGKILLed build left `tmp/build-*` behind forever.

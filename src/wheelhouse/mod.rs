@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::FileLock;
 use crate::plan::key::BuildKey;
 use crate::store::{BuildRecord, Damage, Store, StoreError};
+use stamps::StampsError;
 
 /// Beside each wheel: its in-toto Statement with SLSA v1 provenance.
 pub const PROVENANCE_SUFFIX: &str = ".intoto.json";
@@ -54,6 +55,26 @@ pub enum PlaceError {
         target: String,
         other: String,
     },
+    #[error(
+        "{} was written by a newer wheelbuild (stamps format {format})",
+        path.display()
+    )]
+    NewerStamps { path: PathBuf, format: u32 },
+}
+
+impl PlaceError {
+    pub(crate) fn hint(&self) -> Option<String> {
+        match self {
+            PlaceError::Collision { .. } => Some(
+                "give each target its own directory: add the axes that differ to `output.layout`"
+                    .into(),
+            ),
+            PlaceError::NewerStamps { .. } => {
+                Some("upgrade wheelbuild to the version that wrote it".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What placing a target's wheels did.
@@ -120,7 +141,24 @@ impl Wheelhouse {
         let _guard = self.lock().map_err(io("locking the wheelhouse"))?;
         let dir = self.dir.join(subdir);
         let mut placed = Placed::default();
-        let read = stamps::Stamps::read(&dir).map_err(io("reading the wheelhouse"))?;
+        let read = match stamps::Stamps::read(&dir) {
+            Ok(read) => read,
+            Err(StampsError::Io(e)) => return Err(io("reading the wheelhouse")(e)),
+            Err(StampsError::Newer(format)) => {
+                return Err(PlaceError::NewerStamps {
+                    path: dir.join(stamps::FILE),
+                    format,
+                });
+            }
+            // Lost: stamped again from the wheels (written at once, whatever happens next).
+            Err(StampsError::Corrupt) => {
+                let rebuilt = stamps::Stamps::rebuild(&dir, store, target, record)?;
+                rebuilt
+                    .write(&dir)
+                    .map_err(io("writing the wheel stamps"))?;
+                rebuilt
+            }
+        };
         let mut stamps = read.clone();
         let stale: Vec<String> = stamps
             .wheels

@@ -5,9 +5,11 @@
 //! thousand opens per placement and per index run (issue 9's benchmark).
 //!
 //! Read and written under the wheelhouse lock only; written atomically, and only when
-//! it changes (a no-op build writes nothing). A file that cannot be read or parsed
-//! counts as no stamps: the wheels are then hashed again and re-stamped by `build`, and
-//! left out of the index until then.
+//! it changes (a no-op build writes nothing). A file that does not parse is stamps lost,
+//! not an empty directory: `build` stamps the directory again from its wheels' bytes
+//! ([`Stamps::rebuild`]), so that other targets' wheels keep their stamps and collisions
+//! with them are still caught; `index` leaves the directory's wheels out until then. A
+//! file of a newer format is an error: this wheelbuild cannot know what it says.
 //!
 //! Wheelhouses from before kept one `<wheel>.wheelbuild.json` per wheel: those are read
 //! when the directory has no stamps file yet, carried into it, and removed once it is
@@ -19,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Stamp;
+use super::{PlaceError, Stamp};
+use crate::store::{BuildRecord, Store};
 
 /// The stamps file of a wheelhouse directory.
 pub(super) const FILE: &str = ".wheelbuild-stamps.json";
@@ -39,22 +42,108 @@ pub(super) struct Stamps {
     legacy: Vec<PathBuf>,
 }
 
+/// Why a directory's stamps cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StampsError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// Not a stamps file (cut short, edited): the stamps are lost.
+    #[error("not a stamps file")]
+    Corrupt,
+    /// Written by a newer wheelbuild.
+    #[error("stamps of format {0}, newer than this wheelbuild's {FORMAT}")]
+    Newer(u32),
+}
+
 impl Stamps {
-    /// The stamps in `bytes` (a [`FILE`]); `None` when they are not that.
-    pub(super) fn parse(bytes: &[u8]) -> Option<Stamps> {
-        serde_json::from_slice::<Stamps>(bytes)
-            .ok()
-            .filter(|s| s.format == FORMAT)
+    /// The stamps in `bytes` (a [`FILE`]).
+    pub(super) fn parse(bytes: &[u8]) -> Result<Stamps, StampsError> {
+        // A newer format may hold anything besides its number.
+        #[derive(Deserialize)]
+        struct Format {
+            format: u32,
+        }
+        match serde_json::from_slice::<Stamps>(bytes) {
+            Ok(stamps) if stamps.format == FORMAT => Ok(stamps),
+            _ => match serde_json::from_slice::<Format>(bytes) {
+                Ok(Format { format }) if format > FORMAT => Err(StampsError::Newer(format)),
+                _ => Err(StampsError::Corrupt),
+            },
+        }
     }
 
     /// The stamps of `dir` (none when it does not exist): its [`FILE`], or else the
     /// per-wheel stamps of an older wheelhouse.
-    pub(super) fn read(dir: &Path) -> io::Result<Stamps> {
+    pub(super) fn read(dir: &Path) -> Result<Stamps, StampsError> {
         match std::fs::read(dir.join(FILE)) {
-            Ok(bytes) => Ok(Stamps::parse(&bytes).unwrap_or_default()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Stamps::read_legacy(dir),
-            Err(e) => Err(e),
+            Ok(bytes) => Stamps::parse(&bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Stamps::read_legacy(dir)?),
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stamps for `dir` when its file is lost, from the bytes of its wheels: each one
+    /// is hashed and stamped for a store record that names a wheel of its name and bytes
+    /// (`placing`, then its target's other builds, first). A wheel no record names stays
+    /// unstamped, as one copied in by hand.
+    pub(super) fn rebuild(
+        dir: &Path,
+        store: &Store,
+        target: &str,
+        placing: &BuildRecord,
+    ) -> Result<Stamps, PlaceError> {
+        let io = |what: &'static str| {
+            move |source| PlaceError::Io {
+                what: format!("{what} {}", dir.display()),
+                source,
+            }
+        };
+        let mut wheels = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io("listing"))? {
+            let entry = entry.map_err(io("listing"))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !name.ends_with(".whl") || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let path = entry.path();
+            let (sha256, _) = std::fs::File::open(&path)
+                .and_then(|mut f| crate::store::copy_hashing(&mut f, &mut io::sink()))
+                .map_err(io("hashing the wheels of"))?;
+            let meta = std::fs::metadata(&path).map_err(io("hashing the wheels of"))?;
+            wheels.push((name, sha256, meta));
+        }
+        let digests: Vec<&str> = wheels.iter().map(|(_, sha, _)| sha.as_str()).collect();
+        let mut records = store.records_naming(&digests)?;
+        records.sort_by_key(|r| (r.key != placing.key, r.target != target, r.key.clone()));
+        let mut stamps = Stamps::default();
+        for (name, sha256, meta) in wheels {
+            let Some(record) = records.iter().find(|r| {
+                r.wheels
+                    .iter()
+                    .any(|w| w.file == name && w.sha256 == sha256)
+            }) else {
+                continue;
+            };
+            let record_path = store.record_path(&record.key);
+            let stamp = Stamp {
+                key: record.key.clone(),
+                // The record names the target that built the key first; the key being
+                // placed is `target`'s too.
+                target: if record.key == placing.key {
+                    target.to_string()
+                } else {
+                    record.target.clone()
+                },
+                sha256,
+                size: meta.len(),
+                mtime_ns: super::mtime_ns(&meta),
+                record: std::path::absolute(&record_path).unwrap_or(record_path),
+            };
+            stamps.wheels.insert(name, stamp);
+        }
+        Ok(stamps)
     }
 
     fn read_legacy(dir: &Path) -> io::Result<Stamps> {
@@ -165,13 +254,25 @@ mod tests {
         assert!(!again.differ_from(&again));
     }
 
+    /// Regression: a stamps file that did not parse, or of a newer format, read as no
+    /// stamps: the collision check against the directory's other wheels went with them.
     #[test]
-    fn a_stamps_file_that_is_not_one_reads_as_no_stamps() {
+    fn a_stamps_file_that_is_not_one_is_lost_stamps_and_a_newer_one_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        for text in ["{", "{\"format\": 2, \"wheels\": {}}", "[]"] {
+        for text in ["{", "[]", "{\"format\": 0, \"wheels\": {}}", ""] {
             std::fs::write(dir.path().join(FILE), text).unwrap();
             assert!(
-                Stamps::read(dir.path()).unwrap().wheels.is_empty(),
+                matches!(Stamps::read(dir.path()), Err(StampsError::Corrupt)),
+                "{text}"
+            );
+        }
+        for text in [
+            "{\"format\": 2, \"wheels\": {}}",
+            "{\"format\": 2, \"targets\": []}",
+        ] {
+            std::fs::write(dir.path().join(FILE), text).unwrap();
+            assert!(
+                matches!(Stamps::read(dir.path()), Err(StampsError::Newer(2))),
                 "{text}"
             );
         }

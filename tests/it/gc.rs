@@ -7,6 +7,7 @@ use std::fs::File;
 
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, docker_cli, docker_ok};
+use crate::support::git::GitRepo;
 
 /// An image tagged `tag`, labelled as an environment image of `store` (`None`: no label).
 fn env_image(base: &str, tag: &str, store: &str) -> String {
@@ -27,18 +28,22 @@ fn image_exists(tag: &str) -> bool {
     docker_cli(&["image", "inspect", tag]).status.success()
 }
 
-#[test]
-fn gc_removes_what_the_config_no_longer_uses_and_keeps_what_a_build_holds() {
-    let base = fixtures::base_image(ImageKind::Cpu);
-    let repo = pure_repo("gcpkg", None);
+/// Project `dist`, built as two keys: the first one's entry no target uses any more, the
+/// second one's is the target's now. Returns both keys, old then new.
+fn built_twice(
+    base: &fixtures::BaseImage,
+    test: &str,
+    dist: &str,
+) -> (Project, GitRepo, String, String) {
+    let repo = pure_repo(dist, None);
     let p = locked_project(
-        &base,
-        "gc",
+        base,
+        test,
         "",
-        &[project("gcpkg", &repo, "env = { GC_VARIANT = \"1\" }")],
+        &[project(dist, &repo, "env = { GC_VARIANT = \"1\" }")],
     );
     ok(&p, &["build"]);
-    let old = key_of(&p, &cpu("gcpkg"));
+    let old = key_of(&p, &cpu(dist));
     // A new key for the same target (the env is not a lock input: no relock).
     let config = p.read("wheelbuild.toml");
     p.write(
@@ -46,8 +51,15 @@ fn gc_removes_what_the_config_no_longer_uses_and_keeps_what_a_build_holds() {
         &config.replace("GC_VARIANT = \"1\"", "GC_VARIANT = \"2\""),
     );
     ok(&p, &["build"]);
-    let new = key_of(&p, &cpu("gcpkg"));
+    let new = key_of(&p, &cpu(dist));
     assert_ne!(old, new);
+    (p, repo, old, new)
+}
+
+#[test]
+fn gc_removes_what_the_config_no_longer_uses_and_keeps_what_a_build_holds() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let (p, _repo, old, new) = built_twice(&base, "gc", "gcpkg");
 
     // Environment images: one of this store that nothing uses, one of another store.
     let store = std::path::absolute(store_dir(&p)).unwrap();
@@ -123,4 +135,46 @@ fn gc_removes_what_the_config_no_longer_uses_and_keeps_what_a_build_holds() {
         "{}",
         p.snapshot(&out)
     );
+}
+
+/// Regression: a live key whose record could not be read, and that `index` did not list,
+/// named no wheels, so `gc` removed its wheels as unnamed; removing another key in the same
+/// run rewrote `index` to say that the live key had none.
+#[test]
+fn gc_keeps_the_wheels_of_a_live_key_whose_record_is_unreadable() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let (p, _repo, _, live) = built_twice(&base, "gc-unreadable", "gcread");
+    let (_, sha) = wheel_sha(&p, &cpu("gcread"));
+    // The live record cannot be read, and `index` does not list it (as after a commit cut
+    // short between the two).
+    let good = std::fs::read(record_path(&p, &live)).unwrap();
+    std::fs::write(record_path(&p, &live), "{").unwrap();
+    std::fs::remove_file(store_dir(&p).join("index")).unwrap();
+
+    let out = ok(&p, &["gc"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Removed 1 store entr(ies), 0 wheel(s)"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(
+        err.contains(&format!(
+            "kept every stored wheel, since this record may name any of them: store record ./.wheelbuild/store/v2/records/{live}.json is unreadable: "
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(stored_wheel(&p, &sha).is_file(), "{}", p.snapshot(&out));
+    let index = std::fs::read_to_string(store_dir(&p).join("index")).unwrap();
+    assert!(
+        !index.contains(&live),
+        "no line saying the key has no wheels:\n{index}"
+    );
+
+    // Readable again: its record names its wheel, and the next `gc` keeps it.
+    std::fs::write(record_path(&p, &live), good).unwrap();
+    ok(&p, &["gc"]);
+    assert!(stored_wheel(&p, &sha).is_file());
+    ok(&p, &["check"]);
 }

@@ -141,13 +141,10 @@ fn a_rebuilt_target_replaces_its_old_wheels_in_the_wheelhouse() {
     assert_eq!(stamped, ["prune-0.2.0-py3-none-any.whl"]);
 }
 
-/// Regression: two targets writing one wheel name into one directory overwrote each
-/// other, last writer winning, exit 0. (Two cells of one project are refused when the
-/// config is read; two projects building the same distribution are caught here.)
-#[test]
-fn two_targets_placing_different_bytes_at_one_path_collide() {
-    let base = fixtures::base_image(ImageKind::Cpu);
-    // The module records the FLAVOR it was built with.
+/// Projects `sweet` and `sour`, locked: each builds `flavored-0.1.0-py3-none-any.whl`
+/// into the same directory, with other bytes (its module records the FLAVOR it was built
+/// with).
+fn sweet_and_sour(base: &fixtures::BaseImage, test: &str) -> (Project, GitRepo) {
     let repo = pure_repo(
         "flavored",
         Some(
@@ -157,14 +154,24 @@ fn two_targets_placing_different_bytes_at_one_path_collide() {
         ),
     );
     let p = locked_project(
-        &base,
-        "collide",
+        base,
+        test,
         "",
         &[
             project("sweet", &repo, "env = { FLAVOR = \"sweet\" }"),
             project("sour", &repo, "env = { FLAVOR = \"sour\" }"),
         ],
     );
+    (p, repo)
+}
+
+/// Regression: two targets writing one wheel name into one directory overwrote each
+/// other, last writer winning, exit 0. (Two cells of one project are refused when the
+/// config is read; two projects building the same distribution are caught here.)
+#[test]
+fn two_targets_placing_different_bytes_at_one_path_collide() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let (p, _repo) = sweet_and_sour(&base, "collide");
     let out = p.run(&["build", "--jobs", "1", "--keep-going"]);
     insta::assert_snapshot!(snap(&p, &out), @"
     success: false
@@ -193,6 +200,88 @@ fn two_targets_placing_different_bytes_at_one_path_collide() {
         String::from_utf8_lossy(&listing.stdout).trim(),
         "FLAVOR = 'sweet'"
     );
+}
+
+/// Regression: a stamps file that did not parse read as no stamps, so the next target
+/// placing a wheel of the same name overwrote another target's wheel, and that wheel's
+/// stamp was dropped; one of a newer format read the same way.
+#[test]
+fn a_corrupt_stamps_file_keeps_the_collision_check_and_a_newer_one_is_refused() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let (p, _repo) = sweet_and_sour(&base, "stamps-lost");
+    ok(&p, &["build", "--only", "sweet"]);
+    let whl = "flavored-0.1.0-py3-none-any.whl";
+    let placed = wheelhouse(&p).join(whl);
+    let sweet = sha256_file(&placed);
+    let stamps = wheelhouse(&p).join(".wheelbuild-stamps.json");
+    let good = std::fs::read_to_string(&stamps).unwrap();
+
+    // Cut short: the stamps are lost, not the wheels' owners.
+    std::fs::write(&stamps, &good[..good.len() / 2]).unwrap();
+    let out = p.run(&["build", "--only", "sour"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "Failed sour/py3.11-cpu: ./wheelhouse/py311/cpu/linux_x86_64/{whl} was placed by target `sweet/py3.11-cpu` with other bytes"
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert_eq!(sha256_file(&placed), sweet, "sweet's wheel is intact");
+    assert_eq!(
+        std::fs::read_to_string(&stamps).unwrap(),
+        good,
+        "stamped again from the wheel's bytes"
+    );
+
+    // A newer wheelbuild's stamps: this one cannot know what they say.
+    std::fs::write(&stamps, "{\"format\": 2, \"wheels\": {}}").unwrap();
+    let out = p.run(&["build", "--only", "sweet"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Failed sweet/py3.11-cpu: ./wheelhouse/py311/cpu/linux_x86_64/.wheelbuild-stamps.json was written by a newer wheelbuild (stamps format 2)"),
+        "{err}"
+    );
+    assert!(err.contains("hint: upgrade wheelbuild"), "{err}");
+}
+
+/// Regression: a stored wheel that could not be read (EACCES, EIO) was taken for a
+/// missing one, and `verify` quarantined an entry nothing said was damaged.
+#[test]
+fn verify_reports_an_unreadable_store_wheel_and_quarantines_nothing() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let pure = example_repo("hello-pure");
+    let p = locked_project(&base, "unreadable", "", &[project("hello-pure", &pure, "")]);
+    ok(&p, &["build"]);
+    let key = key_of(&p, &cpu("hello-pure"));
+    let (_, sha) = wheel_sha(&p, &cpu("hello-pure"));
+    let stored = stored_wheel(&p, &sha);
+    let bytes = std::fs::read(&stored).unwrap();
+    // Reading a directory fails (EISDIR); root reads a file of mode 000.
+    std::fs::remove_file(&stored).unwrap();
+    std::fs::create_dir(&stored).unwrap();
+
+    let out = p.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: hello-pure/py3.11-cpu: stored wheel ./.wheelbuild/store/v2/wheels/{sha}.whl cannot be read: Is a directory"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: the entry stays in the store (nothing says it is damaged)"),
+        "{err}"
+    );
+    assert!(quarantined(&p).is_empty(), "{:?}", quarantined(&p));
+    assert!(record_path(&p, &key).is_file());
+
+    // Readable again: the entry is whole.
+    std::fs::remove_dir(&stored).unwrap();
+    std::fs::write(&stored, bytes).unwrap();
+    assert_eq!(p.run(&["check"]).status.code(), Some(0));
 }
 
 /// Regression: when apt/pip failed while preparing the environment, the error named the

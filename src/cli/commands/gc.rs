@@ -50,6 +50,14 @@ pub(crate) fn gc(
             key.short()
         ));
     }
+    for e in &report.unreadable {
+        printer.note(&format!(
+            "kept every stored wheel, since this record may name any of them: {e}"
+        ));
+        if let Some(hint) = e.hint() {
+            printer.note(&format!("  hint: {hint}"));
+        }
+    }
     printer.status(
         verb,
         &format!(

@@ -74,6 +74,9 @@ pub(crate) fn verify(
                     log.map(|l| format!(" (log: {})", l.display()))
                         .unwrap_or_default()
                 ));
+                if let Some(hint) = error.hint() {
+                    printer.note(&format!("  hint: {hint}"));
+                }
             }
         }
     }
