@@ -130,9 +130,11 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    #[tokio::test(start_paused = true)]
-    async fn reports_every_five_seconds_until_the_deadline() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+    type Seen = Arc<Mutex<Vec<(String, u64, u64)>>>;
+
+    /// An observer that keeps what it is told: (what, elapsed s, limit s).
+    fn recorder() -> (Seen, WaitObserver) {
+        let seen = Seen::default();
         let observer: WaitObserver = {
             let seen = seen.clone();
             Arc::new(move |e: &WaitEvent<'_>| {
@@ -143,6 +145,12 @@ mod tests {
                 ))
             })
         };
+        (seen, observer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_every_five_seconds_until_the_deadline() {
+        let (seen, observer) = recorder();
         let never = std::future::pending::<()>();
         let out = within(Duration::from_secs(12), "r (x:y)", Some(&observer), never).await;
         assert_eq!(out, None);
@@ -168,17 +176,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn attempts_share_the_deadline_and_its_reports() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let observer: WaitObserver = {
-            let seen = seen.clone();
-            Arc::new(move |e: &WaitEvent<'_>| {
-                seen.lock().unwrap().push((
-                    e.what.to_string(),
-                    e.elapsed.as_secs(),
-                    e.limit.as_secs(),
-                ))
-            })
-        };
+        let (seen, observer) = recorder();
         let deadline = Deadline::start(Duration::from_secs(12));
         let never = || std::future::pending::<()>();
         let limit = Duration::from_secs(6);

@@ -329,18 +329,7 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
     // Regression: a container a user starts from the environment image inherits the labels
     // of the container it was committed from, owner included; the next wheelbuild run's
     // cleanup took it for a killed run's and removed it (exit 137).
-    let image = docker_ok(&[
-        "images",
-        "--filter",
-        &format!("label=org.wheelbuild.target={}", cpu("envapt")),
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]);
-    let image = image
-        .lines()
-        .next()
-        .expect("the environment image")
-        .to_string();
+    let image = env_image_of(&cpu("envapt"));
     let name = format!("wb-test-user-container-{}", std::process::id());
     docker_ok(&["run", "-d", "--name", &name, &image, "sleep", "300"]);
     ok(&p, &["verify"]);
@@ -352,6 +341,22 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
     );
     // (A version gone from the mirror: integrity's
     // `a_failed_environment_setup_names_its_log_and_shows_its_tail`.)
+}
+
+/// The `wheelbuild-env:…` image built for target `id` (its labels say so).
+fn env_image_of(id: &str) -> String {
+    let images = docker_ok(&[
+        "images",
+        "--filter",
+        &format!("label=org.wheelbuild.target={id}"),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    images
+        .lines()
+        .next()
+        .expect("the environment image")
+        .to_string()
 }
 
 /// PyPI itself, through the machine's CA bundle (containers do not trust the TLS-
@@ -688,14 +693,7 @@ fn the_index_password_and_setup_variables_stay_out_of_the_environment_image() {
     // The index wants the password: the setup had it.
     ok(&p, &["build"]);
 
-    let image = docker_ok(&[
-        "images",
-        "--filter",
-        &format!("label=org.wheelbuild.target={}", cpu("envtest")),
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]);
-    let image = image.lines().next().expect("the environment image");
+    let image = &env_image_of(&cpu("envtest"));
     // The base image's environment and command, nothing of the setup's.
     let local = base.local();
     for template in ["{{json .Config.Env}}", "{{json .Config.Cmd}}"] {

@@ -84,19 +84,10 @@ impl PypiServer {
             std::fs::copy(&from, packages.join(w))
                 .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
         }
+        // MD5: pypiserver's passlib reads bcrypt only with the bcrypt package.
         let htpasswd = auth.map(|(user, pass)| {
             let file = dir.path().join("htpasswd");
-            let out = std::process::Command::new("htpasswd")
-                .args(["-mbc"])
-                .arg(&file)
-                .args([user, pass])
-                .output()
-                .expect("running htpasswd (apache2-utils)");
-            assert!(
-                out.status.success(),
-                "htpasswd failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            super::registry::write_htpasswd(&file, "-m", user, pass);
             file
         });
         let log = dir.path().join("pypi-server.log");

@@ -140,17 +140,8 @@ impl Registry {
         let (auth_yaml, issuer) = match &auth {
             Auth::None => (String::new(), None),
             Auth::Basic { user, pass } => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", user, pass])
-                    .output()
-                    .expect("running htpasswd (apache2-utils)");
-                assert!(
-                    out.status.success(),
-                    "htpasswd failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
                 let file = dir.path().join("htpasswd");
-                std::fs::write(&file, &out.stdout).unwrap();
+                write_htpasswd(&file, "-B", user, pass);
                 let yaml = format!(
                     "auth:\n  htpasswd:\n    realm: wbtest-basic-realm\n    path: {}\n",
                     file.display()
@@ -315,14 +306,23 @@ impl Registry {
     /// `Auth::None` no entry is added (the file still exists). Point the tool
     /// at it with `DOCKER_CONFIG=dir`. Returns the file's path.
     pub fn write_docker_config(&self, dir: &Path) -> PathBuf {
+        let entry = self
+            .auth
+            .creds()
+            .map(|(u, p)| json!({ "auth": STANDARD.encode(format!("{u}:{p}")) }));
+        self.write_auths_entry(dir, entry)
+    }
+
+    /// Merges `entry`, if any, into `dir/config.json` as this registry's `auths` entry.
+    fn write_auths_entry(&self, dir: &Path, entry: Option<serde_json::Value>) -> PathBuf {
         let mut cfg = read_docker_config(dir);
         let auths = cfg
             .as_object_mut()
             .unwrap()
             .entry("auths")
             .or_insert_with(|| json!({}));
-        if let Some((u, p)) = self.auth.creds() {
-            auths[&self.addr] = json!({ "auth": STANDARD.encode(format!("{u}:{p}")) });
+        if let Some(entry) = entry {
+            auths[&self.addr] = entry;
         }
         write_docker_config_file(dir, &cfg)
     }
@@ -371,15 +371,8 @@ impl Registry {
     /// registry holding only its [`Registry::identity_token`], as `docker login` leaves
     /// it for a token login: `{"auths": {"ADDR": {"identitytoken": "…"}}}`.
     pub fn write_docker_config_with_identity_token(&self, dir: &Path) -> PathBuf {
-        let token = self.identity_token().to_owned();
-        let mut cfg = read_docker_config(dir);
-        let auths = cfg
-            .as_object_mut()
-            .unwrap()
-            .entry("auths")
-            .or_insert_with(|| json!({}));
-        auths[&self.addr] = json!({ "identitytoken": token });
-        write_docker_config_file(dir, &cfg)
+        let entry = json!({ "identitytoken": self.identity_token() });
+        self.write_auths_entry(dir, Some(entry))
     }
 
     // ----- skopeo, the reference client ------------------------------------
@@ -549,6 +542,21 @@ fn repo_of(reference: &str) -> &str {
         Some(i) if !reference[i..].contains('/') => &reference[..i],
         _ => reference,
     }
+}
+
+/// An htpasswd file at `path` with the one entry `user`:`pass`, hashed as `hash` says
+/// (`-B` bcrypt, `-m` MD5), by `htpasswd` of apache2-utils.
+pub fn write_htpasswd(path: &Path, hash: &str, user: &str, pass: &str) {
+    let out = Command::new("htpasswd")
+        .args([&format!("{hash}bn"), user, pass])
+        .output()
+        .expect("running htpasswd (apache2-utils)");
+    assert!(
+        out.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(path, &out.stdout).unwrap();
 }
 
 fn unique() -> u64 {
