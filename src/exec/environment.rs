@@ -197,9 +197,8 @@ impl Run<'_> {
                 let mut log = std::fs::File::create(&log_path)
                     .map_err(|e| io_err("creating the environment log", e))?;
                 let caches = self.caches(&t.target.cell.accel).await?;
-                let settings = setup_settings(&self.settings.access)?;
                 let mut upload = self.settings.access.upload();
-                upload.file(settings.path(), SETUP_SETTINGS);
+                upload.secret(setup_settings(&self.settings.access), SETUP_SETTINGS);
                 let mut config = ContainerConfig {
                     image: base.to_string(),
                     cmd: vec![
@@ -265,21 +264,16 @@ impl Run<'_> {
     }
 }
 
-/// The setup's variables as `NAME='value'` lines for `sh` to source, in a file of this
-/// machine's (readable by its owner only) that lives until it is sent.
-fn setup_settings(access: &Access) -> Result<tempfile::NamedTempFile, BuildError> {
-    let mut file = tempfile::NamedTempFile::new()
-        .map_err(|e| io_err("creating the environment setup's settings", e))?;
-    let lines: String = PIP_ENV
+/// The setup's variables as `NAME='value'` lines for `sh` to source.
+fn setup_settings(access: &Access) -> Vec<u8> {
+    PIP_ENV
         .iter()
         .copied()
         .chain(access.env().iter().map(String::as_str))
         .filter_map(|e| e.split_once('='))
         .map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', r"'\''")))
-        .collect();
-    file.write_all(lines.as_bytes())
-        .map_err(|e| io_err("writing the environment setup's settings", e))?;
-    Ok(file)
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// apt's arguments: every pinned package at its version.
@@ -385,6 +379,33 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "apt package `ninja-build`: the mirror no longer has version 1.10.1-1"
+        );
+    }
+
+    #[test]
+    fn setup_settings_read_back_by_sh_as_they_were() {
+        let lookup =
+            |name: &str| (name == "HTTPS_PROXY").then(|| "http://o'brien:3128".to_string());
+        let access = Access::new(
+            crate::config::Network::Default,
+            None,
+            &crate::config::PipIndex::default(),
+            lookup,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("setup.env");
+        std::fs::write(&file, setup_settings(&access)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"set -a; . "$1"; set +a; sh -c 'printf "%s|%s" "$HTTPS_PROXY" "$PIP_NO_INPUT"'"#)
+            .arg("sh")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "http://o'brien:3128|1"
         );
     }
 
