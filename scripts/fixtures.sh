@@ -7,7 +7,7 @@
 # lives at a fixed path so CI and test runs only rebuild what is missing:
 #
 #   ${WHEELBUILD_FIXTURES:-/var/cache/wheelbuild-fixtures}
-#     pypi/venv/                       venv (host python3) with pypiserver 2.4.2
+#     pypi/venv/                       venv (host python3) with pypiserver 2.4.2 (and passlib)
 #     pypi/venv/constraints.txt        the pins it was installed with
 #     pypi/packages/                   wheels from PyPI that tests serve with it
 #     pypi/packages.sha256             sha256sum of those wheels
@@ -83,10 +83,12 @@ PY311_PACKAGES=(
   gcc g++ libc6-dev make ccache ca-certificates git
 )
 # pypi: pypiserver and its dependencies, pinned (pip >= 26.0.1 is a dependency of
-# pypiserver 2.4.2, so the venv's own pip is upgraded). Constraints only: packages
-# that a marker leaves out (importlib-resources on Python >= 3.12) are not installed.
+# pypiserver 2.4.2, so the venv's own pip is upgraded), with its `passlib` extra (the
+# htpasswd files of an index that wants a password). Constraints only: packages that a
+# marker leaves out (importlib-resources on Python >= 3.12) are not installed.
 PYPI_CONSTRAINTS=(
   pypiserver==2.4.2 pip==26.3 packaging==26.4 defusedxml==0.7.1 importlib-resources==7.1.0
+  passlib==1.7.4
 )
 # intoto: the in-toto attestation framework's own Python bindings, pinned.
 INTOTO_CONSTRAINTS=(in-toto-attestation==0.9.3 protobuf==7.36.2)
@@ -720,7 +722,7 @@ cmd_pypi() {
     "$PYTHON" -m venv "$venv" >>"$logf" 2>&1 ||
       { tail -n 20 "$logf" >&2; die "$PYTHON -m venv failed (Debian: apt-get install python3-venv)"; }
     printf '%s\n' "${PYPI_CONSTRAINTS[@]}" >"$venv/constraints.txt"
-    "$venv/bin/python" -m pip install --no-input -c "$venv/constraints.txt" "${PYPI_CONSTRAINTS[0]}" >>"$logf" 2>&1 ||
+    "$venv/bin/python" -m pip install --no-input -c "$venv/constraints.txt" "${PYPI_CONSTRAINTS[0]/==/[passlib]==}" >>"$logf" 2>&1 ||
       { tail -n 30 "$logf" >&2; die "pip install ${PYPI_CONSTRAINTS[0]} failed (log: $logf)"; }
     "$venv/bin/pypi-server" --help >/dev/null || die "$venv/bin/pypi-server --help failed"
     [[ $("$venv/bin/pypi-server" --version) == "${PYPI_CONSTRAINTS[0]#*==}" ]] ||

@@ -126,12 +126,6 @@ impl Access {
         upload
     }
 
-    /// The directory of the CA bundle when one is sent: a container that is committed
-    /// into an image mounts an anonymous volume there, so the bundle stays out of it.
-    pub fn ca_dir(&self) -> Option<&'static str> {
-        self.ca_certificates.as_ref().map(|_| CA_DIR)
-    }
-
     /// The environment every container gets.
     pub fn env(&self) -> &[String] {
         &self.env
@@ -251,7 +245,6 @@ mod tests {
         let mut expected = Upload::default();
         expected.file(Path::new("/etc/ssl/certs/ca-certificates.crt"), CA_PATH);
         assert_eq!(a.upload(), expected);
-        assert_eq!(a.ca_dir(), Some(CA_DIR));
         assert_eq!(a.env().len(), 3);
         assert!(a.env().iter().all(|e| e.ends_with(CA_PATH)));
         assert_eq!(a.network_mode(Step::Build).as_deref(), Some("none"));

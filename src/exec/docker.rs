@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
@@ -40,6 +40,12 @@ pub enum DockerError {
     ImageMissing { reference: String, detail: String },
     #[error("pulling {reference} failed: {detail}")]
     Pull { reference: String, detail: String },
+    #[error("cannot pull {reference}: {detail}")]
+    Credentials {
+        reference: String,
+        registry: String,
+        detail: String,
+    },
     #[error("the daemon's copy of {reference} does not have the locked digest (it has {found})")]
     DigestMismatch { reference: String, found: String },
     #[error("the Docker daemon has no GPU runtime: {detail}")]
@@ -67,6 +73,9 @@ impl DockerError {
                 "the lock pins a digest the registry no longer has: push it again, or re-pin with `wheelbuild lock --update <image>`".into()
             }
             DockerError::Pull { .. } => "check the registry and its credentials (same as `wheelbuild lock` uses)".into(),
+            DockerError::Credentials { registry, .. } => {
+                crate::resolve::registry::credentials_hint(registry)
+            }
             DockerError::DigestMismatch { .. } => "remove the local image (`docker rmi`) and build again".into(),
             DockerError::NoGpu { .. } => {
                 "install the NVIDIA Container Toolkit on the daemon's host, or set `gpu = false` (compiling CUDA code needs no GPU)".into()
@@ -123,7 +132,9 @@ pub struct ContainerConfig {
     pub network: Option<String>,
     pub gpu: bool,
     pub labels: BTreeMap<String, String>,
-    /// Mount points of anonymous volumes (removed with the container).
+    /// Mount points of anonymous volumes (removed with the container). Mounts of the
+    /// host config, not volumes of the container's config: a commit would make those
+    /// volumes of the image.
     pub volumes: Vec<String>,
     /// Files of this machine sent into the container before it starts (never bind
     /// mounts: the engine may be another machine).
@@ -258,12 +269,13 @@ impl Engine {
     }
 
     /// Make sure `name@digest` is in the daemon, pulling it by digest (never by tag)
-    /// with `credentials`, and that the daemon's image really has that digest.
+    /// with `credentials` (awaited only for a pull, which may do without: `None`), and
+    /// that the daemon's image really has that digest.
     pub async fn ensure_image(
         &self,
         name: &str,
         digest: &str,
-        credentials: Option<DockerCredentials>,
+        credentials: impl Future<Output = Result<Option<DockerCredentials>, DockerError>>,
     ) -> Result<String, DockerError> {
         let pinned = format!("{name}@{digest}");
         let docker = self.docker().await?;
@@ -273,7 +285,7 @@ impl Engine {
         let options = CreateImageOptionsBuilder::default()
             .from_image(&pinned)
             .build();
-        let mut stream = docker.create_image(Some(options), None, credentials);
+        let mut stream = docker.create_image(Some(options), None, credentials.await?);
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
                 let detail = e.to_string();
@@ -348,6 +360,17 @@ impl Engine {
                 .then(|| vec!["no-new-privileges".to_string()]),
             cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
             init: Some(true),
+            mounts: (!config.volumes.is_empty()).then(|| {
+                config
+                    .volumes
+                    .iter()
+                    .map(|at| Mount {
+                        target: Some(at.clone()),
+                        typ: Some(MountType::VOLUME),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
             device_requests: config.gpu.then(|| {
                 vec![DeviceRequest {
                     driver: Some(String::new()),
@@ -372,7 +395,6 @@ impl Engine {
                     .collect(),
             ),
             host_config: Some(host_config),
-            volumes: (!config.volumes.is_empty()).then(|| config.volumes.clone()),
             ..Default::default()
         };
         let docker = self.docker().await?;
@@ -499,17 +521,42 @@ impl Engine {
             }))
     }
 
-    /// Commit a container as `repo:tag`.
-    pub async fn commit(&self, id: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+    /// Commit a container as `repo:tag`, with the environment, command, user and working
+    /// directory of the image `like` (the container's own would stay in the image: an
+    /// empty config lets Docker keep them). The container's labels are the image's.
+    pub async fn commit(
+        &self,
+        id: &str,
+        repo: &str,
+        tag: &str,
+        like: &str,
+    ) -> Result<(), DockerError> {
+        let docker = self.docker().await?;
+        let base = docker
+            .inspect_image(like)
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "inspect image",
+                detail: e.to_string(),
+            })?
+            .config
+            .unwrap_or_default();
+        let config = bollard::models::ContainerConfig {
+            env: base.env,
+            cmd: base.cmd,
+            entrypoint: base.entrypoint,
+            user: base.user,
+            working_dir: base.working_dir,
+            ..Default::default()
+        };
         let options = CommitContainerOptionsBuilder::default()
             .container(id)
             .repo(repo)
             .tag(tag)
             .comment("wheelbuild environment image")
             .build();
-        self.docker()
-            .await?
-            .commit_container(options, bollard::models::ContainerConfig::default())
+        docker
+            .commit_container(options, config)
             .await
             .map_err(|e| DockerError::Api {
                 call: "commit container",
@@ -734,16 +781,35 @@ pub struct TaggedImage {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Docker's credential payload for a registry, from the same Docker config `lock` reads.
-pub fn credentials(registry: &str) -> Option<DockerCredentials> {
-    match crate::resolve::registry::credentials_for(registry) {
-        Ok(oci_client::secrets::RegistryAuth::Basic(user, pass)) => Some(DockerCredentials {
+/// Docker's credential payload for pulling `reference` from `registry`, from the same
+/// Docker config `lock` reads; `None` for an anonymous pull. An identity token goes as
+/// it is: the daemon exchanges it, as for the Docker CLI's pulls. A credential helper
+/// that fails stops the pull with what it said.
+pub fn credentials(
+    reference: &str,
+    registry: &str,
+) -> Result<Option<DockerCredentials>, DockerError> {
+    use crate::resolve::registry::{Login, login_for};
+    let credentials = |c: DockerCredentials| DockerCredentials {
+        serveraddress: Some(registry.to_string()),
+        ..c
+    };
+    match login_for(registry) {
+        Ok(Login::Anonymous) => Ok(None),
+        Ok(Login::Basic(user, pass)) => Ok(Some(credentials(DockerCredentials {
             username: Some(user),
             password: Some(pass),
-            serveraddress: Some(registry.to_string()),
             ..Default::default()
+        }))),
+        Ok(Login::IdentityToken(token)) => Ok(Some(credentials(DockerCredentials {
+            identitytoken: Some(token),
+            ..Default::default()
+        }))),
+        Err(e) => Err(DockerError::Credentials {
+            reference: reference.to_string(),
+            registry: registry.to_string(),
+            detail: e.to_string(),
         }),
-        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use super::access::Step;
+use super::access::{Access, CA_DIR, Step};
 use super::docker::{self, ContainerConfig, DockerError, Engine};
 use super::{BuildError, Run, io_err, run::labels};
 use crate::canonical::Context;
@@ -15,8 +15,14 @@ use crate::plan::PlannedTarget;
 use crate::plan::key::{ImageKey, KeyInputs};
 
 /// The environment image's setup script (`env.sh`), run as root:
-/// `sh -c SCRIPT wheelbuild-env APT REQUIREMENTS`.
+/// `sh -c SCRIPT wheelbuild-env APT REQUIREMENTS SETTINGS`.
 pub(crate) const ENV_SCRIPT: &str = include_str!("scripts/env.sh");
+
+/// The setup's variables (index URLs with their credentials, proxies, CA paths), sourced
+/// by [`ENV_SCRIPT`]: a file in the setup container's volume at [`CA_DIR`], never its
+/// environment, which Docker keeps in the committed image (as its `container_config`,
+/// whatever the commit's config says).
+const SETUP_SETTINGS: &str = "/etc/wheelbuild/setup.env";
 
 /// blake3 derive-key context of environment image keys.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 environment image");
@@ -113,17 +119,25 @@ pub(crate) const PIP_ENV: [&str; 3] = [
     "PIP_NO_INPUT=1",
 ];
 
-/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry,
-/// checked to carry that digest; returns the image id.
+/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
+/// (looked up only when it must be pulled), checked to carry that digest; returns the
+/// image id.
 pub(crate) async fn pull_pinned(
     engine: &Engine,
     image: &LockedImage,
 ) -> Result<String, DockerError> {
+    let reference = image.pinned();
     let registry = docker::registry_of(&image.name).to_string();
-    let credentials = tokio::task::spawn_blocking(move || docker::credentials(&registry))
-        .await
-        .ok()
-        .flatten();
+    // A credential helper is a program: run off the runtime's threads, and only when
+    // awaited (a spawned task would start at once).
+    let credentials = async move {
+        tokio::task::spawn_blocking(move || docker::credentials(&reference, &registry))
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "look up credentials",
+                detail: e.to_string(),
+            })?
+    };
     engine
         .ensure_image(&image.name, &image.manifest_digest, credentials)
         .await
@@ -183,6 +197,8 @@ impl Run<'_> {
                 let mut log = std::fs::File::create(&log_path)
                     .map_err(|e| io_err("creating the environment log", e))?;
                 let caches = self.caches(&t.target.cell.accel).await?;
+                let mut upload = self.settings.access.upload();
+                upload.secret(setup_settings(&self.settings.access), SETUP_SETTINGS);
                 let mut config = ContainerConfig {
                     image: base.to_string(),
                     cmd: vec![
@@ -192,24 +208,15 @@ impl Run<'_> {
                         "wheelbuild-env".into(),
                         apt_pins(&inputs.apt),
                         requirements(&inputs.pip),
+                        SETUP_SETTINGS.into(),
                     ],
-                    env: PIP_ENV
-                        .into_iter()
-                        .map(String::from)
-                        .chain(self.settings.access.env().iter().cloned())
-                        .collect(),
+                    // The image's own: this container becomes the environment image.
+                    env: Vec::new(),
                     user: Some("0:0".into()),
                     binds: Vec::new(),
-                    // The CA bundle goes into a volume: this container becomes the
-                    // environment image, which must not carry this machine's bundle.
-                    volumes: self
-                        .settings
-                        .access
-                        .ca_dir()
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect(),
-                    upload: self.settings.access.upload(),
+                    // The settings and the CA bundle go into a volume, out of the image.
+                    volumes: vec![CA_DIR.into()],
+                    upload,
                     network: self.settings.access.network_mode(Step::Packages),
                     gpu: false,
                     // Inherited by the image: `gc` of this store collects only its own.
@@ -241,7 +248,7 @@ impl Run<'_> {
                     .await?;
                 let result = match exit {
                     0 => engine
-                        .commit(&container, "wheelbuild-env", &key[..32])
+                        .commit(&container, "wheelbuild-env", &key[..32], base)
                         .await
                         .map_err(Into::into),
                     code => Err(pin_failure(&log_path).unwrap_or(BuildError::EnvFailed {
@@ -255,6 +262,18 @@ impl Run<'_> {
             .await?;
         Ok(image.clone())
     }
+}
+
+/// The setup's variables as `NAME='value'` lines for `sh` to source.
+fn setup_settings(access: &Access) -> Vec<u8> {
+    PIP_ENV
+        .iter()
+        .copied()
+        .chain(access.env().iter().map(String::as_str))
+        .filter_map(|e| e.split_once('='))
+        .map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', r"'\''")))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// apt's arguments: every pinned package at its version.
@@ -360,6 +379,33 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "apt package `ninja-build`: the mirror no longer has version 1.10.1-1"
+        );
+    }
+
+    #[test]
+    fn setup_settings_read_back_by_sh_as_they_were() {
+        let lookup =
+            |name: &str| (name == "HTTPS_PROXY").then(|| "http://o'brien:3128".to_string());
+        let access = Access::new(
+            crate::config::Network::Default,
+            None,
+            &crate::config::PipIndex::default(),
+            lookup,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("setup.env");
+        std::fs::write(&file, setup_settings(&access)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"set -a; . "$1"; set +a; sh -c 'printf "%s|%s" "$HTTPS_PROXY" "$PIP_NO_INPUT"'"#)
+            .arg("sh")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "http://o'brien:3128|1"
         );
     }
 

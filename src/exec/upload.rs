@@ -37,11 +37,26 @@ pub struct Upload {
     files: Vec<(PathBuf, String)>,
     /// An (existing or new) directory handed to `uid:gid` (a cache volume's root).
     owned: Vec<(String, u32, u32)>,
+    /// Bytes made here and where they go, readable by root only.
+    secrets: Vec<(Secret, String)>,
+}
+
+/// Bytes that may hold credentials: never shown.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
 }
 
 impl Upload {
     pub fn is_empty(&self) -> bool {
-        self.trees.is_empty() && self.files.is_empty() && self.owned.is_empty()
+        self.trees.is_empty()
+            && self.files.is_empty()
+            && self.owned.is_empty()
+            && self.secrets.is_empty()
     }
 
     /// The tree at `dir` as the directory `at` (an absolute container path).
@@ -53,6 +68,13 @@ impl Upload {
     /// created, root-owned, when missing).
     pub fn file(&mut self, path: &Path, at: &str) {
         self.files.push((path.to_path_buf(), relative(at)));
+    }
+
+    /// `bytes`, which may hold credentials, as the file `at` (an absolute container path;
+    /// its parent is created, root-owned, when missing), readable by root only. Straight
+    /// from memory: a file of this machine would outlive a killed run.
+    pub fn secret(&mut self, bytes: Vec<u8>, at: &str) {
+        self.secrets.push((Secret(bytes), relative(at)));
     }
 
     /// The directory `at` (an absolute container path: a volume's mount point) owned by
@@ -68,6 +90,7 @@ impl Upload {
             .iter()
             .chain(&self.files)
             .map(|(p, at)| format!("{} (as /{at})", p.display()))
+            .chain(self.secrets.iter().map(|(_, at)| format!("/{at}")))
             .collect();
         if parts.is_empty() {
             parts.push("the cache volumes' owners".into());
@@ -80,6 +103,7 @@ impl Upload {
         self.trees.extend(other.trees);
         self.files.extend(other.files);
         self.owned.extend(other.owned);
+        self.secrets.extend(other.secrets);
     }
 
     /// The archive as a stream of chunks, written by a blocking thread as the stream is
@@ -121,11 +145,14 @@ impl Upload {
             let mut h = header(tar::EntryType::Directory, 0o755, *uid, *gid, 0);
             tar.append_data(&mut h, format!("{at}/"), io::empty())?;
         }
+        for (Secret(bytes), at) in &self.secrets {
+            parent_dir(&mut tar, at)?;
+            let mut h = header(tar::EntryType::Regular, 0o400, 0, 0, 0);
+            h.set_size(bytes.len() as u64);
+            tar.append_data(&mut h, at, bytes.as_slice())?;
+        }
         for (path, at) in &self.files {
-            if let Some((parent, _)) = at.rsplit_once('/') {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0, 0, 0);
-                tar.append_data(&mut h, format!("{parent}/"), io::empty())?;
-            }
+            parent_dir(&mut tar, at)?;
             let meta = std::fs::metadata(path).map_err(|e| named(path, e))?;
             let file = std::fs::File::open(path).map_err(|e| named(path, e))?;
             let mut h = header(tar::EntryType::Regular, 0o444, 0, 0, mtime(&meta));
@@ -137,6 +164,15 @@ impl Upload {
         }
         tar.into_inner()?.flush()
     }
+}
+
+/// The parent directory of `at`, root-owned, for a file that may be the first in it.
+fn parent_dir<W: Write>(tar: &mut tar::Builder<W>, at: &str) -> io::Result<()> {
+    if let Some((parent, _)) = at.rsplit_once('/') {
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0, 0);
+        tar.append_data(&mut h, format!("{parent}/"), io::empty())?;
+    }
+    Ok(())
 }
 
 /// `/a/b` → `a/b`.
@@ -409,6 +445,22 @@ mod tests {
             (got[1].2, got[1].3, got[1].5.as_slice()),
             (0o444, 0, &b"PEM"[..])
         );
+    }
+
+    #[test]
+    fn a_secret_goes_from_memory_readable_by_root_only_and_is_never_shown() {
+        let mut up = Upload::default();
+        up.secret(b"TOKEN='s3cret'".to_vec(), "/etc/wheelbuild/setup.env");
+        let got = entries(&up);
+        assert_eq!(got[0].0, "etc/wheelbuild/");
+        assert_eq!(got[1].0, "etc/wheelbuild/setup.env");
+        assert_eq!(
+            (got[1].2, got[1].3, got[1].5.as_slice()),
+            (0o400, 0, &b"TOKEN='s3cret'"[..])
+        );
+        for shown in [format!("{up:?}"), up.describe()] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,10 +35,12 @@ impl Default for NetworkSettings {
 /// A request still outstanding, reported every [`WAIT_REPORT_EVERY`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WaitEvent<'a> {
-    /// What is waited for: `registry (repository:tag)`, or a git URL.
+    /// What is waited for: `manifest repository:tag from registry (attempt N)`, or a git
+    /// URL.
     pub what: &'a str,
+    /// Since the wait began (its first attempt, for requests that are retried).
     pub elapsed: Duration,
-    /// When the request is given up.
+    /// When it is given up, counted from the same start.
     pub limit: Duration,
 }
 
@@ -46,6 +48,34 @@ pub(crate) struct WaitEvent<'a> {
 pub(crate) type WaitObserver = Arc<dyn Fn(&WaitEvent<'_>) + Send + Sync>;
 
 pub(crate) const WAIT_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// One time limit for work of several requests (an image input's manifests and config,
+/// each retried): every attempt fits in what is left of it, so retries cannot multiply
+/// the wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    started: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub(crate) fn start(limit: Duration) -> Deadline {
+        Deadline {
+            started: tokio::time::Instant::now(),
+            limit,
+        }
+    }
+
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Time left (zero once it has passed).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.limit.saturating_sub(self.started.elapsed())
+    }
+}
 
 /// Run `request` for at most `limit`, telling `on_wait` about it every
 /// [`WAIT_REPORT_EVERY`] while it is outstanding. `None` when the deadline passed; the
@@ -56,19 +86,41 @@ pub(crate) async fn within<T>(
     on_wait: Option<&WaitObserver>,
     request: impl Future<Output = T>,
 ) -> Option<T> {
-    let request = tokio::time::timeout(limit, request);
+    within_deadline(&Deadline::start(limit), limit, what, on_wait, request).await
+}
+
+/// Run `request` for at most `limit` and never past `deadline`, telling `on_wait` about
+/// it every [`WAIT_REPORT_EVERY`] of the deadline's time (reports go on from one attempt
+/// to the next) while it is outstanding. `None` when the time is up; the request is
+/// dropped then, which cancels it.
+pub(crate) async fn within_deadline<T>(
+    deadline: &Deadline,
+    limit: Duration,
+    what: &str,
+    on_wait: Option<&WaitObserver>,
+    request: impl Future<Output = T>,
+) -> Option<T> {
+    let request = tokio::time::timeout(limit.min(deadline.remaining()), request);
     let Some(observer) = on_wait else {
         return request.await.ok();
     };
-    let started = tokio::time::Instant::now();
     tokio::pin!(request);
-    let mut ticks = tokio::time::interval_at(started + WAIT_REPORT_EVERY, WAIT_REPORT_EVERY);
+    // Reports fall on multiples of the period since the deadline's start, whichever
+    // attempt is under way then.
+    let now = tokio::time::Instant::now();
+    let into_period = (now - deadline.started).as_nanos() % WAIT_REPORT_EVERY.as_nanos();
+    let first = now + (WAIT_REPORT_EVERY - Duration::from_nanos(into_period as u64));
+    let mut ticks = tokio::time::interval_at(first, WAIT_REPORT_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             biased;
             result = &mut request => return result.ok(),
-            _ = ticks.tick() => observer(&WaitEvent { what, elapsed: started.elapsed(), limit }),
+            _ = ticks.tick() => observer(&WaitEvent {
+                what,
+                elapsed: deadline.started.elapsed(),
+                limit: deadline.limit,
+            }),
         }
     }
 }
@@ -78,9 +130,11 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    #[tokio::test(start_paused = true)]
-    async fn reports_every_five_seconds_until_the_deadline() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+    type Seen = Arc<Mutex<Vec<(String, u64, u64)>>>;
+
+    /// An observer that keeps what it is told: (what, elapsed s, limit s).
+    fn recorder() -> (Seen, WaitObserver) {
+        let seen = Seen::default();
         let observer: WaitObserver = {
             let seen = seen.clone();
             Arc::new(move |e: &WaitEvent<'_>| {
@@ -91,6 +145,12 @@ mod tests {
                 ))
             })
         };
+        (seen, observer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_every_five_seconds_until_the_deadline() {
+        let (seen, observer) = recorder();
         let never = std::future::pending::<()>();
         let out = within(Duration::from_secs(12), "r (x:y)", Some(&observer), never).await;
         assert_eq!(out, None);
@@ -111,6 +171,25 @@ mod tests {
             seen.lock().unwrap().len(),
             2,
             "no report for a quick request"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_share_the_deadline_and_its_reports() {
+        let (seen, observer) = recorder();
+        let deadline = Deadline::start(Duration::from_secs(12));
+        let never = || std::future::pending::<()>();
+        let limit = Duration::from_secs(6);
+        let first = within_deadline(&deadline, limit, "1", Some(&observer), never()).await;
+        assert_eq!(first, None);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Cut at the deadline, 5 s into its 6.
+        let second = within_deadline(&deadline, limit, "2", Some(&observer), never()).await;
+        assert_eq!(second, None);
+        assert_eq!(deadline.remaining(), Duration::ZERO);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [("1".to_string(), 5, 12), ("2".to_string(), 10, 12)]
         );
     }
 }

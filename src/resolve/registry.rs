@@ -2,7 +2,10 @@
 //!
 //! The bearer-token flow is oci-client's; credentials come from the Docker config
 //! (`$DOCKER_CONFIG/config.json`: `auths`, `credHelpers`, `credsStore`) via
-//! docker_credential. Requests are ours (one shared reqwest client), because a lock needs:
+//! docker_credential. An identity token there (what `docker login` stores for Azure ACR
+//! and other token logins) is exchanged for an access token by the OAuth2
+//! `refresh_token` grant, as the Docker CLI does ([`exchange_identity_token`]). Requests
+//! are ours (one shared reqwest client), because a lock needs:
 //!
 //! * all four manifest media types in `Accept`, so a registry answers with the index when
 //!   there is one, and both digests (index and platform manifest) are recorded;
@@ -12,7 +15,8 @@
 //!   every request of an anonymous registry);
 //! * the platform checked: picked from an index, or read from a single manifest's config;
 //! * bounded retries with exponential backoff on 429, 5xx, connection failures and
-//!   deadlines;
+//!   deadlines, all within one deadline per input (twice the request timeout), so that
+//!   retries never multiply the wait;
 //! * every answer bounded: one deadline for a whole request (a per-read timeout never
 //!   fires on a trickle), and bodies read chunk by chunk up to [`BODY_LIMIT`];
 //! * plain HTTP only for loopback registries and those marked `insecure`.
@@ -29,7 +33,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::ResolveSettings;
-use super::network::{self, NetworkSettings, WaitObserver};
+use super::network::{self, Deadline, NetworkSettings, WaitObserver};
 use crate::config::ImageInput;
 use crate::lock::LockedImage;
 use crate::platform::Platform;
@@ -58,8 +62,16 @@ pub(crate) enum RegistryError {
     },
     #[error("registry {registry} is unavailable: {detail}")]
     Unavailable { registry: String, detail: String },
-    #[error("registry {registry} gave no complete answer within {} s", limit.as_secs())]
-    TimedOut { registry: String, limit: Duration },
+    #[error(
+        "registry {registry} gave no complete answer for {what} within {} s (twice `[network] request-timeout`; {attempts} attempt(s))",
+        limit.as_secs()
+    )]
+    TimedOut {
+        registry: String,
+        what: String,
+        limit: Duration,
+        attempts: u32,
+    },
     #[error(
         "registry {registry} sent {what} over the {} MiB limit ({detail}); refusing it",
         BODY_LIMIT >> 20
@@ -129,9 +141,7 @@ impl RegistryError {
                 "set `image.platform` (or the select row's `platform`) to one the image provides".into()
             }
             RegistryError::Protocol { .. } => return None,
-            RegistryError::Credentials { .. } => {
-                "check $DOCKER_CONFIG/config.json and its credential helpers".into()
-            }
+            RegistryError::Credentials { registry, .. } => credentials_hint(registry),
         })
     }
 
@@ -204,7 +214,7 @@ pub(crate) fn parse_reference(reference: &str) -> Result<Reference, RegistryErro
 struct Host {
     /// `http` for loopback and `insecure` registries, else `https`.
     scheme: &'static str,
-    credentials: RegistryAuth,
+    login: Login,
 }
 
 type AuthKey = (String, String);
@@ -214,7 +224,8 @@ type AuthKey = (String, String);
 ///
 /// Requests go straight to the manifest or blob; only a `401` starts the auth dance its
 /// `WWW-Authenticate` challenge asks for: HTTP basic with the configured credentials, or
-/// a bearer token obtained by oci-client's token flow. The resulting `Authorization` is
+/// a bearer token obtained by oci-client's token flow (or, for an identity token, by
+/// [`exchange_identity_token`]). The resulting `Authorization` is
 /// kept per repository, so an open registry costs one request per manifest and an
 /// authenticated one a single token fetch per repository.
 pub(crate) struct RegistryResolver {
@@ -244,7 +255,7 @@ impl RegistryResolver {
             let registry = registry.clone();
             tokio::task::spawn_blocking({
                 let registry = registry.clone();
-                move || credentials_for(&registry)
+                move || login_for(&registry)
             })
             .await
             .map_err(|e| RegistryError::Credentials {
@@ -252,15 +263,15 @@ impl RegistryResolver {
                 detail: e.to_string(),
             })?
         });
-        let credentials = futures::future::try_join_all(lookups).await?;
+        let logins = futures::future::try_join_all(lookups).await?;
         let mut hosts = BTreeMap::new();
-        for ((_, resolved), credentials) in registries.into_iter().zip(credentials) {
+        for ((_, resolved), login) in registries.into_iter().zip(logins) {
             let plain = is_loopback(&resolved) || settings.insecure.contains(&resolved);
             hosts.insert(
                 resolved,
                 Host {
                     scheme: if plain { "http" } else { "https" },
-                    credentials,
+                    login,
                 },
             );
         }
@@ -317,9 +328,11 @@ impl RegistryResolver {
             .unwrap_or("latest")
             .to_string();
 
+        // Every request of this input, retries included, fits in one deadline.
+        let deadline = Deadline::start(self.network.request_timeout * 2);
         let accept = ACCEPT_ALL.join(", ");
         let (body, digest) = self
-            .with_retries(|| self.fetch(&reference, "manifests", &tag_or_digest, &accept))
+            .fetch(&deadline, &reference, "manifests", &tag_or_digest, &accept)
             .await
             .map_err(err_ctx)?;
         let probe: Probe = serde_json::from_slice(&body)
@@ -347,7 +360,13 @@ impl RegistryResolver {
             // Fetch the platform manifest by digest so its bytes are verified too.
             let accept = format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}");
             let (body, _) = self
-                .with_retries(|| self.fetch(&reference, "manifests", &manifest_digest, &accept))
+                .fetch(
+                    &deadline,
+                    &reference,
+                    "manifests",
+                    &manifest_digest,
+                    &accept,
+                )
                 .await
                 .map_err(err_ctx)?;
             let media_type = media_type_of(&body, chosen.media_type().as_ref());
@@ -363,7 +382,7 @@ impl RegistryResolver {
         } else {
             let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(&body)
                 .map_err(|e| err_ctx(Failure::Protocol(format!("bad image manifest: {e}"))))?;
-            self.check_config_platform(&reference, &manifest, input)
+            self.check_config_platform(&deadline, &reference, &manifest, input)
                 .await?;
             Ok(LockedImage {
                 reference: input.reference.clone(),
@@ -380,6 +399,7 @@ impl RegistryResolver {
     /// A single-platform manifest says nothing about its platform; its config does.
     async fn check_config_platform(
         &self,
+        deadline: &Deadline,
         reference: &Reference,
         manifest: &oci_spec::image::ImageManifest,
         input: &ImageInput,
@@ -387,7 +407,7 @@ impl RegistryResolver {
         let registry = reference.registry().to_string();
         let expected = manifest.config().digest().to_string();
         let (blob, _) = self
-            .with_retries(|| self.fetch(reference, "blobs", &expected, "*/*"))
+            .fetch(deadline, reference, "blobs", &expected, "*/*")
             .await
             .map_err(|f| f.into_error(&input.reference, &registry))?;
         #[derive(Deserialize)]
@@ -420,9 +440,11 @@ impl RegistryResolver {
         Ok(())
     }
 
-    /// [`Self::get`] within the request deadline, reported to `on_wait` while it waits.
+    /// [`Self::get`], retried while that is worth it and `deadline` leaves time for it;
+    /// each attempt within the request timeout, and reported to `on_wait` while it waits.
     async fn fetch(
         &self,
+        deadline: &Deadline,
         reference: &Reference,
         kind: &str,
         name: &str,
@@ -430,12 +452,45 @@ impl RegistryResolver {
     ) -> Result<(Vec<u8>, String), Failure> {
         let separator = if name.contains(':') { '@' } else { ':' };
         let subject = format!("{}{separator}{name}", reference.repository());
-        let what = format!("{} ({subject})", reference.resolve_registry());
-        let limit = self.network.request_timeout;
-        let get = self.get(reference, kind, name, accept, &subject);
-        network::within(limit, &what, self.on_wait.as_ref(), get)
+        let what = match kind {
+            "manifests" => format!("manifest {subject}"),
+            _ => format!("image config {subject}"),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let waiting = format!(
+                "{what} from {} (attempt {attempt})",
+                reference.resolve_registry()
+            );
+            let get = self.get(reference, kind, name, accept, &what);
+            let failure = match network::within_deadline(
+                deadline,
+                self.network.request_timeout,
+                &waiting,
+                self.on_wait.as_ref(),
+                get,
+            )
             .await
-            .unwrap_or(Err(Failure::Deadline(limit)))
+            {
+                Some(Ok(answer)) => return Ok(answer),
+                Some(Err(failure)) => failure,
+                None => Failure::Deadline {
+                    what: what.clone(),
+                    limit: deadline.limit(),
+                    attempts: attempt,
+                },
+            };
+            let delay = self.retry.delay(attempt - 1);
+            if !failure.retryable()
+                || attempt >= self.retry.attempts
+                || delay >= deadline.remaining()
+            {
+                return Err(failure);
+            }
+            tracing::debug!(?failure, attempt, "registry request failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
     }
 
     /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
@@ -447,7 +502,7 @@ impl RegistryResolver {
         kind: &str,
         name: &str,
         accept: &str,
-        subject: &str,
+        what: &str,
     ) -> Result<(Vec<u8>, String), Failure> {
         let host = reference.resolve_registry();
         let scheme = self.hosts.get(host).map_or("https", |h| h.scheme);
@@ -488,11 +543,7 @@ impl RegistryResolver {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let what = match kind {
-            "manifests" => format!("manifest {subject}"),
-            _ => format!("image config {subject}"),
-        };
-        let body = read_body(response, &what).await;
+        let body = read_body(response, what).await;
         if !status.is_success() {
             // The status says what happened; the body, when it could be read, why.
             return Err(Failure::from_status(
@@ -541,27 +592,41 @@ impl RegistryResolver {
             entry.clone()
         };
         cell.get_or_try_init(|| async {
-            let credentials = self
-                .hosts
-                .get(&key.0)
-                .map_or(&RegistryAuth::Anonymous, |h| &h.credentials);
+            let login = self.hosts.get(&key.0).map_or(&Login::Anonymous, |h| &h.login);
             let scheme = challenge
                 .split_whitespace()
                 .next()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            match (scheme.as_str(), credentials) {
-                ("basic", RegistryAuth::Basic(user, pass)) => Ok(format!(
+            match (scheme.as_str(), login) {
+                ("basic", Login::Basic(user, pass)) => Ok(format!(
                     "Basic {}",
                     base64::Engine::encode(
                         &base64::engine::general_purpose::STANDARD,
                         format!("{user}:{pass}")
                     )
                 )),
-                ("basic", _) => Err(Failure::Unauthorized(
+                ("basic", Login::IdentityToken(_)) => Err(Failure::Unauthorized(
+                    "the registry wants a user and password, and the Docker config has an identity token for it".into(),
+                )),
+                ("basic", Login::Anonymous) => Err(Failure::Unauthorized(
                     "the registry wants credentials and none are configured".into(),
                 )),
-                ("bearer", _) => {
+                ("bearer", Login::IdentityToken(token)) => {
+                    let scope = challenge_params(challenge)
+                        .remove("scope")
+                        .unwrap_or_else(|| format!("repository:{}:pull", reference.repository()));
+                    match exchange_identity_token(&self.http, challenge, &scope, token).await {
+                        Ok(access) => Ok(format!("Bearer {access}")),
+                        Err(ExchangeError::Refused(d)) => Err(Failure::Unauthorized(d)),
+                        Err(ExchangeError::Unreachable(d)) => Err(Failure::Transient(d)),
+                    }
+                }
+                ("bearer", login) => {
+                    let credentials = match login {
+                        Login::Basic(user, pass) => RegistryAuth::Basic(user.clone(), pass.clone()),
+                        _ => RegistryAuth::Anonymous,
+                    };
                     let client = self.tokens.get_or_init(|| {
                         Client::new(ClientConfig {
                             protocol: ClientProtocol::HttpsExcept(self.http_hosts.clone()),
@@ -571,7 +636,7 @@ impl RegistryResolver {
                         })
                     });
                     match client
-                        .auth(reference, credentials, RegistryOperation::Pull)
+                        .auth(reference, &credentials, RegistryOperation::Pull)
                         .await
                     {
                         Ok(Some(token)) => Ok(format!("Bearer {token}")),
@@ -592,27 +657,6 @@ impl RegistryResolver {
         })
         .await
         .cloned()
-    }
-
-    async fn with_retries<T, F, Fut>(&self, mut f: F) -> Result<T, Failure>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failure>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(failure) => {
-                    attempt += 1;
-                    if !failure.retryable() || attempt >= self.retry.attempts {
-                        return Err(failure);
-                    }
-                    tracing::debug!(?failure, attempt, "registry request failed; retrying");
-                    tokio::time::sleep(self.retry.delay(attempt - 1)).await;
-                }
-            }
-        }
     }
 }
 
@@ -641,24 +685,44 @@ async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8
     Ok(body)
 }
 
-/// Credentials for a registry from the Docker config; anonymous when none are configured.
-pub(crate) fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
+/// A registry login from the Docker config.
+pub(crate) enum Login {
+    Anonymous,
+    Basic(String, String),
+    /// What `docker login` stores for Azure ACR and other token logins: an OAuth2 refresh
+    /// token, exchanged per repository by [`exchange_identity_token`].
+    IdentityToken(String),
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        match self {
+            Login::Anonymous => f.write_str("Anonymous"),
+            Login::Basic(user, _) => f.debug_tuple("Basic").field(user).finish(),
+            Login::IdentityToken(_) => f.write_str("IdentityToken"),
+        }
+    }
+}
+
+/// The login for a registry from the Docker config; anonymous when none is configured
+/// (a credential helper that has none for it included). A helper that fails is an error
+/// that says what it said: pulling anonymously instead would hide it behind a refusal.
+pub(crate) fn login_for(registry: &str) -> Result<Login, RegistryError> {
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
     let server = if registry == "docker.io" {
         "https://index.docker.io/v1/"
     } else {
         registry
     };
+    let failed = |detail: String| RegistryError::Credentials {
+        registry: registry.to_string(),
+        detail,
+    };
     match docker_credential::get_credential(server) {
-        Ok(DockerCredential::UsernamePassword(user, pass)) => Ok(RegistryAuth::Basic(user, pass)),
-        Ok(DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(
-                registry,
-                "identity tokens are not supported; pulling anonymously"
-            );
-            Ok(RegistryAuth::Anonymous)
-        }
-        Err(E::ConfigNotFound | E::NoCredentialConfigured) => Ok(RegistryAuth::Anonymous),
+        Ok(DockerCredential::UsernamePassword(user, pass)) => Ok(Login::Basic(user, pass)),
+        Ok(DockerCredential::IdentityToken(token)) => Ok(Login::IdentityToken(token)),
+        Err(E::ConfigNotFound | E::NoCredentialConfigured) => Ok(Login::Anonymous),
         // The crate reports a missing file and an unparsable one alike; only the latter is ours.
         Err(E::ConfigReadError) => {
             let dir = std::env::var_os("DOCKER_CONFIG")
@@ -667,29 +731,181 @@ pub(crate) fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryEr
                     std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker"))
                 });
             match dir.map(|d| d.join("config.json")).filter(|p| p.exists()) {
-                Some(path) => Err(RegistryError::Credentials {
-                    registry: registry.to_string(),
-                    detail: format!("{} is not valid JSON", path.display()),
-                }),
-                None => Ok(RegistryAuth::Anonymous),
+                Some(path) => Err(failed(format!("{} is not valid JSON", path.display()))),
+                None => Ok(Login::Anonymous),
             }
         }
         Err(E::HelperFailure {
             helper,
             stdout,
             stderr,
-        }) if format!("{stdout}{stderr}").contains("credentials not found") => {
-            tracing::debug!(
-                registry,
-                helper,
-                "no credentials in helper; pulling anonymously"
-            );
-            Ok(RegistryAuth::Anonymous)
+        }) => {
+            let said = [stderr.trim(), stdout.trim()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+            if said.contains("credentials not found") {
+                tracing::debug!(registry, helper, "no credentials in helper; anonymous");
+                return Ok(Login::Anonymous);
+            }
+            Err(failed(format!("`{helper} get` failed: {said}")))
         }
-        Err(e) => Err(RegistryError::Credentials {
+        Err(E::HelperCommunicationError) => Err(failed(
+            "its credential helper (`docker-credential-…`, named in the Docker config) cannot be run".into(),
+        )),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// [`login_for`] as oci-client takes it, for a client that has no use for identity
+/// tokens: one is refused, with the way out, rather than dropped for an anonymous pull.
+pub(crate) fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
+    match login_for(registry)? {
+        Login::Anonymous => Ok(RegistryAuth::Anonymous),
+        Login::Basic(user, pass) => Ok(RegistryAuth::Basic(user, pass)),
+        Login::IdentityToken(_) => Err(RegistryError::Credentials {
             registry: registry.to_string(),
-            detail: e.to_string(),
+            detail: "the Docker config holds an identity token for it, which this command cannot use: log in with a user and password (`docker login -u USER`)".into(),
         }),
+    }
+}
+
+/// The hint of a failed credential lookup for `registry`.
+pub(crate) fn credentials_hint(registry: &str) -> String {
+    format!(
+        "check $DOCKER_CONFIG/config.json and the credential helper it names for {registry} \
+         (`echo {registry} | docker-credential-NAME get` shows what it says), or log in again \
+         (`docker login {registry}`)"
+    )
+}
+
+/// Why an identity token was not exchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// The token server refused it, or the registry named none: the login must change.
+    #[error("{0}")]
+    Refused(String),
+    /// No (usable) answer: worth retrying.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// An access token for `scope` (`repository:NAME:pull`, `…:pull,push`) from the token
+/// server of a registry's bearer `challenge` (its `WWW-Authenticate`), in exchange for
+/// the Docker identity token `identity_token`: the OAuth2 `refresh_token` grant, as the
+/// Docker CLI sends it. Time is the caller's to bound (`http`'s timeout, or a deadline
+/// around the call); the answer is read up to [`BODY_LIMIT`].
+pub(crate) async fn exchange_identity_token(
+    http: &reqwest::Client,
+    challenge: &str,
+    scope: &str,
+    identity_token: &str,
+) -> Result<String, ExchangeError> {
+    let mut params = challenge_params(challenge);
+    let realm = params.remove("realm").ok_or_else(|| {
+        ExchangeError::Refused(format!(
+            "the registry's challenge `{challenge}` names no token server (realm)"
+        ))
+    })?;
+    let service = params.remove("service").unwrap_or_default();
+    // application/x-www-form-urlencoded is a URL query's encoding.
+    let mut form = reqwest::Url::parse("http://form/").expect("a valid URL");
+    form.query_pairs_mut().extend_pairs([
+        ("grant_type", "refresh_token"),
+        ("refresh_token", identity_token),
+        ("service", service.as_str()),
+        ("scope", scope),
+        ("client_id", "wheelbuild"),
+    ]);
+    let response = http
+        .post(&realm)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form.query().unwrap_or_default().to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            ExchangeError::Unreachable(format!("token server {realm}: {}", crate::error::chain(&e)))
+        })?;
+    let status = response.status();
+    let body = read_body(response, "token answer").await.map_err(|f| {
+        let detail = match f {
+            Failure::TooLarge { detail, .. } => format!("an answer over the limit ({detail})"),
+            Failure::Transient(detail) => detail,
+            other => format!("{other:?}"),
+        };
+        ExchangeError::Unreachable(format!("token server {realm}: {detail}"))
+    })?;
+    if !status.is_success() {
+        let said: String = String::from_utf8_lossy(&body)
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
+        let detail =
+            format!("token server {realm} refused the identity token (HTTP {status}: {said})");
+        return Err(if status.is_server_error() || status.as_u16() == 429 {
+            ExchangeError::Unreachable(detail)
+        } else {
+            ExchangeError::Refused(detail)
+        });
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        access_token: Option<String>,
+        token: Option<String>,
+    }
+    serde_json::from_slice::<Answer>(&body)
+        .ok()
+        .and_then(|a| a.access_token.or(a.token))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ExchangeError::Refused(format!(
+                "token server {realm} answered the identity token without an access token"
+            ))
+        })
+}
+
+/// The parameters of a `WWW-Authenticate` challenge (`Bearer realm="…",service="…"`), by
+/// lower-case name.
+fn challenge_params(challenge: &str) -> BTreeMap<String, String> {
+    let mut params = BTreeMap::new();
+    let mut rest = challenge
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .map_or("", |(_, r)| r);
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let Some((name, after)) = rest.split_once('=') else {
+            return params;
+        };
+        let (value, tail) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let mut end = quoted.len();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                        '"' => {
+                            end = i + 1;
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                (value, &quoted[end..])
+            }
+            None => {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim().to_string(), &after[end..])
+            }
+        };
+        params.insert(name.trim().to_ascii_lowercase(), value);
+        rest = tail;
     }
 }
 
@@ -700,8 +916,13 @@ enum Failure {
     Unauthorized(String),
     /// Worth retrying: 429, 5xx, connection trouble.
     Transient(String),
-    /// No complete answer within the request deadline; worth retrying too.
-    Deadline(Duration),
+    /// No complete answer within the request timeout, or the input's deadline: worth
+    /// retrying while the deadline leaves time.
+    Deadline {
+        what: String,
+        limit: Duration,
+        attempts: u32,
+    },
     TooLarge {
         what: String,
         detail: String,
@@ -771,7 +992,7 @@ impl Failure {
     }
 
     fn retryable(&self) -> bool {
-        matches!(self, Failure::Transient(_) | Failure::Deadline(_))
+        matches!(self, Failure::Transient(_) | Failure::Deadline { .. })
     }
 
     fn into_error(self, reference: &str, registry: &str) -> RegistryError {
@@ -787,7 +1008,16 @@ impl Failure {
                 detail,
             },
             Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
-            Failure::Deadline(limit) => RegistryError::TimedOut { registry, limit },
+            Failure::Deadline {
+                what,
+                limit,
+                attempts,
+            } => RegistryError::TimedOut {
+                registry,
+                what,
+                limit,
+                attempts,
+            },
             Failure::TooLarge { what, detail } => RegistryError::TooLarge {
                 registry,
                 what,

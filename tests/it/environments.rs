@@ -6,7 +6,8 @@
 use crate::common::*;
 use crate::support::fixtures::{self, BaseImage, ImageKind, docker_ok};
 use crate::support::pypi::{PypiServer, pypi_fixture};
-use crate::support::test;
+use crate::support::registry::{Auth, Registry};
+use crate::support::{self, test};
 
 const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
 const SIX_17: &str = "six-1.17.0-py2.py3-none-any.whl";
@@ -328,18 +329,7 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
     // Regression: a container a user starts from the environment image inherits the labels
     // of the container it was committed from, owner included; the next wheelbuild run's
     // cleanup took it for a killed run's and removed it (exit 137).
-    let image = docker_ok(&[
-        "images",
-        "--filter",
-        &format!("label=org.wheelbuild.target={}", cpu("envapt")),
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]);
-    let image = image
-        .lines()
-        .next()
-        .expect("the environment image")
-        .to_string();
+    let image = env_image_of(&cpu("envapt"));
     let name = format!("wb-test-user-container-{}", std::process::id());
     docker_ok(&["run", "-d", "--name", &name, &image, "sleep", "300"]);
     ok(&p, &["verify"]);
@@ -351,6 +341,22 @@ fn apt_packages_are_pinned_to_the_version_the_mirror_has_and_installed() {
     );
     // (A version gone from the mirror: integrity's
     // `a_failed_environment_setup_names_its_log_and_shows_its_tail`.)
+}
+
+/// The `wheelbuild-env:…` image built for target `id` (its labels say so).
+fn env_image_of(id: &str) -> String {
+    let images = docker_ok(&[
+        "images",
+        "--filter",
+        &format!("label=org.wheelbuild.target={id}"),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    images
+        .lines()
+        .next()
+        .expect("the environment image")
+        .to_string()
 }
 
 /// PyPI itself, through the machine's CA bundle (containers do not trust the TLS-
@@ -630,5 +636,202 @@ fn changing_a_pip_request_shows_updates_not_a_new_environment() {
         !err.contains("Removing environment"),
         "{}",
         p.snapshot(&out)
+    );
+}
+
+// ----- secrets and logins ------------------------------------------------------------
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// `docker inspect --format TEMPLATE IMAGE`.
+fn inspect(image: &str, template: &str) -> String {
+    docker_ok(&["inspect", "--format", template, image])
+}
+
+/// Regression: the setup container's environment was baked into the environment image
+/// (`docker commit` keeps it unless the commit's config replaces it, and the image's
+/// `container_config` keeps it whatever the commit says): `PIP_INDEX_URL` with the
+/// index's password, and `SSL_CERT_FILE`/`PIP_CERT` naming a file that exists only while
+/// the setup runs.
+#[test]
+fn the_index_password_and_setup_variables_stay_out_of_the_environment_image() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let password = format!("wb-index-password-{}", std::process::id());
+    let server = PypiServer::start_with_auth(&[SIX_16], "wbuser", &password);
+    let index = server
+        .url()
+        .replace("http://", "http://wbuser:${WB_TEST_INDEX_PASSWORD}@");
+    let extra = format!(
+        "network = \"host\"\nca-certificates = \"/etc/ssl/certs/ca-certificates.crt\"\n\n[pip]\nindex-url = \"{index}\"\n"
+    );
+    let repo = pure_repo("envtest", None);
+    let build = "python3 -c \"import six\" && python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .";
+    let more = format!(
+        "pip = [\"six==1.16.0\"]\nbuild = {}",
+        wheelbuild::lock::quote(build)
+    );
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "env-secret",
+            &extra,
+            &[project("envtest", &repo, &more)],
+        ),
+    )
+    .with_env("WB_TEST_INDEX_PASSWORD", &password);
+    ok(&p, &["lock"]);
+    // The index wants the password: the setup had it (a setup of this run, not an image
+    // an earlier one left).
+    ok(&p, &["build", "--rebuild-env"]);
+
+    let image = &env_image_of(&cpu("envtest"));
+    // The base image's environment and command, nothing of the setup's.
+    let local = base.local();
+    for template in ["{{json .Config.Env}}", "{{json .Config.Cmd}}"] {
+        assert_eq!(
+            inspect(image, template),
+            inspect(&local, template),
+            "{template}"
+        );
+    }
+    assert_eq!(
+        inspect(image, "{{json .ContainerConfig.Env}}"),
+        inspect(&local, "{{json .Config.Env}}")
+    );
+    assert_eq!(inspect(image, "{{json .Config.Volumes}}"), "null");
+    let everything = [
+        docker_ok(&["inspect", image]),
+        docker_ok(&["history", "--no-trunc", image]),
+    ]
+    .concat();
+    for secret in [
+        password.as_str(),
+        "PIP_INDEX_URL",
+        "SSL_CERT_FILE",
+        "PIP_CERT",
+    ] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+    // Nor in the lock, a record or a log.
+    assert_eq!(
+        files_containing(p.path(), &password),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+/// A `docker-credential-NAME` helper in `dir` that fails as a locked keychain does.
+fn broken_helper(dir: &std::path::Path, name: &str) -> std::ffi::OsString {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let helper = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\ncat >/dev/null\necho 'error getting credentials: the keychain is locked' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// The base image of `base`, served by another registry of the same storage with `auth`;
+/// a config for one pure project on it.
+fn behind_auth(base: &BaseImage, auth: Auth, test: &str) -> (Registry, Project) {
+    let registry = Registry::start_with_storage(base.registry.storage(), auth);
+    let reference = base.reference.replace(base.addr(), &registry.addr);
+    let repo = pure_repo("envtest", None);
+    let p = Project::new(&config(
+        &reference,
+        test,
+        "",
+        &[project("envtest", &repo, "")],
+    ))
+    .name(&registry.addr, "REGISTRY")
+    .hold(repo);
+    (registry, p)
+}
+
+/// Untag `REGISTRY/wheelbuild/base@DIGEST`, so that the next run pulls it (the image stays).
+fn forget_pull(registry: &Registry, base: &BaseImage) {
+    docker_ok(&[
+        "rmi",
+        &format!("{}/wheelbuild/base@{}", registry.addr, base.digest),
+    ]);
+}
+
+/// Regression: a credential helper that failed made the pull anonymous, and only the
+/// registry's refusal showed.
+#[test]
+fn a_failing_credential_helper_stops_the_pull_and_says_what_it_said() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    support::require("htpasswd");
+    let (registry, p) = behind_auth(&base, Auth::basic("puller", "pull-pw"), "helper-broken");
+    registry.write_docker_config(&p.docker_config_dir());
+    ok(&p, &["lock"]);
+    forget_pull(&registry, &base);
+
+    p.write(
+        ".docker/config.json",
+        &serde_json::json!({ "credHelpers": { registry.addr.clone(): "wbbroken" } }).to_string(),
+    );
+    let path = broken_helper(&p.file("bin"), "wbbroken");
+    let out = p.cmd().env("PATH", path).arg("build").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let text = p.filter(&stderr(&out));
+    assert!(
+        text.contains(
+            "cannot pull [REGISTRY]/wheelbuild/base@sha256:[DIGEST]: cannot get credentials for registry [REGISTRY]: `docker-credential-wbbroken get` failed: error getting credentials: the keychain is locked"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: check $DOCKER_CONFIG/config.json and the credential helper it names for [REGISTRY]"),
+        "{text}"
+    );
+    assert!(store_keys(&p).is_empty(), "nothing was built");
+}
+
+/// Regression: an identity token (what `docker login` stores for Azure ACR and other
+/// token logins) was dropped with a warning, and the base image pulled anonymously: the
+/// daemon gets it, and exchanges it as for the Docker CLI's pulls.
+#[test]
+fn an_identity_token_login_pulls_the_base_image() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    support::require("openssl");
+    let (registry, p) = behind_auth(
+        &base,
+        Auth::token("tokenuser", "n0t-used"),
+        "identity-token",
+    );
+    registry.write_docker_config_with_identity_token(&p.docker_config_dir());
+    // The environment's resolution pulls the image too.
+    ok(&p, &["lock"]);
+    forget_pull(&registry, &base);
+    ok(&p, &["build"]);
+    let grants = registry.refresh_grants();
+    let clients: std::collections::BTreeSet<&str> = grants
+        .iter()
+        .map(|g| g.get("client_id").map_or("", String::as_str))
+        .collect();
+    // wheelbuild's own (the lock's manifests), and the daemon's (its pulls).
+    assert_eq!(clients, ["docker", "wheelbuild"].into(), "{grants:?}");
+    assert!(
+        grants
+            .iter()
+            .all(|g| g.get("refresh_token").map(String::as_str) == Some(registry.identity_token())),
+        "{grants:?}"
     );
 }

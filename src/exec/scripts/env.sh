@@ -1,11 +1,18 @@
 # The environment image's setup, run as root in the base image:
-# `sh -c "$(cat env.sh)" wheelbuild-env APT REQUIREMENTS`: APT is `name=version` pins,
-# space-separated; REQUIREMENTS a pip requirements file's text, one
-# `name==version --hash=sha256:…` per line. Exactly the lock's pins are installed.
+# `sh -c "$(cat env.sh)" wheelbuild-env APT REQUIREMENTS SETTINGS`: APT is `name=version`
+# pins, space-separated; REQUIREMENTS a pip requirements file's text, one
+# `name==version --hash=sha256:…` per line; SETTINGS a file of `NAME='value'` lines (the
+# index, proxies, CA bundle) that this script exports, so that they never are the
+# container's environment, which its image would keep. Exactly the lock's pins are
+# installed.
 set -eu
 # One stream: Docker keeps stdout and stderr apart, so their lines could come out of order.
 exec 2>&1
 apt=$1; requirements=$2
+set -a
+# shellcheck disable=SC1090
+. "$3"
+set +a
 mkdir -p /wheelbuild/out /wheelbuild/home
 chmod 1777 /wheelbuild /wheelbuild/out /wheelbuild/home
 if [ -n "$apt" ]; then

@@ -148,3 +148,24 @@ async fn bodies_are_read_up_to_the_limit_and_refused_past_it() {
     );
     assert!(!e.is_user_error());
 }
+
+#[test]
+fn challenge_parameters_are_read_quoted_or_not() {
+    let params = challenge_params(
+        r#"Bearer realm="https://auth.example/token",service=registry.example,scope="repository:team/app:pull,push",error="a \"quoted\" word""#,
+    );
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("error", r#"a "quoted" word"#),
+            ("realm", "https://auth.example/token"),
+            ("scope", "repository:team/app:pull,push"),
+            ("service", "registry.example"),
+        ]
+    );
+    assert!(challenge_params("Basic").is_empty());
+}

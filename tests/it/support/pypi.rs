@@ -34,6 +34,31 @@ impl PypiServer {
     /// `six-1.16.0-py2.py3-none-any.whl`). When the fixture (or one of the wheels) is
     /// missing: a skip (a failure under `CI=true`).
     pub fn start(wheels: &[&str]) -> PypiServer {
+        PypiServer::spawn(wheels, None)
+    }
+
+    /// [`PypiServer::start`], but every listing and download needs HTTP basic auth as
+    /// `user`:`pass` (pypiserver's `-P HTPASSWD -a update,download,list`; the htpasswd
+    /// file by `htpasswd` of apache2-utils).
+    pub fn start_with_auth(wheels: &[&str], user: &str, pass: &str) -> PypiServer {
+        super::require("htpasswd");
+        let python = pypi_fixture().join("venv/bin/python");
+        let passlib = std::process::Command::new(&python)
+            .args(["-c", "import passlib"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !passlib.is_ok_and(|s| s.success()) {
+            super::skip(format!(
+                "needs the pypi fixture with passlib ({} cannot import it): run \
+                 `scripts/fixtures.sh pypi`",
+                python.display()
+            ));
+        }
+        PypiServer::spawn(wheels, Some((user, pass)))
+    }
+
+    fn spawn(wheels: &[&str], auth: Option<(&str, &str)>) -> PypiServer {
         let fixture = pypi_fixture();
         let server = fixture.join("venv/bin/pypi-server");
         let mut missing: Vec<PathBuf> = wheels
@@ -59,13 +84,19 @@ impl PypiServer {
             std::fs::copy(&from, packages.join(w))
                 .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
         }
+        // MD5: pypiserver's passlib reads bcrypt only with the bcrypt package.
+        let htpasswd = auth.map(|(user, pass)| {
+            let file = dir.path().join("htpasswd");
+            super::registry::write_htpasswd(&file, "-m", user, pass);
+            file
+        });
         let log = dir.path().join("pypi-server.log");
         let mut last_err = String::new();
         for _attempt in 0..5 {
             let port = free_port();
             let logf = File::create(&log).unwrap();
             let child = std::process::Command::new(&server)
-                .args(pypi_server_args(port, &packages))
+                .args(pypi_server_args(port, &packages, htpasswd.as_deref()))
                 .env("PYTHONUNBUFFERED", "1")
                 .env_remove("PYTHONPATH")
                 .env_remove("PYTHONHOME")
@@ -76,6 +107,8 @@ impl PypiServer {
                 .unwrap_or_else(|e| panic!("spawning {}: {e}", server.display()));
             let mut child = ChildGuard::new(child, format!("pypi-server on 127.0.0.1:{port}"));
             let url = format!("http://127.0.0.1:{port}/simple/");
+            // Up and asking for credentials, when it wants them.
+            let expected = if auth.is_some() { 401 } else { 200 };
             // Up = our process logged that it listens AND the port answers /simple/.
             let up = wait_until(Duration::from_secs(20), || {
                 if let Some(status) = child.exited() {
@@ -89,7 +122,7 @@ impl PypiServer {
                 }
             });
             match up {
-                Some(Ok(200)) => {
+                Some(Ok(s)) if s == expected => {
                     return PypiServer {
                         port,
                         _child: child,
@@ -99,7 +132,7 @@ impl PypiServer {
                     };
                 }
                 Some(Ok(s)) => panic!(
-                    "pypi-server answered {url} with {s}, expected 200\n--- log ---\n{}",
+                    "pypi-server answered {url} with {s}, expected {expected}\n--- log ---\n{}",
                     file_tail(&log, 40)
                 ),
                 Some(Err(e)) => {
@@ -172,12 +205,21 @@ impl PypiServer {
     }
 }
 
-/// `run -i 127.0.0.1 -p PORT ...`: no auth (`-a . -P .`), no redirect to PyPI for
-/// unknown names, the `simple-dir` backend (no listing cache even when `watchdog` is
-/// installed), `#sha256=` fragments on links, no `Cache-Control` header (pip's HTTP
-/// cache does not keep pages), and the standard library's `wsgiref` server.
-fn pypi_server_args(port: u16, packages: &Path) -> Vec<std::ffi::OsString> {
+/// `run -i 127.0.0.1 -p PORT ...`: no auth (`-a . -P .`) unless an `htpasswd` file is
+/// given (then for listing and downloading too), no redirect to PyPI for unknown names,
+/// the `simple-dir` backend (no listing cache even when `watchdog` is installed),
+/// `#sha256=` fragments on links, no `Cache-Control` header (pip's HTTP cache does not
+/// keep pages), and the standard library's `wsgiref` server.
+fn pypi_server_args(
+    port: u16,
+    packages: &Path,
+    htpasswd: Option<&Path>,
+) -> Vec<std::ffi::OsString> {
     let port = port.to_string();
+    let (actions, passwords) = match htpasswd {
+        Some(file) => ("update,download,list", file.as_os_str()),
+        None => (".", std::ffi::OsStr::new(".")),
+    };
     let mut args: Vec<std::ffi::OsString> = [
         "run",
         "-v",
@@ -187,9 +229,7 @@ fn pypi_server_args(port: u16, packages: &Path) -> Vec<std::ffi::OsString> {
         &port,
         "--disable-fallback",
         "-a",
-        ".",
-        "-P",
-        ".",
+        actions,
         "--backend",
         "simple-dir",
         "--hash-algo",
@@ -200,6 +240,7 @@ fn pypi_server_args(port: u16, packages: &Path) -> Vec<std::ffi::OsString> {
     .into_iter()
     .map(Into::into)
     .collect();
+    args.extend(["-P".into(), passwords.to_os_string()]);
     args.push(packages.into());
     args
 }

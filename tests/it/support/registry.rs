@@ -48,7 +48,9 @@ pub enum Auth {
         pass: String,
     },
     /// Bearer tokens from an in-process token issuer that itself wants HTTP
-    /// basic credentials (anonymous token requests get 401).
+    /// basic credentials (anonymous token requests get 401), or, as a registry's OAuth2
+    /// endpoint does, a `POST` of the `refresh_token` grant with the registry's
+    /// [`Registry::identity_token`] (what `docker login` stores for token logins).
     Token {
         user: String,
         pass: String,
@@ -91,6 +93,8 @@ pub struct Registry {
     // Field order = drop order: the registry process goes first.
     child: ChildGuard,
     issuer: Option<FakeServer>,
+    /// The refresh token the issuer takes (token auth only).
+    identity_token: String,
     storage: PathBuf,
     log: PathBuf,
     // Dropped last: holds config, log, htpasswd/cert, and (for `start`) storage.
@@ -132,20 +136,12 @@ impl Registry {
     fn spawn(dir: tempfile::TempDir, storage: PathBuf, auth: Auth, host: &str) -> Registry {
         std::fs::create_dir_all(&storage).expect("creating registry storage");
         let log = dir.path().join("registry.log");
+        let identity_token = format!("wbtest-identity-{}-{}", std::process::id(), unique());
         let (auth_yaml, issuer) = match &auth {
             Auth::None => (String::new(), None),
             Auth::Basic { user, pass } => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", user, pass])
-                    .output()
-                    .expect("running htpasswd (apache2-utils)");
-                assert!(
-                    out.status.success(),
-                    "htpasswd failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
                 let file = dir.path().join("htpasswd");
-                std::fs::write(&file, &out.stdout).unwrap();
+                write_htpasswd(&file, "-B", user, pass);
                 let yaml = format!(
                     "auth:\n  htpasswd:\n    realm: wbtest-basic-realm\n    path: {}\n",
                     file.display()
@@ -153,7 +149,7 @@ impl Registry {
                 (yaml, None)
             }
             Auth::Token { user, pass } => {
-                let (server, cert) = start_token_issuer(dir.path(), user, pass);
+                let (server, cert) = start_token_issuer(dir.path(), user, pass, &identity_token);
                 let yaml = format!(
                     "auth:\n  token:\n    realm: {}/token\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
                     server.url(),
@@ -212,6 +208,7 @@ impl Registry {
                         storage,
                         log,
                         issuer,
+                        identity_token,
                         child,
                         dir,
                     };
@@ -269,6 +266,26 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// The identity token (an OAuth2 refresh token) the issuer exchanges for access
+    /// tokens: token auth only.
+    pub fn identity_token(&self) -> &str {
+        if self.issuer.is_none() {
+            self.fail("identity tokens need a token-auth registry");
+        }
+        &self.identity_token
+    }
+
+    /// The `refresh_token` grants the token issuer received (token auth only; else
+    /// empty), each as its form's fields.
+    pub fn refresh_grants(&self) -> Vec<BTreeMap<String, String>> {
+        self.token_requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(form_fields)
+            .filter(|f| f.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .collect()
+    }
+
     /// `http://127.0.0.1:PORT/token` for token auth.
     pub fn token_realm(&self) -> Option<String> {
         self.issuer.as_ref().map(|i| format!("{}/token", i.url()))
@@ -289,14 +306,23 @@ impl Registry {
     /// `Auth::None` no entry is added (the file still exists). Point the tool
     /// at it with `DOCKER_CONFIG=dir`. Returns the file's path.
     pub fn write_docker_config(&self, dir: &Path) -> PathBuf {
+        let entry = self
+            .auth
+            .creds()
+            .map(|(u, p)| json!({ "auth": STANDARD.encode(format!("{u}:{p}")) }));
+        self.write_auths_entry(dir, entry)
+    }
+
+    /// Merges `entry`, if any, into `dir/config.json` as this registry's `auths` entry.
+    fn write_auths_entry(&self, dir: &Path, entry: Option<serde_json::Value>) -> PathBuf {
         let mut cfg = read_docker_config(dir);
         let auths = cfg
             .as_object_mut()
             .unwrap()
             .entry("auths")
             .or_insert_with(|| json!({}));
-        if let Some((u, p)) = self.auth.creds() {
-            auths[&self.addr] = json!({ "auth": STANDARD.encode(format!("{u}:{p}")) });
+        if let Some(entry) = entry {
+            auths[&self.addr] = entry;
         }
         write_docker_config_file(dir, &cfg)
     }
@@ -339,6 +365,14 @@ impl Registry {
             log: bin_dir.join("wbtest-helper.log"),
             bin_dir,
         }
+    }
+
+    /// Writes (or merges into) `dir/config.json` an `auths` entry for this token-auth
+    /// registry holding only its [`Registry::identity_token`], as `docker login` leaves
+    /// it for a token login: `{"auths": {"ADDR": {"identitytoken": "…"}}}`.
+    pub fn write_docker_config_with_identity_token(&self, dir: &Path) -> PathBuf {
+        let entry = json!({ "identitytoken": self.identity_token() });
+        self.write_auths_entry(dir, Some(entry))
     }
 
     // ----- skopeo, the reference client ------------------------------------
@@ -510,6 +544,21 @@ fn repo_of(reference: &str) -> &str {
     }
 }
 
+/// An htpasswd file at `path` with the one entry `user`:`pass`, hashed as `hash` says
+/// (`-B` bcrypt, `-m` MD5), by `htpasswd` of apache2-utils.
+pub fn write_htpasswd(path: &Path, hash: &str, user: &str, pass: &str) {
+    let out = Command::new("htpasswd")
+        .args([&format!("{hash}bn"), user, pass])
+        .output()
+        .expect("running htpasswd (apache2-utils)");
+    assert!(
+        out.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(path, &out.stdout).unwrap();
+}
+
 fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
@@ -582,9 +631,30 @@ impl CredHelper {
 
 // ----- token issuer ----------------------------------------------------------
 
-/// Starts the token issuer for a token-auth registry. Returns the server and
-/// the path of the PEM cert to use as `rootcertbundle`.
-fn start_token_issuer(dir: &Path, user: &str, pass: &str) -> (FakeServer, PathBuf) {
+/// The fields of a form (`application/x-www-form-urlencoded`) body, decoded: the same
+/// encoding as a query string.
+fn form_fields(req: &Request) -> BTreeMap<String, String> {
+    let body = String::from_utf8_lossy(&req.body);
+    let as_query = Request {
+        path: format!("/?{body}"),
+        ..req.clone()
+    };
+    body.split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+        .filter_map(|k| Some((k.to_owned(), as_query.query(k)?)))
+        .collect()
+}
+
+/// Starts the token issuer for a token-auth registry: tokens for `user`:`pass` (a `GET`
+/// with HTTP basic auth), or for `identity_token` (a `POST` of the OAuth2
+/// `refresh_token` grant). Returns the server and the path of the PEM cert to use as
+/// `rootcertbundle`.
+fn start_token_issuer(
+    dir: &Path,
+    user: &str,
+    pass: &str,
+    identity_token: &str,
+) -> (FakeServer, PathBuf) {
     let key = dir.join("token-key.pem");
     let cert = dir.join("token-cert.pem");
     let out = Command::new("openssl")
@@ -622,25 +692,44 @@ fn start_token_issuer(dir: &Path, user: &str, pass: &str) -> (FakeServer, PathBu
     let header = json!({ "typ": "JWT", "alg": "RS256", "x5c": [STANDARD.encode(&der.stdout)] });
     let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
 
-    let (user, pass) = (user.to_owned(), pass.to_owned());
+    let (user, pass, identity_token) =
+        (user.to_owned(), pass.to_owned(), identity_token.to_owned());
     let jti = AtomicU64::new(0);
     let server = FakeServer::start(move |req: &Request| {
-        if req.method != "GET" || req.path_only() != "/token" {
+        if req.path_only() != "/token" {
             return Response::new(404).body("not found");
         }
-        match req.basic_auth() {
-            Some((u, p)) if u == user && p == pass => {}
-            _ => {
-                return Response::new(401)
-                    .header("WWW-Authenticate", "Basic realm=\"wbtest-token-issuer\"")
-                    .json(&json!({ "errors": [{ "code": "UNAUTHORIZED", "message": "bad or missing credentials" }] }));
+        // What is asked for: the query of a GET, the form of a POST.
+        let (service, scopes) = match req.method.as_str() {
+            "GET" => {
+                match req.basic_auth() {
+                    Some((u, p)) if u == user && p == pass => {}
+                    _ => {
+                        return Response::new(401)
+                            .header("WWW-Authenticate", "Basic realm=\"wbtest-token-issuer\"")
+                            .json(&json!({ "errors": [{ "code": "UNAUTHORIZED", "message": "bad or missing credentials" }] }));
+                    }
+                }
+                (req.query("service"), req.query_all("scope"))
             }
+            "POST" => {
+                let form = form_fields(req);
+                let grant = (form.get("grant_type"), form.get("refresh_token"));
+                if grant != (Some(&"refresh_token".to_owned()), Some(&identity_token)) {
+                    // RFC 6749 5.2.
+                    return Response::new(400).json(&json!({ "error": "invalid_grant" }));
+                }
+                (
+                    form.get("service").cloned(),
+                    form.get("scope").into_iter().cloned().collect(),
+                )
+            }
+            _ => return Response::new(405).body("GET or POST"),
+        };
+        if service.as_deref() != Some(TOKEN_SERVICE) {
+            return Response::new(400).body(format!("unknown service {service:?}"));
         }
-        if req.query("service").as_deref() != Some(TOKEN_SERVICE) {
-            return Response::new(400).body(format!("unknown service {:?}", req.query("service")));
-        }
-        let access: Vec<serde_json::Value> = req
-            .query_all("scope")
+        let access: Vec<serde_json::Value> = scopes
             .iter()
             .flat_map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>())
             .filter_map(|scope| {
