@@ -150,8 +150,8 @@ pub enum Pulled {
 pub struct Holding {
     /// Entries `pull` would accept: signed for their key by a trusted key.
     pub usable: BTreeSet<BuildKey>,
-    /// Entries `pull` would refuse ([`RemoteError::Refused`]), in the order asked.
-    pub refused: Vec<RemoteError>,
+    /// Entries `pull` would refuse, with why, in the order asked.
+    pub refused: Vec<(BuildKey, String)>,
 }
 
 /// A remote cache: a registry repository.
@@ -395,7 +395,10 @@ impl Remote {
             None => keys.iter().collect(),
         };
         if self.trusted.is_empty() {
-            holding.refused = present.iter().map(|k| refused(k, NO_TRUST)).collect();
+            holding.refused = present
+                .into_iter()
+                .map(|k| (k.clone(), NO_TRUST.to_string()))
+                .collect();
             return Ok(holding);
         }
         let mut checked = futures::stream::iter(present)
@@ -407,7 +410,9 @@ impl Remote {
                     holding.usable.insert(key.clone());
                 }
                 Ok(None) => {}
-                Err(e @ RemoteError::Refused { .. }) => holding.refused.push(e),
+                Err(RemoteError::Refused { reason, .. }) => {
+                    holding.refused.push((key.clone(), reason));
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -73,18 +73,16 @@ pub(super) fn mark_remote(
         return Ok(());
     }
     let holding = runtime.block_on(remote.holding(&keys)).core()?;
-    for e in holding.refused.iter().take(REFUSALS_SHOWN) {
-        let RemoteError::Refused { key, .. } = e else {
-            continue;
-        };
+    for (key, reason) in holding.refused.iter().take(REFUSALS_SHOWN) {
         let ids: Vec<&str> = plan
             .to_build()
-            .filter(|t| t.key.0 == *key)
+            .filter(|t| t.key == *key)
             .map(|t| t.id())
             .collect();
         printer.note(&format!(
-            "warning: {}: {e}; it counts as to build",
-            ids.join(", ")
+            "warning: {}: remote entry {} is refused: {reason}; it counts as to build",
+            ids.join(", "),
+            key.short()
         ));
     }
     if holding.refused.len() > REFUSALS_SHOWN {
