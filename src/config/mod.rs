@@ -99,6 +99,12 @@ pub(crate) fn channel_problem(channel: &str) -> Option<String> {
     validate::token_problem(channel)
 }
 
+/// Why `id` cannot be a target id of any config (it becomes a path in the store), if it
+/// cannot.
+pub(crate) fn target_problem(id: &str) -> Option<String> {
+    validate::target_problem(id)
+}
+
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

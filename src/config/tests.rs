@@ -507,3 +507,42 @@ fn a_matrix_of_ten_billion_cells_is_refused_not_built() {
     assert_eq!(loc, Some((1, 1)));
     assert!(hint.unwrap().contains("[[matrix.include]]"));
 }
+
+/// A record pulled from a remote names its target, which becomes a path in the store: every
+/// id a config makes passes the rule, and nothing that leaves `targets/` does.
+#[test]
+fn target_ids_a_config_makes_pass_the_target_rule_and_paths_out_do_not() {
+    let c = parse(
+        r#"
+[matrix]
+python = ["3.10", "3.11"]
+cuda = ["cpu", "cuda12.4", "rocm6.2.4"]
+torch = ["2.4.0+cu124", "2.5.1"]
+axes = { tier = ["0", "x_1.2"] }
+[image]
+template = "img:{torch}-{tier}"
+[[project]]
+name = "p.q_r-s"
+git = "."
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.targets.len(), 24);
+    for t in &c.targets {
+        assert_eq!(target_problem(&t.id), None, "{}", t.id);
+    }
+    for bad in [
+        "../../../outside",
+        "p/../../outside",
+        "p/.hidden",
+        "p/a/b",
+        "/etc/p",
+        "p",
+        "p/",
+        "../p",
+        "p+q/py3.11-cpu",
+        "p/py3.11-cpu\n",
+    ] {
+        assert!(target_problem(bad).is_some(), "{bad:?} passed");
+    }
+}

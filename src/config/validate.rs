@@ -136,6 +136,38 @@ pub(crate) fn token_problem(s: &str) -> Option<String> {
     }
 }
 
+/// A project name: a token, without `+`.
+fn project_name_problem(name: &str) -> Option<String> {
+    token_problem(name).or_else(|| {
+        name.contains('+')
+            .then(|| "use letters, digits, `.`, `_` and `-`".to_string())
+    })
+}
+
+/// A target id as the config makes them, `<project>/<cell>` (a project name, then axis
+/// values and `axis=value` pairs joined by `-`): a safe relative path wherever it names a
+/// file (`targets/<project>/<cell>.json` in the store).
+pub(crate) fn target_problem(id: &str) -> Option<String> {
+    let Some((project, cell)) = id.split_once('/') else {
+        return Some("it is not `project/cell`".into());
+    };
+    if let Some(problem) = project_name_problem(project) {
+        return Some(format!("its project name: {problem}"));
+    }
+    if cell.is_empty() || cell.len() > MAX_CELL_NAME {
+        Some(format!("its cell name has {} characters", cell.len()))
+    } else if cell.starts_with(['.', '-']) {
+        Some("its cell name starts with `.` or `-`".into())
+    } else if !cell
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'='))
+    {
+        Some("its cell name has characters no axis value has".into())
+    } else {
+        None
+    }
+}
+
 /// A matrix axis, its values in declaration order.
 pub(super) struct Axis {
     pub name: String,
@@ -329,10 +361,7 @@ impl Validator<'_> {
 
     pub(crate) fn project(&self, table: &ProjectTable) -> Result<Project, ConfigError> {
         let name = table.name.get_ref();
-        if let Some(problem) = token_problem(name).or_else(|| {
-            name.contains('+')
-                .then(|| "use letters, digits, `.`, `_` and `-`".to_string())
-        }) {
+        if let Some(problem) = project_name_problem(name) {
             return Err(self.ctx.err(
                 table.name.span(),
                 format!("invalid project name `{}`", shown(name)),
@@ -525,10 +554,23 @@ impl Validator<'_> {
                 ));
             }
         }
+        let sign_with = r.sign_with.as_ref().map(|p| (p, root.join(p.get_ref())));
+        // Checked here when it is on this machine (a CI job that only plans or pulls has no
+        // secret): a public key signs nothing anyone can verify.
+        if let Some((value, path)) = &sign_with
+            && let Ok(text) = std::fs::read_to_string(path)
+            && let Err(e) = crate::remote::sign::SecretKey::parse(&text, Path::new(value.get_ref()))
+        {
+            return Err(self.ctx.err(
+                value.span(),
+                format!("remote.sign-with: {e}"),
+                Some(e.hint()),
+            ));
+        }
         Ok(super::model::RemoteSettings {
             url,
             push: r.push,
-            sign_with: r.sign_with.as_ref().map(|p| root.join(p.get_ref())),
+            sign_with: sign_with.map(|(_, path)| path),
             trusted_keys: r.trusted_keys.iter().map(|k| k.get_ref().clone()).collect(),
         })
     }

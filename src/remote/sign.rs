@@ -3,9 +3,15 @@
 //! record's bytes and its wheels' digests); a record pulled from a remote is used only
 //! when a trusted key signed exactly that.
 //!
-//! Keys are `NAME:BASE64`: 32 bytes of secret seed in the secret file, 32 bytes of public
-//! key in the config's `trusted-keys`. A signature is `NAME:BASE64` too, so the verifier
-//! knows which key to check it against.
+//! Keys are `NAME:BASE64`, as Nix writes them: the secret file holds 64 bytes, the secret
+//! seed then its public key (so a secret key cannot be mistaken for a public one, and the
+//! two halves are checked against each other); the config's `trusted-keys` hold the 32
+//! bytes of a public key. A signature is `NAME:BASE64` too, so the verifier knows which
+//! key to check it against.
+//!
+//! A secret file of 32 bytes (what wheelbuild wrote before secret keys held their public
+//! half) is refused: it cannot be told from a public key, and accepting it would accept a
+//! `.public` file as `sign-with`, signing every entry with a key nobody has.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -23,6 +29,23 @@ pub enum KeyError {
     Invalid { shown: String, detail: String },
     #[error("cannot write {}: {detail}", path.display())]
     Write { path: PathBuf, detail: String },
+    #[error("{} holds a public key (32 bytes), not a secret key", path.display())]
+    Public { path: PathBuf },
+}
+
+impl KeyError {
+    pub fn hint(&self) -> String {
+        match self {
+            KeyError::Public { .. } => {
+                "give the `NAME.secret` file `wheelbuild key generate NAME` writes; \
+                a secret key written before secret keys held their public half is 32 bytes too \
+                and cannot be told from a public key: generate a new one and list its public \
+                key in `[remote] trusted-keys`"
+                    .into()
+            }
+            _ => "create one with `wheelbuild key generate NAME`".into(),
+        }
+    }
 }
 
 /// A secret key, named.
@@ -59,6 +82,11 @@ fn split(text: &str) -> Option<(&str, Vec<u8>)> {
     (!name.is_empty()).then_some((name, bytes))
 }
 
+/// The name a signature (`NAME:BASE64`) gives its signer.
+pub fn signer_name(signature: &str) -> &str {
+    signature.split_once(':').map_or("", |(name, _)| name)
+}
+
 /// `NAME:BASE64…` with the secret part hidden, for messages.
 fn shown(text: &str) -> String {
     match text.split_once(':') {
@@ -88,23 +116,39 @@ impl SecretKey {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
+        SecretKey::parse(&text, path)
+    }
+
+    /// The content of the secret file at `path` (named in errors, never the content).
+    pub fn parse(text: &str, path: &Path) -> Result<SecretKey, KeyError> {
         let invalid = |detail: &str| KeyError::Invalid {
             shown: format!("{} (its content)", path.display()),
             detail: detail.into(),
         };
-        let (name, bytes) = split(&text).ok_or_else(|| invalid("expected NAME:BASE64"))?;
-        let seed: [u8; 32] = bytes
+        let (name, bytes) = split(text).ok_or_else(|| invalid("expected NAME:BASE64"))?;
+        if bytes.len() == 32 {
+            return Err(KeyError::Public {
+                path: path.to_path_buf(),
+            });
+        }
+        let pair: [u8; 64] = bytes
             .try_into()
-            .map_err(|_| invalid("a secret key is 32 bytes"))?;
+            .map_err(|_| invalid("a secret key is 64 bytes (the seed, then its public key)"))?;
+        let key = SigningKey::from_keypair_bytes(&pair)
+            .map_err(|_| invalid("its public half is not the public key of its seed"))?;
         Ok(SecretKey {
             name: name.to_string(),
-            key: SigningKey::from_bytes(&seed),
+            key,
         })
     }
 
-    /// `NAME:BASE64` of the secret seed: the secret file's content.
+    /// `NAME:BASE64` of the seed and the public key: the secret file's content.
     pub fn to_secret_string(&self) -> String {
-        format!("{}:{}", self.name, STANDARD.encode(self.key.to_bytes()))
+        format!(
+            "{}:{}",
+            self.name,
+            STANDARD.encode(self.key.to_keypair_bytes())
+        )
     }
 
     /// `NAME:BASE64` of the public key: what `trusted-keys` lists.
@@ -177,6 +221,11 @@ impl TrustedKeys {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether `signer`'s public key is trusted under its name.
+    pub fn trusts(&self, signer: &SecretKey) -> bool {
+        self.0.get(&signer.name) == Some(&signer.key.verifying_key())
     }
 
     /// Which trusted key signed `payload` with `signature` (`NAME:BASE64`); the reason
@@ -261,5 +310,80 @@ mod tests {
             e.to_string(),
             "`team:…` is not a key: a public key is 32 bytes"
         );
+    }
+
+    /// RFC 8032's first test key (its public key derived by `openssl pkey -pubout` too).
+    const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    fn text(name: &str, hex_parts: &[&str]) -> String {
+        let bytes: Vec<u8> = hex_parts
+            .iter()
+            .flat_map(|h| hex::decode(h).unwrap())
+            .collect();
+        format!("{name}:{}\n", STANDARD.encode(bytes))
+    }
+
+    #[test]
+    fn a_secret_key_is_its_seed_then_its_public_key_as_nix_writes_it() {
+        let key = SecretKey::parse(&text("rfc", &[SEED, PUBLIC]), Path::new("rfc.secret")).unwrap();
+        assert_eq!(key.public(), text("rfc", &[PUBLIC]).trim());
+        assert_eq!(key.to_secret_string(), text("rfc", &[SEED, PUBLIC]).trim());
+        let generated = SecretKey::generate("ci-1").unwrap();
+        let (_, pair) = split(&generated.to_secret_string()).unwrap();
+        assert_eq!(pair.len(), 64);
+        assert_eq!(
+            pair[32..],
+            generated.key.verifying_key().to_bytes(),
+            "the public half follows the seed"
+        );
+    }
+
+    #[test]
+    fn a_public_key_or_a_secret_of_the_old_form_is_not_a_secret_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, public) = SecretKey::generate("ci-1")
+            .unwrap()
+            .write(dir.path())
+            .unwrap();
+        let e = SecretKey::read(&public).unwrap_err();
+        assert!(matches!(e, KeyError::Public { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("ci-1.public holds a public key (32 bytes), not a secret key")
+        );
+        assert!(e.hint().contains("generate a new one"), "{}", e.hint());
+        // The old secret form, the bare seed, is 32 bytes too.
+        let e = SecretKey::parse(&text("old", &[SEED]), Path::new("old.secret")).unwrap_err();
+        assert!(matches!(e, KeyError::Public { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_secret_key_whose_public_half_is_another_keys_is_refused() {
+        let other = SecretKey::generate("other").unwrap();
+        let other_public = hex::encode(other.key.verifying_key().to_bytes());
+        let e = SecretKey::parse(
+            &text("rfc", &[SEED, &other_public]),
+            Path::new("rfc.secret"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`rfc.secret (its content)` is not a key: its public half is not the public key of its seed"
+        );
+        let e = SecretKey::parse(&text("rfc", &[SEED, SEED, SEED]), Path::new("rfc.secret"))
+            .unwrap_err();
+        assert!(e.to_string().contains("a secret key is 64 bytes"), "{e}");
+    }
+
+    #[test]
+    fn trusted_keys_trust_a_signer_only_under_its_own_name() {
+        let key = SecretKey::generate("ci-1").unwrap();
+        let stranger = SecretKey::generate("ci-1").unwrap();
+        let trusted = TrustedKeys::parse([key.public().as_str()]).unwrap();
+        assert!(trusted.trusts(&key));
+        assert!(!trusted.trusts(&stranger), "same name, another key");
+        let renamed = format!("other:{}", key.public().split_once(':').unwrap().1);
+        assert!(!TrustedKeys::parse([renamed.as_str()]).unwrap().trusts(&key));
     }
 }

@@ -6,8 +6,10 @@ use crate::support::test;
 use std::time::SystemTime;
 
 use crate::common::*;
+use crate::support::fake::{Delivery, FakeServer, Response};
 use crate::support::fixtures::{self, BaseImage, ImageKind, containers_created_since, key_label};
 use crate::support::git::GitRepo;
+use crate::support::images::{ManifestKind, get_manifest, push_blob, push_single, put_manifest};
 use crate::support::registry::{Auth, Registry};
 
 /// A project on `base` building `repo`, with `[remote]` settings `remote` (TOML lines).
@@ -104,15 +106,22 @@ fn pushed(sign: bool, test: &str) -> TwoMachines {
 impl TwoMachines {
     /// A second machine with the first's lock, trusting `trusted`.
     fn second(&self, trusted: &str) -> Project {
-        let p = machine(
-            &self.base,
-            &self.repo,
-            &self.registry,
-            &self.test,
-            &format!("trusted-keys = [\"{trusted}\"]\n"),
-        );
+        self.another(&format!("trusted-keys = [\"{trusted}\"]\n"))
+    }
+
+    /// Another machine with the first's lock and `[remote]` settings `remote`.
+    fn another(&self, remote: &str) -> Project {
+        let p = machine(&self.base, &self.repo, &self.registry, &self.test, remote);
         p.write("wheelbuild.lock", &self.first.read("wheelbuild.lock"));
         p
+    }
+
+    /// The first machine's config with `from` replaced by `to`.
+    fn edit_first(&self, from: &str, to: &str) {
+        let config = self.first.read("wheelbuild.toml");
+        assert!(config.contains(from), "{config}");
+        self.first
+            .write("wheelbuild.toml", &config.replace(from, to));
     }
 }
 
@@ -272,13 +281,9 @@ fn base64_of(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// Regression: a registry that ignores `last` answers every page with the same 1000 tags;
-/// the listing looped forever (found by `benches/remote.rs`). A page that brings nothing new
-/// now ends it.
-#[test]
-fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
-    use crate::support::fake::{FakeServer, Response};
-    use crate::support::images::{ManifestKind, push_single};
+/// A locked project of one target, `name`, on a base image of a registry of its own: for
+/// remotes that are fake servers (no build runs).
+fn locked_project_for_a_fake_remote(name: &str) -> Project {
     crate::support::require_all(&["docker-registry", "git"]);
     let reg = Registry::start(Auth::None);
     let image = push_single(
@@ -289,14 +294,25 @@ fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
         ManifestKind::Oci,
         "l",
     );
-    let repo = pure_repo("loop", None);
+    let repo = pure_repo(name, None);
     let p = Project::new(&config(
         &image.reference,
-        "listing",
+        name,
         "",
-        &[project("loop", &repo, "build-isolation = false")],
-    ));
+        &[project(name, &repo, "build-isolation = false")],
+    ))
+    .hold(reg)
+    .hold(repo);
     ok(&p, &["lock"]);
+    p
+}
+
+/// Regression: a registry that ignores `last` answers every page with the same 1000 tags;
+/// the listing looped forever (found by `benches/remote.rs`). A page that brings nothing new
+/// now ends it.
+#[test]
+fn a_registry_that_ignores_last_does_not_make_the_listing_loop() {
+    let p = locked_project_for_a_fake_remote("loop");
     let tags: Vec<String> = (0..1000).map(|i| format!("{i:064x}")).collect();
     let fake = FakeServer::start(move |req| {
         if req.path_only().ends_with("/tags/list") {
@@ -404,4 +420,342 @@ fn a_large_wheel_is_pushed_and_pulled_without_holding_it_in_memory() {
     );
     ok(&second, &["build"]);
     assert_eq!(wheel_bytes(&second), wheels);
+}
+
+/// Regression: `sign-with` naming the `.public` file was accepted, and every entry pushed
+/// was signed by a key nobody has (each pull then said its signature "does not match").
+/// A secret key now holds its public half too, so a public key is refused where the config
+/// names it; and a signer this config does not trust is warned about.
+#[test]
+fn a_public_key_as_sign_with_is_refused_and_an_untrusted_signer_is_warned_about() {
+    let m = pushed(true, "remote-public-key");
+    // The first machine signs with `ci-1` and trusts no key.
+    let out = ok(&m.first, &["push"]);
+    assert!(
+        stderr(&out).contains(
+            "warning: the signing key `ci-1` is not in `[remote] trusted-keys`: pulls with this \
+             config refuse what it pushes"
+        ),
+        "{}",
+        m.first.snapshot(&out)
+    );
+
+    m.edit_first("ci-1.secret", "ci-1.public");
+    let config = m.first.read("wheelbuild.toml");
+    let line = config
+        .lines()
+        .position(|l| l.contains("ci-1.public"))
+        .unwrap()
+        + 1;
+    for command in [&["push"][..], &["build"], &["plan"]] {
+        let out = m.first.run(command);
+        assert_eq!(out.status.code(), Some(2), "{}", m.first.snapshot(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(
+                "error: remote.sign-with: ci-1.public holds a public key (32 bytes), not a secret key"
+            ) && err.contains(&format!("wheelbuild.toml:{line}:13"))
+                && err.contains("give the `NAME.secret` file `wheelbuild key generate NAME` writes"),
+            "{}",
+            m.first.snapshot(&out)
+        );
+    }
+}
+
+/// Regression: a machine with `push = true` and no `sign-with` pushed unsigned records over
+/// tags that held entries signed by a trusted key, and every other machine then refused
+/// them ("it is not signed").
+#[test]
+fn a_pusher_without_a_key_does_not_replace_a_signed_entry() {
+    let m = pushed(true, "remote-keyless-pusher");
+    // Trusts the signer, has no key: refused before anything is sent.
+    let keyless = m.another(&format!("push = true\ntrusted-keys = [\"{}\"]\n", m.public));
+    ok(&keyless, &["pull"]);
+    let out = keyless.run(&["push"]);
+    assert_eq!(out.status.code(), Some(2), "{}", keyless.snapshot(&out));
+    assert!(
+        stderr(&out)
+            .contains("needs a signing key: `[remote] trusted-keys` is set and `sign-with` is not")
+            && stderr(&out).contains("set `[remote] sign-with`"),
+        "{}",
+        keyless.snapshot(&out)
+    );
+    // Trusts no key, so it builds the target itself; its unsigned push leaves the signed
+    // entry in place, and says so (exit 3, as any push that fails).
+    let careless = m.another("push = true\n");
+    let out = careless.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", careless.snapshot(&out));
+    assert!(
+        stderr(&out).contains(
+            "is not replaced: the remote's entry is signed by `ci-1`, and this push would not be"
+        ),
+        "{}",
+        careless.snapshot(&out)
+    );
+    // Every machine that trusts the signer still gets the signed entry.
+    let second = m.second(&m.public);
+    let out = ok(&second, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
+}
+
+/// Regression: `check --remote` and `build --shard` counted every tag as "remote" without
+/// looking at its signature: an unsigned or untrusted entry made `check --remote` exit 0,
+/// and shards skipped targets that the assemble job's `pull` then refused.
+#[test]
+fn check_remote_and_shards_count_only_entries_that_pull_would_accept() {
+    /// `p`'s `check --remote` says why the remote's entry is refused and counts the target
+    /// as to build (exit 10), and its shard builds it.
+    fn to_build(p: &Project, refusal: &str) {
+        let out = p.run(&["check", "--remote"]);
+        assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
+        assert!(
+            stderr(&out).contains(refusal) && stderr(&out).contains("; it counts as to build"),
+            "{}",
+            p.snapshot(&out)
+        );
+        let out = ok(p, &["build", "--shard", "1/1", "--dry-run"]);
+        assert!(
+            stdout(&out).contains("rpkg/py3.11-cpu  build"),
+            "the shard builds it: {}",
+            p.snapshot(&out)
+        );
+    }
+    let m = pushed(false, "remote-check-signatures");
+    let second = m.second(&m.public);
+    to_build(
+        &second,
+        &format!(
+            "warning: rpkg/py3.11-cpu: remote entry {} is refused: it is not signed",
+            &m.key[..12]
+        ),
+    );
+
+    // Signed now, by `ci-1`: it counts where `ci-1` is trusted, and only there.
+    m.edit_first(
+        "push = true\n",
+        "push = true\nsign-with = \"ci-1.secret\"\n",
+    );
+    ok(&m.first, &["push"]);
+    let out = ok(&second, &["check", "--remote"]);
+    assert!(stderr(&out).contains("Cached"), "{}", second.snapshot(&out));
+    let stranger = generate_key(&m.first, "stranger");
+    let third = m.second(&stranger);
+    to_build(&third, "it is signed by `ci-1`, which is not a trusted key");
+}
+
+/// Regression: the tag listing sent the basic credentials to whatever URL its
+/// `Link: rel="next"` named, another host or plain HTTP included.
+#[test]
+fn the_credentials_do_not_follow_a_link_to_another_origin() {
+    use base64::Engine as _;
+    let p = locked_project_for_a_fake_remote("links");
+    let other = FakeServer::start(|_| {
+        Response::ok().json(&serde_json::json!({ "name": "team/cache", "tags": ["b"] }))
+    });
+    let link = format!(
+        "<{}/v2/team/cache/tags/list?last=a&n=10000>; rel=\"next\"",
+        other.url()
+    );
+    let fake = FakeServer::start(move |req| {
+        if req.path_only().ends_with("/tags/list") {
+            Response::ok()
+                .header("Link", &link)
+                .json(&serde_json::json!({ "name": "team/cache", "tags": ["a"] }))
+        } else {
+            Response::new(404)
+        }
+    });
+    // Credentials for the remote, as `docker login` writes them.
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret-pw");
+    std::fs::write(
+        p.docker_config_dir().join("config.json"),
+        serde_json::json!({ "auths": { fake.addr(): { "auth": auth } } }).to_string(),
+    )
+    .unwrap();
+    let out = p.run(&["check", &format!("--remote={}/team/cache", fake.addr())]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "its tag list continues on another origin ({}): not followed",
+            other.url()
+        )),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert_eq!(
+        fake.requests()[0].basic_auth(),
+        Some(("ci".into(), "s3cret-pw".into())),
+        "the registry itself gets them"
+    );
+    assert!(
+        other.requests().is_empty(),
+        "another origin is not asked: {:?}",
+        other.requests()
+    );
+    assert!(!stderr(&out).contains("s3cret-pw"));
+}
+
+/// Regression: a pulled record's `target` was joined into `targets/<target>.json` unchecked:
+/// a record signed by a trusted (but careless) signer could write outside the store.
+#[test]
+fn a_pulled_record_naming_a_target_outside_the_store_is_refused() {
+    let m = pushed(true, "remote-target-outside");
+    // The signer's own record, edited and pushed again: signed all the same.
+    let mut record = record(&m.first, &m.key);
+    record["target"] = "../../../escaped".into();
+    std::fs::write(
+        record_path(&m.first, &m.key),
+        serde_json::to_vec_pretty(&record).unwrap(),
+    )
+    .unwrap();
+    ok(&m.first, &["push"]);
+
+    let second = m.second(&m.public);
+    let out = second.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(3), "{}", second.snapshot(&out));
+    assert!(
+        stderr(&out).contains(
+            "its record names target `../../../escaped`, which is not a target id: its project \
+             name: it must not start with `.` or `-`"
+        ),
+        "{}",
+        second.snapshot(&out)
+    );
+    assert!(!second.file(".wheelbuild/escaped.json").exists());
+    assert_eq!(
+        store_keys(&second).len(),
+        0,
+        "nothing refused enters the store"
+    );
+}
+
+/// Regression: tag lists and manifests were read whole before their size was checked. A
+/// body that never ends is now refused at the limit, while it is read.
+#[test]
+fn an_oversized_tag_list_or_manifest_is_refused_while_it_is_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const FLOOD: usize = 256 << 20;
+    let p = locked_project_for_a_fake_remote("flood");
+    let key = key_of(&p, &cpu("flood"));
+    let flood = |sent: &Arc<AtomicUsize>| {
+        Response::ok()
+            .header("Content-Type", "application/json")
+            .delivery(Delivery::Flood {
+                announced: None,
+                at_most: FLOOD,
+                sent: sent.clone(),
+            })
+    };
+
+    let listing = Arc::new(AtomicUsize::new(0));
+    let fake = {
+        let listing = listing.clone();
+        FakeServer::start(move |_| flood(&listing))
+    };
+    let remote = format!("--remote={}/team/cache", fake.addr());
+    let out = p.run_within(&["check", &remote], std::time::Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out)
+            .contains("a page of its tag list is more than 16777216 bytes, over the 16 MiB limit"),
+        "{}",
+        p.snapshot(&out)
+    );
+    let read = listing.load(Ordering::SeqCst);
+    assert!(read < 48 << 20, "{read} bytes of the tag list were sent");
+
+    let manifest = Arc::new(AtomicUsize::new(0));
+    let fake = {
+        let manifest = manifest.clone();
+        FakeServer::start(move |req| {
+            if req.path_only().ends_with("/tags/list") {
+                Response::ok().json(&serde_json::json!({ "name": "team/cache", "tags": [key] }))
+            } else {
+                flood(&manifest)
+            }
+        })
+    };
+    let remote = format!("--remote={}/team/cache", fake.addr());
+    let out = p.run_within(&["pull", &remote], std::time::Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("its manifest is more than 4194304 bytes, over the 4 MiB limit"),
+        "{}",
+        p.snapshot(&out)
+    );
+    let read = manifest.load(Ordering::SeqCst);
+    assert!(read < 48 << 20, "{read} bytes of the manifest were sent");
+}
+
+/// Regression: the build log layer was not covered by the signature: whoever could write
+/// to the registry could put any log into the stores of every machine that pulls. The log
+/// is pulled only when it is the one the signed record's provenance names.
+#[test]
+fn a_build_log_the_signed_record_does_not_name_is_not_pulled() {
+    let m = pushed(true, "remote-forged-log");
+    let log = |p: &Project| store_dir(p).join("logs").join(format!("{}.log", m.key));
+    // The log as built comes along.
+    let second = m.second(&m.public);
+    ok(&second, &["pull"]);
+    assert_eq!(
+        std::fs::read(log(&second)).unwrap(),
+        std::fs::read(log(&m.first)).unwrap()
+    );
+
+    // The manifest, signature and all, with another log layer.
+    let plain = Registry::start_with_storage(m.registry.storage(), Auth::None);
+    let (media_type, bytes, _) = get_manifest(&plain, "team/cache", &m.key);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let forged = b"forged build log\n";
+    let digest = push_blob(&plain, "team/cache", forged);
+    let layers = manifest["layers"].as_array_mut().unwrap();
+    let layer = layers
+        .iter_mut()
+        .find(|l| l["mediaType"] == "application/vnd.wheelbuild.log.v1")
+        .unwrap();
+    layer["digest"] = digest.into();
+    layer["size"] = forged.len().into();
+    put_manifest(
+        &plain,
+        "team/cache",
+        &m.key,
+        &media_type,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+
+    let third = m.second(&m.public);
+    let out = ok(&third, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", third.snapshot(&out));
+    assert!(
+        !log(&third).exists(),
+        "the forged log is not stored: {:?}",
+        std::fs::read_to_string(log(&third))
+    );
+}
+
+/// A registry that wants bearer tokens: the listing and the manifests go through the same
+/// bounded requests, with a token fetched when the registry challenges for one.
+#[test]
+fn check_and_pull_go_through_a_token_registry() {
+    let m = pushed(true, "remote-token");
+    // The same storage, served with token auth (the issuer grants pulls only).
+    let token = Registry::start_with_storage(m.registry.storage(), Auth::token("bob", "t0ken-pw"));
+    let second = machine(
+        &m.base,
+        &m.repo,
+        &token,
+        &m.test,
+        &format!("trusted-keys = [\"{}\"]\n", m.public),
+    );
+    second.write("wheelbuild.lock", &m.first.read("wheelbuild.lock"));
+    let out = ok(&second, &["check", "--remote"]);
+    assert!(stderr(&out).contains("Cached"), "{}", second.snapshot(&out));
+    let out = ok(&second, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
+    assert!(
+        !token.token_requests().is_empty(),
+        "a token was asked for: {}",
+        token.log_tail(20)
+    );
 }

@@ -32,7 +32,7 @@ pub(crate) fn build(
     if let Some(shard) = build_args.shard {
         // What the remote has is not this runner's to build: it agrees with the others.
         if let Some(remote) = project.remote()? {
-            super::remote::mark_remote(&remote, &mut plan, &runtime)?;
+            super::remote::mark_remote(&remote, &mut plan, &runtime, printer)?;
         }
         plan.keep_shard(shard);
     }
@@ -71,11 +71,15 @@ pub(crate) fn build(
     }
     settings.remote = project.remote()?.map(std::sync::Arc::new);
     settings.push = build_args.push || project.config.settings.remote.push;
-    if settings.push && settings.remote.is_none() {
-        return Err(usage(
-            "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",
-        )
-        .into());
+    match &settings.remote {
+        Some(remote) if settings.push => super::remote::check_push(remote, printer)?,
+        None if settings.push => {
+            return Err(usage(
+                "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",
+            )
+            .into());
+        }
+        _ => {}
     }
     let progress = Progress::new(global.verbosity);
     let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();

@@ -18,7 +18,7 @@ pub(crate) fn plan(
 ) -> Outcome {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan)?;
+    with_remote(args, &project, &mut plan, printer)?;
     if let Some(shard) = plan_args.shard {
         plan.keep_shard(shard);
     }
@@ -42,7 +42,7 @@ pub(crate) fn check(
 ) -> Outcome {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan)?;
+    with_remote(args, &project, &mut plan, printer)?;
     let summary = plan.summary();
     match plan_args.format {
         Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
@@ -92,16 +92,18 @@ pub(crate) fn check(
     })
 }
 
-/// With `--remote`: targets to build that the remote cache has are [`Status::Remote`],
-/// from one tag listing (a registry that cannot be reached is exit 3).
+/// With `--remote`: targets to build whose remote entry `pull` would accept are
+/// [`Status::Remote`], from one tag listing and the listed entries' signatures (a registry
+/// that cannot be reached is exit 3).
 fn with_remote(
     args: &GlobalArgs,
     project: &super::super::settings::ProjectSettings,
     plan: &mut Plan<'_>,
+    printer: &Printer,
 ) -> anyhow::Result<()> {
     if args.remote.is_none() {
         return Ok(());
     }
     let remote = super::remote::required(project)?;
-    super::remote::mark_remote(&remote, plan, &super::super::network_runtime()?)
+    super::remote::mark_remote(&remote, plan, &super::super::network_runtime()?, printer)
 }

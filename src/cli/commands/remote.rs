@@ -24,11 +24,13 @@ pub(super) fn required(project: &ProjectSettings) -> anyhow::Result<Remote> {
 }
 
 /// Each selected target with its presence in the local store, handed to `each` with the
-/// remote and a runtime to call it on; `each` answers whether it went as asked.
+/// remote and a runtime to call it on (after `first` has seen the remote); `each` answers
+/// whether it went as asked.
 fn for_selected(
     args: &GlobalArgs,
     global: &GlobalSettings,
     targets: &TargetsArgs,
+    first: impl FnOnce(&Remote) -> anyhow::Result<()>,
     mut each: impl FnMut(
         &Remote,
         &Store,
@@ -39,6 +41,7 @@ fn for_selected(
 ) -> anyhow::Result<usize> {
     let (project, lock) = project_and_lock(args, global)?;
     let remote = required(&project)?;
+    first(&remote)?;
     let store = project.store();
     let plan = Plan::new(&project.config, &lock, &store).core()?;
     let runtime = network_runtime()?;
@@ -53,17 +56,56 @@ fn for_selected(
     Ok(failed)
 }
 
-/// Mark the plan's targets to build that `remote` has as [`crate::plan::Status::Remote`],
-/// from one listing.
+/// Refusals of remote entries said one by one, up to this many.
+const REFUSALS_SHOWN: usize = 5;
+
+/// Mark the plan's targets to build whose remote entry `pull` would accept as
+/// [`crate::plan::Status::Remote`]: one listing, then the listed entries' signatures. An
+/// entry that would be refused is said, and its target stays to build.
 pub(super) fn mark_remote(
     remote: &Remote,
     plan: &mut Plan<'_>,
     runtime: &tokio::runtime::Runtime,
+    printer: &Printer,
 ) -> anyhow::Result<()> {
     let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
-    if !keys.is_empty() {
-        let found = runtime.block_on(remote.contains(&keys)).core()?;
-        plan.mark_remote(&found);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let holding = runtime.block_on(remote.holding(&keys)).core()?;
+    for (key, reason) in holding.refused.iter().take(REFUSALS_SHOWN) {
+        let ids: Vec<&str> = plan
+            .to_build()
+            .filter(|t| t.key == *key)
+            .map(|t| t.id())
+            .collect();
+        printer.note(&format!(
+            "warning: {}: remote entry {} is refused: {reason}; it counts as to build",
+            ids.join(", "),
+            key.short()
+        ));
+    }
+    if holding.refused.len() > REFUSALS_SHOWN {
+        printer.note(&format!(
+            "warning: {} more entries of the remote cache are refused",
+            holding.refused.len() - REFUSALS_SHOWN
+        ));
+    }
+    plan.mark_remote(&holding.usable);
+    Ok(())
+}
+
+/// Before pushing to `remote`: a push that would be unsigned where keys are trusted is
+/// refused (exit 2) before anything is built or sent, and a signer that this config does
+/// not trust is said.
+pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<()> {
+    remote.may_push().core()?;
+    if let Some(name) = remote.untrusted_signer() {
+        printer.note(&format!(
+            "warning: the signing key `{name}` is not in `[remote] trusted-keys`: pulls with \
+             this config refuse what it pushes (list the public key that `wheelbuild key \
+             generate` printed)"
+        ));
     }
     Ok(())
 }
@@ -78,6 +120,7 @@ pub(crate) fn push(
         args,
         global,
         targets,
+        |remote| check_push(remote, printer),
         |remote, store, runtime, t, present| {
             if !present {
                 printer.note(&format!("{} is not in the store: build it first", t.id()));
@@ -114,6 +157,7 @@ pub(crate) fn pull(
         args,
         global,
         targets,
+        |_| Ok(()),
         |remote, store, runtime, t, present| {
             if present {
                 return Ok(true);
