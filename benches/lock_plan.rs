@@ -130,7 +130,11 @@ fn lock_bench() {
     run(&mut script(&serial));
     let (mut lock, mut careful, mut one_by_one) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        lock.push(timed(wheelbuild(dir.path()).args(["-q", "lock", "--update-all"])));
+        lock.push(timed(wheelbuild(dir.path()).args([
+            "-q",
+            "lock",
+            "--update-all",
+        ])));
         careful.push(timed(&mut script(&parallel)));
         one_by_one.push(timed(&mut script(&serial)));
     }

@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::plan::key::BuildKey;
+use crate::resolve::registry::Login;
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 use sign::{KeyError, SecretKey, TrustedKeys};
 
@@ -166,11 +167,18 @@ pub struct Remote {
     url: String,
     registry: String,
     repository: String,
+    /// Basic credentials, or none (an identity token login is anonymous here: `identity`).
     auth: RegistryAuth,
+    /// The Docker identity token of a token login (Azure ACR, …), exchanged for an access
+    /// token of the right scope whenever the registry challenges.
+    identity: Option<String>,
     /// The bearer token of `http`'s requests, once a challenge asked for one.
     bearer: tokio::sync::Mutex<Option<String>>,
     trusted: TrustedKeys,
-    signer: Option<SecretKey>,
+    /// `sign-with`, read on the first push ([`Remote::may_push`]): a machine that only
+    /// plans or pulls needs no secret key.
+    sign_with: Option<std::path::PathBuf>,
+    signer: std::sync::OnceLock<SecretKey>,
     pushing: tokio::sync::OnceCell<()>,
 }
 
@@ -263,6 +271,23 @@ enum Answer {
     Status(u16),
 }
 
+/// The `WWW-Authenticate` of a 401 that asks for a bearer token.
+fn bearer_challenge(response: &reqwest::Response) -> Option<String> {
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    let challenge = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    challenge
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+        .then(|| challenge.to_string())
+}
+
 fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
@@ -300,15 +325,18 @@ impl Remote {
                 url: url.clone(),
                 detail: format!("cannot create an HTTP client: {e}"),
             })?;
-        let auth =
-            crate::resolve::registry::credentials_for(reference.registry()).map_err(|e| {
-                RemoteError::Unauthorized {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                }
-            })?;
+        let login = crate::resolve::registry::login_for(reference.registry()).map_err(|e| {
+            RemoteError::Unauthorized {
+                url: url.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        let (auth, identity) = match login {
+            Login::Anonymous => (RegistryAuth::Anonymous, None),
+            Login::Basic(user, pass) => (RegistryAuth::Basic(user, pass), None),
+            Login::IdentityToken(token) => (RegistryAuth::Anonymous, Some(token)),
+        };
         let trusted = TrustedKeys::parse(options.trusted_keys.iter().map(String::as_str))?;
-        let signer = options.sign_with.map(SecretKey::read).transpose()?;
         Ok(Remote {
             client,
             http,
@@ -317,9 +345,11 @@ impl Remote {
             registry,
             repository: reference.repository().to_string(),
             auth,
+            identity,
             bearer: tokio::sync::Mutex::new(None),
             trusted,
-            signer,
+            sign_with: options.sign_with.map(Path::to_path_buf),
+            signer: std::sync::OnceLock::new(),
             pushing: tokio::sync::OnceCell::new(),
         })
     }
@@ -472,18 +502,12 @@ impl Remote {
                 .send()
                 .await
                 .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
-            let wants_token = response.status() == reqwest::StatusCode::UNAUTHORIZED
-                && response
-                    .headers()
-                    .get(reqwest::header::WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|c| c.trim_start().get(..7))
-                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "));
-            if !wants_token || renewed {
+            let challenge = bearer_challenge(&response);
+            let Some(challenge) = challenge.filter(|_| !renewed) else {
                 break response;
-            }
+            };
             renewed = true;
-            self.renew_token(token).await?;
+            self.renew_token(token, &challenge).await?;
         };
         match response.status().as_u16() {
             200 => {}
@@ -509,21 +533,86 @@ impl Remote {
     }
 
     /// A bearer token for reading the repository in place of `refused` (the one just
-    /// refused, if any), unless another request has renewed it meanwhile.
-    async fn renew_token(&self, refused: Option<String>) -> Result<(), RemoteError> {
+    /// refused, if any), unless another request has renewed it meanwhile. `challenge` is
+    /// the registry's `WWW-Authenticate` that asked for it.
+    async fn renew_token(
+        &self,
+        refused: Option<String>,
+        challenge: &str,
+    ) -> Result<(), RemoteError> {
         let mut token = self.bearer.lock().await;
         if *token == refused {
-            *token = self
-                .client
-                .auth(
-                    &self.tagged(&BuildKey("probe".into())),
-                    &self.auth,
-                    RegistryOperation::Pull,
-                )
-                .await
-                .map_err(|e| self.error(e))?;
+            *token = match &self.identity {
+                Some(identity) => Some(self.exchange(challenge, identity, "pull").await?),
+                None => self
+                    .client
+                    .auth(
+                        &self.tagged(&BuildKey("probe".into())),
+                        &self.auth,
+                        RegistryOperation::Pull,
+                    )
+                    .await
+                    .map_err(|e| self.error(e))?,
+            };
         }
         Ok(())
+    }
+
+    /// An access token for `actions` (`pull`, `pull,push`) on the repository, for the
+    /// identity token of a token login, from the token server `challenge` names.
+    async fn exchange(
+        &self,
+        challenge: &str,
+        identity: &str,
+        actions: &str,
+    ) -> Result<String, RemoteError> {
+        use crate::resolve::registry::ExchangeError;
+        let scope = format!("repository:{}:{actions}", self.repository);
+        crate::resolve::registry::exchange_identity_token(&self.http, challenge, &scope, identity)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Refused(detail) => RemoteError::Unauthorized {
+                    url: self.url.clone(),
+                    detail,
+                },
+                ExchangeError::Unreachable(detail) => self.unavailable(detail),
+            })
+    }
+
+    /// How oci-client authenticates for `operation`: the configured credentials, or for an
+    /// identity token, a bearer token exchanged for the operation's scope (the registry's
+    /// challenge is asked for at `/v2/`, as the Docker CLI does).
+    async fn client_auth(&self, operation: RegistryOperation) -> Result<RegistryAuth, RemoteError> {
+        let Some(identity) = &self.identity else {
+            return Ok(self.auth.clone());
+        };
+        if operation == RegistryOperation::Pull
+            && let Some(token) = self.bearer.lock().await.clone()
+        {
+            return Ok(RegistryAuth::Bearer(token));
+        }
+        let response = self
+            .http
+            .get(format!("{}/v2/", self.origin))
+            .send()
+            .await
+            .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
+        let challenge = bearer_challenge(&response).ok_or_else(|| RemoteError::Unauthorized {
+            url: self.url.clone(),
+            detail: format!(
+                "the Docker config holds an identity token for {}, but the registry asks for no \
+                 bearer token (HTTP {} for /v2/)",
+                self.registry,
+                response.status().as_u16()
+            ),
+        })?;
+        let actions = match operation {
+            RegistryOperation::Pull => "pull",
+            RegistryOperation::Push => "pull,push",
+        };
+        Ok(RegistryAuth::Bearer(
+            self.exchange(&challenge, identity, actions).await?,
+        ))
     }
 
     /// The manifest tagged `key`, read up to [`MAX_MANIFEST`] bytes; `None` when there is
@@ -573,27 +662,41 @@ impl Remote {
     /// Whether this remote may push at all: with `trusted-keys` set, only signed (every
     /// machine that trusts keys refuses an unsigned entry, and it would replace a signed one).
     pub fn may_push(&self) -> Result<(), RemoteError> {
-        if self.signer.is_none() && !self.trusted.is_empty() {
+        if self.sign_with.is_none() && !self.trusted.is_empty() {
             return Err(RemoteError::NoSigner {
                 url: self.url.clone(),
             });
         }
+        self.signer()?;
         Ok(())
+    }
+
+    /// The `sign-with` key, read the first time it is asked for.
+    fn signer(&self) -> Result<Option<&SecretKey>, RemoteError> {
+        let Some(path) = &self.sign_with else {
+            return Ok(None);
+        };
+        if let Some(key) = self.signer.get() {
+            return Ok(Some(key));
+        }
+        let key = SecretKey::read(path)?;
+        Ok(Some(self.signer.get_or_init(|| key)))
     }
 
     /// The signing key's name when `trusted-keys` does not hold its public key: what it
     /// pushes, pulls with this very config refuse.
-    pub fn untrusted_signer(&self) -> Option<&str> {
-        self.signer
-            .as_ref()
+    pub fn untrusted_signer(&self) -> Result<Option<&str>, RemoteError> {
+        Ok(self
+            .signer()?
             .filter(|s| !self.trusted.trusts(s))
-            .map(|s| s.name.as_str())
+            .map(|s| s.name.as_str()))
     }
 
     /// Refuse to replace the remote's entry for `key` when a trusted key signed it and no
     /// trusted key signs this push, or when it is signed and this push is not.
     async fn keep_signed_entry(&self, key: &BuildKey) -> Result<(), RemoteError> {
-        if self.signer.as_ref().is_some_and(|s| self.trusted.trusts(s)) {
+        let signer = self.signer()?;
+        if signer.is_some_and(|s| self.trusted.trusts(s)) {
             return Ok(());
         }
         let existing = match self.manifest(key).await {
@@ -612,7 +715,7 @@ impl Remote {
             })
         };
         match (
-            &self.signer,
+            signer,
             self.trusted.verify(&existing.payload(key), signature),
         ) {
             (None, _) => kept(format!(
@@ -646,8 +749,9 @@ impl Remote {
         let reference = self.tagged(key);
         self.pushing
             .get_or_try_init(|| async {
+                let auth = self.client_auth(RegistryOperation::Push).await?;
                 self.client
-                    .auth(&reference, &self.auth, RegistryOperation::Push)
+                    .auth(&reference, &auth, RegistryOperation::Push)
                     .await
                     .map(|_| ())
                     .map_err(|e| self.error(e))
@@ -710,7 +814,7 @@ impl Remote {
             .map(|w| format!("sha256:{}", w.sha256))
             .collect();
         let mut annotations = std::collections::BTreeMap::new();
-        if let Some(signer) = &self.signer {
+        if let Some(signer) = self.signer()? {
             let payload = sign::payload(&key.0, &record_digest, &wheel_digests);
             annotations.insert(SIGNATURE.to_string(), signer.sign(&payload));
         }
@@ -863,8 +967,9 @@ impl Remote {
             over: false,
         };
         // The client authenticates its blob requests with these (a token when challenged).
+        let auth = self.client_auth(RegistryOperation::Pull).await?;
         self.client
-            .store_auth_if_needed(&self.registry, &self.auth)
+            .store_auth_if_needed(&self.registry, &auth)
             .await;
         let pulled = self
             .client

@@ -758,19 +758,6 @@ pub(crate) fn login_for(registry: &str) -> Result<Login, RegistryError> {
     }
 }
 
-/// [`login_for`] as oci-client takes it, for a client that has no use for identity
-/// tokens: one is refused, with the way out, rather than dropped for an anonymous pull.
-pub(crate) fn credentials_for(registry: &str) -> Result<RegistryAuth, RegistryError> {
-    match login_for(registry)? {
-        Login::Anonymous => Ok(RegistryAuth::Anonymous),
-        Login::Basic(user, pass) => Ok(RegistryAuth::Basic(user, pass)),
-        Login::IdentityToken(_) => Err(RegistryError::Credentials {
-            registry: registry.to_string(),
-            detail: "the Docker config holds an identity token for it, which this command cannot use: log in with a user and password (`docker login -u USER`)".into(),
-        }),
-    }
-}
-
 /// The hint of a failed credential lookup for `registry`.
 pub(crate) fn credentials_hint(registry: &str) -> String {
     format!(

@@ -2,7 +2,7 @@
 //! with htpasswd auth) as signed OCI artifacts, and pulled by a second "machine" (another
 //! project directory: its own store and caches) without building.
 
-use crate::support::test;
+use crate::support::{self, test};
 use std::time::SystemTime;
 
 use crate::common::*;
@@ -757,5 +757,87 @@ fn check_and_pull_go_through_a_token_registry() {
         !token.token_requests().is_empty(),
         "a token was asked for: {}",
         token.log_tail(20)
+    );
+}
+
+/// Regression (issue 18): a Docker identity token (what `docker login` stores for Azure ACR
+/// and other token logins) made the remote cache anonymous. It is exchanged through the
+/// registry's OAuth2 `refresh_token` grant, for a push scope when pushing and a pull scope
+/// when checking and pulling.
+#[test]
+fn an_identity_token_login_pushes_and_pulls_the_remote_cache() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    support::require("openssl");
+    let registry = Registry::start(Auth::token("tokenuser", "n0t-used"));
+    let repo = pure_repo("rpkg", None);
+    let test = "remote-identity-token";
+    let first = machine(
+        &base,
+        &repo,
+        &registry,
+        test,
+        "push = true\nsign-with = \"ci-1.secret\"\n",
+    );
+    let public = generate_key(&first, "ci-1");
+    registry.write_docker_config_with_identity_token(&first.docker_config_dir());
+    ok(&first, &["lock"]);
+    ok(&first, &["build"]);
+
+    let trusted = format!("trusted-keys = [\"{public}\"]\n");
+    let second = machine(&base, &repo, &registry, test, &trusted);
+    registry.write_docker_config_with_identity_token(&second.docker_config_dir());
+    second.write("wheelbuild.lock", &first.read("wheelbuild.lock"));
+    let out = ok(&second, &["check", "--remote"]);
+    assert!(stderr(&out).contains("Cached"), "{}", second.snapshot(&out));
+    let out = ok(&second, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
+    ok(&second, &["build"]);
+    assert_eq!(wheel_bytes(&second), wheel_bytes(&first));
+
+    let scopes: std::collections::BTreeSet<String> = registry
+        .refresh_grants()
+        .iter()
+        .filter(|g| g.get("client_id").map(String::as_str) == Some("wheelbuild"))
+        .inspect(|g| {
+            assert_eq!(
+                g.get("refresh_token").map(String::as_str),
+                Some(registry.identity_token())
+            );
+        })
+        .filter_map(|g| g.get("scope").cloned())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "repository:team/cache:pull".to_string(),
+            "repository:team/cache:pull,push".to_string()
+        ]
+        .into(),
+        "{}",
+        registry.log_tail(20)
+    );
+}
+
+/// Regression (issue 18): every command with a remote read `sign-with` when it started, so
+/// the plan and assemble jobs of the CI example, which have no secret key, could not check
+/// or pull. The key is read when pushing, and only then.
+#[test]
+fn a_job_without_the_signing_key_checks_and_pulls_and_only_a_push_needs_it() {
+    let m = pushed(true, "remote-no-secret-here");
+    let second = m.another(&format!(
+        "sign-with = \"ci-1.secret\"\ntrusted-keys = [\"{}\"]\n",
+        m.public
+    ));
+    assert!(!second.file("ci-1.secret").exists());
+    let out = ok(&second, &["check", "--remote"]);
+    assert!(stderr(&out).contains("Cached"), "{}", second.snapshot(&out));
+    let out = ok(&second, &["pull"]);
+    assert!(stderr(&out).contains("Pulled"), "{}", second.snapshot(&out));
+    let out = second.run(&["push"]);
+    assert_eq!(out.status.code(), Some(2), "{}", second.snapshot(&out));
+    assert!(
+        stderr(&out).contains("ci-1.secret"),
+        "{}",
+        second.snapshot(&out)
     );
 }

@@ -100,7 +100,7 @@ pub(super) fn mark_remote(
 /// not trust is said.
 pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<()> {
     remote.may_push().core()?;
-    if let Some(name) = remote.untrusted_signer() {
+    if let Some(name) = remote.untrusted_signer().core()? {
         printer.note(&format!(
             "warning: the signing key `{name}` is not in `[remote] trusted-keys`: pulls with \
              this config refuse what it pushes (list the public key that `wheelbuild key \

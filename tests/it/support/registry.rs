@@ -646,8 +646,8 @@ fn form_fields(req: &Request) -> BTreeMap<String, String> {
 }
 
 /// Starts the token issuer for a token-auth registry: tokens for `user`:`pass` (a `GET`
-/// with HTTP basic auth), or for `identity_token` (a `POST` of the OAuth2
-/// `refresh_token` grant). Returns the server and the path of the PEM cert to use as
+/// with HTTP basic auth; pulls only), or for `identity_token` (a `POST` of the OAuth2
+/// `refresh_token` grant; pulls and pushes). Returns the server and the path of the PEM cert to use as
 /// `rootcertbundle`.
 fn start_token_issuer(
     dir: &Path,
@@ -699,8 +699,9 @@ fn start_token_issuer(
         if req.path_only() != "/token" {
             return Response::new(404).body("not found");
         }
-        // What is asked for: the query of a GET, the form of a POST.
-        let (service, scopes) = match req.method.as_str() {
+        // What is asked for: the query of a GET, the form of a POST. An identity token is a
+        // login that may push (what CI pushes a cache with); user and password pull only.
+        let (service, scopes, may_push) = match req.method.as_str() {
             "GET" => {
                 match req.basic_auth() {
                     Some((u, p)) if u == user && p == pass => {}
@@ -710,7 +711,7 @@ fn start_token_issuer(
                             .json(&json!({ "errors": [{ "code": "UNAUTHORIZED", "message": "bad or missing credentials" }] }));
                     }
                 }
-                (req.query("service"), req.query_all("scope"))
+                (req.query("service"), req.query_all("scope"), false)
             }
             "POST" => {
                 let form = form_fields(req);
@@ -722,6 +723,7 @@ fn start_token_issuer(
                 (
                     form.get("service").cloned(),
                     form.get("scope").into_iter().cloned().collect(),
+                    true,
                 )
             }
             _ => return Response::new(405).body("GET or POST"),
@@ -733,10 +735,13 @@ fn start_token_issuer(
             .iter()
             .flat_map(|s| s.split(' ').map(str::to_owned).collect::<Vec<_>>())
             .filter_map(|scope| {
-                // repository:NAME:ACTIONS (NAME has no ':'); grant pull only.
+                // repository:NAME:ACTIONS (NAME has no ':').
                 let mut it = scope.splitn(3, ':');
                 let (typ, name, actions) = (it.next()?, it.next()?, it.next()?);
-                let granted: Vec<&str> = actions.split(',').filter(|a| *a == "pull").collect();
+                let granted: Vec<&str> = actions
+                    .split(',')
+                    .filter(|a| *a == "pull" || (may_push && *a == "push"))
+                    .collect();
                 Some(json!({ "type": typ, "name": name, "actions": granted }))
             })
             .collect();
