@@ -241,12 +241,12 @@ async fn connect(at: Option<&EngineAt>) -> Result<Docker, DockerError> {
         };
         // Builds last long: the default 2-minute request timeout would cut `wait`.
         let docker = docker
-            .map_err(|e| unreachable(crate::error::chain(&e)))?
+            .map_err(|e| unreachable(crate::diag::chain(&e)))?
             .with_timeout(Duration::from_secs(7 * 24 * 3600));
         let version = tokio::time::timeout(Duration::from_secs(20), docker.version())
             .await
             .map_err(|_| unreachable("no answer within 20 s".into()))?
-            .map_err(|e| unreachable(crate::error::chain(&e)))?;
+            .map_err(|e| unreachable(crate::diag::chain(&e)))?;
         tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
         Ok(docker)
     }

@@ -375,7 +375,7 @@ impl Remote {
     }
 
     fn error(&self, e: OciDistributionError) -> RemoteError {
-        let detail = crate::error::chain(&e);
+        let detail = crate::diag::chain(&e);
         match e {
             OciDistributionError::AuthenticationFailure(_)
             | OciDistributionError::UnauthorizedError { .. } => RemoteError::Unauthorized {
@@ -501,7 +501,7 @@ impl Remote {
             let response = request
                 .send()
                 .await
-                .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
+                .map_err(|e| self.unavailable(crate::diag::chain(&e)))?;
             let challenge = bearer_challenge(&response);
             let Some(challenge) = challenge.filter(|_| !renewed) else {
                 break response;
@@ -528,7 +528,7 @@ impl Remote {
         match read_bounded(response, limit).await {
             Ok(Ok(body)) => Ok(Answer::Found { body, next }),
             Ok(Err(size)) => Ok(Answer::TooLarge(size)),
-            Err(e) => Err(self.unavailable(crate::error::chain(&e))),
+            Err(e) => Err(self.unavailable(crate::diag::chain(&e))),
         }
     }
 
@@ -596,7 +596,7 @@ impl Remote {
             .get(format!("{}/v2/", self.origin))
             .send()
             .await
-            .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
+            .map_err(|e| self.unavailable(crate::diag::chain(&e)))?;
         let challenge = bearer_challenge(&response).ok_or_else(|| RemoteError::Unauthorized {
             url: self.url.clone(),
             detail: format!(

@@ -521,7 +521,7 @@ impl RegistryResolver {
             let response = request
                 .send()
                 .await
-                .map_err(|e| Failure::Transient(crate::error::chain(&e)))?;
+                .map_err(|e| Failure::Transient(crate::diag::chain(&e)))?;
             if response.status() != reqwest::StatusCode::UNAUTHORIZED || challenged {
                 break response;
             }
@@ -675,7 +675,7 @@ async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| Failure::Transient(crate::error::chain(&e)))?
+        .map_err(|e| Failure::Transient(crate::diag::chain(&e)))?
     {
         if body.len() + chunk.len() > BODY_LIMIT {
             return Err(too_large(format!("more than {BODY_LIMIT} bytes received")));
@@ -815,7 +815,7 @@ pub(crate) async fn exchange_identity_token(
         .send()
         .await
         .map_err(|e| {
-            ExchangeError::Unreachable(format!("token server {realm}: {}", crate::error::chain(&e)))
+            ExchangeError::Unreachable(format!("token server {realm}: {}", crate::diag::chain(&e)))
         })?;
     let status = response.status();
     let body = read_body(response, "token answer").await.map_err(|f| {
@@ -973,7 +973,7 @@ impl Failure {
             O::AuthenticationFailure(reason) => {
                 Failure::Unauthorized(format!("token request failed: {}", reason.trim()))
             }
-            O::RequestError(e) => Failure::Transient(crate::error::chain(&e)),
+            O::RequestError(e) => Failure::Transient(crate::diag::chain(&e)),
             other => Failure::Protocol(other.to_string()),
         }
     }
