@@ -32,6 +32,7 @@ pub(crate) mod platform;
 pub mod remote;
 pub mod resolve;
 pub mod schema;
+pub(crate) mod sign;
 pub mod store;
 pub mod wheel;
 pub(crate) mod wheelhouse;

@@ -229,7 +229,7 @@ pub struct BuildSettings {
     /// Network, CA bundle, proxies and package index of every container.
     pub access: access::Access,
     /// Signs each wheel's provenance (a DSSE envelope): `[remote] sign-with`.
-    pub signer: Option<std::sync::Arc<crate::remote::sign::SecretKey>>,
+    pub signer: Option<std::sync::Arc<crate::sign::SecretKey>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
     pub pip_cache: bool,

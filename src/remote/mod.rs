@@ -22,8 +22,6 @@
 //! Pushing never replaces an entry a trusted key signed with one no trusted key signed:
 //! with `trusted-keys` set, a push must be signed ([`Remote::may_push`]).
 
-pub mod sign;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::pin::Pin;
@@ -40,8 +38,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::plan::key::BuildKey;
 use crate::resolve::registry::Login;
+use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
-use sign::{KeyError, SecretKey, TrustedKeys};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.wheelbuild.record.v1";
 const RECORD_TYPE: &str = "application/vnd.wheelbuild.record.v1+json";

@@ -39,7 +39,7 @@ pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// Sign a statement (the bytes [`Provenance::statement_json`] gives) for its envelope.
-pub fn sign(signer: &crate::remote::sign::SecretKey, statement: &[u8]) -> DsseSignature {
+pub fn sign(signer: &crate::sign::SecretKey, statement: &[u8]) -> DsseSignature {
     use base64::Engine as _;
     DsseSignature {
         keyid: signer.name.clone(),

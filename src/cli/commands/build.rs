@@ -228,7 +228,7 @@ pub(super) async fn build_settings(
             .remote
             .sign_with
             .as_deref()
-            .map(crate::remote::sign::SecretKey::read)
+            .map(crate::sign::SecretKey::read)
             .transpose()
             .map_err(crate::remote::RemoteError::from)
             .map_err(crate::Error::from)?
