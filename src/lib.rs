@@ -3,7 +3,7 @@
 //! The library is the pipeline, one module per stage:
 //!
 //! 1. [`config`]: `wheelbuild.toml` → validated targets (project × matrix cell)
-//! 2. [`resolve`]: image tags → registry digests, git refs → commits
+//! 2. `resolve`: image tags → registry digests, git refs → commits
 //! 3. [`lock`]: the pins, in `wheelbuild.lock`
 //! 4. [`plan`] (with [`plan::key`]): each target's build key, and whether it is in the
 //!    store, and why not
@@ -26,11 +26,12 @@ pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fsutil;
 pub mod lock;
+pub mod oci;
 pub(crate) mod par;
 pub mod plan;
 pub(crate) mod platform;
 pub mod remote;
-pub mod resolve;
+pub(crate) mod resolve;
 pub mod schema;
 pub(crate) mod sign;
 pub mod store;

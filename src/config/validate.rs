@@ -525,7 +525,7 @@ impl Validator<'_> {
             Some(u) => {
                 let url = u.get_ref().trim_end_matches('/');
                 let bad = url.contains("://") || !url.contains('/') || url.contains('@');
-                if bad || crate::resolve::reference::parse(&format!("{url}:probe")).is_err() {
+                if bad || crate::oci::reference::parse(&format!("{url}:probe")).is_err() {
                     return Err(self.ctx.err(
                         u.span(),
                         format!(

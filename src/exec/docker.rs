@@ -74,7 +74,7 @@ impl DockerError {
             }
             DockerError::Pull { .. } => "check the registry and its credentials (same as `wheelbuild lock` uses)".into(),
             DockerError::Credentials { registry, .. } => {
-                crate::resolve::registry::credentials_hint(registry)
+                crate::oci::auth::credentials_hint(registry)
             }
             DockerError::DigestMismatch { .. } => "remove the local image (`docker rmi`) and build again".into(),
             DockerError::NoGpu { .. } => {
@@ -789,7 +789,7 @@ pub fn credentials(
     reference: &str,
     registry: &str,
 ) -> Result<Option<DockerCredentials>, DockerError> {
-    use crate::resolve::registry::{Login, login_for};
+    use crate::oci::auth::{Login, login_for};
     let credentials = |c: DockerCredentials| DockerCredentials {
         serveraddress: Some(registry.to_string()),
         ..c

@@ -36,8 +36,8 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::oci::auth::Login;
 use crate::plan::key::BuildKey;
-use crate::resolve::registry::Login;
 use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 
@@ -294,15 +294,14 @@ impl Remote {
     pub fn new(options: &RemoteOptions<'_>) -> Result<Remote, RemoteError> {
         let url = options.url.trim_end_matches('/').to_string();
         let reference =
-            crate::resolve::reference::parse(&format!("{url}:probe")).map_err(|detail| {
+            crate::oci::reference::parse(&format!("{url}:probe")).map_err(|detail| {
                 RemoteError::Url {
                     url: url.clone(),
                     detail,
                 }
             })?;
         let registry = reference.resolve_registry().to_string();
-        let plain = crate::resolve::registry::is_loopback(&registry)
-            || options.insecure.contains(&registry);
+        let plain = crate::oci::is_loopback(&registry) || options.insecure.contains(&registry);
         let client = Client::new(ClientConfig {
             protocol: if plain {
                 ClientProtocol::HttpsExcept(vec![registry.clone()])
@@ -323,7 +322,7 @@ impl Remote {
                 url: url.clone(),
                 detail: format!("cannot create an HTTP client: {e}"),
             })?;
-        let login = crate::resolve::registry::login_for(reference.registry()).map_err(|e| {
+        let login = crate::oci::auth::login_for(reference.registry()).map_err(|e| {
             RemoteError::Unauthorized {
                 url: url.clone(),
                 detail: e.to_string(),
@@ -564,9 +563,9 @@ impl Remote {
         identity: &str,
         actions: &str,
     ) -> Result<String, RemoteError> {
-        use crate::resolve::registry::ExchangeError;
+        use crate::oci::auth::ExchangeError;
         let scope = format!("repository:{}:{actions}", self.repository);
-        crate::resolve::registry::exchange_identity_token(&self.http, challenge, &scope, identity)
+        crate::oci::auth::exchange_identity_token(&self.http, challenge, &scope, identity)
             .await
             .map_err(|e| match e {
                 ExchangeError::Refused(detail) => RemoteError::Unauthorized {
