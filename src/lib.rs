@@ -30,6 +30,7 @@ pub mod oci;
 pub(crate) mod par;
 pub mod plan;
 pub(crate) mod platform;
+pub(crate) mod recipe;
 pub mod remote;
 pub(crate) mod resolve;
 pub mod schema;

@@ -13,10 +13,7 @@ use crate::canonical::Context;
 use crate::lock::{AptPin, LockedImage, PipPin};
 use crate::plan::PlannedTarget;
 use crate::plan::key::{ImageKey, KeyInputs};
-
-/// The environment image's setup script (`env.sh`), run as root:
-/// `sh -c SCRIPT wheelbuild-env APT REQUIREMENTS SETTINGS`.
-pub(crate) const ENV_SCRIPT: &str = include_str!("scripts/env.sh");
+use crate::recipe::{ENV_SCRIPT, PIP_ENV};
 
 /// The setup's variables (index URLs with their credentials, proxies, CA paths), sourced
 /// by [`ENV_SCRIPT`]: a file in the setup container's volume at [`CA_DIR`], never its
@@ -110,14 +107,6 @@ pub async fn collect_env_images(
     }
     Ok(gc)
 }
-
-/// Variables of the root containers that resolve or install packages (Debian's pip refuses
-/// system installs without the first).
-pub(crate) const PIP_ENV: [&str; 3] = [
-    "PIP_BREAK_SYSTEM_PACKAGES=1",
-    "PIP_DISABLE_PIP_VERSION_CHECK=1",
-    "PIP_NO_INPUT=1",
-];
 
 /// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
 /// (looked up only when it must be pulled), checked to carry that digest; returns the

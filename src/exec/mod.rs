@@ -55,8 +55,8 @@ pub use caches::{CacheGc, CacheVolume, collect_cache_volumes, volume_name};
 pub use cleanup::{cleanup, owner_labels};
 use docker::{DockerError, Engine};
 pub use environment::collect_env_images;
-pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, env_tag, pull_pinned};
-pub(crate) use run::{BUILD_SCRIPT, REPAIR_SCRIPT, labels};
+pub(crate) use environment::{env_tag, pull_pinned};
+pub(crate) use run::labels;
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.

@@ -15,13 +15,8 @@ use super::{
 use crate::config::Target;
 use crate::plan::PlannedTarget;
 use crate::plan::key::{BuildKey, KeyInputs};
+use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
 use crate::store::{CacheStats, Staging};
-
-/// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR
-/// [PLAT REPAIR_PY EXCLUDE...]`.
-pub(crate) const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
-/// The repair's Python side (`repair.py`), an argument of [`BUILD_SCRIPT`].
-pub(crate) const REPAIR_SCRIPT: &str = include_str!("scripts/repair.py");
 
 impl Run<'_> {
     /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`

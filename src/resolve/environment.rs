@@ -5,7 +5,7 @@
 //! pip's answer is its installation report (`pip install --dry-run --ignore-installed
 //! --report`): every distribution, transitive ones included, with the artifact's URL and
 //! sha256 as the index gave them. apt's is its simulation (`apt-get install --simulate`):
-//! every package with its version. The script is `scripts/resolve.sh`.
+//! every package with its version. The script is [`RESOLVE_SCRIPT`].
 
 use std::collections::BTreeMap;
 
@@ -15,8 +15,9 @@ use crate::exec::access::{Access, Step};
 use crate::exec::docker::{ContainerConfig, DockerError, Engine};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
-    RESOLVE_SCRIPT, normalize_name,
+    normalize_name,
 };
+use crate::recipe::{PIP_ENV, RESOLVE_SCRIPT};
 
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;
@@ -132,7 +133,7 @@ async fn run_group(
     let config = ContainerConfig {
         image: base,
         cmd,
-        env: crate::exec::PIP_ENV
+        env: PIP_ENV
             .into_iter()
             .map(String::from)
             .chain(ctx.access.env().iter().cloned())
