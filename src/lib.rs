@@ -5,7 +5,7 @@
 //! 1. [`config`]: `wheelbuild.toml` → validated targets (project × matrix cell)
 //! 2. `resolve`: image tags → registry digests, git refs → commits
 //! 3. [`lock`]: the pins, in `wheelbuild.lock`
-//! 4. [`plan`] (with [`plan::key`]): each target's build key, and whether it is in the
+//! 4. [`plan`] (with [`key`]): each target's build key, and whether it is in the
 //!    store, and why not
 //! 5. `exec`: builds in digest-pinned containers (Docker Engine API)
 //! 6. [`store`]: key → wheels and the record of their build; [`remote`]: the same, shared
@@ -25,6 +25,7 @@ pub mod diag;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fsutil;
+pub mod key;
 pub mod lock;
 pub mod oci;
 pub(crate) mod par;

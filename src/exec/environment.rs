@@ -10,9 +10,9 @@ use super::access::{Access, CA_DIR, Step};
 use super::docker::{self, ContainerConfig, DockerError, Engine};
 use super::{BuildError, Run, io_err, run::labels};
 use crate::canonical::Context;
+use crate::key::{ImageKey, KeyInputs};
 use crate::lock::{AptPin, LockedImage, PipPin};
 use crate::plan::PlannedTarget;
-use crate::plan::key::{ImageKey, KeyInputs};
 use crate::recipe::{ENV_SCRIPT, PIP_ENV};
 
 /// The setup's variables (index URLs with their credentials, proxies, CA paths), sourced

@@ -13,8 +13,8 @@ use super::{
     BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source,
 };
 use crate::config::Target;
+use crate::key::{BuildKey, KeyInputs};
 use crate::plan::PlannedTarget;
-use crate::plan::key::{BuildKey, KeyInputs};
 use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
 use crate::store::{CacheStats, Staging};
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::docker::Engine;
 use super::{BuildError, BuildSettings, Reporter, Run, io_err};
 use crate::config::Config;
+use crate::key::BuildKey;
 use crate::plan::PlannedTarget;
-use crate::plan::key::BuildKey;
 use crate::store::{Damage, Store, UnusableWheel};
 use crate::wheel;
 

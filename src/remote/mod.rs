@@ -36,8 +36,8 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::key::BuildKey;
 use crate::oci::auth::Login;
-use crate::plan::key::BuildKey;
 use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 

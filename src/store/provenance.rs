@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::WheelRecord;
+use crate::key::KeyInputs;
 use crate::plan::PlannedTarget;
-use crate::plan::key::KeyInputs;
 
 /// DSSE's payload type of an in-toto statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";

@@ -842,7 +842,7 @@ mod tests {
             assert_eq!(
                 docs.matches(&row).count(),
                 1,
-                "key input `{field}` must have exactly one row in the table of src/plan/key.rs"
+                "key input `{field}` must have exactly one row in the table of src/key.rs"
             );
         }
     }
