@@ -603,8 +603,16 @@ impl<'a> Run<'a> {
             .and_then(|mut f| crate::store::copy_hashing(&mut f, &mut std::io::sink()))
             .ok()
             .map(|(sha256, _)| sha256);
+        let build = crate::store::provenance::Build {
+            key: &t.key,
+            target: t.target,
+            project: t.project,
+            image: t.image,
+            git: t.git,
+            env: t.env,
+        };
         let provenance =
-            crate::store::provenance::Provenance::of(t, &inputs, log_sha256.as_deref());
+            crate::store::provenance::Provenance::of(&build, &inputs, log_sha256.as_deref());
         // Signed here, by the builder: a record pulled elsewhere keeps these.
         let provenance_signatures = match &self.settings.signer {
             Some(signer) => built
