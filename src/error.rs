@@ -2,8 +2,8 @@
 
 use crate::config::ConfigError;
 use crate::diag::Location;
-use crate::exec::access::AccessError;
-use crate::exec::docker::DockerError;
+use crate::docker::DockerError;
+use crate::docker::access::AccessError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
 use crate::remote::RemoteError;

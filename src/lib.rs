@@ -22,6 +22,7 @@ pub(crate) mod canonical;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub(crate) mod docker;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fsutil;
@@ -45,7 +46,7 @@ pub(crate) use error::{Error, Exit};
 /// The Docker engine as benches and tests drive it: containers with files of this machine
 /// sent in (never bind-mounted by wheelbuild), and the names of the cache volumes.
 pub mod engine {
-    pub use crate::exec::docker::{ContainerConfig, Engine};
-    pub use crate::exec::upload::Upload;
+    pub use crate::docker::upload::Upload;
+    pub use crate::docker::{ContainerConfig, Engine};
     pub use crate::exec::{default_parallelism, volume_name};
 }

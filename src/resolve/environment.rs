@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::exec::access::{Access, Step};
-use crate::exec::docker::{ContainerConfig, DockerError, Engine};
+use crate::docker::access::{Access, Step};
+use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
     normalize_name,
@@ -118,7 +118,7 @@ async fn run_group(
     image: &LockedImage,
     envs: &[(&EnvironmentInput, String)],
 ) -> Result<String, EnvError> {
-    let base = crate::exec::pull_pinned(ctx.engine, image).await?;
+    let base = pull_pinned(ctx.engine, image).await?;
     let mut cmd: Vec<String> = vec![
         "sh".into(),
         "-c".into(),
@@ -145,7 +145,7 @@ async fn run_group(
         upload: ctx.access.upload(),
         network: ctx.access.network_mode(Step::Packages),
         gpu: false,
-        labels: crate::exec::labels("lock", &image.manifest_digest),
+        labels: crate::docker::owner::labels("lock", &image.manifest_digest),
         hardened: false,
     };
     let digest = image.manifest_digest.trim_start_matches("sha256:");
