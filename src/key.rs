@@ -118,7 +118,7 @@ impl RepairKey<'_> {
 
 /// The fingerprint of wheelbuild's own part of every build: the scripts that set up the
 /// environment, run the build and repair its wheels, and the rules of the variables it
-/// sets ([`crate::recipe::INJECTED`]). Changing any of them changes every key.
+/// sets (listed in `recipe::INJECTED`). Changing any of them changes every key.
 pub fn recipe() -> &'static str {
     static RECIPE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         #[derive(Serialize)]

@@ -1,8 +1,8 @@
 //! OCI registries, as every stage that talks to one reaches them: image references parsed
-//! the way Docker does ([`reference`]), logins from the Docker config and identity-token
-//! exchanges ([`auth`]), which registries speak plain HTTP, and answers read up to a limit.
-//! Resolving pins tags with these, the Docker engine client pulls with them, and the remote
-//! cache shares the store through them.
+//! the way Docker does ([`mod@reference`]), logins from the Docker config and
+//! identity-token exchanges (`auth`), which registries speak plain HTTP, and answers read
+//! up to a limit. Resolving pins tags with these, the Docker engine client pulls with
+//! them, and the remote cache shares the store through them.
 
 pub(crate) mod auth;
 pub mod reference;

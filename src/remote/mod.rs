@@ -4,7 +4,7 @@
 //! One entry is an OCI image manifest with `artifactType` [`ARTIFACT_TYPE`]: its config
 //! blob is the record's JSON (the bytes the store holds), its layers the wheels (titled by
 //! file name) and the build log; its annotation [`SIGNATURE`] an ed25519 signature over
-//! the key, the record's digest and the wheels' digests ([`sign`]). No referrers API.
+//! the key, the record's digest and the wheels' digests (`sign`). No referrers API.
 //!
 //! Pulling trusts nothing on the wire: the manifest (read up to 4 MiB) must be signed by a
 //! trusted key *before* any blob is fetched; the record must be the signed digest, name the
