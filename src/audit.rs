@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::lock::{EnvironmentInput, Lockfile, RefKind, build_requires, is_full_sha, short_digest};
-use crate::resolve::{self, ResolveSettings, registry::is_loopback};
+use crate::oci::is_loopback;
+use crate::resolve::{self, ResolveSettings};
 
 /// The kinds of findings; `--allow KIND` accepts one.
 #[derive(

@@ -1,4 +1,5 @@
-//! Source locations and "did you mean" hints for user-facing errors.
+//! Source locations, "did you mean" hints and one-line error chains for user-facing
+//! errors.
 
 use std::fmt;
 use std::ops::Range;
@@ -154,6 +155,22 @@ pub(crate) fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
         .map(|n| format!("`{}`", n.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// An error and its sources on one line: the top of a client's error is often only
+/// "error sending request" or "client error (Connect)", the cause is below it.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut detail = e.to_string();
+    let mut cur = e.source();
+    while let Some(source) = cur {
+        let text = source.to_string();
+        // Wrappers that repeat their source's message add nothing.
+        if !detail.ends_with(&text) {
+            detail = format!("{detail}: {text}");
+        }
+        cur = source.source();
+    }
+    detail
 }
 
 #[cfg(test)]

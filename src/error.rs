@@ -2,8 +2,8 @@
 
 use crate::config::ConfigError;
 use crate::diag::Location;
-use crate::exec::access::AccessError;
-use crate::exec::docker::DockerError;
+use crate::docker::DockerError;
+use crate::docker::access::AccessError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
 use crate::remote::RemoteError;
@@ -123,20 +123,4 @@ impl Error {
             _ => Vec::new(),
         }
     }
-}
-
-/// An error and its sources on one line: the top of a client's error is often only
-/// "error sending request" or "client error (Connect)", the cause is below it.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut detail = e.to_string();
-    let mut cur = e.source();
-    while let Some(source) = cur {
-        let text = source.to_string();
-        // Wrappers that repeat their source's message add nothing.
-        if !detail.ends_with(&text) {
-            detail = format!("{detail}: {text}");
-        }
-        cur = source.source();
-    }
-    detail
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::{Config, ConfigError};
-use crate::exec::access::Access;
+use crate::docker::access::Access;
 use crate::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
 use crate::store::Store;
 

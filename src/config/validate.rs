@@ -525,7 +525,7 @@ impl Validator<'_> {
             Some(u) => {
                 let url = u.get_ref().trim_end_matches('/');
                 let bad = url.contains("://") || !url.contains('/') || url.contains('@');
-                if bad || crate::resolve::reference::parse(&format!("{url}:probe")).is_err() {
+                if bad || crate::oci::reference::parse(&format!("{url}:probe")).is_err() {
                     return Err(self.ctx.err(
                         u.span(),
                         format!(
@@ -543,7 +543,7 @@ impl Validator<'_> {
             None => None,
         };
         for key in &r.trusted_keys {
-            if let Err(e) = crate::remote::sign::TrustedKeys::parse([key.get_ref().as_str()]) {
+            if let Err(e) = crate::sign::TrustedKeys::parse([key.get_ref().as_str()]) {
                 return Err(self.ctx.err(
                     key.span(),
                     format!("remote.trusted-keys: {e}"),
@@ -559,7 +559,7 @@ impl Validator<'_> {
         // secret): a public key signs nothing anyone can verify.
         if let Some((value, path)) = &sign_with
             && let Ok(text) = std::fs::read_to_string(path)
-            && let Err(e) = crate::remote::sign::SecretKey::parse(&text, Path::new(value.get_ref()))
+            && let Err(e) = crate::sign::SecretKey::parse(&text, Path::new(value.get_ref()))
         {
             return Err(self.ctx.err(
                 value.span(),

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use super::docker::{ContainerConfig, DockerError, Engine, VolumeInfo};
 use super::{BuildError, Run, paths};
 use crate::accel::Accel;
+use crate::docker::{ContainerConfig, DockerError, Engine, VolumeInfo};
 
 /// Label of wheelbuild's cache volumes: their kind (`ccache` or `pip`).
 pub const CACHE_LABEL: &str = "org.wheelbuild.cache";

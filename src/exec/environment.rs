@@ -6,17 +6,15 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use super::access::{Access, CA_DIR, Step};
-use super::docker::{self, ContainerConfig, DockerError, Engine};
-use super::{BuildError, Run, io_err, run::labels};
+use super::{BuildError, Run, io_err};
 use crate::canonical::Context;
-use crate::lock::{AptPin, LockedImage, PipPin};
+use crate::docker::access::{Access, CA_DIR, Step};
+use crate::docker::owner::labels;
+use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
+use crate::key::{ImageKey, KeyInputs};
+use crate::lock::{AptPin, PipPin};
 use crate::plan::PlannedTarget;
-use crate::plan::key::{ImageKey, KeyInputs};
-
-/// The environment image's setup script (`env.sh`), run as root:
-/// `sh -c SCRIPT wheelbuild-env APT REQUIREMENTS SETTINGS`.
-pub(crate) const ENV_SCRIPT: &str = include_str!("scripts/env.sh");
+use crate::recipe::{ENV_SCRIPT, PIP_ENV};
 
 /// The setup's variables (index URLs with their credentials, proxies, CA paths), sourced
 /// by [`ENV_SCRIPT`]: a file in the setup container's volume at [`CA_DIR`], never its
@@ -109,38 +107,6 @@ pub async fn collect_env_images(
         }
     }
     Ok(gc)
-}
-
-/// Variables of the root containers that resolve or install packages (Debian's pip refuses
-/// system installs without the first).
-pub(crate) const PIP_ENV: [&str; 3] = [
-    "PIP_BREAK_SYSTEM_PACKAGES=1",
-    "PIP_DISABLE_PIP_VERSION_CHECK=1",
-    "PIP_NO_INPUT=1",
-];
-
-/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
-/// (looked up only when it must be pulled), checked to carry that digest; returns the
-/// image id.
-pub(crate) async fn pull_pinned(
-    engine: &Engine,
-    image: &LockedImage,
-) -> Result<String, DockerError> {
-    let reference = image.pinned();
-    let registry = docker::registry_of(&image.name).to_string();
-    // A credential helper is a program: run off the runtime's threads, and only when
-    // awaited (a spawned task would start at once).
-    let credentials = async move {
-        tokio::task::spawn_blocking(move || docker::credentials(&reference, &registry))
-            .await
-            .map_err(|e| DockerError::Api {
-                call: "look up credentials",
-                detail: e.to_string(),
-            })?
-    };
-    engine
-        .ensure_image(&image.name, &image.manifest_digest, credentials)
-        .await
 }
 
 impl Run<'_> {

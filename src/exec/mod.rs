@@ -7,7 +7,7 @@
 //!    every target with the same image and packages) and tagged `wheelbuild-env:<key>`
 //!    (`environment`);
 //! 3. the sources at the locked commit ([`source::checkout`]), sent into the created
-//!    container as a tar stream with the CA bundle ([`upload`]): nothing goes through a
+//!    container as a tar stream with the CA bundle ([`docker::upload`]): nothing goes through a
 //!    host path, so the engine may be another machine;
 //! 4. one container: toolchain check, then the build in a scratch copy at the fixed path
 //!    `/wheelbuild/build`, as a non-root user, without capabilities or privilege gain,
@@ -22,17 +22,14 @@
 //! removed whatever happens; the caller removes the ones still running on Ctrl-C
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
-pub mod access;
 mod caches;
 mod cleanup;
 mod collect;
-pub mod docker;
 mod environment;
 mod pool;
 mod run;
 pub mod schedule;
 pub mod source;
-pub mod upload;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -44,6 +41,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::config::Config;
+use crate::docker::{self, DockerError, Engine, access};
 use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
 use crate::resolve::NetworkSettings;
@@ -52,11 +50,9 @@ use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Sto
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use caches::{CacheGc, CacheVolume, collect_cache_volumes, volume_name};
-pub use cleanup::{cleanup, owner_labels};
-use docker::{DockerError, Engine};
+pub use cleanup::cleanup;
 pub use environment::collect_env_images;
-pub(crate) use environment::{ENV_SCRIPT, PIP_ENV, env_tag, pull_pinned};
-pub(crate) use run::{BUILD_SCRIPT, REPAIR_SCRIPT, labels};
+pub(crate) use environment::env_tag;
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.
@@ -229,7 +225,7 @@ pub struct BuildSettings {
     /// Network, CA bundle, proxies and package index of every container.
     pub access: access::Access,
     /// Signs each wheel's provenance (a DSSE envelope): `[remote] sign-with`.
-    pub signer: Option<std::sync::Arc<crate::remote::sign::SecretKey>>,
+    pub signer: Option<std::sync::Arc<crate::sign::SecretKey>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
     pub pip_cache: bool,
@@ -603,8 +599,16 @@ impl<'a> Run<'a> {
             .and_then(|mut f| crate::store::copy_hashing(&mut f, &mut std::io::sink()))
             .ok()
             .map(|(sha256, _)| sha256);
+        let build = crate::store::provenance::Build {
+            key: &t.key,
+            target: t.target,
+            project: t.project,
+            image: t.image,
+            git: t.git,
+            env: t.env,
+        };
         let provenance =
-            crate::store::provenance::Provenance::of(t, &inputs, log_sha256.as_deref());
+            crate::store::provenance::Provenance::of(&build, &inputs, log_sha256.as_deref());
         // Signed here, by the builder: a record pulled elsewhere keeps these.
         let provenance_signatures = match &self.settings.signer {
             Some(signer) => built

@@ -7,21 +7,15 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::access::Step;
-use super::docker::{self, ContainerConfig};
-use super::{
-    BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, cleanup, io_err, paths, source,
-};
+use super::{BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, io_err, paths, source};
 use crate::config::Target;
+use crate::docker::ContainerConfig;
+use crate::docker::access::Step;
+use crate::docker::owner::labels;
+use crate::key::{BuildKey, KeyInputs};
 use crate::plan::PlannedTarget;
-use crate::plan::key::{BuildKey, KeyInputs};
+use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
 use crate::store::{CacheStats, Staging};
-
-/// The build container's script (`build.sh`): `sh -c SCRIPT wheelbuild CHECK BUILD SUBDIR
-/// [PLAT REPAIR_PY EXCLUDE...]`.
-pub(crate) const BUILD_SCRIPT: &str = include_str!("scripts/build.sh");
-/// The repair's Python side (`repair.py`), an argument of [`BUILD_SCRIPT`].
-pub(crate) const REPAIR_SCRIPT: &str = include_str!("scripts/repair.py");
 
 impl Run<'_> {
     /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`
@@ -194,16 +188,6 @@ pub(super) fn manylinux_tag(t: &PlannedTarget<'_>) -> Result<String, BuildError>
     })?;
     let arch = platform.strip_prefix("linux_").unwrap_or(&platform);
     Ok(format!("manylinux_{}_{arch}", glibc.replace('.', "_")))
-}
-
-/// Labels of every container wheelbuild creates: what it builds, and which process owns
-/// it (so that the next run can remove the containers of a killed one).
-pub(crate) fn labels(target: &str, key: &str) -> BTreeMap<String, String> {
-    let mut labels = cleanup::owner_labels();
-    labels.insert(docker::LABEL.to_string(), "1".to_string());
-    labels.insert(format!("{}.target", docker::LABEL), target.to_string());
-    labels.insert(format!("{}.key", docker::LABEL), key.to_string());
-    labels
 }
 
 /// A container name unique to this process and key.

@@ -187,8 +187,8 @@ pub async fn checkout(
 
 /// The checkout as `/wheelbuild/src` of a build container: every file as it is here
 /// (`.git` included), with its time and mode (made readable by all), owned by root.
-pub(super) fn upload(src: &Source) -> super::upload::Upload {
-    let mut upload = super::upload::Upload::default();
+pub(super) fn upload(src: &Source) -> crate::docker::upload::Upload {
+    let mut upload = crate::docker::upload::Upload::default();
     upload.tree(&src.dir, super::paths::SRC);
     upload
 }

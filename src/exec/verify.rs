@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::docker::Engine;
 use super::{BuildError, BuildSettings, Reporter, Run, io_err};
 use crate::config::Config;
+use crate::docker::Engine;
+use crate::key::BuildKey;
 use crate::plan::PlannedTarget;
-use crate::plan::key::BuildKey;
 use crate::store::{Damage, Store, UnusableWheel};
 use crate::wheel;
 

@@ -16,12 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::LockedGit;
 use crate::canonical::Context;
 use crate::config::{Config, ImageInput, PipIndex, Project, Target};
+use crate::recipe::RESOLVE_SCRIPT;
 
 /// blake3 derive-key context of `resolved-from`.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-30 environment resolution");
-
-/// The script that resolves an environment inside its base image (see its header).
-pub(crate) const RESOLVE_SCRIPT: &str = include_str!("../resolve/scripts/resolve.sh");
 
 /// What a set of targets installs: the identity of a `[[environment]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

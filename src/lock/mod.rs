@@ -28,7 +28,6 @@ use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::Location;
 use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
-pub(crate) use environment::RESOLVE_SCRIPT;
 pub use environment::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
     distinct_environments, normalize_name,

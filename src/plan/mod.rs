@@ -1,11 +1,10 @@
-//! Stage 4: targets with their keys ([`key`]), and whether each must be built, and why
+//! Stage 4: targets with their keys ([`crate::key`]), and whether each must be built, and why
 //! ([`Reason`]).
 //!
 //! The JSON form ([`PlanJson`]) is a stable interface for CI: `version` is bumped on any
 //! incompatible change. `matrix.include` lists the targets to build in the shape GitHub
 //! Actions' `strategy.matrix: ${{ fromJSON(...) }}` expects.
 
-pub mod key;
 mod reason;
 pub mod shard;
 
@@ -15,12 +14,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::config::{Cell, Config, GitInput, ImageInput, Project, Target};
+use crate::key::{BuildKey, KeyInputs};
 use crate::lock::{
     EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, RefKind,
     build_requires,
 };
 use crate::store::{Presence, Store, StoreError};
-use key::{BuildKey, KeyInputs};
 pub(crate) use reason::Reason;
 
 pub(crate) const PLAN_JSON_VERSION: u32 = 1;

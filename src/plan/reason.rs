@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::key::InputChange;
+use crate::key::InputChange;
 
 /// Why a target must be built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,7 +4,7 @@
 //! One entry is an OCI image manifest with `artifactType` [`ARTIFACT_TYPE`]: its config
 //! blob is the record's JSON (the bytes the store holds), its layers the wheels (titled by
 //! file name) and the build log; its annotation [`SIGNATURE`] an ed25519 signature over
-//! the key, the record's digest and the wheels' digests ([`sign`]). No referrers API.
+//! the key, the record's digest and the wheels' digests (`sign`). No referrers API.
 //!
 //! Pulling trusts nothing on the wire: the manifest (read up to 4 MiB) must be signed by a
 //! trusted key *before* any blob is fetched; the record must be the signed digest, name the
@@ -22,8 +22,6 @@
 //! Pushing never replaces an entry a trusted key signed with one no trusted key signed:
 //! with `trusted-keys` set, a push must be signed ([`Remote::may_push`]).
 
-pub mod sign;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::pin::Pin;
@@ -38,10 +36,10 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::plan::key::BuildKey;
-use crate::resolve::registry::Login;
+use crate::key::BuildKey;
+use crate::oci::auth::Login;
+use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
-use sign::{KeyError, SecretKey, TrustedKeys};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.wheelbuild.record.v1";
 const RECORD_TYPE: &str = "application/vnd.wheelbuild.record.v1+json";
@@ -296,15 +294,14 @@ impl Remote {
     pub fn new(options: &RemoteOptions<'_>) -> Result<Remote, RemoteError> {
         let url = options.url.trim_end_matches('/').to_string();
         let reference =
-            crate::resolve::reference::parse(&format!("{url}:probe")).map_err(|detail| {
+            crate::oci::reference::parse(&format!("{url}:probe")).map_err(|detail| {
                 RemoteError::Url {
                     url: url.clone(),
                     detail,
                 }
             })?;
         let registry = reference.resolve_registry().to_string();
-        let plain = crate::resolve::registry::is_loopback(&registry)
-            || options.insecure.contains(&registry);
+        let plain = crate::oci::is_loopback(&registry) || options.insecure.contains(&registry);
         let client = Client::new(ClientConfig {
             protocol: if plain {
                 ClientProtocol::HttpsExcept(vec![registry.clone()])
@@ -325,7 +322,7 @@ impl Remote {
                 url: url.clone(),
                 detail: format!("cannot create an HTTP client: {e}"),
             })?;
-        let login = crate::resolve::registry::login_for(reference.registry()).map_err(|e| {
+        let login = crate::oci::auth::login_for(reference.registry()).map_err(|e| {
             RemoteError::Unauthorized {
                 url: url.clone(),
                 detail: e.to_string(),
@@ -375,7 +372,7 @@ impl Remote {
     }
 
     fn error(&self, e: OciDistributionError) -> RemoteError {
-        let detail = crate::error::chain(&e);
+        let detail = crate::diag::chain(&e);
         match e {
             OciDistributionError::AuthenticationFailure(_)
             | OciDistributionError::UnauthorizedError { .. } => RemoteError::Unauthorized {
@@ -501,7 +498,7 @@ impl Remote {
             let response = request
                 .send()
                 .await
-                .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
+                .map_err(|e| self.unavailable(crate::diag::chain(&e)))?;
             let challenge = bearer_challenge(&response);
             let Some(challenge) = challenge.filter(|_| !renewed) else {
                 break response;
@@ -528,7 +525,7 @@ impl Remote {
         match read_bounded(response, limit).await {
             Ok(Ok(body)) => Ok(Answer::Found { body, next }),
             Ok(Err(size)) => Ok(Answer::TooLarge(size)),
-            Err(e) => Err(self.unavailable(crate::error::chain(&e))),
+            Err(e) => Err(self.unavailable(crate::diag::chain(&e))),
         }
     }
 
@@ -566,9 +563,9 @@ impl Remote {
         identity: &str,
         actions: &str,
     ) -> Result<String, RemoteError> {
-        use crate::resolve::registry::ExchangeError;
+        use crate::oci::auth::ExchangeError;
         let scope = format!("repository:{}:{actions}", self.repository);
-        crate::resolve::registry::exchange_identity_token(&self.http, challenge, &scope, identity)
+        crate::oci::auth::exchange_identity_token(&self.http, challenge, &scope, identity)
             .await
             .map_err(|e| match e {
                 ExchangeError::Refused(detail) => RemoteError::Unauthorized {
@@ -596,7 +593,7 @@ impl Remote {
             .get(format!("{}/v2/", self.origin))
             .send()
             .await
-            .map_err(|e| self.unavailable(crate::error::chain(&e)))?;
+            .map_err(|e| self.unavailable(crate::diag::chain(&e)))?;
         let challenge = bearer_challenge(&response).ok_or_else(|| RemoteError::Unauthorized {
             url: self.url.clone(),
             detail: format!(

@@ -5,18 +5,19 @@
 //! pip's answer is its installation report (`pip install --dry-run --ignore-installed
 //! --report`): every distribution, transitive ones included, with the artifact's URL and
 //! sha256 as the index gave them. apt's is its simulation (`apt-get install --simulate`):
-//! every package with its version. The script is `scripts/resolve.sh`.
+//! every package with its version. The script is [`RESOLVE_SCRIPT`].
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::exec::access::{Access, Step};
-use crate::exec::docker::{ContainerConfig, DockerError, Engine};
+use crate::docker::access::{Access, Step};
+use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
-    RESOLVE_SCRIPT, normalize_name,
+    normalize_name,
 };
+use crate::recipe::{PIP_ENV, RESOLVE_SCRIPT};
 
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;
@@ -117,7 +118,7 @@ async fn run_group(
     image: &LockedImage,
     envs: &[(&EnvironmentInput, String)],
 ) -> Result<String, EnvError> {
-    let base = crate::exec::pull_pinned(ctx.engine, image).await?;
+    let base = pull_pinned(ctx.engine, image).await?;
     let mut cmd: Vec<String> = vec![
         "sh".into(),
         "-c".into(),
@@ -132,7 +133,7 @@ async fn run_group(
     let config = ContainerConfig {
         image: base,
         cmd,
-        env: crate::exec::PIP_ENV
+        env: PIP_ENV
             .into_iter()
             .map(String::from)
             .chain(ctx.access.env().iter().cloned())
@@ -144,7 +145,7 @@ async fn run_group(
         upload: ctx.access.upload(),
         network: ctx.access.network_mode(Step::Packages),
         gpu: false,
-        labels: crate::exec::labels("lock", &image.manifest_digest),
+        labels: crate::docker::owner::labels("lock", &image.manifest_digest),
         hardened: false,
     };
     let digest = image.manifest_digest.trim_start_matches("sha256:");

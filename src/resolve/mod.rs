@@ -9,7 +9,6 @@ pub(crate) mod environment;
 pub(crate) mod git;
 pub(crate) mod network;
 pub(crate) mod pyproject;
-pub mod reference;
 pub(crate) mod registry;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -36,6 +36,11 @@ use super::ResolveSettings;
 use super::network::{self, Deadline, NetworkSettings, WaitObserver};
 use crate::config::ImageInput;
 use crate::lock::LockedImage;
+use crate::oci::auth::{
+    CredentialsError, ExchangeError, Login, challenge_params, credentials_hint,
+    exchange_identity_token, login_for,
+};
+use crate::oci::{BODY_LIMIT, BodyError, is_loopback};
 use crate::platform::Platform;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -43,10 +48,6 @@ pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_ALL: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
-
-/// Largest body read: registries refuse manifests over 4 MiB, and image configs are
-/// kilobytes. Anything bigger is refused before it is held in memory.
-pub(crate) const BODY_LIMIT: usize = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RegistryError {
@@ -103,6 +104,15 @@ pub(crate) enum RegistryError {
     },
     #[error("cannot get credentials for registry {registry}: {detail}")]
     Credentials { registry: String, detail: String },
+}
+
+impl From<CredentialsError> for RegistryError {
+    fn from(e: CredentialsError) -> Self {
+        RegistryError::Credentials {
+            registry: e.registry,
+            detail: e.detail,
+        }
+    }
 }
 
 impl RegistryError {
@@ -188,23 +198,9 @@ impl RetryPolicy {
     }
 }
 
-/// Is `registry` (host[:port]) on the loopback interface?
-pub(crate) fn is_loopback(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Parse a config image reference the way Docker does (Docker Hub normalization).
 pub(crate) fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
-    super::reference::parse(reference).map_err(|detail| RegistryError::InvalidReference {
+    crate::oci::reference::parse(reference).map_err(|detail| RegistryError::InvalidReference {
         reference: reference.to_string(),
         detail,
     })
@@ -255,7 +251,7 @@ impl RegistryResolver {
             let registry = registry.clone();
             tokio::task::spawn_blocking({
                 let registry = registry.clone();
-                move || login_for(&registry)
+                move || login_for(&registry).map_err(RegistryError::from)
             })
             .await
             .map_err(|e| RegistryError::Credentials {
@@ -521,7 +517,7 @@ impl RegistryResolver {
             let response = request
                 .send()
                 .await
-                .map_err(|e| Failure::Transient(crate::error::chain(&e)))?;
+                .map_err(|e| Failure::Transient(crate::diag::chain(&e)))?;
             if response.status() != reqwest::StatusCode::UNAUTHORIZED || challenged {
                 break response;
             }
@@ -660,240 +656,17 @@ impl RegistryResolver {
     }
 }
 
-/// The body of `response`, refused as soon as it is known to be over [`BODY_LIMIT`]:
-/// from its `Content-Length`, or else from the bytes received so far.
-async fn read_body(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
-    let too_large = |detail: String| Failure::TooLarge {
-        what: what.to_string(),
-        detail,
-    };
-    let announced = response.content_length().unwrap_or(0);
-    if announced > BODY_LIMIT as u64 {
-        return Err(too_large(format!("Content-Length: {announced}")));
-    }
-    let mut body = Vec::with_capacity(announced as usize);
-    while let Some(chunk) = response
-        .chunk()
+/// The body of `response` (a `what`), up to [`BODY_LIMIT`].
+async fn read_body(response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
+    crate::oci::read_body(response, BODY_LIMIT)
         .await
-        .map_err(|e| Failure::Transient(crate::error::chain(&e)))?
-    {
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(too_large(format!("more than {BODY_LIMIT} bytes received")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A registry login from the Docker config.
-pub(crate) enum Login {
-    Anonymous,
-    Basic(String, String),
-    /// What `docker login` stores for Azure ACR and other token logins: an OAuth2 refresh
-    /// token, exchanged per repository by [`exchange_identity_token`].
-    IdentityToken(String),
-}
-
-impl std::fmt::Debug for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secrets.
-        match self {
-            Login::Anonymous => f.write_str("Anonymous"),
-            Login::Basic(user, _) => f.debug_tuple("Basic").field(user).finish(),
-            Login::IdentityToken(_) => f.write_str("IdentityToken"),
-        }
-    }
-}
-
-/// The login for a registry from the Docker config; anonymous when none is configured
-/// (a credential helper that has none for it included). A helper that fails is an error
-/// that says what it said: pulling anonymously instead would hide it behind a refusal.
-pub(crate) fn login_for(registry: &str) -> Result<Login, RegistryError> {
-    use docker_credential::{CredentialRetrievalError as E, DockerCredential};
-    let server = if registry == "docker.io" {
-        "https://index.docker.io/v1/"
-    } else {
-        registry
-    };
-    let failed = |detail: String| RegistryError::Credentials {
-        registry: registry.to_string(),
-        detail,
-    };
-    match docker_credential::get_credential(server) {
-        Ok(DockerCredential::UsernamePassword(user, pass)) => Ok(Login::Basic(user, pass)),
-        Ok(DockerCredential::IdentityToken(token)) => Ok(Login::IdentityToken(token)),
-        Err(E::ConfigNotFound | E::NoCredentialConfigured) => Ok(Login::Anonymous),
-        // The crate reports a missing file and an unparsable one alike; only the latter is ours.
-        Err(E::ConfigReadError) => {
-            let dir = std::env::var_os("DOCKER_CONFIG")
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker"))
-                });
-            match dir.map(|d| d.join("config.json")).filter(|p| p.exists()) {
-                Some(path) => Err(failed(format!("{} is not valid JSON", path.display()))),
-                None => Ok(Login::Anonymous),
-            }
-        }
-        Err(E::HelperFailure {
-            helper,
-            stdout,
-            stderr,
-        }) => {
-            let said = [stderr.trim(), stdout.trim()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
-            if said.contains("credentials not found") {
-                tracing::debug!(registry, helper, "no credentials in helper; anonymous");
-                return Ok(Login::Anonymous);
-            }
-            Err(failed(format!("`{helper} get` failed: {said}")))
-        }
-        Err(E::HelperCommunicationError) => Err(failed(
-            "its credential helper (`docker-credential-…`, named in the Docker config) cannot be run".into(),
-        )),
-        Err(e) => Err(failed(e.to_string())),
-    }
-}
-
-/// The hint of a failed credential lookup for `registry`.
-pub(crate) fn credentials_hint(registry: &str) -> String {
-    format!(
-        "check $DOCKER_CONFIG/config.json and the credential helper it names for {registry} \
-         (`echo {registry} | docker-credential-NAME get` shows what it says), or log in again \
-         (`docker login {registry}`)"
-    )
-}
-
-/// Why an identity token was not exchanged.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ExchangeError {
-    /// The token server refused it, or the registry named none: the login must change.
-    #[error("{0}")]
-    Refused(String),
-    /// No (usable) answer: worth retrying.
-    #[error("{0}")]
-    Unreachable(String),
-}
-
-/// An access token for `scope` (`repository:NAME:pull`, `…:pull,push`) from the token
-/// server of a registry's bearer `challenge` (its `WWW-Authenticate`), in exchange for
-/// the Docker identity token `identity_token`: the OAuth2 `refresh_token` grant, as the
-/// Docker CLI sends it. Time is the caller's to bound (`http`'s timeout, or a deadline
-/// around the call); the answer is read up to [`BODY_LIMIT`].
-pub(crate) async fn exchange_identity_token(
-    http: &reqwest::Client,
-    challenge: &str,
-    scope: &str,
-    identity_token: &str,
-) -> Result<String, ExchangeError> {
-    let mut params = challenge_params(challenge);
-    let realm = params.remove("realm").ok_or_else(|| {
-        ExchangeError::Refused(format!(
-            "the registry's challenge `{challenge}` names no token server (realm)"
-        ))
-    })?;
-    let service = params.remove("service").unwrap_or_default();
-    // application/x-www-form-urlencoded is a URL query's encoding.
-    let mut form = reqwest::Url::parse("http://form/").expect("a valid URL");
-    form.query_pairs_mut().extend_pairs([
-        ("grant_type", "refresh_token"),
-        ("refresh_token", identity_token),
-        ("service", service.as_str()),
-        ("scope", scope),
-        ("client_id", "wheelbuild"),
-    ]);
-    let response = http
-        .post(&realm)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form.query().unwrap_or_default().to_string())
-        .send()
-        .await
-        .map_err(|e| {
-            ExchangeError::Unreachable(format!("token server {realm}: {}", crate::error::chain(&e)))
-        })?;
-    let status = response.status();
-    let body = read_body(response, "token answer").await.map_err(|f| {
-        let detail = match f {
-            Failure::TooLarge { detail, .. } => format!("an answer over the limit ({detail})"),
-            Failure::Transient(detail) => detail,
-            other => format!("{other:?}"),
-        };
-        ExchangeError::Unreachable(format!("token server {realm}: {detail}"))
-    })?;
-    if !status.is_success() {
-        let said: String = String::from_utf8_lossy(&body)
-            .trim()
-            .chars()
-            .take(200)
-            .collect();
-        let detail =
-            format!("token server {realm} refused the identity token (HTTP {status}: {said})");
-        return Err(if status.is_server_error() || status.as_u16() == 429 {
-            ExchangeError::Unreachable(detail)
-        } else {
-            ExchangeError::Refused(detail)
-        });
-    }
-    #[derive(Deserialize)]
-    struct Answer {
-        access_token: Option<String>,
-        token: Option<String>,
-    }
-    serde_json::from_slice::<Answer>(&body)
-        .ok()
-        .and_then(|a| a.access_token.or(a.token))
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ExchangeError::Refused(format!(
-                "token server {realm} answered the identity token without an access token"
-            ))
+        .map_err(|e| match e {
+            BodyError::TooLarge(detail) => Failure::TooLarge {
+                what: what.to_string(),
+                detail,
+            },
+            BodyError::Transport(detail) => Failure::Transient(detail),
         })
-}
-
-/// The parameters of a `WWW-Authenticate` challenge (`Bearer realm="…",service="…"`), by
-/// lower-case name.
-fn challenge_params(challenge: &str) -> BTreeMap<String, String> {
-    let mut params = BTreeMap::new();
-    let mut rest = challenge
-        .trim_start()
-        .split_once(char::is_whitespace)
-        .map_or("", |(_, r)| r);
-    loop {
-        rest = rest.trim_start_matches([' ', '\t', ',']);
-        let Some((name, after)) = rest.split_once('=') else {
-            return params;
-        };
-        let (value, tail) = match after.strip_prefix('"') {
-            Some(quoted) => {
-                let mut value = String::new();
-                let mut chars = quoted.char_indices();
-                let mut end = quoted.len();
-                while let Some((i, c)) = chars.next() {
-                    match c {
-                        '\\' => value.extend(chars.next().map(|(_, c)| c)),
-                        '"' => {
-                            end = i + 1;
-                            break;
-                        }
-                        c => value.push(c),
-                    }
-                }
-                (value, &quoted[end..])
-            }
-            None => {
-                let end = after.find(',').unwrap_or(after.len());
-                (after[..end].trim().to_string(), &after[end..])
-            }
-        };
-        params.insert(name.trim().to_ascii_lowercase(), value);
-        rest = tail;
-    }
 }
 
 /// Failure of one request, before it is tied to a reference.
@@ -973,7 +746,7 @@ impl Failure {
             O::AuthenticationFailure(reason) => {
                 Failure::Unauthorized(format!("token request failed: {}", reason.trim()))
             }
-            O::RequestError(e) => Failure::Transient(crate::error::chain(&e)),
+            O::RequestError(e) => Failure::Transient(crate::diag::chain(&e)),
             other => Failure::Protocol(other.to_string()),
         }
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use super::presence::{Digest, parse_hex};
 use super::{Store, StoreError, index};
 use crate::fsutil::FileLock;
-use crate::plan::key::BuildKey;
+use crate::key::BuildKey;
 
 /// What a collection removed (or would remove, dry).
 #[derive(Debug, Default)]

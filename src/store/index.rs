@@ -22,7 +22,7 @@ const NAME: &str = "index";
 /// Append `key`'s wheels (`None`: the key left the store).
 pub(super) fn append(
     root: &Path,
-    key: &crate::plan::key::BuildKey,
+    key: &crate::key::BuildKey,
     wheels: Option<&[&str]>,
 ) -> std::io::Result<()> {
     let line = match wheels {
@@ -91,7 +91,7 @@ pub(super) fn read(root: &Path) -> std::io::Result<BTreeMap<Digest, Vec<Digest>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::key::BuildKey;
+    use crate::key::BuildKey;
 
     #[test]
     fn the_last_line_of_a_key_wins_and_cut_lines_are_skipped() {

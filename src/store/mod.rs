@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use crate::fsutil::FileLock;
-use crate::plan::key::BuildKey;
+use crate::key::BuildKey;
 pub use gc::GcReport;
 pub(crate) use presence::{Damage, Presence, Problem, Snapshot, UnusableWheel};
 pub use record::{BuildRecord, CacheStats, TargetEntry, WheelRecord};

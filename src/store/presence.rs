@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Store, StoreError, index};
-use crate::plan::key::BuildKey;
+use crate::key::BuildKey;
 
 /// Whether a key is in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::WheelRecord;
-use crate::plan::PlannedTarget;
-use crate::plan::key::KeyInputs;
+use crate::config::{Project, Target};
+use crate::key::{BuildKey, KeyInputs};
+use crate::lock::{LockedEnvironment, LockedGit, LockedImage};
 
 /// DSSE's payload type of an in-toto statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -39,7 +40,7 @@ pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// Sign a statement (the bytes [`Provenance::statement_json`] gives) for its envelope.
-pub fn sign(signer: &crate::remote::sign::SecretKey, statement: &[u8]) -> DsseSignature {
+pub fn sign(signer: &crate::sign::SecretKey, statement: &[u8]) -> DsseSignature {
     use base64::Engine as _;
     DsseSignature {
         keyid: signer.name.clone(),
@@ -145,10 +146,20 @@ fn descriptor(
     }
 }
 
+/// The build a provenance is about: its key, and the target with its project and pins.
+pub(crate) struct Build<'a> {
+    pub key: &'a BuildKey,
+    pub target: &'a Target,
+    pub project: &'a Project,
+    pub image: &'a LockedImage,
+    pub git: &'a LockedGit,
+    pub env: Option<&'a LockedEnvironment>,
+}
+
 impl Provenance {
     /// The provenance of building `t` with `inputs`; `log_sha256` is the build log's.
     pub(crate) fn of(
-        t: &PlannedTarget<'_>,
+        t: &Build<'_>,
         inputs: &KeyInputs<'_>,
         log_sha256: Option<&str>,
     ) -> Provenance {

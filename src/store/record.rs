@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::plan::key::{BuildKey, KeyInputs};
+use crate::key::{BuildKey, KeyInputs};
 
 /// One built wheel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

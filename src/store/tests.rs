@@ -2,7 +2,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::plan::key::{ImageKey, KeyInputs, Pairs, SourceKey};
+use crate::key::{ImageKey, KeyInputs, Pairs, SourceKey};
 
 fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
     BuildRecord {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::FileLock;
-use crate::plan::key::BuildKey;
+use crate::key::BuildKey;
 use crate::store::{BuildRecord, Damage, Store, StoreError};
 use stamps::StampsError;
 

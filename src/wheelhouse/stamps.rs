@@ -211,7 +211,7 @@ impl Stamps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::key::BuildKey;
+    use crate::key::BuildKey;
 
     fn stamp(target: &str) -> Stamp {
         Stamp {

@@ -143,3 +143,183 @@ fn ci_runs_the_readmes_test_command() {
     );
     assert!(ci.lines().any(|l| l.trim() == "export CI=true"));
 }
+
+/// The floors of src/lib.rs's docs, bottom first: a module imports only modules on lower
+/// floors. Modules on one floor do not know each other.
+const FLOORS: &[&[&str]] = &[
+    // The vocabulary, which imports nothing of wheelbuild...
+    &[
+        "accel",
+        "canonical",
+        "diag",
+        "fsutil",
+        "par",
+        "platform",
+        "recipe",
+        "sign",
+    ],
+    // ...and the vocabulary built on it.
+    &["oci", "wheel"],
+    // The stages, in the order they need each other.
+    &["config"],
+    &["lock"],
+    &["docker", "key"],
+    &["resolve", "store"],
+    &["plan", "remote", "wheelhouse"],
+    &["exec"],
+    // What only the command layer reads, and the command layer.
+    &["audit", "error", "schema"],
+    &["cli"],
+];
+
+/// The first name of `path` (`lock::LockedImage` → `lock`).
+fn first_name(path: &str) -> &str {
+    let path = path.trim_start();
+    let end = path
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(path.len());
+    &path[..end]
+}
+
+/// The names a path from the crate root starts with: `x` of `x::y`, or each of
+/// `{x, y::{z, w}}`.
+fn root_names(rest: &str) -> Vec<&str> {
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![first_name(rest)];
+    };
+    let (mut level, mut start, mut names) = (0, 0, Vec::new());
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => level += 1,
+            '}' if level == 0 => {
+                names.push(first_name(&group[start..i]));
+                break;
+            }
+            '}' => level -= 1,
+            ',' if level == 0 => {
+                names.push(first_name(&group[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `(line, name)` of every path in `text` that starts at the crate root: `crate::…` (in
+/// code or docs), and `super::…` that climbs there from a file `depth` modules deep
+/// (inline modules, as rustfmt indents them, count one more each).
+fn root_paths(text: &str, depth: usize) -> Vec<(usize, &str)> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        let line = text[..at].matches('\n').count() + 1;
+        for name in root_names(&text[at + "crate::".len()..]) {
+            found.push((line, name));
+        }
+    }
+    // Indentation of each inline `mod x {` the line is in.
+    let mut inline: Vec<usize> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        let indent = line.len() - code.len();
+        if code == "}" && inline.last() == Some(&indent) {
+            inline.pop();
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("super::") {
+            let chain = &rest[at..];
+            let after = chain.trim_start_matches("super::");
+            let climbs = (chain.len() - after.len()) / "super::".len();
+            if climbs >= depth + inline.len() {
+                found.extend(root_names(after).into_iter().map(|name| (n + 1, name)));
+            }
+            rest = after;
+        }
+        let declaration = code
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ");
+        if declaration.starts_with("mod ") && code.ends_with('{') {
+            inline.push(indent);
+        }
+    }
+    found
+}
+
+/// The import graph of the crate's top-level modules holds no circle: shared vocabulary
+/// sits on floors below the stages that use it (src/lib.rs's docs). Every path counts:
+/// `use` lines, inline paths and doc links, in tests too. With every arrow pointing down,
+/// none can close a circle.
+#[test]
+fn modules_import_only_from_lower_floors() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    // The top-level modules, and the names lib.rs re-exports from them (`crate::Error`).
+    let mut module_of = std::collections::BTreeMap::new();
+    for line in lib.lines() {
+        let item = line
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ");
+        if let Some(name) = item.strip_prefix("mod ").and_then(|m| m.strip_suffix(';')) {
+            module_of.insert(name, name);
+        } else if let Some(path) = item.strip_prefix("use ") {
+            let module = first_name(path);
+            let names = path[module.len()..].trim_matches(|c| ":{};".contains(c));
+            for name in names.split(',') {
+                let name = name.rsplit([' ', ':']).next().unwrap();
+                module_of.insert(name, module);
+            }
+        }
+    }
+    let floor_of = |module: &str| FLOORS.iter().position(|f| f.contains(&module));
+    let mut declared: Vec<&str> = module_of
+        .iter()
+        .filter(|(name, module)| name == module)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut on_floors: Vec<&str> = FLOORS.concat();
+    declared.sort_unstable();
+    on_floors.sort_unstable();
+    assert_eq!(
+        declared, on_floors,
+        "every module of src/lib.rs on one floor"
+    );
+
+    let mut sources = Vec::new();
+    files_named(&src, ".rs", &mut sources);
+    let mut wrong = Vec::new();
+    for file in &sources {
+        let relative = file.strip_prefix(&src).unwrap();
+        let parts: Vec<&str> = relative
+            .iter()
+            .map(|p| p.to_str().unwrap().trim_end_matches(".rs"))
+            .collect();
+        let from = parts[0];
+        if from == "lib" || from == "main" {
+            continue;
+        }
+        let depth = parts.len() - usize::from(parts.last() == Some(&"mod"));
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, name) in root_paths(&text, depth) {
+            let place = format!("src/{}:{line}", relative.display());
+            let Some(to) = module_of.get(name).copied() else {
+                wrong.push(format!("{place}: `{name}` is no module of src/lib.rs"));
+                continue;
+            };
+            let (up, down) = (floor_of(from).unwrap(), floor_of(to).unwrap());
+            if to != from && down >= up {
+                wrong.push(format!(
+                    "{place}: {from} (floor {up}) imports {to} (floor {down})"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that do not go down the floors (move what both need to a lower module):\n{}",
+        wrong.join("\n")
+    );
+}

@@ -8,11 +8,11 @@ use std::path::Path;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use wheelbuild::config::Config;
+use wheelbuild::key::KeyInputs;
 use wheelbuild::lock::{
     AptPin, EnvironmentInput, Facts, LockedEnvironment, LockedGit, LockedImage, Lockfile, PipPin,
     RefKind,
 };
-use wheelbuild::plan::key::KeyInputs;
 
 #[derive(Debug, Clone)]
 struct Project {

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::Exit;
-use crate::exec::docker::Engine;
+use crate::docker::Engine;
 use crate::exec::{self, BuildSettings, Outcome, TargetReport};
 use crate::lock::Lockfile;
 use crate::plan::{Plan, PlannedTarget, Status};
@@ -228,7 +228,7 @@ pub(super) async fn build_settings(
             .remote
             .sign_with
             .as_deref()
-            .map(crate::remote::sign::SecretKey::read)
+            .map(crate::sign::SecretKey::read)
             .transpose()
             .map_err(crate::remote::RemoteError::from)
             .map_err(crate::Error::from)?
@@ -381,7 +381,9 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
             engine.live.interrupt();
             let n = engine.live.ids().len();
             eprintln!("interrupted: removing {n} container(s)");
-            engine.remove_all(&exec::owner_labels()).await;
+            engine
+                .remove_all(&crate::docker::owner::owner_labels())
+                .await;
             tokio::time::sleep(WIND_DOWN).await;
             std::process::exit(130);
         }
@@ -392,7 +394,7 @@ fn remove_containers_on_interrupt(runtime: &tokio::runtime::Runtime, engine: &En
 /// it) and exit 130, without a summary that would blame the builds.
 pub(super) fn exit_if_interrupted(runtime: &tokio::runtime::Runtime, engine: &Engine) {
     if engine.live.interrupted() {
-        runtime.block_on(engine.remove_all(&exec::owner_labels()));
+        runtime.block_on(engine.remove_all(&crate::docker::owner::owner_labels()));
         std::process::exit(130);
     }
 }

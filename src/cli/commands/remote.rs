@@ -3,8 +3,8 @@
 
 use crate::Exit;
 use crate::plan::{Plan, PlannedTarget};
-use crate::remote::sign::SecretKey;
 use crate::remote::{Pulled, Remote, RemoteError};
+use crate::sign::SecretKey;
 use crate::store::{Presence, Store};
 
 use super::super::Outcome;

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::key::InputChange;
 use crate::lock::{is_full_sha, short_digest};
-use crate::plan::key::InputChange;
 use crate::plan::{Plan, Reason, Status};
 
 /// `TARGET  STATUS  KEY  IMAGE  COMMIT  REASON`, row by row (a plan of thousands of

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::Config;
-use crate::plan::key::BuildKey;
+use crate::key::BuildKey;
 use crate::wheelhouse::mtime_ns;
 
 const CONFIG: &str = r#"

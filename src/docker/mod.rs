@@ -1,7 +1,10 @@
 //! The Docker Engine, through bollard: pinned images, containers (create, send files in,
 //! run, stream output, wait, download, commit, remove), the containers a killed run left
 //! behind, and volumes (the caches). Nothing of this machine reaches a container through a
-//! host path: the engine may be another machine.
+//! host path: the engine may be another machine. Files go in as a tar stream ([`upload`]);
+//! every container reaches the outside as [`access`] says, and carries labels that say
+//! which process owns it ([`owner`]). Resolving environments and building both run their
+//! containers here.
 //!
 //! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
 //! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
@@ -21,7 +24,12 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 
-use super::upload::Upload;
+use crate::lock::LockedImage;
+use upload::Upload;
+
+pub mod access;
+pub(crate) mod owner;
+pub mod upload;
 
 /// Label on every container wheelbuild creates, so leftovers can be found.
 pub const LABEL: &str = "org.wheelbuild";
@@ -74,7 +82,7 @@ impl DockerError {
             }
             DockerError::Pull { .. } => "check the registry and its credentials (same as `wheelbuild lock` uses)".into(),
             DockerError::Credentials { registry, .. } => {
-                crate::resolve::registry::credentials_hint(registry)
+                crate::oci::auth::credentials_hint(registry)
             }
             DockerError::DigestMismatch { .. } => "remove the local image (`docker rmi`) and build again".into(),
             DockerError::NoGpu { .. } => {
@@ -241,12 +249,12 @@ async fn connect(at: Option<&EngineAt>) -> Result<Docker, DockerError> {
         };
         // Builds last long: the default 2-minute request timeout would cut `wait`.
         let docker = docker
-            .map_err(|e| unreachable(crate::error::chain(&e)))?
+            .map_err(|e| unreachable(crate::diag::chain(&e)))?
             .with_timeout(Duration::from_secs(7 * 24 * 3600));
         let version = tokio::time::timeout(Duration::from_secs(20), docker.version())
             .await
             .map_err(|_| unreachable("no answer within 20 s".into()))?
-            .map_err(|e| unreachable(crate::error::chain(&e)))?;
+            .map_err(|e| unreachable(crate::diag::chain(&e)))?;
         tracing::debug!(version = ?version.version, api = ?version.api_version, "docker daemon");
         Ok(docker)
     }
@@ -789,7 +797,7 @@ pub fn credentials(
     reference: &str,
     registry: &str,
 ) -> Result<Option<DockerCredentials>, DockerError> {
-    use crate::resolve::registry::{Login, login_for};
+    use crate::oci::auth::{Login, login_for};
     let credentials = |c: DockerCredentials| DockerCredentials {
         serveraddress: Some(registry.to_string()),
         ..c
@@ -811,6 +819,30 @@ pub fn credentials(
             detail: e.to_string(),
         }),
     }
+}
+
+/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
+/// (looked up only when it must be pulled), checked to carry that digest; returns the
+/// image id.
+pub(crate) async fn pull_pinned(
+    engine: &Engine,
+    image: &LockedImage,
+) -> Result<String, DockerError> {
+    let reference = image.pinned();
+    let registry = registry_of(&image.name).to_string();
+    // A credential helper is a program: run off the runtime's threads, and only when
+    // awaited (a spawned task would start at once).
+    let credentials = async move {
+        tokio::task::spawn_blocking(move || credentials(&reference, &registry))
+            .await
+            .map_err(|e| DockerError::Api {
+                call: "look up credentials",
+                detail: e.to_string(),
+            })?
+    };
+    engine
+        .ensure_image(&image.name, &image.manifest_digest, credentials)
+        .await
 }
 
 /// The registry part of a fully qualified repository name.

@@ -118,14 +118,8 @@ impl RepairKey<'_> {
 
 /// The fingerprint of wheelbuild's own part of every build: the scripts that set up the
 /// environment, run the build and repair its wheels, and the rules of the variables it
-/// sets (listed in `INJECTED`). Changing any of them changes every key.
+/// sets (listed in `recipe::INJECTED`). Changing any of them changes every key.
 pub fn recipe() -> &'static str {
-    /// What wheelbuild sets in a build container, and how; edit with the scripts.
-    const INJECTED: &str = "SOURCE_DATE_EPOCH=<committer time of the locked commit>\n\
-        WHEELBUILD_OUT=/wheelbuild/out\nHOME=/wheelbuild/home\n\
-        build in /wheelbuild/build (a copy of the read-only checkout)\n\
-        ccache: /usr/lib/ccache first on PATH when WHEELBUILD_CCACHE is set\n\
-        pip installs: --no-deps --require-hashes --ignore-installed\n";
     static RECIPE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         #[derive(Serialize)]
         struct Recipe {
@@ -136,10 +130,10 @@ pub fn recipe() -> &'static str {
         }
         static RECIPE_CONTEXT: Context = Context::new("wheelbuild 2026-11-30 build recipe");
         let hash = RECIPE_CONTEXT.hash(&Recipe {
-            build: crate::exec::BUILD_SCRIPT,
-            repair: crate::exec::REPAIR_SCRIPT,
-            environment: crate::exec::ENV_SCRIPT,
-            injected: INJECTED,
+            build: crate::recipe::BUILD_SCRIPT,
+            repair: crate::recipe::REPAIR_SCRIPT,
+            environment: crate::recipe::ENV_SCRIPT,
+            injected: crate::recipe::INJECTED,
         });
         format!("blake3:{}", hash.to_hex())
     });
@@ -848,7 +842,7 @@ mod tests {
             assert_eq!(
                 docs.matches(&row).count(),
                 1,
-                "key input `{field}` must have exactly one row in the table of src/plan/key.rs"
+                "key input `{field}` must have exactly one row in the table of src/key.rs"
             );
         }
     }

@@ -1,0 +1,88 @@
+//! OCI registries, as every stage that talks to one reaches them: image references parsed
+//! the way Docker does ([`mod@reference`]), logins from the Docker config and
+//! identity-token exchanges (`auth`), which registries speak plain HTTP, and answers read
+//! up to a limit. Resolving pins tags with these, the Docker engine client pulls with
+//! them, and the remote cache shares the store through them.
+
+pub(crate) mod auth;
+pub mod reference;
+
+/// Largest body read: registries refuse manifests over 4 MiB, and image configs and token
+/// answers are kilobytes. Anything bigger is refused before it is held in memory.
+pub(crate) const BODY_LIMIT: usize = 4 << 20;
+
+/// Is `registry` (host[:port]) on the loopback interface?
+pub(crate) fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A body not read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Over the limit: what is known of its size (`Content-Length: N`, or `more than N
+    /// bytes received`); the rest is not read.
+    TooLarge(String),
+    /// The connection failed: the error with its causes.
+    Transport(String),
+}
+
+/// The body of `response`, refused as soon as it is known to be over `limit`: from its
+/// `Content-Length`, or else from the bytes received so far.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(BodyError::TooLarge(format!("Content-Length: {announced}")));
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(crate::diag::chain(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(format!(
+                "more than {limit} bytes received"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for host in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost:5000",
+            "localhost",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1:5000",
+            "registry.example.com",
+            "index.docker.io",
+            "localhost.evil.com",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}
