@@ -81,14 +81,16 @@ seed_config() {
   for f in "${configs[@]}"; do
     seed config <"$root/$f"
   done
-  # The README's TOML examples, one seed per ```toml block.
-  if [[ -f "$root/README.md" ]]; then
-    awk -v dir="$fuzz/corpus/config" '
-      /^```toml/ { n++; file = sprintf("%s/readme-%02d.toml", dir, n); inside = 1; next }
+  # The TOML examples of the README and the docs, one seed per ```toml block.
+  local doc
+  for doc in "$root"/README.md "$root"/docs/*.md; do
+    [[ -f "$doc" ]] || continue
+    awk -v prefix="$fuzz/corpus/config/$(basename "$doc" .md)" '
+      /^```toml/ { n++; file = sprintf("%s-%02d.toml", prefix, n); inside = 1; next }
       /^```/ && inside { inside = 0; close(file); next }
       inside { print > file }
-    ' "$root/README.md"
-  fi
+    ' "$doc"
+  done
 }
 
 seed_lock() {

@@ -68,17 +68,57 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// The config of the first ```toml block after `heading` in `file` (relative to the
+/// repository), parsed.
+fn example_config(file: &str, heading: &str) -> wheelbuild::config::Config {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let section = text
+        .lines()
+        .position(|l| l == heading)
+        .unwrap_or_else(|| panic!("{file} has the section `{heading}`"));
+    let section = text
+        .lines()
+        .take(section)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let start = text[section..].find("```toml").expect("a toml block") + section + "```toml".len();
+    let end = text[start..].find("```").unwrap() + start;
+    wheelbuild::config::Config::parse(Path::new(file), &text[start..end])
+        .unwrap_or_else(|e| panic!("the example config of {file} does not parse: {e}"))
+}
+
 #[test]
 fn the_readme_example_config_parses() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme
-        .find("## `wheelbuild.toml`")
-        .expect("README has the config section");
-    let start =
-        readme[section..].find("```toml").expect("a toml block") + section + "```toml".len();
-    let end = readme[start..].find("```").unwrap() + start;
-    let config = wheelbuild::config::Config::parse(Path::new("README.md"), &readme[start..end])
-        .unwrap_or_else(|e| panic!("the README's example config does not parse: {e}"));
+    let config = example_config("README.md", "## Example");
+    assert!(config.targets.len() > 1, "the example has a matrix");
+}
+
+/// The README says which targets its example makes and where their wheels go.
+#[test]
+fn the_readme_example_config_makes_the_targets_and_directories_it_names() {
+    let config = example_config("README.md", "## Example");
+    let made: Vec<(&str, &str)> = config
+        .targets
+        .iter()
+        .map(|t| (t.id.as_str(), t.output_subdir.as_str()))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (
+                "flash-kernels/py3.11-cpu-torch2.4.0",
+                "py311/cpu/linux_x86_64"
+            ),
+            (
+                "flash-kernels/py3.11-cuda12.4-torch2.4.0",
+                "py311/cu124/linux_x86_64"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_configuration_reference_example_config_parses() {
+    let config = example_config("docs/configuration.md", "# `wheelbuild.toml`");
     assert!(config.targets.len() > 1, "the example has a matrix");
 }
