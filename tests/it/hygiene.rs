@@ -323,3 +323,144 @@ fn modules_import_only_from_lower_floors() {
         wrong.join("\n")
     );
 }
+
+/// The README and the pages of docs/, with their paths relative to the repository.
+fn docs() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    files_named(&root.join("docs"), ".md", &mut pages);
+    pages.sort();
+    pages
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.strip_prefix(root).unwrap().to_path_buf(), text)
+        })
+        .collect()
+}
+
+/// `text` without its fenced code blocks (lines blanked, so that offsets keep their line).
+fn prose(text: &str) -> String {
+    let mut fenced = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The code spans of Markdown prose (the bytes they cover, backticks included, and what
+/// they hold): a run of backticks opens one, the next run of as many closes it
+/// (``a `b` c`` is one span).
+fn code_spans(prose: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let run = |at: usize| prose[at..].len() - prose[at..].trim_start_matches('`').len();
+    let mut spans = Vec::new();
+    let mut at = 0;
+    'spans: while let Some(open) = prose[at..].find('`').map(|i| i + at) {
+        let ticks = run(open);
+        let body = open + ticks;
+        let mut close = body;
+        while run(close) != ticks {
+            close += run(close);
+            let Some(next) = prose[close..].find('`') else {
+                // Unclosed: the backticks are text.
+                at = body;
+                continue 'spans;
+            };
+            close += next;
+        }
+        spans.push((open..close + ticks, &prose[body..close]));
+        at = close + ticks;
+    }
+    spans
+}
+
+/// The anchor GitHub gives a heading: lower case, punctuation but `-` and `_` dropped,
+/// spaces as `-`.
+fn slug(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a page's headings (`-1`, `-2`… after a repeated one).
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::new();
+    prose(text)
+        .lines()
+        .filter_map(|l| {
+            let title = l.trim_start_matches('#');
+            (title.len() < l.len() && title.starts_with(' ')).then(|| slug(title.trim()))
+        })
+        .map(|s| {
+            let n = seen.entry(s.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { s } else { format!("{s}-{}", *n - 1) }
+        })
+        .collect()
+}
+
+/// Every relative link of the README and docs/ leads to a file that exists and, with a
+/// `#fragment`, to a heading of it; and the README links to every page of docs/.
+#[test]
+fn the_docs_link_only_to_files_and_headings_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages = docs();
+    let mut wrong = Vec::new();
+    let mut linked = Vec::new();
+    for (page, text) in &pages {
+        // Code spans blanked, lines kept: `[a](b)` in one is no link.
+        let text = prose(text);
+        let mut prose = String::with_capacity(text.len());
+        let mut from = 0;
+        for (span, _) in code_spans(&text) {
+            prose.push_str(&text[from..span.start]);
+            prose.extend(text[span.clone()].chars().map(|c| if c == '\n' { c } else { ' ' }));
+            from = span.end;
+        }
+        prose.push_str(&text[from..]);
+        for (at, _) in prose.match_indices("](") {
+            let target = &prose[at + 2..];
+            let target = &target[..target.find(')').unwrap()];
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let line = prose[..at].matches('\n').count() + 1;
+            let place = format!("{}:{line}: `{target}`", page.display());
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let file = if file.is_empty() {
+                root.join(page)
+            } else {
+                root.join(page.parent().unwrap()).join(file)
+            };
+            let Ok(file) = file.canonicalize() else {
+                wrong.push(format!("{place}: no such file"));
+                continue;
+            };
+            if page == Path::new("README.md") {
+                linked.push(file.clone());
+            }
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                if !anchors(&text).iter().any(|a| a == fragment) {
+                    wrong.push(format!("{place}: no heading with that anchor"));
+                }
+            }
+        }
+    }
+    for (page, _) in &pages {
+        let file = root.join(page).canonicalize().unwrap();
+        if page.starts_with("docs") && !linked.contains(&file) {
+            wrong.push(format!("{}: the README does not link to it", page.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "broken links:\n{}", wrong.join("\n"));
+}
