@@ -339,17 +339,31 @@ fn docs() -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// `text` without its fenced code blocks (lines blanked, so that offsets keep their line).
+/// `text` as spaces, byte for byte, its lines kept.
+fn blank(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '\n' {
+                "\n"
+            } else {
+                &"    "[..c.len_utf8()]
+            }
+        })
+        .collect()
+}
+
+/// `text` with its fenced code blocks blanked: every offset keeps its place.
 fn prose(text: &str) -> String {
     let mut fenced = false;
     let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-        } else if !fenced {
+    for line in text.split_inclusive('\n') {
+        let fence = line.trim_start().starts_with("```");
+        fenced ^= fence;
+        if fenced || fence {
+            out.push_str(&blank(line));
+        } else {
             out.push_str(line);
         }
-        out.push('\n');
     }
     out
 }
@@ -403,7 +417,11 @@ fn anchors(text: &str) -> Vec<String> {
         .map(|s| {
             let n = seen.entry(s.clone()).or_insert(0);
             *n += 1;
-            if *n == 1 { s } else { format!("{s}-{}", *n - 1) }
+            if *n == 1 {
+                s
+            } else {
+                format!("{s}-{}", *n - 1)
+            }
         })
         .collect()
 }
@@ -417,16 +435,12 @@ fn the_docs_link_only_to_files_and_headings_that_exist() {
     let mut wrong = Vec::new();
     let mut linked = Vec::new();
     for (page, text) in &pages {
-        // Code spans blanked, lines kept: `[a](b)` in one is no link.
-        let text = prose(text);
-        let mut prose = String::with_capacity(text.len());
-        let mut from = 0;
-        for (span, _) in code_spans(&text) {
-            prose.push_str(&text[from..span.start]);
-            prose.extend(text[span.clone()].chars().map(|c| if c == '\n' { c } else { ' ' }));
-            from = span.end;
+        // Code spans blanked too: `[a](b)` in one is no link.
+        let mut prose = prose(text);
+        for (span, _) in code_spans(&prose.clone()) {
+            let blanked = blank(&prose[span.clone()]);
+            prose.replace_range(span, &blanked);
         }
-        prose.push_str(&text[from..]);
         for (at, _) in prose.match_indices("](") {
             let target = &prose[at + 2..];
             let target = &target[..target.find(')').unwrap()];
@@ -459,8 +473,114 @@ fn the_docs_link_only_to_files_and_headings_that_exist() {
     for (page, _) in &pages {
         let file = root.join(page).canonicalize().unwrap();
         if page.starts_with("docs") && !linked.contains(&file) {
-            wrong.push(format!("{}: the README does not link to it", page.display()));
+            wrong.push(format!(
+                "{}: the README does not link to it",
+                page.display()
+            ));
         }
     }
     assert!(wrong.is_empty(), "broken links:\n{}", wrong.join("\n"));
+}
+
+/// The code of a page, with the line each piece starts on: its code spans, and each line of
+/// its fenced blocks without a `# comment`.
+fn code(text: &str) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let mut fenced = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if fenced {
+            pieces.push((n + 1, line.split('#').next().unwrap()));
+        }
+    }
+    let prose = prose(text);
+    for (span, cited) in code_spans(&prose) {
+        let line = prose[..span.start].matches('\n').count() + 1;
+        // `prose` keeps every offset: the span's bytes are `text`'s.
+        let ticks = (span.len() - cited.len()) / 2;
+        pieces.push((line, &text[span.start + ticks..span.end - ticks]));
+    }
+    pieces
+}
+
+/// Every test and bench the README and docs/ cite exists: a code span that is a path into
+/// a module of tests/it (`remote::a_large_wheel_…`, or `remote::` for the module) names
+/// registered tests, the filters of `cargo test --test it …` and `scripts/test.sh …` match
+/// some, and `cargo bench --bench NAME` names a bench of Cargo.toml.
+#[test]
+fn the_docs_cite_tests_and_benches_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tests: Vec<String> = inventory::iter::<crate::support::runner::Test>
+        .into_iter()
+        .map(crate::support::runner::test_path)
+        .collect();
+    let modules: std::collections::BTreeSet<&str> = tests
+        .iter()
+        .filter_map(|t| t.split_once("::").map(|(module, _)| module))
+        .collect();
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let benches: Vec<&str> = manifest["bench"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    let mut wrong = Vec::new();
+    for (page, text) in docs() {
+        for (line, code) in code(&text) {
+            let place = format!("{}:{line}: `{}`", page.display(), code.trim());
+            let is_path = code.split("::").all(|part| {
+                part.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+            if let Some((module, name)) = code.split_once("::")
+                && is_path
+                && modules.contains(module)
+            {
+                let cited = match name {
+                    "" => tests.iter().any(|t| t.starts_with(code)),
+                    _ => tests.iter().any(|t| t == code),
+                };
+                if !cited {
+                    wrong.push(format!("{place}: no such test in tests/it/{module}.rs"));
+                }
+            }
+            let words: Vec<&str> = code
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| "`()[],.;\"'".contains(c)))
+                .collect();
+            for (at, pair) in words.windows(2).enumerate() {
+                let args = &words[at + 2..];
+                if pair == ["cargo", "bench"] {
+                    let bench = args.iter().skip_while(|w| **w != "--bench").nth(1);
+                    if bench.is_some_and(|b| !benches.contains(b)) {
+                        wrong.push(format!("{place}: no such bench"));
+                    }
+                }
+                if pair == ["cargo", "test"] && args.starts_with(&["--test", "it"]) {
+                    test_filters(&args[2..], &tests, &place, &mut wrong);
+                }
+            }
+            if let Some(at) = words.iter().position(|w| w.ends_with("scripts/test.sh")) {
+                test_filters(&words[at + 1..], &tests, &place, &mut wrong);
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the docs cite what does not exist:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Each filter of a test command's `args` (those not flags) matches a registered test, as
+/// libtest matches them.
+fn test_filters(args: &[&str], tests: &[String], place: &str, wrong: &mut Vec<String>) {
+    for filter in args.iter().filter(|a| !a.starts_with('-')) {
+        if !tests.iter().any(|t| t.contains(filter)) {
+            wrong.push(format!("{place}: `{filter}` matches no test in tests/it"));
+        }
+    }
 }

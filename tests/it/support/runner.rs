@@ -89,7 +89,7 @@ pub fn main() -> std::process::ExitCode {
 
 /// `module::name` without the crate's own name (`it::build::x` → `build::x`), as libtest
 /// names tests.
-fn test_path(t: &Test) -> String {
+pub fn test_path(t: &Test) -> String {
     let module = t.module.split_once("::").map_or("", |(_, rest)| rest);
     if module.is_empty() {
         t.name.to_owned()
