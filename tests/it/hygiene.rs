@@ -172,6 +172,25 @@ const FLOORS: &[&[&str]] = &[
     &["cli"],
 ];
 
+/// docs/architecture.md shows newcomers the floors this test holds the imports to.
+#[test]
+fn the_architecture_page_shows_the_floors() {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .unwrap();
+    // Rows of its table: `| 1 | `accel`, `canonical`, … | what they are |`.
+    let shown: Vec<Vec<&str>> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter(|row| row.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|row| {
+            let modules = row.split(" | ").nth(1).unwrap();
+            modules.split(", ").map(|m| m.trim_matches('`')).collect()
+        })
+        .collect();
+    assert_eq!(shown, FLOORS, "docs/architecture.md's floors, bottom first");
+}
+
 /// The first name of `path` (`lock::LockedImage` → `lock`).
 fn first_name(path: &str) -> &str {
     let path = path.trim_start();
