@@ -11,7 +11,7 @@ use crate::resolve::ResolveError;
 use crate::store::StoreError;
 use crate::wheelhouse::index::IndexError;
 
-/// Process exit codes. Documented in the README; scripts rely on them.
+/// Process exit codes. Documented in docs/commands.md; scripts rely on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
