@@ -37,7 +37,7 @@ impl EnvironmentInput {
     /// The environment `target` installs, if it installs anything; `build` is its
     /// project's build requirements (see [`build_requires`]).
     pub fn of(target: &Target, build: &[String]) -> Option<EnvironmentInput> {
-        (!target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()).then(|| {
+        installs(target, build).then(|| {
             let mut build = build.to_vec();
             build.sort();
             build.dedup();
@@ -87,6 +87,13 @@ impl EnvironmentInput {
         };
         format!("blake3:{}", CONTEXT.hash(&from).to_hex())
     }
+}
+
+/// Does `target` install anything on top of its base image, with `build` its project's
+/// build requirements? A target that does not has no environment in the lock, and builds
+/// on its base image with wheelbuild's directories only.
+pub(crate) fn installs(target: &Target, build: &[String]) -> bool {
+    !target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()
 }
 
 /// The build requirements a target of `project` builds with, from its git pin: empty
