@@ -579,11 +579,11 @@ impl<'a> Run<'a> {
                     .warning(&t.target.id, &format!("{e}; building it here")),
             }
         }
-        // Read: `Plan::new` refuses a lock that has not read them (stale lock, exit 12).
-        let build_requires = crate::lock::build_requires(t.project, t.git).unwrap_or_default();
-        let no_env = crate::lock::LockedEnvironment::default();
-        let env = t.env.unwrap_or(&no_env);
-        if let Some(unmet) = crate::lock::requires::unmet(build_requires, env, &t.image.platform) {
+        // A target without an environment has no build requirements.
+        if let Some(unmet) = t
+            .env
+            .and_then(|env| crate::lock::requires::unmet(t.build_requires, env, &t.image.platform))
+        {
             return Err(BuildError::UnmetBuildRequirement {
                 project: t.project.name.clone(),
                 requirement: unmet.requirement,

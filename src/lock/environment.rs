@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::LockedGit;
+use super::pins::unread;
+use super::{LockError, LockedGit};
 use crate::canonical::Context;
 use crate::config::{Config, ImageInput, PipIndex, Project, Target};
 use crate::recipe::RESOLVE_SCRIPT;
@@ -112,19 +113,16 @@ pub fn build_requires<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [
 pub fn distinct_environments(
     config: &Config,
     git: &[LockedGit],
-) -> Result<Vec<EnvironmentInput>, String> {
+) -> Result<Vec<EnvironmentInput>, LockError> {
     let mut distinct = std::collections::BTreeSet::new();
     for target in &config.targets {
         let project = config.project_of(target);
         let pin = git
             .iter()
             .find(|g| g.url == project.git.url && g.reference == project.git.reference);
-        let Some(build) = pin.and_then(|g| build_requires(project, g)) else {
-            return Err(format!(
-                "the build requirements of project `{}` are not read",
-                project.name
-            ));
-        };
+        let build = pin
+            .and_then(|g| build_requires(project, g))
+            .ok_or_else(|| unread(project))?;
         if let Some(input) = EnvironmentInput::of(target, build) {
             distinct.insert(input);
         }
