@@ -1,10 +1,10 @@
 //! The Docker Engine, through bollard: pinned images, containers (create, send files in,
 //! run, stream output, wait, download, commit, remove), the containers a killed run left
-//! behind, and volumes (the caches). Nothing of this machine reaches a container through a
-//! host path: the engine may be another machine. Files go in as a tar stream ([`upload`]);
-//! every container reaches the outside as [`access`] says, and carries labels that say
-//! which process owns it ([`owner`]). Resolving environments and building both run their
-//! containers here.
+//! behind, and volumes (the caches); `gc` lists images and volumes and removes them. Nothing
+//! of this machine reaches a container through a host path: the engine may be another
+//! machine. Files go in as a tar stream ([`upload`]); every container reaches the outside
+//! as [`access`] says, and carries labels that say which process owns it ([`owner`]).
+//! Resolving environments and building both run their containers here.
 //!
 //! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
 //! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
@@ -18,9 +18,8 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -28,8 +27,11 @@ use crate::lock::LockedImage;
 use upload::Upload;
 
 pub mod access;
+mod gc;
 pub(crate) mod owner;
 pub mod upload;
+
+pub use gc::VolumeInfo;
 
 /// Label on every container wheelbuild creates, so leftovers can be found.
 pub const LABEL: &str = "org.wheelbuild";
@@ -605,57 +607,6 @@ impl Engine {
         outcome
     }
 
-    /// Images of repository `repo` (every tag): `repo:tag`, creation time and size.
-    pub async fn tagged_images(&self, repo: &str) -> Result<Vec<TaggedImage>, DockerError> {
-        let filters = std::collections::HashMap::from([("reference", vec![repo])]);
-        let options = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let list = self
-            .docker()
-            .await?
-            .list_images(Some(options))
-            .await
-            .map_err(|e| DockerError::Api {
-                call: "list images",
-                detail: e.to_string(),
-            })?;
-        let prefix = format!("{repo}:");
-        let mut out: Vec<TaggedImage> = list
-            .into_iter()
-            .flat_map(|i| {
-                let (created, size) = (i.created, u64::try_from(i.size).unwrap_or(0));
-                let labels: BTreeMap<String, String> = i.labels.into_iter().collect();
-                i.repo_tags
-                    .into_iter()
-                    .filter(|t| t.starts_with(&prefix))
-                    .map(move |tag| TaggedImage {
-                        tag,
-                        created,
-                        size,
-                        labels: labels.clone(),
-                    })
-            })
-            .collect();
-        out.sort_by(|a, b| a.tag.cmp(&b.tag));
-        Ok(out)
-    }
-
-    /// Untag (and delete, when it was the last tag) an image; `Ok(false)` when a container
-    /// still uses it (Docker refuses, and wheelbuild does not force).
-    pub async fn remove_image(&self, reference: &str) -> Result<bool, DockerError> {
-        let result = self
-            .docker()
-            .await?
-            .remove_image(
-                reference,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
-        removal(result.map(drop), "remove image")
-    }
-
     /// wheelbuild's containers on this engine (running or not), with their labels: those
     /// it created, not those that inherited its labels from an environment image.
     pub async fn labelled_containers(
@@ -729,64 +680,6 @@ impl Engine {
             })?;
         Ok(())
     }
-
-    /// The volumes carrying label `label`, by name.
-    pub async fn labelled_volumes(&self, label: &str) -> Result<Vec<VolumeInfo>, DockerError> {
-        let filters = std::collections::HashMap::from([("label", vec![label])]);
-        let options = ListVolumesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let list = self
-            .docker()
-            .await?
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| DockerError::Api {
-                call: "list volumes",
-                detail: e.to_string(),
-            })?;
-        let mut out: Vec<VolumeInfo> = list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| VolumeInfo {
-                name: v.name,
-                labels: v.labels.into_iter().collect(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    /// Remove a volume; `Ok(false)` when a container still uses it (Docker refuses, and
-    /// wheelbuild does not force). One already gone is removed.
-    pub async fn remove_volume(&self, name: &str) -> Result<bool, DockerError> {
-        let options = RemoveVolumeOptionsBuilder::default().force(false).build();
-        let result = self
-            .docker()
-            .await?
-            .remove_volume(name, Some(options))
-            .await;
-        removal(result, "remove volume")
-    }
-}
-
-/// A volume listed by [`Engine::labelled_volumes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeInfo {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-}
-
-/// An image listed by [`Engine::tagged_images`].
-#[derive(Debug, Clone)]
-pub struct TaggedImage {
-    /// `repo:tag`.
-    pub tag: String,
-    /// Unix seconds.
-    pub created: i64,
-    pub size: u64,
-    pub labels: BTreeMap<String, String>,
 }
 
 /// Docker's credential payload for pulling `reference` from `registry`, from the same
@@ -848,28 +741,6 @@ pub(crate) async fn pull_pinned(
 /// The registry part of a fully qualified repository name.
 pub fn registry_of(name: &str) -> &str {
     name.split('/').next().unwrap_or(name)
-}
-
-/// The outcome of removing an image or a volume: `Ok(false)` when Docker refuses because
-/// something still uses it (409; wheelbuild never forces), `Ok(true)` when it is gone
-/// (removed, or already gone: 404).
-fn removal(
-    result: Result<(), bollard::errors::Error>,
-    call: &'static str,
-) -> Result<bool, DockerError> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Ok(false),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(true),
-        Err(e) => Err(DockerError::Api {
-            call,
-            detail: e.to_string(),
-        }),
-    }
 }
 
 /// Is this failure to remove a container one where it is gone, or going, anyway: already
