@@ -355,62 +355,34 @@ impl Engine {
     }
 
     /// Create and start a container, stream its output to `on_output`, wait for it to
-    /// end; returns its id and exit status. The container is left in place (for `download`) and must be `remove`d.
+    /// end; returns its id and exit status. The container is left in place (for
+    /// `download`) and must be `remove`d; one that fails to start is removed here.
     pub async fn run(
         &self,
         name: &str,
         config: &ContainerConfig,
-        mut on_output: impl FnMut(&[u8]),
+        on_output: impl FnMut(&[u8]),
     ) -> Result<(String, i64), DockerError> {
-        let host_config = HostConfig {
-            binds: Some(config.binds.clone()),
-            network_mode: config.network.clone(),
-            security_opt: config
-                .hardened
-                .then(|| vec!["no-new-privileges".to_string()]),
-            cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
-            init: Some(true),
-            mounts: (!config.volumes.is_empty()).then(|| {
-                config
-                    .volumes
-                    .iter()
-                    .map(|at| Mount {
-                        target: Some(at.clone()),
-                        typ: Some(MountType::VOLUME),
-                        ..Default::default()
-                    })
-                    .collect()
-            }),
-            device_requests: config.gpu.then(|| {
-                vec![DeviceRequest {
-                    driver: Some(String::new()),
-                    count: Some(-1),
-                    capabilities: Some(vec![vec!["gpu".to_string()]]),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
+        let id = self.create(name, config).await?;
+        let started = async {
+            self.send_files(&id, name, &config.upload).await?;
+            self.start(&id).await
         };
-        let body = ContainerCreateBody {
-            image: Some(config.image.clone()),
-            cmd: Some(config.cmd.clone()),
-            env: Some(config.env.clone()),
-            user: config.user.clone(),
-            labels: Some(
-                config
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .chain([(NAME_LABEL.to_string(), name.to_string())])
-                    .collect(),
-            ),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        if let Err(e) = started.await {
+            let _ = self.remove(&id).await;
+            return Err(e);
+        }
+        self.stream_output(&id, on_output).await?;
+        let code = self.exit_status(&id).await?;
+        Ok((id, code))
+    }
+
+    /// Create the container `name` (not started), known to [`Live`] from then on.
+    async fn create(&self, name: &str, config: &ContainerConfig) -> Result<String, DockerError> {
         let docker = self.docker().await?;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
         let created = docker
-            .create_container(Some(options), body)
+            .create_container(Some(options), container_body(name, config))
             .await
             .map_err(|e| DockerError::Api {
                 call: "create container",
@@ -427,46 +399,66 @@ impl Engine {
                 detail: "interrupted".into(),
             });
         }
-        if !config.upload.is_empty() {
-            let options = UploadToContainerOptionsBuilder::default().path("/").build();
-            let (stream, failure) = config.upload.clone().stream();
-            let sent = docker
-                .upload_to_container(&id, Some(options), bollard::body_try_stream(stream))
-                .await;
-            // A file that could not be read is the cause, whatever the daemon saw.
-            let failed = failure.take();
-            if sent.is_err() || failed.is_some() {
-                let _ = self.remove(&id).await;
-                return Err(DockerError::Upload {
-                    what: config.upload.describe(),
-                    container: name.to_string(),
-                    detail: failed
-                        .or(sent.err().map(|e| e.to_string()))
-                        .unwrap_or_default(),
-                });
-            }
+        Ok(id)
+    }
+
+    /// Send `upload`'s files into the created container `id` (named `name`).
+    async fn send_files(&self, id: &str, name: &str, upload: &Upload) -> Result<(), DockerError> {
+        if upload.is_empty() {
+            return Ok(());
         }
-        if let Err(e) = docker.start_container(&id, None).await {
-            let detail = e.to_string();
-            let _ = self.remove(&id).await;
-            return Err(
-                if detail.contains("capabilities: [[gpu]]") || detail.contains("nvidia") {
-                    DockerError::NoGpu { detail }
-                } else {
-                    DockerError::Api {
-                        call: "start container",
-                        detail,
-                    }
-                },
-            );
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        let (stream, failure) = upload.clone().stream();
+        let sent = self
+            .docker()
+            .await?
+            .upload_to_container(id, Some(options), bollard::body_try_stream(stream))
+            .await;
+        // A file that could not be read is the cause, whatever the daemon saw.
+        let failed = failure.take();
+        if sent.is_err() || failed.is_some() {
+            return Err(DockerError::Upload {
+                what: upload.describe(),
+                container: name.to_string(),
+                detail: failed
+                    .or(sent.err().map(|e| e.to_string()))
+                    .unwrap_or_default(),
+            });
         }
+        Ok(())
+    }
+
+    async fn start(&self, id: &str) -> Result<(), DockerError> {
+        let Err(e) = self.docker().await?.start_container(id, None).await else {
+            return Ok(());
+        };
+        let detail = e.to_string();
+        Err(
+            if detail.contains("capabilities: [[gpu]]") || detail.contains("nvidia") {
+                DockerError::NoGpu { detail }
+            } else {
+                DockerError::Api {
+                    call: "start container",
+                    detail,
+                }
+            },
+        )
+    }
+
+    /// Hand the container's output to `on_output` until it ends.
+    async fn stream_output(
+        &self,
+        id: &str,
+        mut on_output: impl FnMut(&[u8]),
+    ) -> Result<(), DockerError> {
+        let docker = self.docker().await?;
         // bollard's LogsOptions default to neither stream nor follow: ask for all three.
         let logs = LogsOptionsBuilder::default()
             .follow(true)
             .stdout(true)
             .stderr(true)
             .build();
-        let mut stream = docker.logs(&id, Some(logs));
+        let mut stream = docker.logs(id, Some(logs));
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(output) => on_output(&output.into_bytes()),
@@ -476,7 +468,13 @@ impl Engine {
                 }
             }
         }
-        let mut wait = docker.wait_container(&id, None);
+        Ok(())
+    }
+
+    /// Wait for the container to end: its exit status.
+    async fn exit_status(&self, id: &str) -> Result<i64, DockerError> {
+        let docker = self.docker().await?;
+        let mut wait = docker.wait_container(id, None);
         let mut code = None;
         while let Some(item) = wait.next().await {
             match item {
@@ -494,19 +492,18 @@ impl Engine {
                 }
             }
         }
-        let code = match code {
+        Ok(match code {
             Some(c) => c,
             // The wait stream can end without a status when the container is already
             // gone from under us; ask the daemon.
             None => docker
-                .inspect_container(&id, None)
+                .inspect_container(id, None)
                 .await
                 .ok()
                 .and_then(|c| c.state)
                 .and_then(|s| s.exit_code)
                 .unwrap_or(-1),
-        };
-        Ok((id, code))
+        })
     }
 
     /// The tar stream of `path` inside a (stopped) container.
@@ -682,6 +679,56 @@ impl Engine {
     }
 }
 
+/// What Docker creates for `config`: the container `name`, with `name` in its labels
+/// (see [`NAME_LABEL`]).
+fn container_body(name: &str, config: &ContainerConfig) -> ContainerCreateBody {
+    let host_config = HostConfig {
+        binds: Some(config.binds.clone()),
+        network_mode: config.network.clone(),
+        security_opt: config
+            .hardened
+            .then(|| vec!["no-new-privileges".to_string()]),
+        cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
+        init: Some(true),
+        mounts: (!config.volumes.is_empty()).then(|| {
+            config
+                .volumes
+                .iter()
+                .map(|at| Mount {
+                    target: Some(at.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        device_requests: config.gpu.then(|| {
+            vec![DeviceRequest {
+                driver: Some(String::new()),
+                count: Some(-1),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        }),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(config.image.clone()),
+        cmd: Some(config.cmd.clone()),
+        env: Some(config.env.clone()),
+        user: config.user.clone(),
+        labels: Some(
+            config
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain([(NAME_LABEL.to_string(), name.to_string())])
+                .collect(),
+        ),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
 /// Docker's credential payload for pulling `reference` from `registry`, from the same
 /// Docker config `lock` reads; `None` for an anonymous pull. An identity token goes as
 /// it is: the daemon exchanges it, as for the Docker CLI's pulls. A credential helper
@@ -762,6 +809,51 @@ fn removed_elsewhere(e: &bollard::errors::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_container_is_hardened_and_names_itself_in_its_labels() {
+        let config = ContainerConfig {
+            image: "sha256:0123".into(),
+            cmd: vec!["sh".into()],
+            env: vec!["A=1".into()],
+            user: Some("1000:1000".into()),
+            binds: vec!["wheelbuild-ccache-ci-cpu:/wheelbuild/cache/ccache".into()],
+            network: Some("none".into()),
+            gpu: true,
+            labels: BTreeMap::from([(LABEL.to_string(), "1".to_string())]),
+            volumes: vec!["/wheelbuild/cache/pip".into()],
+            upload: Upload::default(),
+            hardened: true,
+        };
+        let body = container_body("wheelbuild-0123-1-0", &config);
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[NAME_LABEL], "wheelbuild-0123-1-0");
+        assert_eq!(labels[LABEL], "1");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.binds, Some(config.binds.clone()));
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts[0].target.as_deref(), Some("/wheelbuild/cache/pip"));
+        assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
+        assert_eq!(host.device_requests.unwrap().len(), 1, "every GPU");
+
+        // The root setup of an environment image: neither hardened nor with a GPU.
+        let setup = ContainerConfig {
+            hardened: false,
+            gpu: false,
+            volumes: Vec::new(),
+            ..config
+        };
+        let host = container_body("wheelbuild-env-0123-1", &setup)
+            .host_config
+            .unwrap();
+        assert_eq!((host.cap_drop, host.security_opt), (None, None));
+        assert_eq!((host.mounts, host.device_requests), (None, None));
+    }
 
     /// Regression (a flaky cleanup test): two runs removing one orphaned container at once.
     #[test]
