@@ -5,16 +5,17 @@
 //! 1. the base image, pulled **by digest** and checked ([`docker::Engine::ensure_image`]);
 //! 2. the environment image: base + apt + pip, built once per environment key (shared by
 //!    every target with the same image and packages) and tagged `wheelbuild-env:<key>`
-//!    (`environment`);
+//!    (`container::images`);
 //! 3. the sources at the locked commit ([`source::checkout`]), sent into the created
 //!    container as a tar stream with the CA bundle ([`docker::upload`]): nothing goes through a
 //!    host path, so the engine may be another machine;
 //! 4. one container: toolchain check, then the build in a scratch copy at the fixed path
 //!    `/wheelbuild/build`, as a non-root user, without capabilities or privilege gain,
 //!    with `SOURCE_DATE_EPOCH` from the commit and the ccache/pip cache volumes of the
-//!    cache channel and accelerator variant mounted (`caches`);
+//!    cache channel and accelerator variant mounted (`container::caches`);
 //! 5. `/wheelbuild/out` taken out as a tar stream, each wheel checked (name, tags,
-//!    RECORD hashes) (`collect`), committed to the store, placed in the wheelhouse.
+//!    RECORD hashes) (`container::collect`), committed to the store, placed in the
+//!    wheelhouse.
 //!
 //! Targets run `jobs` at a time, the next one starting as soon as a slot frees
 //! (`schedule`). A target already in the store has its wheels restored, each checked
@@ -22,12 +23,10 @@
 //! removed whatever happens; the caller removes the ones still running on Ctrl-C
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
-mod caches;
 mod cleanup;
-mod collect;
-mod environment;
+mod container;
+mod gc;
 mod pool;
-mod run;
 pub mod schedule;
 pub mod source;
 mod verify;
@@ -49,10 +48,10 @@ use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
-pub use caches::{CacheGc, CacheVolume, collect_cache_volumes, volume_name};
 pub use cleanup::cleanup;
-pub use environment::collect_env_images;
-pub(crate) use environment::env_tag;
+pub use container::caches::volume_name;
+pub(crate) use container::images::env_tag;
+pub use gc::{CacheGc, CacheVolume, collect_cache_volumes, collect_env_images};
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.

@@ -6,11 +6,11 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use super::{BuildError, Run, io_err};
 use crate::canonical::Context;
 use crate::docker::access::{Access, CA_DIR, Step};
 use crate::docker::owner::labels;
-use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
+use crate::docker::{ContainerConfig, pull_pinned};
+use crate::exec::{BuildError, Run, io_err};
 use crate::key::{ImageKey, KeyInputs};
 use crate::lock::{AptPin, PipPin};
 use crate::plan::PlannedTarget;
@@ -47,13 +47,13 @@ fn env_key(inputs: &KeyInputs<'_>) -> String {
 }
 
 /// Repository of environment images.
-const ENV_REPO: &str = "wheelbuild-env";
+pub(in crate::exec) const ENV_REPO: &str = "wheelbuild-env";
 
 /// The label naming the store whose build made an environment image.
-const STORE_LABEL: &str = "org.wheelbuild.store";
+pub(in crate::exec) const STORE_LABEL: &str = "org.wheelbuild.store";
 
 /// How [`STORE_LABEL`] names a store: its absolute path.
-fn store_id(root: &std::path::Path) -> String {
+pub(in crate::exec) fn store_id(root: &std::path::Path) -> String {
     std::path::absolute(root)
         .unwrap_or_else(|_| root.to_path_buf())
         .display()
@@ -63,50 +63,6 @@ fn store_id(root: &std::path::Path) -> String {
 /// The tag of the environment image of `inputs`: `wheelbuild-env:<key prefix>`.
 pub(crate) fn env_tag(inputs: &KeyInputs<'_>) -> String {
     format!("{ENV_REPO}:{}", &env_key(inputs)[..32])
-}
-
-/// What [`collect_env_images`] removed (or would remove, dry).
-#[derive(Debug, Default)]
-pub struct EnvGc {
-    pub removed: Vec<String>,
-    /// Unused, but a container still uses them.
-    pub in_use: Vec<String>,
-    /// Unused, but younger than `keep`.
-    pub recent: usize,
-    /// Sizes of the removed images (layers shared with a base image count in full).
-    pub bytes: u64,
-}
-
-/// Remove the environment images built for `store` whose tag is not in `live` and that
-/// are older than `keep`; never by force, so an image a container uses stays. Images of
-/// other stores (other projects on this machine) are not this store's to judge.
-pub async fn collect_env_images(
-    engine: &Engine,
-    store: &crate::store::Store,
-    live: &std::collections::BTreeSet<String>,
-    keep: std::time::Duration,
-    dry: bool,
-) -> Result<EnvGc, DockerError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut gc = EnvGc::default();
-    let id = store_id(store.root());
-    for image in engine.tagged_images(ENV_REPO).await? {
-        if live.contains(&image.tag) || image.labels.get(STORE_LABEL) != Some(&id) {
-            continue;
-        }
-        let age = now.saturating_sub(u64::try_from(image.created).unwrap_or(0));
-        if age < keep.as_secs() {
-            gc.recent += 1;
-        } else if dry || engine.remove_image(&image.tag).await? {
-            gc.bytes += image.size;
-            gc.removed.push(image.tag);
-        } else {
-            gc.in_use.push(image.tag);
-        }
-    }
-    Ok(gc)
 }
 
 impl Run<'_> {

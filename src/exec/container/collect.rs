@@ -4,8 +4,8 @@
 
 use futures::StreamExt;
 
-use super::{BuildError, Run, io_err, paths};
 use crate::accel::Accel;
+use crate::exec::{BuildError, Run, io_err, paths};
 use crate::plan::PlannedTarget;
 use crate::store::{Staging, WheelRecord};
 use crate::wheel;
@@ -55,7 +55,7 @@ impl Run<'_> {
         let built_platform = t.target.image.platform.wheel_tag().unwrap_or_default();
         // A repaired platform wheel must be tagged for the image's glibc at most.
         let repair = match &t.target.repair {
-            Some(r) => Some((r.clone(), super::run::manylinux_tag(t)?)),
+            Some(r) => Some((r.clone(), super::manylinux_tag(t)?)),
             None => None,
         };
         let local_version = t.target.local_version.clone();

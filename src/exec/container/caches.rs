@@ -7,15 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{BuildError, Run, paths};
 use crate::accel::Accel;
-use crate::docker::{ContainerConfig, DockerError, Engine, VolumeInfo};
+use crate::docker::ContainerConfig;
+use crate::exec::{BuildError, Run, paths};
 
 /// Label of wheelbuild's cache volumes: their kind (`ccache` or `pip`).
 pub const CACHE_LABEL: &str = "org.wheelbuild.cache";
 /// Labels naming a cache volume's channel and variant.
-const CHANNEL_LABEL: &str = "org.wheelbuild.channel";
-const VARIANT_LABEL: &str = "org.wheelbuild.variant";
+pub(in crate::exec) const CHANNEL_LABEL: &str = "org.wheelbuild.channel";
+pub(in crate::exec) const VARIANT_LABEL: &str = "org.wheelbuild.variant";
 
 /// One cache of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,59 +111,6 @@ impl Run<'_> {
             pip: s.pip_cache.then_some(Cache::Fresh),
         }
     }
-}
-
-/// A cache volume on the engine, as `gc` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheVolume {
-    pub name: String,
-    /// `ccache` or `pip`.
-    pub kind: String,
-    pub channel: String,
-    pub variant: String,
-}
-
-/// What [`collect_cache_volumes`] found and removed (or would remove, dry).
-#[derive(Debug, Default)]
-pub struct CacheGc {
-    /// The volumes of this config's channel and variants.
-    pub kept: Vec<CacheVolume>,
-    /// Volumes of other channels or variants: removed with `prune`.
-    pub removed: Vec<CacheVolume>,
-    pub other: Vec<CacheVolume>,
-    /// Unused, but a container still uses them.
-    pub in_use: Vec<CacheVolume>,
-}
-
-/// The engine's cache volumes, split into those of `channel` × `variants` (kept) and the
-/// others, which are removed when `prune` (not when `dry`).
-pub async fn collect_cache_volumes(
-    engine: &Engine,
-    channel: &str,
-    variants: &std::collections::BTreeSet<String>,
-    prune: bool,
-    dry: bool,
-) -> Result<CacheGc, DockerError> {
-    let mut gc = CacheGc::default();
-    for VolumeInfo { name, labels } in engine.labelled_volumes(CACHE_LABEL).await? {
-        let get = |l: &str| labels.get(l).cloned().unwrap_or_default();
-        let volume = CacheVolume {
-            kind: get(CACHE_LABEL),
-            channel: get(CHANNEL_LABEL),
-            variant: get(VARIANT_LABEL),
-            name,
-        };
-        if volume.channel == channel && variants.contains(&volume.variant) {
-            gc.kept.push(volume);
-        } else if !prune {
-            gc.other.push(volume);
-        } else if dry || engine.remove_volume(&volume.name).await? {
-            gc.removed.push(volume);
-        } else {
-            gc.in_use.push(volume);
-        }
-    }
-    Ok(gc)
 }
 
 #[cfg(test)]

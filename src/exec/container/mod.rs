@@ -7,6 +7,10 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+pub(super) mod caches;
+mod collect;
+pub(super) mod images;
+
 use super::{BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, io_err, paths, source};
 use crate::config::Target;
 use crate::docker::ContainerConfig;
