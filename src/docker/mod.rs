@@ -761,15 +761,23 @@ pub fn credentials(
     }
 }
 
-/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
-/// (looked up only when it must be pulled), checked to carry that digest; returns the
-/// image id.
+/// Pull `image` by its digest (never the tag): see [`pull_by_digest`].
 pub(crate) async fn pull_pinned(
     engine: &Engine,
     image: &LockedImage,
 ) -> Result<String, DockerError> {
-    let reference = image.pinned();
-    let registry = registry_of(&image.name).to_string();
+    pull_by_digest(engine, &image.name, &image.manifest_digest).await
+}
+
+/// Pull `name@digest` with the Docker credentials of its registry (looked up only when it
+/// must be pulled), checked to carry that digest; returns the image id.
+pub(crate) async fn pull_by_digest(
+    engine: &Engine,
+    name: &str,
+    digest: &str,
+) -> Result<String, DockerError> {
+    let reference = format!("{name}@{digest}");
+    let registry = registry_of(name).to_string();
     // A credential helper is a program: run off the runtime's threads, and only when
     // awaited (a spawned task would start at once).
     let credentials = async move {
@@ -780,9 +788,7 @@ pub(crate) async fn pull_pinned(
                 detail: e.to_string(),
             })?
     };
-    engine
-        .ensure_image(&image.name, &image.manifest_digest, credentials)
-        .await
+    engine.ensure_image(name, digest, credentials).await
 }
 
 /// The registry part of a fully qualified repository name.

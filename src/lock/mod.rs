@@ -84,13 +84,6 @@ pub struct LockedImage {
     pub media_type: String,
 }
 
-impl LockedImage {
-    /// `name@manifest-digest`: the reference builds pull.
-    pub(crate) fn pinned(&self) -> String {
-        format!("{}@{}", self.name, self.manifest_digest)
-    }
-}
-
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
