@@ -18,7 +18,7 @@
 //! | input | from | why |
 //! |---|---|---|
 //! | `format` | [`KEY_FORMAT`] | bumping it rebuilds everything when key semantics change |
-//! | `image` | `image.platform` / select row, and the lock's platform manifest digest | the exact filesystem the build runs on (not the tag) and the platform it builds for |
+//! | `image` | `image.platform` / select row, and the lock's platform manifest digest | the exact filesystem the build runs on (not the tag), so also the facts the lock probed in it (its glibc names repair's manylinux tag), and the platform it builds for |
 //! | `source` | the lock's commit, `project.subdir` | the exact source tree and which project in it |
 //! | `build` | `project.build` (expanded) | the command that makes the wheel |
 //! | `toolchain-check` | `project.toolchain-check` / `image.toolchain-check` (expanded) | the toolchain the build was checked against |
@@ -34,6 +34,8 @@
 //!
 //! # What is not
 //!
+//! A build container is made of the key inputs and of what `exec`'s `NonKey` lists, each
+//! with why it changes no byte (a test holds exec's container side to these two).
 //! Everything that cannot change the wheel's bytes, so tuning it never forces a rebuild:
 //! the project name and git URL (the commit identifies the tree), the image tag (the
 //! digest identifies the image), the pip and apt requests and the `[pip]` index settings
@@ -189,6 +191,11 @@ impl Pairs<'_> {
             }
             Pairs::Owned(map) => Box::new(map.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         }
+    }
+
+    /// The value of `name`, if there is one.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
     pub(crate) fn to_map(&self) -> BTreeMap<String, String> {

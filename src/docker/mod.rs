@@ -1,10 +1,10 @@
 //! The Docker Engine, through bollard: pinned images, containers (create, send files in,
 //! run, stream output, wait, download, commit, remove), the containers a killed run left
-//! behind, and volumes (the caches). Nothing of this machine reaches a container through a
-//! host path: the engine may be another machine. Files go in as a tar stream ([`upload`]);
-//! every container reaches the outside as [`access`] says, and carries labels that say
-//! which process owns it ([`owner`]). Resolving environments and building both run their
-//! containers here.
+//! behind, and volumes (the caches); `gc` lists images and volumes and removes them. Nothing
+//! of this machine reaches a container through a host path: the engine may be another
+//! machine. Files go in as a tar stream ([`upload`]); every container reaches the outside
+//! as [`access`] says, and carries labels that say which process owns it ([`owner`]).
+//! Resolving environments and building both run their containers here.
 //!
 //! bollard 0.21 sends requests without an API version prefix, so the daemon answers with
 //! its own default version (Debian's 20.10 speaks 1.41); nothing here needs a newer one.
@@ -18,9 +18,8 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -28,8 +27,11 @@ use crate::lock::LockedImage;
 use upload::Upload;
 
 pub mod access;
+mod gc;
 pub(crate) mod owner;
 pub mod upload;
+
+pub use gc::VolumeInfo;
 
 /// Label on every container wheelbuild creates, so leftovers can be found.
 pub const LABEL: &str = "org.wheelbuild";
@@ -353,62 +355,34 @@ impl Engine {
     }
 
     /// Create and start a container, stream its output to `on_output`, wait for it to
-    /// end; returns its id and exit status. The container is left in place (for `download`) and must be `remove`d.
+    /// end; returns its id and exit status. The container is left in place (for
+    /// `download`) and must be `remove`d; one that fails to start is removed here.
     pub async fn run(
         &self,
         name: &str,
         config: &ContainerConfig,
-        mut on_output: impl FnMut(&[u8]),
+        on_output: impl FnMut(&[u8]),
     ) -> Result<(String, i64), DockerError> {
-        let host_config = HostConfig {
-            binds: Some(config.binds.clone()),
-            network_mode: config.network.clone(),
-            security_opt: config
-                .hardened
-                .then(|| vec!["no-new-privileges".to_string()]),
-            cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
-            init: Some(true),
-            mounts: (!config.volumes.is_empty()).then(|| {
-                config
-                    .volumes
-                    .iter()
-                    .map(|at| Mount {
-                        target: Some(at.clone()),
-                        typ: Some(MountType::VOLUME),
-                        ..Default::default()
-                    })
-                    .collect()
-            }),
-            device_requests: config.gpu.then(|| {
-                vec![DeviceRequest {
-                    driver: Some(String::new()),
-                    count: Some(-1),
-                    capabilities: Some(vec![vec!["gpu".to_string()]]),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
+        let id = self.create(name, config).await?;
+        let started = async {
+            self.send_files(&id, name, &config.upload).await?;
+            self.start(&id).await
         };
-        let body = ContainerCreateBody {
-            image: Some(config.image.clone()),
-            cmd: Some(config.cmd.clone()),
-            env: Some(config.env.clone()),
-            user: config.user.clone(),
-            labels: Some(
-                config
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .chain([(NAME_LABEL.to_string(), name.to_string())])
-                    .collect(),
-            ),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        if let Err(e) = started.await {
+            let _ = self.remove(&id).await;
+            return Err(e);
+        }
+        self.stream_output(&id, on_output).await?;
+        let code = self.exit_status(&id).await?;
+        Ok((id, code))
+    }
+
+    /// Create the container `name` (not started), known to [`Live`] from then on.
+    async fn create(&self, name: &str, config: &ContainerConfig) -> Result<String, DockerError> {
         let docker = self.docker().await?;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
         let created = docker
-            .create_container(Some(options), body)
+            .create_container(Some(options), container_body(name, config))
             .await
             .map_err(|e| DockerError::Api {
                 call: "create container",
@@ -425,46 +399,66 @@ impl Engine {
                 detail: "interrupted".into(),
             });
         }
-        if !config.upload.is_empty() {
-            let options = UploadToContainerOptionsBuilder::default().path("/").build();
-            let (stream, failure) = config.upload.clone().stream();
-            let sent = docker
-                .upload_to_container(&id, Some(options), bollard::body_try_stream(stream))
-                .await;
-            // A file that could not be read is the cause, whatever the daemon saw.
-            let failed = failure.take();
-            if sent.is_err() || failed.is_some() {
-                let _ = self.remove(&id).await;
-                return Err(DockerError::Upload {
-                    what: config.upload.describe(),
-                    container: name.to_string(),
-                    detail: failed
-                        .or(sent.err().map(|e| e.to_string()))
-                        .unwrap_or_default(),
-                });
-            }
+        Ok(id)
+    }
+
+    /// Send `upload`'s files into the created container `id` (named `name`).
+    async fn send_files(&self, id: &str, name: &str, upload: &Upload) -> Result<(), DockerError> {
+        if upload.is_empty() {
+            return Ok(());
         }
-        if let Err(e) = docker.start_container(&id, None).await {
-            let detail = e.to_string();
-            let _ = self.remove(&id).await;
-            return Err(
-                if detail.contains("capabilities: [[gpu]]") || detail.contains("nvidia") {
-                    DockerError::NoGpu { detail }
-                } else {
-                    DockerError::Api {
-                        call: "start container",
-                        detail,
-                    }
-                },
-            );
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        let (stream, failure) = upload.clone().stream();
+        let sent = self
+            .docker()
+            .await?
+            .upload_to_container(id, Some(options), bollard::body_try_stream(stream))
+            .await;
+        // A file that could not be read is the cause, whatever the daemon saw.
+        let failed = failure.take();
+        if sent.is_err() || failed.is_some() {
+            return Err(DockerError::Upload {
+                what: upload.describe(),
+                container: name.to_string(),
+                detail: failed
+                    .or(sent.err().map(|e| e.to_string()))
+                    .unwrap_or_default(),
+            });
         }
+        Ok(())
+    }
+
+    async fn start(&self, id: &str) -> Result<(), DockerError> {
+        let Err(e) = self.docker().await?.start_container(id, None).await else {
+            return Ok(());
+        };
+        let detail = e.to_string();
+        Err(
+            if detail.contains("capabilities: [[gpu]]") || detail.contains("nvidia") {
+                DockerError::NoGpu { detail }
+            } else {
+                DockerError::Api {
+                    call: "start container",
+                    detail,
+                }
+            },
+        )
+    }
+
+    /// Hand the container's output to `on_output` until it ends.
+    async fn stream_output(
+        &self,
+        id: &str,
+        mut on_output: impl FnMut(&[u8]),
+    ) -> Result<(), DockerError> {
+        let docker = self.docker().await?;
         // bollard's LogsOptions default to neither stream nor follow: ask for all three.
         let logs = LogsOptionsBuilder::default()
             .follow(true)
             .stdout(true)
             .stderr(true)
             .build();
-        let mut stream = docker.logs(&id, Some(logs));
+        let mut stream = docker.logs(id, Some(logs));
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(output) => on_output(&output.into_bytes()),
@@ -474,7 +468,13 @@ impl Engine {
                 }
             }
         }
-        let mut wait = docker.wait_container(&id, None);
+        Ok(())
+    }
+
+    /// Wait for the container to end: its exit status.
+    async fn exit_status(&self, id: &str) -> Result<i64, DockerError> {
+        let docker = self.docker().await?;
+        let mut wait = docker.wait_container(id, None);
         let mut code = None;
         while let Some(item) = wait.next().await {
             match item {
@@ -492,19 +492,18 @@ impl Engine {
                 }
             }
         }
-        let code = match code {
+        Ok(match code {
             Some(c) => c,
             // The wait stream can end without a status when the container is already
             // gone from under us; ask the daemon.
             None => docker
-                .inspect_container(&id, None)
+                .inspect_container(id, None)
                 .await
                 .ok()
                 .and_then(|c| c.state)
                 .and_then(|s| s.exit_code)
                 .unwrap_or(-1),
-        };
-        Ok((id, code))
+        })
     }
 
     /// The tar stream of `path` inside a (stopped) container.
@@ -605,57 +604,6 @@ impl Engine {
         outcome
     }
 
-    /// Images of repository `repo` (every tag): `repo:tag`, creation time and size.
-    pub async fn tagged_images(&self, repo: &str) -> Result<Vec<TaggedImage>, DockerError> {
-        let filters = std::collections::HashMap::from([("reference", vec![repo])]);
-        let options = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let list = self
-            .docker()
-            .await?
-            .list_images(Some(options))
-            .await
-            .map_err(|e| DockerError::Api {
-                call: "list images",
-                detail: e.to_string(),
-            })?;
-        let prefix = format!("{repo}:");
-        let mut out: Vec<TaggedImage> = list
-            .into_iter()
-            .flat_map(|i| {
-                let (created, size) = (i.created, u64::try_from(i.size).unwrap_or(0));
-                let labels: BTreeMap<String, String> = i.labels.into_iter().collect();
-                i.repo_tags
-                    .into_iter()
-                    .filter(|t| t.starts_with(&prefix))
-                    .map(move |tag| TaggedImage {
-                        tag,
-                        created,
-                        size,
-                        labels: labels.clone(),
-                    })
-            })
-            .collect();
-        out.sort_by(|a, b| a.tag.cmp(&b.tag));
-        Ok(out)
-    }
-
-    /// Untag (and delete, when it was the last tag) an image; `Ok(false)` when a container
-    /// still uses it (Docker refuses, and wheelbuild does not force).
-    pub async fn remove_image(&self, reference: &str) -> Result<bool, DockerError> {
-        let result = self
-            .docker()
-            .await?
-            .remove_image(
-                reference,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
-        removal(result.map(drop), "remove image")
-    }
-
     /// wheelbuild's containers on this engine (running or not), with their labels: those
     /// it created, not those that inherited its labels from an environment image.
     pub async fn labelled_containers(
@@ -729,64 +677,56 @@ impl Engine {
             })?;
         Ok(())
     }
-
-    /// The volumes carrying label `label`, by name.
-    pub async fn labelled_volumes(&self, label: &str) -> Result<Vec<VolumeInfo>, DockerError> {
-        let filters = std::collections::HashMap::from([("label", vec![label])]);
-        let options = ListVolumesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let list = self
-            .docker()
-            .await?
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| DockerError::Api {
-                call: "list volumes",
-                detail: e.to_string(),
-            })?;
-        let mut out: Vec<VolumeInfo> = list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| VolumeInfo {
-                name: v.name,
-                labels: v.labels.into_iter().collect(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    /// Remove a volume; `Ok(false)` when a container still uses it (Docker refuses, and
-    /// wheelbuild does not force). One already gone is removed.
-    pub async fn remove_volume(&self, name: &str) -> Result<bool, DockerError> {
-        let options = RemoveVolumeOptionsBuilder::default().force(false).build();
-        let result = self
-            .docker()
-            .await?
-            .remove_volume(name, Some(options))
-            .await;
-        removal(result, "remove volume")
-    }
 }
 
-/// A volume listed by [`Engine::labelled_volumes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeInfo {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-}
-
-/// An image listed by [`Engine::tagged_images`].
-#[derive(Debug, Clone)]
-pub struct TaggedImage {
-    /// `repo:tag`.
-    pub tag: String,
-    /// Unix seconds.
-    pub created: i64,
-    pub size: u64,
-    pub labels: BTreeMap<String, String>,
+/// What Docker creates for `config`: the container `name`, with `name` in its labels
+/// (see [`NAME_LABEL`]).
+fn container_body(name: &str, config: &ContainerConfig) -> ContainerCreateBody {
+    let host_config = HostConfig {
+        binds: Some(config.binds.clone()),
+        network_mode: config.network.clone(),
+        security_opt: config
+            .hardened
+            .then(|| vec!["no-new-privileges".to_string()]),
+        cap_drop: config.hardened.then(|| vec!["ALL".to_string()]),
+        init: Some(true),
+        mounts: (!config.volumes.is_empty()).then(|| {
+            config
+                .volumes
+                .iter()
+                .map(|at| Mount {
+                    target: Some(at.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        device_requests: config.gpu.then(|| {
+            vec![DeviceRequest {
+                driver: Some(String::new()),
+                count: Some(-1),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        }),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(config.image.clone()),
+        cmd: Some(config.cmd.clone()),
+        env: Some(config.env.clone()),
+        user: config.user.clone(),
+        labels: Some(
+            config
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain([(NAME_LABEL.to_string(), name.to_string())])
+                .collect(),
+        ),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
 }
 
 /// Docker's credential payload for pulling `reference` from `registry`, from the same
@@ -821,15 +761,23 @@ pub fn credentials(
     }
 }
 
-/// Pull `image` by its digest (never the tag) with the Docker credentials of its registry
-/// (looked up only when it must be pulled), checked to carry that digest; returns the
-/// image id.
+/// Pull `image` by its digest (never the tag): see [`pull_by_digest`].
 pub(crate) async fn pull_pinned(
     engine: &Engine,
     image: &LockedImage,
 ) -> Result<String, DockerError> {
-    let reference = image.pinned();
-    let registry = registry_of(&image.name).to_string();
+    pull_by_digest(engine, &image.name, &image.manifest_digest).await
+}
+
+/// Pull `name@digest` with the Docker credentials of its registry (looked up only when it
+/// must be pulled), checked to carry that digest; returns the image id.
+pub(crate) async fn pull_by_digest(
+    engine: &Engine,
+    name: &str,
+    digest: &str,
+) -> Result<String, DockerError> {
+    let reference = format!("{name}@{digest}");
+    let registry = registry_of(name).to_string();
     // A credential helper is a program: run off the runtime's threads, and only when
     // awaited (a spawned task would start at once).
     let credentials = async move {
@@ -840,36 +788,12 @@ pub(crate) async fn pull_pinned(
                 detail: e.to_string(),
             })?
     };
-    engine
-        .ensure_image(&image.name, &image.manifest_digest, credentials)
-        .await
+    engine.ensure_image(name, digest, credentials).await
 }
 
 /// The registry part of a fully qualified repository name.
 pub fn registry_of(name: &str) -> &str {
     name.split('/').next().unwrap_or(name)
-}
-
-/// The outcome of removing an image or a volume: `Ok(false)` when Docker refuses because
-/// something still uses it (409; wheelbuild never forces), `Ok(true)` when it is gone
-/// (removed, or already gone: 404).
-fn removal(
-    result: Result<(), bollard::errors::Error>,
-    call: &'static str,
-) -> Result<bool, DockerError> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Ok(false),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(true),
-        Err(e) => Err(DockerError::Api {
-            call,
-            detail: e.to_string(),
-        }),
-    }
 }
 
 /// Is this failure to remove a container one where it is gone, or going, anyway: already
@@ -891,6 +815,51 @@ fn removed_elsewhere(e: &bollard::errors::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_container_is_hardened_and_names_itself_in_its_labels() {
+        let config = ContainerConfig {
+            image: "sha256:0123".into(),
+            cmd: vec!["sh".into()],
+            env: vec!["A=1".into()],
+            user: Some("1000:1000".into()),
+            binds: vec!["wheelbuild-ccache-ci-cpu:/wheelbuild/cache/ccache".into()],
+            network: Some("none".into()),
+            gpu: true,
+            labels: BTreeMap::from([(LABEL.to_string(), "1".to_string())]),
+            volumes: vec!["/wheelbuild/cache/pip".into()],
+            upload: Upload::default(),
+            hardened: true,
+        };
+        let body = container_body("wheelbuild-0123-1-0", &config);
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[NAME_LABEL], "wheelbuild-0123-1-0");
+        assert_eq!(labels[LABEL], "1");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.binds, Some(config.binds.clone()));
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts[0].target.as_deref(), Some("/wheelbuild/cache/pip"));
+        assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
+        assert_eq!(host.device_requests.unwrap().len(), 1, "every GPU");
+
+        // The root setup of an environment image: neither hardened nor with a GPU.
+        let setup = ContainerConfig {
+            hardened: false,
+            gpu: false,
+            volumes: Vec::new(),
+            ..config
+        };
+        let host = container_body("wheelbuild-env-0123-1", &setup)
+            .host_config
+            .unwrap();
+        assert_eq!((host.cap_drop, host.security_opt), (None, None));
+        assert_eq!((host.mounts, host.device_requests), (None, None));
+    }
 
     /// Regression (a flaky cleanup test): two runs removing one orphaned container at once.
     #[test]

@@ -5,16 +5,17 @@
 //! 1. the base image, pulled **by digest** and checked ([`docker::Engine::ensure_image`]);
 //! 2. the environment image: base + apt + pip, built once per environment key (shared by
 //!    every target with the same image and packages) and tagged `wheelbuild-env:<key>`
-//!    (`environment`);
+//!    (`container::images`);
 //! 3. the sources at the locked commit ([`source::checkout`]), sent into the created
 //!    container as a tar stream with the CA bundle ([`docker::upload`]): nothing goes through a
 //!    host path, so the engine may be another machine;
 //! 4. one container: toolchain check, then the build in a scratch copy at the fixed path
 //!    `/wheelbuild/build`, as a non-root user, without capabilities or privilege gain,
 //!    with `SOURCE_DATE_EPOCH` from the commit and the ccache/pip cache volumes of the
-//!    cache channel and accelerator variant mounted (`caches`);
+//!    cache channel and accelerator variant mounted (`container::caches`);
 //! 5. `/wheelbuild/out` taken out as a tar stream, each wheel checked (name, tags,
-//!    RECORD hashes) (`collect`), committed to the store, placed in the wheelhouse.
+//!    RECORD hashes) (`container::collect`), committed to the store, placed in the
+//!    wheelhouse.
 //!
 //! Targets run `jobs` at a time, the next one starting as soon as a slot frees
 //! (`schedule`). A target already in the store has its wheels restored, each checked
@@ -22,14 +23,13 @@
 //! removed whatever happens; the caller removes the ones still running on Ctrl-C
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
-mod caches;
 mod cleanup;
-mod collect;
-mod environment;
+mod container;
+mod gc;
 mod pool;
-mod run;
 pub mod schedule;
 pub mod source;
+mod spec;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -38,21 +38,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, OnceCell};
-
 use crate::config::Config;
 use crate::docker::{self, DockerError, Engine, access};
 use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
 use crate::resolve::NetworkSettings;
-use crate::resolve::git::GitContext;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
-pub use caches::{CacheGc, CacheVolume, collect_cache_volumes, volume_name};
 pub use cleanup::cleanup;
-pub use environment::collect_env_images;
-pub(crate) use environment::env_tag;
+use container::Builder;
+pub use container::caches::volume_name;
+pub(crate) use container::images::env_tag;
+pub use gc::{CacheGc, CacheVolume, collect_cache_volumes, collect_env_images};
+use spec::BuildSpec;
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.
@@ -292,16 +291,12 @@ pub trait Reporter: Send + Sync {
 struct Run<'a> {
     config: &'a Config,
     store: &'a Store,
-    /// Connected on first use: a run with everything cached never contacts the daemon.
-    engine: &'a Engine,
     settings: &'a BuildSettings,
-    git: GitContext,
     reporter: &'a dyn Reporter,
+    /// Its containers, on an engine connected on first use: a run with everything cached
+    /// never contacts the daemon.
+    builder: Builder<'a>,
     wheelhouse: Wheelhouse,
-    /// Base images pulled, by pinned reference.
-    images: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
-    /// Environment images, by environment key.
-    envs: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
     /// The declared engine this run builds on (`None`: the default engine).
     engine_name: Option<String>,
     /// `MAX_JOBS` of builds on this engine whose config does not set it.
@@ -462,15 +457,6 @@ impl TargetReport {
     }
 }
 
-/// What one container build produced (in a staging directory).
-struct Built {
-    wheels: Vec<crate::store::WheelRecord>,
-    duration: Duration,
-    ccache: Option<CacheStats>,
-    /// `::wheelbuild:: fact NAME=VALUE` lines of the build's output.
-    facts: BTreeMap<String, String>,
-}
-
 impl<'a> Run<'a> {
     fn new(
         config: &'a Config,
@@ -482,19 +468,10 @@ impl<'a> Run<'a> {
         Run {
             config,
             store,
-            engine,
             settings,
-            // Waits are not reported: the progress display shows the fetching target.
-            git: GitContext {
-                root: config.root.clone(),
-                mirrors: settings.cache_dir.join("git"),
-                network: settings.network,
-                on_wait: None,
-            },
             reporter,
+            builder: Builder::new(engine, settings, store, reporter, &config.root),
             wheelhouse: Wheelhouse::new(&settings.output_dir, &crate::wheelhouse::lock_path(store)),
-            images: Mutex::default(),
-            envs: Mutex::default(),
             not_pushed: std::sync::Mutex::default(),
             engine_name: None,
             max_jobs: settings.max_jobs,
@@ -527,17 +504,48 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// One target, in its named steps: acquire its build lock, restore it from the store
+    /// or pull it, check its build requirements, build and record it, publish it to the
+    /// remote cache, place its wheels.
     async fn target_inner(
         &self,
         t: &PlannedTarget<'_>,
         log: &Path,
     ) -> Result<(Outcome, Placed), BuildError> {
-        // One process builds a key at a time; a second one waits, then finds it cached.
-        let lock_path = self.store.build_lock_path(&t.key);
-        let _guard = tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
+        let _guard = self.acquire(&t.key).await?;
+        if let Some(done) = self.restore_or_pull(t).await? {
+            return Ok(done);
+        }
+        check_requirements(t)?;
+        let (record, duration) = self.build_and_record(t, log).await?;
+        self.publish(t).await;
+        let placed = self.place(t, &record).map_err(place_error)?;
+        Ok((
+            Outcome::Built {
+                duration,
+                ccache: record.ccache,
+            },
+            placed,
+        ))
+    }
+
+    /// Takes the key's build lock: one process builds a key at a time; a second one waits,
+    /// then finds it cached.
+    async fn acquire(&self, key: &crate::key::BuildKey) -> Result<FileLock, BuildError> {
+        let lock_path = self.store.build_lock_path(key);
+        tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
             .await
             .map_err(|e| io_err("waiting for the build lock", e))?
-            .map_err(|e| io_err("taking the build lock", e))?;
+            .map_err(|e| io_err("taking the build lock", e))
+    }
+
+    /// Places the key's wheels from the store, or from the remote cache into the store
+    /// first; `None` when neither holds it. A damaged store entry is quarantined and
+    /// counts as absent; the remote's trouble is said, and the target built here instead.
+    async fn restore_or_pull(
+        &self,
+        t: &PlannedTarget<'_>,
+    ) -> Result<Option<(Outcome, Placed)>, BuildError> {
         match self.store.presence(&t.key)? {
             Presence::Present => {
                 let record = self.store.record(&t.key)?.ok_or_else(|| {
@@ -548,12 +556,8 @@ impl<'a> Run<'a> {
                 })?;
                 match self.place(t, &record) {
                     Ok(placed) => {
-                        return Ok((
-                            Outcome::Cached {
-                                restored: placed.restored,
-                            },
-                            placed,
-                        ));
+                        let restored = placed.restored;
+                        return Ok(Some((Outcome::Cached { restored }, placed)));
                     }
                     Err(PlaceError::Damaged(damage)) => self.quarantine(t, &damage)?,
                     Err(e) => return Err(place_error(e)),
@@ -562,37 +566,39 @@ impl<'a> Run<'a> {
             Presence::Damaged(damage) => self.quarantine(t, &damage)?,
             Presence::Absent => {}
         }
-        if let Some(remote) = &self.settings.remote {
-            match remote.pull(self.store, &t.key).await {
-                Ok(crate::remote::Pulled::Stored) => {
-                    let record = self
-                        .store
-                        .record(&t.key)?
-                        .ok_or_else(|| io_err("reading a pulled record", "it left the store"))?;
-                    let placed = self.place(t, &record).map_err(place_error)?;
-                    return Ok((Outcome::Pulled, placed));
-                }
-                Ok(crate::remote::Pulled::Absent) => {}
-                // Built here instead; the remote's trouble is said, not fatal.
-                Err(e) => self
-                    .reporter
-                    .warning(&t.target.id, &format!("{e}; building it here")),
+        let Some(remote) = &self.settings.remote else {
+            return Ok(None);
+        };
+        match remote.pull(self.store, &t.key).await {
+            Ok(crate::remote::Pulled::Stored) => {
+                let record = self
+                    .store
+                    .record(&t.key)?
+                    .ok_or_else(|| io_err("reading a pulled record", "it left the store"))?;
+                let placed = self.place(t, &record).map_err(place_error)?;
+                Ok(Some((Outcome::Pulled, placed)))
+            }
+            Ok(crate::remote::Pulled::Absent) => Ok(None),
+            Err(e) => {
+                self.reporter
+                    .warning(&t.target.id, &format!("{e}; building it here"));
+                Ok(None)
             }
         }
-        // Read: `Plan::new` refuses a lock that has not read them (stale lock, exit 12).
-        let build_requires = crate::lock::build_requires(t.project, t.git).unwrap_or_default();
-        let no_env = crate::lock::LockedEnvironment::default();
-        let env = t.env.unwrap_or(&no_env);
-        if let Some(unmet) = crate::lock::requires::unmet(build_requires, env, &t.image.platform) {
-            return Err(BuildError::UnmetBuildRequirement {
-                project: t.project.name.clone(),
-                requirement: unmet.requirement,
-                found: unmet.found,
-            });
-        }
+    }
+
+    /// Builds the target in its container and commits its wheels, log and record, with
+    /// its provenance signed here by the builder (a record pulled elsewhere keeps those
+    /// signatures). Returns the record and how long the build took.
+    async fn build_and_record(
+        &self,
+        t: &PlannedTarget<'_>,
+        log: &Path,
+    ) -> Result<(BuildRecord, Duration), BuildError> {
         let staging = self.store.stage()?;
-        let inputs = t.inputs(self.config);
-        let built = self.build_into(t, &inputs, &staging, log, false).await?;
+        let spec = BuildSpec::of(self.config, t, self.max_jobs, log, false);
+        let built = self.builder.build(&spec, &staging).await?;
+        let inputs = spec.inputs;
         // The log goes with the record.
         let _ = std::fs::copy(log, staging.log_path());
         let log_sha256 = std::fs::File::open(staging.log_path())
@@ -609,7 +615,6 @@ impl<'a> Run<'a> {
         };
         let provenance =
             crate::store::provenance::Provenance::of(&build, &inputs, log_sha256.as_deref());
-        // Signed here, by the builder: a record pulled elsewhere keeps these.
         let provenance_signatures = match &self.settings.signer {
             Some(signer) => built
                 .wheels
@@ -630,7 +635,7 @@ impl<'a> Run<'a> {
             wheels: built.wheels,
             log: format!("logs/{}.log", t.key),
             duration_ms: built.duration.as_millis() as u64,
-            ccache: built.ccache.clone(),
+            ccache: built.ccache,
             facts: built.facts,
             wheelbuild_version: env!("CARGO_PKG_VERSION").into(),
             provenance_signatures,
@@ -638,25 +643,23 @@ impl<'a> Run<'a> {
             built_on: self.engine_name.clone(),
         };
         self.store.commit(staging, &record)?;
-        if let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) {
-            // The wheel is built and stored either way: a failed push is said here and
-            // makes the run's exit code 3, so that a CI shard does not pass without it.
-            if let Err(e) = remote.push(self.store, &t.key).await {
-                let why = format!("not pushed to the remote cache: {e}");
-                self.reporter.warning(&t.target.id, &why);
-                if let Ok(mut m) = self.not_pushed.lock() {
-                    m.insert(t.target.id.clone(), why);
-                }
+        Ok((record, built.duration))
+    }
+
+    /// Pushes the key to the remote cache when the run pushes. The wheel is built and
+    /// stored either way: a failed push is said here and makes the run's exit code 3, so
+    /// that a CI shard does not pass without it.
+    async fn publish(&self, t: &PlannedTarget<'_>) {
+        let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) else {
+            return;
+        };
+        if let Err(e) = remote.push(self.store, &t.key).await {
+            let why = format!("not pushed to the remote cache: {e}");
+            self.reporter.warning(&t.target.id, &why);
+            if let Ok(mut m) = self.not_pushed.lock() {
+                m.insert(t.target.id.clone(), why);
             }
         }
-        let placed = self.place(t, &record).map_err(place_error)?;
-        Ok((
-            Outcome::Built {
-                duration: built.duration,
-                ccache: built.ccache,
-            },
-            placed,
-        ))
     }
 
     fn quarantine(&self, t: &PlannedTarget<'_>, damage: &Damage) -> Result<(), BuildError> {
@@ -670,6 +673,22 @@ impl<'a> Run<'a> {
     fn place(&self, t: &PlannedTarget<'_>, record: &BuildRecord) -> Result<Placed, PlaceError> {
         self.wheelhouse
             .place(self.store, &t.target.id, &t.target.output_subdir, record)
+    }
+}
+
+/// Fails when the target's environment does not satisfy its project's build
+/// requirements. A target without an environment has no build requirements.
+fn check_requirements(t: &PlannedTarget<'_>) -> Result<(), BuildError> {
+    let unmet = t
+        .env
+        .and_then(|env| crate::lock::requires::unmet(t.build_requires, env, &t.image.platform));
+    match unmet {
+        Some(unmet) => Err(BuildError::UnmetBuildRequirement {
+            project: t.project.name.clone(),
+            requirement: unmet.requirement,
+            found: unmet.found,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{BuildError, BuildSettings, Reporter, Run, io_err};
+use super::container::Builder;
+use super::spec::BuildSpec;
+use super::{BuildError, BuildSettings, Reporter, io_err};
 use crate::config::Config;
 use crate::docker::Engine;
 use crate::key::BuildKey;
@@ -84,13 +86,14 @@ pub async fn verify(
             Some(UnusableWheel::Unreadable(e)) => return Err((e.into(), None)),
         }
     }
-    let run = Run::new(config, store, engine, settings, reporter);
+    let builder = Builder::new(engine, settings, store, reporter, &config.root);
     let staging = store.stage().map_err(|e| (e.into(), None))?;
     let log = settings
         .log_dir
         .join(format!("{}.verify.log", target.target.id));
-    let built = run
-        .build_into(target, &target.inputs(config), &staging, &log, true)
+    let spec = BuildSpec::of(config, target, settings.max_jobs, &log, true);
+    let built = builder
+        .build(&spec, &staging)
         .await
         .map_err(|e| (e, Some(log.clone())))?;
 

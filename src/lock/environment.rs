@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::LockedGit;
+use super::pins::unread;
+use super::{LockError, LockedGit};
 use crate::canonical::Context;
 use crate::config::{Config, ImageInput, PipIndex, Project, Target};
 use crate::recipe::RESOLVE_SCRIPT;
@@ -37,7 +38,7 @@ impl EnvironmentInput {
     /// The environment `target` installs, if it installs anything; `build` is its
     /// project's build requirements (see [`build_requires`]).
     pub fn of(target: &Target, build: &[String]) -> Option<EnvironmentInput> {
-        (!target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()).then(|| {
+        installs(target, build).then(|| {
             let mut build = build.to_vec();
             build.sort();
             build.dedup();
@@ -89,6 +90,13 @@ impl EnvironmentInput {
     }
 }
 
+/// Does `target` install anything on top of its base image, with `build` its project's
+/// build requirements? A target that does not has no environment in the lock, and builds
+/// on its base image with wheelbuild's directories only.
+pub(crate) fn installs(target: &Target, build: &[String]) -> bool {
+    !target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()
+}
+
 /// The build requirements a target of `project` builds with, from its git pin: empty
 /// when the project sets `build-isolation = false`; `None` when the pin has not read them
 /// (a lock older than build requirements, or a pin about to be replaced).
@@ -105,19 +113,16 @@ pub fn build_requires<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [
 pub fn distinct_environments(
     config: &Config,
     git: &[LockedGit],
-) -> Result<Vec<EnvironmentInput>, String> {
+) -> Result<Vec<EnvironmentInput>, LockError> {
     let mut distinct = std::collections::BTreeSet::new();
     for target in &config.targets {
         let project = config.project_of(target);
         let pin = git
             .iter()
             .find(|g| g.url == project.git.url && g.reference == project.git.reference);
-        let Some(build) = pin.and_then(|g| build_requires(project, g)) else {
-            return Err(format!(
-                "the build requirements of project `{}` are not read",
-                project.name
-            ));
-        };
+        let build = pin
+            .and_then(|g| build_requires(project, g))
+            .ok_or_else(|| unread(project))?;
         if let Some(input) = EnvironmentInput::of(target, build) {
             distinct.insert(input);
         }

@@ -1,8 +1,11 @@
 //! The fingerprint of the config inputs a lock pins, so that `--locked` can tell offline
 //! whether the lock is current.
 
-use serde::Serialize;
+use std::collections::BTreeSet;
 
+use serde::{Serialize, Serializer};
+
+use super::environment::installs;
 use crate::canonical::Context;
 use crate::config::{Config, PipIndex};
 
@@ -17,51 +20,54 @@ static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 lock inputs");
 pub fn lock_inputs(config: &Config) -> String {
     #[derive(Serialize)]
     struct Inputs<'a> {
-        images: Vec<(&'a str, String)>,
-        git: Vec<(&'a str, Option<&'a str>)>,
+        images: Vec<ImageEntry<'a>>,
+        git: Vec<GitEntry<'a>>,
     }
     #[derive(Serialize)]
     struct WithEnvironments<'a> {
         inputs: Inputs<'a>,
-        environments: Vec<(String, String, Vec<String>, Vec<String>)>,
+        environments: Vec<EnvironmentEntry<'a>>,
         index: &'a PipIndex,
-        build: std::collections::BTreeSet<(&'a str, Option<&'a str>, Option<&'a str>)>,
+        build: BTreeSet<BuildEntry<'a>>,
     }
     let inputs = Inputs {
         images: config
             .distinct_images()
-            .map(|i| (i.reference.as_str(), i.platform.to_string()))
+            .map(|i| ImageEntry {
+                reference: &i.reference,
+                platform: i.platform.to_string(),
+            })
             .collect(),
         git: config
             .distinct_git()
-            .map(|g| (g.url.as_str(), g.reference.as_deref()))
+            .map(|g| GitEntry {
+                url: &g.url,
+                reference: g.reference.as_deref(),
+            })
             .collect(),
     };
-    let environments: std::collections::BTreeSet<_> = config
+    // What the config asks to install; the build requirements are the lock's own, read at
+    // the commit from the directories `build` lists.
+    let environments: BTreeSet<EnvironmentEntry> = config
         .targets
         .iter()
-        .filter(|t| !t.pip.is_empty() || !t.apt.is_empty())
-        .map(|t| {
-            (
-                t.image.reference.clone(),
-                t.image.platform.to_string(),
-                t.pip.clone(),
-                t.apt.clone(),
-            )
+        .filter(|t| installs(t, &[]))
+        .map(|t| EnvironmentEntry {
+            image: &t.image.reference,
+            platform: t.image.platform.to_string(),
+            pip: &t.pip,
+            apt: &t.apt,
         })
         .collect();
     let environments: Vec<_> = environments.into_iter().collect();
-    // Which project directories' build requirements the lock reads.
-    let build: std::collections::BTreeSet<_> = config
+    let build: BTreeSet<BuildEntry> = config
         .projects
         .iter()
         .filter(|p| p.build_isolation)
-        .map(|p| {
-            (
-                p.git.url.as_str(),
-                p.git.reference.as_deref(),
-                p.subdir.as_deref(),
-            )
+        .map(|p| BuildEntry {
+            url: &p.git.url,
+            reference: p.git.reference.as_deref(),
+            subdir: p.subdir.as_deref(),
         })
         .collect();
     // A config that installs nothing keeps the fingerprint locks had before environments
@@ -77,4 +83,101 @@ pub fn lock_inputs(config: &Config) -> String {
         })
     };
     format!("blake3:{}", hash.to_hex())
+}
+
+// The entries are encoded as the tuples of their fields, in order, as they were before
+// they had names: another encoding would make every existing lock stale.
+
+/// An image reference and the platform selected from it.
+struct ImageEntry<'a> {
+    reference: &'a str,
+    platform: String,
+}
+
+impl Serialize for ImageEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.reference, &self.platform).serialize(s)
+    }
+}
+
+/// A git URL and its ref (`None`: the remote's default branch).
+struct GitEntry<'a> {
+    url: &'a str,
+    reference: Option<&'a str>,
+}
+
+impl Serialize for GitEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.url, self.reference).serialize(s)
+    }
+}
+
+/// An environment as the config asks for it: the image, and the pip and apt requests.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct EnvironmentEntry<'a> {
+    image: &'a str,
+    platform: String,
+    pip: &'a [String],
+    apt: &'a [String],
+}
+
+impl Serialize for EnvironmentEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.image, &self.platform, self.pip, self.apt).serialize(s)
+    }
+}
+
+/// A project directory whose `[build-system] requires` the lock reads: the repository,
+/// its ref, and the directory in it (`None`: its root).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct BuildEntry<'a> {
+    url: &'a str,
+    reference: Option<&'a str>,
+    subdir: Option<&'a str>,
+}
+
+impl Serialize for BuildEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.url, self.reference, self.subdir).serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let src = format!(
+            r#"
+[matrix]
+python = ["3.10", "3.11"]
+
+[image]
+template = "reg.example/base:py{{python}}"
+
+[[project]]
+name = "hello"
+git = "https://example.com/hello.git"
+ref = "main"
+{extra}
+"#
+        );
+        Config::parse(std::path::Path::new("wheelbuild.toml"), &src).unwrap()
+    }
+
+    /// Pinned: a change here makes every user's lock stale (`--locked` fails until
+    /// `wheelbuild lock` runs again).
+    #[test]
+    fn the_fingerprint_of_existing_locks_is_stable() {
+        assert_eq!(
+            lock_inputs(&config("build-isolation = false")),
+            "blake3:1fd612b8be8264b026d052977a592d5f4f8c2be9d07278d92df7197019fbe585"
+        );
+        assert_eq!(
+            lock_inputs(&config(
+                "pip = [\"six==1.16.0\"]\napt = [\"ninja-build\"]\n\n[pip]\nindex-url = \"https://idx.example/simple\"\n"
+            )),
+            "blake3:7b738eb40eaca204885d203d3b3d5f985fd5af6140c73b2984334a4e147b37dc"
+        );
+    }
 }

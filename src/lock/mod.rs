@@ -5,7 +5,8 @@
 //!   function of the content, written atomically (a killed `lock` leaves the old file);
 //! * [`diff`]: what changed between two locks;
 //! * `inputs`: the fingerprint of the config inputs a lock was made from;
-//! * [`environment`]: environments, the pip and apt packages builds install, pinned.
+//! * [`environment`]: environments, the pip and apt packages builds install, pinned;
+//! * `pins`: which pins a target builds with ([`Lockfile::pins`]).
 //!
 //! Entries are keyed by the *config's* spelling of an input (image reference + platform,
 //! git URL + ref), so the file is portable between machines and a pin is kept for as long
@@ -14,6 +15,7 @@
 mod diff;
 pub(crate) mod environment;
 mod inputs;
+mod pins;
 pub mod requires;
 mod writer;
 
@@ -33,6 +35,7 @@ pub use environment::{
     distinct_environments, normalize_name,
 };
 pub use inputs::lock_inputs;
+pub use pins::{PinLookup, Pins};
 pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
@@ -79,13 +82,6 @@ pub struct LockedImage {
     pub manifest_digest: String,
     /// Media type of that manifest.
     pub media_type: String,
-}
-
-impl LockedImage {
-    /// `name@manifest-digest`: the reference builds pull.
-    pub(crate) fn pinned(&self) -> String {
-        format!("{}@{}", self.name, self.manifest_digest)
-    }
 }
 
 #[derive(
@@ -393,41 +389,25 @@ impl Lockfile {
             .find(|g| g.url == input.url && g.reference == input.reference)
     }
 
-    /// Is this lock complete and current for `config`? Offline: compares the fingerprint
-    /// of the config's inputs, then checks every input has a pin.
+    /// Is this lock complete and current for `config`? Offline: checks every target has
+    /// its pins, then compares the fingerprint of the config's inputs.
     pub(crate) fn check_fresh(&self, config: &Config) -> Result<(), LockError> {
-        let missing_image = config.distinct_images().find(|i| self.image(i).is_none());
-        let missing_git = config.distinct_git().find(|g| self.git(g).is_none());
-        let environments = distinct_environments(config, &self.git);
-        let reason = if let Some(i) = missing_image {
-            format!("image `{}` ({}) is not pinned", i.reference, i.platform)
-        } else if let Some(g) = missing_git {
-            format!("git `{}` at `{}` is not pinned", g.url, g.display_ref())
-        } else if let Err(unread) = &environments {
-            unread.clone()
-        } else if let Some(e) = environments
-            .iter()
-            .flatten()
-            .find(|e| self.current_environment(e, config).is_none())
-        {
-            match self.environment(e) {
-                None => format!("the {} is not resolved", e.describe()),
-                Some(_) => format!(
-                    "the {} was resolved with another base image or index",
-                    e.describe()
-                ),
+        let mut pins = self.pins(config);
+        let mut environments = BTreeSet::new();
+        for target in &config.targets {
+            if let Some(env) = pins.of(target)?.env {
+                environments.insert(env);
             }
-        } else if self.inputs != lock_inputs(config) {
-            let pinned = self.images.len() + self.git.len() + self.environments.len();
-            let used = config.distinct_images().count()
-                + config.distinct_git().count()
-                + environments.as_ref().map_or(0, Vec::len);
-            match pinned.saturating_sub(used) {
-                0 => "the index settings (`[pip]`) changed".to_string(),
-                extra => format!("it pins {extra} input(s) the config no longer uses"),
-            }
-        } else {
+        }
+        if self.inputs == lock_inputs(config) {
             return Ok(());
+        }
+        let pinned = self.images.len() + self.git.len() + self.environments.len();
+        let used =
+            config.distinct_images().count() + config.distinct_git().count() + environments.len();
+        let reason = match pinned.saturating_sub(used) {
+            0 => "the index settings (`[pip]`) changed".to_string(),
+            extra => format!("it pins {extra} input(s) the config no longer uses"),
         };
         Err(LockError::Stale { reason })
     }

@@ -8,17 +8,12 @@
 mod reason;
 pub mod shard;
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::config::{Cell, Config, GitInput, ImageInput, Project, Target};
+use crate::config::{Cell, Config, Project, Target};
 use crate::key::{BuildKey, KeyInputs};
-use crate::lock::{
-    EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, RefKind,
-    build_requires,
-};
+use crate::lock::{LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, Pins, RefKind};
 use crate::store::{Presence, Store, StoreError};
 pub(crate) use reason::Reason;
 
@@ -44,6 +39,8 @@ pub struct PlannedTarget<'a> {
     pub project: &'a Project,
     pub image: &'a LockedImage,
     pub git: &'a LockedGit,
+    /// The project's build requirements, as the lock read them at the commit.
+    pub build_requires: &'a [String],
     /// The resolved environment, when the target installs packages.
     pub env: Option<&'a LockedEnvironment>,
     pub key: BuildKey,
@@ -79,14 +76,15 @@ pub struct Plan<'a> {
 struct Pinned<'a> {
     target: &'a Target,
     project: &'a Project,
-    image: &'a LockedImage,
-    git: &'a LockedGit,
-    env: Option<&'a LockedEnvironment>,
+    pins: Pins<'a>,
 }
 
 impl<'a> Pinned<'a> {
     fn inputs(&self, config: &'a Config) -> KeyInputs<'a> {
-        KeyInputs::of(config, self.target, self.image, self.git, self.env)
+        let Pins {
+            image, git, env, ..
+        } = self.pins;
+        KeyInputs::of(config, self.target, image, git, env)
     }
 }
 
@@ -97,73 +95,18 @@ impl<'a> Plan<'a> {
         lock: &'a Lockfile,
         store: &Store,
     ) -> Result<Plan<'a>, PlanError> {
-        // Many targets share one image and one commit: look each up once.
-        let mut images: BTreeMap<&ImageInput, &LockedImage> = BTreeMap::new();
-        let mut sources: BTreeMap<&GitInput, &LockedGit> = BTreeMap::new();
-        type EnvId<'c> = (&'c ImageInput, &'c [String], &'c [String], &'c [String]);
-        let mut envs: BTreeMap<EnvId<'a>, &'a LockedEnvironment> = BTreeMap::new();
-        let mut pinned = Vec::with_capacity(config.targets.len());
-        for target in &config.targets {
-            let project = config.project_of(target);
-            let image = match images.get(&*target.image) {
-                Some(i) => *i,
-                None => {
-                    let i = lock.image(&target.image).ok_or_else(|| LockError::Stale {
-                        reason: format!(
-                            "image `{}` ({}) is not pinned",
-                            target.image.reference, target.image.platform
-                        ),
-                    })?;
-                    images.insert(&*target.image, i);
-                    i
-                }
-            };
-            let git = match sources.get(&project.git) {
-                Some(g) => *g,
-                None => {
-                    let g = lock.git(&project.git).ok_or_else(|| LockError::Stale {
-                        reason: format!(
-                            "git `{}` at `{}` is not pinned",
-                            project.git.url,
-                            project.git.display_ref()
-                        ),
-                    })?;
-                    sources.insert(&project.git, g);
-                    g
-                }
-            };
-            let build = build_requires(project, git).ok_or_else(|| LockError::Stale {
-                reason: format!(
-                    "the build requirements of project `{}` are not read",
-                    project.name
-                ),
-            })?;
-            let env = if target.pip.is_empty() && target.apt.is_empty() && build.is_empty() {
-                None
-            } else {
-                let id: EnvId<'a> = (&*target.image, &target.pip, &target.apt, build);
-                Some(match envs.get(&id) {
-                    Some(e) => *e,
-                    None => {
-                        let input = EnvironmentInput::of(target, build).expect("installs packages");
-                        let e = lock.current_environment(&input, config).ok_or_else(|| {
-                            LockError::Stale {
-                                reason: format!("the {} is not resolved", input.describe()),
-                            }
-                        })?;
-                        envs.insert(id, e);
-                        e
-                    }
+        let mut pins = lock.pins(config);
+        let pinned = config
+            .targets
+            .iter()
+            .map(|target| {
+                Ok(Pinned {
+                    target,
+                    project: config.project_of(target),
+                    pins: pins.of(target)?,
                 })
-            };
-            pinned.push(Pinned {
-                target,
-                project,
-                image,
-                git,
-                env,
-            });
-        }
+            })
+            .collect::<Result<Vec<_>, LockError>>()?;
 
         // Keys are computed (on every core for big plans: a thread costs tens of
         // microseconds, so small plans stay on one) while another thread lists the store.
@@ -189,15 +132,20 @@ impl<'a> Plan<'a> {
             let Pinned {
                 target,
                 project,
-                image,
-                git,
-                env,
+                pins:
+                    Pins {
+                        image,
+                        git,
+                        build_requires,
+                        env,
+                    },
             } = p;
             Ok::<_, StoreError>(PlannedTarget {
                 target,
                 project,
                 image,
                 git,
+                build_requires,
                 env,
                 key,
                 status: if reason.is_some() {

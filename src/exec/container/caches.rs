@@ -7,15 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{BuildError, Run, paths};
 use crate::accel::Accel;
-use crate::docker::{ContainerConfig, DockerError, Engine, VolumeInfo};
+use crate::docker::{ContainerConfig, Engine};
+use crate::exec::{BuildError, BuildSettings, paths};
 
 /// Label of wheelbuild's cache volumes: their kind (`ccache` or `pip`).
 pub const CACHE_LABEL: &str = "org.wheelbuild.cache";
 /// Labels naming a cache volume's channel and variant.
-const CHANNEL_LABEL: &str = "org.wheelbuild.channel";
-const VARIANT_LABEL: &str = "org.wheelbuild.variant";
+pub(in crate::exec) const CHANNEL_LABEL: &str = "org.wheelbuild.channel";
+pub(in crate::exec) const VARIANT_LABEL: &str = "org.wheelbuild.variant";
 
 /// One cache of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,23 +31,6 @@ pub(super) enum Cache {
 pub(super) struct Caches {
     pub ccache: Option<Cache>,
     pub pip: Option<Cache>,
-}
-
-impl Caches {
-    /// Mount the caches into `config`; with `owner`, their roots are handed to that
-    /// `uid:gid` (a new volume's root is root's).
-    pub fn mount(&self, config: &mut ContainerConfig, owner: Option<(u32, u32)>) {
-        for (cache, path) in [(&self.ccache, paths::CCACHE), (&self.pip, paths::PIP)] {
-            let Some(cache) = cache else { continue };
-            match cache {
-                Cache::Named(name) => config.binds.push(format!("{name}:{path}")),
-                Cache::Fresh => config.volumes.push(path.to_string()),
-            }
-            if let Some((uid, gid)) = owner {
-                config.upload.owned_dir(path, uid, gid);
-            }
-        }
-    }
 }
 
 /// The volume name of cache `kind` of `channel` and `variant`: Docker's volume names are
@@ -73,30 +56,33 @@ pub fn volume_name(kind: &str, channel: &str, variant: &str) -> String {
     }
 }
 
-impl Run<'_> {
-    /// The cache volumes of this run's channel and `accel` (created when missing): caches
+impl Caches {
+    /// The cache volumes of the run's channel and `accel` (created when missing): caches
     /// never cross a release channel or a CUDA/ROCm variant.
-    pub(super) async fn caches(&self, accel: &Accel) -> Result<Caches, BuildError> {
-        let s = self.settings;
+    pub async fn named(
+        engine: &Engine,
+        settings: &BuildSettings,
+        accel: &Accel,
+    ) -> Result<Caches, BuildError> {
         let variant = accel.to_string();
         let make = |kind: &'static str| {
-            let name = volume_name(kind, &s.channel, &variant);
+            let name = volume_name(kind, &settings.channel, &variant);
             let labels = BTreeMap::from([
                 (CACHE_LABEL.to_string(), kind.to_string()),
-                (CHANNEL_LABEL.to_string(), s.channel.clone()),
+                (CHANNEL_LABEL.to_string(), settings.channel.clone()),
                 (VARIANT_LABEL.to_string(), variant.clone()),
             ]);
             async move {
-                self.engine.ensure_volume(&name, &labels).await?;
+                engine.ensure_volume(&name, &labels).await?;
                 Ok::<_, BuildError>(Cache::Named(name))
             }
         };
         Ok(Caches {
-            ccache: match s.ccache {
+            ccache: match settings.ccache {
                 true => Some(make("ccache").await?),
                 false => None,
             },
-            pip: match s.pip_cache {
+            pip: match settings.pip_cache {
                 true => Some(make("pip").await?),
                 false => None,
             },
@@ -104,66 +90,27 @@ impl Run<'_> {
     }
 
     /// New, empty caches, for a build that must not reuse anything an earlier build left.
-    pub(super) fn fresh_caches(&self) -> Caches {
-        let s = self.settings;
+    pub fn fresh(settings: &BuildSettings) -> Caches {
         Caches {
-            ccache: s.ccache.then_some(Cache::Fresh),
-            pip: s.pip_cache.then_some(Cache::Fresh),
+            ccache: settings.ccache.then_some(Cache::Fresh),
+            pip: settings.pip_cache.then_some(Cache::Fresh),
         }
     }
-}
 
-/// A cache volume on the engine, as `gc` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheVolume {
-    pub name: String,
-    /// `ccache` or `pip`.
-    pub kind: String,
-    pub channel: String,
-    pub variant: String,
-}
-
-/// What [`collect_cache_volumes`] found and removed (or would remove, dry).
-#[derive(Debug, Default)]
-pub struct CacheGc {
-    /// The volumes of this config's channel and variants.
-    pub kept: Vec<CacheVolume>,
-    /// Volumes of other channels or variants: removed with `prune`.
-    pub removed: Vec<CacheVolume>,
-    pub other: Vec<CacheVolume>,
-    /// Unused, but a container still uses them.
-    pub in_use: Vec<CacheVolume>,
-}
-
-/// The engine's cache volumes, split into those of `channel` × `variants` (kept) and the
-/// others, which are removed when `prune` (not when `dry`).
-pub async fn collect_cache_volumes(
-    engine: &Engine,
-    channel: &str,
-    variants: &std::collections::BTreeSet<String>,
-    prune: bool,
-    dry: bool,
-) -> Result<CacheGc, DockerError> {
-    let mut gc = CacheGc::default();
-    for VolumeInfo { name, labels } in engine.labelled_volumes(CACHE_LABEL).await? {
-        let get = |l: &str| labels.get(l).cloned().unwrap_or_default();
-        let volume = CacheVolume {
-            kind: get(CACHE_LABEL),
-            channel: get(CHANNEL_LABEL),
-            variant: get(VARIANT_LABEL),
-            name,
-        };
-        if volume.channel == channel && variants.contains(&volume.variant) {
-            gc.kept.push(volume);
-        } else if !prune {
-            gc.other.push(volume);
-        } else if dry || engine.remove_volume(&volume.name).await? {
-            gc.removed.push(volume);
-        } else {
-            gc.in_use.push(volume);
+    /// Mount the caches into `config`; with `owner`, their roots are handed to that
+    /// `uid:gid` (a new volume's root is root's).
+    pub fn mount(&self, config: &mut ContainerConfig, owner: Option<(u32, u32)>) {
+        for (cache, path) in [(&self.ccache, paths::CCACHE), (&self.pip, paths::PIP)] {
+            let Some(cache) = cache else { continue };
+            match cache {
+                Cache::Named(name) => config.binds.push(format!("{name}:{path}")),
+                Cache::Fresh => config.volumes.push(path.to_string()),
+            }
+            if let Some((uid, gid)) = owner {
+                config.upload.owned_dir(path, uid, gid);
+            }
         }
     }
-    Ok(gc)
 }
 
 #[cfg(test)]

@@ -2,19 +2,24 @@
 //! (base + the lock's apt and pip pins + wheelbuild's directories) built once per
 //! environment key.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::sync::{Mutex, OnceCell};
 
-use super::{BuildError, Run, io_err};
+use super::caches::Caches;
 use crate::canonical::Context;
 use crate::docker::access::{Access, CA_DIR, Step};
 use crate::docker::owner::labels;
-use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
+use crate::docker::{ContainerConfig, Engine, pull_by_digest};
+use crate::exec::spec::BuildSpec;
+use crate::exec::{BuildError, BuildSettings, Reporter, io_err};
 use crate::key::{ImageKey, KeyInputs};
 use crate::lock::{AptPin, PipPin};
-use crate::plan::PlannedTarget;
 use crate::recipe::{ENV_SCRIPT, PIP_ENV};
+use crate::store::Store;
 
 /// The setup's variables (index URLs with their credentials, proxies, CA paths), sourced
 /// by [`ENV_SCRIPT`]: a file in the setup container's volume at [`CA_DIR`], never its
@@ -47,13 +52,13 @@ fn env_key(inputs: &KeyInputs<'_>) -> String {
 }
 
 /// Repository of environment images.
-const ENV_REPO: &str = "wheelbuild-env";
+pub(in crate::exec) const ENV_REPO: &str = "wheelbuild-env";
 
 /// The label naming the store whose build made an environment image.
-const STORE_LABEL: &str = "org.wheelbuild.store";
+pub(in crate::exec) const STORE_LABEL: &str = "org.wheelbuild.store";
 
 /// How [`STORE_LABEL`] names a store: its absolute path.
-fn store_id(root: &std::path::Path) -> String {
+pub(in crate::exec) fn store_id(root: &std::path::Path) -> String {
     std::path::absolute(root)
         .unwrap_or_else(|_| root.to_path_buf())
         .display()
@@ -65,64 +70,53 @@ pub(crate) fn env_tag(inputs: &KeyInputs<'_>) -> String {
     format!("{ENV_REPO}:{}", &env_key(inputs)[..32])
 }
 
-/// What [`collect_env_images`] removed (or would remove, dry).
-#[derive(Debug, Default)]
-pub struct EnvGc {
-    pub removed: Vec<String>,
-    /// Unused, but a container still uses them.
-    pub in_use: Vec<String>,
-    /// Unused, but younger than `keep`.
-    pub recent: usize,
-    /// Sizes of the removed images (layers shared with a base image count in full).
-    pub bytes: u64,
+/// The images builds run in on one engine, each made once per run however many targets
+/// use it: base images pulled, environment images built (or found).
+pub(super) struct Images<'a> {
+    engine: &'a Engine,
+    settings: &'a BuildSettings,
+    reporter: &'a dyn Reporter,
+    /// The store whose builds these are, as [`STORE_LABEL`] names it.
+    store: String,
+    /// Base image ids, by `name@digest`.
+    base: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
+    /// Environment image tags, by environment key.
+    environments: Mutex<BTreeMap<String, Arc<OnceCell<String>>>>,
 }
 
-/// Remove the environment images built for `store` whose tag is not in `live` and that
-/// are older than `keep`; never by force, so an image a container uses stays. Images of
-/// other stores (other projects on this machine) are not this store's to judge.
-pub async fn collect_env_images(
-    engine: &Engine,
-    store: &crate::store::Store,
-    live: &std::collections::BTreeSet<String>,
-    keep: std::time::Duration,
-    dry: bool,
-) -> Result<EnvGc, DockerError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut gc = EnvGc::default();
-    let id = store_id(store.root());
-    for image in engine.tagged_images(ENV_REPO).await? {
-        if live.contains(&image.tag) || image.labels.get(STORE_LABEL) != Some(&id) {
-            continue;
-        }
-        let age = now.saturating_sub(u64::try_from(image.created).unwrap_or(0));
-        if age < keep.as_secs() {
-            gc.recent += 1;
-        } else if dry || engine.remove_image(&image.tag).await? {
-            gc.bytes += image.size;
-            gc.removed.push(image.tag);
-        } else {
-            gc.in_use.push(image.tag);
+impl<'a> Images<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        settings: &'a BuildSettings,
+        store: &Store,
+        reporter: &'a dyn Reporter,
+    ) -> Images<'a> {
+        Images {
+            engine,
+            settings,
+            reporter,
+            store: store_id(store.root()),
+            base: Mutex::default(),
+            environments: Mutex::default(),
         }
     }
-    Ok(gc)
-}
 
-impl Run<'_> {
-    /// The base image, by digest; pulled once per run however many targets use it.
-    pub(super) async fn base_image(&self, t: &PlannedTarget<'_>) -> Result<String, BuildError> {
-        let pinned = t.image.pinned();
+    /// The base image of `spec`, by digest.
+    pub async fn base(&self, spec: &BuildSpec<'_>) -> Result<String, BuildError> {
+        let (name, digest) = (
+            spec.non_key.image_repository,
+            &spec.inputs.image.manifest_digest,
+        );
         let cell = self
-            .images
+            .base
             .lock()
             .await
-            .entry(pinned.clone())
+            .entry(format!("{name}@{digest}"))
             .or_default()
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_pinned(self.engine, t.image)
+                pull_by_digest(self.engine, name, digest)
                     .await
                     .map_err(BuildError::from)
             })
@@ -130,19 +124,19 @@ impl Run<'_> {
         Ok(id.clone())
     }
 
-    /// The environment image, built once per environment key and reused across runs
-    /// unless `--rebuild-env`. A failed setup names its own log (the target's build log
-    /// is empty then).
-    pub(super) async fn env_image(
+    /// The environment image of `spec` on `base`, reused across runs unless
+    /// `--rebuild-env`. A failed setup names its own log (the target's build log is empty
+    /// then).
+    pub async fn environment(
         &self,
-        t: &PlannedTarget<'_>,
+        spec: &BuildSpec<'_>,
         base: &str,
-        inputs: &KeyInputs<'_>,
     ) -> Result<String, BuildError> {
+        let inputs = &spec.inputs;
         let key = env_key(inputs);
         let tag = env_tag(inputs);
         let cell = self
-            .envs
+            .environments
             .lock()
             .await
             .entry(key.clone())
@@ -162,9 +156,10 @@ impl Run<'_> {
                     .join(format!("env-{}.log", &key[..16]));
                 let mut log = std::fs::File::create(&log_path)
                     .map_err(|e| io_err("creating the environment log", e))?;
-                let caches = self.caches(&t.target.cell.accel).await?;
+                let caches = Caches::named(engine, self.settings, &spec.accel()).await?;
                 let mut upload = self.settings.access.upload();
                 upload.secret(setup_settings(&self.settings.access), SETUP_SETTINGS);
+                let id = spec.non_key.id;
                 let mut config = ContainerConfig {
                     image: base.to_string(),
                     cmd: vec![
@@ -187,19 +182,18 @@ impl Run<'_> {
                     gpu: false,
                     // Inherited by the image: `gc` of this store collects only its own.
                     labels: {
-                        let mut l = labels(&t.target.id, &t.key.0);
-                        l.insert(STORE_LABEL.into(), store_id(self.store.root()));
+                        let mut l = labels(id, &spec.key.0);
+                        l.insert(STORE_LABEL.into(), self.store.clone());
                         l
                     },
                     hardened: false,
                 };
                 // Only pip's cache: root needs no owner (env.sh keeps its own part).
-                let pip = super::caches::Caches {
+                let pip = Caches {
                     ccache: None,
                     pip: caches.pip,
                 };
                 pip.mount(&mut config, None);
-                let id = &t.target.id;
                 let (container, exit) = engine
                     .run(
                         &format!("wheelbuild-env-{}-{}", &key[..12], std::process::id()),
@@ -214,7 +208,7 @@ impl Run<'_> {
                     .await?;
                 let result = match exit {
                     0 => engine
-                        .commit(&container, "wheelbuild-env", &key[..32], base)
+                        .commit(&container, ENV_REPO, &key[..32], base)
                         .await
                         .map_err(Into::into),
                     code => Err(pin_failure(&log_path).unwrap_or(BuildError::EnvFailed {

@@ -1,37 +1,87 @@
-//! One target's build container: image, environment, sources and caches in; the toolchain
-//! check and the build command run; wheels out into a staging directory.
+//! One target's build container, made from its [`BuildSpec`] alone: image, environment,
+//! sources and caches in; the toolchain check and the build command run; wheels out into
+//! a staging directory. Nothing here names the config, the plan or the lock's pins (a test
+//! checks), so a build runs what its key covers and what [`NonKey`] says changes no byte.
+//!
+//! [`NonKey`]: super::spec::NonKey
+
+pub(super) mod caches;
+mod collect;
+pub(super) mod images;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{BuildError, Built, REPAIR_FAILED, Run, TOOLCHAIN_CHECK_FAILED, io_err, paths, source};
-use crate::config::Target;
-use crate::docker::ContainerConfig;
+use super::spec::BuildSpec;
+use super::{
+    BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED, io_err, paths,
+    source,
+};
 use crate::docker::access::Step;
 use crate::docker::owner::labels;
-use crate::key::{BuildKey, KeyInputs};
-use crate::plan::PlannedTarget;
+use crate::docker::{ContainerConfig, Engine};
+use crate::key::BuildKey;
 use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
-use crate::store::{CacheStats, Staging};
+use crate::resolve::git::GitContext;
+use crate::store::{CacheStats, Staging, Store, WheelRecord};
+use caches::Caches;
+use images::Images;
 
-impl Run<'_> {
-    /// Run the build of `t` and leave its checked wheels in `staging`. `fresh_caches`
-    /// gives the build new, empty compiler caches (`verify`: a warm ccache would hide a
-    /// compiler that does not produce the same bytes twice).
-    pub(super) async fn build_into(
+/// What one container build produced (in a staging directory).
+pub(super) struct Built {
+    pub wheels: Vec<WheelRecord>,
+    pub duration: Duration,
+    pub ccache: Option<CacheStats>,
+    /// `::wheelbuild:: fact NAME=VALUE` lines of the build's output.
+    pub facts: BTreeMap<String, String>,
+}
+
+/// Builds containers on one engine.
+pub(super) struct Builder<'a> {
+    engine: &'a Engine,
+    settings: &'a BuildSettings,
+    reporter: &'a dyn Reporter,
+    /// Waits are not reported: the progress display shows the fetching target.
+    git: GitContext,
+    images: Images<'a>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder on `engine` for the store `store` of the config in `root`.
+    pub fn new(
+        engine: &'a Engine,
+        settings: &'a BuildSettings,
+        store: &Store,
+        reporter: &'a dyn Reporter,
+        root: &Path,
+    ) -> Builder<'a> {
+        Builder {
+            engine,
+            settings,
+            reporter,
+            git: GitContext {
+                root: root.to_path_buf(),
+                mirrors: settings.cache_dir.join("git"),
+                network: settings.network,
+                on_wait: None,
+            },
+            images: Images::new(engine, settings, store, reporter),
+        }
+    }
+
+    /// Run the build `spec` says and leave its checked wheels in `staging`.
+    pub async fn build(
         &self,
-        t: &PlannedTarget<'_>,
-        inputs: &KeyInputs<'_>,
+        spec: &BuildSpec<'_>,
         staging: &Staging,
-        log: &Path,
-        fresh_caches: bool,
     ) -> Result<Built, BuildError> {
-        let id = &t.target.id;
+        let (inputs, id) = (&spec.inputs, spec.non_key.id);
         let engine = self.engine;
         let started = Instant::now();
+        let log = spec.non_key.log;
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("creating the log directory", e))?;
         }
@@ -39,40 +89,36 @@ impl Run<'_> {
             std::fs::File::create(log).map_err(|e| io_err("creating the build log", e))?;
 
         self.reporter.phase(id, "pulling image");
-        let base = self.base_image(t).await?;
+        let base = self.images.base(spec).await?;
         self.reporter.phase(id, "preparing environment");
-        let image = self.env_image(t, &base, inputs).await?;
+        let image = self.images.environment(spec, &base).await?;
         self.reporter.phase(id, "fetching sources");
         let src = source::checkout(
             &self.git,
             &self.settings.cache_dir.join("sources"),
-            &t.git.url,
-            &t.git.commit,
+            spec.non_key.git_url,
+            &inputs.source.commit,
         )
         .await?;
 
-        let caches = if fresh_caches {
-            self.fresh_caches()
+        let caches = if spec.non_key.fresh_caches {
+            Caches::fresh(self.settings)
         } else {
-            self.caches(&t.target.cell.accel).await?
+            Caches::named(engine, self.settings, &spec.accel()).await?
         };
-        let env = self.container_env(
-            t.target,
-            src.epoch,
-            caches.ccache.is_some(),
-            caches.pip.is_some(),
-        );
+        let env = self.container_env(spec, src.epoch, &caches);
+        let toolchain_check = inputs.toolchain_check.as_deref().unwrap_or_default();
         let mut cmd = vec![
             "sh".into(),
             "-c".into(),
             BUILD_SCRIPT.into(),
             "wheelbuild".into(),
-            t.target.toolchain_check.clone().unwrap_or_default(),
-            t.target.build.to_string(),
-            t.project.subdir.clone().unwrap_or_else(|| ".".into()),
+            toolchain_check.to_string(),
+            inputs.build.to_string(),
+            inputs.source.subdir.as_deref().unwrap_or(".").to_string(),
         ];
-        if let Some(repair) = &t.target.repair {
-            cmd.push(manylinux_tag(t)?);
+        if let Some(repair) = &inputs.repair {
+            cmd.push(manylinux_tag(spec)?);
             cmd.push(REPAIR_SCRIPT.into());
             cmd.extend(repair.exclude.iter().cloned());
         }
@@ -88,8 +134,8 @@ impl Run<'_> {
             // engine's API, which works whichever machine the engine is on.
             upload: source::upload(&src),
             network: self.settings.access.network_mode(Step::Build),
-            gpu: t.project.gpu,
-            labels: labels(&t.target.id, &t.key.0),
+            gpu: inputs.gpu,
+            labels: labels(id, &spec.key.0),
             hardened: true,
         };
         config.upload.extend(self.settings.access.upload());
@@ -98,7 +144,7 @@ impl Run<'_> {
         let mut ccache = None;
         let mut facts = BTreeMap::new();
         let mut pending = Vec::new();
-        let name = container_name(&t.key);
+        let name = container_name(spec.key);
         let (container, exit) = engine
             .run(&name, &config, |chunk| {
                 let _ = log_file.write_all(chunk);
@@ -122,13 +168,13 @@ impl Run<'_> {
             })
             .await?;
         let result = match exit {
-            0 => self.collect(&container, t, staging).await,
-            TOOLCHAIN_CHECK_FAILED if t.target.toolchain_check.is_some() => {
+            0 => collect::collect(engine, &container, spec, staging).await,
+            TOOLCHAIN_CHECK_FAILED if inputs.toolchain_check.is_some() => {
                 Err(BuildError::ToolchainCheckFailed {
-                    command: t.target.toolchain_check.clone().unwrap_or_default(),
+                    command: toolchain_check.to_string(),
                 })
             }
-            REPAIR_FAILED if t.target.repair.is_some() => Err(BuildError::RepairFailed {
+            REPAIR_FAILED if inputs.repair.is_some() => Err(BuildError::RepairFailed {
                 code: REPAIR_FAILED,
             }),
             code => Err(BuildError::Failed { code }),
@@ -138,41 +184,45 @@ impl Run<'_> {
         if engine.live.interrupted() {
             return Err(BuildError::Interrupted);
         }
-        let wheels = result?;
+        let collected = result?;
         removed?;
+        for w in &collected.warnings {
+            self.reporter.warning(id, w);
+        }
         Ok(Built {
-            wheels,
+            wheels: collected.wheels,
             duration: started.elapsed(),
             ccache,
             facts,
         })
     }
 
-    fn container_env(&self, target: &Target, epoch: i64, ccache: bool, pip: bool) -> Vec<String> {
-        let mut env: Vec<String> = target.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        if !target.env.iter().any(|(k, _)| k == "MAX_JOBS") {
-            env.push(format!("MAX_JOBS={}", self.max_jobs));
+    /// The build's variables, then those wheelbuild sets.
+    fn container_env(&self, spec: &BuildSpec<'_>, epoch: i64, caches: &Caches) -> Vec<String> {
+        let vars = spec.env();
+        let mut env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !vars.iter().any(|(k, _)| *k == "MAX_JOBS") {
+            env.push(format!("MAX_JOBS={}", spec.non_key.max_jobs));
         }
         env.push(format!("SOURCE_DATE_EPOCH={epoch}"));
         env.push(format!("WHEELBUILD_OUT={}", paths::OUT));
         env.push(format!("HOME={}", paths::HOME));
         env.extend(self.settings.access.env().iter().cloned());
-        if ccache {
+        if caches.ccache.is_some() {
             env.push("WHEELBUILD_CCACHE=1".into());
         }
-        if pip {
+        if caches.pip.is_some() {
             env.push(format!("PIP_CACHE_DIR={}", paths::PIP));
         }
         env
     }
 }
 
-/// The manylinux tag repair aims at: `manylinux_<glibc>_<arch>` for the glibc the lock
-/// probed in the image (auditwheel checks that the wheel's symbols fit it).
-pub(super) fn manylinux_tag(t: &PlannedTarget<'_>) -> Result<String, BuildError> {
-    let glibc = t
-        .env
-        .and_then(|e| e.facts.0.get("glibc"))
+/// The manylinux tag repair aims at: `manylinux_<glibc>_<arch>` for the image's glibc
+/// (auditwheel checks that the wheel's symbols fit it).
+fn manylinux_tag(spec: &BuildSpec<'_>) -> Result<String, BuildError> {
+    let glibc = spec
+        .glibc
         .filter(|v| {
             let mut parts = v.split('.');
             parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
@@ -181,11 +231,11 @@ pub(super) fn manylinux_tag(t: &PlannedTarget<'_>) -> Result<String, BuildError>
         })
         .ok_or(BuildError::RepairWithoutGlibc)?;
     // No manylinux tag exists for a platform without a Linux wheel tag.
-    let platform = t.target.image.platform.wheel_tag().ok_or_else(|| {
-        BuildError::RepairUnsupportedPlatform {
-            platform: t.image.platform.clone(),
-        }
-    })?;
+    let platform = spec
+        .wheel_platform()
+        .ok_or_else(|| BuildError::RepairUnsupportedPlatform {
+            platform: spec.inputs.image.platform.to_string(),
+        })?;
     let arch = platform.strip_prefix("linux_").unwrap_or(&platform);
     Ok(format!("manylinux_{}_{arch}", glibc.replace('.', "_")))
 }

@@ -1,0 +1,127 @@
+//! Which pins a target builds with: its image, its source, its project's build
+//! requirements and its environment. One answer ([`Lockfile::pins`]) for `plan`, which
+//! hands the pins on to `exec`, and for the freshness check, so that both ask the lock
+//! the same questions and say the same thing when it lacks an answer.
+
+use std::collections::BTreeMap;
+
+use super::{
+    EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile,
+    build_requires,
+};
+use crate::config::{Config, GitInput, ImageInput, Project, Target};
+
+/// The pins one target builds with.
+#[derive(Debug, Clone, Copy)]
+pub struct Pins<'a> {
+    pub image: &'a LockedImage,
+    pub git: &'a LockedGit,
+    /// The project's `[build-system] requires`, as read at the commit (empty: none, or
+    /// `build-isolation = false`).
+    pub build_requires: &'a [String],
+    /// The resolved environment, when the target installs packages.
+    pub env: Option<&'a LockedEnvironment>,
+}
+
+/// What makes an environment: its image, pip and apt requests and build requirements.
+type EnvironmentId<'a> = (&'a ImageInput, &'a [String], &'a [String], &'a [String]);
+
+/// Looks up the pins of a config's targets, each distinct image, source and environment
+/// once: thousands of targets share a few, and checking an environment is current
+/// hashes what it was resolved from.
+pub struct PinLookup<'a> {
+    lock: &'a Lockfile,
+    config: &'a Config,
+    images: BTreeMap<&'a ImageInput, &'a LockedImage>,
+    git: BTreeMap<&'a GitInput, &'a LockedGit>,
+    environments: BTreeMap<EnvironmentId<'a>, &'a LockedEnvironment>,
+}
+
+impl Lockfile {
+    /// The pins of `config`'s targets, target by target ([`PinLookup::of`]).
+    pub fn pins<'a>(&'a self, config: &'a Config) -> PinLookup<'a> {
+        PinLookup {
+            lock: self,
+            config,
+            images: BTreeMap::new(),
+            git: BTreeMap::new(),
+            environments: BTreeMap::new(),
+        }
+    }
+}
+
+impl<'a> PinLookup<'a> {
+    /// The pins `target` builds with; `Err` (a stale lock) names the first one the lock
+    /// lacks: its image, its source, its project's build requirements, or its current
+    /// environment.
+    pub fn of(&mut self, target: &'a Target) -> Result<Pins<'a>, LockError> {
+        let (lock, config) = (self.lock, self.config);
+        let project = config.project_of(target);
+        let image = match self.images.get(&*target.image) {
+            Some(i) => *i,
+            None => {
+                let i = lock.image(&target.image).ok_or_else(|| {
+                    stale(format!(
+                        "image `{}` ({}) is not pinned",
+                        target.image.reference, target.image.platform
+                    ))
+                })?;
+                self.images.insert(&target.image, i);
+                i
+            }
+        };
+        let git = match self.git.get(&project.git) {
+            Some(g) => *g,
+            None => {
+                let g = lock.git(&project.git).ok_or_else(|| {
+                    stale(format!(
+                        "git `{}` at `{}` is not pinned",
+                        project.git.url,
+                        project.git.display_ref()
+                    ))
+                })?;
+                self.git.insert(&project.git, g);
+                g
+            }
+        };
+        let build = build_requires(project, git).ok_or_else(|| unread(project))?;
+        let id: EnvironmentId<'a> = (&target.image, &target.pip, &target.apt, build);
+        let env = match self.environments.get(&id) {
+            Some(e) => Some(*e),
+            None => match EnvironmentInput::of(target, build) {
+                None => None,
+                Some(input) => {
+                    let e = lock.current_environment(&input, config).ok_or_else(|| {
+                        stale(match lock.environment(&input) {
+                            None => format!("the {} is not resolved", input.describe()),
+                            Some(_) => format!(
+                                "the {} was resolved with another base image or index",
+                                input.describe()
+                            ),
+                        })
+                    })?;
+                    self.environments.insert(id, e);
+                    Some(e)
+                }
+            },
+        };
+        Ok(Pins {
+            image,
+            git,
+            build_requires: build,
+            env,
+        })
+    }
+}
+
+/// A lock without the build requirements of `project`.
+pub(super) fn unread(project: &Project) -> LockError {
+    stale(format!(
+        "the build requirements of project `{}` are not read",
+        project.name
+    ))
+}
+
+fn stale(reason: String) -> LockError {
+    LockError::Stale { reason }
+}
