@@ -105,11 +105,12 @@ pub struct VariantIndex {
 #[derive(Debug, PartialEq, Eq)]
 pub struct LeftOut {
     pub wheel: PathBuf,
-    pub reason: Reason,
+    pub reason: WhyLeftOut,
 }
 
+/// Why a wheel is left out of the index.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Reason {
+pub enum WhyLeftOut {
     /// No stamp beside it, or one that does not parse.
     NoStamp,
     /// Its size or mtime is not what its stamp says: the stamp's sha256 is not known to
@@ -127,28 +128,28 @@ pub enum Reason {
     Variant(String),
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for WhyLeftOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::NoStamp => write!(
+            WhyLeftOut::NoStamp => write!(
                 f,
                 "no valid stamp in its directory's `{}` (`wheelbuild build` places and stamps wheels)",
                 stamps::FILE
             ),
-            Reason::Changed => f.write_str(
+            WhyLeftOut::Changed => f.write_str(
                 "its size or mtime differ from its stamp (`wheelbuild build` restores it from the store)",
             ),
-            Reason::ForeignTarget(t) => write!(
+            WhyLeftOut::ForeignTarget(t) => write!(
                 f,
                 "stamped by target `{t}`, which the config does not put in this directory"
             ),
-            Reason::BadName(e) => f.write_str(e),
-            Reason::Duplicate(kept) => write!(
+            WhyLeftOut::BadName(e) => f.write_str(e),
+            WhyLeftOut::Duplicate(kept) => write!(
                 f,
                 "the wheelhouse's {} has the same name and other bytes, and is listed for this variant (pip could pick either: give the variant's targets wheels of their own names)",
                 kept.display()
             ),
-            Reason::Variant(detail) => write!(f, "variant wheel: {detail}"),
+            WhyLeftOut::Variant(detail) => write!(f, "variant wheel: {detail}"),
         }
     }
 }
@@ -390,19 +391,19 @@ fn scan<'a>(
                 .and_then(|b| serde_json::from_slice(&b).ok()),
         };
         let Some(stamp) = stamp.filter(|s| is_hex_sha256(&s.sha256)) else {
-            scanned.left_out.push(leave_out(Reason::NoStamp));
+            scanned.left_out.push(leave_out(WhyLeftOut::NoStamp));
             continue;
         };
         let mtime = u128::try_from(stat.st_mtime).unwrap_or(0) * 1_000_000_000
             + u128::from(stat.st_mtime_nsec);
         if stamp.size != stat.st_size as u64 || stamp.mtime_ns != mtime {
-            scanned.left_out.push(leave_out(Reason::Changed));
+            scanned.left_out.push(leave_out(WhyLeftOut::Changed));
             continue;
         }
         let Some(&tag) = owners.get(stamp.target.as_str()) else {
             scanned
                 .left_out
-                .push(leave_out(Reason::ForeignTarget(stamp.target)));
+                .push(leave_out(WhyLeftOut::ForeignTarget(stamp.target)));
             continue;
         };
         let parsed = match WheelName::parse(&name) {
@@ -410,7 +411,7 @@ fn scan<'a>(
             Err(e) => {
                 scanned
                     .left_out
-                    .push(leave_out(Reason::BadName(e.to_string())));
+                    .push(leave_out(WhyLeftOut::BadName(e.to_string())));
                 continue;
             }
         };
@@ -477,7 +478,7 @@ fn dedupe(out: &Path, files: &mut Vec<File>) -> Vec<LeftOut> {
                 if k.sha256 != f.sha256 {
                     left_out.push(LeftOut {
                         wheel: out.join(&f.subdir).join(&f.filename),
-                        reason: Reason::Duplicate(Path::new(&k.subdir).join(&k.filename)),
+                        reason: WhyLeftOut::Duplicate(Path::new(&k.subdir).join(&k.filename)),
                     });
                 }
             }
@@ -519,7 +520,7 @@ fn variants_files(
             Err(detail) => {
                 left_out.push(LeftOut {
                     wheel: path,
-                    reason: Reason::Variant(detail),
+                    reason: WhyLeftOut::Variant(detail),
                 });
                 false
             }
