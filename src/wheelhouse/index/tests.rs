@@ -2,10 +2,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::render::{
+    percent_encode_into, project_html, project_json, push_escaped, root_html, root_json,
+};
+use super::write::has_bytes;
 use super::*;
 use crate::config::Config;
 use crate::key::BuildKey;
-use crate::wheelhouse::mtime_ns;
+use crate::wheel::WheelName;
+use crate::wheelhouse::stamps::Stamps;
+use crate::wheelhouse::{Stamp, mtime_ns};
 
 const CONFIG: &str = r#"
 [matrix]
@@ -440,7 +446,10 @@ fn stale_pages_go_and_unstamped_or_foreign_wheels_are_left_out() {
                 "hello-1.1-cp310-cp310-linux_x86_64.whl".to_string(),
                 &WhyLeftOut::Changed
             ),
-            ("loose-1.0-py3-none-any.whl".to_string(), &WhyLeftOut::NoStamp),
+            (
+                "loose-1.0-py3-none-any.whl".to_string(),
+                &WhyLeftOut::NoStamp
+            ),
             (
                 "other-1.0-py3-none-any.whl".to_string(),
                 &WhyLeftOut::ForeignTarget("hello/py3.11-cpu".into())
