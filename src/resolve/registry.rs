@@ -40,7 +40,7 @@ use crate::oci::auth::{
     CredentialsError, ExchangeError, Login, challenge_params, credentials_hint,
     exchange_identity_token, login_for,
 };
-use crate::oci::{BODY_LIMIT, BodyError, is_loopback};
+use crate::oci::{BODY_LIMIT, BodyError, is_loopback, plain_http};
 use crate::platform::Platform;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -262,7 +262,7 @@ impl RegistryResolver {
         let logins = futures::future::try_join_all(lookups).await?;
         let mut hosts = BTreeMap::new();
         for ((_, resolved), login) in registries.into_iter().zip(logins) {
-            let plain = is_loopback(&resolved) || settings.insecure.contains(&resolved);
+            let plain = plain_http(&resolved, &settings.insecure);
             hosts.insert(
                 resolved,
                 Host {
@@ -661,9 +661,9 @@ async fn read_body(response: reqwest::Response, what: &str) -> Result<Vec<u8>, F
     crate::oci::read_body(response, BODY_LIMIT)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge(detail) => Failure::TooLarge {
+            BodyError::TooLarge(size) => Failure::TooLarge {
                 what: what.to_string(),
-                detail,
+                detail: size.to_string(),
             },
             BodyError::Transport(detail) => Failure::Transient(detail),
         })
