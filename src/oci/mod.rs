@@ -5,6 +5,7 @@
 //! them, and the remote cache shares the store through them.
 
 pub(crate) mod auth;
+pub(crate) mod client;
 pub mod reference;
 
 use std::collections::BTreeSet;
