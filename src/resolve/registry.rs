@@ -20,7 +20,7 @@ use oci_client::Reference;
 use serde::Deserialize;
 
 use super::ResolveSettings;
-use super::network::{self, Deadline, NetworkSettings, WaitObserver};
+use super::network::{self, Deadline, NetworkSettings, RetryPolicy, WaitObserver};
 use crate::config::ImageInput;
 use crate::lock::LockedImage;
 use crate::oci::BODY_LIMIT;
@@ -152,35 +152,43 @@ impl RegistryError {
                 | RegistryError::Protocol { .. }
         )
     }
-}
 
-/// Bounded retries with exponential backoff.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RetryPolicy {
-    /// Total attempts, including the first.
-    pub attempts: u32,
-    /// Delay before the first retry; doubles each time.
-    pub base: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base: Duration::from_millis(250),
+    /// A request's failure, tied to the reference it was for.
+    pub(crate) fn from_failure(failure: Failure, reference: &str, registry: &str) -> RegistryError {
+        let (reference, registry) = (reference.to_string(), registry.to_string());
+        match failure {
+            Failure::NotFound => RegistryError::NotFound {
+                reference,
+                registry,
+            },
+            Failure::Unauthorized(detail) => RegistryError::Unauthorized {
+                reference,
+                registry,
+                detail,
+            },
+            Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
+            Failure::Deadline {
+                what,
+                limit,
+                attempts,
+            } => RegistryError::TimedOut {
+                registry,
+                what,
+                limit,
+                attempts,
+            },
+            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
+                registry,
+                what,
+                detail,
+            },
+            Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
+            Failure::Protocol(detail) => RegistryError::Protocol {
+                reference,
+                registry,
+                detail,
+            },
         }
-    }
-}
-
-impl RetryPolicy {
-    fn delay(&self, attempt: u32) -> Duration {
-        // ±25% jitter so concurrent retries do not stampede; no RNG needed for that.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.75 + f64::from(nanos % 1000) / 2000.0;
-        self.base
-            .mul_f64(f64::from(1u32 << attempt.min(10)) * jitter)
     }
 }
 
@@ -433,46 +441,6 @@ impl RegistryResolver {
             }
             tracing::debug!(?failure, attempt, "registry request failed; retrying");
             tokio::time::sleep(delay).await;
-        }
-    }
-}
-
-impl RegistryError {
-    /// A request's failure, tied to the reference it was for.
-    pub(crate) fn from_failure(failure: Failure, reference: &str, registry: &str) -> RegistryError {
-        let (reference, registry) = (reference.to_string(), registry.to_string());
-        match failure {
-            Failure::NotFound => RegistryError::NotFound {
-                reference,
-                registry,
-            },
-            Failure::Unauthorized(detail) => RegistryError::Unauthorized {
-                reference,
-                registry,
-                detail,
-            },
-            Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
-            Failure::Deadline {
-                what,
-                limit,
-                attempts,
-            } => RegistryError::TimedOut {
-                registry,
-                what,
-                limit,
-                attempts,
-            },
-            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
-                registry,
-                what,
-                detail,
-            },
-            Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
-            Failure::Protocol(detail) => RegistryError::Protocol {
-                reference,
-                registry,
-                detail,
-            },
         }
     }
 }

@@ -26,22 +26,6 @@ fn docker_hub_names_are_normalized() {
     assert!(parse_reference("img:bad:tag:").is_err());
 }
 
-#[test]
-fn backoff_doubles_with_bounded_jitter() {
-    let p = RetryPolicy {
-        attempts: 4,
-        base: Duration::from_millis(100),
-    };
-    for attempt in 0..3u32 {
-        let d = p.delay(attempt).as_millis();
-        let nominal = 100 * (1u128 << attempt);
-        assert!(
-            d >= nominal * 3 / 4 && d <= nominal * 5 / 4,
-            "attempt {attempt}: {d}ms"
-        );
-    }
-}
-
 fn index(json: &str) -> oci_spec::image::ImageIndex {
     serde_json::from_str(json).unwrap()
 }
