@@ -6,10 +6,13 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::lock::{EnvironmentInput, Lockfile, RefKind, build_requires, is_full_sha, short_digest};
+use crate::config::{Config, GitInput, ImageInput};
+use crate::lock::{
+    EnvironmentInput, LockedGit, LockedImage, Lockfile, RefKind, build_requires, is_full_sha,
+    short_digest,
+};
 use crate::oci::is_loopback;
-use crate::resolve::{self, ResolveSettings};
+use crate::resolve::{self, GitError, RegistryError, ResolveSettings};
 
 /// The kinds of findings; `--allow KIND` accepts one.
 #[derive(
@@ -121,265 +124,217 @@ pub async fn audit(
     offline: bool,
     allow: &BTreeSet<FindingKind>,
 ) -> AuditReport {
-    let mut findings = Vec::new();
-    let mut push = |kind, subject: String, message: String, location: Option<String>| {
-        findings.push(Finding {
+    let mut audit = Audit {
+        config,
+        lock,
+        findings: Vec::new(),
+        inputs: Vec::new(),
+    };
+    audit.lockfile();
+    audit.images();
+    audit.git();
+    audit.environments();
+    audit.insecure_transports();
+    if !offline && let Some(lock) = lock {
+        audit.upstream(lock, settings).await;
+    }
+    let (allowed, findings): (Vec<_>, Vec<_>) = audit
+        .findings
+        .into_iter()
+        .partition(|f| allow.contains(&f.kind));
+    AuditReport {
+        version: AUDIT_JSON_VERSION,
+        findings,
+        allowed,
+        inputs: audit.inputs,
+        checked_upstream: !offline && lock.is_some(),
+    }
+}
+
+/// An audit under way: its findings and its table of pinned inputs, each in report order.
+struct Audit<'a> {
+    config: &'a Config,
+    lock: Option<&'a Lockfile>,
+    findings: Vec<Finding>,
+    inputs: Vec<PinnedInput>,
+}
+
+impl Audit<'_> {
+    /// A finding, in report order.
+    fn push(
+        &mut self,
+        kind: FindingKind,
+        subject: String,
+        message: String,
+        location: Option<String>,
+    ) {
+        self.findings.push(Finding {
             kind,
             subject,
             message,
             location,
         });
-    };
-
-    match lock {
-        None => push(
-            FindingKind::LockMissing,
-            "wheelbuild.lock".into(),
-            "no lockfile: nothing is pinned; run `wheelbuild lock`".into(),
-            None,
-        ),
-        Some(l) => {
-            if let Err(e) = l.check_fresh(config) {
-                push(
-                    FindingKind::LockStale,
-                    "wheelbuild.lock".into(),
-                    e.to_string(),
-                    None,
-                );
-            }
-        }
     }
 
-    let mut inputs = Vec::new();
-    for image in config.images_in_config_order() {
-        let pinned = lock.and_then(|l| l.image(image));
-        let location = config.image_origins.get(image).map(ToString::to_string);
-        let by_digest = image.reference.contains("@sha256:");
-        if pinned.is_none() {
-            push(
-                FindingKind::Unpinned,
-                image.reference.clone(),
-                format!("not pinned to a digest for {}", image.platform),
-                location,
-            );
-        }
-        let projects = users(config, |i| *config.targets[i].image == *image);
-        inputs.push(PinnedInput {
-            input: "image",
-            subject: format!("{} ({})", image.reference, image.platform),
-            kind: if by_digest { "digest" } else { "tag" }.into(),
-            pin: pinned.map(|p| p.manifest_digest.clone()),
-            index_digest: pinned.and_then(|p| p.index_digest.clone()),
-            projects,
-        });
-    }
-    for git in config.git_in_config_order() {
-        let pinned = lock.and_then(|l| l.git(git));
-        let location = config.git_origins.get(git).map(ToString::to_string);
-        let subject = format!("{} @ {}", git.url, git.display_ref());
-        if pinned.is_none() {
-            push(
-                FindingKind::Unpinned,
-                subject.clone(),
-                "not pinned to a commit".into(),
-                location.clone(),
-            );
-        }
-        if let Some(p) = pinned {
-            if p.kind == RefKind::Branch {
-                push(
-                    FindingKind::MutableRef,
-                    subject.clone(),
-                    format!(
-                        "`{}` is a branch: the pin is {}, but the ref will move",
-                        p.resolved.as_deref().unwrap_or("HEAD"),
-                        &p.commit[..12]
-                    ),
-                    location.clone(),
-                );
-            }
-            if p.kind == RefKind::Commit
-                && git.reference.as_deref().is_some_and(|r| !is_full_sha(r))
-            {
-                push(
-                    FindingKind::ShortSha,
-                    subject.clone(),
-                    format!("short SHA in the config; write the full {}", p.commit),
-                    location.clone(),
-                );
-            }
-        }
-        let projects = config
-            .projects
-            .iter()
-            .filter(|p| p.git == *git)
-            .map(|p| p.name.clone())
-            .collect();
-        inputs.push(PinnedInput {
-            input: "git",
-            subject,
-            kind: pinned.map_or("?".to_string(), |p| p.kind.to_string()),
-            pin: pinned.map(|p| p.commit.clone()),
-            index_digest: None,
-            projects,
-        });
-    }
-    environments(config, lock, &mut inputs, &mut push);
-    for url in config.settings.pip.urls() {
-        let host = url
-            .strip_prefix("http://")
-            .map(|rest| rest.split('/').next().unwrap_or_default());
-        let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
-        if let Some(host) = host
-            && !is_loopback(host)
-        {
-            push(
-                FindingKind::InsecureIndex,
-                url.to_string(),
-                "a package index over plain HTTP: what it serves can be altered in transit \
-                 (the lock's sha256s catch it at install, not at `lock`)"
-                    .into(),
-                None,
-            );
-        }
-    }
-    for host in &config.settings.insecure_registries {
-        if !is_loopback(host) {
-            push(
-                FindingKind::InsecureRegistry,
-                host.clone(),
-                "reached over plain HTTP: pins can be forged in transit".into(),
-                None,
-            );
-        }
-    }
-
-    if !offline && let Some(lock) = lock {
-        let images: Vec<_> = config
-            .distinct_images()
-            .filter(|i| lock.image(i).is_some())
-            .cloned()
-            .collect();
-        let git: Vec<_> = config
-            .distinct_git()
-            .filter(|g| lock.git(g).is_some_and(|p| p.kind != RefKind::Commit))
-            .cloned()
-            .collect();
-        match resolve::resolve(settings, images, git).await {
-            Ok(resolved) => {
-                for (input, result) in resolved.images {
-                    let old = lock.image(&input).expect("filtered to pinned");
-                    match result {
-                        Ok(new)
-                            if new.manifest_digest != old.manifest_digest
-                                || new.index_digest != old.index_digest =>
-                        {
-                            push(
-                                FindingKind::Moved,
-                                input.reference.clone(),
-                                format!(
-                                    "tag moved upstream: locked {}, now {}",
-                                    short_digest(&old.manifest_digest),
-                                    short_digest(&new.manifest_digest)
-                                ),
-                                config.image_origins.get(&input).map(ToString::to_string),
-                            )
-                        }
-                        Ok(_) => {}
-                        Err(e) => push(
-                            FindingKind::Unresolvable,
-                            input.reference.clone(),
-                            e.to_string(),
-                            None,
-                        ),
-                    }
-                }
-                for (input, result) in resolved.git {
-                    let old = lock.git(&input).expect("filtered to pinned");
-                    let subject = format!("{} @ {}", input.url, input.display_ref());
-                    match result {
-                        Ok(new) if new.commit != old.commit => push(
-                            FindingKind::Moved,
-                            subject,
-                            format!(
-                                "{} moved upstream: locked {}, now {}",
-                                old.kind,
-                                &old.commit[..12],
-                                &new.commit[..12]
-                            ),
-                            config.git_origins.get(&input).map(ToString::to_string),
-                        ),
-                        Ok(_) => {}
-                        Err(e) => push(FindingKind::Unresolvable, subject, e.to_string(), None),
-                    }
-                }
-            }
-            Err(e) => push(
-                FindingKind::Unresolvable,
-                "registries".into(),
-                e.to_string(),
+    /// No lockfile, or one that does not match the config.
+    fn lockfile(&mut self) {
+        match self.lock {
+            None => self.push(
+                FindingKind::LockMissing,
+                "wheelbuild.lock".into(),
+                "no lockfile: nothing is pinned; run `wheelbuild lock`".into(),
                 None,
             ),
+            Some(l) => {
+                if let Err(e) = l.check_fresh(self.config) {
+                    self.push(
+                        FindingKind::LockStale,
+                        "wheelbuild.lock".into(),
+                        e.to_string(),
+                        None,
+                    );
+                }
+            }
         }
     }
 
-    let (allowed, findings): (Vec<_>, Vec<_>) =
-        findings.into_iter().partition(|f| allow.contains(&f.kind));
-    AuditReport {
-        version: AUDIT_JSON_VERSION,
-        findings,
-        allowed,
-        inputs,
-        checked_upstream: !offline && lock.is_some(),
-    }
-}
-
-/// Each environment (with its image's facts) and every package it pins; an environment
-/// the lock has not resolved is a finding.
-fn environments(
-    config: &Config,
-    lock: Option<&Lockfile>,
-    inputs: &mut Vec<PinnedInput>,
-    push: &mut impl FnMut(FindingKind, String, String, Option<String>),
-) {
-    // Each target's environment; build requirements the lock has not read are a finding
-    // (the environment is then shown without them).
-    let git = lock.map_or(&[][..], |l| &l.git[..]);
-    let mut unread = std::collections::BTreeSet::new();
-    let per_target: Vec<Option<EnvironmentInput>> = config
-        .targets
-        .iter()
-        .map(|t| {
-            let project = config.project_of(t);
-            let pin = git
-                .iter()
-                .find(|g| g.url == project.git.url && g.reference == project.git.reference);
-            let build = pin.and_then(|g| build_requires(project, g));
-            if build.is_none() {
-                unread.insert(t.project);
+    /// Each image of the config and its pin; an image without one is a finding.
+    fn images(&mut self) {
+        let config = self.config;
+        for image in config.images_in_config_order() {
+            let pinned = self.lock.and_then(|l| l.image(image));
+            let location = config.image_origins.get(image).map(ToString::to_string);
+            let by_digest = image.reference.contains("@sha256:");
+            if pinned.is_none() {
+                self.push(
+                    FindingKind::Unpinned,
+                    image.reference.clone(),
+                    format!("not pinned to a digest for {}", image.platform),
+                    location,
+                );
             }
-            EnvironmentInput::of(t, build.unwrap_or_default())
-        })
-        .collect();
-    for project in unread.into_iter().map(|i| &config.projects[i]) {
-        push(
-            FindingKind::Unpinned,
-            format!("build requirements of project `{}`", project.name),
-            "they are not read in the lock: run `wheelbuild lock`".into(),
-            Some(project.ref_location.to_string()),
-        );
+            let projects = users(config, |i| *config.targets[i].image == *image);
+            self.inputs.push(PinnedInput {
+                input: "image",
+                subject: format!("{} ({})", image.reference, image.platform),
+                kind: if by_digest { "digest" } else { "tag" }.into(),
+                pin: pinned.map(|p| p.manifest_digest.clone()),
+                index_digest: pinned.and_then(|p| p.index_digest.clone()),
+                projects,
+            });
+        }
     }
-    let distinct: std::collections::BTreeSet<&EnvironmentInput> =
-        per_target.iter().flatten().collect();
-    for input in distinct {
+
+    /// Each git input and its pin; one without, a branch or a short SHA is a finding.
+    fn git(&mut self) {
+        let config = self.config;
+        for git in config.git_in_config_order() {
+            let pinned = self.lock.and_then(|l| l.git(git));
+            let location = config.git_origins.get(git).map(ToString::to_string);
+            let subject = format!("{} @ {}", git.url, git.display_ref());
+            if pinned.is_none() {
+                self.push(
+                    FindingKind::Unpinned,
+                    subject.clone(),
+                    "not pinned to a commit".into(),
+                    location.clone(),
+                );
+            }
+            if let Some(p) = pinned {
+                if p.kind == RefKind::Branch {
+                    self.push(
+                        FindingKind::MutableRef,
+                        subject.clone(),
+                        format!(
+                            "`{}` is a branch: the pin is {}, but the ref will move",
+                            p.resolved.as_deref().unwrap_or("HEAD"),
+                            &p.commit[..12]
+                        ),
+                        location.clone(),
+                    );
+                }
+                if p.kind == RefKind::Commit
+                    && git.reference.as_deref().is_some_and(|r| !is_full_sha(r))
+                {
+                    self.push(
+                        FindingKind::ShortSha,
+                        subject.clone(),
+                        format!("short SHA in the config; write the full {}", p.commit),
+                        location.clone(),
+                    );
+                }
+            }
+            let projects = config
+                .projects
+                .iter()
+                .filter(|p| p.git == *git)
+                .map(|p| p.name.clone())
+                .collect();
+            self.inputs.push(PinnedInput {
+                input: "git",
+                subject,
+                kind: pinned.map_or("?".to_string(), |p| p.kind.to_string()),
+                pin: pinned.map(|p| p.commit.clone()),
+                index_digest: None,
+                projects,
+            });
+        }
+    }
+
+    /// Each environment (with its image's facts) and every package it pins; an environment
+    /// the lock has not resolved is a finding.
+    fn environments(&mut self) {
+        let per_target = self.target_environments();
+        let distinct: BTreeSet<&EnvironmentInput> = per_target.iter().flatten().collect();
+        for input in distinct {
+            let projects = users(self.config, |i| per_target[i].as_ref() == Some(input));
+            self.environment(input, projects);
+        }
+    }
+
+    /// Each target's environment; build requirements the lock has not read are a finding
+    /// (the environment is then shown without them).
+    fn target_environments(&mut self) -> Vec<Option<EnvironmentInput>> {
+        let (config, lock) = (self.config, self.lock);
+        let git = lock.map_or(&[][..], |l| &l.git[..]);
+        let mut unread = BTreeSet::new();
+        let per_target: Vec<Option<EnvironmentInput>> = config
+            .targets
+            .iter()
+            .map(|t| {
+                let project = config.project_of(t);
+                let pin = git
+                    .iter()
+                    .find(|g| g.url == project.git.url && g.reference == project.git.reference);
+                let build = pin.and_then(|g| build_requires(project, g));
+                if build.is_none() {
+                    unread.insert(t.project);
+                }
+                EnvironmentInput::of(t, build.unwrap_or_default())
+            })
+            .collect();
+        for project in unread.into_iter().map(|i| &config.projects[i]) {
+            self.push(
+                FindingKind::Unpinned,
+                format!("build requirements of project `{}`", project.name),
+                "they are not read in the lock: run `wheelbuild lock`".into(),
+                Some(project.ref_location.to_string()),
+            );
+        }
+        per_target
+    }
+
+    /// One environment's row and a row per package it pins, for `projects`; one the lock
+    /// has not resolved is a finding.
+    fn environment(&mut self, input: &EnvironmentInput, projects: Vec<String>) {
+        let config = self.config;
         let location = config
             .image_origins
             .get(&input.image)
             .map(ToString::to_string);
-        let projects = users(config, |i| per_target[i].as_ref() == Some(input));
-        let resolved = lock.and_then(|l| l.current_environment(input, config));
+        let resolved = self.lock.and_then(|l| l.current_environment(input, config));
         if resolved.is_none() {
-            push(
+            self.push(
                 FindingKind::Unpinned,
                 input.describe(),
                 "the packages it installs are not resolved in the lock: run `wheelbuild lock`"
@@ -387,7 +342,7 @@ fn environments(
                 location,
             );
         }
-        inputs.push(PinnedInput {
+        self.inputs.push(PinnedInput {
             input: "env",
             subject: input
                 .describe()
@@ -405,9 +360,9 @@ fn environments(
             index_digest: None,
             projects: projects.clone(),
         });
-        let Some(env) = resolved else { continue };
+        let Some(env) = resolved else { return };
         for p in &env.packages {
-            inputs.push(PinnedInput {
+            self.inputs.push(PinnedInput {
                 input: "pip",
                 subject: format!("{} {}", p.name, p.version),
                 kind: "sha256".into(),
@@ -417,7 +372,7 @@ fn environments(
             });
         }
         for p in &env.from_image {
-            inputs.push(PinnedInput {
+            self.inputs.push(PinnedInput {
                 input: "pip",
                 subject: format!("{} {}", p.name, p.version),
                 kind: "from-image".into(),
@@ -427,7 +382,7 @@ fn environments(
             });
         }
         for d in &env.debs {
-            inputs.push(PinnedInput {
+            self.inputs.push(PinnedInput {
                 input: "apt",
                 subject: d.name.clone(),
                 kind: "version".into(),
@@ -435,6 +390,132 @@ fn environments(
                 index_digest: None,
                 projects: projects.clone(),
             });
+        }
+    }
+
+    /// Package indexes and registries reached over plain HTTP, loopback ones aside.
+    fn insecure_transports(&mut self) {
+        let config = self.config;
+        for url in config.settings.pip.urls() {
+            let host = url
+                .strip_prefix("http://")
+                .map(|rest| rest.split('/').next().unwrap_or_default());
+            let host = host.map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h));
+            if let Some(host) = host
+                && !is_loopback(host)
+            {
+                self.push(
+                    FindingKind::InsecureIndex,
+                    url.to_string(),
+                    "a package index over plain HTTP: what it serves can be altered in transit \
+                     (the lock's sha256s catch it at install, not at `lock`)"
+                        .into(),
+                    None,
+                );
+            }
+        }
+        for host in &config.settings.insecure_registries {
+            if !is_loopback(host) {
+                self.push(
+                    FindingKind::InsecureRegistry,
+                    host.clone(),
+                    "reached over plain HTTP: pins can be forged in transit".into(),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// Each pinned tag and ref that can move, resolved again: one that moved, or that
+    /// cannot be resolved, is a finding.
+    async fn upstream(&mut self, lock: &Lockfile, settings: &ResolveSettings) {
+        let config = self.config;
+        let images: Vec<_> = config
+            .distinct_images()
+            .filter(|i| lock.image(i).is_some())
+            .cloned()
+            .collect();
+        let git: Vec<_> = config
+            .distinct_git()
+            .filter(|g| lock.git(g).is_some_and(|p| p.kind != RefKind::Commit))
+            .cloned()
+            .collect();
+        match resolve::resolve(settings, images, git).await {
+            Ok(resolved) => {
+                self.moved_images(lock, resolved.images);
+                self.moved_git(lock, resolved.git);
+            }
+            Err(e) => self.push(
+                FindingKind::Unresolvable,
+                "registries".into(),
+                e.to_string(),
+                None,
+            ),
+        }
+    }
+
+    /// Images whose tag now names other digests, or that no longer resolve.
+    fn moved_images(
+        &mut self,
+        lock: &Lockfile,
+        resolved: Vec<(ImageInput, Result<LockedImage, RegistryError>)>,
+    ) {
+        for (input, result) in resolved {
+            let old = lock.image(&input).expect("filtered to pinned");
+            match result {
+                Ok(new)
+                    if new.manifest_digest != old.manifest_digest
+                        || new.index_digest != old.index_digest =>
+                {
+                    self.push(
+                        FindingKind::Moved,
+                        input.reference.clone(),
+                        format!(
+                            "tag moved upstream: locked {}, now {}",
+                            short_digest(&old.manifest_digest),
+                            short_digest(&new.manifest_digest)
+                        ),
+                        self.config
+                            .image_origins
+                            .get(&input)
+                            .map(ToString::to_string),
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => self.push(
+                    FindingKind::Unresolvable,
+                    input.reference.clone(),
+                    e.to_string(),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// Git refs that now name another commit, or that no longer resolve.
+    fn moved_git(
+        &mut self,
+        lock: &Lockfile,
+        resolved: Vec<(GitInput, Result<LockedGit, GitError>)>,
+    ) {
+        for (input, result) in resolved {
+            let old = lock.git(&input).expect("filtered to pinned");
+            let subject = format!("{} @ {}", input.url, input.display_ref());
+            match result {
+                Ok(new) if new.commit != old.commit => self.push(
+                    FindingKind::Moved,
+                    subject,
+                    format!(
+                        "{} moved upstream: locked {}, now {}",
+                        old.kind,
+                        &old.commit[..12],
+                        &new.commit[..12]
+                    ),
+                    self.config.git_origins.get(&input).map(ToString::to_string),
+                ),
+                Ok(_) => {}
+                Err(e) => self.push(FindingKind::Unresolvable, subject, e.to_string(), None),
+            }
         }
     }
 }

@@ -7,182 +7,189 @@ use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 use super::model::{Config, EngineSpec};
-use super::validate::{Validator, shown, token_problem};
+use super::syntax::EngineTable;
+use super::validate::{Ctx, shown, token_problem};
 use crate::diag::list;
 use crate::platform::Platform;
 
-impl Validator<'_> {
-    /// The declared engines; empty: the one engine `DOCKER_HOST` names.
-    pub(super) fn engines(&self, root: &Path) -> Result<Vec<EngineSpec>, ConfigError> {
-        let mut engines = Vec::new();
-        let mut names = BTreeSet::new();
-        for e in &self.file.engines {
-            let name = e.name.get_ref();
-            if let Some(problem) = token_problem(name) {
-                return Err(self.ctx.err(
-                    e.name.span(),
-                    format!("invalid engine name `{}`", shown(name)),
-                    Some(format!("{problem}; e.g. `gpu1`")),
+/// The declared engines; empty: the one engine `DOCKER_HOST` names.
+pub(super) fn engines(
+    ctx: &Ctx<'_>,
+    declared: &[EngineTable],
+    root: &Path,
+) -> Result<Vec<EngineSpec>, ConfigError> {
+    let mut engines = Vec::new();
+    let mut names = BTreeSet::new();
+    for e in declared {
+        let name = e.name.get_ref();
+        if let Some(problem) = token_problem(name) {
+            return Err(ctx.err(
+                e.name.span(),
+                format!("invalid engine name `{}`", shown(name)),
+                Some(format!("{problem}; e.g. `gpu1`")),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(ctx.err(
+                e.name.span(),
+                format!("engine `{name}` is declared twice"),
+                Some("engine names must be unique".into()),
+            ));
+        }
+        let host = e.host.get_ref();
+        let scheme = host.split_once("://").map(|(s, _)| s);
+        let tls = match (scheme, &e.tls) {
+            (Some("tcp"), Some(dir)) => Some(tls_dir(ctx, root, dir)?),
+            (Some("tcp"), None) => {
+                return Err(ctx.err(
+                    e.host.span(),
+                    format!("engine `{name}` is reached over tcp:// without `tls`"),
+                    Some("a Docker engine over plain TCP gives root to anyone who reaches it: give `tls = \"DIR\"` with ca.pem, cert.pem and key.pem, or use ssh://".into()),
                 ));
             }
-            if !names.insert(name.clone()) {
-                return Err(self.ctx.err(
-                    e.name.span(),
-                    format!("engine `{name}` is declared twice"),
-                    Some("engine names must be unique".into()),
+            (Some("ssh"), None) if ssh_port(host).is_some() => {
+                return Err(ctx.err(
+                    e.host.span(),
+                    format!(
+                        "engine `{name}`: ssh:// with a port (`{}`) does not reach ssh as one",
+                        shown(host)
+                    ),
+                    Some(format!(
+                        "the ssh transport hands `user@host:port` to `ssh` as the host name: give the machine a `Host` entry in ~/.ssh/config with `Port {}` and name that (`ssh://builder@gpu1`)",
+                        ssh_port(host).unwrap_or_default()
+                    )),
                 ));
             }
-            let host = e.host.get_ref();
-            let scheme = host.split_once("://").map(|(s, _)| s);
-            let tls = match (scheme, &e.tls) {
-                (Some("tcp"), Some(dir)) => Some(self.tls_dir(root, dir)?),
-                (Some("tcp"), None) => {
-                    return Err(self.ctx.err(
-                        e.host.span(),
-                        format!("engine `{name}` is reached over tcp:// without `tls`"),
-                        Some("a Docker engine over plain TCP gives root to anyone who reaches it: give `tls = \"DIR\"` with ca.pem, cert.pem and key.pem, or use ssh://".into()),
-                    ));
-                }
-                (Some("ssh"), None) if ssh_port(host).is_some() => {
-                    return Err(self.ctx.err(
-                        e.host.span(),
-                        format!(
-                            "engine `{name}`: ssh:// with a port (`{}`) does not reach ssh as one",
-                            shown(host)
-                        ),
-                        Some(format!(
-                            "the ssh transport hands `user@host:port` to `ssh` as the host name: give the machine a `Host` entry in ~/.ssh/config with `Port {}` and name that (`ssh://builder@gpu1`)",
-                            ssh_port(host).unwrap_or_default()
-                        )),
-                    ));
-                }
-                (Some("unix" | "ssh"), None) => None,
-                (Some("unix" | "ssh"), Some(dir)) => {
-                    return Err(self.ctx.err(
-                        dir.span(),
-                        format!(
-                            "`tls` is for tcp:// engines, and `{name}` is {}",
-                            shown(host)
-                        ),
-                        None,
-                    ));
-                }
-                _ => {
-                    return Err(self.ctx.err(
-                        e.host.span(),
-                        format!("engine host `{}` is not unix://, ssh:// or tcp://", shown(host)),
-                        Some("e.g. `unix:///var/run/docker.sock`, `ssh://builder@gpu1`, `tcp://gpu1:2376`".into()),
-                    ));
-                }
-            };
-            let jobs = match &e.jobs {
-                Some(j) if *j.get_ref() == 0 => {
-                    return Err(self.ctx.err(j.span(), "jobs must be at least 1", None));
-                }
-                Some(j) => Some(*j.get_ref() as usize),
-                None => None,
-            };
-            let platforms = match &e.platforms {
-                None => vec![Platform::parse("linux/amd64").expect("a valid platform")],
-                Some(list) => {
-                    let mut out = Vec::new();
-                    for p in list {
-                        out.push(Platform::parse(p.get_ref()).map_err(|detail| {
-                            self.ctx.err(
-                                p.span(),
-                                format!("invalid platform `{}`: {detail}", shown(p.get_ref())),
-                                Some("`os/arch[/variant]`, e.g. `linux/amd64`".into()),
-                            )
-                        })?);
-                    }
-                    out
-                }
-            };
-            engines.push(EngineSpec {
-                name: name.clone(),
-                host: host.clone(),
-                jobs,
-                gpu: e.gpu,
-                platforms,
-                tls,
-                location: self.ctx.location(e.name.span()),
-            });
-        }
-        Ok(engines)
-    }
-
-    /// A TLS directory: it must hold the three PEM files a client needs.
-    fn tls_dir(&self, root: &Path, dir: &toml::Spanned<String>) -> Result<PathBuf, ConfigError> {
-        let path = root.join(dir.get_ref());
-        let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
-            .into_iter()
-            .filter(|f| !path.join(f).is_file())
-            .collect();
-        if missing.is_empty() {
-            return Ok(path);
-        }
-        Err(self.ctx.err(
-            dir.span(),
-            format!(
-                "the TLS directory `{}` lacks {}",
-                shown(dir.get_ref()),
-                list(&missing)
-            ),
-            Some("it holds the engine's CA (ca.pem) and this client's certificate and key (cert.pem, key.pem), as DOCKER_CERT_PATH does".into()),
-        ))
-    }
-
-    /// Every target can be built by some engine of the pool: one serving its platform, with
-    /// a GPU when the project needs one.
-    pub(super) fn check_engines_serve(&self, config: &Config) -> Result<(), ConfigError> {
-        let engines = &config.settings.engines;
-        if engines.is_empty() {
-            return Ok(());
-        }
-        for t in &config.targets {
-            let gpu = config.project_of(t).gpu;
-            if engines.iter().any(|e| e.serves(&t.image.platform, gpu)) {
-                continue;
+            (Some("unix" | "ssh"), None) => None,
+            (Some("unix" | "ssh"), Some(dir)) => {
+                return Err(ctx.err(
+                    dir.span(),
+                    format!(
+                        "`tls` is for tcp:// engines, and `{name}` is {}",
+                        shown(host)
+                    ),
+                    None,
+                ));
             }
-            // A GPU is the project's need, a platform the image's.
-            let location = if gpu {
-                config.project_of(t).ref_location.clone()
-            } else {
-                config
-                    .image_origins
-                    .get(&*t.image)
-                    .cloned()
-                    .unwrap_or_else(|| self.ctx.location(0..0))
-            };
-            let what = if gpu {
-                format!("a GPU engine for {}", t.image.platform)
-            } else {
-                format!("an engine for {}", t.image.platform)
-            };
-            return Err(ConfigError::Invalid {
-                message: format!("no engine can build {}: it needs {what}", t.id),
-                location: Some(Box::new(location)),
-                hint: Some(format!(
-                    "the engines are {}; add one (`[[engine]]` with `gpu = true` or `platforms`), or restrict the project",
-                    engines
-                        .iter()
-                        .map(|e| format!(
-                            "`{}` ({}{})",
-                            e.name,
-                            e.platforms
-                                .iter()
-                                .map(|p| p.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            if e.gpu { ", gpu" } else { "" }
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            });
-        }
-        Ok(())
+            _ => {
+                return Err(ctx.err(
+                    e.host.span(),
+                    format!("engine host `{}` is not unix://, ssh:// or tcp://", shown(host)),
+                    Some("e.g. `unix:///var/run/docker.sock`, `ssh://builder@gpu1`, `tcp://gpu1:2376`".into()),
+                ));
+            }
+        };
+        let jobs = match &e.jobs {
+            Some(j) if *j.get_ref() == 0 => {
+                return Err(ctx.err(j.span(), "jobs must be at least 1", None));
+            }
+            Some(j) => Some(*j.get_ref() as usize),
+            None => None,
+        };
+        let platforms = match &e.platforms {
+            None => vec![Platform::parse("linux/amd64").expect("a valid platform")],
+            Some(list) => {
+                let mut out = Vec::new();
+                for p in list {
+                    out.push(Platform::parse(p.get_ref()).map_err(|detail| {
+                        ctx.err(
+                            p.span(),
+                            format!("invalid platform `{}`: {detail}", shown(p.get_ref())),
+                            Some("`os/arch[/variant]`, e.g. `linux/amd64`".into()),
+                        )
+                    })?);
+                }
+                out
+            }
+        };
+        engines.push(EngineSpec {
+            name: name.clone(),
+            host: host.clone(),
+            jobs,
+            gpu: e.gpu,
+            platforms,
+            tls,
+            location: ctx.location(e.name.span()),
+        });
     }
+    Ok(engines)
+}
+
+/// A TLS directory: it must hold the three PEM files a client needs.
+fn tls_dir(
+    ctx: &Ctx<'_>,
+    root: &Path,
+    dir: &toml::Spanned<String>,
+) -> Result<PathBuf, ConfigError> {
+    let path = root.join(dir.get_ref());
+    let missing: Vec<&str> = ["ca.pem", "cert.pem", "key.pem"]
+        .into_iter()
+        .filter(|f| !path.join(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Ok(path);
+    }
+    Err(ctx.err(
+        dir.span(),
+        format!(
+            "the TLS directory `{}` lacks {}",
+            shown(dir.get_ref()),
+            list(&missing)
+        ),
+        Some("it holds the engine's CA (ca.pem) and this client's certificate and key (cert.pem, key.pem), as DOCKER_CERT_PATH does".into()),
+    ))
+}
+
+/// Every target can be built by some engine of the pool: one serving its platform, with
+/// a GPU when the project needs one.
+pub(super) fn check_engines_serve(ctx: &Ctx<'_>, config: &Config) -> Result<(), ConfigError> {
+    let engines = &config.settings.engines;
+    if engines.is_empty() {
+        return Ok(());
+    }
+    for t in &config.targets {
+        let gpu = config.project_of(t).gpu;
+        if engines.iter().any(|e| e.serves(&t.image.platform, gpu)) {
+            continue;
+        }
+        // A GPU is the project's need, a platform the image's.
+        let location = if gpu {
+            config.project_of(t).ref_location.clone()
+        } else {
+            config
+                .image_origins
+                .get(&*t.image)
+                .cloned()
+                .unwrap_or_else(|| ctx.location(0..0))
+        };
+        let what = if gpu {
+            format!("a GPU engine for {}", t.image.platform)
+        } else {
+            format!("an engine for {}", t.image.platform)
+        };
+        return Err(ConfigError::Invalid {
+            message: format!("no engine can build {}: it needs {what}", t.id),
+            location: Some(Box::new(location)),
+            hint: Some(format!(
+                "the engines are {}; add one (`[[engine]]` with `gpu = true` or `platforms`), or restrict the project",
+                engines
+                    .iter()
+                    .map(|e| format!(
+                        "`{}` ({}{})",
+                        e.name,
+                        e.platforms
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if e.gpu { ", gpu" } else { "" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// The port of an `ssh://[user@]host:port` URL, if it has one.

@@ -1,10 +1,16 @@
 //! Stage 1 of the pipeline: read `wheelbuild.toml`, validate it, and expand the matrix into
 //! targets (project × cell) whose templated fields are fully expanded.
 //!
+//! Its files, bottom first (each uses only those above it, and this file's error type):
+//!
 //! * [`syntax`]: the file's raw TOML types (the JSON schema is generated from them);
-//! * `validate`: checks of names, axes, filters and settings, errors with file:line:col;
-//! * `expand`: the matrix into cells and targets, templates expanded, defaults applied;
-//! * `model`: what later stages read ([`Config`], [`Target`], [`Settings`]).
+//! * `model`: what later stages read ([`Config`], [`Target`], [`Settings`]);
+//! * `template`: `{name}` templates over a cell's variables;
+//! * `validate`: the config text (`Ctx`, errors with file:line:col) and `Validator`, the
+//!   checks of names, axes, filters and settings, and templates expanded with errors that
+//!   point into the file;
+//! * `engines`, `label`: the `[[engine]]` pool, local versions and PEP 825 variants;
+//! * `expand`: the matrix into cells and targets, templates expanded, defaults applied.
 //!
 //! Everything downstream (lock, plan, build) works from [`Config`]; nothing re-reads the
 //! file or sees its raw syntax.
@@ -131,7 +137,7 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        Validator { ctx, file: &file }.run(path, root)
+        expand::config(&Validator { ctx, file: &file }, path, root)
     }
 }
 

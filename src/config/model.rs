@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -88,7 +89,16 @@ pub struct Project {
     /// Manylinux repair with auditwheel (`repair`), per accelerator family; `None`: off.
     pub repair: Option<ProjectRepair>,
     /// PEP 825 `variant` properties; `None`: plain wheels.
-    pub variant: Option<super::label::ProjectVariant>,
+    pub variant: Option<ProjectVariant>,
+}
+
+/// A project's `variant` properties, as written (values are templates; `label` checks and
+/// expands them).
+#[derive(Debug, Clone)]
+pub struct ProjectVariant {
+    /// `(namespace, feature, value templates, span of the property)`, in config order.
+    pub(super) properties: Vec<(String, String, Vec<String>, Range<usize>)>,
+    pub(super) span: Range<usize>,
 }
 
 /// How a target's wheels are repaired (`repair = "auditwheel"`, `repair-exclude`).

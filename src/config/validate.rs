@@ -4,14 +4,16 @@
 //! a file name.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::{GitInput, NetworkTimeouts, Project, ProjectRepair};
+use super::model::{Cell, GitInput, NetworkTimeouts, Project, ProjectRepair};
 use super::syntax::{ConfigFile, ProjectTable, RepairTool};
+use super::template::{self, TemplateError, Vars};
 use crate::accel::Accel;
 use crate::diag::{LineIndex, Location, did_you_mean, list};
 
@@ -174,7 +176,7 @@ pub(super) struct Axis {
     pub values: Vec<String>,
 }
 
-/// Checks over the raw file. `expand` adds the matrix expansion to this type.
+/// Checks over the raw file, and its templates expanded with errors that point into it.
 pub(super) struct Validator<'a> {
     pub ctx: Ctx<'a>,
     pub file: &'a ConfigFile,
@@ -671,6 +673,83 @@ impl Validator<'_> {
             format!("invalid apt package `{}`", shown(name)),
             Some("give a Debian package name, optionally `name=version`".into()),
         ))
+    }
+
+    fn all_var_names(&self) -> Vec<String> {
+        BUILTIN_AXES
+            .iter()
+            .chain(DERIVED_VARS.iter())
+            .map(|s| s.to_string())
+            .chain(
+                self.file
+                    .matrix
+                    .get_ref()
+                    .axes
+                    .keys()
+                    .map(|k| k.get_ref().clone()),
+            )
+            .collect()
+    }
+
+    /// `template` expanded with `vars` in `cell`; an error points at the placeholder when it
+    /// can. `what` names the template in the message.
+    pub(super) fn expand(
+        &self,
+        what: impl fmt::Display,
+        template: &Spanned<String>,
+        vars: &impl Vars,
+        cell: &Cell,
+    ) -> Result<String, ConfigError> {
+        // Build commands and env values must not depend on the file's line endings.
+        let text: std::borrow::Cow<str> = if template.get_ref().contains('\r') {
+            template.get_ref().replace("\r\n", "\n").into()
+        } else {
+            template.get_ref().as_str().into()
+        };
+        if !text.contains(['{', '}']) {
+            return Ok(text.into_owned());
+        }
+        template::expand(&text, vars).map_err(|e| {
+            let span = template.span();
+            // Point at the placeholder when the template is a plain one-line string.
+            let at = |offset: usize| {
+                let raw = self.ctx.src.get(span.clone()).unwrap_or_default();
+                match raw.find(text.as_ref() as &str) {
+                    Some(start) if !text.contains('\n') => {
+                        let s = span.start + start + offset;
+                        s..s + 1
+                    }
+                    _ => span.clone(),
+                }
+            };
+            match e {
+                TemplateError::Missing { name, offset } => self.ctx.err(
+                    at(offset),
+                    format!("{what} uses `{{{name}}}`, which cell {} does not define", cell.describe()),
+                    Some(match name.as_str() {
+                        "cuda" => "`{cuda}` exists only for `cudaX.Y` cells; restrict this with `[[image.select]]`, a project `matrix`, or use `{variant}`".into(),
+                        "rocm" => "`{rocm}` exists only for `rocmX.Y` cells".into(),
+                        "platform" => "the image platform has no wheel platform tag".into(),
+                        "project" => "the image is chosen per cell, so `{project}` is not available there".into(),
+                        _ => format!("give axis `{name}` a value in this cell (e.g. in its include entry)"),
+                    }),
+                ),
+                TemplateError::Unknown { name, offset } => {
+                    let names = self.all_var_names();
+                    self.ctx.err(
+                        at(offset),
+                        format!("{what} uses unknown variable `{{{}}}`", shown(&name)),
+                        Some(match did_you_mean(&name, names.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{{{s}}}`?"),
+                            None => format!("known variables: {}", list(names.iter().map(|n| format!("{{{n}}}")))),
+                        }),
+                    )
+                }
+                TemplateError::Syntax { offset, message } => {
+                    self.ctx.err(at(offset), format!("{what}: {message}"), None)
+                }
+            }
+        })
     }
 }
 

@@ -38,87 +38,136 @@ pub(crate) fn diff(old: Option<&Lockfile>, new: &Lockfile) -> Vec<Change> {
     let empty = Lockfile::new(String::new(), vec![], vec![], vec![]);
     let old = old.unwrap_or(&empty);
     let mut changes = Vec::new();
-    let describe_image = |i: &LockedImage| match &i.index_digest {
-        Some(index) => format!(
-            "{} (index {})",
-            short_digest(&i.manifest_digest),
-            short_digest(index)
-        ),
-        None => short_digest(&i.manifest_digest),
-    };
+    images(old, new, &mut changes);
+    git(old, new, &mut changes);
+    environments(old, new, &mut changes);
+    changes
+}
+
+/// The entries of `after` that `before` lacks (added) or holds with a `changed` value
+/// (updated), in key order, then those of `before` that `after` lacks (removed). `what`
+/// names an entry; `shown(value, other)` writes one side, given the other side's value
+/// when there is one.
+fn keyed<K: Ord, V>(
+    before: &BTreeMap<K, V>,
+    after: &BTreeMap<K, V>,
+    what: impl Fn(&K) -> String,
+    changed: impl Fn(&V, &V) -> bool,
+    shown: impl Fn(&V, Option<&V>) -> String,
+    changes: &mut Vec<Change>,
+) {
+    for (key, n) in after {
+        match before.get(key) {
+            None => changes.push(Change::Added {
+                what: what(key),
+                new: shown(n, None),
+            }),
+            Some(o) if changed(o, n) => changes.push(Change::Updated {
+                what: what(key),
+                old: shown(o, Some(n)),
+                new: shown(n, Some(o)),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (key, o) in before {
+        if !after.contains_key(key) {
+            changes.push(Change::Removed {
+                what: what(key),
+                old: shown(o, None),
+            });
+        }
+    }
+}
+
+/// Image entries, by reference and platform: their digests.
+fn images(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
     let images = |l: &Lockfile| -> BTreeMap<(String, String), LockedImage> {
         l.images
             .iter()
             .map(|i| ((i.reference.clone(), i.platform.clone()), i.clone()))
             .collect()
     };
-    let (before, after) = (images(old), images(new));
-    for ((reference, platform), n) in &after {
-        let what = format!("image {reference} ({platform})");
-        match before.get(&(reference.clone(), platform.clone())) {
-            None => changes.push(Change::Added {
-                what,
-                new: describe_image(n),
-            }),
-            Some(o) if o != n => changes.push(Change::Updated {
-                what,
-                old: describe_image(o),
-                new: describe_image(n),
-            }),
-            Some(_) => {}
-        }
-    }
-    for ((reference, platform), o) in &before {
-        if !after.contains_key(&(reference.clone(), platform.clone())) {
-            changes.push(Change::Removed {
-                what: format!("image {reference} ({platform})"),
-                old: describe_image(o),
-            });
-        }
-    }
+    keyed(
+        &images(old),
+        &images(new),
+        |(reference, platform)| format!("image {reference} ({platform})"),
+        |o, n| o != n,
+        |i, _| match &i.index_digest {
+            Some(index) => format!(
+                "{} (index {})",
+                short_digest(&i.manifest_digest),
+                short_digest(index)
+            ),
+            None => short_digest(&i.manifest_digest),
+        },
+        changes,
+    );
+}
+
+/// Git entries, by URL and ref: their commits.
+fn git(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
     let gits = |l: &Lockfile| -> BTreeMap<(String, Option<String>), LockedGit> {
         l.git
             .iter()
             .map(|g| ((g.url.clone(), g.reference.clone()), g.clone()))
             .collect()
     };
-    let (before, after) = (gits(old), gits(new));
-    let describe_git =
-        |g: &LockedGit| format!("{} ({})", &g.commit[..12.min(g.commit.len())], g.kind);
-    for ((url, reference), n) in &after {
-        let what = format!("git {url} @ {}", reference.as_deref().unwrap_or("HEAD"));
-        match before.get(&(url.clone(), reference.clone())) {
-            None => changes.push(Change::Added {
-                what,
-                new: describe_git(n),
-            }),
-            // Build requirements read at the same commit show with their environments.
-            Some(o) if (&o.kind, &o.resolved, &o.commit) != (&n.kind, &n.resolved, &n.commit) => {
-                changes.push(Change::Updated {
-                    what,
-                    old: describe_git(o),
-                    new: describe_git(n),
-                })
-            }
-            Some(_) => {}
-        }
-    }
-    for ((url, reference), o) in &before {
-        if !after.contains_key(&(url.clone(), reference.clone())) {
-            changes.push(Change::Removed {
-                what: format!("git {url} @ {}", reference.as_deref().unwrap_or("HEAD")),
-                old: describe_git(o),
-            });
-        }
-    }
-    environments(old, new, &mut changes);
-    changes
+    keyed(
+        &gits(old),
+        &gits(new),
+        |(url, reference)| format!("git {url} @ {}", reference.as_deref().unwrap_or("HEAD")),
+        // Build requirements read at the same commit show with their environments.
+        |o, n| (&o.kind, &o.resolved, &o.commit) != (&n.kind, &n.resolved, &n.commit),
+        |g, _| format!("{} ({})", &g.commit[..12.min(g.commit.len())], g.kind),
+        changes,
+    );
 }
 
 /// Environments added or removed as a whole; in one kept, each package that changed. An
 /// environment whose build requirements changed (a project's new commit) counts as kept
 /// when its other inputs are the same, so that the packages show old -> new.
 fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
+    let (pairs, unpaired) = pair(old, new);
+    for (o, n) in pairs {
+        let Some(o) = o else {
+            changes.push(Change::Added {
+                what: format!("environment {}", n.describe()),
+                new: summary(n),
+            });
+            continue;
+        };
+        requests(o, n, changes);
+        // (A new environment is one line: its packages are in the file, and `audit`
+        // lists them.)
+        packages(o, n, changes);
+        facts(o, n, changes);
+    }
+    for o in unpaired {
+        changes.push(Change::Removed {
+            what: format!("environment {}", o.describe()),
+            old: summary(o),
+        });
+    }
+}
+
+fn summary(e: &LockedEnvironment) -> String {
+    format!(
+        "({} pip, {} apt package(s))",
+        e.packages.len(),
+        e.debs.len()
+    )
+}
+
+/// A new environment and the old one it replaces, if any.
+type Pair<'a> = (Option<&'a LockedEnvironment>, &'a LockedEnvironment);
+
+/// Each new environment paired with the old one of the same identity, or else with an
+/// unpaired old one that differs only in its build requirements, or else in one of its
+/// request lists (a `pip` entry added by hand, or by `repair`), so that what changed shows
+/// as updates rather than as one environment removed and another added; and the old
+/// environments left unpaired.
+fn pair<'a>(old: &'a Lockfile, new: &'a Lockfile) -> (Vec<Pair<'a>>, Vec<&'a LockedEnvironment>) {
     type Id = (String, String, Vec<String>, Vec<String>);
     let id = |e: &'_ LockedEnvironment| -> Id {
         (
@@ -128,18 +177,6 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             e.apt.clone(),
         )
     };
-    let describe = |e: &LockedEnvironment| format!("environment {}", e.describe());
-    let summary = |e: &LockedEnvironment| {
-        format!(
-            "({} pip, {} apt package(s))",
-            e.packages.len(),
-            e.debs.len()
-        )
-    };
-    // Pair each new environment with the old one of the same identity, or else with an
-    // unpaired old one that differs only in its build requirements, or else in one of its
-    // request lists (a `pip` entry added by hand, or by `repair`), so that what changed
-    // shows as updates rather than as one environment removed and another added.
     let mut unpaired: Vec<&LockedEnvironment> = old
         .environments
         .iter()
@@ -151,7 +188,7 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
     let same_but_apt = |o: &LockedEnvironment, n: &LockedEnvironment| {
         (&o.image, &o.platform, &o.pip, &o.build) == (&n.image, &n.platform, &n.pip, &n.build)
     };
-    let mut pairs: Vec<(Option<&LockedEnvironment>, &LockedEnvironment)> = new
+    let mut pairs: Vec<Pair<'a>> = new
         .environments
         .iter()
         .map(|n| {
@@ -173,52 +210,56 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             }
         }
     }
-    for (o, n) in pairs {
-        let Some(o) = o else {
-            changes.push(Change::Added {
-                what: describe(n),
-                new: summary(n),
+    (pairs, unpaired)
+}
+
+/// The request lists of a kept environment that changed: build requirements, pip and apt.
+fn requests(o: &LockedEnvironment, n: &LockedEnvironment, changes: &mut Vec<Change>) {
+    for (what, old_list, new_list) in [
+        ("build requirements", &o.build, &n.build),
+        ("pip requests", &o.pip, &n.pip),
+        ("apt requests", &o.apt, &n.apt),
+    ] {
+        if old_list != new_list {
+            let shown = |l: &[String]| match l {
+                [] => "(none)".to_string(),
+                l => l.join(", "),
+            };
+            changes.push(Change::Updated {
+                what: format!("{what} ({})", n.image),
+                old: shown(old_list),
+                new: shown(new_list),
             });
-            continue;
-        };
-        for (what, old_list, new_list) in [
-            ("build requirements", &o.build, &n.build),
-            ("pip requests", &o.pip, &n.pip),
-            ("apt requests", &o.apt, &n.apt),
-        ] {
-            if old_list != new_list {
-                let shown = |l: &[String]| match l {
-                    [] => "(none)".to_string(),
-                    l => l.join(", "),
-                };
-                changes.push(Change::Updated {
-                    what: format!("{what} ({})", n.image),
-                    old: shown(old_list),
-                    new: shown(new_list),
-                });
-            }
         }
-        // (A new environment is one line: its packages are in the file, and `audit`
-        // lists them.)
-        let pins = |e: &LockedEnvironment| -> BTreeMap<String, (String, String)> {
-            e.packages
-                .iter()
-                .map(|p| {
-                    (
-                        format!("pip {}", p.name),
-                        (p.version.clone(), p.sha256.clone()),
-                    )
-                })
-                .chain(e.debs.iter().map(|d| {
-                    (
-                        format!("apt {}", d.name),
-                        (d.version.clone(), String::new()),
-                    )
-                }))
-                .collect()
-        };
-        let (was, now) = (pins(o), pins(n));
-        let show = |(version, sha): &(String, String), other: Option<&(String, String)>| {
+    }
+}
+
+/// The pip and apt packages of a kept environment added, updated or removed.
+fn packages(o: &LockedEnvironment, n: &LockedEnvironment, changes: &mut Vec<Change>) {
+    let pins = |e: &LockedEnvironment| -> BTreeMap<String, (String, String)> {
+        e.packages
+            .iter()
+            .map(|p| {
+                (
+                    format!("pip {}", p.name),
+                    (p.version.clone(), p.sha256.clone()),
+                )
+            })
+            .chain(e.debs.iter().map(|d| {
+                (
+                    format!("apt {}", d.name),
+                    (d.version.clone(), String::new()),
+                )
+            }))
+            .collect()
+    };
+    let scope = format!(" ({})", n.image);
+    keyed(
+        &pins(o),
+        &pins(n),
+        |name| format!("{name}{scope}"),
+        |old_pin, pin| old_pin != pin,
+        |(version, sha), other| {
             // The digest only when it is what changed: a rebuilt artifact of one version.
             match other {
                 Some((v, s)) if v == version && s != sha && !sha.is_empty() => {
@@ -226,51 +267,29 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
                 }
                 _ => version.clone(),
             }
-        };
-        let scope = format!(" ({})", n.image);
-        for (name, pin) in &now {
-            match was.get(name) {
-                None => changes.push(Change::Added {
-                    what: format!("{name}{scope}"),
-                    new: show(pin, None),
-                }),
-                Some(old_pin) if old_pin != pin => changes.push(Change::Updated {
-                    what: format!("{name}{scope}"),
-                    old: show(old_pin, Some(pin)),
-                    new: show(pin, Some(old_pin)),
-                }),
-                Some(_) => {}
-            }
-        }
-        for (name, pin) in &was {
-            if !now.contains_key(name) {
-                changes.push(Change::Removed {
-                    what: format!("{name}{scope}"),
-                    old: show(pin, None),
-                });
-            }
-        }
-        if o.facts != n.facts {
-            for (k, v) in &n.facts.0 {
-                match o.facts.0.get(k) {
-                    Some(old) if old != v => changes.push(Change::Updated {
-                        what: format!("fact {k}{scope}"),
-                        old: old.clone(),
-                        new: v.clone(),
-                    }),
-                    None => changes.push(Change::Added {
-                        what: format!("fact {k}{scope}"),
-                        new: v.clone(),
-                    }),
-                    _ => {}
-                }
-            }
-        }
+        },
+        changes,
+    );
+}
+
+/// The facts of a kept environment's image that changed or are new.
+fn facts(o: &LockedEnvironment, n: &LockedEnvironment, changes: &mut Vec<Change>) {
+    if o.facts == n.facts {
+        return;
     }
-    for o in unpaired {
-        changes.push(Change::Removed {
-            what: describe(o),
-            old: summary(o),
-        });
+    let scope = format!(" ({})", n.image);
+    for (k, v) in &n.facts.0 {
+        match o.facts.0.get(k) {
+            Some(old) if old != v => changes.push(Change::Updated {
+                what: format!("fact {k}{scope}"),
+                old: old.clone(),
+                new: v.clone(),
+            }),
+            None => changes.push(Change::Added {
+                what: format!("fact {k}{scope}"),
+                new: v.clone(),
+            }),
+            _ => {}
+        }
     }
 }

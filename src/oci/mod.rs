@@ -5,10 +5,15 @@
 //! them, and the remote cache shares the store through them.
 
 pub(crate) mod auth;
+pub(crate) mod client;
 pub mod reference;
 
-/// Largest body read: registries refuse manifests over 4 MiB, and image configs and token
-/// answers are kilobytes. Anything bigger is refused before it is held in memory.
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Largest body read: registries refuse manifests over 4 MiB, and image configs, the remote
+/// cache's records and token answers are kilobytes. Anything bigger is refused before it
+/// is held in memory.
 pub(crate) const BODY_LIMIT: usize = 4 << 20;
 
 /// Is `registry` (host[:port]) on the loopback interface?
@@ -25,14 +30,37 @@ pub(crate) fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether `registry` (host[:port]) is reached over plain HTTP: a loopback one, or one the
+/// config lists as `insecure`; every other over HTTPS.
+pub(crate) fn plain_http(registry: &str, insecure: &BTreeSet<String>) -> bool {
+    is_loopback(registry) || insecure.contains(registry)
+}
+
 /// A body not read whole.
 #[derive(Debug)]
 pub(crate) enum BodyError {
-    /// Over the limit: what is known of its size (`Content-Length: N`, or `more than N
-    /// bytes received`); the rest is not read.
-    TooLarge(String),
+    /// Over the limit; the rest is not read.
+    TooLarge(Oversize),
     /// The connection failed: the error with its causes.
     Transport(String),
+}
+
+/// What is known of the size of a body over its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Oversize {
+    /// Its `Content-Length`.
+    Announced(u64),
+    /// More than `limit` bytes arrived.
+    Received { limit: usize },
+}
+
+impl fmt::Display for Oversize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Oversize::Announced(length) => write!(f, "Content-Length: {length}"),
+            Oversize::Received { limit } => write!(f, "more than {limit} bytes received"),
+        }
+    }
 }
 
 /// The body of `response`, refused as soon as it is known to be over `limit`: from its
@@ -43,7 +71,7 @@ pub(crate) async fn read_body(
 ) -> Result<Vec<u8>, BodyError> {
     let announced = response.content_length().unwrap_or(0);
     if announced > limit as u64 {
-        return Err(BodyError::TooLarge(format!("Content-Length: {announced}")));
+        return Err(BodyError::TooLarge(Oversize::Announced(announced)));
     }
     let mut body = Vec::with_capacity(announced as usize);
     while let Some(chunk) = response
@@ -52,9 +80,7 @@ pub(crate) async fn read_body(
         .map_err(|e| BodyError::Transport(crate::diag::chain(&e)))?
     {
         if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge(format!(
-                "more than {limit} bytes received"
-            )));
+            return Err(BodyError::TooLarge(Oversize::Received { limit }));
         }
         body.extend_from_slice(&chunk);
     }
@@ -84,5 +110,14 @@ mod tests {
         ] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_and_listed_registries_only() {
+        let insecure = BTreeSet::from(["registry.internal:5000".to_string()]);
+        assert!(plain_http("127.0.0.1:5000", &insecure));
+        assert!(plain_http("registry.internal:5000", &insecure));
+        assert!(!plain_http("registry.internal", &insecure));
+        assert!(!plain_http("registry.example.com", &insecure));
     }
 }

@@ -38,6 +38,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::key::BuildKey;
 use crate::oci::auth::Login;
+use crate::oci::{BODY_LIMIT, BodyError, Oversize, read_body};
 use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 
@@ -49,8 +50,6 @@ const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const SIGNATURE: &str = "org.wheelbuild.signature";
 const TITLE: &str = "org.opencontainers.image.title";
 
-/// Manifests and records are small; a wheel has its descriptor's size, up to this.
-const MAX_MANIFEST: usize = 4 << 20;
 /// A page of the tag listing: 10 000 tags of 64 characters, with room to spare.
 const MAX_TAG_PAGE: usize = 16 << 20;
 const MAX_LOG: i64 = 64 << 20;
@@ -301,7 +300,7 @@ impl Remote {
                 }
             })?;
         let registry = reference.resolve_registry().to_string();
-        let plain = crate::oci::is_loopback(&registry) || options.insecure.contains(&registry);
+        let plain = crate::oci::plain_http(&registry, options.insecure);
         let client = Client::new(ClientConfig {
             protocol: if plain {
                 ClientProtocol::HttpsExcept(vec![registry.clone()])
@@ -522,10 +521,19 @@ impl Remote {
             .get(reqwest::header::LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link);
-        match read_bounded(response, limit).await {
-            Ok(Ok(body)) => Ok(Answer::Found { body, next }),
-            Ok(Err(size)) => Ok(Answer::TooLarge(size)),
-            Err(e) => Err(self.unavailable(crate::diag::chain(&e))),
+        match read_body(response, limit).await {
+            Ok(body) => Ok(Answer::Found { body, next }),
+            Err(BodyError::TooLarge(size)) => {
+                let size = match size {
+                    Oversize::Announced(length) => format!("{length} bytes"),
+                    Oversize::Received { .. } => format!("more than {limit} bytes"),
+                };
+                Ok(Answer::TooLarge(format!(
+                    "{size}, over the {} MiB limit",
+                    limit >> 20
+                )))
+            }
+            Err(BodyError::Transport(detail)) => Err(self.unavailable(detail)),
         }
     }
 
@@ -612,11 +620,11 @@ impl Remote {
         ))
     }
 
-    /// The manifest tagged `key`, read up to [`MAX_MANIFEST`] bytes; `None` when there is
+    /// The manifest tagged `key`, read up to [`BODY_LIMIT`] bytes; `None` when there is
     /// none.
     async fn manifest(&self, key: &BuildKey) -> Result<Option<Manifest>, RemoteError> {
         let url = format!("{}/v2/{}/manifests/{}", self.origin, self.repository, key.0);
-        match self.get(&url, MANIFEST_TYPE, MAX_MANIFEST).await? {
+        match self.get(&url, MANIFEST_TYPE, BODY_LIMIT).await? {
             Answer::Found { body, .. } => serde_json::from_slice(&body)
                 .map(Some)
                 .map_err(|e| refused(key, format!("its manifest is unreadable: {e}"))),
@@ -844,7 +852,7 @@ impl Remote {
         };
         let wheels: Vec<&OciDescriptor> = manifest.wheels().collect();
         let record_bytes = self
-            .fetch(&manifest.config, MAX_MANIFEST as i64)
+            .fetch(&manifest.config, BODY_LIMIT as i64)
             .await?
             .map_err(refuse)?;
         let record: BuildRecord = serde_json::from_slice(&record_bytes)
@@ -1017,27 +1025,6 @@ fn file_chunks(
         }
         Ok((!buf.is_empty()).then(|| (buf.freeze(), file)))
     })
-}
-
-/// The body of `response`, or what is known of its size when that is over `limit`: refused
-/// as soon as it is known (from `Content-Length`, or from the bytes received so far).
-async fn read_bounded(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Result<Vec<u8>, String>, reqwest::Error> {
-    let over = |size: String| Ok(Err(format!("{size}, over the {} MiB limit", limit >> 20)));
-    let announced = response.content_length().unwrap_or(0);
-    if announced > limit as u64 {
-        return over(format!("{announced} bytes"));
-    }
-    let mut body = Vec::with_capacity(announced as usize);
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return over(format!("more than {limit} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Ok(body))
 }
 
 /// The digest of the build log the record's provenance names, as descriptors write it.

@@ -21,8 +21,8 @@ use crate::lock::{
     distinct_environments, normalize_name,
 };
 pub(crate) use git::{GitContext, GitError};
-pub(crate) use network::{NetworkSettings, WaitEvent, WaitObserver};
-pub(crate) use registry::{RegistryError, RegistryResolver, RetryPolicy};
+pub(crate) use network::{NetworkSettings, RetryPolicy, WaitEvent, WaitObserver};
+pub(crate) use registry::{RegistryError, RegistryResolver};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ResolveError {

@@ -1,4 +1,4 @@
-//! Time limits of network requests, and reports while one is slow.
+//! Time limits of network requests, their retries, and reports while one is slow.
 //!
 //! A per-read timeout does not bound a request: a server trickling a byte now and then
 //! resets it forever. So every registry request and git command runs under one deadline
@@ -29,6 +29,37 @@ impl Default for NetworkSettings {
             request_timeout: Duration::from_secs(60),
             fetch_timeout: Duration::from_secs(600),
         }
+    }
+}
+
+/// Bounded retries with exponential backoff.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Total attempts, including the first.
+    pub attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub base: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(250),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `attempt` (0 for the first retry).
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
+        // ±25% jitter so concurrent retries do not stampede; no RNG needed for that.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let jitter = 0.75 + f64::from(nanos % 1000) / 2000.0;
+        self.base
+            .mul_f64(f64::from(1u32 << attempt.min(10)) * jitter)
     }
 }
 
@@ -129,6 +160,22 @@ pub(crate) async fn within_deadline<T>(
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter() {
+        let p = RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(100),
+        };
+        for attempt in 0..3u32 {
+            let d = p.delay(attempt).as_millis();
+            let nominal = 100 * (1u128 << attempt);
+            assert!(
+                d >= nominal * 3 / 4 && d <= nominal * 5 / 4,
+                "attempt {attempt}: {d}ms"
+            );
+        }
+    }
 
     type Seen = Arc<Mutex<Vec<(String, u64, u64)>>>;
 

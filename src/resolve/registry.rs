@@ -1,46 +1,32 @@
-//! Image tag → digest, through the OCI Distribution API.
-//!
-//! The bearer-token flow is oci-client's; credentials come from the Docker config
-//! (`$DOCKER_CONFIG/config.json`: `auths`, `credHelpers`, `credsStore`) via
-//! docker_credential. An identity token there (what `docker login` stores for Azure ACR
-//! and other token logins) is exchanged for an access token by the OAuth2
-//! `refresh_token` grant, as the Docker CLI does ([`exchange_identity_token`]). Requests
-//! are ours (one shared reqwest client), because a lock needs:
+//! Image tag → digest, through the OCI Distribution API. Requests go through
+//! [`RegistryClient`] (credentials from the Docker config, auth only when challenged,
+//! bodies up to [`BODY_LIMIT`], digests computed on the bytes received and checked, plain
+//! HTTP only for loopback registries and those marked `insecure`); what a lock needs
+//! besides is here:
 //!
 //! * all four manifest media types in `Accept`, so a registry answers with the index when
 //!   there is one, and both digests (index and platform manifest) are recorded;
-//! * every digest computed on the bytes actually received and checked against the
-//!   `Docker-Content-Digest` header and the requested digest;
-//! * auth only when challenged, cached per repository (oci-client probes `/v2/` before
-//!   every request of an anonymous registry);
 //! * the platform checked: picked from an index, or read from a single manifest's config;
 //! * bounded retries with exponential backoff on 429, 5xx, connection failures and
 //!   deadlines, all within one deadline per input (twice the request timeout), so that
 //!   retries never multiply the wait;
-//! * every answer bounded: one deadline for a whole request (a per-read timeout never
-//!   fires on a trickle), and bodies read chunk by chunk up to [`BODY_LIMIT`];
-//! * plain HTTP only for loopback registries and those marked `insecure`.
+//! * one deadline for a whole request: a per-read timeout never fires on a trickle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
+use oci_client::Reference;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use super::ResolveSettings;
-use super::network::{self, Deadline, NetworkSettings, WaitObserver};
+use super::network::{self, Deadline, NetworkSettings, RetryPolicy, WaitObserver};
 use crate::config::ImageInput;
 use crate::lock::LockedImage;
-use crate::oci::auth::{
-    CredentialsError, ExchangeError, Login, challenge_params, credentials_hint,
-    exchange_identity_token, login_for,
-};
-use crate::oci::{BODY_LIMIT, BodyError, is_loopback};
+use crate::oci::BODY_LIMIT;
+use crate::oci::auth::{CredentialsError, credentials_hint, login_for};
+use crate::oci::client::{Failure, RegistryClient};
+use crate::oci::is_loopback;
 use crate::platform::Platform;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -166,35 +152,43 @@ impl RegistryError {
                 | RegistryError::Protocol { .. }
         )
     }
-}
 
-/// Bounded retries with exponential backoff.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RetryPolicy {
-    /// Total attempts, including the first.
-    pub attempts: u32,
-    /// Delay before the first retry; doubles each time.
-    pub base: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base: Duration::from_millis(250),
+    /// A request's failure, tied to the reference it was for.
+    pub(crate) fn from_failure(failure: Failure, reference: &str, registry: &str) -> RegistryError {
+        let (reference, registry) = (reference.to_string(), registry.to_string());
+        match failure {
+            Failure::NotFound => RegistryError::NotFound {
+                reference,
+                registry,
+            },
+            Failure::Unauthorized(detail) => RegistryError::Unauthorized {
+                reference,
+                registry,
+                detail,
+            },
+            Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
+            Failure::Deadline {
+                what,
+                limit,
+                attempts,
+            } => RegistryError::TimedOut {
+                registry,
+                what,
+                limit,
+                attempts,
+            },
+            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
+                registry,
+                what,
+                detail,
+            },
+            Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
+            Failure::Protocol(detail) => RegistryError::Protocol {
+                reference,
+                registry,
+                detail,
+            },
         }
-    }
-}
-
-impl RetryPolicy {
-    fn delay(&self, attempt: u32) -> Duration {
-        // ±25% jitter so concurrent retries do not stampede; no RNG needed for that.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.75 + f64::from(nanos % 1000) / 2000.0;
-        self.base
-            .mul_f64(f64::from(1u32 << attempt.min(10)) * jitter)
     }
 }
 
@@ -206,31 +200,10 @@ pub(crate) fn parse_reference(reference: &str) -> Result<Reference, RegistryErro
     })
 }
 
-/// One registry host of a run.
-struct Host {
-    /// `http` for loopback and `insecure` registries, else `https`.
-    scheme: &'static str,
-    login: Login,
-}
-
-type AuthKey = (String, String);
-
-/// Resolves image references; shares one HTTP client (and its connections and tokens)
-/// across every resolution.
-///
-/// Requests go straight to the manifest or blob; only a `401` starts the auth dance its
-/// `WWW-Authenticate` challenge asks for: HTTP basic with the configured credentials, or
-/// a bearer token obtained by oci-client's token flow (or, for an identity token, by
-/// [`exchange_identity_token`]). The resulting `Authorization` is
-/// kept per repository, so an open registry costs one request per manifest and an
-/// authenticated one a single token fetch per repository.
+/// Resolves image references through one [`RegistryClient`], so that every resolution
+/// shares its connections and tokens.
 pub(crate) struct RegistryResolver {
-    http: reqwest::Client,
-    hosts: BTreeMap<String, Host>,
-    /// For bearer challenges only; built on first need (it loads the system trust store).
-    tokens: std::sync::OnceLock<Client>,
-    http_hosts: Vec<String>,
-    authz: tokio::sync::Mutex<BTreeMap<AuthKey, Arc<tokio::sync::OnceCell<String>>>>,
+    client: RegistryClient,
     retry: RetryPolicy,
     network: NetworkSettings,
     on_wait: Option<WaitObserver>,
@@ -260,40 +233,21 @@ impl RegistryResolver {
             })?
         });
         let logins = futures::future::try_join_all(lookups).await?;
-        let mut hosts = BTreeMap::new();
-        for ((_, resolved), login) in registries.into_iter().zip(logins) {
-            let plain = is_loopback(&resolved) || settings.insecure.contains(&resolved);
-            hosts.insert(
-                resolved,
-                Host {
-                    scheme: if plain { "http" } else { "https" },
-                    login,
-                },
-            );
-        }
-        // No read timeout: each request runs under a deadline for the whole exchange.
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("wheelbuild/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.network.connect_timeout);
-        if hosts.values().all(|h| h.scheme == "http") {
-            // Nothing to verify: skip loading the system trust store.
-            builder = builder.tls_certs_only(std::iter::empty());
-        }
-        let http = builder.build().map_err(|e| RegistryError::Unavailable {
+        let client = RegistryClient::new(
+            registries
+                .into_iter()
+                .map(|(_, resolved)| resolved)
+                .zip(logins),
+            &settings.insecure,
+            settings.network.connect_timeout,
+            settings.network.request_timeout,
+        )
+        .map_err(|e| RegistryError::Unavailable {
             registry: "(all)".into(),
             detail: format!("cannot create an HTTP client: {e}"),
         })?;
-        let http_hosts = hosts
-            .iter()
-            .filter(|(_, h)| h.scheme == "http")
-            .map(|(n, _)| n.clone())
-            .collect();
         Ok(RegistryResolver {
-            http,
-            hosts,
-            tokens: std::sync::OnceLock::new(),
-            http_hosts,
-            authz: tokio::sync::Mutex::new(BTreeMap::new()),
+            client,
             retry: settings.retry,
             network: settings.network,
             on_wait: settings.on_wait.clone(),
@@ -317,7 +271,8 @@ impl RegistryResolver {
     async fn resolve_inner(&self, input: &ImageInput) -> Result<LockedImage, RegistryError> {
         let reference = parse_reference(&input.reference)?;
         let registry = reference.registry().to_string();
-        let err_ctx = |kind: Failure| kind.into_error(&input.reference, &registry);
+        let err_ctx =
+            |kind: Failure| RegistryError::from_failure(kind, &input.reference, &registry);
         let tag_or_digest = reference
             .digest()
             .or(reference.tag())
@@ -405,7 +360,7 @@ impl RegistryResolver {
         let (blob, _) = self
             .fetch(deadline, reference, "blobs", &expected, "*/*")
             .await
-            .map_err(|f| f.into_error(&input.reference, &registry))?;
+            .map_err(|f| RegistryError::from_failure(f, &input.reference, &registry))?;
         #[derive(Deserialize)]
         struct ImageConfig {
             os: Option<String>,
@@ -413,8 +368,8 @@ impl RegistryResolver {
             variant: Option<String>,
         }
         let config: ImageConfig = serde_json::from_slice(&blob).map_err(|e| {
-            Failure::Protocol(format!("bad image config: {e}"))
-                .into_error(&input.reference, &registry)
+            let failure = Failure::Protocol(format!("bad image config: {e}"));
+            RegistryError::from_failure(failure, &input.reference, &registry)
         })?;
         let (Some(os), Some(architecture)) = (config.os, config.architecture) else {
             return Ok(());
@@ -436,7 +391,7 @@ impl RegistryResolver {
         Ok(())
     }
 
-    /// [`Self::get`], retried while that is worth it and `deadline` leaves time for it;
+    /// [`RegistryClient::get`], retried while that is worth it and `deadline` leaves time for it;
     /// each attempt within the request timeout, and reported to `on_wait` while it waits.
     async fn fetch(
         &self,
@@ -459,7 +414,7 @@ impl RegistryResolver {
                 "{what} from {} (attempt {attempt})",
                 reference.resolve_registry()
             );
-            let get = self.get(reference, kind, name, accept, &what);
+            let get = self.client.get(reference, kind, name, accept, &what);
             let failure = match network::within_deadline(
                 deadline,
                 self.network.request_timeout,
@@ -486,309 +441,6 @@ impl RegistryResolver {
             }
             tracing::debug!(?failure, attempt, "registry request failed; retrying");
             tokio::time::sleep(delay).await;
-        }
-    }
-
-    /// GET `/v2/<repo>/<kind>/<name>`, answering an auth challenge once. Returns the body
-    /// and its digest, which is the sha256 of the bytes received and must equal both the
-    /// `Docker-Content-Digest` header and `name` when that is a digest.
-    async fn get(
-        &self,
-        reference: &Reference,
-        kind: &str,
-        name: &str,
-        accept: &str,
-        what: &str,
-    ) -> Result<(Vec<u8>, String), Failure> {
-        let host = reference.resolve_registry();
-        let scheme = self.hosts.get(host).map_or("https", |h| h.scheme);
-        let url = format!(
-            "{scheme}://{host}/v2/{}/{kind}/{name}",
-            reference.repository()
-        );
-        let key = (host.to_string(), reference.repository().to_string());
-        let mut authorization = self.cached_authorization(&key).await;
-        let mut challenged = false;
-        let response = loop {
-            let mut request = self.http.get(&url).header(reqwest::header::ACCEPT, accept);
-            if let Some(a) = &authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, a);
-            }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| Failure::Transient(crate::diag::chain(&e)))?;
-            if response.status() != reqwest::StatusCode::UNAUTHORIZED || challenged {
-                break response;
-            }
-            challenged = true;
-            let challenge = response
-                .headers()
-                .get(reqwest::header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            authorization = Some(
-                self.authorize(reference, &key, &challenge, authorization.as_deref())
-                    .await?,
-            );
-        };
-        let status = response.status();
-        let header_digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = read_body(response, what).await;
-        if !status.is_success() {
-            // The status says what happened; the body, when it could be read, why.
-            return Err(Failure::from_status(
-                status.as_u16(),
-                body.as_deref().unwrap_or_default(),
-            ));
-        }
-        let body = body?;
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
-        if let Some(h) = header_digest.filter(|h| h.starts_with("sha256:"))
-            && h != digest
-        {
-            return Err(Failure::Digest(format!(
-                "the registry says {h}, the bytes received hash to {digest}"
-            )));
-        }
-        if name.contains(':') && name != digest {
-            return Err(Failure::Digest(format!(
-                "asked for {name}, the bytes received hash to {digest}"
-            )));
-        }
-        Ok((body, digest))
-    }
-
-    async fn cached_authorization(&self, key: &AuthKey) -> Option<String> {
-        let cell = self.authz.lock().await.get(key).cloned();
-        cell.and_then(|c| c.get().cloned())
-    }
-
-    /// The `Authorization` a challenge asks for, shared by every request to the repository
-    /// (one token fetch however many requests were challenged at once). `stale` is the
-    /// value that was just refused, if any: it is replaced.
-    async fn authorize(
-        &self,
-        reference: &Reference,
-        key: &AuthKey,
-        challenge: &str,
-        stale: Option<&str>,
-    ) -> Result<String, Failure> {
-        let cell = {
-            let mut map = self.authz.lock().await;
-            let entry = map.entry(key.clone()).or_default();
-            if stale.is_some() && entry.get().map(String::as_str) == stale {
-                *entry = Arc::default();
-            }
-            entry.clone()
-        };
-        cell.get_or_try_init(|| async {
-            let login = self.hosts.get(&key.0).map_or(&Login::Anonymous, |h| &h.login);
-            let scheme = challenge
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            match (scheme.as_str(), login) {
-                ("basic", Login::Basic(user, pass)) => Ok(format!(
-                    "Basic {}",
-                    base64::Engine::encode(
-                        &base64::engine::general_purpose::STANDARD,
-                        format!("{user}:{pass}")
-                    )
-                )),
-                ("basic", Login::IdentityToken(_)) => Err(Failure::Unauthorized(
-                    "the registry wants a user and password, and the Docker config has an identity token for it".into(),
-                )),
-                ("basic", Login::Anonymous) => Err(Failure::Unauthorized(
-                    "the registry wants credentials and none are configured".into(),
-                )),
-                ("bearer", Login::IdentityToken(token)) => {
-                    let scope = challenge_params(challenge)
-                        .remove("scope")
-                        .unwrap_or_else(|| format!("repository:{}:pull", reference.repository()));
-                    match exchange_identity_token(&self.http, challenge, &scope, token).await {
-                        Ok(access) => Ok(format!("Bearer {access}")),
-                        Err(ExchangeError::Refused(d)) => Err(Failure::Unauthorized(d)),
-                        Err(ExchangeError::Unreachable(d)) => Err(Failure::Transient(d)),
-                    }
-                }
-                ("bearer", login) => {
-                    let credentials = match login {
-                        Login::Basic(user, pass) => RegistryAuth::Basic(user.clone(), pass.clone()),
-                        _ => RegistryAuth::Anonymous,
-                    };
-                    let client = self.tokens.get_or_init(|| {
-                        Client::new(ClientConfig {
-                            protocol: ClientProtocol::HttpsExcept(self.http_hosts.clone()),
-                            connect_timeout: Some(self.network.connect_timeout),
-                            read_timeout: Some(self.network.request_timeout),
-                            ..Default::default()
-                        })
-                    });
-                    match client
-                        .auth(reference, &credentials, RegistryOperation::Pull)
-                        .await
-                    {
-                        Ok(Some(token)) => Ok(format!("Bearer {token}")),
-                        Ok(None) => Err(Failure::Unauthorized("no token was issued".into())),
-                        Err(e) => Err(match Failure::classify(e) {
-                            Failure::Transient(d) => Failure::Transient(d),
-                            other => Failure::Unauthorized(match other {
-                                Failure::Unauthorized(d) | Failure::Protocol(d) => d,
-                                f => format!("{f:?}"),
-                            }),
-                        }),
-                    }
-                }
-                _ => Err(Failure::Unauthorized(format!(
-                    "HTTP 401 with an unsupported challenge `{challenge}`"
-                ))),
-            }
-        })
-        .await
-        .cloned()
-    }
-}
-
-/// The body of `response` (a `what`), up to [`BODY_LIMIT`].
-async fn read_body(response: reqwest::Response, what: &str) -> Result<Vec<u8>, Failure> {
-    crate::oci::read_body(response, BODY_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(detail) => Failure::TooLarge {
-                what: what.to_string(),
-                detail,
-            },
-            BodyError::Transport(detail) => Failure::Transient(detail),
-        })
-}
-
-/// Failure of one request, before it is tied to a reference.
-#[derive(Debug)]
-enum Failure {
-    NotFound,
-    Unauthorized(String),
-    /// Worth retrying: 429, 5xx, connection trouble.
-    Transient(String),
-    /// No complete answer within the request timeout, or the input's deadline: worth
-    /// retrying while the deadline leaves time.
-    Deadline {
-        what: String,
-        limit: Duration,
-        attempts: u32,
-    },
-    TooLarge {
-        what: String,
-        detail: String,
-    },
-    Digest(String),
-    Protocol(String),
-}
-
-impl Failure {
-    /// A non-2xx answer, from its status and (OCI error) body.
-    fn from_status(code: u16, body: &[u8]) -> Failure {
-        #[derive(Deserialize)]
-        struct Envelope {
-            errors: Vec<ErrorEntry>,
-        }
-        #[derive(Deserialize)]
-        struct ErrorEntry {
-            code: String,
-            #[serde(default)]
-            message: String,
-        }
-        let envelope = serde_json::from_slice::<Envelope>(body).ok();
-        let detail = match &envelope {
-            Some(e) if !e.errors.is_empty() => e
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.code, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            _ => String::from_utf8_lossy(body)
-                .trim()
-                .chars()
-                .take(200)
-                .collect(),
-        };
-        let has = |c: &str| {
-            envelope
-                .as_ref()
-                .is_some_and(|e| e.errors.iter().any(|x| x.code == c))
-        };
-        match code {
-            404 => Failure::NotFound,
-            _ if has("MANIFEST_UNKNOWN") || has("NAME_UNKNOWN") || has("BLOB_UNKNOWN") => {
-                Failure::NotFound
-            }
-            401 | 403 => Failure::Unauthorized(format!("HTTP {code}")),
-            429 | 500..=599 => Failure::Transient(format!("HTTP {code}: {detail}")),
-            _ if has("TOOMANYREQUESTS") => {
-                Failure::Transient(format!("too many requests: {detail}"))
-            }
-            _ => Failure::Protocol(format!("HTTP {code}: {detail}")),
-        }
-    }
-
-    /// Errors of oci-client's token flow.
-    fn classify(e: OciDistributionError) -> Failure {
-        use OciDistributionError as O;
-        match e {
-            O::ServerError { code, message, .. } => Failure::from_status(code, message.as_bytes()),
-            O::UnauthorizedError { .. } => Failure::Unauthorized("HTTP 401".into()),
-            O::AuthenticationFailure(reason) => {
-                Failure::Unauthorized(format!("token request failed: {}", reason.trim()))
-            }
-            O::RequestError(e) => Failure::Transient(crate::diag::chain(&e)),
-            other => Failure::Protocol(other.to_string()),
-        }
-    }
-
-    fn retryable(&self) -> bool {
-        matches!(self, Failure::Transient(_) | Failure::Deadline { .. })
-    }
-
-    fn into_error(self, reference: &str, registry: &str) -> RegistryError {
-        let (reference, registry) = (reference.to_string(), registry.to_string());
-        match self {
-            Failure::NotFound => RegistryError::NotFound {
-                reference,
-                registry,
-            },
-            Failure::Unauthorized(detail) => RegistryError::Unauthorized {
-                reference,
-                registry,
-                detail,
-            },
-            Failure::Transient(detail) => RegistryError::Unavailable { registry, detail },
-            Failure::Deadline {
-                what,
-                limit,
-                attempts,
-            } => RegistryError::TimedOut {
-                registry,
-                what,
-                limit,
-                attempts,
-            },
-            Failure::TooLarge { what, detail } => RegistryError::TooLarge {
-                registry,
-                what,
-                detail,
-            },
-            Failure::Digest(detail) => RegistryError::DigestMismatch { reference, detail },
-            Failure::Protocol(detail) => RegistryError::Protocol {
-                reference,
-                registry,
-                detail,
-            },
         }
     }
 }

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::archive::{ZipEntry, open};
+use super::archive::{Opened, ZipEntry, open};
 use super::record::{self, RecordRow};
 use super::{WheelError, WheelName, shown};
 
@@ -48,165 +48,30 @@ pub(crate) fn relabel(path: &Path, spec: &Relabel<'_>) -> Result<PathBuf, WheelE
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let mut name = WheelName::parse(file_name)?;
-    let layout = |detail: String| WheelError::Layout {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let name = WheelName::parse(file_name)?;
     let old_version = name.version.clone();
-    if let Some(local) = spec.local_version {
-        if old_version.contains('+') {
-            return Err(layout(format!(
-                "version `{}` already has a local version label, so `+{local}` cannot be added",
-                shown(&old_version)
-            )));
-        }
-        name.version = format!("{old_version}+{local}");
-    }
-    if let Some((label, _)) = spec.variant {
-        if let Some(old) = &name.variant {
-            return Err(layout(format!(
-                "it is already a variant wheel (label `{}`)",
-                shown(old)
-            )));
-        }
-        name.variant = Some(label.to_string());
-    }
+    let name = relabelled_name(path, name, spec)?;
     let new_path = path.with_file_name(name.to_string());
     if new_path == path {
         return Ok(new_path);
     }
 
     let mut opened = open(path)?;
-    let zip_err = |e: zip::result::ZipError| WheelError::Zip {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    };
-    // `check_wheel` found exactly one `{dist}-{version}.dist-info`; its `{dist}` is kept as
-    // the build wrote it.
-    let dist_info = opened
-        .entries
-        .iter()
-        .filter_map(|e| e.name.split('/').next())
-        .find(|top| top.ends_with(".dist-info"))
-        .map(str::to_string)
-        .ok_or_else(|| layout("no top-level `.dist-info` directory".into()))?;
-    let stem = dist_info.trim_end_matches(".dist-info");
-    let dist = stem
-        .rsplit_once('-')
-        .map(|(d, _)| d.to_string())
-        .unwrap_or_default();
-    let renames = [
-        (
-            format!("{stem}.dist-info/"),
-            format!("{dist}-{}.dist-info/", name.version),
-        ),
-        (
-            format!("{stem}.data/"),
-            format!("{dist}-{}.data/", name.version),
-        ),
-    ];
-    let renamed = |entry: &str| -> String {
-        for (from, to) in &renames {
-            if let Some(rest) = entry.strip_prefix(from.as_str()) {
-                return format!("{to}{rest}");
-            }
-        }
-        entry.to_string()
-    };
-    let metadata_path = format!("{dist_info}/METADATA");
-    let record_path = format!("{dist_info}/RECORD");
-    let variant_path = format!("{dist_info}/{VARIANT_FILE}");
-
+    let dist_info = DistInfo::find(path, &opened.entries, &name.version)?;
     let tmp = path.with_file_name(format!(".{}.relabel", name));
     let out = std::fs::File::create(&tmp).map_err(|source| WheelError::Io {
         path: tmp.clone(),
         source,
     })?;
-    let result = (|| -> Result<(), WheelError> {
-        let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(out));
-        // New hashes and sizes for RECORD, by the entry's old path.
-        let mut rewritten: Vec<(String, String, u64)> = Vec::new();
-        let entries: Vec<ZipEntry> = std::mem::take(&mut opened.entries);
-        for entry in &entries {
-            let new_name = renamed(&entry.name);
-            if entry.name == variant_path {
-                // A build's own `variant.json` is replaced by the declared one.
-                continue;
-            }
-            if entry.name == metadata_path {
-                let file = opened.zip.by_index(entry.index).map_err(zip_err)?;
-                let options = file.options();
-                let mut text = Vec::new();
-                file.take(MAX_METADATA + 1)
-                    .read_to_end(&mut text)
-                    .map_err(|source| WheelError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                if text.len() as u64 > MAX_METADATA {
-                    return Err(layout(format!("`{metadata_path}` is over 16 MiB")));
-                }
-                let text = set_version(&text, &old_version, &name.version).map_err(&layout)?;
-                writer.start_file(&new_name, options).map_err(zip_err)?;
-                writer.write_all(&text).map_err(|source| WheelError::Io {
-                    path: tmp.clone(),
-                    source,
-                })?;
-                rewritten.push((entry.name.clone(), b64_sha256(&text), text.len() as u64));
-                continue;
-            }
-            if entry.name == record_path {
-                let options = opened.zip.by_index(entry.index).map_err(zip_err)?.options();
-                if let Some((_, json)) = spec.variant {
-                    writer
-                        .start_file(renamed(&variant_path), options)
-                        .map_err(zip_err)?;
-                    writer.write_all(json).map_err(|source| WheelError::Io {
-                        path: tmp.clone(),
-                        source,
-                    })?;
-                }
-                let rows = record::parse(&record::read(path, &mut opened.zip, entry.index)?)
-                    .map_err(|e| WheelError::Record {
-                        path: path.to_path_buf(),
-                        line: e.line,
-                        detail: e.detail,
-                    })?;
-                let text = new_record(&rows, &renamed, &rewritten, &variant_path, spec.variant)
-                    .map_err(&layout)?;
-                writer.start_file(&new_name, options).map_err(zip_err)?;
-                writer.write_all(&text).map_err(|source| WheelError::Io {
-                    path: tmp.clone(),
-                    source,
-                })?;
-                continue;
-            }
-            let file = opened.zip.by_index_raw(entry.index).map_err(zip_err)?;
-            if new_name == entry.name {
-                writer.raw_copy_file(file).map_err(zip_err)?;
-            } else {
-                writer
-                    .raw_copy_file_rename(file, &new_name)
-                    .map_err(zip_err)?;
-            }
-        }
-        let mut buffered = writer.finish().map_err(zip_err)?;
-        buffered.flush().map_err(|source| WheelError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        let file = buffered.into_inner().map_err(|e| WheelError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(|source| WheelError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok(())
-    })();
-    if let Err(e) = result {
+    let rewrite = Rewrite {
+        path,
+        tmp: &tmp,
+        spec,
+        dist_info: &dist_info,
+        old_version: &old_version,
+        new_version: &name.version,
+    };
+    if let Err(e) = rewrite.write(&mut opened, out) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
@@ -219,6 +84,220 @@ pub(crate) fn relabel(path: &Path, spec: &Relabel<'_>) -> Result<PathBuf, WheelE
         source,
     })?;
     Ok(new_path)
+}
+
+/// Why the wheel at `path`, as it is laid out, cannot be relabelled.
+fn layout(path: &Path, detail: String) -> WheelError {
+    WheelError::Layout {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+/// `name` with the local version and variant label of `spec`: a version that has a local
+/// version label, or a wheel that is a variant already, cannot take another.
+fn relabelled_name(
+    path: &Path,
+    mut name: WheelName,
+    spec: &Relabel<'_>,
+) -> Result<WheelName, WheelError> {
+    if let Some(local) = spec.local_version {
+        if name.version.contains('+') {
+            return Err(layout(
+                path,
+                format!(
+                    "version `{}` already has a local version label, so `+{local}` cannot be added",
+                    shown(&name.version)
+                ),
+            ));
+        }
+        name.version = format!("{}+{local}", name.version);
+    }
+    if let Some((label, _)) = spec.variant {
+        if let Some(old) = &name.variant {
+            return Err(layout(
+                path,
+                format!("it is already a variant wheel (label `{}`)", shown(old)),
+            ));
+        }
+        name.variant = Some(label.to_string());
+    }
+    Ok(name)
+}
+
+/// A wheel's `.dist-info` directory, and the `.dist-info` and `.data` directories it
+/// becomes for the new version.
+struct DistInfo {
+    /// `{dist}-{version}.dist-info` as the build wrote it.
+    dir: String,
+    /// `(old prefix, new prefix)` of each renamed directory.
+    renames: [(String, String); 2],
+}
+
+impl DistInfo {
+    /// `check_wheel` found exactly one `{dist}-{version}.dist-info`; its `{dist}` is kept as
+    /// the build wrote it.
+    fn find(path: &Path, entries: &[ZipEntry], version: &str) -> Result<DistInfo, WheelError> {
+        let dir = entries
+            .iter()
+            .filter_map(|e| e.name.split('/').next())
+            .find(|top| top.ends_with(".dist-info"))
+            .map(str::to_string)
+            .ok_or_else(|| layout(path, "no top-level `.dist-info` directory".into()))?;
+        let stem = dir.trim_end_matches(".dist-info");
+        let dist = stem
+            .rsplit_once('-')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
+        let renames = [
+            (
+                format!("{stem}.dist-info/"),
+                format!("{dist}-{version}.dist-info/"),
+            ),
+            (format!("{stem}.data/"), format!("{dist}-{version}.data/")),
+        ];
+        Ok(DistInfo { dir, renames })
+    }
+
+    /// The path of the file `name` in the directory, as the wheel has it.
+    fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    /// `entry`'s path in the relabelled wheel.
+    fn renamed(&self, entry: &str) -> String {
+        for (from, to) in &self.renames {
+            if let Some(rest) = entry.strip_prefix(from.as_str()) {
+                return format!("{to}{rest}");
+            }
+        }
+        entry.to_string()
+    }
+}
+
+/// One relabelling of the wheel at `path`, written to `tmp`.
+struct Rewrite<'a> {
+    path: &'a Path,
+    tmp: &'a Path,
+    spec: &'a Relabel<'a>,
+    dist_info: &'a DistInfo,
+    old_version: &'a str,
+    new_version: &'a str,
+}
+
+impl Rewrite<'_> {
+    /// Write the relabelled wheel to `out` (the file at `tmp`), entry by entry in the
+    /// wheel's own order, and sync it.
+    fn write(&self, opened: &mut Opened, out: std::fs::File) -> Result<(), WheelError> {
+        let metadata_path = self.dist_info.file("METADATA");
+        let record_path = self.dist_info.file("RECORD");
+        let variant_path = self.dist_info.file(VARIANT_FILE);
+        let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(out));
+        // New hashes and sizes for RECORD, by the entry's old path.
+        let mut rewritten: Vec<(String, String, u64)> = Vec::new();
+        let entries: Vec<ZipEntry> = std::mem::take(&mut opened.entries);
+        for entry in &entries {
+            let new_name = self.dist_info.renamed(&entry.name);
+            if entry.name == variant_path {
+                // A build's own `variant.json` is replaced by the declared one.
+                continue;
+            }
+            if entry.name == metadata_path {
+                let file = opened.zip.by_index(entry.index).map_err(self.zip_err())?;
+                let options = file.options();
+                let text = self.metadata(file, &metadata_path)?;
+                writer
+                    .start_file(&new_name, options)
+                    .map_err(self.zip_err())?;
+                writer.write_all(&text).map_err(self.write_err())?;
+                rewritten.push((entry.name.clone(), b64_sha256(&text), text.len() as u64));
+                continue;
+            }
+            if entry.name == record_path {
+                let options = opened
+                    .zip
+                    .by_index(entry.index)
+                    .map_err(self.zip_err())?
+                    .options();
+                if let Some((_, json)) = self.spec.variant {
+                    writer
+                        .start_file(self.dist_info.renamed(&variant_path), options)
+                        .map_err(self.zip_err())?;
+                    writer.write_all(json).map_err(self.write_err())?;
+                }
+                let rows = record::parse(&record::read(self.path, &mut opened.zip, entry.index)?)
+                    .map_err(|e| WheelError::Record {
+                    path: self.path.to_path_buf(),
+                    line: e.line,
+                    detail: e.detail,
+                })?;
+                let renamed = |entry: &str| self.dist_info.renamed(entry);
+                let text = new_record(
+                    &rows,
+                    &renamed,
+                    &rewritten,
+                    &variant_path,
+                    self.spec.variant,
+                )
+                .map_err(|detail| layout(self.path, detail))?;
+                writer
+                    .start_file(&new_name, options)
+                    .map_err(self.zip_err())?;
+                writer.write_all(&text).map_err(self.write_err())?;
+                continue;
+            }
+            let file = opened
+                .zip
+                .by_index_raw(entry.index)
+                .map_err(self.zip_err())?;
+            if new_name == entry.name {
+                writer.raw_copy_file(file).map_err(self.zip_err())?;
+            } else {
+                writer
+                    .raw_copy_file_rename(file, &new_name)
+                    .map_err(self.zip_err())?;
+            }
+        }
+        let mut buffered = writer.finish().map_err(self.zip_err())?;
+        buffered.flush().map_err(self.write_err())?;
+        let file = buffered
+            .into_inner()
+            .map_err(|e| self.write_err()(e.into_error()))?;
+        file.sync_all().map_err(self.write_err())
+    }
+
+    /// METADATA (`file`, at `metadata_path`) with the new version.
+    fn metadata(&self, file: impl Read, metadata_path: &str) -> Result<Vec<u8>, WheelError> {
+        let mut text = Vec::new();
+        file.take(MAX_METADATA + 1)
+            .read_to_end(&mut text)
+            .map_err(|source| WheelError::Io {
+                path: self.path.to_path_buf(),
+                source,
+            })?;
+        if text.len() as u64 > MAX_METADATA {
+            return Err(layout(
+                self.path,
+                format!("`{metadata_path}` is over 16 MiB"),
+            ));
+        }
+        set_version(&text, self.old_version, self.new_version)
+            .map_err(|detail| layout(self.path, detail))
+    }
+
+    fn zip_err(&self) -> impl Fn(zip::result::ZipError) -> WheelError + '_ {
+        |e| WheelError::Zip {
+            path: self.path.to_path_buf(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn write_err(&self) -> impl Fn(std::io::Error) -> WheelError + '_ {
+        |source| WheelError::Io {
+            path: self.tmp.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// METADATA with its `Version:` header set to `new`; the header must be there and say `old`.

@@ -2,10 +2,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::render::{
+    percent_encode_into, project_html, project_json, push_escaped, root_html, root_json,
+};
+use super::write::has_bytes;
 use super::*;
 use crate::config::Config;
 use crate::key::BuildKey;
-use crate::wheelhouse::mtime_ns;
+use crate::wheel::WheelName;
+use crate::wheelhouse::stamps::Stamps;
+use crate::wheelhouse::{Stamp, mtime_ns};
 
 const CONFIG: &str = r#"
 [matrix]
@@ -423,7 +429,7 @@ fn stale_pages_go_and_unstamped_or_foreign_wheels_are_left_out() {
         f.json("cpu/simple/index.json")["projects"],
         json!([{"name": "hello"}])
     );
-    let reasons: Vec<(String, &Reason)> = report
+    let reasons: Vec<(String, &WhyLeftOut)> = report
         .left_out
         .iter()
         .map(|l| {
@@ -438,12 +444,15 @@ fn stale_pages_go_and_unstamped_or_foreign_wheels_are_left_out() {
         [
             (
                 "hello-1.1-cp310-cp310-linux_x86_64.whl".to_string(),
-                &Reason::Changed
+                &WhyLeftOut::Changed
             ),
-            ("loose-1.0-py3-none-any.whl".to_string(), &Reason::NoStamp),
+            (
+                "loose-1.0-py3-none-any.whl".to_string(),
+                &WhyLeftOut::NoStamp
+            ),
             (
                 "other-1.0-py3-none-any.whl".to_string(),
-                &Reason::ForeignTarget("hello/py3.11-cpu".into())
+                &WhyLeftOut::ForeignTarget("hello/py3.11-cpu".into())
             ),
         ]
     );
@@ -518,7 +527,7 @@ fn a_file_name_twice_in_a_variant_is_listed_once() {
     assert_eq!(report.left_out.len(), 1);
     assert_eq!(
         report.left_out[0].reason,
-        Reason::Duplicate(
+        WhyLeftOut::Duplicate(
             Path::new(&f.subdir("hello/py3.10-cpu")).join("hello-1.0-py3-none-any.whl")
         )
     );
