@@ -15,7 +15,7 @@ use super::super::printer::Printer;
 use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome as CommandOutcome, network_runtime};
+use super::super::{CommandResult, network_runtime};
 use super::{CoreExt, exit_without_teardown, relock, require_fresh, usage};
 
 pub(crate) fn build(
@@ -23,7 +23,7 @@ pub(crate) fn build(
     global: &GlobalSettings,
     build_args: &BuildArgs,
     printer: &Printer,
-) -> CommandOutcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;

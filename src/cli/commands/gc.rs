@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::Exit;
 use crate::plan::Plan;
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{GcArgs, GlobalArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
@@ -20,7 +20,7 @@ pub(crate) fn gc(
     _global: &super::super::settings::GlobalSettings,
     gc_args: &GcArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let lock = crate::lock::Lockfile::read(&project.lock_path).core()?;
     // Keys from a stale lock would be the wrong ones to keep.

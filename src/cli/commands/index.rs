@@ -4,14 +4,14 @@ use crate::Exit;
 use crate::wheelhouse::index::IndexReport;
 use crate::wheelhouse::{self, Wheelhouse};
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::GlobalArgs;
 use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::ProjectSettings;
 use super::CoreExt;
 
-pub(crate) fn index(args: &GlobalArgs, printer: &Printer) -> Outcome {
+pub(crate) fn index(args: &GlobalArgs, printer: &Printer) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let report = regenerate(&project)?;
     report_to(printer, &report, &project);

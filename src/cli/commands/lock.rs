@@ -7,7 +7,7 @@ use crate::resolve::Update;
 use super::super::args::{GlobalArgs, LockArgs};
 use super::super::printer::Printer;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome, network_runtime};
+use super::super::{CommandResult, network_runtime};
 use super::{CoreExt, relock, require_fresh, usage};
 
 pub(crate) fn lock(
@@ -15,7 +15,7 @@ pub(crate) fn lock(
     global: &GlobalSettings,
     lock_args: &LockArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let old = Lockfile::read(&project.lock_path).core()?;
     if global.locked {

@@ -3,7 +3,7 @@
 use crate::Exit;
 use crate::plan::Plan;
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{Format, GlobalArgs, PlanArgs};
 use super::super::printer::Printer;
 use super::super::render;
@@ -15,7 +15,7 @@ pub(crate) fn plan(
     global: &GlobalSettings,
     plan_args: &PlanArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(args, &project, &mut plan, printer)?;
@@ -39,7 +39,7 @@ pub(crate) fn check(
     global: &GlobalSettings,
     plan_args: &PlanArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(args, &project, &mut plan, printer)?;

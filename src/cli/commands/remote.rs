@@ -7,7 +7,7 @@ use crate::remote::{Pulled, Remote, RemoteError};
 use crate::sign::SecretKey;
 use crate::store::{Presence, Store};
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{GlobalArgs, KeyCommand, TargetsArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
@@ -115,7 +115,7 @@ pub(crate) fn push(
     global: &GlobalSettings,
     targets: &TargetsArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let missing = for_selected(
         args,
         global,
@@ -152,7 +152,7 @@ pub(crate) fn pull(
     global: &GlobalSettings,
     targets: &TargetsArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let refused = for_selected(
         args,
         global,
@@ -187,7 +187,7 @@ pub(crate) fn pull(
     })
 }
 
-pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> Outcome {
+pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> CommandResult {
     match command {
         KeyCommand::Generate { name, dir } => {
             if name.is_empty()

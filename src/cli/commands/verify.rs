@@ -9,7 +9,7 @@ use super::super::printer::Printer;
 use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome, network_runtime};
+use super::super::{CommandResult, network_runtime};
 use super::build::{
     build_settings, clean_up_killed_runs, current_lock, engine, exit_if_interrupted, select,
 };
@@ -20,7 +20,7 @@ pub(crate) fn verify(
     global: &GlobalSettings,
     verify_args: &VerifyArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, false, printer, &runtime)?;
