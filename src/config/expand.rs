@@ -15,7 +15,7 @@ use super::model::{
 };
 use super::syntax::{ConfigFile, ProjectTable};
 use super::template::{self, TemplateError, Vars};
-use super::validate::{Axis, BUILTIN_AXES, DERIVED_VARS, MAX_CELL_NAME, Validator, shown};
+use super::validate::{Axis, BUILTIN_AXES, DERIVED_VARS, MAX_CELL_NAME, Validator, truncated};
 use super::{ConfigError, DEFAULT_BUILD, NON_KEY_ENV};
 use crate::accel::Accel;
 use crate::diag::{did_you_mean, list};
@@ -355,7 +355,7 @@ impl Validator<'_> {
                 Some(p) => Platform::parse(p.get_ref()).map_err(|hint| {
                     self.ctx.err(
                         p.span(),
-                        format!("invalid platform `{}`", shown(p.get_ref())),
+                        format!("invalid platform `{}`", truncated(p.get_ref())),
                         Some(hint),
                     )
                 }),
@@ -390,7 +390,7 @@ impl Validator<'_> {
             return Err(ConfigError::Invalid {
                 message: format!(
                     "the cell name `{}` has {} characters, more than {MAX_CELL_NAME}",
-                    shown(&name),
+                    truncated(&name),
                     name.len()
                 ),
                 location: Some(Box::new(self.ctx.location(self.file.matrix.span()))),
@@ -419,7 +419,7 @@ impl Validator<'_> {
                 template.span(),
                 format!(
                     "invalid image reference `{}` for cell {}",
-                    shown(&reference),
+                    truncated(&reference),
                     cell.describe()
                 ),
                 Some("e.g. `registry.example.com/team/image:tag`".into()),
@@ -571,7 +571,7 @@ impl Validator<'_> {
                     let names = self.all_var_names();
                     self.ctx.err(
                         at(offset),
-                        format!("{what} uses unknown variable `{{{}}}`", shown(&name)),
+                        format!("{what} uses unknown variable `{{{}}}`", truncated(&name)),
                         Some(match did_you_mean(&name, names.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{{{s}}}`?"),
                             None => format!("known variables: {}", list(names.iter().map(|n| format!("{{{n}}}")))),

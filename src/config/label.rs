@@ -14,7 +14,7 @@ use super::ConfigError;
 use super::model::{Cell, Project, Target, TargetVariant};
 use super::syntax::{ProjectTable, VariantsTable};
 use super::template::{self, TemplateError, Vars};
-use super::validate::{Validator, shown};
+use super::validate::{Validator, truncated};
 use crate::diag::list;
 use crate::wheel::variant::{self, Properties, Provider, VariantsJson};
 
@@ -65,7 +65,7 @@ impl Validator<'_> {
                 {
                     return Err(self.ctx.err(
                         r.span(),
-                        format!("invalid requirement `{}`: {e}", shown(r.get_ref())),
+                        format!("invalid requirement `{}`: {e}", truncated(r.get_ref())),
                         Some(
                             "a PEP 508 requirement, e.g. `nvidia-variant-provider>=0.0.1,<1.0.0`"
                                 .into(),
@@ -89,7 +89,7 @@ impl Validator<'_> {
                 if !valid {
                     return Err(self.ctx.err(
                         api.span(),
-                        format!("invalid plugin-api `{}`", shown(api.get_ref())),
+                        format!("invalid plugin-api `{}`", truncated(api.get_ref())),
                         Some("`module:attribute`, e.g. `nvidia_variant_provider.plugin:NVIDIAVariantPlugin`".into()),
                     ));
                 }
@@ -157,7 +157,7 @@ impl Validator<'_> {
                 return Err(bad(
                     format!(
                         "variant property `{}` is not `namespace :: feature`",
-                        shown(key.get_ref())
+                        truncated(key.get_ref())
                     ),
                     Some("e.g. `\"nvidia :: cuda_version_lower_bound\" = \"{cuda}\"`".into()),
                 ));
@@ -223,7 +223,7 @@ impl Validator<'_> {
                 template.span(),
                 format!(
                     "output.local-version gives `{}` in cell {}, which is not a PEP 440 local version label",
-                    shown(&label),
+                    truncated(&label),
                     cell.describe()
                 ),
                 Some("a local version label is ASCII letters and digits, in segments separated by `.`, e.g. `{accel}` → `cu118`".into()),
