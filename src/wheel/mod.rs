@@ -40,7 +40,7 @@ pub(crate) use relabel::{Relabel, VARIANT_FILE, relabel};
 
 /// An untrusted name made safe to print: control and bidirectional-formatting characters
 /// escaped, so a malicious name cannot rewrite the terminal or disguise itself.
-fn shown(s: &str) -> String {
+fn escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control()

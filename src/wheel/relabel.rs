@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::archive::{ZipEntry, open};
 use super::record::{self, RecordRow};
-use super::{WheelError, WheelName, shown};
+use super::{WheelError, WheelName, escaped};
 
 /// The file PEP 825 puts in `.dist-info`.
 pub(crate) const VARIANT_FILE: &str = "variant.json";
@@ -58,7 +58,7 @@ pub(crate) fn relabel(path: &Path, spec: &Relabel<'_>) -> Result<PathBuf, WheelE
         if old_version.contains('+') {
             return Err(layout(format!(
                 "version `{}` already has a local version label, so `+{local}` cannot be added",
-                shown(&old_version)
+                escaped(&old_version)
             )));
         }
         name.version = format!("{old_version}+{local}");
@@ -67,7 +67,7 @@ pub(crate) fn relabel(path: &Path, spec: &Relabel<'_>) -> Result<PathBuf, WheelE
         if let Some(old) = &name.variant {
             return Err(layout(format!(
                 "it is already a variant wheel (label `{}`)",
-                shown(old)
+                escaped(old)
             )));
         }
         name.variant = Some(label.to_string());
@@ -245,8 +245,8 @@ fn set_version(text: &[u8], old: &str, new: &str) -> Result<Vec<u8>, String> {
             if !same_version(value, old) {
                 return Err(format!(
                     "METADATA gives version `{}`, the file name `{}`",
-                    shown(value),
-                    shown(old)
+                    escaped(value),
+                    escaped(old)
                 ));
             }
             out.extend_from_slice(b"Version: ");
