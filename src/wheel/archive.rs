@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::name::normalize;
+use super::name::normalize_name;
 use super::record::{self, Hasher, RecordError, RecordRow, hash_stream};
 use super::{WheelError, WheelName, escaped};
 
@@ -74,7 +74,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
     };
     let stem = dist_info.strip_suffix(".dist-info").unwrap_or(dist_info);
     let matches_name = stem.rsplit_once('-').is_some_and(|(dist, version)| {
-        normalize(dist) == normalize(&name.distribution)
+        normalize_name(dist) == normalize_name(&name.distribution)
             && normalize_version(version) == normalize_version(&name.version)
     });
     if !matches_name {

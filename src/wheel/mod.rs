@@ -34,7 +34,7 @@ pub use extract::extract_wheels;
 pub(crate) use gpu::{Family as GpuFamily, gpu_evidence};
 pub use name::WheelName;
 pub(crate) use name::check_variant_label;
-pub(crate) use name::normalize as normalize_name;
+pub(crate) use name::normalize_name;
 pub use record::{RecordError, RecordRow, parse as parse_record};
 pub(crate) use relabel::{Relabel, VARIANT_FILE, relabel};
 

@@ -179,7 +179,7 @@ fn split_tags(kind: &str, set: &str) -> Result<Vec<String>, String> {
 }
 
 /// PEP 503 normalization of a distribution name: lowercase, each run of `-`, `_`, `.` → `-`.
-pub(crate) fn normalize(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_run = false;
     for c in name.chars() {
@@ -302,9 +302,13 @@ mod tests {
 
     #[test]
     fn normalizes_names_per_pep_503() {
-        assert_eq!(normalize("Foo.Bar__baz-_-Qux"), "foo-bar-baz-qux");
-        assert_eq!(normalize("demo"), "demo");
-        assert_eq!(normalize("Demo_Pkg"), normalize("demo.pkg"));
+        assert_eq!(normalize_name("Foo.Bar__baz-_-Qux"), "foo-bar-baz-qux");
+        assert_eq!(normalize_name("demo"), "demo");
+        assert_eq!(normalize_name("Demo_Pkg"), normalize_name("demo.pkg"));
+        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
+        assert_eq!(normalize_name("FRIENDLY__bard"), "friendly-bard");
+        assert_eq!(normalize_name("friendly.-_bard"), "friendly-bard");
+        assert_eq!(normalize_name("python_dateutil"), "python-dateutil");
     }
 
     #[test]
