@@ -77,7 +77,7 @@ pub(crate) fn gc(
 
     // Images: only when the daemon answers (the store's part does not need it).
     let runtime = network_runtime()?;
-    let engine = super::build::first_engine(&project);
+    let engine = super::engine::first_engine(&project);
     match runtime.block_on(crate::exec::collect_env_images(
         &engine, &store, &live_envs, keep, dry,
     )) {

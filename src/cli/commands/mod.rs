@@ -10,6 +10,8 @@ pub(crate) mod plan;
 pub(crate) mod remote;
 pub(crate) mod verify;
 
+mod engine;
+
 use anyhow::Context as _;
 
 use crate::lock::{Change, LockError, Lockfile};
@@ -48,7 +50,7 @@ pub(super) fn relock(
         .with_context(|| format!("cannot lock {}", flock.display()))?;
     let settings = project.resolve_settings(*printer);
     // Connected only if an environment must be resolved.
-    let engine = build::engine(runtime, project, false)?;
+    let engine = engine::engine(runtime, project, false)?;
     let access = project.access()?;
     let environments = resolve::environment::EnvContext {
         engine: &engine,

@@ -10,9 +10,8 @@ use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::build::{
-    build_settings, clean_up_killed_runs, current_lock, engine, exit_if_interrupted, select,
-};
+use super::build::{build_settings, current_lock, select};
+use super::engine::{clean_up_killed_runs, engine, exit_if_interrupted};
 use super::{CoreExt, usage, write_json};
 
 pub(crate) fn verify(
