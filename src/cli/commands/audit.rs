@@ -10,7 +10,7 @@ use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::{CoreExt, require_fresh, write_json};
+use super::common::{CoreExt, require_fresh, write_json};
 
 pub(crate) fn audit(
     args: &GlobalArgs,

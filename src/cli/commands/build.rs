@@ -16,8 +16,8 @@ use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
+use super::common::{CoreExt, exit_without_teardown, relock, require_fresh, usage};
 use super::engine::{clean_up_killed_runs, exit_if_interrupted, pool};
-use super::{CoreExt, exit_without_teardown, relock, require_fresh, usage};
 
 pub(crate) fn build(
     args: &GlobalArgs,

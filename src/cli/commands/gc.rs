@@ -13,7 +13,7 @@ use super::super::args::{GcArgs, GlobalArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
 use super::super::settings::ProjectSettings;
-use super::{CoreExt, require_fresh};
+use super::common::{CoreExt, require_fresh};
 
 pub(crate) fn gc(
     args: &GlobalArgs,

@@ -9,7 +9,7 @@ use super::super::args::GlobalArgs;
 use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::ProjectSettings;
-use super::CoreExt;
+use super::common::CoreExt;
 
 pub(crate) fn index(args: &GlobalArgs, printer: &Printer) -> CommandResult {
     let project = ProjectSettings::load(args)?;

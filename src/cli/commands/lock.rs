@@ -8,7 +8,7 @@ use super::super::args::{GlobalArgs, LockArgs};
 use super::super::printer::Printer;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::{CoreExt, relock, require_fresh, usage};
+use super::common::{CoreExt, relock, require_fresh, usage};
 
 pub(crate) fn lock(
     args: &GlobalArgs,

@@ -8,7 +8,7 @@ use super::super::args::{Format, GlobalArgs, PlanArgs};
 use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::GlobalSettings;
-use super::{CoreExt, exit_without_teardown, project_and_lock, write_json};
+use super::common::{CoreExt, exit_without_teardown, project_and_lock, write_json};
 
 pub(crate) fn plan(
     args: &GlobalArgs,

@@ -1,0 +1,130 @@
+//! What several commands share: the lock and the targets they run on, the remote cache
+//! as they consult it, and small output helpers.
+
+use anyhow::Context as _;
+
+use crate::lock::{Change, LockError, Lockfile};
+use crate::resolve::{self, Update};
+
+use super::super::args::GlobalArgs;
+use super::super::printer::Printer;
+use super::super::settings::{GlobalSettings, ProjectSettings};
+
+type CoreResult<T> = Result<T, crate::Error>;
+
+/// Lift a stage's error into the library's error type, which knows its exit code and hint.
+pub(super) trait CoreExt<T> {
+    fn core(self) -> CoreResult<T>;
+}
+
+impl<T, E: Into<crate::Error>> CoreExt<T> for Result<T, E> {
+    fn core(self) -> CoreResult<T> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Resolve what `update` asks for, print every change, and write the lock (if it
+/// changed). Shared by `lock` and `build --lock`.
+pub(super) fn relock(
+    project: &ProjectSettings,
+    old: Option<&Lockfile>,
+    update: &Update,
+    update_env: bool,
+    offline: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Lockfile> {
+    // One `lock` at a time per project: two would race on the rename.
+    let flock = project.cache_dir.join("lockfile.flock");
+    let _guard = crate::fsutil::FileLock::acquire(&flock)
+        .with_context(|| format!("cannot lock {}", flock.display()))?;
+    let settings = project.resolve_settings(*printer);
+    // Connected only if an environment must be resolved.
+    let engine = super::engine::engine(runtime, project, false)?;
+    let access = project.access()?;
+    let environments = resolve::environment::EnvContext {
+        engine: &engine,
+        access: &access,
+    };
+    let request = resolve::LockRequest {
+        update,
+        update_env,
+        offline,
+        environments: &environments,
+    };
+    let outcome = runtime
+        .block_on(resolve::lock(&project.config, old, &request, &settings))
+        .map_err(crate::Error::from)?;
+    for change in &outcome.changes {
+        let (verb, text) = match change {
+            Change::Added { what, new } => ("Adding", format!("{what} {new}")),
+            Change::Updated { what, old, new } => ("Updating", format!("{what} {old} -> {new}")),
+            Change::Removed { what, old } => ("Removing", format!("{what} {old}")),
+        };
+        printer.status(verb, &text);
+    }
+    let written = outcome.lock.write(&project.lock_path).core()?;
+    printer.status(
+        "Locked",
+        &format!(
+            "{} image(s), {} git ref(s){}{}",
+            outcome.lock.images.len(),
+            outcome.lock.git.len(),
+            match outcome.lock.environments.len() {
+                0 => String::new(),
+                n => format!(", {n} environment(s)"),
+            },
+            if written { "" } else { " (lockfile unchanged)" }
+        ),
+    );
+    Ok(outcome.lock)
+}
+
+/// The project and its lock, which must exist (and be fresh with --locked).
+pub(super) fn project_and_lock(
+    args: &GlobalArgs,
+    global: &GlobalSettings,
+) -> anyhow::Result<(ProjectSettings, Lockfile)> {
+    let project = ProjectSettings::load(args)?;
+    let lock = Lockfile::read(&project.lock_path).core()?;
+    let lock = if global.locked {
+        require_fresh(lock.as_ref(), &project)?;
+        lock.expect("checked")
+    } else {
+        lock.ok_or_else(|| LockError::Missing {
+            path: project.lock_path.clone(),
+        })
+        .map_err(crate::Error::from)?
+    };
+    Ok((project, lock))
+}
+
+pub(super) fn require_fresh(lock: Option<&Lockfile>, project: &ProjectSettings) -> CoreResult<()> {
+    match lock {
+        None => Err(LockError::Missing {
+            path: project.lock_path.clone(),
+        }
+        .into()),
+        Some(l) => l.check_fresh(&project.config).map_err(Into::into),
+    }
+}
+
+/// The process is about to exit: let the OS reclaim a big plan's memory at once instead
+/// of running tens of thousands of destructors (a measurable part of `plan` on 1000
+/// targets).
+pub(super) fn exit_without_teardown<T>(data: T) {
+    std::mem::forget(data);
+}
+
+pub(super) fn write_json<T: serde::Serialize>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// A usage mistake, reported as a user error.
+pub(super) fn usage(message: &str) -> crate::Error {
+    crate::Error::Config(crate::config::ConfigError::usage(message, None))
+}
