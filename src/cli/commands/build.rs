@@ -1,14 +1,11 @@
-//! `wheelbuild build`, and what `verify` shares with it: the lock, target selection and
-//! build settings.
+//! `wheelbuild build`, and the build settings `verify` shares with it.
 
 use std::time::Instant;
 
 use crate::Exit;
 use crate::docker::Engine;
 use crate::exec::{self, BuildSettings, Outcome, TargetReport};
-use crate::lock::Lockfile;
 use crate::plan::{Plan, PlannedTarget};
-use crate::resolve::Update;
 
 use super::super::args::{BuildArgs, GlobalArgs};
 use super::super::printer::Printer;
@@ -16,7 +13,7 @@ use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::common::{CoreExt, exit_without_teardown, relock, require_fresh, usage};
+use super::common::{CoreExt, current_lock, exit_without_teardown, select, usage};
 use super::engine::{clean_up_killed_runs, exit_if_interrupted, pool};
 
 pub(crate) fn build(
@@ -124,76 +121,6 @@ pub(crate) fn build(
         (false, true) => Exit::Unavailable,
         (false, false) => Exit::BuildFailed,
     })
-}
-
-/// The lock, which must match the config: `--locked` forbids changing it, `--lock`
-/// updates it first, and otherwise a stale lock is an error (builds never run on pins
-/// the user has not seen).
-pub(super) fn current_lock(
-    project: &ProjectSettings,
-    global: &GlobalSettings,
-    lock_first: bool,
-    printer: &Printer,
-    runtime: &tokio::runtime::Runtime,
-) -> anyhow::Result<Lockfile> {
-    let old = Lockfile::read(&project.lock_path).core()?;
-    if global.locked && lock_first {
-        anyhow::bail!(usage("--locked and --lock contradict each other"));
-    }
-    match require_fresh(old.as_ref(), project) {
-        Ok(()) => Ok(old.expect("fresh implies present")),
-        Err(e) if !lock_first => Err(anyhow::Error::from(e)
-            .context("build needs a lock that matches the config; pass --lock to update it first")),
-        Err(_) => relock(
-            project,
-            old.as_ref(),
-            &Update::Keep,
-            false,
-            global.offline,
-            printer,
-            runtime,
-        ),
-    }
-}
-
-/// Targets named by `only` (project names or target ids); all when empty.
-pub(super) fn select<'p, 'a>(
-    plan: &'p Plan<'a>,
-    only: &[String],
-) -> anyhow::Result<Vec<&'p PlannedTarget<'a>>> {
-    if only.is_empty() {
-        return Ok(plan.targets.iter().collect());
-    }
-    for name in only {
-        if !plan
-            .targets
-            .iter()
-            .any(|t| t.target.id == *name || t.project.name == *name)
-        {
-            let candidates: Vec<&str> = plan
-                .targets
-                .iter()
-                .flat_map(|t| [t.target.id.as_str(), t.project.name.as_str()])
-                .collect();
-            let hint = crate::diag::did_you_mean(name, candidates)
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| {
-                    "give a project name or a target id from `wheelbuild plan`".into()
-                });
-            anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
-                format!("`{name}` is neither a project nor a target"),
-                Some(hint),
-            )));
-        }
-    }
-    Ok(plan
-        .targets
-        .iter()
-        .filter(|t| {
-            only.iter()
-                .any(|n| t.target.id == *n || t.project.name == *n)
-        })
-        .collect())
 }
 
 /// Resolve build settings: config, then the daemon's resources for defaults.

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 
 use crate::lock::{Change, LockError, Lockfile};
+use crate::plan::{Plan, PlannedTarget};
 use crate::resolve::{self, Update};
 
 use super::super::args::GlobalArgs;
@@ -107,6 +108,76 @@ pub(super) fn require_fresh(lock: Option<&Lockfile>, project: &ProjectSettings) 
         .into()),
         Some(l) => l.check_fresh(&project.config).map_err(Into::into),
     }
+}
+
+/// The lock, which must match the config: `--locked` forbids changing it, `--lock`
+/// updates it first, and otherwise a stale lock is an error (builds never run on pins
+/// the user has not seen).
+pub(super) fn current_lock(
+    project: &ProjectSettings,
+    global: &GlobalSettings,
+    lock_first: bool,
+    printer: &Printer,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Lockfile> {
+    let old = Lockfile::read(&project.lock_path).core()?;
+    if global.locked && lock_first {
+        anyhow::bail!(usage("--locked and --lock contradict each other"));
+    }
+    match require_fresh(old.as_ref(), project) {
+        Ok(()) => Ok(old.expect("fresh implies present")),
+        Err(e) if !lock_first => Err(anyhow::Error::from(e)
+            .context("build needs a lock that matches the config; pass --lock to update it first")),
+        Err(_) => relock(
+            project,
+            old.as_ref(),
+            &Update::Keep,
+            false,
+            global.offline,
+            printer,
+            runtime,
+        ),
+    }
+}
+
+/// Targets named by `only` (project names or target ids); all when empty.
+pub(super) fn select<'p, 'a>(
+    plan: &'p Plan<'a>,
+    only: &[String],
+) -> anyhow::Result<Vec<&'p PlannedTarget<'a>>> {
+    if only.is_empty() {
+        return Ok(plan.targets.iter().collect());
+    }
+    for name in only {
+        if !plan
+            .targets
+            .iter()
+            .any(|t| t.target.id == *name || t.project.name == *name)
+        {
+            let candidates: Vec<&str> = plan
+                .targets
+                .iter()
+                .flat_map(|t| [t.target.id.as_str(), t.project.name.as_str()])
+                .collect();
+            let hint = crate::diag::did_you_mean(name, candidates)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "give a project name or a target id from `wheelbuild plan`".into()
+                });
+            anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
+                format!("`{name}` is neither a project nor a target"),
+                Some(hint),
+            )));
+        }
+    }
+    Ok(plan
+        .targets
+        .iter()
+        .filter(|t| {
+            only.iter()
+                .any(|n| t.target.id == *n || t.project.name == *n)
+        })
+        .collect())
 }
 
 /// The process is about to exit: let the OS reclaim a big plan's memory at once instead

@@ -12,8 +12,7 @@ use super::super::args::{GlobalArgs, KeyCommand, TargetsArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::build::select;
-use super::common::{CoreExt, exit_without_teardown, project_and_lock, usage};
+use super::common::{CoreExt, exit_without_teardown, project_and_lock, select, usage};
 
 /// The configured remote, or a usage error naming how to configure one.
 pub(super) fn required(project: &ProjectSettings) -> anyhow::Result<Remote> {

@@ -10,8 +10,8 @@ use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::build::{build_settings, current_lock, select};
-use super::common::{CoreExt, usage, write_json};
+use super::build::build_settings;
+use super::common::{CoreExt, current_lock, select, usage, write_json};
 use super::engine::{clean_up_killed_runs, engine, exit_if_interrupted};
 
 pub(crate) fn verify(
