@@ -13,7 +13,9 @@ use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
-use super::common::{CoreExt, current_lock, exit_without_teardown, select, usage};
+use super::common::{
+    CoreExt, check_push, current_lock, exit_without_teardown, mark_remote, select, usage,
+};
 use super::engine::{clean_up_killed_runs, exit_if_interrupted, pool};
 
 pub(crate) fn build(
@@ -30,7 +32,7 @@ pub(crate) fn build(
     if let Some(shard) = build_args.shard {
         // What the remote has is not this runner's to build: it agrees with the others.
         if let Some(remote) = project.remote()? {
-            super::remote::mark_remote(&remote, &mut plan, &runtime, printer)?;
+            mark_remote(&remote, &mut plan, &runtime, printer)?;
         }
         plan.keep_shard(shard);
     }
@@ -70,7 +72,7 @@ pub(crate) fn build(
     settings.remote = project.remote()?.map(std::sync::Arc::new);
     settings.push = build_args.push || project.config.settings.remote.push;
     match &settings.remote {
-        Some(remote) if settings.push => super::remote::check_push(remote, printer)?,
+        Some(remote) if settings.push => check_push(remote, printer)?,
         None if settings.push => {
             return Err(usage(
                 "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 
 use crate::lock::{Change, LockError, Lockfile};
 use crate::plan::{Plan, PlannedTarget};
+use crate::remote::Remote;
 use crate::resolve::{self, Update};
 
 use super::super::args::GlobalArgs;
@@ -178,6 +179,68 @@ pub(super) fn select<'p, 'a>(
                 .any(|n| t.target.id == *n || t.project.name == *n)
         })
         .collect())
+}
+
+/// The configured remote, or a usage error naming how to configure one.
+pub(super) fn required_remote(project: &ProjectSettings) -> anyhow::Result<Remote> {
+    project.remote()?.ok_or_else(|| {
+        usage("no remote cache: set `[remote] url`, or pass `--remote URL` (or WHEELBUILD_REMOTE)")
+            .into()
+    })
+}
+
+/// Refusals of remote entries said one by one, up to this many.
+const REFUSALS_SHOWN: usize = 5;
+
+/// Mark the plan's targets to build whose remote entry `pull` would accept as
+/// [`crate::plan::Status::Remote`]: one listing, then the listed entries' signatures. An
+/// entry that would be refused is said, and its target stays to build.
+pub(super) fn mark_remote(
+    remote: &Remote,
+    plan: &mut Plan<'_>,
+    runtime: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let holding = runtime.block_on(remote.holding(&keys)).core()?;
+    for (key, reason) in holding.refused.iter().take(REFUSALS_SHOWN) {
+        let ids: Vec<&str> = plan
+            .to_build()
+            .filter(|t| t.key == *key)
+            .map(|t| t.id())
+            .collect();
+        printer.note(&format!(
+            "warning: {}: remote entry {} is refused: {reason}; it counts as to build",
+            ids.join(", "),
+            key.short()
+        ));
+    }
+    if holding.refused.len() > REFUSALS_SHOWN {
+        printer.note(&format!(
+            "warning: {} more entries of the remote cache are refused",
+            holding.refused.len() - REFUSALS_SHOWN
+        ));
+    }
+    plan.mark_remote(&holding.usable);
+    Ok(())
+}
+
+/// Before pushing to `remote`: a push that would be unsigned where keys are trusted is
+/// refused (exit 2) before anything is built or sent, and a signer that this config does
+/// not trust is said.
+pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<()> {
+    remote.may_push().core()?;
+    if let Some(name) = remote.untrusted_signer().core()? {
+        printer.note(&format!(
+            "warning: the signing key `{name}` is not in `[remote] trusted-keys`: pulls with \
+             this config refuse what it pushes (list the public key that `wheelbuild key \
+             generate` printed)"
+        ));
+    }
+    Ok(())
 }
 
 /// The process is about to exit: let the OS reclaim a big plan's memory at once instead

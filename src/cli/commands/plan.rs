@@ -8,7 +8,9 @@ use super::super::args::{Format, GlobalArgs, PlanArgs};
 use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::GlobalSettings;
-use super::common::{CoreExt, exit_without_teardown, project_and_lock, write_json};
+use super::common::{
+    CoreExt, exit_without_teardown, mark_remote, project_and_lock, required_remote, write_json,
+};
 
 pub(crate) fn plan(
     args: &GlobalArgs,
@@ -104,6 +106,6 @@ fn with_remote(
     if args.remote.is_none() {
         return Ok(());
     }
-    let remote = super::remote::required(project)?;
-    super::remote::mark_remote(&remote, plan, &super::super::network_runtime()?, printer)
+    let remote = required_remote(project)?;
+    mark_remote(&remote, plan, &super::super::network_runtime()?, printer)
 }
