@@ -1096,6 +1096,24 @@ fn a_digest_gone_from_the_registry_is_exit_3_with_a_hint() {
     assert!(store_keys(&p).is_empty());
 }
 
+/// `--push` with no remote cache (no `--remote`, `WHEELBUILD_REMOTE` or `[remote] url`) is
+/// a usage error, said before anything is built.
+#[test]
+fn build_push_without_a_remote_cache_is_exit_2_before_anything_is_built() {
+    fixtures::require_docker();
+    let (p, _reg, _repo, _) = synthetic_project("push-nowhere");
+    let out = p.run(&["build", "--push"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: --push needs a remote cache: set `[remote] url`, or pass `--remote URL`"
+        ),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(store_keys(&p).is_empty());
+}
+
 // ----- n: two builds at once -------------------------------------------------------------
 
 #[test]

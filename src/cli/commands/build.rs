@@ -1,10 +1,9 @@
-//! `wheelbuild build`, and the build settings `verify` shares with it.
+//! `wheelbuild build`.
 
 use std::time::Instant;
 
 use crate::Exit;
-use crate::docker::Engine;
-use crate::exec::{self, BuildSettings, Outcome, TargetReport};
+use crate::exec::{self, Outcome, TargetReport};
 use crate::plan::{Plan, PlannedTarget};
 
 use super::super::args::{BuildArgs, GlobalArgs};
@@ -14,7 +13,7 @@ use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
 use super::common::{
-    CoreExt, check_push, current_lock, exit_without_teardown, mark_remote, select, usage,
+    CoreExt, check_push, current_lock, exit_without_teardown, mark_remote, select,
 };
 use super::engine::{clean_up_killed_runs, exit_if_interrupted, pool};
 
@@ -58,28 +57,15 @@ pub(crate) fn build(
     for e in &pool {
         clean_up_killed_runs(&runtime, &e.engine, &store, printer);
     }
-    let mut settings = runtime.block_on(build_settings(
-        &project,
-        &pool[0].engine,
-        build_args.jobs,
-        build_args.keep_going,
-        build_args.rebuild_env,
-    ))?;
+    let settings = runtime.block_on(project.build_settings(&pool[0].engine, build_args))?;
     if pool[0].spec.is_none() {
         // The default engine: as many slots as its resources (or `--jobs`) allow.
         pool[0].jobs = settings.jobs;
     }
-    settings.remote = project.remote()?.map(std::sync::Arc::new);
-    settings.push = build_args.push || project.config.settings.remote.push;
-    match &settings.remote {
-        Some(remote) if settings.push => check_push(remote, printer)?,
-        None if settings.push => {
-            return Err(usage(
-                "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",
-            )
-            .into());
-        }
-        _ => {}
+    if settings.push
+        && let Some(remote) = &settings.remote
+    {
+        check_push(remote, printer)?;
     }
     let progress = Progress::new(global.verbosity);
     let owned: Vec<PlannedTarget> = targets.into_iter().cloned().collect();
@@ -122,46 +108,5 @@ pub(crate) fn build(
         (true, _) => Exit::Success,
         (false, true) => Exit::Unavailable,
         (false, false) => Exit::BuildFailed,
-    })
-}
-
-/// Resolve build settings: config, then the daemon's resources for defaults.
-pub(super) async fn build_settings(
-    project: &ProjectSettings,
-    engine: &Engine,
-    jobs: Option<usize>,
-    keep_going: bool,
-    rebuild_env: bool,
-) -> anyhow::Result<BuildSettings> {
-    let settings = &project.config.settings;
-    let access = project.access()?;
-    let (cpus, memory) = engine.resources().await;
-    let (jobs, max_jobs) = exec::default_parallelism(cpus, memory, jobs);
-    Ok(BuildSettings {
-        jobs,
-        keep_going,
-        rebuild_env,
-        uid: settings.build.uid.unwrap_or(1000),
-        gid: settings.build.gid.unwrap_or(1000),
-        access,
-        cache_dir: project.cache_dir.clone(),
-        ccache: settings.cache.ccache,
-        pip_cache: settings.cache.pip,
-        channel: project.channel.clone(),
-        output_dir: settings.output_dir.clone(),
-        max_jobs,
-        log_dir: project.cache_dir.join("logs"),
-        network: project.network,
-        remote: None,
-        push: false,
-        signer: settings
-            .remote
-            .sign_with
-            .as_deref()
-            .map(crate::sign::SecretKey::read)
-            .transpose()
-            .map_err(crate::remote::RemoteError::from)
-            .map_err(crate::Error::from)?
-            .map(std::sync::Arc::new),
     })
 }
