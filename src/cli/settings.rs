@@ -28,6 +28,9 @@ pub(crate) struct GlobalSettings {
     pub verbosity: i8,
     pub offline: bool,
     pub locked: bool,
+    /// `--remote` was given: `plan` and `check` consult the remote cache (`build` does
+    /// whenever one is configured).
+    pub use_remote: bool,
 }
 
 impl GlobalSettings {
@@ -45,6 +48,7 @@ impl GlobalSettings {
             verbosity: args.verbose as i8 - args.quiet as i8,
             offline: args.offline,
             locked: args.locked,
+            use_remote: args.remote.is_some(),
         }
     }
 }

@@ -7,7 +7,7 @@ use super::super::CommandResult;
 use super::super::args::{Format, GlobalArgs, PlanArgs};
 use super::super::printer::Printer;
 use super::super::render;
-use super::super::settings::GlobalSettings;
+use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::common::{
     CoreExt, exit_without_teardown, mark_remote, project_and_lock, required_remote, write_json,
 };
@@ -20,7 +20,7 @@ pub(crate) fn plan(
 ) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan, printer)?;
+    with_remote(global, &project, &mut plan, printer)?;
     if let Some(shard) = plan_args.shard {
         plan.keep_shard(shard);
     }
@@ -44,7 +44,7 @@ pub(crate) fn check(
 ) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan, printer)?;
+    with_remote(global, &project, &mut plan, printer)?;
     let summary = plan.summary();
     match plan_args.format {
         Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
@@ -98,12 +98,12 @@ pub(crate) fn check(
 /// [`Status::Remote`], from one tag listing and the listed entries' signatures (a registry
 /// that cannot be reached is exit 3).
 fn with_remote(
-    args: &GlobalArgs,
-    project: &super::super::settings::ProjectSettings,
+    global: &GlobalSettings,
+    project: &ProjectSettings,
     plan: &mut Plan<'_>,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    if args.remote.is_none() {
+    if !global.use_remote {
         return Ok(());
     }
     let remote = required_remote(project)?;
