@@ -13,7 +13,8 @@ use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 use super::super::{CommandResult, network_runtime};
 use super::common::{
-    CoreExt, check_push, current_lock, exit_without_teardown, mark_remote, select,
+    CoreExt, check_push, current_lock, exit_without_teardown, mark_remote, regenerate_index,
+    report_index, select,
 };
 use super::engine::{clean_up_killed_runs, exit_if_interrupted, pool};
 
@@ -93,8 +94,8 @@ pub(crate) fn build(
         .any(|r| matches!(&r.outcome, Outcome::Failed { error, .. } if error.is_infrastructure()));
     // After every placement, whatever was built: the index always matches the wheelhouse.
     if project.config.settings.output_index {
-        let report = super::index::regenerate(&project)?;
-        super::index::report_to(printer, &report, &project);
+        let report = regenerate_index(&project)?;
+        report_index(printer, &report, &project);
     }
     let not_pushed = reports.iter().filter(|r| r.not_pushed.is_some()).count();
     if not_pushed > 0 {

@@ -1,5 +1,5 @@
 //! What several commands share: the lock and the targets they run on, the remote cache
-//! as they consult it, and small output helpers.
+//! as they consult it, the simple index they regenerate, and small output helpers.
 
 use anyhow::Context as _;
 
@@ -7,9 +7,12 @@ use crate::lock::{Change, LockError, Lockfile};
 use crate::plan::{Plan, PlannedTarget};
 use crate::remote::Remote;
 use crate::resolve::{self, Update};
+use crate::wheelhouse::index::IndexReport;
+use crate::wheelhouse::{self, Wheelhouse};
 
 use super::super::args::GlobalArgs;
 use super::super::printer::Printer;
+use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
 
 type CoreResult<T> = Result<T, crate::Error>;
@@ -241,6 +244,28 @@ pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<(
         ));
     }
     Ok(())
+}
+
+/// Regenerate the simple index of every variant of the config from the wheelhouse as it
+/// is (`index`, and `build` with `[output] index = true`).
+pub(super) fn regenerate_index(project: &ProjectSettings) -> Result<IndexReport, crate::Error> {
+    let wheelhouse = Wheelhouse::new(
+        &project.config.settings.output_dir,
+        &wheelhouse::lock_path(&project.store()),
+    );
+    wheelhouse.index(&project.config.targets).core()
+}
+
+/// Status lines (stderr) of a regenerated index: each variant, what was removed, the
+/// wheels left out.
+pub(super) fn report_index(printer: &Printer, report: &IndexReport, project: &ProjectSettings) {
+    let root = &project.config.root;
+    for line in render::index::left_out(report, root) {
+        printer.note(&line);
+    }
+    for (verb, line) in render::index::status(report, root) {
+        printer.status(verb, &line);
+    }
 }
 
 /// The process is about to exit: let the OS reclaim a big plan's memory at once instead

@@ -1,5 +1,6 @@
 //! One file per subcommand: settings in, library calls, output out. What several share
-//! is in `common` (the lock and targets they run on) and `engine` (the Docker engines).
+//! is in `common` (the lock and targets they run on, the remote cache, the index) and
+//! `engine` (the Docker engines): no command file uses another.
 
 pub(crate) mod audit;
 pub(crate) mod build;
