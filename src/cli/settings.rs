@@ -168,7 +168,7 @@ impl ProjectSettings {
     }
 
     /// `build`'s settings: [`Self::run_settings`], and the remote cache it pulls from and
-    /// pushes to (`--push`, else `[remote] push`; a push with no remote is a usage error).
+    /// pushes to (with `--push` or `[remote] push`; a push with no remote is a usage error).
     pub(crate) async fn build_settings(
         &self,
         engine: &Engine,
