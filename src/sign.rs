@@ -88,7 +88,7 @@ pub fn signer_name(signature: &str) -> &str {
 }
 
 /// `NAME:BASE64…` with the secret part hidden, for messages.
-fn shown(text: &str) -> String {
+fn redacted(text: &str) -> String {
     match text.split_once(':') {
         Some((name, _)) => format!("{name}:…"),
         None => "…".into(),
@@ -205,7 +205,7 @@ impl TrustedKeys {
         let mut out = BTreeMap::new();
         for text in keys {
             let invalid = |detail: &str| KeyError::Invalid {
-                shown: shown(text),
+                shown: redacted(text),
                 detail: detail.into(),
             };
             let (name, bytes) = split(text).ok_or_else(|| invalid("expected NAME:BASE64"))?;

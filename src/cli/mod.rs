@@ -17,7 +17,7 @@ use printer::Printer;
 use settings::GlobalSettings;
 
 /// What a command wants the process to exit with when it did not fail.
-pub(crate) type Outcome = anyhow::Result<Exit>;
+pub(crate) type CommandResult = anyhow::Result<Exit>;
 
 /// Whether `args` (without the program name) is a valid command line, and clap's words
 /// when it is not: for checking the commands that docs and CI examples run.

@@ -8,11 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::{Config, ConfigError};
+use crate::docker::Engine;
 use crate::docker::access::Access;
+use crate::exec::BuildSettings;
 use crate::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
 use crate::store::Store;
 
-use super::args::{ColorArg, GlobalArgs};
+use super::args::{BuildArgs, ColorArg, GlobalArgs, VerifyArgs};
 use super::printer::Printer;
 
 pub(crate) const CONFIG_FILE: &str = "wheelbuild.toml";
@@ -26,6 +28,9 @@ pub(crate) struct GlobalSettings {
     pub verbosity: i8,
     pub offline: bool,
     pub locked: bool,
+    /// `--remote` was given: `plan` and `check` consult the remote cache (`build` does
+    /// whenever one is configured).
+    pub use_remote: bool,
 }
 
 impl GlobalSettings {
@@ -43,6 +48,7 @@ impl GlobalSettings {
             verbosity: args.verbose as i8 - args.quiet as i8,
             offline: args.offline,
             locked: args.locked,
+            use_remote: args.remote.is_some(),
         }
     }
 }
@@ -159,6 +165,83 @@ impl ProjectSettings {
             s.retry.base = std::time::Duration::from_millis(ms);
         }
         s
+    }
+
+    /// `build`'s settings: [`Self::run_settings`], and the remote cache it pulls from and
+    /// pushes to (with `--push` or `[remote] push`; a push with no remote is a usage error).
+    pub(crate) async fn build_settings(
+        &self,
+        engine: &Engine,
+        args: &BuildArgs,
+    ) -> anyhow::Result<BuildSettings> {
+        let run = self
+            .run_settings(engine, args.jobs, args.keep_going, args.rebuild_env)
+            .await?;
+        let remote = self.remote()?.map(Arc::new);
+        let push = args.push || self.config.settings.remote.push;
+        if push && remote.is_none() {
+            anyhow::bail!(crate::Error::from(ConfigError::usage(
+                "--push needs a remote cache: set `[remote] url`, or pass `--remote URL`",
+                None,
+            )));
+        }
+        Ok(BuildSettings {
+            remote,
+            push,
+            ..run
+        })
+    }
+
+    /// `verify`'s settings: [`Self::run_settings`]; every target is rebuilt whatever
+    /// another's fails, in the environment images as they are, and nothing is pushed.
+    pub(crate) async fn verify_settings(
+        &self,
+        engine: &Engine,
+        args: &VerifyArgs,
+    ) -> anyhow::Result<BuildSettings> {
+        self.run_settings(engine, args.jobs, true, false).await
+    }
+
+    /// Settings of a run that builds in containers: the config's, the flags', then
+    /// defaults from `engine`'s cores and memory. No remote cache.
+    async fn run_settings(
+        &self,
+        engine: &Engine,
+        jobs: Option<usize>,
+        keep_going: bool,
+        rebuild_env: bool,
+    ) -> anyhow::Result<BuildSettings> {
+        let settings = &self.config.settings;
+        let access = self.access()?;
+        let (cpus, memory) = engine.resources().await;
+        let (jobs, max_jobs) = crate::exec::default_parallelism(cpus, memory, jobs);
+        Ok(BuildSettings {
+            jobs,
+            keep_going,
+            rebuild_env,
+            uid: settings.build.uid.unwrap_or(1000),
+            gid: settings.build.gid.unwrap_or(1000),
+            access,
+            cache_dir: self.cache_dir.clone(),
+            ccache: settings.cache.ccache,
+            pip_cache: settings.cache.pip,
+            channel: self.channel.clone(),
+            output_dir: settings.output_dir.clone(),
+            max_jobs,
+            log_dir: self.cache_dir.join("logs"),
+            network: self.network,
+            remote: None,
+            push: false,
+            signer: settings
+                .remote
+                .sign_with
+                .as_deref()
+                .map(crate::sign::SecretKey::read)
+                .transpose()
+                .map_err(crate::remote::RemoteError::from)
+                .map_err(crate::Error::from)?
+                .map(Arc::new),
+        })
     }
 }
 

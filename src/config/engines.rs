@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::ConfigError;
 use super::model::{Config, EngineSpec};
 use super::syntax::EngineTable;
-use super::validate::{Ctx, shown, token_problem};
+use super::validate::{Ctx, token_problem, truncated};
 use crate::diag::list;
 use crate::platform::Platform;
 
@@ -25,7 +25,7 @@ pub(super) fn engines(
         if let Some(problem) = token_problem(name) {
             return Err(ctx.err(
                 e.name.span(),
-                format!("invalid engine name `{}`", shown(name)),
+                format!("invalid engine name `{}`", truncated(name)),
                 Some(format!("{problem}; e.g. `gpu1`")),
             ));
         }
@@ -52,7 +52,7 @@ pub(super) fn engines(
                     e.host.span(),
                     format!(
                         "engine `{name}`: ssh:// with a port (`{}`) does not reach ssh as one",
-                        shown(host)
+                        truncated(host)
                     ),
                     Some(format!(
                         "the ssh transport hands `user@host:port` to `ssh` as the host name: give the machine a `Host` entry in ~/.ssh/config with `Port {}` and name that (`ssh://builder@gpu1`)",
@@ -66,7 +66,7 @@ pub(super) fn engines(
                     dir.span(),
                     format!(
                         "`tls` is for tcp:// engines, and `{name}` is {}",
-                        shown(host)
+                        truncated(host)
                     ),
                     None,
                 ));
@@ -74,7 +74,7 @@ pub(super) fn engines(
             _ => {
                 return Err(ctx.err(
                     e.host.span(),
-                    format!("engine host `{}` is not unix://, ssh:// or tcp://", shown(host)),
+                    format!("engine host `{}` is not unix://, ssh:// or tcp://", truncated(host)),
                     Some("e.g. `unix:///var/run/docker.sock`, `ssh://builder@gpu1`, `tcp://gpu1:2376`".into()),
                 ));
             }
@@ -94,7 +94,7 @@ pub(super) fn engines(
                     out.push(Platform::parse(p.get_ref()).map_err(|detail| {
                         ctx.err(
                             p.span(),
-                            format!("invalid platform `{}`: {detail}", shown(p.get_ref())),
+                            format!("invalid platform `{}`: {detail}", truncated(p.get_ref())),
                             Some("`os/arch[/variant]`, e.g. `linux/amd64`".into()),
                         )
                     })?);
@@ -133,7 +133,7 @@ fn tls_dir(
         dir.span(),
         format!(
             "the TLS directory `{}` lacks {}",
-            shown(dir.get_ref()),
+            truncated(dir.get_ref()),
             list(&missing)
         ),
         Some("it holds the engine's CA (ca.pem) and this client's certificate and key (cert.pem, key.pem), as DOCKER_CERT_PATH does".into()),

@@ -18,7 +18,7 @@ use super::model::{
 };
 use super::syntax::{ConfigFile, ProjectTable};
 use super::template::Vars;
-use super::validate::{Axis, BUILTIN_AXES, MAX_CELL_NAME, Validator, shown};
+use super::validate::{Axis, BUILTIN_AXES, MAX_CELL_NAME, Validator, truncated};
 use super::{ConfigError, DEFAULT_BUILD, NON_KEY_ENV};
 use crate::accel::Accel;
 use crate::diag::list;
@@ -362,7 +362,7 @@ fn image_for(
             Some(p) => Platform::parse(p.get_ref()).map_err(|hint| {
                 validator.ctx.err(
                     p.span(),
-                    format!("invalid platform `{}`", shown(p.get_ref())),
+                    format!("invalid platform `{}`", truncated(p.get_ref())),
                     Some(hint),
                 )
             }),
@@ -400,7 +400,7 @@ fn cell_info_of(
         return Err(ConfigError::Invalid {
             message: format!(
                 "the cell name `{}` has {} characters, more than {MAX_CELL_NAME}",
-                shown(&name),
+                truncated(&name),
                 name.len()
             ),
             location: Some(Box::new(
@@ -431,7 +431,7 @@ fn cell_info_of(
             template.span(),
             format!(
                 "invalid image reference `{}` for cell {}",
-                shown(&reference),
+                truncated(&reference),
                 cell.describe()
             ),
             Some("e.g. `registry.example.com/team/image:tag`".into()),

@@ -13,7 +13,7 @@ use super::ConfigError;
 use super::model::{Cell, Project, ProjectVariant, Target, TargetVariant};
 use super::syntax::{ProjectTable, VariantsTable};
 use super::template::{self, TemplateError, Vars};
-use super::validate::{Ctx, Validator, shown};
+use super::validate::{Ctx, Validator, truncated};
 use crate::diag::list;
 use crate::wheel::variant::{self, Properties, Provider, VariantsJson};
 
@@ -57,7 +57,7 @@ pub(super) fn variant_settings(
             {
                 return Err(ctx.err(
                     r.span(),
-                    format!("invalid requirement `{}`: {e}", shown(r.get_ref())),
+                    format!("invalid requirement `{}`: {e}", truncated(r.get_ref())),
                     Some(
                         "a PEP 508 requirement, e.g. `nvidia-variant-provider>=0.0.1,<1.0.0`"
                             .into(),
@@ -80,7 +80,7 @@ pub(super) fn variant_settings(
             if !valid {
                 return Err(ctx.err(
                     api.span(),
-                    format!("invalid plugin-api `{}`", shown(api.get_ref())),
+                    format!("invalid plugin-api `{}`", truncated(api.get_ref())),
                     Some("`module:attribute`, e.g. `nvidia_variant_provider.plugin:NVIDIAVariantPlugin`".into()),
                 ));
             }
@@ -147,7 +147,7 @@ pub(super) fn project_variant(
             return Err(bad(
                 format!(
                     "variant property `{}` is not `namespace :: feature`",
-                    shown(key.get_ref())
+                    truncated(key.get_ref())
                 ),
                 Some("e.g. `\"nvidia :: cuda_version_lower_bound\" = \"{cuda}\"`".into()),
             ));
@@ -213,7 +213,7 @@ pub(super) fn local_version(
             template.span(),
             format!(
                 "output.local-version gives `{}` in cell {}, which is not a PEP 440 local version label",
-                shown(&label),
+                truncated(&label),
                 cell.describe()
             ),
             Some("a local version label is ASCII letters and digits, in segments separated by `.`, e.g. `{accel}` → `cu118`".into()),

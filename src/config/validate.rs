@@ -301,7 +301,7 @@ impl Validator<'_> {
         match problem {
             Some(hint) => Err(self.ctx.err(
                 value.span(),
-                format!("invalid value `{}` for axis `{axis}`", shown(v)),
+                format!("invalid value `{}` for axis `{axis}`", truncated(v)),
                 Some(hint),
             )),
             None => Ok(()),
@@ -338,7 +338,7 @@ impl Validator<'_> {
             value.span(),
             format!(
                 "`{}` is not a value of axis `{axis}`",
-                shown(value.get_ref())
+                truncated(value.get_ref())
             ),
             Some(
                 match did_you_mean(value.get_ref(), values.iter().copied()) {
@@ -353,7 +353,7 @@ impl Validator<'_> {
         let names = axes.iter().map(|a| a.name.as_str());
         self.ctx.err(
             axis.span(),
-            format!("unknown axis `{}`", shown(axis.get_ref())),
+            format!("unknown axis `{}`", truncated(axis.get_ref())),
             Some(match did_you_mean(axis.get_ref(), names.clone()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("the matrix has axes {}", list(names)),
@@ -366,7 +366,7 @@ impl Validator<'_> {
         if let Some(problem) = project_name_problem(name) {
             return Err(self.ctx.err(
                 table.name.span(),
-                format!("invalid project name `{}`", shown(name)),
+                format!("invalid project name `{}`", truncated(name)),
                 Some(problem),
             ));
         }
@@ -387,7 +387,7 @@ impl Validator<'_> {
             {
                 return Err(self.ctx.err(
                     r.span(),
-                    format!("invalid git ref `{}`", shown(r_str)),
+                    format!("invalid git ref `{}`", truncated(r_str)),
                     Some("give a branch, a tag, or a commit SHA".into()),
                 ));
             }
@@ -402,7 +402,7 @@ impl Validator<'_> {
                 if bad {
                     return Err(self.ctx.err(
                         s.span(),
-                        format!("invalid subdir `{}`", shown(s.get_ref())),
+                        format!("invalid subdir `{}`", truncated(s.get_ref())),
                         Some("a relative path inside the repository, without `..`".into()),
                     ));
                 }
@@ -442,7 +442,7 @@ impl Validator<'_> {
             if let Err(hint) = crate::wheel::repair::check_pattern(pattern.get_ref()) {
                 return Err(self.ctx.err(
                     pattern.span(),
-                    format!("invalid repair-exclude `{}`", shown(pattern.get_ref())),
+                    format!("invalid repair-exclude `{}`", truncated(pattern.get_ref())),
                     Some(hint),
                 ));
             }
@@ -461,7 +461,7 @@ impl Validator<'_> {
             None => Ok(value.clone()),
             Some(problem) => Err(self.ctx.err(
                 channel.span(),
-                format!("invalid cache channel `{}`", shown(value)),
+                format!("invalid cache channel `{}`", truncated(value)),
                 Some(format!(
                     "{problem}; channels are names such as `ci`, `nightly`, `release`"
                 )),
@@ -509,7 +509,7 @@ impl Validator<'_> {
             value.span(),
             format!(
                 "the CA bundle `{}` is not a file on this machine",
-                shown(value.get_ref())
+                truncated(value.get_ref())
             ),
             Some("give a PEM bundle such as `/etc/ssl/certs/ca-certificates.crt`".into()),
         ))
@@ -532,7 +532,7 @@ impl Validator<'_> {
                         u.span(),
                         format!(
                             "remote.url `{}` is not `registry[:port]/repository`",
-                            shown(url)
+                            truncated(url)
                         ),
                         Some(
                             "e.g. `registry.example.com/team/wheelbuild-cache` (no scheme, no tag)"
@@ -587,7 +587,7 @@ impl Validator<'_> {
             let Some(rest) = rest.filter(|r| !r.is_empty()) else {
                 return Err(self.ctx.err(
                     v.span(),
-                    format!("pip.{key} `{}` is not an http(s) URL", shown(url)),
+                    format!("pip.{key} `{}` is not an http(s) URL", truncated(url)),
                     Some("e.g. `https://download.pytorch.org/whl/cu118`".into()),
                 ));
             };
@@ -644,7 +644,7 @@ impl Validator<'_> {
         {
             return Err(self.ctx.err(
                 value.span(),
-                format!("invalid environment variable name `{}`", shown(name)),
+                format!("invalid environment variable name `{}`", truncated(name)),
                 Some("use letters, digits and `_`, not starting with a digit".into()),
             ));
         }
@@ -670,7 +670,7 @@ impl Validator<'_> {
         }
         Err(self.ctx.err(
             a.span(),
-            format!("invalid apt package `{}`", shown(name)),
+            format!("invalid apt package `{}`", truncated(name)),
             Some("give a Debian package name, optionally `name=version`".into()),
         ))
     }
@@ -738,7 +738,7 @@ impl Validator<'_> {
                     let names = self.all_var_names();
                     self.ctx.err(
                         at(offset),
-                        format!("{what} uses unknown variable `{{{}}}`", shown(&name)),
+                        format!("{what} uses unknown variable `{{{}}}`", truncated(&name)),
                         Some(match did_you_mean(&name, names.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{{{s}}}`?"),
                             None => format!("known variables: {}", list(names.iter().map(|n| format!("{{{n}}}")))),
@@ -754,7 +754,7 @@ impl Validator<'_> {
 }
 
 /// A value for a message: long ones are cut (a 64 KiB name must not fill the terminal).
-pub(super) fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn truncated(s: &str) -> std::borrow::Cow<'_, str> {
     const MAX: usize = 80;
     if s.chars().count() <= MAX {
         return s.into();

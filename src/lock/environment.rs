@@ -240,34 +240,3 @@ pub struct AptPin {
     pub name: String,
     pub version: String,
 }
-
-/// A package name as PEP 503 normalizes it.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_normalize_as_pep_503_says() {
-        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
-        assert_eq!(normalize_name("FRIENDLY__bard"), "friendly-bard");
-        assert_eq!(normalize_name("friendly.-_bard"), "friendly-bard");
-        assert_eq!(normalize_name("python_dateutil"), "python-dateutil");
-    }
-}

@@ -32,7 +32,7 @@ use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
 pub use environment::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
-    distinct_environments, normalize_name,
+    distinct_environments,
 };
 pub use inputs::lock_inputs;
 pub use pins::{PinLookup, Pins};

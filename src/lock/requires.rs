@@ -9,7 +9,8 @@ use std::str::FromStr;
 use pep508_rs::pep440_rs::Version;
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VerbatimUrl};
 
-use super::{LockedEnvironment, normalize_name};
+use super::LockedEnvironment;
+use crate::wheel::normalize_name;
 
 /// A build requirement the environment does not meet.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,9 +15,9 @@ use crate::docker::access::{Access, Step};
 use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
-    normalize_name,
 };
 use crate::recipe::{PIP_ENV, RESOLVE_SCRIPT};
+use crate::wheel::normalize_name;
 
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;

@@ -18,8 +18,9 @@ use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
     Change, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile, ROOT_DIR, diff,
-    distinct_environments, normalize_name,
+    distinct_environments,
 };
+use crate::wheel::normalize_name;
 pub(crate) use git::{GitContext, GitError};
 pub(crate) use network::{NetworkSettings, RetryPolicy, WaitEvent, WaitObserver};
 pub(crate) use registry::{RegistryError, RegistryResolver};

@@ -12,9 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::name::normalize;
+use super::name::normalize_name;
 use super::record::{self, Hasher, RecordError, RecordRow, hash_stream};
-use super::{WheelError, WheelName, shown};
+use super::{WheelError, WheelName, escaped};
 
 /// What [`check_wheel`] found in a sound wheel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +37,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| WheelError::Name {
-            name: shown(&path.display().to_string()),
+            name: escaped(&path.display().to_string()),
             reason: "not a UTF-8 file name".into(),
         })?;
     let name = WheelName::parse(file_name)?;
@@ -66,7 +66,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
                 "several `.dist-info` directories: {}",
                 dist_infos
                     .iter()
-                    .map(|d| format!("`{}`", shown(d)))
+                    .map(|d| format!("`{}`", escaped(d)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -74,13 +74,13 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
     };
     let stem = dist_info.strip_suffix(".dist-info").unwrap_or(dist_info);
     let matches_name = stem.rsplit_once('-').is_some_and(|(dist, version)| {
-        normalize(dist) == normalize(&name.distribution)
+        normalize_name(dist) == normalize_name(&name.distribution)
             && normalize_version(version) == normalize_version(&name.version)
     });
     if !matches_name {
         return Err(layout(format!(
             "`{}` does not belong to {}-{} (the file name)",
-            shown(dist_info),
+            escaped(dist_info),
             name.distribution,
             name.version
         )));
@@ -93,7 +93,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
         .collect();
     let wheel_meta = format!("{dist_info}/WHEEL");
     if !files.contains_key(wheel_meta.as_str()) {
-        return Err(layout(format!("no `{}`", shown(&wheel_meta))));
+        return Err(layout(format!("no `{}`", escaped(&wheel_meta))));
     }
     let record_path = format!("{dist_info}/RECORD");
     let unhashed = [
@@ -102,7 +102,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
         format!("{dist_info}/RECORD.p7s"),
     ];
     let Some(&record_index) = files.get(record_path.as_str()) else {
-        return Err(layout(format!("no `{}`", shown(&record_path))));
+        return Err(layout(format!("no `{}`", escaped(&record_path))));
     };
     let record_err = |e: RecordError| WheelError::Record {
         path: path.to_path_buf(),
@@ -121,29 +121,32 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
         let Some(row) = listed else {
             return Err(WheelError::NotInRecord {
                 path: path.to_path_buf(),
-                entry: shown(&entry.name),
+                entry: escaped(&entry.name),
             });
         };
         let mismatch = |detail: String| WheelError::Mismatch {
             path: path.to_path_buf(),
-            entry: shown(&entry.name),
+            entry: escaped(&entry.name),
             detail,
         };
         let Some((algorithm, expected)) = &row.hash else {
             return Err(record_err(RecordError {
                 line: row.line,
-                detail: format!("`{}` has no hash", shown(&row.path)),
+                detail: format!("`{}` has no hash", escaped(&row.path)),
             }));
         };
         let hasher = Hasher::new(algorithm).ok_or_else(|| {
-            mismatch(format!("unsupported hash algorithm `{}`", shown(algorithm)))
+            mismatch(format!(
+                "unsupported hash algorithm `{}`",
+                escaped(algorithm)
+            ))
         })?;
         let (actual, actual_size) = hash_entry(path, &mut zip, entry, hasher)?;
         let actual = URL_SAFE_NO_PAD.encode(actual);
         if actual != *expected {
             return Err(mismatch(format!(
                 "RECORD has {algorithm}={}, the content has {algorithm}={actual}",
-                shown(expected)
+                escaped(expected)
             )));
         }
         if let Some(listed_size) = row.size
@@ -158,7 +161,7 @@ pub(crate) fn check_wheel(path: &Path) -> Result<WheelInfo, WheelError> {
         if !files.contains_key(listed) {
             return Err(WheelError::MissingFile {
                 path: path.to_path_buf(),
-                entry: shown(listed),
+                entry: escaped(listed),
             });
         }
     }
@@ -249,7 +252,7 @@ fn list_entries<R: Read + Seek>(
             .into_owned();
         let unsafe_entry = |reason: &str| WheelError::UnsafeEntry {
             path: path.to_path_buf(),
-            entry: shown(&name),
+            entry: escaped(&name),
             reason: reason.into(),
         };
         if let Some(reason) = unsafe_path(&name) {
@@ -311,7 +314,7 @@ pub(super) fn hash_entry<R: Read + Seek>(
 ) -> Result<(Vec<u8>, u64), WheelError> {
     let zip_err = |e: &dyn fmt::Display| WheelError::Zip {
         path: path.to_path_buf(),
-        detail: format!("entry `{}`: {e}", shown(&entry.name)),
+        detail: format!("entry `{}`: {e}", escaped(&entry.name)),
     };
     let mut file = zip.by_index(entry.index).map_err(|e| zip_err(&e))?;
     hash_stream(&mut file, hasher).map_err(|e| zip_err(&e))
@@ -458,7 +461,7 @@ mod tests {
                 Err(e @ WheelError::UnsafeEntry { .. }) => {
                     let msg = e.to_string();
                     assert!(msg.contains(want), "{name}: {msg}");
-                    assert!(msg.contains(&shown(name)), "{name}: {msg}");
+                    assert!(msg.contains(&escaped(name)), "{name}: {msg}");
                 }
                 other => panic!("{name}: expected an unsafe entry, got {other:?}"),
             }

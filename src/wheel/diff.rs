@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::archive::{self, Opened, hash_entry};
 use super::elf;
 use super::record::Hasher;
-use super::{WheelError, shown};
+use super::{WheelError, escaped};
 
 /// A changed ELF file larger than this is listed without its sections, since comparing them
 /// holds both builds of the file in memory.
@@ -111,7 +111,7 @@ impl<'a> Side<'a> {
         };
         let zip_err = |e: &dyn fmt::Display| WheelError::Zip {
             path: self.path.to_path_buf(),
-            detail: format!("entry `{}`: {e}", shown(name)),
+            detail: format!("entry `{}`: {e}", escaped(name)),
         };
         let entry = self.zip.by_index(index).map_err(|e| zip_err(&e))?;
         if entry.size() > MAX_ELF_BYTES {

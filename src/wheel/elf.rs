@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use object::{Object, ObjectSection};
 
-use super::shown;
+use super::escaped;
 
 /// Every ELF file starts with these bytes.
 pub(super) const MAGIC: &[u8] = b"\x7fELF";
@@ -79,7 +79,7 @@ fn sections(bytes: &[u8]) -> Option<Sections<'_>> {
     let file = object::File::parse(bytes).ok()?;
     let mut out = Sections::new();
     for section in file.sections() {
-        let name = shown(&String::from_utf8_lossy(section.name_bytes().ok()?));
+        let name = escaped(&String::from_utf8_lossy(section.name_bytes().ok()?));
         out.entry(name)
             .or_default()
             .push((section.size(), section.data().ok()?));

@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{WheelError, WheelName, shown};
+use super::{WheelError, WheelName, escaped};
 
 /// (`out/`, `out/a-1.0-py3-none-any.whl`, ...), into the existing directory `dest`.
 ///
@@ -55,7 +55,7 @@ fn extract_into<R: Read>(
             });
         };
         let refuse = |reason: String| WheelError::TarEntry {
-            entry: shown(path),
+            entry: escaped(path),
             reason,
         };
         if path.contains('\0') {
@@ -99,7 +99,7 @@ fn extract_into<R: Read>(
             Some(top) => {
                 return Err(refuse(format!(
                     "is outside the output directory `{}`",
-                    shown(top)
+                    escaped(top)
                 )));
             }
         }
@@ -141,7 +141,7 @@ fn extract_into<R: Read>(
         let size = entry.size();
         if size > max_bytes {
             return Err(WheelError::TooLarge {
-                entry: shown(path),
+                entry: escaped(path),
                 size,
                 max: max_bytes,
             });

@@ -7,7 +7,7 @@ use std::path::Path;
 use object::{Object, ObjectSection};
 
 use super::archive::{self, Opened};
-use super::{WheelError, elf, shown};
+use super::{WheelError, elf, escaped};
 
 /// Compiled files larger than this are not inspected (no extension module is).
 const MAX_ELF_BYTES: u64 = 1 << 30;
@@ -62,7 +62,7 @@ pub(crate) fn gpu_evidence(path: &Path, family: Family) -> Result<Option<String>
     for entry in entries.iter().filter(|e| !e.is_dir) {
         let zip_err = |e: &dyn std::fmt::Display| WheelError::Zip {
             path: path.to_path_buf(),
-            detail: format!("entry `{}`: {e}", shown(&entry.name)),
+            detail: format!("entry `{}`: {e}", escaped(&entry.name)),
         };
         let file = zip.by_index(entry.index).map_err(|e| zip_err(&e))?;
         if file.size() > MAX_ELF_BYTES {
@@ -72,7 +72,7 @@ pub(crate) fn gpu_evidence(path: &Path, family: Family) -> Result<Option<String>
             continue;
         };
         if let Some(found) = evidence_in(&bytes, family) {
-            return Ok(Some(format!("{}{found}", shown(&entry.name))));
+            return Ok(Some(format!("{}{found}", escaped(&entry.name))));
         }
     }
     Ok(None)

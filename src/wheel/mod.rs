@@ -34,13 +34,13 @@ pub use extract::extract_wheels;
 pub(crate) use gpu::{Family as GpuFamily, gpu_evidence};
 pub use name::WheelName;
 pub(crate) use name::check_variant_label;
-pub(crate) use name::normalize as normalize_name;
+pub(crate) use name::normalize_name;
 pub use record::{RecordError, RecordRow, parse as parse_record};
 pub(crate) use relabel::{Relabel, VARIANT_FILE, relabel};
 
 /// An untrusted name made safe to print: control and bidirectional-formatting characters
 /// escaped, so a malicious name cannot rewrite the terminal or disguise itself.
-fn shown(s: &str) -> String {
+fn escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control()

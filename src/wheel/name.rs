@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{WheelError, shown};
+use super::{WheelError, escaped};
 
 /// Longest file name most file systems accept.
 const MAX_FILE_NAME: usize = 255;
@@ -33,7 +33,7 @@ impl WheelName {
     /// name becomes a file name in the store and a word in messages.
     pub fn parse(file_name: &str) -> Result<WheelName, WheelError> {
         let bad = |reason: String| WheelError::Name {
-            name: shown(file_name),
+            name: escaped(file_name),
             reason,
         };
         if file_name.len() > MAX_FILE_NAME {
@@ -68,7 +68,7 @@ impl WheelName {
             if !build.starts_with(|c: char| c.is_ascii_digit()) {
                 return Err(bad(format!(
                     "build tag `{}` does not start with a digit",
-                    shown(build)
+                    escaped(build)
                 )));
             }
         }
@@ -100,8 +100,8 @@ pub(crate) fn check_variant_label(label: &str) -> Result<(), String> {
         Some(c) => Err(format!(
             "variant label `{}` contains `{}`; allowed are lowercase ASCII letters, digits, \
              `_` and `.`",
-            shown(label),
-            shown(&c.to_string())
+            escaped(label),
+            escaped(&c.to_string())
         )),
         None => Ok(()),
     }
@@ -139,8 +139,8 @@ fn check_part(kind: &str, value: &str, extra: &[char], alnum_ends: bool) -> Resu
     {
         return Err(format!(
             "{kind} `{}` contains `{}`; allowed are ASCII letters, digits and {}",
-            shown(value),
-            shown(&c.to_string()),
+            escaped(value),
+            escaped(&c.to_string()),
             extra
                 .iter()
                 .map(|c| format!("`{c}`"))
@@ -152,11 +152,11 @@ fn check_part(kind: &str, value: &str, extra: &[char], alnum_ends: bool) -> Resu
     if alnum_ends && !(alnum(value.chars().next()) && alnum(value.chars().last())) {
         return Err(format!(
             "{kind} `{}` must start and end with a letter or digit",
-            shown(value)
+            escaped(value)
         ));
     }
     if value.contains("..") {
-        return Err(format!("{kind} `{}` contains `..`", shown(value)));
+        return Err(format!("{kind} `{}` contains `..`", escaped(value)));
     }
     Ok(())
 }
@@ -165,11 +165,11 @@ fn split_tags(kind: &str, set: &str) -> Result<Vec<String>, String> {
     set.split('.')
         .map(|tag| {
             if tag.is_empty() {
-                Err(format!("empty {kind} tag in `{}`", shown(set)))
+                Err(format!("empty {kind} tag in `{}`", escaped(set)))
             } else if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 Err(format!(
                     "{kind} tag `{}` may hold only ASCII letters, digits and `_`",
-                    shown(tag)
+                    escaped(tag)
                 ))
             } else {
                 Ok(tag.to_string())
@@ -179,7 +179,7 @@ fn split_tags(kind: &str, set: &str) -> Result<Vec<String>, String> {
 }
 
 /// PEP 503 normalization of a distribution name: lowercase, each run of `-`, `_`, `.` → `-`.
-pub(crate) fn normalize(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_run = false;
     for c in name.chars() {
@@ -302,9 +302,13 @@ mod tests {
 
     #[test]
     fn normalizes_names_per_pep_503() {
-        assert_eq!(normalize("Foo.Bar__baz-_-Qux"), "foo-bar-baz-qux");
-        assert_eq!(normalize("demo"), "demo");
-        assert_eq!(normalize("Demo_Pkg"), normalize("demo.pkg"));
+        assert_eq!(normalize_name("Foo.Bar__baz-_-Qux"), "foo-bar-baz-qux");
+        assert_eq!(normalize_name("demo"), "demo");
+        assert_eq!(normalize_name("Demo_Pkg"), normalize_name("demo.pkg"));
+        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
+        assert_eq!(normalize_name("FRIENDLY__bard"), "friendly-bard");
+        assert_eq!(normalize_name("friendly.-_bard"), "friendly-bard");
+        assert_eq!(normalize_name("python_dateutil"), "python-dateutil");
     }
 
     #[test]

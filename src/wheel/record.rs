@@ -9,7 +9,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::archive::unsafe_path;
-use super::{WheelError, shown};
+use super::{WheelError, escaped};
 
 /// A RECORD larger than this is not a RECORD but an attempt to exhaust memory.
 const MAX_RECORD_BYTES: u64 = 64 << 20;
@@ -74,7 +74,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RecordRow>, RecordError> {
             )));
         };
         if let Some(reason) = unsafe_path(path) {
-            return Err(err(format!("path `{}` {reason}", shown(path))));
+            return Err(err(format!("path `{}` {reason}", escaped(path))));
         }
         let hash = if hash.is_empty() {
             None
@@ -82,7 +82,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RecordRow>, RecordError> {
             let Some((algorithm, digest)) = hash.split_once('=') else {
                 return Err(err(format!(
                     "hash `{}` is not `algorithm=digest`",
-                    shown(hash)
+                    escaped(hash)
                 )));
             };
             // Python's writers strip the padding; tolerate it the way pip does.
@@ -96,13 +96,13 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RecordRow>, RecordError> {
         } else if size.bytes().all(|b| b.is_ascii_digit()) {
             Some(
                 size.parse()
-                    .map_err(|_| err(format!("size `{}` is out of range", shown(size))))?,
+                    .map_err(|_| err(format!("size `{}` is out of range", escaped(size))))?,
             )
         } else {
-            return Err(err(format!("size `{}` is not a number", shown(size))));
+            return Err(err(format!("size `{}` is not a number", escaped(size))));
         };
         if !seen.insert(path.to_string()) {
-            return Err(err(format!("lists `{}` twice", shown(path))));
+            return Err(err(format!("lists `{}` twice", escaped(path))));
         }
         rows.push(RecordRow {
             line,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::archive::{Opened, ZipEntry, open};
 use super::record::{self, RecordRow};
-use super::{WheelError, WheelName, shown};
+use super::{WheelError, WheelName, escaped};
 
 /// The file PEP 825 puts in `.dist-info`.
 pub(crate) const VARIANT_FILE: &str = "variant.json";
@@ -107,7 +107,7 @@ fn relabelled_name(
                 path,
                 format!(
                     "version `{}` already has a local version label, so `+{local}` cannot be added",
-                    shown(&name.version)
+                    escaped(&name.version)
                 ),
             ));
         }
@@ -117,7 +117,7 @@ fn relabelled_name(
         if let Some(old) = &name.variant {
             return Err(layout(
                 path,
-                format!("it is already a variant wheel (label `{}`)", shown(old)),
+                format!("it is already a variant wheel (label `{}`)", escaped(old)),
             ));
         }
         name.variant = Some(label.to_string());
@@ -324,8 +324,8 @@ fn set_version(text: &[u8], old: &str, new: &str) -> Result<Vec<u8>, String> {
             if !same_version(value, old) {
                 return Err(format!(
                     "METADATA gives version `{}`, the file name `{}`",
-                    shown(value),
-                    shown(old)
+                    escaped(value),
+                    escaped(old)
                 ));
             }
             out.extend_from_slice(b"Version: ");

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::archive::{self, Opened};
-use super::{WheelError, elf, shown};
+use super::{WheelError, elf, escaped};
 use crate::accel::Accel;
 
 /// Libraries of PyTorch: an extension links them, `import torch` provides them.
@@ -121,7 +121,7 @@ pub fn linked(wheel: &Path) -> Result<Linked, WheelError> {
         }
         let zip_err = |e: &dyn std::fmt::Display| WheelError::Zip {
             path: wheel.to_path_buf(),
-            detail: format!("entry `{}`: {e}", shown(&entry.name)),
+            detail: format!("entry `{}`: {e}", escaped(&entry.name)),
         };
         let file = zip.by_index(entry.index).map_err(|e| zip_err(&e))?;
         if file.size() > MAX_ELF_BYTES {

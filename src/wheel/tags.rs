@@ -1,6 +1,6 @@
 //! Whether a wheel fits a matrix cell's Python and platform.
 
-use super::{WheelError, WheelName, shown};
+use super::{WheelError, WheelName, escaped};
 
 impl WheelName {
     /// Can this wheel be installed on CPython `python` (`3.11`) on the wheel platform
@@ -19,7 +19,7 @@ impl WheelName {
         let (major, minor) = parse_python(python)?;
         let unfit = |kind, found: String, expected: String| WheelError::Unfit {
             wheel: self.to_string(),
-            target: format!("CPython {python} on {}", shown(platform)),
+            target: format!("CPython {python} on {}", escaped(platform)),
             kind,
             found,
             expected,
@@ -53,7 +53,7 @@ impl WheelName {
 
 fn parse_python(python: &str) -> Result<(u32, u32), WheelError> {
     let bad = || WheelError::Python {
-        python: shown(python),
+        python: escaped(python),
     };
     let mut parts = python.split('.');
     let number = |p: Option<&str>| -> Option<u32> {
@@ -180,20 +180,23 @@ fn platform_fits(tag: &str, platform: &str) -> bool {
 }
 
 fn platform_expectation(platform: &str, found: &[String]) -> String {
-    let shown_platform = shown(platform);
+    let escaped_platform = escaped(platform);
     let mut out = match linux_tag(platform) {
         Some((Libc::Unstated, arch)) => {
-            format!("`any`, `{shown_platform}` or `manylinux*_{}`", shown(arch))
+            format!(
+                "`any`, `{escaped_platform}` or `manylinux*_{}`",
+                escaped(arch)
+            )
         }
         Some((Libc::Glibc(a, b), arch)) => format!(
             "`any`, `linux_{arch}` or a manylinux tag of glibc <= {a}.{b} for {arch}",
-            arch = shown(arch)
+            arch = escaped(arch)
         ),
         Some((Libc::Musl(a, b), arch)) => format!(
             "`any`, `linux_{arch}` or a musllinux tag of musl <= {a}.{b} for {arch}",
-            arch = shown(arch)
+            arch = escaped(arch)
         ),
-        None => format!("`any` or `{shown_platform}`"),
+        None => format!("`any` or `{escaped_platform}`"),
     };
     let glibc_host = matches!(
         linux_tag(platform),

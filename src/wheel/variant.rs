@@ -229,7 +229,7 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{kind} `{}` must be lowercase ASCII letters, digits and `_`",
-            super::shown(name)
+            super::escaped(name)
         ))
     }
 }
@@ -245,7 +245,7 @@ pub(crate) fn check_value(value: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "value `{}` must be lowercase ASCII letters, digits, `_` and `.`",
-            super::shown(value)
+            super::escaped(value)
         ))
     }
 }

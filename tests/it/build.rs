@@ -1096,6 +1096,24 @@ fn a_digest_gone_from_the_registry_is_exit_3_with_a_hint() {
     assert!(store_keys(&p).is_empty());
 }
 
+/// `--push` with no remote cache (no `--remote`, `WHEELBUILD_REMOTE` or `[remote] url`) is
+/// a usage error, said before anything is built.
+#[test]
+fn build_push_without_a_remote_cache_is_exit_2_before_anything_is_built() {
+    fixtures::require_docker();
+    let (p, _reg, _repo, _) = synthetic_project("push-nowhere");
+    let out = p.run(&["build", "--push"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: --push needs a remote cache: set `[remote] url`, or pass `--remote URL`"
+        ),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(store_keys(&p).is_empty());
+}
+
 // ----- n: two builds at once -------------------------------------------------------------
 
 #[test]
@@ -1324,27 +1342,68 @@ fn a_gpu_project_without_a_gpu_runtime_fails_with_a_hint() {
     assert!(store_keys(&p).is_empty());
 }
 
-// ----- r: CUDA ---------------------------------------------------------------------------
+// ----- r: CUDA, ROCm ---------------------------------------------------------------------
 
-#[test]
-fn builds_the_cuda_example_in_the_cuda_image() {
-    let base = fixtures::base_image(ImageKind::Cuda);
-    let cuda = example_repo("hello-cuda");
+/// An accelerator example project and what its build must give.
+struct AccelExample<'a> {
+    kind: ImageKind,
+    /// `examples/<name>`.
+    name: &'a str,
+    test: &'a str,
+    /// The one cell's variant (`cuda11.8`).
+    variant: &'a str,
+    toolchain_check: &'a str,
+    id: &'a str,
+    /// Where its one wheel lands, under the project.
+    dir: &'a str,
+    wheel: &'a str,
+    /// A command run with the wheel installed in the base image, and the lines it prints.
+    smoke: &'a str,
+    prints: &'a [&'a str],
+}
+
+/// Lock and build `example` in its family's fixture image: the target is built, with no
+/// warning (the compiler's device code is in it, so no CPU-only one), its one wheel is in
+/// the wheelhouse, and the smoke command prints what it should. The project holds the
+/// image's registry and the example's repository.
+fn builds_in_its_image(example: &AccelExample<'_>) -> Project {
+    let base = fixtures::base_image(example.kind);
+    let repo = example_repo(example.name);
     let config = accel_config(
         &base.reference,
-        "r",
-        "cuda11.8",
-        Some("nvcc --version | grep 'release {cuda}'"),
-        &[project("hello-cuda", &cuda, "")],
+        example.test,
+        example.variant,
+        Some(example.toolchain_check),
+        &[project(example.name, &repo, "")],
     );
     let p = new_project(&base, &config);
     ok(&p, &["lock"]);
     let out = ok(&p, &["build"]);
-    let id = "hello-cuda/py3.11-cuda11.8";
-    assert_eq!(status_of(&out, id), "built");
-    // nvcc's device code is in it: no CPU-only warning.
+    assert_eq!(status_of(&out, example.id), "built");
     assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
-    let log = read_log(&p, id);
+    let dir = p.file(example.dir);
+    assert_eq!(wheels_in(&dir), [example.wheel]);
+    let smoke = use_wheels(&base.local(), &dir, example.smoke);
+    assert_eq!(smoke.lines().collect::<Vec<_>>(), example.prints, "{smoke}");
+    p.hold(base).hold(repo)
+}
+
+#[test]
+fn builds_the_cuda_example_in_the_cuda_image() {
+    let cuda = AccelExample {
+        kind: ImageKind::Cuda,
+        name: "hello-cuda",
+        test: "r",
+        variant: "cuda11.8",
+        toolchain_check: "nvcc --version | grep 'release {cuda}'",
+        id: "hello-cuda/py3.11-cuda11.8",
+        dir: "wheelhouse/py311/cu118/linux_x86_64",
+        wheel: "hello_cuda-0.1.0-cp311-cp311-linux_x86_64.whl",
+        smoke: "python3 -c 'import hello_cuda as h; print(h.add(2, 40)); print(h.build_version())'",
+        prints: &["42", "11080"],
+    };
+    let p = builds_in_its_image(&cuda);
+    let log = read_log(&p, cuda.id);
     assert!(
         log.contains("::wheelbuild:: toolchain check: nvcc --version | grep 'release 11.8'"),
         "{log}"
@@ -1353,23 +1412,10 @@ fn builds_the_cuda_example_in_the_cuda_image() {
         log.contains("Cuda compilation tools, release 11.8,"),
         "{log}"
     );
-    let dir = p.file("wheelhouse/py311/cu118/linux_x86_64");
-    let whl = "hello_cuda-0.1.0-cp311-cp311-linux_x86_64.whl";
-    assert_eq!(wheels_in(&dir), [whl]);
-    let key = key_of(&p, id);
+    let key = key_of(&p, cuda.id);
     assert_eq!(
         record(&p, &key)["wheels"][0]["sha256"],
-        sha256_file(&dir.join(whl)).as_str()
-    );
-    let smoke = use_wheels(
-        &base.local(),
-        &dir,
-        "python3 -c 'import hello_cuda as h; print(h.add(2, 40)); print(h.build_version())'",
-    );
-    assert_eq!(
-        smoke.lines().collect::<Vec<_>>(),
-        ["42", "11080"],
-        "{smoke}"
+        sha256_file(&p.file(cuda.dir).join(cuda.wheel)).as_str()
     );
 }
 
@@ -1377,35 +1423,19 @@ fn builds_the_cuda_example_in_the_cuda_image() {
 /// without a GPU; the wheel links libamdhip64 and its host path runs without one.
 #[test]
 fn builds_the_rocm_example_in_the_rocm_image() {
-    let base = fixtures::base_image(ImageKind::Rocm);
-    let rocm = example_repo("hello-rocm");
-    let config = accel_config(
-        &base.reference,
-        "rocm",
-        "rocm5.2",
-        Some("hipcc --version 2>/dev/null | grep 'HIP version: {rocm}'"),
-        &[project("hello-rocm", &rocm, "")],
-    );
-    let p = new_project(&base, &config);
-    ok(&p, &["lock"]);
-    let out = ok(&p, &["build"]);
-    let id = "hello-rocm/py3.11-rocm5.2";
-    assert_eq!(status_of(&out, id), "built");
-    assert!(!stderr(&out).contains("Warning"), "{}", stderr(&out));
-    let dir = p.file("wheelhouse/py311/rocm5.2/linux_x86_64");
-    let whl = "hello_rocm-0.1.0-cp311-cp311-linux_x86_64.whl";
-    assert_eq!(wheels_in(&dir), [whl]);
-    let smoke = use_wheels(
-        &base.local(),
-        &dir,
-        "python3 -c 'import hello_rocm as h; print(h.add(2, 40)); print(h.build_version())'; \
-         ldd \"$(python3 -c 'import hello_rocm._hello_rocm as m; print(m.__file__)')\" | awk '/libamdhip64.so.5 =>/ {print $1}'",
-    );
-    assert_eq!(
-        smoke.lines().collect::<Vec<_>>(),
-        ["42", "50221153", "libamdhip64.so.5"],
-        "{smoke}"
-    );
+    let p = builds_in_its_image(&AccelExample {
+        kind: ImageKind::Rocm,
+        name: "hello-rocm",
+        test: "rocm",
+        variant: "rocm5.2",
+        toolchain_check: "hipcc --version 2>/dev/null | grep 'HIP version: {rocm}'",
+        id: "hello-rocm/py3.11-rocm5.2",
+        dir: "wheelhouse/py311/rocm5.2/linux_x86_64",
+        wheel: "hello_rocm-0.1.0-cp311-cp311-linux_x86_64.whl",
+        smoke: "python3 -c 'import hello_rocm as h; print(h.add(2, 40)); print(h.build_version())'; \
+                ldd \"$(python3 -c 'import hello_rocm._hello_rocm as m; print(m.__file__)')\" | awk '/libamdhip64.so.5 =>/ {print $1}'",
+        prints: &["42", "50221153", "libamdhip64.so.5"],
+    });
     // Reproducible: a rebuild gives the same bytes.
     let out = ok(&p, &["verify"]);
     assert!(stdout(&out).contains("reproducible"), "{}", stdout(&out));

@@ -9,15 +9,15 @@ use super::super::args::{AuditArgs, Format, GlobalArgs};
 use super::super::printer::Printer;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome, network_runtime};
-use super::{CoreExt, require_fresh, write_json};
+use super::super::{CommandResult, network_runtime};
+use super::common::{CoreExt, require_fresh, write_json};
 
 pub(crate) fn audit(
     args: &GlobalArgs,
     global: &GlobalSettings,
     audit_args: &AuditArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let lock = Lockfile::read(&project.lock_path).core()?;
     if global.locked {

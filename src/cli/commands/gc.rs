@@ -8,19 +8,19 @@ use std::time::Duration;
 use crate::Exit;
 use crate::plan::Plan;
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{GcArgs, GlobalArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
 use super::super::settings::ProjectSettings;
-use super::{CoreExt, require_fresh};
+use super::common::{CoreExt, require_fresh};
 
 pub(crate) fn gc(
     args: &GlobalArgs,
     _global: &super::super::settings::GlobalSettings,
     gc_args: &GcArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let lock = crate::lock::Lockfile::read(&project.lock_path).core()?;
     // Keys from a stale lock would be the wrong ones to keep.
@@ -77,7 +77,7 @@ pub(crate) fn gc(
 
     // Images: only when the daemon answers (the store's part does not need it).
     let runtime = network_runtime()?;
-    let engine = super::build::first_engine(&project);
+    let engine = super::engine::first_engine(&project);
     match runtime.block_on(crate::exec::collect_env_images(
         &engine, &store, &live_envs, keep, dry,
     )) {

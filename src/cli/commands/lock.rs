@@ -7,15 +7,15 @@ use crate::resolve::Update;
 use super::super::args::{GlobalArgs, LockArgs};
 use super::super::printer::Printer;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome, network_runtime};
-use super::{CoreExt, relock, require_fresh, usage};
+use super::super::{CommandResult, network_runtime};
+use super::common::{CoreExt, relock, require_fresh, usage};
 
 pub(crate) fn lock(
     args: &GlobalArgs,
     global: &GlobalSettings,
     lock_args: &LockArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let old = Lockfile::read(&project.lock_path).core()?;
     if global.locked {

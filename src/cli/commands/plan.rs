@@ -3,22 +3,24 @@
 use crate::Exit;
 use crate::plan::Plan;
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{Format, GlobalArgs, PlanArgs};
 use super::super::printer::Printer;
 use super::super::render;
-use super::super::settings::GlobalSettings;
-use super::{CoreExt, exit_without_teardown, project_and_lock, write_json};
+use super::super::settings::{GlobalSettings, ProjectSettings};
+use super::common::{
+    CoreExt, exit_without_teardown, mark_remote, project_and_lock, required_remote, write_json,
+};
 
 pub(crate) fn plan(
     args: &GlobalArgs,
     global: &GlobalSettings,
     plan_args: &PlanArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan, printer)?;
+    with_remote(global, &project, &mut plan, printer)?;
     if let Some(shard) = plan_args.shard {
         plan.keep_shard(shard);
     }
@@ -39,10 +41,10 @@ pub(crate) fn check(
     global: &GlobalSettings,
     plan_args: &PlanArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
-    with_remote(args, &project, &mut plan, printer)?;
+    with_remote(global, &project, &mut plan, printer)?;
     let summary = plan.summary();
     match plan_args.format {
         Format::Json => printer.data_with(|out| write_json(out, &plan.to_json()))?,
@@ -96,14 +98,14 @@ pub(crate) fn check(
 /// [`Status::Remote`], from one tag listing and the listed entries' signatures (a registry
 /// that cannot be reached is exit 3).
 fn with_remote(
-    args: &GlobalArgs,
-    project: &super::super::settings::ProjectSettings,
+    global: &GlobalSettings,
+    project: &ProjectSettings,
     plan: &mut Plan<'_>,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    if args.remote.is_none() {
+    if !global.use_remote {
         return Ok(());
     }
-    let remote = super::remote::required(project)?;
-    super::remote::mark_remote(&remote, plan, &super::super::network_runtime()?, printer)
+    let remote = required_remote(project)?;
+    mark_remote(&remote, plan, &super::super::network_runtime()?, printer)
 }

@@ -7,21 +7,14 @@ use crate::remote::{Pulled, Remote, RemoteError};
 use crate::sign::SecretKey;
 use crate::store::{Presence, Store};
 
-use super::super::Outcome;
+use super::super::CommandResult;
 use super::super::args::{GlobalArgs, KeyCommand, TargetsArgs};
 use super::super::network_runtime;
 use super::super::printer::Printer;
-use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::build::select;
-use super::{CoreExt, exit_without_teardown, project_and_lock, usage};
-
-/// The configured remote, or a usage error naming how to configure one.
-pub(super) fn required(project: &ProjectSettings) -> anyhow::Result<Remote> {
-    project.remote()?.ok_or_else(|| {
-        usage("no remote cache: set `[remote] url`, or pass `--remote URL` (or WHEELBUILD_REMOTE)")
-            .into()
-    })
-}
+use super::super::settings::GlobalSettings;
+use super::common::{
+    CoreExt, check_push, exit_without_teardown, project_and_lock, required_remote, select, usage,
+};
 
 /// Each selected target with its presence in the local store, handed to `each` with the
 /// remote and a runtime to call it on (after `first` has seen the remote); `each` answers
@@ -40,7 +33,7 @@ fn for_selected(
     ) -> anyhow::Result<bool>,
 ) -> anyhow::Result<usize> {
     let (project, lock) = project_and_lock(args, global)?;
-    let remote = required(&project)?;
+    let remote = required_remote(&project)?;
     first(&remote)?;
     let store = project.store();
     let plan = Plan::new(&project.config, &lock, &store).core()?;
@@ -56,66 +49,12 @@ fn for_selected(
     Ok(failed)
 }
 
-/// Refusals of remote entries said one by one, up to this many.
-const REFUSALS_SHOWN: usize = 5;
-
-/// Mark the plan's targets to build whose remote entry `pull` would accept as
-/// [`crate::plan::Status::Remote`]: one listing, then the listed entries' signatures. An
-/// entry that would be refused is said, and its target stays to build.
-pub(super) fn mark_remote(
-    remote: &Remote,
-    plan: &mut Plan<'_>,
-    runtime: &tokio::runtime::Runtime,
-    printer: &Printer,
-) -> anyhow::Result<()> {
-    let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let holding = runtime.block_on(remote.holding(&keys)).core()?;
-    for (key, reason) in holding.refused.iter().take(REFUSALS_SHOWN) {
-        let ids: Vec<&str> = plan
-            .to_build()
-            .filter(|t| t.key == *key)
-            .map(|t| t.id())
-            .collect();
-        printer.note(&format!(
-            "warning: {}: remote entry {} is refused: {reason}; it counts as to build",
-            ids.join(", "),
-            key.short()
-        ));
-    }
-    if holding.refused.len() > REFUSALS_SHOWN {
-        printer.note(&format!(
-            "warning: {} more entries of the remote cache are refused",
-            holding.refused.len() - REFUSALS_SHOWN
-        ));
-    }
-    plan.mark_remote(&holding.usable);
-    Ok(())
-}
-
-/// Before pushing to `remote`: a push that would be unsigned where keys are trusted is
-/// refused (exit 2) before anything is built or sent, and a signer that this config does
-/// not trust is said.
-pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<()> {
-    remote.may_push().core()?;
-    if let Some(name) = remote.untrusted_signer().core()? {
-        printer.note(&format!(
-            "warning: the signing key `{name}` is not in `[remote] trusted-keys`: pulls with \
-             this config refuse what it pushes (list the public key that `wheelbuild key \
-             generate` printed)"
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) fn push(
     args: &GlobalArgs,
     global: &GlobalSettings,
     targets: &TargetsArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let missing = for_selected(
         args,
         global,
@@ -152,7 +91,7 @@ pub(crate) fn pull(
     global: &GlobalSettings,
     targets: &TargetsArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let refused = for_selected(
         args,
         global,
@@ -187,7 +126,7 @@ pub(crate) fn pull(
     })
 }
 
-pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> Outcome {
+pub(crate) fn key(command: &KeyCommand, printer: &Printer) -> CommandResult {
     match command {
         KeyCommand::Generate { name, dir } => {
             if name.is_empty()

@@ -9,18 +9,16 @@ use super::super::printer::Printer;
 use super::super::progress::Progress;
 use super::super::render;
 use super::super::settings::{GlobalSettings, ProjectSettings};
-use super::super::{Outcome, network_runtime};
-use super::build::{
-    build_settings, clean_up_killed_runs, current_lock, engine, exit_if_interrupted, select,
-};
-use super::{CoreExt, usage, write_json};
+use super::super::{CommandResult, network_runtime};
+use super::common::{CoreExt, current_lock, select, usage, write_json};
+use super::engine::{clean_up_killed_runs, engine, exit_if_interrupted};
 
 pub(crate) fn verify(
     args: &GlobalArgs,
     global: &GlobalSettings,
     verify_args: &VerifyArgs,
     printer: &Printer,
-) -> Outcome {
+) -> CommandResult {
     let project = ProjectSettings::load(args)?;
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, false, printer, &runtime)?;
@@ -37,13 +35,7 @@ pub(crate) fn verify(
     }
     let engine = engine(&runtime, &project, true)?;
     clean_up_killed_runs(&runtime, &engine, &store, printer);
-    let settings = runtime.block_on(build_settings(
-        &project,
-        &engine,
-        verify_args.jobs,
-        true,
-        false,
-    ))?;
+    let settings = runtime.block_on(project.verify_settings(&engine, verify_args))?;
     let progress = Progress::new(global.verbosity);
     let keep = verify_args.keep.as_deref();
     let results = runtime.block_on(exec::schedule::run_all(

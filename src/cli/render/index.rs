@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::wheelhouse::index::IndexReport;
 
-fn shown(path: &Path, root: &Path) -> String {
+/// `path` relative to the config's root when it is under it, as the table shows it.
+fn relative(path: &Path, root: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .display()
@@ -32,7 +33,7 @@ pub(crate) fn write_table(
             v.tag,
             v.projects,
             v.files,
-            shown(&v.simple, root)
+            relative(&v.simple, root)
         )?;
     }
     writeln!(
@@ -50,7 +51,7 @@ pub(crate) fn status(report: &IndexReport, root: &Path) -> Vec<(&'static str, St
     let mut lines: Vec<(&'static str, String)> = report
         .removed
         .iter()
-        .map(|p| ("Removed", shown(p, root)))
+        .map(|p| ("Removed", relative(p, root)))
         .collect();
     let written = |simple: &Path| {
         report
@@ -71,7 +72,7 @@ pub(crate) fn status(report: &IndexReport, root: &Path) -> Vec<(&'static str, St
                 v.tag,
                 v.projects,
                 v.files,
-                shown(&v.simple, root)
+                relative(&v.simple, root)
             ),
         ));
     }
@@ -86,7 +87,7 @@ pub(crate) fn left_out(report: &IndexReport, root: &Path) -> Vec<String> {
         .map(|l| {
             format!(
                 "warning: {} is not in the index: {}",
-                shown(&l.wheel, root),
+                relative(&l.wheel, root),
                 l.reason
             )
         })
