@@ -16,6 +16,8 @@
 #                                      the independent reader of provenance statements
 #     variantlib/venv/                 venv (host python3) with variantlib, the
 #                                      reference reader of PEP 825 variant wheels
+#     uv/venv/                         venv (host python3) with uv, the installer that
+#                                      picks a variant wheel from an index
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -40,6 +42,9 @@
 #                           tests use to validate the provenance wheelbuild writes
 #   variantlib              variantlib/venv: variantlib 0.2.2, which tests use to read
 #                           the variant wheels and variants.json wheelbuild writes
+#   uv                      uv/venv: uv 0.13.8, which tests use to install variant
+#                           wheels from the variant index (--preview-features
+#                           wheel-variants)
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -51,7 +56,7 @@
 #                           cuda118 + image .../wheelbuild/base:py3.11-cuda11.8,
 #                           rocm52 + image .../wheelbuild/base:py3.11-rocm5.2,
 #                           demo-repos .wheelbuild/demo-repos (in the repo root),
-#                           pypi, intoto, variantlib
+#                           pypi, intoto, variantlib, uv
 #
 # Environment:
 #   WHEELBUILD_FIXTURES     cache root (default /var/cache/wheelbuild-fixtures)
@@ -94,6 +99,8 @@ PYPI_CONSTRAINTS=(
 INTOTO_CONSTRAINTS=(in-toto-attestation==0.9.3 protobuf==7.36.2)
 # The PEP 825 reference implementation, which reads the variant wheels wheelbuild writes.
 VARIANTLIB_CONSTRAINTS=(variantlib==0.2.2 packaging==26.4 platformdirs==4.14.9)
+# The one shipping installer that picks variant wheels (a single static binary).
+UV_CONSTRAINTS=(uv==0.13.8)
 
 # Wheels that tests serve from a local pypiserver.
 # auditwheel and what it needs, for the manylinux repair tests.
@@ -864,6 +871,11 @@ cmd_variantlib() {
     "${VARIANTLIB_CONSTRAINTS[@]}"
 }
 
+cmd_uv() {
+  py_tool_venv uv 'import subprocess, sys, uv; v = subprocess.run([uv.find_uv_bin(), "--version"], capture_output=True, text=True, check=True).stdout; assert v.startswith("uv 0.13.8"), v' \
+    "${UV_CONSTRAINTS[@]}"
+}
+
 cmd_all() {
   cmd_dockerd
   cmd_registry "$REGISTRY_PORT"
@@ -877,6 +889,7 @@ cmd_all() {
   cmd_pypi
   cmd_intoto
   cmd_variantlib
+  cmd_uv
 }
 
 main() {
@@ -892,6 +905,7 @@ main() {
     pypi) cmd_pypi ;;
     intoto) cmd_intoto ;;
     variantlib) cmd_variantlib ;;
+    uv) cmd_uv ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

@@ -29,7 +29,7 @@
 //! | `gpu` | `project.gpu` | whether the build saw a GPU |
 //! | `repair` | `repair` / `project.repair`, and the excludes: the accelerator family's defaults plus `repair-exclude` | what auditwheel grafts into the wheel and the manylinux tag it gets (the tools themselves are `pip` pins; the tag follows from the image's glibc, covered by `image`) |
 //! | `local-version` | `[output] local-version` (expanded, normalized) | the version the wheel is relabelled with (`1.2.0+cu118`); absent when unset, so keys without it are unchanged |
-//! | `variant` | the project's `variant` (expanded), `[variants]` | the PEP 825 label and the exact `variant.json` the wheel carries (providers and priorities included); absent when unset |
+//! | `variant` | the project's `variant` (expanded), `[variants]` (`schema` included) | the PEP 825 label and the exact `variant.json` the wheel carries (its `$schema` URL, providers and priorities included); absent when unset |
 //! | `wheelbuild` | [`recipe`]: the build, repair and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not

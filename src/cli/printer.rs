@@ -5,6 +5,7 @@ use std::io::Write as _;
 use anstyle::{AnsiColor, Style};
 
 const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const DIM: Style = Style::new().dimmed();
@@ -67,6 +68,22 @@ impl Printer {
         }
     }
 
+    /// The config's warnings, each with its location snippet and hint; silenced by -q.
+    pub(crate) fn config_warnings(&self, warnings: &[crate::config::ConfigWarning]) {
+        if self.verbosity < 0 {
+            return;
+        }
+        let mut out = String::new();
+        for w in warnings {
+            out.push_str(&format!("{WARNING}warning{WARNING:#}: {}\n", w.message));
+            snippet(&mut out, &w.location, "");
+            if let Some(hint) = &w.hint {
+                out.push_str(&format!("  {HINT}hint{HINT:#}: {hint}\n"));
+            }
+        }
+        let _ = anstream::stderr().write_all(out.as_bytes());
+    }
+
     /// An error with its location snippet, causes and hint.
     pub(crate) fn error(&self, err: &anyhow::Error) {
         let mut out = String::new();
@@ -96,12 +113,7 @@ fn render(out: &mut String, err: &(dyn std::error::Error + 'static), indent: &st
     out.push_str(&format!("{indent}{ERROR}error{ERROR:#}: {message}\n"));
     let (location, hint) = details(err);
     if let Some(loc) = location {
-        // rustc's layout: the arrow indented by the line number's width, then the snippet.
-        let gutter = " ".repeat(loc.line.to_string().len());
-        out.push_str(&format!("{indent}{gutter}{DIM}-->{DIM:#} {loc}\n"));
-        for line in loc.snippet().lines() {
-            out.push_str(&format!("{indent}{DIM}{line}{DIM:#}\n"));
-        }
+        snippet(out, &loc, indent);
     }
     let mut seen = message;
     let mut source = err.source();
@@ -115,6 +127,15 @@ fn render(out: &mut String, err: &(dyn std::error::Error + 'static), indent: &st
     }
     if let Some(hint) = hint {
         out.push_str(&format!("{indent}  {HINT}hint{HINT:#}: {hint}\n"));
+    }
+}
+
+/// rustc's layout: the arrow indented by the line number's width, then the snippet.
+fn snippet(out: &mut String, loc: &crate::diag::Location, indent: &str) {
+    let gutter = " ".repeat(loc.line.to_string().len());
+    out.push_str(&format!("{indent}{gutter}{DIM}-->{DIM:#} {loc}\n"));
+    for line in loc.snippet().lines() {
+        out.push_str(&format!("{indent}{DIM}{line}{DIM:#}\n"));
     }
 }
 

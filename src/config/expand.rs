@@ -47,7 +47,12 @@ pub(super) fn config(
         .chain(validator.file.non_key_env.iter().cloned())
         .collect();
     let settings = settings(validator, &root)?;
-    let variants = variant_settings(&validator.ctx, validator.file.variants.as_ref())?;
+    let mut warnings = Vec::new();
+    let variants = variant_settings(
+        &validator.ctx,
+        validator.file.variants.as_ref(),
+        &mut warnings,
+    )?;
 
     let user_axes: Vec<&str> = axes
         .iter()
@@ -152,6 +157,7 @@ pub(super) fn config(
         non_key_env,
         image_origins,
         git_origins,
+        warnings,
         settings,
     };
     check_engines_serve(&validator.ctx, &config)?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::ConfigError;
+use super::model::ConfigWarning;
 use super::model::{Cell, Project, ProjectVariant, Target, TargetVariant};
 use super::syntax::{ProjectTable, VariantsTable};
 use super::template::{self, TemplateError, Vars};
@@ -22,21 +23,25 @@ use crate::wheel::variant::{self, Properties, Provider, VariantsJson};
 #[derive(Debug, Clone)]
 pub(crate) struct VariantSettings {
     label: Option<Spanned<String>>,
+    schema: variant::Schema,
     priorities: Vec<String>,
     providers: BTreeMap<String, Provider>,
 }
 
 /// `[variants]`: provider namespaces and features are variantlib's `[a-z0-9_]+`,
-/// `requires` are PEP 508 requirements, `priority` lists each provider once.
+/// `requires` are PEP 508 requirements, `priority` lists each provider once. A provider
+/// that no known installer vendors is warned about in `warnings`.
 pub(super) fn variant_settings(
     ctx: &Ctx<'_>,
     table: Option<&Spanned<VariantsTable>>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Option<VariantSettings>, ConfigError> {
     let Some(table) = table else {
         return Ok(None);
     };
     let VariantsTable {
         label,
+        schema,
         priority,
         providers: declared,
     } = table.get_ref();
@@ -81,18 +86,23 @@ pub(super) fn variant_settings(
                 return Err(ctx.err(
                     api.span(),
                     format!("invalid plugin-api `{}`", truncated(api.get_ref())),
-                    Some("`module:attribute`, e.g. `nvidia_variant_provider.plugin:NVIDIAVariantPlugin`".into()),
+                    Some("`module:attribute`, e.g. `nvidia_variant_provider.plugin:NvidiaVariantPlugin`".into()),
                 ));
             }
         }
-        providers.insert(
-            namespace.get_ref().clone(),
-            Provider {
-                optional: p.optional,
-                plugin_api: p.plugin_api.as_ref().map(|a| a.get_ref().clone()),
-                requires,
-            },
-        );
+        let provider = Provider {
+            optional: p.optional,
+            plugin_api: p.plugin_api.as_ref().map(|a| a.get_ref().clone()),
+            requires,
+        };
+        if let Err(known) = variant::vendored(namespace.get_ref(), &provider) {
+            let span = p
+                .plugin_api
+                .as_ref()
+                .map_or_else(|| p.requires.span(), |a| a.span());
+            warnings.push(unknown_provider(ctx, span, namespace.get_ref(), &known));
+        }
+        providers.insert(namespace.get_ref().clone(), provider);
     }
     let priorities = match priority {
         None => providers.keys().cloned().collect(),
@@ -116,9 +126,48 @@ pub(super) fn variant_settings(
     };
     Ok(Some(VariantSettings {
         label: label.clone(),
+        schema: *schema,
         priorities,
         providers,
     }))
+}
+
+/// The warning for provider `namespace`, which no known installer vendors: how the ones
+/// of its namespace (`known`) are declared, or which namespaces have one.
+fn unknown_provider(
+    ctx: &Ctx<'_>,
+    span: std::ops::Range<usize>,
+    namespace: &str,
+    known: &[&variant::KnownProvider],
+) -> ConfigWarning {
+    let hint = if known.is_empty() {
+        format!(
+            "installers vendor providers for {} only; variants of `{namespace}` install with an installer that runs provider plugins",
+            list(variant::KNOWN_PROVIDERS.iter().map(|k| k.namespace))
+        )
+    } else {
+        known
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} vendors it as `requires = [\"{}\"]`{}",
+                    k.installer,
+                    k.requirement,
+                    k.plugin_api
+                        .map(|api| format!(", `plugin-api = \"{api}\"`"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    ctx.warning(
+        span,
+        format!(
+            "no known installer vendors this provider of `{namespace}`: they skip it, and install only variants without `{namespace}` properties"
+        ),
+        Some(hint),
+    )
 }
 
 /// A project's `variant`: each key is `namespace :: feature` of a declared provider.
@@ -281,6 +330,7 @@ pub(super) fn target_variant(
         _ => variant::hash_label(&properties),
     };
     let json = VariantsJson::single(
+        settings.schema,
         settings.priorities.clone(),
         settings.providers.clone(),
         label.clone(),

@@ -27,8 +27,10 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::Location;
 pub(crate) use model::Network;
-pub use model::{Cell, Config, EngineSpec, GitInput, ImageInput, PipIndex, Project, Target};
-pub(crate) use syntax::ConfigFile;
+pub use model::{
+    Cell, Config, ConfigWarning, EngineSpec, GitInput, ImageInput, PipIndex, Project, Target,
+};
+pub(crate) use syntax::{ConfigFile, IndexSetting};
 use validate::{Ctx, Validator};
 
 /// Default build command: a wheel of the project, built by pip, into the output directory.

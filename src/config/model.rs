@@ -196,8 +196,9 @@ pub(crate) struct Settings {
     pub cache: CacheSettings,
     /// The wheelhouse.
     pub output_dir: PathBuf,
-    /// `[output] index`: regenerate the simple index per variant after each `build`.
-    pub output_index: bool,
+    /// `[output] index`: regenerate the simple index per variant (and the one over every
+    /// cell) after each `build`.
+    pub output_index: super::syntax::IndexSetting,
     pub store_dir: PathBuf,
     pub build: BuildOptions,
     pub network: NetworkTimeouts,
@@ -313,7 +314,17 @@ pub struct Config {
     pub image_origins: BTreeMap<ImageInput, Location>,
     /// Where each distinct git input is first used, for error messages.
     pub git_origins: BTreeMap<GitInput, Location>,
+    /// What is valid but likely not meant, for the commands to say.
+    pub warnings: Vec<ConfigWarning>,
     pub(crate) settings: Settings,
+}
+
+/// A config setting that is valid but likely not what was meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub message: String,
+    pub location: Location,
+    pub hint: Option<String>,
 }
 
 impl Config {

@@ -111,8 +111,9 @@ pub(crate) struct EngineTable {
     pub tls: Option<Spanned<String>>,
 }
 
-/// `[variants]`: how variant wheels are labelled and which provider plugins installers use
-/// to tell whether a variant fits their machine (variantlib's schema 0.2.0).
+/// `[variants]`: how variant wheels are labelled, which draft of the variant metadata they
+/// carry, and which provider plugins installers use to tell whether a variant fits their
+/// machine.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct VariantsTable {
@@ -121,6 +122,11 @@ pub(crate) struct VariantsTable {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub label: Option<Spanned<String>>,
+    /// The draft of the variant metadata written (a key input: it is in every wheel):
+    /// `pep850-v0.2.0` (uv 0.13.8), `pep825-v0.1.1` (the format alone, without providers) or
+    /// `variantlib-0.2` (variantlib 0.2.2). Default: `pep850-v0.2.0`.
+    #[serde(default)]
+    pub schema: crate::wheel::variant::Schema,
     /// Provider namespaces, most important first. Default: alphabetical.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
@@ -332,6 +338,48 @@ pub(crate) struct ProjectTable {
     pub variant: Option<Spanned<BTreeMap<Spanned<String>, Spanned<VariantValues>>>>,
 }
 
+/// `[output] index`: `false`, `true` or `"variants"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum IndexSetting {
+    #[default]
+    Off,
+    /// A repository per accelerator variant.
+    PerAccel,
+    /// Those and one over every cell.
+    Variants,
+}
+
+/// How `[output] index` is written, for the JSON schema.
+fn index_setting_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "anyOf": [{ "type": "boolean" }, { "const": "variants" }], "default": false })
+}
+
+impl<'de> Deserialize<'de> for IndexSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IndexSetting, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IndexSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`true`, `false` or `\"variants\"`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<IndexSetting, E> {
+                Ok(if v {
+                    IndexSetting::PerAccel
+                } else {
+                    IndexSetting::Off
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexSetting, E> {
+                match v {
+                    "variants" => Ok(IndexSetting::Variants),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// The tool that repairs Linux platform wheels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -397,9 +445,12 @@ pub(crate) struct OutputTable {
     pub layout: Option<Spanned<String>>,
     /// Keep a PEP 503 / PEP 691 simple index per accelerator variant in
     /// `<dir>/index/<accel>/simple/` (`cpu`, `cu118`, `rocm5.2`), regenerated after each
-    /// `build`, for `pip install --index-url`. `wheelbuild index` writes it at any time.
+    /// `build`, for `pip install --index-url` (`true`). `"variants"`: also one index over
+    /// every cell in `<dir>/index/variants/simple/`, from which an installer that supports
+    /// PEP 825 wheel variants picks. `wheelbuild index` writes it at any time.
     #[serde(default)]
-    pub index: bool,
+    #[schemars(schema_with = "index_setting_schema")]
+    pub index: IndexSetting,
     /// A PEP 440 local version label added to every wheel's version (templated), e.g.
     /// `"{accel}"`: `1.2.0` becomes `1.2.0+cu118`, as PyTorch names its wheels. Unlike the
     /// rest of `[output]`, a key input: it changes the wheel.
@@ -413,7 +464,7 @@ impl Default for OutputTable {
         OutputTable {
             dir: default_output_dir(),
             layout: None,
-            index: false,
+            index: IndexSetting::Off,
             local_version: None,
         }
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::{Cell, GitInput, NetworkTimeouts, Project, ProjectRepair};
+use super::model::{Cell, ConfigWarning, GitInput, NetworkTimeouts, Project, ProjectRepair};
 use super::syntax::{ConfigFile, ProjectTable, RepairTool};
 use super::template::{self, TemplateError, Vars};
 use crate::accel::Accel;
@@ -50,6 +50,20 @@ impl<'a> Ctx<'a> {
 
     pub(crate) fn location(&self, span: Range<usize>) -> Location {
         self.lines.locate(self.path, self.src, span)
+    }
+
+    /// A warning at `span`: the config is valid, but likely not what was meant.
+    pub(crate) fn warning(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigWarning {
+        ConfigWarning {
+            message: message.into(),
+            location: self.location(span),
+            hint,
+        }
     }
 
     pub(crate) fn err(

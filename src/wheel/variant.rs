@@ -1,6 +1,7 @@
-//! PEP 825 wheel variants, as variantlib 0.2.2 reads and writes them (schema
-//! [`SCHEMA_URL`]): the `variant.json` a variant wheel carries in its `.dist-info`, and the
-//! `{name}-{version}-variants.json` an index serves beside the wheels, which merges them.
+//! PEP 825 wheel variants: the `variant.json` a variant wheel carries in its `.dist-info`,
+//! and the `{name}-{version}-variants.json` an index serves beside the wheels, which merges
+//! them. The drafts differ, and installers track different ones, so the config names the
+//! [`Schema`] it writes.
 //!
 //! Both are written as variantlib writes them (`json.dumps(indent=4, sort_keys=True)`, no
 //! final newline): struct fields in alphabetical order and maps as `BTreeMap`s, so the same
@@ -8,11 +9,49 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The variant schema version implemented here.
-pub(crate) const SCHEMA_URL: &str = "https://variants-schema.wheelnext.dev/v0.2.0.json";
+/// The draft of the variant metadata a config writes (`[variants] schema`). What differs is
+/// the `$schema` URL an installer checks and whether the providers are in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "VariantSchema")]
+pub(crate) enum Schema {
+    /// PEP 825 (format) with PEP 850 (providers), draft v0.2.0: what uv 0.13.8 reads,
+    /// providers included, so that it can run the ones it vendors.
+    #[default]
+    #[serde(rename = "pep850-v0.2.0")]
+    Pep850,
+    /// PEP 825 alone, draft v0.1.1: no providers (PEP 850 adds them), so an installer can
+    /// only tell that the null variant fits.
+    #[serde(rename = "pep825-v0.1.1")]
+    Pep825,
+    /// variantlib 0.2's own schema, providers included: what `variantlib` 0.2.2 reads.
+    #[serde(rename = "variantlib-0.2")]
+    Variantlib,
+}
+
+impl Schema {
+    const ALL: [Schema; 3] = [Schema::Pep850, Schema::Pep825, Schema::Variantlib];
+
+    /// The `$schema` URL of the files it writes.
+    pub(crate) fn url(self) -> &'static str {
+        match self {
+            Schema::Pep850 => "https://variants-schema.wheelnext.dev/peps/850/v0.2.0.json",
+            Schema::Pep825 => "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",
+            Schema::Variantlib => "https://variants-schema.wheelnext.dev/v0.2.0.json",
+        }
+    }
+
+    fn of_url(url: &str) -> Option<Schema> {
+        Schema::ALL.into_iter().find(|s| s.url() == url)
+    }
+
+    fn has_providers(self) -> bool {
+        self != Schema::Pep825
+    }
+}
 
 /// The label of the variant with no properties.
 pub(crate) const NULL_LABEL: &str = "null";
@@ -28,7 +67,9 @@ pub(crate) struct VariantsJson {
     pub schema: String,
     #[serde(rename = "default-priorities")]
     pub default_priorities: Priorities,
-    pub providers: BTreeMap<String, Provider>,
+    /// Absent in the PEP 825 draft alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<BTreeMap<String, Provider>>,
     /// label → namespace → feature → values (sorted).
     pub variants: BTreeMap<String, Properties>,
 }
@@ -59,17 +100,18 @@ pub(crate) struct Provider {
 impl VariantsJson {
     /// The `variant.json` of one wheel.
     pub(crate) fn single(
+        schema: Schema,
         priorities: Vec<String>,
         providers: BTreeMap<String, Provider>,
         label: String,
         properties: Properties,
     ) -> VariantsJson {
         VariantsJson {
-            schema: SCHEMA_URL.into(),
+            schema: schema.url().into(),
             default_priorities: Priorities {
                 namespace: priorities,
             },
-            providers,
+            providers: schema.has_providers().then_some(providers),
             variants: BTreeMap::from([(label, properties)]),
         }
     }
@@ -87,18 +129,28 @@ impl VariantsJson {
     /// Read a `variant.json` or `*-variants.json`, refusing what variantlib would refuse.
     pub(crate) fn parse(bytes: &[u8]) -> Result<VariantsJson, String> {
         let json: VariantsJson = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if json.schema != SCHEMA_URL {
+        let Some(schema) = Schema::of_url(&json.schema) else {
             return Err(format!(
-                "schema `{}` is not the one wheelbuild writes ({SCHEMA_URL})",
-                json.schema
+                "schema `{}` is none of those wheelbuild writes ({})",
+                json.schema,
+                crate::diag::list(Schema::ALL.map(Schema::url))
             ));
-        }
-        let mut namespaces = json.default_priorities.namespace.clone();
-        namespaces.sort();
-        if !namespaces.iter().eq(json.providers.keys()) {
-            return Err(
-                "`default-priorities.namespace` does not list exactly the providers".into(),
-            );
+        };
+        match &json.providers {
+            Some(providers) if schema.has_providers() => {
+                let mut namespaces = json.default_priorities.namespace.clone();
+                namespaces.sort();
+                if !namespaces.iter().eq(providers.keys()) {
+                    return Err(
+                        "`default-priorities.namespace` does not list exactly the providers".into(),
+                    );
+                }
+            }
+            Some(_) => return Err(format!("schema `{}` has no `providers`", json.schema)),
+            None if schema.has_providers() => {
+                return Err(format!("schema `{}` needs `providers`", json.schema));
+            }
+            None => {}
         }
         for (label, properties) in &json.variants {
             check_label(label, properties.is_empty())?;
@@ -131,6 +183,12 @@ impl VariantsJson {
     /// label must mean the same properties and the providers must agree; the longer of
     /// two priority lists wins when one starts the other.
     pub(crate) fn merge(&mut self, other: &VariantsJson) -> Result<(), String> {
+        if self.schema != other.schema {
+            return Err(format!(
+                "it is written in schema `{}`, another wheel in `{}`",
+                other.schema, self.schema
+            ));
+        }
         for (label, properties) in &other.variants {
             match self.variants.get(label) {
                 Some(mine) if mine != properties => {
@@ -152,19 +210,20 @@ impl VariantsJson {
             return Err("the namespace priorities differ from another wheel's".into());
         }
         let priorities = long.clone();
-        for (namespace, provider) in &other.providers {
-            if self.providers.get(namespace).is_some_and(|p| p != provider) {
-                return Err(format!(
-                    "provider `{namespace}` is declared otherwise in another wheel"
-                ));
+        if let (Some(mine), Some(theirs)) = (&mut self.providers, &other.providers) {
+            for (namespace, provider) in theirs {
+                if mine.get(namespace).is_some_and(|p| p != provider) {
+                    return Err(format!(
+                        "provider `{namespace}` is declared otherwise in another wheel"
+                    ));
+                }
+            }
+            for (namespace, provider) in theirs {
+                mine.entry(namespace.clone())
+                    .or_insert_with(|| provider.clone());
             }
         }
         self.default_priorities = priorities;
-        for (namespace, provider) in &other.providers {
-            self.providers
-                .entry(namespace.clone())
-                .or_insert_with(|| provider.clone());
-        }
         for (label, properties) in &other.variants {
             self.variants
                 .entry(label.clone())
@@ -172,6 +231,106 @@ impl VariantsJson {
         }
         Ok(())
     }
+}
+
+/// A provider an installer vendors: it runs it without installing anything. uv 0.13.8
+/// (`--preview-features wheel-variants`) runs no other, and skips any other's namespace,
+/// so that only variants without its properties fit.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct KnownProvider {
+    pub installer: &'static str,
+    pub namespace: &'static str,
+    /// The one requirement `requires` must hold, as the config writes it.
+    pub requirement: &'static str,
+    /// The version vendored, when the requirement's specifiers must allow it.
+    version: Option<&'static str>,
+    /// `plugin-api`; `None`: the package's module, which `plugin-api` may leave out.
+    pub plugin_api: Option<&'static str>,
+}
+
+/// The providers uv 0.13.8 vendors (found in its source and checked by running it).
+pub(crate) const KNOWN_PROVIDERS: &[KnownProvider] = &[
+    KnownProvider {
+        installer: "uv 0.13.8",
+        namespace: "aarch64",
+        requirement: "aarch64-variant-provider",
+        version: None,
+        plugin_api: None,
+    },
+    KnownProvider {
+        installer: "uv 0.13.8",
+        namespace: "nvidia",
+        requirement: "nvidia-variant-provider>=0.0.1,<1.0.0",
+        version: Some("0.0.1"),
+        plugin_api: Some("nvidia_variant_provider.plugin:NvidiaVariantPlugin"),
+    },
+    KnownProvider {
+        installer: "uv 0.13.8",
+        namespace: "tpu",
+        requirement: "tpu-variant-provider",
+        version: None,
+        plugin_api: Some("tpu_variant_provider.plugin:TpuVariantPlugin"),
+    },
+    KnownProvider {
+        installer: "uv 0.13.8",
+        namespace: "x86_64",
+        requirement: "x86-64-variant-provider",
+        version: None,
+        plugin_api: None,
+    },
+];
+
+impl KnownProvider {
+    /// Whether an installer that vendors this provider runs `provider` for `namespace`:
+    /// one requirement of its package (no extras, no marker) that allows the vendored
+    /// version, and its plugin object (the package's module when `plugin-api` is unset).
+    fn serves(&self, namespace: &str, provider: &Provider) -> bool {
+        use pep508_rs::{Requirement, VerbatimUrl, VersionOrUrl};
+        use std::str::FromStr as _;
+        let [requirement] = provider.requires.as_slice() else {
+            return false;
+        };
+        let (Ok(theirs), Ok(mine)) = (
+            Requirement::<VerbatimUrl>::from_str(requirement),
+            Requirement::<VerbatimUrl>::from_str(self.requirement),
+        ) else {
+            return false;
+        };
+        let module = theirs.name.as_dist_info_name();
+        let version_fits = match (&theirs.version_or_url, self.version) {
+            (None, _) | (Some(VersionOrUrl::VersionSpecifier(_)), None) => true,
+            (Some(VersionOrUrl::VersionSpecifier(specifiers)), Some(version)) => {
+                pep508_rs::pep440_rs::Version::from_str(version)
+                    .is_ok_and(|v| specifiers.contains(&v))
+            }
+            (Some(VersionOrUrl::Url(_)), _) => false,
+        };
+        namespace == self.namespace
+            && theirs.name == mine.name
+            && theirs.extras.is_empty()
+            && theirs.marker.is_true()
+            && version_fits
+            && provider.plugin_api.as_deref().unwrap_or(&module)
+                == self.plugin_api.unwrap_or(&module)
+    }
+}
+
+/// `Ok` when a known installer vendors `provider` for `namespace`; otherwise the known
+/// providers of that namespace (none when no installer vendors one).
+pub(crate) fn vendored(
+    namespace: &str,
+    provider: &Provider,
+) -> Result<(), Vec<&'static KnownProvider>> {
+    if KNOWN_PROVIDERS
+        .iter()
+        .any(|k| k.serves(namespace, provider))
+    {
+        return Ok(());
+    }
+    Err(KNOWN_PROVIDERS
+        .iter()
+        .filter(|k| k.namespace == namespace)
+        .collect())
 }
 
 /// The `variant.json` in the wheel at `path` (its top-level `.dist-info`), parsed.
@@ -281,7 +440,7 @@ mod tests {
             "nvidia".to_string(),
             Provider {
                 optional: false,
-                plugin_api: Some("nvidia_variant_provider.plugin:NVIDIAVariantPlugin".into()),
+                plugin_api: Some("nvidia_variant_provider.plugin:NvidiaVariantPlugin".into()),
                 requires: vec!["nvidia-variant-provider>=0.0.1,<1.0.0".into()],
             },
         )])
@@ -290,6 +449,7 @@ mod tests {
     #[test]
     fn writes_as_variantlib_does_and_reads_back() {
         let json = VariantsJson::single(
+            Schema::Variantlib,
             vec!["nvidia".into()],
             nvidia(),
             "cu118".into(),
@@ -307,7 +467,7 @@ mod tests {
     },
     "providers": {
         "nvidia": {
-            "plugin-api": "nvidia_variant_provider.plugin:NVIDIAVariantPlugin",
+            "plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin",
             "requires": [
                 "nvidia-variant-provider>=0.0.1,<1.0.0"
             ]
@@ -328,9 +488,64 @@ mod tests {
     }
 
     #[test]
+    fn each_schema_writes_its_url_and_only_the_pep825_draft_leaves_out_the_providers() {
+        let cu118 = props(&[("nvidia", "cuda_version_lower_bound", &["11.8"])]);
+        for schema in Schema::ALL {
+            let json = VariantsJson::single(
+                schema,
+                vec!["nvidia".into()],
+                nvidia(),
+                "cu118".into(),
+                cu118.clone(),
+            );
+            let value: serde_json::Value = serde_json::from_slice(&json.to_bytes()).unwrap();
+            assert_eq!(value["$schema"], schema.url());
+            assert_eq!(
+                value.get("providers").is_some(),
+                schema != Schema::Pep825,
+                "{value}"
+            );
+            assert_eq!(VariantsJson::parse(&json.to_bytes()).unwrap(), json);
+        }
+        // A file whose providers contradict its schema is refused.
+        let mut no_providers = VariantsJson::single(
+            Schema::Pep850,
+            vec!["nvidia".into()],
+            nvidia(),
+            "null".into(),
+            Properties::new(),
+        );
+        no_providers.providers = None;
+        assert!(VariantsJson::parse(&no_providers.to_bytes()).is_err());
+        // Wheels of two schemas do not merge into one file.
+        let mut pep850 = VariantsJson::single(
+            Schema::Pep850,
+            vec!["nvidia".into()],
+            nvidia(),
+            "cu118".into(),
+            cu118,
+        );
+        let pep825 = VariantsJson::single(
+            Schema::Pep825,
+            vec!["nvidia".into()],
+            nvidia(),
+            "null".into(),
+            Properties::new(),
+        );
+        let err = pep850.merge(&pep825).unwrap_err();
+        assert!(err.contains("schema"), "{err}");
+    }
+
+    #[test]
     fn merging_keeps_every_label_and_refuses_a_conflict() {
         let one = |label: &str, p: Properties| {
-            VariantsJson::single(vec!["nvidia".into()], nvidia(), label.into(), p)
+            VariantsJson::single(
+                Schema::Pep850,
+                vec!["nvidia".into()],
+                nvidia(),
+                label.into(),
+                p,
+            )
         };
         let mut all = one(
             "cu118",
@@ -353,6 +568,63 @@ mod tests {
             ))
             .unwrap_err();
         assert!(err.contains("variant `cu118`"), "{err}");
+    }
+
+    #[test]
+    fn providers_are_known_by_package_plugin_object_and_version() {
+        let nvidia = |requires: &str, api: Option<&str>| Provider {
+            optional: false,
+            plugin_api: api.map(str::to_string),
+            requires: vec![requires.into()],
+        };
+        let right = "nvidia_variant_provider.plugin:NvidiaVariantPlugin";
+        assert_eq!(
+            vendored(
+                "nvidia",
+                &nvidia("nvidia-variant-provider>=0.0.1,<1.0.0", Some(right))
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            vendored("nvidia", &nvidia("nvidia_variant_provider", Some(right))),
+            Ok(())
+        );
+        let known = Err(vec![&KNOWN_PROVIDERS[1]]);
+        // The name variantlib's docs used, no plugin-api, a version it does not vendor,
+        // another namespace.
+        for (namespace, provider) in [
+            (
+                "nvidia",
+                nvidia(
+                    "nvidia-variant-provider",
+                    Some("nvidia_variant_provider.plugin:NVIDIAVariantPlugin"),
+                ),
+            ),
+            ("nvidia", nvidia("nvidia-variant-provider", None)),
+            ("nvidia", nvidia("nvidia-variant-provider>=1", Some(right))),
+            (
+                "nvidia",
+                nvidia("nvidia-variant-provider; python_version > '3'", Some(right)),
+            ),
+        ] {
+            assert_eq!(vendored(namespace, &provider), known, "{provider:?}");
+        }
+        assert_eq!(
+            vendored("cuda", &nvidia("nvidia-variant-provider", Some(right))),
+            Err(vec![])
+        );
+        // A package's module is its plugin object when plugin-api is unset.
+        let x86 = |api: Option<&str>| Provider {
+            optional: false,
+            plugin_api: api.map(str::to_string),
+            requires: vec!["x86-64-variant-provider".into()],
+        };
+        assert_eq!(vendored("x86_64", &x86(None)), Ok(()));
+        assert_eq!(
+            vendored("x86_64", &x86(Some("x86_64_variant_provider"))),
+            Ok(())
+        );
+        assert!(vendored("x86_64", &x86(Some("x86_64_variant_provider.plugin:X"))).is_err());
     }
 
     #[test]

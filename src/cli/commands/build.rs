@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::Exit;
+use crate::config::IndexSetting;
 use crate::exec::{self, Outcome, TargetReport};
 use crate::plan::{Plan, PlannedTarget};
 
@@ -25,6 +26,7 @@ pub(crate) fn build(
     printer: &Printer,
 ) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    printer.config_warnings(&project.config.warnings);
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;
     let store = project.store();
@@ -93,7 +95,7 @@ pub(crate) fn build(
         .iter()
         .any(|r| matches!(&r.outcome, Outcome::Failed { error, .. } if error.is_infrastructure()));
     // After every placement, whatever was built: the index always matches the wheelhouse.
-    if project.config.settings.output_index {
+    if project.config.settings.output_index != IndexSetting::Off {
         let report = regenerate_index(&project)?;
         report_index(printer, &report, &project);
     }

@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 
+use crate::config::IndexSetting;
 use crate::lock::{Change, LockError, Lockfile};
 use crate::plan::{Plan, PlannedTarget};
 use crate::remote::Remote;
@@ -246,14 +247,18 @@ pub(super) fn check_push(remote: &Remote, printer: &Printer) -> anyhow::Result<(
     Ok(())
 }
 
-/// Regenerate the simple index of every variant of the config from the wheelhouse as it
-/// is (`index`, and `build` with `[output] index = true`).
+/// Regenerate the simple index of every variant of the config, and with `[output] index =
+/// "variants"` the one over them all, from the wheelhouse as it is (`index`, and `build`
+/// with `[output] index`).
 pub(super) fn regenerate_index(project: &ProjectSettings) -> Result<IndexReport, crate::Error> {
     let wheelhouse = Wheelhouse::new(
         &project.config.settings.output_dir,
         &wheelhouse::lock_path(&project.store()),
     );
-    wheelhouse.index(&project.config.targets).core()
+    let all_variants = project.config.settings.output_index == IndexSetting::Variants;
+    wheelhouse
+        .index(&project.config.targets, all_variants)
+        .core()
 }
 
 /// Status lines (stderr) of a regenerated index: each variant, what was removed, the

@@ -11,6 +11,7 @@ use super::common::{regenerate_index, report_index};
 
 pub(crate) fn index(args: &GlobalArgs, printer: &Printer) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    printer.config_warnings(&project.config.warnings);
     let report = regenerate_index(&project)?;
     report_index(printer, &report, &project);
     printer.data_with(|out| render::index::write_table(out, &report, &project.config.root))?;

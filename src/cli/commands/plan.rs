@@ -19,6 +19,7 @@ pub(crate) fn plan(
     printer: &Printer,
 ) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
+    printer.config_warnings(&project.config.warnings);
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(global, &project, &mut plan, printer)?;
     if let Some(shard) = plan_args.shard {

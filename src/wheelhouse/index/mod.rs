@@ -16,6 +16,11 @@
 //!   variant directories that no longer correspond to a wheel are removed. Everything is
 //!   sorted: regenerating an unchanged wheelhouse gives identical bytes and writes nothing.
 //! * All of it under the wheelhouse lock, so it never interleaves with a `place`.
+//!
+//! With `[output] index = "variants"`, one more repository, `<output.dir>/index/variants/
+//! simple/`, lists the wheels of every cell: PEP 825 variant wheels are told apart by
+//! their labels, and the installer picks (each project page's `*-variants.json` describes
+//! every label on it, `null` included).
 
 mod render;
 mod scan;
@@ -33,6 +38,9 @@ use write::Pages;
 
 /// The index's directory in the wheelhouse.
 pub(crate) const INDEX_DIR: &str = "index";
+
+/// The tag of the repository over every cell: no accelerator's tag.
+pub(crate) const VARIANTS_TAG: &str = "variants";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -75,7 +83,8 @@ impl IndexError {
 /// What regenerating the index did.
 #[derive(Debug, Default)]
 pub struct IndexReport {
-    /// Every variant of the config, by tag.
+    /// Every variant of the config, by tag, and the repository over them all
+    /// ([`VARIANTS_TAG`]) when asked for.
     pub variants: Vec<VariantIndex>,
     /// Pages whose bytes changed (or that are new), sorted.
     pub written: Vec<PathBuf>,
@@ -117,9 +126,9 @@ pub enum WhyLeftOut {
     ForeignTarget(String),
     /// Not a PEP 427 name.
     BadName(String),
-    /// Another wheel of the same name and variant, with other bytes, is listed (its path
-    /// in the wheelhouse).
-    Duplicate(PathBuf),
+    /// Another wheel of the same name, with other bytes, is listed in the repository of
+    /// tag `index` (`kept`: its path in the wheelhouse).
+    Duplicate { kept: PathBuf, index: String },
     /// A PEP 825 variant wheel whose `variant.json` cannot be read or merged with the
     /// others of its release.
     Variant(String),
@@ -141,9 +150,9 @@ impl fmt::Display for WhyLeftOut {
                 "stamped by target `{t}`, which the config does not put in this directory"
             ),
             WhyLeftOut::BadName(e) => f.write_str(e),
-            WhyLeftOut::Duplicate(kept) => write!(
+            WhyLeftOut::Duplicate { kept, index } => write!(
                 f,
-                "the wheelhouse's {} has the same name and other bytes, and is listed for this variant (pip could pick either: give the variant's targets wheels of their own names)",
+                "the wheelhouse's {} has the same name and other bytes, and is listed in index `{index}` (pip could pick either: give these targets wheels of their own names, e.g. with `[output] local-version` or a project `variant`)",
                 kept.display()
             ),
             WhyLeftOut::Variant(detail) => write!(f, "variant wheel: {detail}"),
@@ -194,21 +203,35 @@ impl File {
 
 impl Wheelhouse {
     /// Regenerate the index of every accelerator variant of `targets` from the wheels
-    /// placed in the wheelhouse, under the wheelhouse lock.
-    pub fn index(&self, targets: &[Target]) -> Result<IndexReport, IndexError> {
+    /// placed in the wheelhouse, and with `all_variants` the one over them all, under the
+    /// wheelhouse lock.
+    pub fn index(&self, targets: &[Target], all_variants: bool) -> Result<IndexReport, IndexError> {
         let root = self.dir.join(INDEX_DIR);
         refuse_overlap(&self.dir, targets)?;
         let _guard = self
             .lock()
             .map_err(IndexError::io("locking the wheelhouse", &self.lock))?;
         let mut listing = scan::wheelhouse(&self.dir, targets)?;
+        if all_variants {
+            let mut all = Projects::new();
+            for projects in listing.repos.values() {
+                for (project, files) in projects {
+                    all.entry(project.clone())
+                        .or_default()
+                        .extend(files.iter().cloned());
+                }
+            }
+            listing.repos.insert(VARIANTS_TAG.to_string(), all);
+        }
         // The lists are settled first, then the pages rendered in parallel.
         let mut pages = Pages::default();
         let (variants, listed) = settle(&self.dir, &root, &mut listing, &mut pages);
         for (path, bytes) in render::repositories(&listing.repos, listed) {
             pages.add(path, bytes);
         }
+        // Sorted by path, each once: a wheel that no repository can list is said once.
         listing.left_out.sort_by(|a, b| a.wheel.cmp(&b.wheel));
+        listing.left_out.dedup();
         let mut report = pages.write(&root)?;
         report.variants = variants;
         report.left_out = listing.left_out;
@@ -248,7 +271,7 @@ fn settle(
     for (tag, projects) in &mut listing.repos {
         let mut files = 0;
         for list in projects.values_mut() {
-            listing.left_out.extend(dedupe(out, list));
+            listing.left_out.extend(dedupe(out, tag, list));
             files += list.len();
         }
         let simple = PathBuf::from(tag).join("simple");
@@ -273,10 +296,11 @@ fn settle(
 /// A variant's projects (normalized names) and their files.
 type Projects = BTreeMap<String, Vec<File>>;
 
-/// Sort a project's files (by name, then directory) and keep one per file name: the same
-/// bytes in two directories (a pure-Python wheel of two Python cells) are listed once;
-/// other bytes under the same name are left out, since pip could pick either.
-fn dedupe(out: &Path, files: &mut Vec<File>) -> Vec<LeftOut> {
+/// Sort a project's files in the repository `tag` (by name, then directory) and keep one
+/// per file name: the same bytes in two directories (a pure-Python wheel of two Python
+/// cells) are listed once; other bytes under the same name are left out, since pip could
+/// pick either.
+fn dedupe(out: &Path, tag: &str, files: &mut Vec<File>) -> Vec<LeftOut> {
     files.sort_by(|a, b| (&a.filename, &a.subdir).cmp(&(&b.filename, &b.subdir)));
     let mut left_out = Vec::new();
     let mut kept: Vec<File> = Vec::with_capacity(files.len());
@@ -286,7 +310,10 @@ fn dedupe(out: &Path, files: &mut Vec<File>) -> Vec<LeftOut> {
                 if k.sha256 != f.sha256 {
                     left_out.push(LeftOut {
                         wheel: out.join(&f.subdir).join(&f.filename),
-                        reason: WhyLeftOut::Duplicate(Path::new(&k.subdir).join(&k.filename)),
+                        reason: WhyLeftOut::Duplicate {
+                            kept: Path::new(&k.subdir).join(&k.filename),
+                            index: tag.to_string(),
+                        },
                     });
                 }
             }

@@ -57,7 +57,9 @@ impl Fixture {
     }
 
     fn index(&self) -> IndexReport {
-        self.wheelhouse().index(&self.config.targets).unwrap()
+        self.wheelhouse()
+            .index(&self.config.targets, false)
+            .unwrap()
     }
 
     fn subdir(&self, target: &str) -> String {
@@ -527,9 +529,10 @@ fn a_file_name_twice_in_a_variant_is_listed_once() {
     assert_eq!(report.left_out.len(), 1);
     assert_eq!(
         report.left_out[0].reason,
-        WhyLeftOut::Duplicate(
-            Path::new(&f.subdir("hello/py3.10-cpu")).join("hello-1.0-py3-none-any.whl")
-        )
+        WhyLeftOut::Duplicate {
+            kept: Path::new(&f.subdir("hello/py3.10-cpu")).join("hello-1.0-py3-none-any.whl"),
+            index: "cpu".into(),
+        }
     );
 }
 
@@ -543,7 +546,7 @@ fn a_layout_into_the_index_directory_is_refused_with_a_hint() {
     )
     .unwrap();
     let wh = Wheelhouse::new(&dir.path().join("wh"), &dir.path().join("lock"));
-    let err = wh.index(&config.targets).unwrap_err();
+    let err = wh.index(&config.targets, false).unwrap_err();
     assert!(matches!(err, IndexError::Overlap { .. }), "{err}");
     assert!(err.to_string().contains("`index/cpu`"), "{err}");
     assert!(err.hint().unwrap().contains("output.layout"));
