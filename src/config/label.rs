@@ -142,7 +142,7 @@ fn unknown_provider(
 ) -> ConfigWarning {
     let hint = if known.is_empty() {
         format!(
-            "installers vendor providers for {} only; variants of `{namespace}` install with an installer that runs provider plugins",
+            "known installers vendor providers for {} only; a variant with `{namespace}` properties needs an installer that runs provider plugins",
             list(variant::KNOWN_PROVIDERS.iter().map(|k| k.namespace))
         )
     } else {

@@ -486,6 +486,44 @@ fn a_variant_property_of_an_undeclared_namespace_names_the_providers() {
     "#);
 }
 
+/// The NVIDIA provider under the name variantlib's docs gave: uv 0.13.8 skips it, so no
+/// CUDA variant ever fits. The config is valid; the warning says how uv names it.
+#[test]
+fn a_provider_name_no_installer_knows_is_warned_about() {
+    let p = Project::new(&format!(
+        "{}\n[variants.providers.nvidia]\nrequires = [\"nvidia-variant-provider>=0.0.1,<1.0.0\"]\n\
+         plugin-api = \"nvidia_variant_provider.plugin:NVIDIAVariantPlugin\"\n\
+         [variants.providers.blas]\nrequires = [\"blas-variant-provider\"]\n",
+        CONFIG.replace(
+            "ref = \"main\"\n",
+            "ref = \"main\"\nvariant = { \"nvidia :: cuda_version_lower_bound\" = \"{cuda}\" }\n"
+        )
+    ));
+    wb_snapshot!(p, ["index"], @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    VARIANT  PROJECTS  WHEELS  INDEX
+    cpu             0       0  wheelhouse/index/cpu/simple
+    2 page(s) written, 0 unchanged, 0 removed; 0 wheel(s) left out
+
+    ----- stderr -----
+    warning: no known installer vendors this provider of `blas`: they skip it, and install only variants without `blas` properties
+      --> wheelbuild.toml:18:12
+       |
+    18 | requires = ["blas-variant-provider"]
+       |            ^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: known installers vendor providers for `aarch64`, `nvidia`, `tpu`, `x86_64` only; a variant with `blas` properties needs an installer that runs provider plugins
+    warning: no known installer vendors this provider of `nvidia`: they skip it, and install only variants without `nvidia` properties
+      --> wheelbuild.toml:16:14
+       |
+    16 | plugin-api = "nvidia_variant_provider.plugin:NVIDIAVariantPlugin"
+       |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: uv 0.13.8 vendors it as `requires = ["nvidia-variant-provider>=0.0.1,<1.0.0"]`, `plugin-api = "nvidia_variant_provider.plugin:NvidiaVariantPlugin"`
+         Indexed cpu: 0 project(s), 0 wheel(s) in wheelhouse/index/cpu/simple (2 page(s) written)
+    "#);
+}
+
 #[test]
 fn variant_labels_that_hide_different_properties_are_refused() {
     let p = Project::new(&format!(

@@ -24,7 +24,8 @@ fn labels_config(image: &str, project: &str, extra: &str) -> String {
     )
 }
 
-const VARIANTS: &str = "\n[variants]\nlabel = \"{blas}\"\n\
+/// variantlib 0.2.2 reads its own schema.
+const VARIANTS: &str = "\n[variants]\nlabel = \"{blas}\"\nschema = \"variantlib-0.2\"\n\
     [variants.providers.blas]\nrequires = [\"blas-variant-provider>=0.1\"]\n\
     plugin-api = \"blas_variant_provider.plugin:BlasPlugin\"\n";
 

@@ -26,6 +26,7 @@ mod repair;
 mod schemas;
 mod simple_index;
 mod support;
+mod variant_index;
 
 fn main() -> std::process::ExitCode {
     support::runner::main()

@@ -574,3 +574,87 @@ fn a_page_is_read_back_as_equal_only_with_exactly_its_bytes() {
     assert!(has_bytes(&page, &big));
     assert!(!has_bytes(&page, &big[1..]));
 }
+
+/// The issue's setup: a pure wheel of a `cpu` and a `cuda11.8` cell, labelled `{accel}`.
+/// Each accelerator's repository describes only its own label, so an installer reading
+/// the `cu118` one never considers the `-null` wheel; the variant index lists both and
+/// describes both.
+#[test]
+fn variants_json_lists_the_null_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(
+        &dir.path().join("wheelbuild.toml"),
+        "[matrix]\npython = [\"3.11\"]\ncuda = [\"cpu\", \"cuda11.8\"]\n[image]\ntemplate = \"x\"\n\
+         [[project]]\nname = \"hello\"\ngit = \"https://e.x/h.git\"\n\
+         variant = { \"nvidia :: cuda_version_lower_bound\" = \"{cuda}\" }\n\
+         [variants]\nlabel = \"{accel}\"\n[variants.providers.nvidia]\n\
+         requires = [\"nvidia-variant-provider>=0.0.1,<1.0.0\"]\n\
+         plugin-api = \"nvidia_variant_provider.plugin:NvidiaVariantPlugin\"\n",
+    )
+    .unwrap();
+    let f = Fixture { dir, config };
+    for (target, label) in [
+        ("hello/py3.11-cpu", "null"),
+        ("hello/py3.11-cuda11.8", "cu118"),
+    ] {
+        let json = &f.config.targets.iter().find(|t| t.id == target).unwrap();
+        let json = &json.variant.as_ref().unwrap().json;
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut bytes);
+        zip.start_file(
+            "hello-1.0.dist-info/variant.json",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, json.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        let bytes = bytes.into_inner();
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        f.place(
+            target,
+            &format!("hello-1.0-py3-none-any-{label}.whl"),
+            &bytes,
+            &sha,
+        );
+    }
+    let labels = |repo: &str| {
+        let json = f.json(&format!("{repo}/simple/hello/hello-1.0-variants.json"));
+        json["variants"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    let report = f.wheelhouse().index(&f.config.targets, true).unwrap();
+    assert_eq!(report.left_out, []);
+    let tags: Vec<(&str, usize)> = report
+        .variants
+        .iter()
+        .map(|v| (v.tag.as_str(), v.files))
+        .collect();
+    assert_eq!(tags, [("cpu", 1), ("cu118", 1), ("variants", 2)]);
+    assert_eq!(labels("cu118"), ["cu118"]);
+    assert_eq!(labels("variants"), ["cu118", "null"]);
+    let page = f.json("variants/simple/hello/index.json");
+    let files: Vec<&str> = page["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "hello-1.0-py3-none-any-cu118.whl",
+            "hello-1.0-py3-none-any-null.whl",
+            "hello-1.0-variants.json"
+        ]
+    );
+
+    // Without `"variants"`, its directory goes.
+    let report = f.wheelhouse().index(&f.config.targets, false).unwrap();
+    assert_eq!(report.variants.len(), 2);
+    assert!(!f.out().join("index/variants").exists());
+}

@@ -427,6 +427,12 @@ pub fn variantlib_python() -> PathBuf {
     tool_python("variantlib")
 }
 
+/// uv of the `uv` fixture (uv 0.13.8 in a venv): the installer that picks PEP 825 variant
+/// wheels.
+pub fn uv() -> PathBuf {
+    tool_python("uv").with_file_name("uv")
+}
+
 /// The Python of the venv fixture `name` (`scripts/fixtures.sh NAME`); a skip when it is
 /// missing.
 fn tool_python(name: &str) -> PathBuf {
