@@ -405,6 +405,20 @@ pub fn ok(p: &Project, args: &[&str]) -> Output {
     out
 }
 
+/// Runs the tool `cmd` (not wheelbuild), which must exit 0: its stdout and stderr.
+pub fn tool_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
 /// Runs `args` with extra environment variables.
 /// [`Project::run`], with the peak resident memory of that one process (KiB), as GNU
 /// time reports it. Through `time` rather than `wait4` here: a process exec'd by the

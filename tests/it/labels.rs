@@ -41,17 +41,7 @@ fn all_wheels(root: &Path) -> Vec<String> {
 }
 
 fn variantlib(python: &Path, args: &[&str]) -> String {
-    let out = Command::new(python.with_file_name("variantlib"))
-        .args(args)
-        .output()
-        .expect("running variantlib");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "variantlib {args:?} failed:\n{text}");
-    text
+    tool_ok(Command::new(python.with_file_name("variantlib")).args(args))
 }
 
 #[test]

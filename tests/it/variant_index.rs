@@ -50,14 +50,7 @@ fn uv_install(
         if let Some(version) = cuda {
             cmd.env("NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION", version);
         }
-        let out = cmd.output().expect("running uv");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "uv {args:?} failed:\n{text}");
-        text
+        tool_ok(&mut cmd)
     };
     run(&["venv", "--quiet", venv.to_str().unwrap()]);
     let url = format!("file://{}", index.display());
@@ -81,17 +74,12 @@ fn uv_install(
         }
     }
     labels.sort();
-    let out = Command::new(venv.join("bin/python"))
-        .args(["-c", check])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let printed = tool_ok(
+        Command::new(venv.join("bin/python"))
+            .args(["-c", check])
+            .current_dir(dir.path()),
     );
-    (labels, String::from_utf8_lossy(&out.stdout).into_owned())
+    (labels, printed)
 }
 
 /// The issue: from the per-accelerator indexes, with variantlib's schema and a provider
