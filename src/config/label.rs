@@ -10,8 +10,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::ConfigWarning;
-use super::model::{Cell, Project, ProjectVariant, Target, TargetVariant};
+use super::model::{Cell, ConfigWarning, Project, ProjectVariant, Target, TargetVariant};
 use super::syntax::{ProjectTable, VariantsTable};
 use super::template::{self, TemplateError, Vars};
 use super::validate::{Ctx, Validator, truncated};

@@ -372,7 +372,8 @@ impl<'de> Deserialize<'de> for IndexSetting {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexSetting, E> {
                 match v {
                     "variants" => Ok(IndexSetting::Variants),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                    // Said as an unknown variant, which gets a "did you mean".
+                    _ => Err(E::unknown_variant(v, &["true", "false", "variants"])),
                 }
             }
         }

@@ -486,6 +486,24 @@ fn a_variant_property_of_an_undeclared_namespace_names_the_providers() {
     "#);
 }
 
+#[test]
+fn a_misspelt_output_index_suggests_variants() {
+    let p = Project::new(&format!("{CONFIG}\n[output]\nindex = \"varients\"\n"));
+    wb_snapshot!(p, ["index"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unknown variant `varients`
+      --> wheelbuild.toml:14:9
+       |
+    14 | index = "varients"
+       |         ^^^^^^^^^^
+      hint: did you mean `variants`?
+    "#);
+}
+
 /// The NVIDIA provider under the name variantlib's docs gave: uv 0.13.8 skips it, so no
 /// CUDA variant ever fits. The config is valid; the warning says how uv names it.
 #[test]
