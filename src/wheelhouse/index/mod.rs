@@ -99,7 +99,7 @@ pub struct IndexReport {
 /// One variant's repository.
 #[derive(Debug, PartialEq, Eq)]
 pub struct VariantIndex {
-    /// `cpu`, `cu118`, `rocm5.2`.
+    /// `cpu`, `cu118`, `rocm5.2`; [`VARIANTS_TAG`] for the one over every cell.
     pub tag: String,
     /// `<output.dir>/index/<tag>/simple`: what `pip --index-url` takes.
     pub simple: PathBuf,
@@ -229,7 +229,8 @@ impl Wheelhouse {
         for (path, bytes) in render::repositories(&listing.repos, listed) {
             pages.add(path, bytes);
         }
-        // Sorted by path, each once: a wheel that no repository can list is said once.
+        // Sorted by path; a wheel two repositories leave out for one reason (a variant
+        // wheel that cannot be read) is said once.
         listing.left_out.sort_by(|a, b| a.wheel.cmp(&b.wheel));
         listing.left_out.dedup();
         let mut report = pages.write(&root)?;
