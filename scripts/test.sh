@@ -25,7 +25,7 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 packages=(docker.io docker-registry skopeo debootstrap apache2-utils iptables
   git openssl ca-certificates curl python3 python3-venv hostname time
-  socat iproute2 util-linux openssh-client)
+  socat iproute2 util-linux openssh-client man-db)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
