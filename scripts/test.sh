@@ -25,7 +25,7 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 packages=(docker.io docker-registry skopeo debootstrap apache2-utils iptables
   git openssl ca-certificates curl python3 python3-venv hostname time
-  socat iproute2 util-linux openssh-client)
+  socat iproute2 util-linux openssh-client man-db)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -95,6 +95,9 @@ scripts/fixtures.sh intoto
 # variantlib in a venv (seconds): the PEP 825 reference implementation, which reads
 # the variant wheels wheelbuild writes (tests/it/labels.rs).
 scripts/fixtures.sh variantlib
+# uv 0.13.8 in a venv (seconds): the installer that picks a variant wheel from the
+# variant index (tests/it/variant_index.rs).
+scripts/fixtures.sh uv
 
 # --- Rust toolchain --------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then

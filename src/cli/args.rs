@@ -88,6 +88,21 @@ pub(crate) enum Command {
     /// Signing keys for the remote cache.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print the shell completion script for SHELL, e.g.
+    /// `wheelbuild completions bash > /etc/bash_completion.d/wheelbuild`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page in roff: wheelbuild(1), or with COMMAND wheelbuild-COMMAND(1).
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+        /// List the commands that have a page, one per line.
+        #[arg(long, conflicts_with = "command")]
+        list: bool,
+    },
 }
 
 #[derive(Debug, Args)]

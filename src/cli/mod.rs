@@ -61,6 +61,8 @@ pub fn main() -> ExitCode {
         Command::Push(args) => commands::remote::push(&cli.global, &global, args, &printer),
         Command::Pull(args) => commands::remote::pull(&cli.global, &global, args, &printer),
         Command::Key(command) => commands::remote::key(command, &printer),
+        Command::Completions { shell } => commands::shell::completions(*shell),
+        Command::Man { command, list } => commands::shell::man(command.as_deref(), *list),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

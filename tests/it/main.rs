@@ -24,6 +24,7 @@ mod provenance;
 mod remote;
 mod repair;
 mod schemas;
+mod shell;
 mod simple_index;
 mod support;
 mod variant_index;

@@ -9,6 +9,7 @@ pub(crate) mod index;
 pub(crate) mod lock;
 pub(crate) mod plan;
 pub(crate) mod remote;
+pub(crate) mod shell;
 pub(crate) mod verify;
 
 mod common;
