@@ -95,6 +95,32 @@ fn redacted(text: &str) -> String {
     }
 }
 
+/// The secret key a file holds, read the first time it signs: a job that signs nothing
+/// (one that only pulls and places) runs without the file.
+#[derive(Debug)]
+pub struct KeyFile {
+    path: PathBuf,
+    key: std::sync::OnceLock<SecretKey>,
+}
+
+impl KeyFile {
+    pub fn new(path: &Path) -> KeyFile {
+        KeyFile {
+            path: path.to_path_buf(),
+            key: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The key, read from the file on the first call.
+    pub fn get(&self) -> Result<&SecretKey, KeyError> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        let key = SecretKey::read(&self.path)?;
+        Ok(self.key.get_or_init(|| key))
+    }
+}
+
 impl SecretKey {
     /// A new key from the system's random source.
     pub fn generate(name: &str) -> Result<SecretKey, KeyError> {

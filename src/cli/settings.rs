@@ -236,11 +236,7 @@ impl ProjectSettings {
                 .remote
                 .sign_with
                 .as_deref()
-                .map(crate::sign::SecretKey::read)
-                .transpose()
-                .map_err(crate::remote::RemoteError::from)
-                .map_err(crate::Error::from)?
-                .map(Arc::new),
+                .map(|path| Arc::new(crate::sign::KeyFile::new(path))),
         })
     }
 }

@@ -43,6 +43,7 @@ use crate::docker::{self, DockerError, Engine, access};
 use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
 use crate::resolve::NetworkSettings;
+use crate::sign::KeyFile;
 use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
@@ -124,6 +125,8 @@ pub enum BuildError {
     Skipped,
     #[error("interrupted")]
     Interrupted,
+    #[error(transparent)]
+    Signer(#[from] crate::sign::KeyError),
 }
 
 impl BuildError {
@@ -133,6 +136,11 @@ impl BuildError {
             BuildError::Source(e) => e.hint(),
             BuildError::Store(e) => e.hint(),
             BuildError::Wheel(e) => e.hint(),
+            BuildError::Signer(e) => Some(format!(
+                "{}; `[remote] sign-with` signs the provenance of what this job builds (a job \
+                 that only pulls does not need it)",
+                e.hint()
+            )),
             BuildError::ToolchainCheckFailed { .. } => Some(
                 "the image's toolchain is not what the config expects: check the image or the `toolchain-check` command"
                     .into(),
@@ -224,7 +232,7 @@ pub struct BuildSettings {
     /// Network, CA bundle, proxies and package index of every container.
     pub access: access::Access,
     /// Signs each wheel's provenance (a DSSE envelope): `[remote] sign-with`.
-    pub signer: Option<std::sync::Arc<crate::sign::SecretKey>>,
+    pub signer: Option<std::sync::Arc<crate::sign::KeyFile>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
     pub pip_cache: bool,
@@ -595,6 +603,13 @@ impl<'a> Run<'a> {
         t: &PlannedTarget<'_>,
         log: &Path,
     ) -> Result<(BuildRecord, Duration), BuildError> {
+        // Read before anything is built: a job that only pulls never needs the key.
+        let signer = self
+            .settings
+            .signer
+            .as_deref()
+            .map(KeyFile::get)
+            .transpose()?;
         let staging = self.store.stage()?;
         let spec = BuildSpec::of(self.config, t, self.max_jobs, log, false);
         let built = self.builder.build(&spec, &staging).await?;
@@ -615,7 +630,7 @@ impl<'a> Run<'a> {
         };
         let provenance =
             crate::store::provenance::Provenance::of(&build, &inputs, log_sha256.as_deref());
-        let provenance_signatures = match &self.settings.signer {
+        let provenance_signatures = match signer {
             Some(signer) => built
                 .wheels
                 .iter()

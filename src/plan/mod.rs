@@ -181,9 +181,11 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Keep only the targets to build that fall in `shard` (see [`shard`]).
+    /// Keep only the targets to build that fall in `shard` (see [`shard`]). The split is
+    /// over every target of the plan, whatever the store or the remote holds: runners that
+    /// start at different times, after others pushed, still agree on it.
     pub(crate) fn keep_shard(&mut self, shard: shard::Shard) {
-        let ids: Vec<&str> = self.to_build().map(|t| t.target.id.as_str()).collect();
+        let ids: Vec<&str> = self.targets.iter().map(|t| t.target.id.as_str()).collect();
         let parts = shard::assign(&ids, shard.count);
         let mine: std::collections::BTreeSet<String> = ids
             .iter()
@@ -198,10 +200,12 @@ impl<'a> Plan<'a> {
     /// The JSON plan with a GitHub Actions matrix of one entry per non-empty shard of
     /// `count` (`{"shard": "2/4", "targets": 5}`) instead of one per target.
     pub(crate) fn to_json_sharded(&self, count: usize) -> PlanJson<'_> {
-        let ids: Vec<&str> = self.to_build().map(|t| t.target.id.as_str()).collect();
+        let ids: Vec<&str> = self.targets.iter().map(|t| t.target.id.as_str()).collect();
         let mut sizes = vec![0usize; count.max(1)];
-        for p in shard::assign(&ids, count) {
-            sizes[p] += 1;
+        for (t, p) in self.targets.iter().zip(shard::assign(&ids, count)) {
+            if t.status == Status::Build {
+                sizes[p] += 1;
+            }
         }
         let mut json = self.to_json();
         json.matrix.include = sizes

@@ -1,7 +1,10 @@
-//! CI fan-out: `--shard I/N` splits the targets to build into N parts, deterministically
-//! (every runner computes the same split from the same plan, whatever order the config
-//! lists targets in), balanced (part sizes differ by at most one) and stable (a target
-//! added or removed elsewhere moves few others).
+//! CI fan-out: `--shard I/N` splits the config's targets into N parts, and each runner
+//! builds what its part lacks: deterministically (every runner computes the same split from
+//! the same config, whatever order it lists targets in, and whatever the store or the
+//! remote cache held when the runner started), balanced (part sizes differ by at most one)
+//! and stable (a target added or removed elsewhere moves few others). The split is over
+//! every target, not only those to build: a runner that starts after another pushed sees
+//! fewer to build, and a split of those would differ from the one the plan promised.
 //!
 //! Rendezvous hashing with bounded loads: each target ranks the parts by a blake3 score of
 //! (target id, part), and, taken in the order of their own hashes, targets go to the best

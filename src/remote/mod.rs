@@ -39,7 +39,7 @@ use sha2::{Digest as _, Sha256};
 use crate::key::BuildKey;
 use crate::oci::auth::Login;
 use crate::oci::{BODY_LIMIT, BodyError, Oversize, read_body};
-use crate::sign::{self, KeyError, SecretKey, TrustedKeys};
+use crate::sign::{self, KeyError, KeyFile, SecretKey, TrustedKeys};
 use crate::store::{BuildRecord, Store, StoreError, copy_hashing};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.wheelbuild.record.v1";
@@ -174,8 +174,7 @@ pub struct Remote {
     trusted: TrustedKeys,
     /// `sign-with`, read on the first push ([`Remote::may_push`]): a machine that only
     /// plans or pulls needs no secret key.
-    sign_with: Option<std::path::PathBuf>,
-    signer: std::sync::OnceLock<SecretKey>,
+    sign_with: Option<KeyFile>,
     pushing: tokio::sync::OnceCell<()>,
 }
 
@@ -344,8 +343,7 @@ impl Remote {
             identity,
             bearer: tokio::sync::Mutex::new(None),
             trusted,
-            sign_with: options.sign_with.map(Path::to_path_buf),
-            signer: std::sync::OnceLock::new(),
+            sign_with: options.sign_with.map(KeyFile::new),
             pushing: tokio::sync::OnceCell::new(),
         })
     }
@@ -678,14 +676,7 @@ impl Remote {
 
     /// The `sign-with` key, read the first time it is asked for.
     fn signer(&self) -> Result<Option<&SecretKey>, RemoteError> {
-        let Some(path) = &self.sign_with else {
-            return Ok(None);
-        };
-        if let Some(key) = self.signer.get() {
-            return Ok(Some(key));
-        }
-        let key = SecretKey::read(path)?;
-        Ok(Some(self.signer.get_or_init(|| key)))
+        Ok(self.sign_with.as_ref().map(KeyFile::get).transpose()?)
     }
 
     /// The signing key's name when `trusted-keys` does not hold its public key: what it

@@ -4,6 +4,7 @@
 
 mod audit;
 mod build;
+mod ci_action;
 mod cli_errors;
 mod cli_flags;
 mod common;
