@@ -69,11 +69,11 @@ fn without_a_lock_nothing_is_pinned() {
     success: false
     exit_code: 11
     ----- stdout -----
-    INPUT  REF                                                       KIND    PIN
-    image  [REGISTRY]/wb/base:v1 (linux/amd64)                  tag     NOT PINNED
-    git    [REPO] @ main          ?       NOT PINNED
-    git    [REPO] @ v1.0          ?       NOT PINNED
-    git    [REPO] @ [SHORT]  ?       NOT PINNED
+    INPUT  REF                                                       KIND  PIN
+    image  [REGISTRY]/wb/base:v1 (linux/amd64)                  tag   NOT PINNED
+    git    [REPO] @ main          ?     NOT PINNED
+    git    [REPO] @ v1.0          ?     NOT PINNED
+    git    [REPO] @ [SHORT]  ?     NOT PINNED
 
     upstream not checked (--offline)
 
@@ -119,12 +119,25 @@ fn reports_branches_short_shas_and_moves_upstream() {
             .skip(prefix.split_whitespace().count())
             .collect::<Vec<_>>()
     };
+    // The table shows pins by their first 12 hex digits (it fits 100 columns); the JSON
+    // keeps them whole.
     assert_eq!(
         row("image  [REGISTRY]/wb/base:v1 (linux/amd64)"),
-        ["tag", "sha256:[DIGEST]"]
+        ["tag", "sha256:[SHORT]"]
     );
-    assert_eq!(row("git    [REPO] @ v1.0"), ["tag", "[SHA]"]);
-    assert_eq!(row("git    [REPO] @ main"), ["branch", "[SHA]"]);
+    assert_eq!(row("git    [REPO] @ v1.0"), ["tag", "[SHORT]"]);
+    assert_eq!(row("git    [REPO] @ main"), ["branch", "[SHORT]"]);
+    let json = p.run(&["audit", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let pins: Vec<String> = json["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["pin"].as_str())
+        .map(|pin| p.filter(pin))
+        .collect();
+    assert!(pins.contains(&"sha256:[DIGEST]".to_string()), "{pins:?}");
+    assert!(pins.contains(&"[SHA]".to_string()), "{pins:?}");
 
     let out = p.run(&["audit", "--allow", "mutable-ref", "--allow", "short-sha"]);
     assert_eq!(out.status.code(), Some(0), "{}", p.snapshot(&out));
