@@ -45,6 +45,9 @@
 #   uv                      uv/venv: uv 0.13.8, which tests use to install variant
 #                           wheels from the variant index (--preview-features
 #                           wheel-variants)
+#   dist                    dist/venv: maturin, zig, auditwheel, pipx and uv, which
+#                           scripts/dist.sh and the install tests use to build and install
+#                           the wheel of wheelbuild itself
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -101,6 +104,10 @@ INTOTO_CONSTRAINTS=(in-toto-attestation==0.9.3 protobuf==7.36.2)
 VARIANTLIB_CONSTRAINTS=(variantlib==0.2.2 packaging==26.4 platformdirs==4.14.9)
 # The one shipping installer that picks variant wheels (a single static binary).
 UV_CONSTRAINTS=(uv==0.13.8)
+# The wheel of wheelbuild itself (scripts/dist.sh): maturin and zig (manylinux_2_17 without
+# a second toolchain), auditwheel to check its tag, pipx and uv to install it as users do.
+DIST_CONSTRAINTS=(maturin==1.16.0 ziglang==0.17.0 auditwheel==6.8.2 pyelftools==0.33
+  pipx==1.18.4 uv==0.13.8)
 
 # Wheels that tests serve from a local pypiserver.
 # auditwheel and what it needs, for the manylinux repair tests.
@@ -876,6 +883,11 @@ cmd_uv() {
     "${UV_CONSTRAINTS[@]}"
 }
 
+cmd_dist() {
+  py_tool_venv dist 'import shutil, ziglang, auditwheel, pipx, uv; assert shutil.which("maturin", path=__import__("sys").prefix + "/bin")' \
+    "${DIST_CONSTRAINTS[@]}"
+}
+
 cmd_all() {
   cmd_dockerd
   cmd_registry "$REGISTRY_PORT"
@@ -890,6 +902,7 @@ cmd_all() {
   cmd_intoto
   cmd_variantlib
   cmd_uv
+  cmd_dist
 }
 
 main() {
@@ -906,6 +919,7 @@ main() {
     intoto) cmd_intoto ;;
     variantlib) cmd_variantlib ;;
     uv) cmd_uv ;;
+    dist) cmd_dist ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

@@ -435,7 +435,7 @@ pub fn uv() -> PathBuf {
 
 /// The Python of the venv fixture `name` (`scripts/fixtures.sh NAME`); a skip when it is
 /// missing.
-fn tool_python(name: &str) -> PathBuf {
+pub fn tool_python(name: &str) -> PathBuf {
     let python = fixtures_dir().join(name).join("venv/bin/python");
     if !python.is_file() {
         super::skip(format!(
