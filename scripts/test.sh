@@ -98,6 +98,9 @@ scripts/fixtures.sh variantlib
 # uv 0.13.8 in a venv (seconds): the installer that picks a variant wheel from the
 # variant index (tests/it/variant_index.rs).
 scripts/fixtures.sh uv
+# psutil's sdist from PyPI (seconds): a real pyproject.toml with [tool.cibuildwheel],
+# which `init` carries over (tests/it/init.rs).
+scripts/fixtures.sh sdist psutil==7.0.0
 
 # --- Rust toolchain --------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then

@@ -69,8 +69,12 @@ impl Carried {
             "test-command" => self.test_command = Some(strings(value).join(" && ")),
             "test-requires" => self.test_requires = words(value),
             "test-sources" => self.test_sources = words(value),
-            "manylinux-x86_64-image" => self.image_x86_64 = value.as_str().map(image),
-            "manylinux-aarch64-image" => self.image_aarch64 = value.as_str().map(image),
+            "manylinux-x86_64-image" => {
+                self.image_x86_64 = value.as_str().map(|v| image(v, "x86_64"));
+            }
+            "manylinux-aarch64-image" => {
+                self.image_aarch64 = value.as_str().map(|v| image(v, "aarch64"));
+            }
             "repair-wheel-command" => {
                 let (exclude, rest) = repair_excludes(&strings(value));
                 self.repair_exclude = exclude;
@@ -93,8 +97,9 @@ impl Carried {
                 self.unmapped.push(unmapped(&how));
             }
             "linux" | "macos" | "windows" | "ios" | "pyodide" => {
-                self.unmapped
-                    .push(unmapped("wheelbuild builds Linux wheels (the `linux` table is read)"));
+                self.unmapped.push(unmapped(
+                    "wheelbuild builds Linux wheels (the `linux` table is read)",
+                ));
             }
             _ => {
                 let how = match key {
@@ -169,10 +174,11 @@ impl Carried {
     }
 }
 
-/// `manylinux2014` → `quay.io/pypa/manylinux2014_x86_64`; a reference stays as it is.
-fn image(value: &str) -> String {
+/// `manylinux2014` → `quay.io/pypa/manylinux2014_x86_64` (for `arch`); a reference stays
+/// as it is.
+fn image(value: &str, arch: &str) -> String {
     if value.starts_with("manylinux") && !value.contains(['/', ':']) {
-        format!("quay.io/pypa/{value}_x86_64")
+        format!("quay.io/pypa/{value}_{arch}")
     } else {
         value.to_string()
     }
@@ -264,7 +270,12 @@ fn installed_packages(script: &str) -> Vec<String> {
         let Some(verb) = rest.iter().position(|w| w == "install" || w == "add") else {
             continue;
         };
-        packages.extend(rest[verb + 1..].iter().filter(|w| !w.starts_with('-')).cloned());
+        packages.extend(
+            rest[verb + 1..]
+                .iter()
+                .filter(|w| !w.starts_with('-'))
+                .cloned(),
+        );
     }
     packages
 }
@@ -401,15 +412,23 @@ environment = { MAX_JOBS = "8" }
             keys,
             ["before-build", "environment.PATH", "linux.before-all"]
         );
-        assert!(c.unmapped[2].how.ends_with("It installs: openblas-devel"), "{:?}", c.unmapped[2]);
+        assert!(
+            c.unmapped[2].how.ends_with("It installs: openblas-devel"),
+            "{:?}",
+            c.unmapped[2]
+        );
     }
 
     #[test]
     fn a_repair_command_with_other_steps_is_listed() {
-        let c = table("repair-wheel-command = \"auditwheel repair -w {dest_dir} {wheel} && pipx run abi3audit {wheel}\"");
+        let c = table(
+            "repair-wheel-command = \"auditwheel repair -w {dest_dir} {wheel} && pipx run abi3audit {wheel}\"",
+        );
         assert_eq!(c.unmapped.len(), 1, "{c:?}");
-        assert!(table("repair-wheel-command = \"auditwheel repair -w {dest_dir} {wheel}\"")
-            .unmapped
-            .is_empty());
+        assert!(
+            table("repair-wheel-command = \"auditwheel repair -w {dest_dir} {wheel}\"")
+                .unmapped
+                .is_empty()
+        );
     }
 }

@@ -12,7 +12,8 @@ use super::{InitError, Snapshot};
 /// What `init` found; each accelerator with the evidence for it, for the file's comments.
 #[derive(Debug, Default)]
 pub(crate) struct Detected {
-    /// `[project] name`, `setup.cfg`'s `name`, else none (the command names it).
+    /// `[project] name`, `setup.cfg`'s `name`, an sdist's `PKG-INFO` `Name`, else none
+    /// (the command names it).
     pub name: Option<String>,
     pub backend: Option<String>,
     pub build_requires: Vec<String>,
@@ -96,6 +97,18 @@ pub(crate) fn detect(snapshot: &Snapshot) -> Result<Detected, InitError> {
         found.requires_python = found
             .requires_python
             .or_else(|| ini_value(cfg, "options", "python_requires"));
+    }
+    if let Some(pkg_info) = snapshot.files.get("PKG-INFO") {
+        // The header ends at the first empty line (the description follows).
+        let field = |name: &str| {
+            pkg_info
+                .lines()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        };
+        found.name = found.name.or_else(|| field("Name"));
+        found.requires_python = found.requires_python.or_else(|| field("Requires-Python"));
     }
     let setup_py = snapshot.files.get("setup.py").map(String::as_str);
     found.torch = torch(&found.build_requires, setup_py);
@@ -192,7 +205,8 @@ fn cmake_language(text: &str, language: &str) -> Option<String> {
         let found = match command.as_str() {
             "enable_language" | "check_language" | "project" => words.contains(&language),
             "find_package" => words.first().is_some_and(|w| {
-                *w == language || (language == "CUDA" && *w == "CUDAToolkit")
+                *w == language
+                    || (language == "CUDA" && *w == "CUDAToolkit")
                     || (language == "HIP" && w.eq_ignore_ascii_case("hip"))
             }),
             _ => false,

@@ -128,8 +128,8 @@ impl Source {
 pub(crate) struct Snapshot {
     /// Every file, relative, with `/` separators.
     pub paths: Vec<String>,
-    /// `pyproject.toml`, `setup.py`, `setup.cfg` and `meson.build` at the root, and
-    /// `CMakeLists.txt` anywhere: path → text.
+    /// `pyproject.toml`, `setup.py`, `setup.cfg`, `meson.build` and an sdist's `PKG-INFO`
+    /// at the root, and `CMakeLists.txt` anywhere: path → text.
     pub files: BTreeMap<String, String>,
     /// The commit read, for a git URL.
     pub commit: Option<String>,
@@ -139,7 +139,7 @@ pub(crate) struct Snapshot {
 fn wanted(path: &str) -> bool {
     matches!(
         path,
-        "pyproject.toml" | "setup.py" | "setup.cfg" | "meson.build"
+        "pyproject.toml" | "setup.py" | "setup.cfg" | "meson.build" | "PKG-INFO"
     ) || path == "CMakeLists.txt"
         || path.ends_with("/CMakeLists.txt")
 }
@@ -232,7 +232,10 @@ pub(crate) async fn read_git(ctx: &GitContext, url: &str) -> Result<Snapshot, In
     };
     // `-l`: each blob's size, so that none is read past the limit.
     let listing = ctx
-        .output(git(&["ls-tree", "-r", "-z", "-l", "--end-of-options", &commit]), url)
+        .output(
+            git(&["ls-tree", "-r", "-z", "-l", "--end-of-options", &commit]),
+            url,
+        )
         .await?;
     if !listing.status.success() {
         return Err(repository_error(url, &listing.stderr));
@@ -248,7 +251,10 @@ pub(crate) async fn read_git(ctx: &GitContext, url: &str) -> Result<Snapshot, In
         if fields.nth(1) != Some("blob") || sizes.len() >= MAX_PATHS {
             continue;
         }
-        let size = fields.nth(1).and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+        let size = fields
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
         sizes.insert(path.to_string(), size);
     }
     let paths: Vec<String> = sizes.keys().cloned().collect();
@@ -268,7 +274,10 @@ pub(crate) async fn read_git(ctx: &GitContext, url: &str) -> Result<Snapshot, In
         if !out.status.success() {
             return Err(repository_error(url, &out.stderr));
         }
-        files.insert(rel.clone(), String::from_utf8_lossy(&out.stdout).into_owned());
+        files.insert(
+            rel.clone(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        );
     }
     Ok(Snapshot {
         paths,
@@ -302,11 +311,9 @@ pub(crate) fn write_new(path: &Path, text: &str) -> Result<(), InitError> {
     tmp.as_file().sync_all().map_err(write_err)?;
     match tmp.persist_noclobber(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(InitError::Exists {
-                path: path.to_path_buf(),
-            })
-        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(InitError::Exists {
+            path: path.to_path_buf(),
+        }),
         Err(e) => Err(write_err(e.error)),
     }
 }
@@ -370,7 +377,9 @@ mod tests {
         assert!(read.iter().any(|p| *p == "pyproject.toml"));
         assert!(!read.iter().any(|p| *p == "a/pyproject.toml"));
         assert_eq!(
-            read.iter().filter(|p| p.ends_with("CMakeLists.txt")).count(),
+            read.iter()
+                .filter(|p| p.ends_with("CMakeLists.txt"))
+                .count(),
             MAX_CMAKE_FILES
         );
     }

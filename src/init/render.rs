@@ -98,15 +98,19 @@ pub(crate) fn render(found: &Detected, opts: &Options) -> (String, usize) {
         let _ = writeln!(out, "# - {line}");
     }
     if opts.not_a_repository {
-        out.push_str(
-            "#\n# The directory is not in a git repository: wheelbuild builds commits, so \
-             `git init` and commit it\n# (or point `git` at its repository).\n",
-        );
+        out.push_str("#\n");
+        out.push_str(&wrap(
+            "The directory is not in a git repository: wheelbuild builds commits, so `git \
+             init` and commit it (or point `git` at its repository).",
+            "# ",
+            "# ",
+        ));
     }
     if let Some(c) = cib.filter(|c| !c.unmapped.is_empty()) {
         out.push_str("#\n# Not carried over from [tool.cibuildwheel], with the wheelbuild way:\n");
         for u in &c.unmapped {
-            let _ = writeln!(out, "# - {} = {}\n#   {}", u.key, quote(&u.value), u.how);
+            let _ = writeln!(out, "# - {} = {}", u.key, quote(&u.value));
+            out.push_str(&wrap(&u.how, "#   ", "#   "));
         }
     }
 
@@ -115,10 +119,14 @@ pub(crate) fn render(found: &Detected, opts: &Options) -> (String, usize) {
     let (variants, variant_why) = variants(found, opts);
     let torch = found.torch.as_ref().map(|t| match &t.pinned {
         Some(v) => (v.clone(), "the build requirement's pin"),
-        None => (TORCH.to_string(), "the build needs torch: pick the versions to build for"),
+        None => (
+            TORCH.to_string(),
+            "the build needs torch: pick the versions to build for",
+        ),
     });
     out.push_str("\n[matrix]\n");
-    let _ = writeln!(out, "# {python_why}\npython = {}", array(&pythons));
+    out.push_str(&wrap(&python_why, "# ", "# "));
+    let _ = writeln!(out, "python = {}", array(&pythons));
     match &variants {
         Some(v) => {
             let _ = writeln!(out, "# {variant_why}\ncuda = {}", array(v));
@@ -190,12 +198,19 @@ pub(crate) fn render(found: &Detected, opts: &Options) -> (String, usize) {
         quote(&name),
         quote(&opts.git)
     );
-    out.push_str("# ref = \"v1.0.0\"                 # a branch, tag or SHA; default: the default branch\n");
+    out.push_str(
+        "# ref = \"v1.0.0\"                 # a branch, tag or SHA; default: the default branch\n",
+    );
     if let Some(subdir) = &opts.subdir {
         let _ = writeln!(out, "subdir = {}", quote(subdir));
     }
-    if torch.as_ref().is_some_and(|_| found.torch.as_ref().is_some_and(|t| t.pinned.is_none())) {
-        out.push_str("pip = [\"torch=={torch}\"]            # the matrix's torch, pinned by `lock`\n");
+    if torch
+        .as_ref()
+        .is_some_and(|_| found.torch.as_ref().is_some_and(|t| t.pinned.is_none()))
+    {
+        out.push_str(
+            "pip = [\"torch=={torch}\"]            # the matrix's torch, pinned by `lock`\n",
+        );
     }
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let gpu_code = found.torch.is_some() && variants.is_some();
@@ -210,7 +225,9 @@ pub(crate) fn render(found: &Detected, opts: &Options) -> (String, usize) {
     }
     if !env.is_empty() {
         if gpu_code {
-            out.push_str("# GPU architectures to compile for: a build container has no GPU to detect.\n");
+            out.push_str(
+                "# GPU architectures to compile for: a build container has no GPU to detect.\n",
+            );
         }
         let _ = writeln!(out, "env = {}", inline_table(&env));
     }
@@ -262,19 +279,23 @@ fn pythons(found: &Detected, opts: &Options) -> (Vec<String>, String) {
         .requires_python
         .as_deref()
         .and_then(|r| VersionSpecifiers::from_str(r).ok());
-    let mut why = vec!["CPython versions of the default table".to_string()];
+    let mut by = Vec::new();
     if let Some(r) = &found.requires_python {
-        why.push(format!("that requires-python `{r}` allows"));
+        by.push(format!("requires-python `{r}`"));
     }
     if found.cibuildwheel.is_some() {
-        why.push("that cibuildwheel's build/skip select".into());
+        by.push("cibuildwheel's build/skip".into());
+    }
+    let mut why = vec!["CPython versions of the default table".to_string()];
+    if !by.is_empty() {
+        why.push(format!("allowed by {}", by.join(" and ")));
     }
     let picked: Vec<String> = PYTHONS
         .iter()
         .filter(|p| {
-            specifiers.as_ref().is_none_or(|s| {
-                Version::from_str(p).is_ok_and(|v| s.contains(&v))
-            })
+            specifiers
+                .as_ref()
+                .is_none_or(|s| Version::from_str(p).is_ok_and(|v| s.contains(&v)))
         })
         .filter(|p| found.cibuildwheel.as_ref().is_none_or(|c| c.selects(p)))
         .map(|p| p.to_string())
@@ -326,6 +347,30 @@ fn project_name(name: &str) -> String {
     }
 }
 
+/// `text` as comment lines of at most 92 columns: `first` before the first, `rest` before
+/// the others.
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.len() + 1 + word.len() > 92 {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 fn array(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|i| quote(i)).collect();
     format!("[{}]", items.join(", "))
@@ -333,7 +378,10 @@ fn array(items: &[String]) -> String {
 
 /// A TOML key: bare when it can be.
 fn key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         k.to_string()
     } else {
         quote(k)

@@ -13,6 +13,7 @@ mod gc;
 mod harness;
 mod hygiene;
 mod index;
+mod init;
 mod integrity;
 mod keys;
 mod labels;
