@@ -395,3 +395,45 @@ fn inline_table(map: &BTreeMap<String, String>) -> String {
         .collect();
     format!("{{ {} }}", pairs.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::detect::Torch;
+
+    /// A torch extension with CUDA and HIP code: a template and a select row, and a file
+    /// the config parser takes as it is.
+    #[test]
+    fn a_cuda_and_hip_torch_extension_gets_a_row_per_variant_and_parses() {
+        let found = Detected {
+            name: Some("fused ops".into()),
+            cuda: vec!["2 `.cu` files".into()],
+            hip: vec!["1 `.hip` file".into()],
+            torch: Some(Torch {
+                pinned: None,
+                declared: "setup.py imports torch, not a build requirement".into(),
+            }),
+            ..Detected::default()
+        };
+        let opts = Options {
+            fallback_name: "x".into(),
+            git: "https://example.com/fused.git".into(),
+            read_from: "https://example.com/fused.git at 0123".into(),
+            ..Options::default()
+        };
+        let (text, cells) = render(&found, &opts);
+        assert_eq!(cells, PYTHONS.len() * 2);
+        for line in [
+            "cuda = [\"cuda12.4\", \"rocm6.2\"]",
+            "template = \"pytorch/pytorch:{torch}-cuda{cuda}-cudnn9-devel\"",
+            "when = { cuda = \"rocm6.2\" }",
+            "pip = [\"torch=={torch}\"]",
+            "name = \"fused-ops\"",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+        let config = crate::config::Config::parse(std::path::Path::new("wheelbuild.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.targets.len(), cells);
+    }
+}
