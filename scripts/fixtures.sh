@@ -18,6 +18,7 @@
 #                                      reference reader of PEP 825 variant wheels
 #     uv/venv/                         venv (host python3) with uv, the installer that
 #                                      picks a variant wheel from an index
+#     sdist/NAME-VERSION/              a project's source distribution from PyPI
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -48,6 +49,9 @@
 #   dist                    dist/venv: maturin, zig, auditwheel, pipx and uv, which
 #                           scripts/dist.sh and the install tests use to build and install
 #                           the wheel of wheelbuild itself
+#   sdist NAME==VERSION     sdist/NAME-VERSION/: the project's sdist from PyPI (pip
+#                           download --no-binary :all: --no-deps), whose real
+#                           pyproject.toml tests read (`init` on a cibuildwheel project)
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -888,6 +892,31 @@ cmd_dist() {
     "${DIST_CONSTRAINTS[@]}"
 }
 
+# --------------------------------------------------------------------------
+# sdist: a public project's source distribution, as PyPI serves it
+# --------------------------------------------------------------------------
+cmd_sdist() {
+  local spec="${1:-}"
+  [[ $spec =~ ^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$ ]] || die "usage: sdist NAME==VERSION"
+  local dir="$CACHE/sdist/${spec/==/-}" tmp logf
+  if compgen -G "$dir/*.tar.gz" >/dev/null; then
+    log "sdist $spec cached: $(ls "$dir"/*.tar.gz)"
+    return
+  fi
+  mkdir -p "$CACHE/sdist"
+  tmp=$(mktemp -d "$CACHE/sdist/.tmp.XXXXXX")
+  TEMP_DIRS+=("$tmp")
+  logf="$CACHE/sdist/${spec/==/-}.log"
+  # pip checks the file against the sha256 the index gives for it; preparing the
+  # metadata builds nothing.
+  "$PYTHON" -m pip download --no-input --no-binary :all: --no-deps --dest "$tmp" "$spec" >"$logf" 2>&1 ||
+    { tail -n 20 "$logf" >&2; die "pip download $spec failed (log: $logf)"; }
+  compgen -G "$tmp/*.tar.gz" >/dev/null || die "pip download $spec left no .tar.gz in $tmp"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  log "sdist $spec: $(ls "$dir")"
+}
+
 cmd_all() {
   cmd_dockerd
   cmd_registry "$REGISTRY_PORT"
@@ -920,6 +949,7 @@ main() {
     variantlib) cmd_variantlib ;;
     uv) cmd_uv ;;
     dist) cmd_dist ;;
+    sdist) cmd_sdist "$@" ;;
     check-examples) cmd_check_examples "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;

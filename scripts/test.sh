@@ -98,6 +98,12 @@ scripts/fixtures.sh variantlib
 # uv 0.13.8 in a venv (seconds): the installer that picks a variant wheel from the
 # variant index (tests/it/variant_index.rs).
 scripts/fixtures.sh uv
+# maturin, zig, auditwheel, pipx and uv in a venv (seconds): scripts/dist.sh builds the
+# wheel of wheelbuild with them, and the install tests install it (tests/it/install.rs).
+scripts/fixtures.sh dist
+# psutil's sdist from PyPI (seconds): a real pyproject.toml with [tool.cibuildwheel],
+# which `init` carries over (tests/it/init.rs).
+scripts/fixtures.sh sdist psutil==7.0.0
 
 # --- Rust toolchain --------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then

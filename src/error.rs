@@ -4,6 +4,7 @@ use crate::config::ConfigError;
 use crate::diag::Location;
 use crate::docker::DockerError;
 use crate::docker::access::AccessError;
+use crate::init::InitError;
 use crate::lock::LockError;
 use crate::plan::PlanError;
 use crate::remote::RemoteError;
@@ -52,6 +53,8 @@ pub enum Error {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Init(#[from] InitError),
 }
 
 impl From<PlanError> for Error {
@@ -74,6 +77,7 @@ impl Error {
             Error::Access(e) => Some(e.hint()),
             Error::Remote(e) => e.hint(),
             Error::Index(e) => e.hint(),
+            Error::Init(e) => e.hint(),
         }
     }
 
@@ -86,7 +90,8 @@ impl Error {
             | Error::Docker(_)
             | Error::Access(_)
             | Error::Remote(_)
-            | Error::Index(_) => None,
+            | Error::Index(_)
+            | Error::Init(_) => None,
         }
     }
 
@@ -110,6 +115,8 @@ impl Error {
             Error::Remote(_) => Exit::Unavailable,
             Error::Index(IndexError::Overlap { .. }) => Exit::UserError,
             Error::Index(IndexError::Io { .. }) => Exit::Unavailable,
+            Error::Init(e) if e.is_user_error() => Exit::UserError,
+            Error::Init(_) => Exit::Unavailable,
         }
     }
 

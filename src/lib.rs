@@ -32,7 +32,8 @@
 //! 5. [`key`] (what a build key covers, from config and lock); `docker` (the engine, its
 //!    containers and their access to the outside)
 //! 6. `resolve` (its environments run in `docker` containers); [`store`]
-//! 7. [`plan`], [`remote`], `wheelhouse`: each over the store
+//! 7. [`plan`], [`remote`], `wheelhouse`: each over the store; `init` (a first config from
+//!    a repository, read through `resolve`'s git mirrors)
 //! 8. `exec`
 //! 9. what only the command layer reads: `audit`, `error` (its error type and exit
 //!    codes), [`schema`]
@@ -52,6 +53,7 @@ pub(crate) mod docker;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fsutil;
+pub(crate) mod init;
 pub mod key;
 pub mod lock;
 pub mod oci;

@@ -37,6 +37,9 @@ _wheelbuild() {
             wheelbuild,index)
                 cmd="wheelbuild__subcmd__index"
                 ;;
+            wheelbuild,init)
+                cmd="wheelbuild__subcmd__init"
+                ;;
             wheelbuild,key)
                 cmd="wheelbuild__subcmd__key"
                 ;;
@@ -78,6 +81,9 @@ _wheelbuild() {
                 ;;
             wheelbuild__subcmd__help,index)
                 cmd="wheelbuild__subcmd__help__subcmd__index"
+                ;;
+            wheelbuild__subcmd__help,init)
+                cmd="wheelbuild__subcmd__help__subcmd__init"
                 ;;
             wheelbuild__subcmd__help,key)
                 cmd="wheelbuild__subcmd__help__subcmd__key"
@@ -122,7 +128,7 @@ _wheelbuild() {
 
     case "${cmd}" in
         wheelbuild)
-            opts="-v -q -h -V --config --locked --offline --store --cache-dir --verbose --quiet --color --remote --help --version lock plan check audit build verify gc index push pull key completions man help"
+            opts="-v -q -h -V --config --locked --offline --store --cache-dir --verbose --quiet --color --remote --help --version init lock plan check audit build verify gc index push pull key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,7 +376,7 @@ _wheelbuild() {
             return 0
             ;;
         wheelbuild__subcmd__help)
-            opts="lock plan check audit build verify gc index push pull key completions man help"
+            opts="init lock plan check audit build verify gc index push pull key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -468,6 +474,20 @@ _wheelbuild() {
             return 0
             ;;
         wheelbuild__subcmd__help__subcmd__index)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wheelbuild__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -600,6 +620,52 @@ _wheelbuild() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wheelbuild__subcmd__init)
+            opts="-v -q -h --python --cuda --image --config --locked --offline --store --cache-dir --verbose --quiet --color --remote --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --python)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cuda)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -39,7 +39,28 @@ _wheelbuild() {
         (( CURRENT += 1 ))
         curcontext="${curcontext%:*:*}:wheelbuild-command-$line[1]:"
         case $line[1] in
-            (lock)
+            (init)
+_arguments "${_arguments_options[@]}" : \
+'*--python=[Python versions of the matrix (repeatable) \[default\: those of the default table that the project allows\]]:VERSION:_default' \
+'*--cuda=[Accelerator variants of the matrix (repeatable)\: \`cpu\`, \`cudaX.Y\`, \`rocmX.Y\` \[default\: from the GPU code found\]]:VARIANT:_default' \
+'--image=[One image template for every cell, e.g. \`registry.internal/base\:py{python}-{variant}\` \[default\: the default image table\]]:TEMPLATE:_default' \
+'--config=[Path of the config file \[default\: wheelbuild.toml in this or a parent directory\]]:PATH:_files' \
+'--store=[Store directory \[default\: store.dir of the config\]]:DIR:_files' \
+'--cache-dir=[Cache directory, for git mirrors and build caches \[default\: cache.dir of the config\]]:DIR:_files' \
+'--color=[When to use colors]:WHEN:(auto always never)' \
+'--remote=[Use the shared build cache\: \`--remote\` for the configured one, \`--remote=URL\` (\`registry\[\:port\]/repository\`) for another. \`build\` uses a configured remote anyway; \`plan\` and \`check\` only with this flag]::URL:_default' \
+'--locked[Fail (exit 12) when wheelbuild.lock is missing or out of date, instead of updating it. Checked offline]' \
+'--offline[Never touch the network\: use only what the lock and local caches hold]' \
+'(-q --quiet)*-v[More output; repeat for more]' \
+'(-q --quiet)*--verbose[More output; repeat for more]' \
+'*-q[Less output]' \
+'*--quiet[Less output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::source -- The project\: a directory, or a git URL \[default\: the current directory\]:_default' \
+&& ret=0
+;;
+(lock)
 _arguments "${_arguments_options[@]}" : \
 '(--update-all)*--update=[Re-resolve only these projects (their git ref) or images (reference or repository). A pip package name re-resolves every environment that installs it]:NAME:_default' \
 '--config=[Path of the config file \[default\: wheelbuild.toml in this or a parent directory\]]:PATH:_files' \
@@ -361,7 +382,11 @@ _arguments "${_arguments_options[@]}" : \
         (( CURRENT += 1 ))
         curcontext="${curcontext%:*:*}:wheelbuild-help-command-$line[1]:"
         case $line[1] in
-            (lock)
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(lock)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -445,6 +470,7 @@ esac
 (( $+functions[_wheelbuild_commands] )) ||
 _wheelbuild_commands() {
     local commands; commands=(
+'init:Write a commented wheelbuild.toml for a repository, from what it declares (build requirements, CUDA/HIP code, requires-python, torch, \[tool.cibuildwheel\])' \
 'lock:Resolve image tags to digests and git refs to commits, into wheelbuild.lock' \
 'plan:Show every target with its key and whether it must be built, and why' \
 'check:CI cache check\: exit 0 when every target is in the store, 10 when some would build' \
@@ -490,6 +516,7 @@ _wheelbuild__subcmd__gc_commands() {
 (( $+functions[_wheelbuild__subcmd__help_commands] )) ||
 _wheelbuild__subcmd__help_commands() {
     local commands; commands=(
+'init:Write a commented wheelbuild.toml for a repository, from what it declares (build requirements, CUDA/HIP code, requires-python, torch, \[tool.cibuildwheel\])' \
 'lock:Resolve image tags to digests and git refs to commits, into wheelbuild.lock' \
 'plan:Show every target with its key and whether it must be built, and why' \
 'check:CI cache check\: exit 0 when every target is in the store, 10 when some would build' \
@@ -542,6 +569,11 @@ _wheelbuild__subcmd__help__subcmd__index_commands() {
     local commands; commands=()
     _describe -t commands 'wheelbuild help index commands' commands "$@"
 }
+(( $+functions[_wheelbuild__subcmd__help__subcmd__init_commands] )) ||
+_wheelbuild__subcmd__help__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'wheelbuild help init commands' commands "$@"
+}
 (( $+functions[_wheelbuild__subcmd__help__subcmd__key_commands] )) ||
 _wheelbuild__subcmd__help__subcmd__key_commands() {
     local commands; commands=(
@@ -588,6 +620,11 @@ _wheelbuild__subcmd__help__subcmd__verify_commands() {
 _wheelbuild__subcmd__index_commands() {
     local commands; commands=()
     _describe -t commands 'wheelbuild index commands' commands "$@"
+}
+(( $+functions[_wheelbuild__subcmd__init_commands] )) ||
+_wheelbuild__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'wheelbuild init commands' commands "$@"
 }
 (( $+functions[_wheelbuild__subcmd__key_commands] )) ||
 _wheelbuild__subcmd__key_commands() {

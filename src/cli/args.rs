@@ -62,6 +62,9 @@ pub(crate) enum ColorArg {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Write a commented wheelbuild.toml for a repository, from what it declares (build
+    /// requirements, CUDA/HIP code, requires-python, torch, [tool.cibuildwheel]).
+    Init(InitArgs),
     /// Resolve image tags to digests and git refs to commits, into wheelbuild.lock.
     Lock(LockArgs),
     /// Show every target with its key and whether it must be built, and why.
@@ -103,6 +106,25 @@ pub(crate) enum Command {
         #[arg(long, conflicts_with = "command")]
         list: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The project: a directory, or a git URL [default: the current directory]
+    #[arg(value_name = "PATH|GIT-URL")]
+    pub source: Option<String>,
+    /// Python versions of the matrix (repeatable) [default: those of the default table that
+    /// the project allows]
+    #[arg(long, value_name = "VERSION")]
+    pub python: Vec<String>,
+    /// Accelerator variants of the matrix (repeatable): `cpu`, `cudaX.Y`, `rocmX.Y`
+    /// [default: from the GPU code found]
+    #[arg(long, value_name = "VARIANT")]
+    pub cuda: Vec<String>,
+    /// One image template for every cell, e.g. `registry.internal/base:py{python}-{variant}`
+    /// [default: the default image table]
+    #[arg(long, value_name = "TEMPLATE")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,7 @@ pub fn main() -> ExitCode {
 
     let printer = Printer::new(global.verbosity);
     let result = match &cli.command {
+        Command::Init(args) => commands::init::init(&cli.global, args, &printer),
         Command::Lock(args) => commands::lock::lock(&cli.global, &global, args, &printer),
         Command::Plan(args) => commands::plan::plan(&cli.global, &global, args, &printer),
         Command::Check(args) => commands::plan::check(&cli.global, &global, args, &printer),

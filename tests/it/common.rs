@@ -38,11 +38,17 @@ pub struct Project {
 
 impl Project {
     pub fn new(config: &str) -> Project {
+        let p = Project::empty();
+        p.write("wheelbuild.toml", config);
+        p
+    }
+
+    /// A project directory without a config (for `init` to write one).
+    pub fn empty() -> Project {
         let dir = tempfile::Builder::new()
             .prefix("wb-test-")
             .tempdir()
             .unwrap();
-        std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
         let docker_config = dir.path().join(".docker");
         std::fs::create_dir_all(&docker_config).unwrap();
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -171,7 +171,7 @@ const FLOORS: &[&[&str]] = &[
     &["lock"],
     &["docker", "key"],
     &["resolve", "store"],
-    &["plan", "remote", "wheelhouse"],
+    &["init", "plan", "remote", "wheelhouse"],
     &["exec"],
     // What only the command layer reads, and the command layer.
     &["audit", "error", "schema"],

@@ -14,6 +14,7 @@ mod gc;
 mod harness;
 mod hygiene;
 mod index;
+mod init;
 mod install;
 mod integrity;
 mod keys;

@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod build;
 pub(crate) mod gc;
 pub(crate) mod index;
+pub(crate) mod init;
 pub(crate) mod lock;
 pub(crate) mod plan;
 pub(crate) mod remote;

@@ -378,9 +378,17 @@ pub fn container_events_since(
 /// A git repository holding a copy of `examples/projects/<name>` (sources only),
 /// committed (reproducible SHA) and tagged `v0.1.0` (annotated).
 pub fn example_repo(name: &str) -> GitRepo {
+    example_into(name, GitRepo::new())
+}
+
+/// [`example_repo`] at `parent/name` (e.g. inside a project directory).
+pub fn example_repo_in(parent: &Path, name: &str) -> GitRepo {
+    example_into(name, GitRepo::new_in(parent, name))
+}
+
+fn example_into(name: &str, repo: GitRepo) -> GitRepo {
     let src = repo_root().join("examples/projects").join(name);
     assert!(src.is_dir(), "no example project {}", src.display());
-    let repo = GitRepo::new();
     copy_sources(&src, &repo.path);
     repo.git(&["add", "-A"]);
     let readme = std::fs::read_to_string(repo.path.join("README.md")).unwrap_or_default();
@@ -414,6 +422,23 @@ fn copy_sources(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
+}
+
+/// The sdist of `spec` (`NAME==VERSION`) from PyPI (`scripts/fixtures.sh sdist SPEC`); a
+/// skip when it is missing.
+pub fn sdist(spec: &str) -> PathBuf {
+    let dir = fixtures_dir().join("sdist").join(spec.replace("==", "-"));
+    let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+        entries
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+    });
+    found.unwrap_or_else(|| {
+        super::skip(format!(
+            "needs the sdist of {spec} in {}: run `scripts/fixtures.sh sdist {spec}`",
+            dir.display()
+        ))
+    })
 }
 
 /// The Python of the `intoto` fixture (in-toto-attestation in a venv).
