@@ -118,7 +118,7 @@ fn main() {
     let engine = Engine::lazy();
     let name = base.reference.rsplit_once(':').unwrap().0.to_string();
     let image = rt
-        .block_on(engine.ensure_image(&name, &base.digest, async { Ok(None) }))
+        .block_on(engine.ensure_image(&name, &base.digest, async { Ok(None) }, &|_| {}))
         .expect("pulling the base image");
     let dir = support::tempdir("bench-engines-");
     let repo = fixtures::example_repo("hello-cext");

@@ -1,5 +1,7 @@
-//! Build progress on the terminal: a spinner per running target on a TTY (indicatif),
-//! plain status lines otherwise; every output line with -v.
+//! Build progress on the terminal: a spinner per running target on a TTY (indicatif), with
+//! its time so far and what it does now (an image pull's layers and bytes, the last line of
+//! the environment setup or the build); plain status lines otherwise, and in CI (`CI` set:
+//! a log, even when a pseudo-terminal stands in for one); every output line with -v.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -24,7 +26,8 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(verbosity: i8) -> Progress {
-        let tty = std::io::stderr().is_terminal() && verbosity == 0;
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let tty = std::io::stderr().is_terminal() && verbosity == 0 && !ci;
         Progress {
             verbosity,
             bars: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
@@ -55,8 +58,10 @@ impl Progress {
                 .or_insert_with(|| {
                     let bar = bars.add(ProgressBar::new_spinner());
                     bar.set_style(
-                        ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
-                            .expect("valid template"),
+                        ProgressStyle::with_template(
+                            "{spinner} {prefix:.bold} {elapsed:>4} {wide_msg}",
+                        )
+                        .expect("valid template"),
                     );
                     bar.set_prefix(id.to_string());
                     bar.enable_steady_tick(Duration::from_millis(120));
@@ -81,6 +86,12 @@ impl Reporter for Progress {
             self.line(&format!("[{id}] {line}"));
         } else if let Some(bar) = self.bar(id) {
             bar.set_message(line.chars().take(200).collect::<String>());
+        }
+    }
+
+    fn progress(&self, id: &str, message: &str) {
+        if let Some(bar) = self.bar(id) {
+            bar.set_message(message.to_string());
         }
     }
 

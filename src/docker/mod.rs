@@ -29,7 +29,10 @@ use upload::Upload;
 pub mod access;
 mod gc;
 pub(crate) mod owner;
+mod pull;
 pub mod upload;
+
+pub use pull::PullProgress;
 
 pub use gc::VolumeInfo;
 
@@ -280,12 +283,13 @@ impl Engine {
 
     /// Make sure `name@digest` is in the daemon, pulling it by digest (never by tag)
     /// with `credentials` (awaited only for a pull, which may do without: `None`), and
-    /// that the daemon's image really has that digest.
+    /// that the daemon's image really has that digest. `progress` sees the pull advance.
     pub async fn ensure_image(
         &self,
         name: &str,
         digest: &str,
         credentials: impl Future<Output = Result<Option<DockerCredentials>, DockerError>>,
+        progress: &(dyn Fn(&PullProgress) + Send + Sync),
     ) -> Result<String, DockerError> {
         let pinned = format!("{name}@{digest}");
         let docker = self.docker().await?;
@@ -296,7 +300,13 @@ impl Engine {
             .from_image(&pinned)
             .build();
         let mut stream = docker.create_image(Some(options), None, credentials.await?);
+        let mut pulled = PullProgress::default();
         while let Some(item) = stream.next().await {
+            if let Ok(info) = &item
+                && pulled.update(info)
+            {
+                progress(&pulled);
+            }
             if let Err(e) = item {
                 let detail = e.to_string();
                 return Err(
@@ -766,7 +776,7 @@ pub(crate) async fn pull_pinned(
     engine: &Engine,
     image: &LockedImage,
 ) -> Result<String, DockerError> {
-    pull_by_digest(engine, &image.name, &image.manifest_digest).await
+    pull_by_digest(engine, &image.name, &image.manifest_digest, &|_| {}).await
 }
 
 /// Pull `name@digest` with the Docker credentials of its registry (looked up only when it
@@ -775,6 +785,7 @@ pub(crate) async fn pull_by_digest(
     engine: &Engine,
     name: &str,
     digest: &str,
+    progress: &(dyn Fn(&PullProgress) + Send + Sync),
 ) -> Result<String, DockerError> {
     let reference = format!("{name}@{digest}");
     let registry = registry_of(name).to_string();
@@ -788,7 +799,9 @@ pub(crate) async fn pull_by_digest(
                 detail: e.to_string(),
             })?
     };
-    engine.ensure_image(name, digest, credentials).await
+    engine
+        .ensure_image(name, digest, credentials, progress)
+        .await
 }
 
 /// The registry part of a fully qualified repository name.

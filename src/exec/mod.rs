@@ -288,6 +288,9 @@ pub struct TargetReport {
 pub trait Reporter: Send + Sync {
     fn phase(&self, id: &str, phase: &str);
     fn output(&self, id: &str, line: &str);
+    /// How a long wait advances (an image pull's layers and bytes): for a terminal only,
+    /// never a line of its own.
+    fn progress(&self, id: &str, message: &str);
     /// A store entry failed its check and was moved to `moved_to`; the target is rebuilt.
     fn quarantined(&self, id: &str, damage: &Damage, moved_to: &Path);
     /// Something about a built target that its user should look at (the build stands).

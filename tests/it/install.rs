@@ -77,12 +77,18 @@ fn the_wheel_of_wheelbuild_is_manylinux_2_17_stripped_and_the_same_bytes_twice()
         "two builds of one commit differ: {name}"
     );
     assert!(
-        name.starts_with(&format!("wheelbuild-{}-py3-none-", env!("CARGO_PKG_VERSION")))
-            && name.contains("manylinux_2_17_x86_64"),
+        name.starts_with(&format!(
+            "wheelbuild-{}-py3-none-",
+            env!("CARGO_PKG_VERSION")
+        )) && name.contains("manylinux_2_17_x86_64"),
         "{name}"
     );
     // auditwheel agrees: nothing in it needs a newer glibc.
-    let shown = tool_ok(Command::new(dist_bin().join("auditwheel")).arg("show").arg(&wheel));
+    let shown = tool_ok(
+        Command::new(dist_bin().join("auditwheel"))
+            .arg("show")
+            .arg(&wheel),
+    );
     assert!(
         shown.contains("manylinux_2_17_x86_64"),
         "auditwheel show:\n{shown}"
@@ -127,7 +133,13 @@ fn pip_pipx_and_uv_install_the_wheel_and_it_locks_and_plans() {
     let (uv_tools, uv_bin) = (home.path().join("uv-tools"), home.path().join("uv-bin"));
     tool_ok(
         Command::new(dist_bin().join("uv"))
-            .args(["tool", "install", "--offline", "--python-preference", "only-system"])
+            .args([
+                "tool",
+                "install",
+                "--offline",
+                "--python-preference",
+                "only-system",
+            ])
             .arg(&wheel)
             .env("UV_TOOL_DIR", &uv_tools)
             .env("UV_TOOL_BIN_DIR", &uv_bin)

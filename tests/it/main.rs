@@ -30,6 +30,7 @@ mod schemas;
 mod shell;
 mod simple_index;
 mod support;
+mod terminal;
 mod variant_index;
 
 fn main() -> std::process::ExitCode {

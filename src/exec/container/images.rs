@@ -13,7 +13,7 @@ use super::caches::Caches;
 use crate::canonical::Context;
 use crate::docker::access::{Access, CA_DIR, Step};
 use crate::docker::owner::labels;
-use crate::docker::{ContainerConfig, Engine, pull_by_digest};
+use crate::docker::{ContainerConfig, Engine, PullProgress, pull_by_digest};
 use crate::exec::spec::BuildSpec;
 use crate::exec::{BuildError, BuildSettings, Reporter, io_err};
 use crate::key::{ImageKey, KeyInputs};
@@ -101,8 +101,12 @@ impl<'a> Images<'a> {
         }
     }
 
-    /// The base image of `spec`, by digest.
-    pub async fn base(&self, spec: &BuildSpec<'_>) -> Result<String, BuildError> {
+    /// The base image of `spec`, by digest; `progress` sees a pull advance.
+    pub async fn base(
+        &self,
+        spec: &BuildSpec<'_>,
+        progress: &(dyn Fn(&PullProgress) + Send + Sync),
+    ) -> Result<String, BuildError> {
         let (name, digest) = (
             spec.non_key.image_repository,
             &spec.inputs.image.manifest_digest,
@@ -116,7 +120,7 @@ impl<'a> Images<'a> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_by_digest(self.engine, name, digest)
+                pull_by_digest(self.engine, name, digest, progress)
                     .await
                     .map_err(BuildError::from)
             })

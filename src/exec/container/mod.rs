@@ -89,7 +89,10 @@ impl<'a> Builder<'a> {
             std::fs::File::create(log).map_err(|e| io_err("creating the build log", e))?;
 
         self.reporter.phase(id, "pulling image");
-        let base = self.images.base(spec).await?;
+        let pulling = |p: &crate::docker::PullProgress| {
+            self.reporter.progress(id, &format!("pulling image: {p}"));
+        };
+        let base = self.images.base(spec, &pulling).await?;
         self.reporter.phase(id, "preparing environment");
         let image = self.images.environment(spec, &base).await?;
         self.reporter.phase(id, "fetching sources");
