@@ -110,7 +110,7 @@ VARIANTLIB_CONSTRAINTS=(variantlib==0.2.2 packaging==26.4 platformdirs==4.14.9)
 UV_CONSTRAINTS=(uv==0.13.8)
 # The wheel of wheelbuild itself (scripts/dist.sh): maturin and zig (manylinux_2_17 without
 # a second toolchain), auditwheel to check its tag, pipx and uv to install it as users do.
-DIST_CONSTRAINTS=(maturin==1.16.0 ziglang==0.17.0 auditwheel==6.8.2 pyelftools==0.33
+DIST_CONSTRAINTS=(pip==26.3 maturin==1.16.0 ziglang==0.17.0 auditwheel==6.8.2 pyelftools==0.33
   pipx==1.18.4 uv==0.13.8)
 
 # Wheels that tests serve from a local pypiserver.
@@ -888,7 +888,7 @@ cmd_uv() {
 }
 
 cmd_dist() {
-  py_tool_venv dist 'import shutil, ziglang, auditwheel, pipx, uv; assert shutil.which("maturin", path=__import__("sys").prefix + "/bin")' \
+  py_tool_venv dist 'import shutil, ziglang, auditwheel, pipx, uv, pip; assert pip.__version__ == "26.3"; assert shutil.which("maturin", path=__import__("sys").prefix + "/bin")' \
     "${DIST_CONSTRAINTS[@]}"
 }
 

@@ -119,12 +119,18 @@ fn pip_pipx_and_uv_install_the_wheel_and_it_locks_and_plans() {
     let home = tempfile::tempdir().unwrap();
     let p = fresh_project("install-wheel");
 
-    // pip, into a fresh venv, from the file alone.
+    // pip (26.3, pinned in the fixture) into a fresh venv, from the file alone.
     let venv = home.path().join("venv");
-    tool_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     tool_ok(
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--no-index", "--no-deps"])
+        Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+    );
+    tool_ok(
+        Command::new(fixtures::tool_python("dist"))
+            .args(["-m", "pip", "--python"])
+            .arg(venv.join("bin/python"))
+            .args(["install", "--no-index", "--no-deps"])
             .arg(&wheel),
     );
     runs_lock_and_plan(&venv.join("bin/wheelbuild"), &p);
