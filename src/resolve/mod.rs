@@ -277,6 +277,7 @@ pub(crate) async fn lock(
                     && old.commit == pinned.commit
                 {
                     pinned.build_requires = old.build_requires.clone();
+                    pinned.build_backend = old.build_backend.clone();
                 }
                 git.push(pinned)
             }
@@ -327,12 +328,14 @@ async fn read_build_requires(
         wanted.entry((pin_of(git, project), dir)).or_insert(project);
     }
     for (i, pin) in git.iter_mut().enumerate() {
-        pin.build_requires
-            .retain(|dir, _| wanted.contains_key(&(i, dir.clone())));
+        let used = |dir: &String| wanted.contains_key(&(i, dir.clone()));
+        pin.build_requires.retain(|dir, _| used(dir));
+        pin.build_backend.retain(|dir, _| used(dir));
     }
+    // Read by a wheelbuild that recorded no backend (lock version 3): read again, once.
     let to_read: Vec<_> = wanted
         .iter()
-        .filter(|((i, dir), _)| !git[*i].build_requires.contains_key(dir))
+        .filter(|((i, dir), _)| !git[*i].build_backend.contains_key(dir))
         .collect();
     if offline && let Some((_, project)) = to_read.first() {
         return Err(ResolveError::Offline {
@@ -342,14 +345,14 @@ async fn read_build_requires(
     let reads = futures::future::join_all(to_read.iter().map(|((i, dir), _)| {
         let pin = &git[*i];
         let subdir = (dir != ROOT_DIR).then_some(dir.as_str());
-        pyproject::build_requires(&settings.git, &pin.url, &pin.commit, subdir)
+        pyproject::build_system(&settings.git, &pin.url, &pin.commit, subdir)
     }))
     .await;
     let mut failures = Vec::new();
     let mut read = Vec::new();
     for (((i, dir), project), result) in to_read.into_iter().zip(reads) {
         match result {
-            Ok(requires) => read.push((*i, dir.clone(), requires)),
+            Ok(system) => read.push((*i, dir.clone(), system)),
             Err(source) => failures.push(ResolveError::BuildRequires {
                 what: format!(
                     "reading the build requirements of project `{}` at {:.12}",
@@ -361,8 +364,9 @@ async fn read_build_requires(
         }
     }
     fail(failures)?;
-    for (i, dir, requires) in read {
-        git[i].build_requires.insert(dir, requires);
+    for (i, dir, system) in read {
+        git[i].build_requires.insert(dir.clone(), system.requires);
+        git[i].build_backend.insert(dir, system.backend);
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             repair: None,
             local_version: None,
             variant: None,
+            config_settings: None,
             wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels

@@ -20,11 +20,12 @@ use super::{
     BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED, io_err, paths,
     source,
 };
+use crate::config::ConfigSettings;
 use crate::docker::access::Step;
 use crate::docker::owner::labels;
 use crate::docker::{ContainerConfig, Engine};
 use crate::key::BuildKey;
-use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
+use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT, build_command};
 use crate::resolve::git::GitContext;
 use crate::store::{CacheStats, Staging, Store, WheelRecord};
 use caches::Caches;
@@ -114,7 +115,14 @@ impl<'a> Builder<'a> {
             BUILD_SCRIPT.into(),
             "wheelbuild".into(),
             toolchain_check.to_string(),
-            inputs.build.to_string(),
+            build_command(
+                &inputs.build,
+                inputs
+                    .config_settings
+                    .as_deref()
+                    .unwrap_or(&ConfigSettings::new()),
+            )
+            .into_owned(),
             inputs.source.subdir.as_deref().unwrap_or(".").to_string(),
         ];
         if let Some(repair) = &inputs.repair {
