@@ -31,6 +31,7 @@
 //! | `local-version` | `[output] local-version` (expanded, normalized) | the version the wheel is relabelled with (`1.2.0+cu118`); absent when unset, so keys without it are unchanged |
 //! | `variant` | the project's `variant` (expanded), `[variants]` | the PEP 825 label and the exact `variant.json` the wheel carries (providers and priorities included); absent when unset |
 //! | `config-settings` | `project.config-settings`, over a fixed build directory for a backend that would build in a random one (`crate::recipe::config_settings`; the backend read by the lock) | what the default build command passes to the backend (`--config-settings`); absent when empty, so keys of setuptools projects without settings are unchanged |
+//! | `requires-check` | the backend the lock read, for a project with build isolation whose backend's hook the lock asks (all but setuptools': `crate::recipe::asks_hook`), and the fingerprint of the check (`requires.py`) | that the build first asks the backend's `get_requires_for_build_wheel` and fails, before compiling, on a requirement the lock does not hold; absent for other backends, so their keys are unchanged |
 //! | `wheelbuild` | [`recipe`]: the build, repair and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
@@ -95,7 +96,30 @@ pub struct KeyInputs<'a> {
     /// `None` when empty, and then skipped, like `local_version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_settings: Option<Cow<'a, ConfigSettings>>,
+    /// Skipped when `None`, like `local_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_check: Option<RequiresCheckKey<'a>>,
     pub wheelbuild: Cow<'a, str>,
+}
+
+/// The check a build of a hooked backend runs first: the backend, and the fingerprint of
+/// the script that asks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct RequiresCheckKey<'a> {
+    pub backend: Cow<'a, str>,
+    pub script: Cow<'a, str>,
+}
+
+/// The fingerprint of [`crate::recipe::REQUIRES_SCRIPT`], the `script` of a
+/// [`RequiresCheckKey`].
+fn requires_script() -> &'static str {
+    static SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        static SCRIPT_CONTEXT: Context = Context::new("wheelbuild 2026-12-07 requires check");
+        let hash = SCRIPT_CONTEXT.hash(&crate::recipe::REQUIRES_SCRIPT);
+        format!("blake3:{}", hash.to_hex())
+    });
+    &SCRIPT
 }
 
 /// The PEP 825 variant a target's wheels become.
@@ -114,6 +138,12 @@ pub struct RepairKey<'a> {
     pub tool: Cow<'a, str>,
     /// SONAME globs never grafted, sorted.
     pub exclude: Cow<'a, [String]>,
+}
+
+impl RequiresCheckKey<'_> {
+    fn describe(&self) -> String {
+        format!("{} ({})", self.backend, self.script)
+    }
 }
 
 impl RepairKey<'_> {
@@ -300,6 +330,12 @@ impl<'a> KeyInputs<'a> {
                 json: Cow::Borrowed(&v.json),
             }),
             config_settings: (!config_settings.is_empty()).then_some(config_settings),
+            requires_check: backend
+                .filter(|b| project.build_isolation && crate::recipe::asks_hook(b))
+                .map(|b| RequiresCheckKey {
+                    backend: Cow::Borrowed(b),
+                    script: Cow::Borrowed(requires_script()),
+                }),
             wheelbuild: Cow::Borrowed(recipe()),
         }
     }
@@ -329,6 +365,7 @@ impl<'a> KeyInputs<'a> {
             local_version,
             variant,
             config_settings,
+            requires_check,
             wheelbuild,
         } = self;
         let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -359,6 +396,10 @@ impl<'a> KeyInputs<'a> {
                 json: owned(v.json),
             }),
             config_settings: config_settings.map(|c| Cow::Owned(c.into_owned())),
+            requires_check: requires_check.map(|r| RequiresCheckKey {
+                backend: owned(r.backend),
+                script: owned(r.script),
+            }),
             wheelbuild: owned(wheelbuild),
         }
     }
@@ -380,6 +421,7 @@ impl<'a> KeyInputs<'a> {
             local_version,
             variant,
             config_settings,
+            requires_check,
             wheelbuild,
         } = self;
         let KeyInputs {
@@ -397,6 +439,7 @@ impl<'a> KeyInputs<'a> {
             local_version: old_local_version,
             variant: old_variant,
             config_settings: old_config_settings,
+            requires_check: old_requires_check,
             wheelbuild: old_wheelbuild,
         } = old;
         let mut out = Vec::new();
@@ -486,6 +529,12 @@ impl<'a> KeyInputs<'a> {
             InputChange::ConfigSettings {
                 old: old_config_settings.as_deref().map(describe_settings),
                 new: config_settings.as_deref().map(describe_settings),
+            }
+        });
+        diff(&mut out, requires_check != old_requires_check, || {
+            InputChange::RequiresCheck {
+                old: old_requires_check.as_ref().map(RequiresCheckKey::describe),
+                new: requires_check.as_ref().map(RequiresCheckKey::describe),
             }
         });
         diff(&mut out, wheelbuild != old_wheelbuild, || {
@@ -619,6 +668,10 @@ pub(crate) enum InputChange {
         old: Option<String>,
         new: Option<String>,
     },
+    RequiresCheck {
+        old: Option<String>,
+        new: Option<String>,
+    },
     Wheelbuild {
         old: String,
         new: String,
@@ -645,6 +698,7 @@ impl InputChange {
             InputChange::LocalVersion { .. } => "local-version".into(),
             InputChange::Variant { .. } => "variant".into(),
             InputChange::ConfigSettings { .. } => "config-settings".into(),
+            InputChange::RequiresCheck { .. } => "requires-check".into(),
             InputChange::Wheelbuild { .. } => "wheelbuild".into(),
         }
     }
@@ -665,6 +719,7 @@ impl InputChange {
             | InputChange::LocalVersion { old, new }
             | InputChange::Variant { old, new }
             | InputChange::ConfigSettings { old, new }
+            | InputChange::RequiresCheck { old, new }
             | InputChange::Env { old, new, .. }
             | InputChange::Axis { old, new, .. }
             | InputChange::Pip { old, new, .. }
@@ -712,6 +767,7 @@ mod tests {
             local_version: None,
             variant: None,
             config_settings: None,
+            requires_check: None,
             wheelbuild: "blake3:recipe".into(),
         }
     }
@@ -908,6 +964,10 @@ mod tests {
             "build-dir".into(),
             vec!["build".into()],
         )])));
+        all.requires_check = Some(RequiresCheckKey {
+            backend: "mesonpy".into(),
+            script: requires_script().into(),
+        });
         let json = serde_json::to_value(all).unwrap();
         for field in json.as_object().unwrap().keys() {
             let row = format!("| `{field}` |");

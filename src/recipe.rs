@@ -28,6 +28,15 @@ pub(crate) const ENV_SCRIPT: &str = include_str!("recipe/scripts/env.sh");
 /// The script that resolves an environment inside its base image (see its header).
 pub(crate) const RESOLVE_SCRIPT: &str = include_str!("recipe/scripts/resolve.sh");
 
+/// The lock's container that asks a backend for its dynamic build requirements (see its
+/// header): `sh -c SCRIPT wheelbuild-hook REQUIREMENTS SUBDIR REQUIRES_PY BACKEND SETTINGS`.
+pub(crate) const HOOK_SCRIPT: &str = include_str!("recipe/scripts/hook.sh");
+/// PEP 517's `get_requires_for_build_wheel`, asked by [`HOOK_SCRIPT`] and checked before
+/// a build of a backend that [`asks_hook`] (`requires.py`).
+pub(crate) const REQUIRES_SCRIPT: &str = include_str!("recipe/scripts/requires.py");
+/// The variable that holds [`REQUIRES_SCRIPT`] in a build container that checks it.
+pub(crate) const REQUIRES_VAR: &str = "WHEELBUILD_REQUIRES_PY";
+
 /// Variables of the root containers that resolve or install packages (Debian's pip refuses
 /// system installs without the first).
 pub(crate) const PIP_ENV: [&str; 3] = [
@@ -68,6 +77,43 @@ pub(crate) fn config_settings<'a>(
             .insert((*name).to_string(), vec![(*value).to_string()]);
     }
     settings
+}
+
+/// Is `backend`'s `get_requires_for_build_wheel` asked at lock time? All but setuptools':
+/// its hook runs `setup.py`, which may import what only the build environment has (the
+/// demo's imports torch), and it asks for nothing beyond `wheel` when it does not fail.
+pub(crate) fn asks_hook(backend: &str) -> bool {
+    !matches!(
+        backend,
+        "setuptools.build_meta" | "setuptools.build_meta:__legacy__"
+    )
+}
+
+/// `settings` as the hook takes them (JSON): a name with one value maps to it, with more
+/// to their list, as pip passes `--config-settings`.
+pub(crate) fn settings_json(settings: &ConfigSettings) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = settings
+        .iter()
+        .map(|(name, values)| {
+            let value = match values.as_slice() {
+                [one] => serde_json::Value::from(one.as_str()),
+                many => serde_json::Value::from(many.to_vec()),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// `command` after the check that `backend`, asked with `settings`, wants nothing the
+/// environment lacks ([`REQUIRES_SCRIPT`] from [`REQUIRES_VAR`]); a failed check ends the
+/// build with its status, before the command starts.
+pub(crate) fn checked_command(command: &str, backend: &str, settings: &ConfigSettings) -> String {
+    format!(
+        "python3 -c \"${REQUIRES_VAR}\" check {} {} || exit; {command}",
+        shell_quote(backend),
+        shell_quote(&settings_json(settings))
+    )
 }
 
 /// The command a build runs: the default command gets `--config-settings NAME=VALUE` for
@@ -111,6 +157,28 @@ mod tests {
         assert_eq!(
             config_settings(Some("scikit_build_core.build"), &own)["build-dir"],
             ["out"]
+        );
+    }
+
+    #[test]
+    fn every_backend_but_setuptools_is_asked_and_checked_with_its_settings() {
+        assert!(asks_hook("mesonpy") && asks_hook("backend"));
+        assert!(!asks_hook("setuptools.build_meta"));
+        assert!(!asks_hook("setuptools.build_meta:__legacy__"));
+        let settings = ConfigSettings::from([
+            ("build-dir".to_string(), vec!["build".to_string()]),
+            ("x".to_string(), vec!["it's".to_string(), "b".to_string()]),
+        ]);
+        assert_eq!(
+            settings_json(&settings),
+            r#"{"build-dir":"build","x":["it's","b"]}"#,
+            "one value a string, more a list, as pip passes them"
+        );
+        assert_eq!(
+            checked_command("make; make install", "mesonpy", &settings),
+            "python3 -c \"$WHEELBUILD_REQUIRES_PY\" check 'mesonpy' \
+             '{\"build-dir\":\"build\",\"x\":[\"it'\\''s\",\"b\"]}' || exit; make; make install",
+            "a failed check ends the build with its status before any of the command"
         );
     }
 

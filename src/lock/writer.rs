@@ -36,6 +36,13 @@ impl Lockfile {
             field(&mut out, "commit", Some(&g.commit));
             by_dir(&mut out, "build-requires", &g.build_requires, |r| inline(r));
             by_dir(&mut out, "build-backend", &g.build_backend, |b| quote(b));
+            by_dir(&mut out, "dynamic-requires", &g.dynamic_requires, |d| {
+                format!(
+                    "{{ asked-with = {}, requires = {} }}",
+                    quote(&d.asked_with),
+                    inline(&d.requires)
+                )
+            });
         }
         for e in &self.environments {
             out.push_str("\n[[environment]]\n");

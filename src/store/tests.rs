@@ -30,6 +30,7 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             local_version: None,
             variant: None,
             config_settings: None,
+            requires_check: None,
             wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels

@@ -524,43 +524,6 @@ fn relock_with_the_commit_unchanged_reads_no_pyproject_and_fetches_nothing() {
     assert!(!mirrors.exists(), "the relock fetched into a mirror");
 }
 
-/// meson-python builds in `.mesonpy-XXXXXXXX` and real projects write that path into their
-/// wheels, so two builds differed: the lock records the backend, and its targets get a
-/// fixed `build-dir` as a key input, which the default build command passes on.
-#[test]
-fn a_meson_python_project_builds_in_a_fixed_directory() {
-    let base = fixtures::base_image(ImageKind::Cpu);
-    let repo = crate::support::git::GitRepo::new();
-    repo.commit(
-        "pyproject.toml",
-        "[build-system]\nrequires = []\nbuild-backend = \"mesonpy\"\n",
-        "meson",
-    );
-    repo.git(&["tag", "v0.1.0"]);
-    let p = locked_project(
-        &base,
-        "fixed-build-dir",
-        "",
-        &[project("mesontest", &repo, "")],
-    );
-    assert!(
-        p.read("wheelbuild.lock")
-            .contains("\nbuild-backend = { \".\" = \"mesonpy\" }\n"),
-        "{}",
-        p.read("wheelbuild.lock")
-    );
-    let config = wheelbuild::config::Config::load(&p.file("wheelbuild.toml")).unwrap();
-    let store = wheelbuild::store::Store::new(&p.file(".wheelbuild/store"));
-    let lock = lock_of(&p);
-    let plan = wheelbuild::plan::Plan::new(&config, &lock, &store).unwrap();
-    let target = plan.to_build().next().unwrap();
-    let settings = target.inputs(&config).config_settings.unwrap().into_owned();
-    assert_eq!(
-        settings,
-        [("build-dir".to_string(), vec!["build".to_string()])].into()
-    );
-}
-
 #[test]
 fn build_isolation_false_leaves_the_declared_requirements_out() {
     let base = fixtures::base_image(ImageKind::Cpu);

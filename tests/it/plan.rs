@@ -225,7 +225,8 @@ fn non_key_env_and_formatting_keep_everything_cached() {
 }
 
 /// Config settings change what the backend builds: a key input of their project's targets
-/// only, named as the reason, while the lock stays current.
+/// only, named as the reason. They are a lock input too (a backend's hook is asked with
+/// them), so the lock is made again first; for these setuptools projects it asks nothing.
 #[test]
 fn config_settings_are_a_key_input() {
     let Some(s) = setup() else { return };
@@ -239,6 +240,9 @@ fn config_settings_are_a_key_input() {
             "config-settings = { \"setup-args\" = [\"-Da=1\", \"-Db=2\"] }\nenv = { CFLAGS",
         ),
     );
+    let out = p.run(&["--locked", "check"]);
+    assert_eq!(out.status.code(), Some(12), "{}", p.snapshot(&out));
+    assert!(p.run(&["lock"]).status.success());
     let out = p.run(&["--locked", "check"]);
     assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
