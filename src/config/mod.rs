@@ -28,14 +28,13 @@ use std::path::{Path, PathBuf};
 use crate::diag::Location;
 pub(crate) use model::Network;
 pub use model::{
-    Cell, Config, ConfigWarning, EngineSpec, GitInput, ImageInput, PipIndex, Project, Target,
+    Cell, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput, PipIndex,
+    Project, Target,
 };
 pub(crate) use syntax::{ConfigFile, IndexSetting};
 use validate::{Ctx, Validator};
 
-/// Default build command: a wheel of the project, built by pip, into the output directory.
-pub(crate) const DEFAULT_BUILD: &str =
-    "python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .";
+pub(crate) use crate::recipe::DEFAULT_BUILD;
 
 /// Environment variables that never change a wheel's bytes: parallelism, cache locations,
 /// terminal and log settings. Changing them never forces a rebuild. `non-key-env` in the

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::accel::Accel;
 use crate::diag::Location;
 use crate::platform::Platform;
+pub use crate::recipe::ConfigSettings;
 
 pub(crate) use super::syntax::Network;
 
@@ -84,6 +85,8 @@ pub struct Project {
     pub gpu: bool,
     /// Build with the project's declared build requirements (`build-isolation`).
     pub build_isolation: bool,
+    /// PEP 517 config settings for the backend (`config-settings`).
+    pub config_settings: ConfigSettings,
     /// Where in the config the project's `ref` (or `git`, when no ref) is, for errors.
     pub ref_location: Location,
     /// Manylinux repair with auditwheel (`repair`), per accelerator family; `None`: off.

@@ -171,6 +171,14 @@ impl VariantValues {
     }
 }
 
+/// A config setting's value or values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum SettingValues {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// `[remote]`: build records as OCI artifacts, tagged by build key.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -302,6 +310,12 @@ pub(crate) struct ProjectTable {
     /// Whether the build needs a GPU (`--gpus all`).
     #[serde(default)]
     pub gpu: bool,
+    /// PEP 517 config settings for the build backend, a string or a list of strings per
+    /// name, e.g. `{ "cmake.build-type" = "Release" }`: passed by the default build
+    /// command (`--config-settings NAME=VALUE`). A key input.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, SettingValues>")]
+    pub config_settings: BTreeMap<Spanned<String>, Spanned<SettingValues>>,
     /// Build with the project's own `[build-system] requires` (read from `pyproject.toml`
     /// at the locked commit), resolved and pinned in the lock. `false`: build with what
     /// the image and `pip` give, and ignore the project's declaration.

@@ -546,3 +546,24 @@ git = "."
         assert!(target_problem(bad).is_some(), "{bad:?} passed");
     }
 }
+
+#[test]
+fn config_settings_take_a_string_or_a_list_and_names_pip_can_pass() {
+    let c = parse(
+        &(BASE.to_string()
+            + "config-settings = { build-dir = \"out\", \"setup-args\" = [\"-Da=1\", \"-Db=2\"] }\n"),
+    )
+    .unwrap();
+    assert_eq!(c.projects[0].config_settings["build-dir"], ["out"]);
+    assert_eq!(
+        c.projects[0].config_settings["setup-args"],
+        ["-Da=1", "-Db=2"]
+    );
+
+    let (msg, loc, hint) = err(&(BASE.to_string() + "config-settings = { \"a=b\" = \"c\" }\n"));
+    assert_eq!(msg, "invalid config setting name `a=b`");
+    assert_eq!(loc, Some((13, 21)));
+    assert!(hint.unwrap().contains("without `=`"));
+    let (msg, _, _) = err(&(BASE.to_string() + "config-settings = { x = [] }\n"));
+    assert_eq!(msg, "invalid value of config setting `x`");
+}

@@ -11,8 +11,10 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::ConfigError;
-use super::model::{Cell, ConfigWarning, GitInput, NetworkTimeouts, Project, ProjectRepair};
-use super::syntax::{ConfigFile, ProjectTable, RepairTool};
+use super::model::{
+    Cell, ConfigSettings, ConfigWarning, GitInput, NetworkTimeouts, Project, ProjectRepair,
+};
+use super::syntax::{ConfigFile, ProjectTable, RepairTool, SettingValues};
 use super::template::{self, TemplateError, Vars};
 use crate::accel::Accel;
 use crate::diag::{LineIndex, Location, did_you_mean, list};
@@ -437,10 +439,47 @@ impl Validator<'_> {
             subdir,
             gpu: table.gpu,
             build_isolation: table.build_isolation,
+            config_settings: self.config_settings(table)?,
             ref_location: self.ctx.location(ref_span),
             repair: self.repair(table)?,
             variant: None,
         })
+    }
+
+    /// `config-settings`: names pip can pass (`NAME=VALUE`: no `=` in a name), values on
+    /// one line, a list of at least one value.
+    fn config_settings(&self, table: &ProjectTable) -> Result<ConfigSettings, ConfigError> {
+        let mut settings = ConfigSettings::new();
+        for (name, values) in &table.config_settings {
+            let name_str = name.get_ref();
+            if name_str.is_empty()
+                || name_str.contains('=')
+                || name_str
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(self.ctx.err(
+                    name.span(),
+                    format!("invalid config setting name `{}`", truncated(name_str)),
+                    Some(
+                        "a name without `=`, spaces or control characters, e.g. `build-dir`".into(),
+                    ),
+                ));
+            }
+            let list = match values.get_ref() {
+                SettingValues::One(v) => vec![v.clone()],
+                SettingValues::Many(v) => v.clone(),
+            };
+            if list.is_empty() || list.iter().any(|v| v.chars().any(char::is_control)) {
+                return Err(self.ctx.err(
+                    values.span(),
+                    format!("invalid value of config setting `{name_str}`"),
+                    Some("a string or a non-empty list of strings, each on one line".into()),
+                ));
+            }
+            settings.insert(name_str.clone(), list);
+        }
+        Ok(settings)
     }
 
     /// `repair` and `repair-exclude`: the project's, else the top level's; auditwheel

@@ -28,7 +28,7 @@ mod container;
 mod gc;
 mod pool;
 pub mod schedule;
-pub mod source;
+use crate::resolve::source;
 mod spec;
 mod verify;
 
@@ -61,9 +61,12 @@ pub const TOOLCHAIN_CHECK_FAILED: i64 = 97;
 /// Exit code of the build script when auditwheel fails to repair a wheel.
 pub const REPAIR_FAILED: i64 = 96;
 
+/// Exit code of a build whose backend asks for a requirement the environment lacks
+/// (`requires.py`'s check, run before the build command).
+pub const UNLOCKED_REQUIREMENT: i64 = 95;
+
 /// Paths inside build containers.
 pub mod paths {
-    pub const SRC: &str = "/wheelbuild/src";
     pub const OUT: &str = "/wheelbuild/out";
     pub const HOME: &str = "/wheelbuild/home";
     pub const CCACHE: &str = "/wheelbuild/cache/ccache";
@@ -98,6 +101,13 @@ pub enum BuildError {
         project: String,
         requirement: String,
         found: Option<String>,
+    },
+    #[error(
+        "the build backend of project `{project}` asks for `{requirement}`, which the lock does not hold"
+    )]
+    UnlockedRequirement {
+        project: String,
+        requirement: String,
     },
     #[error("the build produced no wheel in $WHEELBUILD_OUT")]
     NoWheel,
@@ -167,6 +177,9 @@ impl BuildError {
                 "the lock's environment does not match the project's `[build-system] requires`: run `wheelbuild lock --update-env`"
                     .into(),
             ),
+            BuildError::UnlockedRequirement { project, .. } => Some(format!(
+                "the backend's `get_requires_for_build_wheel` answers otherwise than when the lock asked it: run `wheelbuild lock --update {project}`"
+            )),
             BuildError::NoWheel => {
                 Some("the build command must write its wheels to $WHEELBUILD_OUT".into())
             }

@@ -33,6 +33,8 @@ pub(super) struct BuildSpec<'a> {
 pub(super) struct NonKey<'a> {
     /// The target's id: names its container's labels, its progress and its warnings.
     pub id: &'a str,
+    /// The name of the target's project, for messages.
+    pub in_project: &'a str,
     /// The repository the image is pulled from, by the digest in `inputs.image`: the
     /// digest is what runs, wherever it comes from.
     pub image_repository: &'a str,
@@ -75,6 +77,7 @@ impl<'a> BuildSpec<'a> {
                 .map(String::as_str),
             non_key: NonKey {
                 id: &t.target.id,
+                in_project: &t.project.name,
                 image_repository: &t.image.name,
                 git_url: &t.git.url,
                 env: t

@@ -17,7 +17,7 @@ use super::pins::unread;
 use super::{LockError, LockedGit};
 use crate::canonical::Context;
 use crate::config::{Config, ImageInput, PipIndex, Project, Target};
-use crate::recipe::RESOLVE_SCRIPT;
+use crate::recipe::{RESOLVE_SCRIPT, asks_hook};
 
 /// blake3 derive-key context of `resolved-from`.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-30 environment resolution");
@@ -97,15 +97,21 @@ pub(crate) fn installs(target: &Target, build: &[String]) -> bool {
     !target.pip.is_empty() || !target.apt.is_empty() || !build.is_empty()
 }
 
-/// The build requirements a target of `project` builds with, from its git pin: empty
-/// when the project sets `build-isolation = false`; `None` when the pin has not read them
-/// (a lock older than build requirements, or a pin about to be replaced).
-pub fn build_requires<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [String]> {
-    if project.build_isolation {
-        git.build_requires(project.subdir.as_deref())
-    } else {
-        Some(&[])
+/// The build requirements a target of `project` builds with, from its git pin: the
+/// static ones, then what the backend's hook asked for; empty when the project sets
+/// `build-isolation = false`; `None` when the pin has not read them (a lock older than
+/// build requirements, a pin about to be replaced) or not asked the hook.
+pub fn build_requires(project: &Project, git: &LockedGit) -> Option<Vec<String>> {
+    if !project.build_isolation {
+        return Some(Vec::new());
     }
+    let subdir = project.subdir.as_deref();
+    let mut requires = git.build_requires(subdir)?.to_vec();
+    // A directory read before backends were (lock version 3) builds as it did then.
+    if git.build_backend(subdir).is_some_and(asks_hook) {
+        requires.extend_from_slice(&git.dynamic_requires(subdir)?.requires);
+    }
+    Some(requires)
 }
 
 /// Distinct environments of the config with the lock's git pins, in order; `Err` names
@@ -123,7 +129,7 @@ pub fn distinct_environments(
         let build = pin
             .and_then(|g| build_requires(project, g))
             .ok_or_else(|| unread(project))?;
-        if let Some(input) = EnvironmentInput::of(target, build) {
+        if let Some(input) = EnvironmentInput::of(target, &build) {
             distinct.insert(input);
         }
     }
@@ -205,6 +211,15 @@ impl LockedEnvironment {
     Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 pub struct Facts(pub BTreeMap<String, String>);
+
+/// A pip requirements file with every pin and its hash (`--require-hashes` refuses
+/// anything else, transitive dependencies included).
+pub(crate) fn requirements(pins: &[PipPin]) -> String {
+    pins.iter()
+        .map(|p| format!("{}=={} --hash=sha256:{}", p.name, p.version, p.sha256))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// One pip distribution, pinned.
 #[derive(

@@ -7,15 +7,15 @@ use serde::{Serialize, Serializer};
 
 use super::environment::installs;
 use crate::canonical::Context;
-use crate::config::{Config, PipIndex};
+use crate::config::{Config, ConfigSettings, PipIndex};
 
 /// blake3 derive-key context of the fingerprint.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 lock inputs");
 
 /// Fingerprint of the config inputs that the lock pins: every distinct image reference
 /// with its platform, every distinct git URL with its ref, every environment (image, pip
-/// and apt requests), the project directories whose build requirements are read, and the
-/// index settings. Nothing else in the config affects what
+/// and apt requests), the project directories whose build requirements are read with
+/// the config settings their hook is asked with, and the index settings. Nothing else in the config affects what
 /// `lock` resolves, so editing a build command never makes the lock stale.
 pub fn lock_inputs(config: &Config) -> String {
     #[derive(Serialize)]
@@ -68,6 +68,7 @@ pub fn lock_inputs(config: &Config) -> String {
             url: &p.git.url,
             reference: p.git.reference.as_deref(),
             subdir: p.subdir.as_deref(),
+            settings: &p.config_settings,
         })
         .collect();
     // A config that installs nothing keeps the fingerprint locks had before environments
@@ -128,17 +129,23 @@ impl Serialize for EnvironmentEntry<'_> {
 }
 
 /// A project directory whose `[build-system] requires` the lock reads: the repository,
-/// its ref, and the directory in it (`None`: its root).
+/// its ref, the directory in it (`None`: its root), and the project's config settings
+/// (its hook is asked with them), left out when empty.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct BuildEntry<'a> {
     url: &'a str,
     reference: Option<&'a str>,
     subdir: Option<&'a str>,
+    settings: &'a ConfigSettings,
 }
 
 impl Serialize for BuildEntry<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.url, self.reference, self.subdir).serialize(s)
+        if self.settings.is_empty() {
+            (self.url, self.reference, self.subdir).serialize(s)
+        } else {
+            (self.url, self.reference, self.subdir, self.settings).serialize(s)
+        }
     }
 }
 
@@ -179,5 +186,11 @@ ref = "main"
             )),
             "blake3:7b738eb40eaca204885d203d3b3d5f985fd5af6140c73b2984334a4e147b37dc"
         );
+    }
+
+    #[test]
+    fn config_settings_make_the_lock_stale() {
+        let setting = "config-settings = { \"cmake.build-type\" = \"Release\" }";
+        assert_ne!(lock_inputs(&config("")), lock_inputs(&config(setting)));
     }
 }

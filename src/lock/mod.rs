@@ -30,6 +30,7 @@ use crate::config::{Config, GitInput, ImageInput};
 use crate::diag::Location;
 use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
+pub(crate) use environment::requirements;
 pub use environment::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
     distinct_environments,
@@ -39,9 +40,10 @@ pub use pins::{PinLookup, Pins};
 pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
-/// 3 projects' build requirements; a lock is written with the oldest version that holds
-/// its content, so older wheelbuilds still read what they can.
-pub(crate) const LOCK_VERSION: u32 = 3;
+/// 3 projects' build requirements, version 4 their build backends, version 5 their dynamic
+/// build requirements; a lock is written with the oldest version that holds its content,
+/// so older wheelbuilds still read what they can.
+pub(crate) const LOCK_VERSION: u32 = 5;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -128,6 +130,28 @@ pub struct LockedGit {
     /// the project declares none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub build_requires: BTreeMap<String, Vec<String>>,
+    /// `[build-system] build-backend` at `commit`, by project directory, read with
+    /// `build-requires` (PEP 517's `setuptools.build_meta:__legacy__` when none is
+    /// declared). A directory in `build-requires` but not here was read by a wheelbuild
+    /// before version 4 and is read again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_backend: BTreeMap<String, String>,
+    /// What the backend's `get_requires_for_build_wheel` asked for at `commit`, by project
+    /// directory, for every backend but setuptools' (see `crate::recipe::asks_hook`):
+    /// asked again when what it was asked with changes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dynamic_requires: BTreeMap<String, DynamicRequires>,
+}
+
+/// The answers of a project directory's PEP 517 hook `get_requires_for_build_wheel`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DynamicRequires {
+    /// Fingerprint of what the hook was asked with: the static requirements, each image
+    /// digest and config settings its targets build with, and the hook's scripts.
+    pub asked_with: String,
+    /// The union of the answers, sorted: built with beside `build-requires`.
+    pub requires: Vec<String>,
 }
 
 impl LockedGit {
@@ -136,6 +160,18 @@ impl LockedGit {
         self.build_requires
             .get(subdir.unwrap_or(ROOT_DIR))
             .map(Vec::as_slice)
+    }
+
+    /// The hook's answers for `subdir`, if asked.
+    pub fn dynamic_requires(&self, subdir: Option<&str>) -> Option<&DynamicRequires> {
+        self.dynamic_requires.get(subdir.unwrap_or(ROOT_DIR))
+    }
+
+    /// The build backend read for `subdir`, if read.
+    pub fn build_backend(&self, subdir: Option<&str>) -> Option<&str> {
+        self.build_backend
+            .get(subdir.unwrap_or(ROOT_DIR))
+            .map(String::as_str)
     }
 }
 
@@ -342,7 +378,11 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
-        let version = if git.iter().any(|g| !g.build_requires.is_empty()) {
+        let version = if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
+            5
+        } else if git.iter().any(|g| !g.build_backend.is_empty()) {
+            4
+        } else if git.iter().any(|g| !g.build_requires.is_empty()) {
             3
         } else if !environments.is_empty() {
             2
@@ -453,6 +493,8 @@ mod tests {
                 resolved: Some("refs/heads/main".into()),
                 commit: "b".repeat(40),
                 build_requires: BTreeMap::new(),
+                build_backend: BTreeMap::new(),
+                dynamic_requires: BTreeMap::new(),
             }],
             vec![],
         )
@@ -463,6 +505,14 @@ mod tests {
         lock.version = LOCK_VERSION;
         let build = vec!["setuptools>=61".to_string(), "wheel".to_string()];
         lock.git[0].build_requires = BTreeMap::from([(ROOT_DIR.to_string(), build.clone())]);
+        lock.git[0].build_backend = BTreeMap::from([(ROOT_DIR.to_string(), "mesonpy".to_string())]);
+        lock.git[0].dynamic_requires = BTreeMap::from([(
+            ROOT_DIR.to_string(),
+            DynamicRequires {
+                asked_with: "blake3:ab".into(),
+                requires: vec!["ninja >= 1.8.2".into()],
+            },
+        )]);
         lock.environments.push(LockedEnvironment {
             image: "127.0.0.1:5000/wb/base:py3.11".into(),
             platform: "linux/amd64".into(),
@@ -511,9 +561,13 @@ mod tests {
     fn environments_round_trip_one_package_per_line() {
         let lock = with_environment();
         let text = lock.to_toml();
-        assert!(text.contains("version = 3\n"), "{text}");
+        assert!(text.contains("version = 5\n"), "{text}");
         assert!(
-            text.contains("\nbuild-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }\n"),
+            text.contains(
+                "\nbuild-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }\n\
+                 build-backend = { \".\" = \"mesonpy\" }\n\
+                 dynamic-requires = { \".\" = { asked-with = \"blake3:ab\", requires = [\"ninja >= 1.8.2\"] } }\n"
+            ),
             "{text}"
         );
         assert!(

@@ -16,15 +16,15 @@ use crate::config::{Config, GitInput, ImageInput, Project, Target};
 pub struct Pins<'a> {
     pub image: &'a LockedImage,
     pub git: &'a LockedGit,
-    /// The project's `[build-system] requires`, as read at the commit (empty: none, or
-    /// `build-isolation = false`).
+    /// The project's build requirements, static and dynamic, as the environment has them
+    /// (empty: none, or `build-isolation = false`).
     pub build_requires: &'a [String],
     /// The resolved environment, when the target installs packages.
     pub env: Option<&'a LockedEnvironment>,
 }
 
 /// What makes an environment: its image, pip and apt requests and build requirements.
-type EnvironmentId<'a> = (&'a ImageInput, &'a [String], &'a [String], &'a [String]);
+type EnvironmentId<'a> = (&'a ImageInput, &'a [String], &'a [String], Vec<String>);
 
 /// Looks up the pins of a config's targets, each distinct image, source and environment
 /// once: thousands of targets share a few, and checking an environment is current
@@ -85,30 +85,34 @@ impl<'a> PinLookup<'a> {
             }
         };
         let build = build_requires(project, git).ok_or_else(|| unread(project))?;
-        let id: EnvironmentId<'a> = (&target.image, &target.pip, &target.apt, build);
-        let env = match self.environments.get(&id) {
-            Some(e) => Some(*e),
-            None => match EnvironmentInput::of(target, build) {
-                None => None,
-                Some(input) => {
-                    let e = lock.current_environment(&input, config).ok_or_else(|| {
-                        stale(match lock.environment(&input) {
-                            None => format!("the {} is not resolved", input.describe()),
-                            Some(_) => format!(
-                                "the {} was resolved with another base image or index",
-                                input.describe()
-                            ),
-                        })
-                    })?;
-                    self.environments.insert(id, e);
-                    Some(e)
-                }
-            },
-        };
+        let env =
+            match self
+                .environments
+                .get(&(&target.image, &target.pip, &target.apt, build.clone()))
+            {
+                Some(e) => Some(*e),
+                None => match EnvironmentInput::of(target, &build) {
+                    None => None,
+                    Some(input) => {
+                        let e = lock.current_environment(&input, config).ok_or_else(|| {
+                            stale(match lock.environment(&input) {
+                                None => format!("the {} is not resolved", input.describe()),
+                                Some(_) => format!(
+                                    "the {} was resolved with another base image or index",
+                                    input.describe()
+                                ),
+                            })
+                        })?;
+                        self.environments
+                            .insert((&target.image, &target.pip, &target.apt, build), e);
+                        Some(e)
+                    }
+                },
+            };
         Ok(Pins {
             image,
             git,
-            build_requires: build,
+            build_requires: env.map_or(&[], |e| e.build.as_slice()),
             env,
         })
     }

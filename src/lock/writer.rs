@@ -34,17 +34,15 @@ impl Lockfile {
             field(&mut out, "kind", Some(&g.kind.to_string()));
             field(&mut out, "resolved", g.resolved.as_ref());
             field(&mut out, "commit", Some(&g.commit));
-            if !g.build_requires.is_empty() {
-                let dirs: Vec<String> = g
-                    .build_requires
-                    .iter()
-                    .map(|(dir, reqs)| {
-                        let items: Vec<String> = reqs.iter().map(|r| quote(r)).collect();
-                        format!("{} = [{}]", quote(dir), items.join(", "))
-                    })
-                    .collect();
-                let _ = writeln!(out, "build-requires = {{ {} }}", dirs.join(", "));
-            }
+            by_dir(&mut out, "build-requires", &g.build_requires, |r| inline(r));
+            by_dir(&mut out, "build-backend", &g.build_backend, |b| quote(b));
+            by_dir(&mut out, "dynamic-requires", &g.dynamic_requires, |d| {
+                format!(
+                    "{{ asked-with = {}, requires = {} }}",
+                    quote(&d.asked_with),
+                    inline(&d.requires)
+                )
+            });
         }
         for e in &self.environments {
             out.push_str("\n[[environment]]\n");
@@ -103,6 +101,28 @@ impl Lockfile {
 }
 
 /// One line of `key = "value"`, skipped when `value` is `None`.
+/// `key = { "dir" = VALUE, … }` on one line, when there is any directory.
+fn by_dir<T>(
+    out: &mut String,
+    key: &str,
+    map: &std::collections::BTreeMap<String, T>,
+    value: impl Fn(&T) -> String,
+) {
+    if !map.is_empty() {
+        let dirs: Vec<String> = map
+            .iter()
+            .map(|(dir, v)| format!("{} = {}", quote(dir), value(v)))
+            .collect();
+        let _ = writeln!(out, "{key} = {{ {} }}", dirs.join(", "));
+    }
+}
+
+/// `["a", "b"]`.
+fn inline(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
+    format!("[{}]", items.join(", "))
+}
+
 fn field(out: &mut String, key: &str, value: Option<&String>) {
     if let Some(v) = value {
         let _ = writeln!(out, "{key} = {}", quote(v));
@@ -133,8 +153,7 @@ fn name_versions<'a>(
 /// `key = ["a", "b"]`, skipped when empty.
 fn list(out: &mut String, key: &str, values: &[String]) {
     if !values.is_empty() {
-        let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
-        let _ = writeln!(out, "{key} = [{}]", items.join(", "));
+        let _ = writeln!(out, "{key} = {}", inline(values));
     }
 }
 

@@ -92,6 +92,8 @@ impl EnvError {
 pub(crate) struct EnvContext<'a> {
     pub engine: &'a Engine,
     pub access: &'a Access,
+    /// Where checkouts are kept, for the hooks of dynamic build requirements.
+    pub sources: &'a std::path::Path,
 }
 
 /// Resolve environments that share `image` (its pin in the new lock), in one container:
@@ -250,7 +252,7 @@ fn read_environment(
 }
 
 /// Does this failure come from the network rather than from the requests?
-fn looks_unavailable(text: &str) -> bool {
+pub(super) fn looks_unavailable(text: &str) -> bool {
     [
         "NewConnectionError",
         "Connection refused",
@@ -269,7 +271,7 @@ fn looks_unavailable(text: &str) -> bool {
 }
 
 /// The last lines of a container's output, markers left out.
-fn tail(text: &str) -> String {
+pub(super) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("::wheelbuild"))
@@ -282,7 +284,7 @@ fn tail(text: &str) -> String {
 }
 
 /// `::wheelbuild-begin:: NAME` … `::wheelbuild-end::` blocks, by name.
-fn sections(text: &str) -> BTreeMap<&str, String> {
+pub(super) fn sections(text: &str) -> BTreeMap<&str, String> {
     let mut out = BTreeMap::new();
     let mut current: Option<(&str, String)> = None;
     for line in text.lines() {

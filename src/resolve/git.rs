@@ -397,6 +397,8 @@ async fn resolve_one(
         resolved: resolved.map(str::to_string),
         commit: commit.to_string(),
         build_requires: Default::default(),
+        build_backend: Default::default(),
+        dynamic_requires: Default::default(),
     };
     let Some(reference) = input.reference.as_deref() else {
         let (Some(target), Some(head)) = (&remote.head_target, &remote.head) else {

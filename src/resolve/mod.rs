@@ -7,18 +7,20 @@
 
 pub(crate) mod environment;
 pub(crate) mod git;
+pub(crate) mod hook;
 pub(crate) mod network;
 pub(crate) mod pyproject;
 pub(crate) mod registry;
+pub mod source;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::config::{Config, GitInput, ImageInput};
+use crate::config::{Config, ConfigSettings, GitInput, ImageInput, Project};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
-    Change, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile, ROOT_DIR, diff,
-    distinct_environments,
+    Change, DynamicRequires, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile,
+    ROOT_DIR, diff, distinct_environments,
 };
 use crate::wheel::normalize_name;
 pub(crate) use git::{GitContext, GitError};
@@ -55,6 +57,13 @@ pub(crate) enum ResolveError {
         #[source]
         source: Box<pyproject::PyprojectError>,
     },
+    #[error("{what}: {source}")]
+    Hook {
+        what: String,
+        location: Box<Location>,
+        #[source]
+        source: Box<hook::HookError>,
+    },
     #[error("{} inputs could not be resolved", .0.len())]
     Many(Vec<ResolveError>),
     #[error("`{name}` is neither a project, an image nor a pip package of the config")]
@@ -75,6 +84,7 @@ impl ResolveError {
             ResolveError::Git { source, .. } => source.hint(),
             ResolveError::Environment { source, .. } => source.hint(),
             ResolveError::BuildRequires { source, .. } => source.hint(),
+            ResolveError::Hook { source, .. } => source.hint(),
             ResolveError::Many(_) => None,
             ResolveError::UnknownUpdate { suggestion, .. } => Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -93,7 +103,8 @@ impl ResolveError {
             ResolveError::Registry { location, .. }
             | ResolveError::Git { location, .. }
             | ResolveError::Environment { location, .. }
-            | ResolveError::BuildRequires { location, .. } => Some(location),
+            | ResolveError::BuildRequires { location, .. }
+            | ResolveError::Hook { location, .. } => Some(location),
             _ => None,
         }
     }
@@ -106,6 +117,7 @@ impl ResolveError {
             ResolveError::Git { source, .. } => source.is_user_error(),
             ResolveError::Environment { source, .. } => source.is_user_error(),
             ResolveError::BuildRequires { source, .. } => source.is_user_error(),
+            ResolveError::Hook { source, .. } => source.is_user_error(),
             ResolveError::Many(all) => all.iter().any(ResolveError::is_user_error),
             ResolveError::UnknownUpdate { .. } | ResolveError::Offline { .. } => true,
         }
@@ -272,11 +284,13 @@ pub(crate) async fn lock(
     for (input, result) in resolved.git {
         match result {
             Ok(mut pinned) => {
-                // Same commit: what was read at it still holds.
+                // Same commit: what was read at it still holds. The hook is asked again:
+                // this input is new, or updated.
                 if let Some(old) = old.and_then(|l| l.git(&input))
                     && old.commit == pinned.commit
                 {
                     pinned.build_requires = old.build_requires.clone();
+                    pinned.build_backend = old.build_backend.clone();
                 }
                 git.push(pinned)
             }
@@ -289,6 +303,7 @@ pub(crate) async fn lock(
     }
     fail(failures)?;
     read_build_requires(config, &mut git, settings, offline).await?;
+    ask_dynamic_requires(config, &mut git, &images, request, settings).await?;
     let environments =
         lock_environments(config, old, &images, &git, request, &selected.packages).await?;
     let lock = Lockfile::new(crate::lock::lock_inputs(config), images, git, environments);
@@ -312,13 +327,8 @@ async fn read_build_requires(
     settings: &ResolveSettings,
     offline: bool,
 ) -> Result<(), ResolveError> {
-    let pin_of = |git: &[LockedGit], project: &crate::config::Project| {
-        git.iter()
-            .position(|g| g.url == project.git.url && g.reference == project.git.reference)
-            .expect("every git input of the config is pinned before its build requirements")
-    };
     // (pin, directory) -> the first project that needs it, for messages.
-    let mut wanted: BTreeMap<(usize, String), &crate::config::Project> = BTreeMap::new();
+    let mut wanted: BTreeMap<(usize, String), &Project> = BTreeMap::new();
     for project in config.projects.iter().filter(|p| p.build_isolation) {
         let dir = project
             .subdir
@@ -327,12 +337,14 @@ async fn read_build_requires(
         wanted.entry((pin_of(git, project), dir)).or_insert(project);
     }
     for (i, pin) in git.iter_mut().enumerate() {
-        pin.build_requires
-            .retain(|dir, _| wanted.contains_key(&(i, dir.clone())));
+        let used = |dir: &String| wanted.contains_key(&(i, dir.clone()));
+        pin.build_requires.retain(|dir, _| used(dir));
+        pin.build_backend.retain(|dir, _| used(dir));
     }
+    // Read by a wheelbuild that recorded no backend (lock version 3): read again, once.
     let to_read: Vec<_> = wanted
         .iter()
-        .filter(|((i, dir), _)| !git[*i].build_requires.contains_key(dir))
+        .filter(|((i, dir), _)| !git[*i].build_backend.contains_key(dir))
         .collect();
     if offline && let Some((_, project)) = to_read.first() {
         return Err(ResolveError::Offline {
@@ -342,14 +354,14 @@ async fn read_build_requires(
     let reads = futures::future::join_all(to_read.iter().map(|((i, dir), _)| {
         let pin = &git[*i];
         let subdir = (dir != ROOT_DIR).then_some(dir.as_str());
-        pyproject::build_requires(&settings.git, &pin.url, &pin.commit, subdir)
+        pyproject::build_system(&settings.git, &pin.url, &pin.commit, subdir)
     }))
     .await;
     let mut failures = Vec::new();
     let mut read = Vec::new();
     for (((i, dir), project), result) in to_read.into_iter().zip(reads) {
         match result {
-            Ok(requires) => read.push((*i, dir.clone(), requires)),
+            Ok(system) => read.push((*i, dir.clone(), system)),
             Err(source) => failures.push(ResolveError::BuildRequires {
                 what: format!(
                     "reading the build requirements of project `{}` at {:.12}",
@@ -361,10 +373,228 @@ async fn read_build_requires(
         }
     }
     fail(failures)?;
-    for (i, dir, requires) in read {
-        git[i].build_requires.insert(dir, requires);
+    for (i, dir, system) in read {
+        git[i].build_requires.insert(dir.clone(), system.requires);
+        git[i].build_backend.insert(dir, system.backend);
     }
     Ok(())
+}
+
+/// The questions for one project directory's hook: each image its targets build on, with
+/// the config settings they build with.
+type Questions<'a> = BTreeSet<(&'a ImageInput, ConfigSettings)>;
+
+/// Ask the PEP 517 hook `get_requires_for_build_wheel` of every project directory whose
+/// backend has one asked ([`crate::recipe::asks_hook`]) and that has no answer for what
+/// it is asked with now, all at once; drop answers no project uses any more. The hook
+/// runs once per image and config settings, with the static requirements installed from
+/// their pins, resolved first in that image.
+async fn ask_dynamic_requires(
+    config: &Config,
+    git: &mut [LockedGit],
+    images: &[LockedImage],
+    request: &LockRequest<'_>,
+    settings: &ResolveSettings,
+) -> Result<(), ResolveError> {
+    let locked = |input: &ImageInput| locked_image(images, input);
+    // (pin, directory) -> the first project that needs it, for messages, and its questions.
+    let mut wanted: BTreeMap<(usize, String), (&Project, Questions<'_>)> = BTreeMap::new();
+    for target in &config.targets {
+        let project = config.project_of(target);
+        if !project.build_isolation {
+            continue;
+        }
+        let i = pin_of(git, project);
+        let Some(backend) = git[i]
+            .build_backend(project.subdir.as_deref())
+            .filter(|b| crate::recipe::asks_hook(b))
+        else {
+            continue;
+        };
+        let settings =
+            crate::recipe::config_settings(Some(backend), &project.config_settings).into_owned();
+        let dir = project
+            .subdir
+            .clone()
+            .unwrap_or_else(|| ROOT_DIR.to_string());
+        wanted
+            .entry((i, dir))
+            .or_insert_with(|| (project, BTreeSet::new()))
+            .1
+            .insert((&*target.image, settings));
+    }
+    for (i, pin) in git.iter_mut().enumerate() {
+        pin.dynamic_requires
+            .retain(|dir, _| wanted.contains_key(&(i, dir.clone())));
+    }
+    let asked_with = |i: usize, dir: &String, questions: &Questions<'_>| {
+        let asked: Vec<(&str, &ConfigSettings)> = questions
+            .iter()
+            .map(|(image, settings)| (locked(image).manifest_digest.as_str(), settings))
+            .collect();
+        hook::asked_with(
+            &git[i].build_requires[dir],
+            &git[i].build_backend[dir],
+            &asked,
+        )
+    };
+    let to_ask: Vec<_> = wanted
+        .iter()
+        .map(|((i, dir), (project, questions))| {
+            (*i, dir, *project, questions, asked_with(*i, dir, questions))
+        })
+        .filter(|(i, dir, _, _, fingerprint)| {
+            git[*i].dynamic_requires.get(*dir).map(|d| &d.asked_with) != Some(fingerprint)
+        })
+        .collect();
+    if request.offline
+        && let Some((_, _, project, _, _)) = to_ask.first()
+    {
+        return Err(ResolveError::Offline {
+            what: format!(
+                "the dynamic build requirements of project `{}`",
+                project.name
+            ),
+        });
+    }
+    if to_ask.is_empty() {
+        return Ok(());
+    }
+    // The static requirements of a directory, in an image: resolved (each distinct set
+    // once per image) to be installed from their pins.
+    let static_of = |i: usize, dir: &String, image: &ImageInput| {
+        let mut build = git[i].build_requires[dir].clone();
+        build.sort();
+        build.dedup();
+        EnvironmentInput {
+            image: image.clone(),
+            pip: Vec::new(),
+            apt: Vec::new(),
+            build,
+        }
+    };
+    let statics: BTreeSet<EnvironmentInput> = to_ask
+        .iter()
+        .flat_map(|(i, dir, _, questions, _)| {
+            questions.iter().map(|(image, _)| static_of(*i, dir, image))
+        })
+        .collect();
+    let pins = static_pins(config, statics, request, images).await?;
+    let mut questions = Vec::new();
+    for (i, dir, project, asked, _) in &to_ask {
+        for (image, project_settings) in asked.iter() {
+            let input = static_of(*i, dir, image);
+            questions.push((
+                *i,
+                (*dir).clone(),
+                *project,
+                hook::Question {
+                    image: locked(image),
+                    pins: &pins[&input],
+                    url: &git[*i].url,
+                    commit: &git[*i].commit,
+                    subdir: (*dir != ROOT_DIR).then_some(dir.as_str()),
+                    backend: &git[*i].build_backend[*dir],
+                    settings: project_settings,
+                },
+            ));
+        }
+    }
+    let answers = futures::future::join_all(
+        questions
+            .iter()
+            .map(|(_, _, _, question)| hook::ask(request.environments, &settings.git, question)),
+    )
+    .await;
+    let mut failures = Vec::new();
+    let mut union: BTreeMap<(usize, String), BTreeSet<String>> = BTreeMap::new();
+    for ((i, dir, project, question), answer) in questions.iter().zip(answers) {
+        match answer {
+            Ok(requires) => union
+                .entry((*i, dir.clone()))
+                .or_default()
+                .extend(requires),
+            Err(source) => failures.push(ResolveError::Hook {
+                what: format!(
+                    "asking the build backend `{}` of project `{}` at {:.12} for its build requirements",
+                    question.backend, project.name, question.commit
+                ),
+                location: Box::new(project.ref_location.clone()),
+                source: Box::new(source),
+            }),
+        }
+    }
+    fail(failures)?;
+    let fingerprints: Vec<((usize, String), String)> = to_ask
+        .into_iter()
+        .map(|(i, dir, _, _, fingerprint)| ((i, dir.clone()), fingerprint))
+        .collect();
+    for ((i, dir), asked_with) in fingerprints {
+        let requires = union.remove(&(i, dir.clone())).unwrap_or_default();
+        git[i].dynamic_requires.insert(
+            dir,
+            DynamicRequires {
+                asked_with,
+                requires: requires.into_iter().collect(),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Resolve `statics` (static build requirements, each in an image), one container per
+/// image, all images at once.
+async fn static_pins(
+    config: &Config,
+    statics: BTreeSet<EnvironmentInput>,
+    request: &LockRequest<'_>,
+    images: &[LockedImage],
+) -> Result<BTreeMap<EnvironmentInput, LockedEnvironment>, ResolveError> {
+    let mut groups: BTreeMap<&ImageInput, Vec<(&EnvironmentInput, String)>> = BTreeMap::new();
+    for input in &statics {
+        groups
+            .entry(&input.image)
+            .or_default()
+            .push((input, String::new()));
+    }
+    let results = futures::future::join_all(groups.iter().map(|(image, envs)| {
+        environment::resolve_group(request.environments, locked_image(images, image), envs)
+    }))
+    .await;
+    let mut failures = Vec::new();
+    let mut pins = BTreeMap::new();
+    for ((image, envs), result) in groups.iter().zip(results) {
+        let what = |input: &EnvironmentInput| {
+            format!(
+                "resolving the build requirements {} in `{}` to ask a backend",
+                input.build.join(", "),
+                image.reference
+            )
+        };
+        match result {
+            Ok(each) => {
+                for ((input, _), env) in envs.iter().zip(each) {
+                    match env {
+                        Ok(env) => {
+                            pins.insert((*input).clone(), env);
+                        }
+                        Err(source) => failures.push(ResolveError::Environment {
+                            what: what(input),
+                            location: Box::new(config.image_origins[*image].clone()),
+                            source,
+                        }),
+                    }
+                }
+            }
+            Err(source) => failures.push(ResolveError::Environment {
+                what: what(envs[0].0),
+                location: Box::new(config.image_origins[*image].clone()),
+                source,
+            }),
+        }
+    }
+    fail(failures)?;
+    Ok(pins)
 }
 
 /// Keep each environment's resolution while it is current (same base image digest and
@@ -382,11 +612,7 @@ async fn lock_environments(
     let inputs = distinct_environments(config, git)
         .expect("build requirements are read before environments");
     for input in inputs {
-        let platform = input.image.platform.to_string();
-        let image = images
-            .iter()
-            .find(|i| i.reference == input.image.reference && i.platform == platform)
-            .expect("every image of the config is pinned before its environments");
+        let image = locked_image(images, &input.image);
         let from = input.resolved_from(&image.manifest_digest, &config.settings.pip);
         let updated = matches!(request.update, Update::All)
             || request.update_env
@@ -459,6 +685,22 @@ async fn lock_environments(
     }
     fail(failures)?;
     Ok(kept)
+}
+
+/// The pin of `input` in `images`.
+fn locked_image<'a>(images: &'a [LockedImage], input: &ImageInput) -> &'a LockedImage {
+    let platform = input.platform.to_string();
+    images
+        .iter()
+        .find(|i| i.reference == input.reference && i.platform == platform)
+        .expect("every image of the config is pinned before its environments and hooks")
+}
+
+/// The index of `project`'s pin in `git`.
+fn pin_of(git: &[LockedGit], project: &Project) -> usize {
+    git.iter()
+        .position(|g| g.url == project.git.url && g.reference == project.git.reference)
+        .expect("every git input of the config is pinned before its build requirements")
 }
 
 /// The distribution name a pip requirement starts with (`torch==2.0.1` → `torch`).

@@ -1,7 +1,7 @@
-//! Build requirements: `[build-system] requires` of a project's `pyproject.toml`, read
-//! from the bare mirror at the locked commit (no checkout), once per commit: the lock
-//! keeps what was read beside the commit, so a relock with the commit unchanged reads
-//! nothing and fetches nothing.
+//! Build requirements: `[build-system] requires` and `build-backend` of a project's
+//! `pyproject.toml`, read from the bare mirror at the locked commit (no checkout), once per
+//! commit: the lock keeps what was read beside the commit, so a relock with the commit
+//! unchanged reads nothing and fetches nothing.
 
 use std::str::FromStr;
 
@@ -58,14 +58,27 @@ impl PyprojectError {
     }
 }
 
-/// The build requirements declared in `subdir/pyproject.toml` at `commit` (`subdir`
-/// `None`: the repository's root): empty when there is no such file or it declares none.
-pub(crate) async fn build_requires(
+/// PEP 517's backend of a project that declares none.
+pub(crate) const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+
+/// What a `pyproject.toml` declares about building.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BuildSystem {
+    /// `requires`, in the file's order.
+    pub requires: Vec<String>,
+    /// `build-backend`, or [`LEGACY_BACKEND`].
+    pub backend: String,
+}
+
+/// The build system declared in `subdir/pyproject.toml` at `commit` (`subdir` `None`: the
+/// repository's root): no requirements and the legacy backend when there is no such file
+/// or it declares none.
+pub(crate) async fn build_system(
     ctx: &GitContext,
     url: &str,
     commit: &str,
     subdir: Option<&str>,
-) -> Result<Vec<String>, PyprojectError> {
+) -> Result<BuildSystem, PyprojectError> {
     let mirror = ensure_commit(ctx, url, commit).await?;
     let path = match subdir {
         Some(dir) => format!("{}/pyproject.toml", dir.trim_end_matches('/')),
@@ -96,7 +109,10 @@ pub(crate) async fn build_requires(
         .output(git(&["cat-file", "-s", "--end-of-options", &object]), url)
         .await?;
     if !size.status.success() {
-        return Ok(Vec::new());
+        return Ok(BuildSystem {
+            requires: Vec::new(),
+            backend: LEGACY_BACKEND.to_string(),
+        });
     }
     let size: u64 = String::from_utf8_lossy(&size.stdout)
         .trim()
@@ -122,18 +138,19 @@ pub(crate) async fn build_requires(
     parse(&out.stdout, &path, commit)
 }
 
-/// `[build-system] requires` of a `pyproject.toml`'s bytes, each checked to be a PEP 508
-/// requirement; in the file's order.
-pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<Vec<String>, PyprojectError> {
+/// `[build-system]` of a `pyproject.toml`'s bytes, each requirement checked to be PEP 508.
+pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<BuildSystem, PyprojectError> {
     #[derive(Deserialize)]
     struct Pyproject {
         #[serde(default, rename = "build-system")]
-        build_system: Option<BuildSystem>,
+        build_system: Option<Declared>,
     }
     #[derive(Deserialize)]
-    struct BuildSystem {
+    struct Declared {
         #[serde(default)]
         requires: Vec<String>,
+        #[serde(default, rename = "build-backend")]
+        backend: Option<String>,
     }
     let toml_err = |detail: String| PyprojectError::Toml {
         path: path.to_string(),
@@ -143,9 +160,9 @@ pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<Vec<String
     let text = std::str::from_utf8(bytes).map_err(|e| toml_err(e.to_string()))?;
     let pyproject: Pyproject =
         toml::from_str(text).map_err(|e| toml_err(e.message().trim().to_string()))?;
-    let requires = pyproject
+    let (requires, backend) = pyproject
         .build_system
-        .map(|b| b.requires)
+        .map(|b| (b.requires, b.backend))
         .unwrap_or_default();
     for requirement in &requires {
         if let Err(e) = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
@@ -157,7 +174,10 @@ pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<Vec<String
             });
         }
     }
-    Ok(requires.into_iter().map(|r| r.trim().to_string()).collect())
+    Ok(BuildSystem {
+        requires: requires.into_iter().map(|r| r.trim().to_string()).collect(),
+        backend: backend.map_or_else(|| LEGACY_BACKEND.to_string(), |b| b.trim().to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -171,24 +191,22 @@ mod tests {
 requires = ["setuptools>=70.1", "wheel", "tomli; python_version < '3.11'"]
 build-backend = "setuptools.build_meta"
 "#;
+        let read = parse(text, "pyproject.toml", "abc").unwrap();
         assert_eq!(
-            parse(text, "pyproject.toml", "abc").unwrap(),
+            read.requires,
             [
                 "setuptools>=70.1",
                 "wheel",
                 "tomli; python_version < '3.11'"
             ]
         );
-        assert!(
-            parse(b"[project]\nname = 'x'\n", "p", "c")
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            parse(b"[build-system]\nbuild-backend = 'x'\n", "p", "c")
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(read.backend, "setuptools.build_meta");
+        let none = parse(b"[project]\nname = 'x'\n", "p", "c").unwrap();
+        assert!(none.requires.is_empty());
+        assert_eq!(none.backend, LEGACY_BACKEND);
+        let backend_only = parse(b"[build-system]\nbuild-backend = 'x'\n", "p", "c").unwrap();
+        assert!(backend_only.requires.is_empty());
+        assert_eq!(backend_only.backend, "x");
     }
 
     #[test]

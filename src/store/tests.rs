@@ -29,6 +29,8 @@ fn record(key: &str, target: &str, wheels: &[(&str, &[u8])]) -> BuildRecord {
             repair: None,
             local_version: None,
             variant: None,
+            config_settings: None,
+            requires_check: None,
             wheelbuild: "blake3:recipe".into(),
         },
         wheels: wheels

@@ -254,6 +254,8 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
                     (dir.to_string(), Vec::new())
                 })
                 .collect(),
+            build_backend: Default::default(),
+            dynamic_requires: Default::default(),
         })
         .collect();
     // Synthetic resolutions: one pin per request, so that a new request is a new pin.

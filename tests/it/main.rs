@@ -8,6 +8,7 @@ mod ci_action;
 mod cli_errors;
 mod cli_flags;
 mod common;
+mod dynamic;
 mod engines;
 mod environments;
 mod gc;

@@ -224,6 +224,36 @@ fn non_key_env_and_formatting_keep_everything_cached() {
     );
 }
 
+/// Config settings change what the backend builds: a key input of their project's targets
+/// only, named as the reason. They are a lock input too (a backend's hook is asked with
+/// them), so the lock is made again first; for these setuptools projects it asks nothing.
+#[test]
+fn config_settings_are_a_key_input() {
+    let Some(s) = setup() else { return };
+    let p = &s.p;
+    record_all_built(p);
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace(
+            "env = { CFLAGS",
+            "config-settings = { \"setup-args\" = [\"-Da=1\", \"-Db=2\"] }\nenv = { CFLAGS",
+        ),
+    );
+    let out = p.run(&["--locked", "check"]);
+    assert_eq!(out.status.code(), Some(12), "{}", p.snapshot(&out));
+    assert!(p.run(&["lock"]).status.success());
+    let out = p.run(&["--locked", "check"]);
+    assert_eq!(out.status.code(), Some(10), "{}", p.snapshot(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.contains("app/")
+            && l.ends_with("config-settings (none) -> setup-args=-Da=1 setup-args=-Db=2")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_lost_record_is_a_stated_reason() {
     let Some(s) = setup() else { return };

@@ -48,9 +48,11 @@ pub(super) fn relock(
     // Connected only if an environment must be resolved.
     let engine = super::engine::engine(runtime, project, false)?;
     let access = project.access()?;
+    let sources = project.cache_dir.join("sources");
     let environments = resolve::environment::EnvContext {
         engine: &engine,
         access: &access,
+        sources: &sources,
     };
     let request = resolve::LockRequest {
         update,

