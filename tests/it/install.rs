@@ -19,8 +19,11 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `scripts/dist.sh` into `out`: the one wheel it wrote.
+/// `scripts/dist.sh` into `out`: the one wheel it wrote. One build at a time: maturin
+/// builds in one target directory and reads its binary back after cargo.
 fn build_wheel(out: &Path) -> PathBuf {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     tool_ok(Command::new(repo_root().join("scripts/dist.sh")).arg(out));
     let wheels: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()
@@ -62,6 +65,7 @@ fn fresh_project(test: &str) -> Project {
         &config(&base.reference, test, "", &[project("instpkg", &repo, "")]),
     )
     .hold(repo)
+    .hold(base)
 }
 
 #[test]
