@@ -224,6 +224,17 @@ impl ProjectSettings {
             access,
             cache_dir: self.cache_dir.clone(),
             ccache: settings.cache.ccache,
+            compiler_cache: match &settings.cache.remote {
+                Some(url) => crate::exec::compiler_cache::CompilerCache::new(
+                    url,
+                    &self.channel,
+                    settings.cache.policy(&self.channel),
+                    |name| std::env::var(name).ok(),
+                )
+                .map_err(crate::Error::from)?
+                .map(Arc::new),
+                None => None,
+            },
             pip_cache: settings.cache.pip,
             channel: self.channel.clone(),
             output_dir: settings.output_dir.clone(),

@@ -179,6 +179,13 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
             ccache: f.cache.ccache,
             pip: f.cache.pip,
             channel: validator.channel(&f.cache.channel)?,
+            remote: validator.compiler_cache()?,
+            channels: f
+                .cache
+                .channels
+                .iter()
+                .map(|(name, policy)| Ok((validator.channel(name)?, *policy)))
+                .collect::<Result<_, ConfigError>>()?,
         },
         output_dir: root.join(&f.output.dir),
         output_index: f.output.index,

@@ -24,6 +24,7 @@
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
 mod cleanup;
+pub mod compiler_cache;
 mod container;
 mod gc;
 mod pool;
@@ -227,6 +228,9 @@ pub struct BuildSettings {
     pub signer: Option<std::sync::Arc<crate::sign::SecretKey>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
+    /// The channel's remote compiler cache (`[cache] remote`, unless the channel's policy
+    /// is `off`): used by builds with `ccache`, never by `verify`'s.
+    pub compiler_cache: Option<Arc<compiler_cache::CompilerCache>>,
     pub pip_cache: bool,
     pub channel: String,
     pub output_dir: PathBuf,

@@ -7,6 +7,7 @@ mod build;
 mod cli_errors;
 mod cli_flags;
 mod common;
+mod compiler_cache;
 mod engines;
 mod environments;
 mod gc;
