@@ -138,15 +138,31 @@ if [ -n "$plat" ]; then
   esac
 fi
 if [ -n "${WHEELBUILD_CCACHE:-}" ]; then
-  # Per compiler: hits (of which from the remote cache), misses, and remote lookups that
-  # failed (server down, slow or refusing: the unit was compiled here).
-  total_hits=0; total_misses=0
+  # Per compiler, from its statistics log (a `# SOURCE` line, then one counter a line, per
+  # compile): hits, those of them read from the remote cache (a remote entry that fails
+  # ccache's checks is read, then compiled anew: a miss), misses, and compiles whose
+  # remote lookup failed (server down, slow or refusing: compiled here).
   for log in /wheelbuild/home/ccache/*.log; do
     [ -f "$log" ] || continue
-    n() { grep -cE "^($1)\$" "$log" || true; }
-    hits=$(n 'direct_cache_hit|preprocessed_cache_hit'); misses=$(n cache_miss)
-    echo "::wheelbuild:: ccache compiler=$(basename "$log" .log) hits=$hits misses=$misses remote-hits=$(n remote_storage_hit) remote-errors=$(n 'remote_storage_error|remote_storage_timeout')"
-    total_hits=$((total_hits + hits)); total_misses=$((total_misses + misses))
-  done
-  echo "::wheelbuild:: ccache hits=$total_hits misses=$total_misses"
+    awk -v name="$(basename "$log" .log)" '
+      function end() {
+        if (hit) { hits++; if (remote) remote_hits++ }
+        if (miss) misses++
+        if (failed) errors++
+        hit = miss = remote = failed = 0
+      }
+      /^# / { end(); next }
+      /^(direct|preprocessed)_cache_hit$/ { hit = 1 }
+      /^cache_miss$/ { miss = 1 }
+      /^remote_storage_hit$/ { remote = 1 }
+      /^remote_storage_(error|timeout)$/ { failed = 1 }
+      END {
+        end()
+        printf "::wheelbuild:: ccache compiler=%s hits=%d misses=%d remote-hits=%d remote-errors=%d\n", name, hits, misses, remote_hits, errors
+      }' "$log"
+  done | tee /wheelbuild/home/ccache/summary
+  if [ -s /wheelbuild/home/ccache/summary ]; then
+    awk '{ split($4, h, "="); split($5, m, "="); hits += h[2]; misses += m[2] }
+      END { printf "::wheelbuild:: ccache hits=%d misses=%d\n", hits, misses }' /wheelbuild/home/ccache/summary
+  fi
 fi
