@@ -127,7 +127,7 @@ impl Reporter for Progress {
                     .and_then(|c| {
                         c.hit_rate().map(|r| {
                             format!(
-                                ", ccache {:.0}% hits ({}/{}{})",
+                                ", ccache {:.0}% hits ({}/{}){}",
                                 r * 100.0,
                                 c.hits,
                                 c.hits + c.misses,

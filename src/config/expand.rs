@@ -578,6 +578,13 @@ fn target(
             Err(i) => env.insert(i, (name.clone(), value)),
         }
     }
+    if table.deterministic_nvcc && cell.accel != Accel::Cpu {
+        // Read by the build script's compiler launcher; in the env, so a key input.
+        let entry = ("WHEELBUILD_NVCC_KEEP".to_string(), "1".to_string());
+        if let Err(i) = env.binary_search_by(|(n, _)| n.as_str().cmp(&entry.0)) {
+            env.insert(i, entry);
+        }
+    }
     let mut pip = Vec::new();
     for p in &table.pip {
         pip.push(validator.expand("a pip package", p, &vars, cell)?);

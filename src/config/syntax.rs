@@ -336,6 +336,12 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, VariantValues>>")]
     pub variant: Option<Spanned<BTreeMap<Spanned<String>, Spanned<VariantValues>>>>,
+    /// In CUDA and ROCm cells, nvcc keeps its intermediate files in a directory named
+    /// after each object (`--keep --keep-dir`, unless the build passes its own), so that
+    /// their names, which land in the object's symbols, are the same in every build (not
+    /// `tmpxft_<pid>_…`): a key input. `false` leaves nvcc's command lines alone.
+    #[serde(default = "yes")]
+    pub deterministic_nvcc: bool,
 }
 
 /// `[output] index`: `false`, `true` or `"variants"`.

@@ -59,7 +59,7 @@ fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
     assert!(out.status.success(), "{}", p.snapshot(&out));
     assert_eq!(StoreView(&p, "store-b").compiler_stats(&id, "gcc"), (11, 1, 11, 0));
     assert!(
-        stderr(&out).contains("ccache 92% hits (11/12: gcc 11/12 (11 remote))"),
+        stderr(&out).contains("ccache 92% hits (11/12): gcc 11/12 (11 remote)"),
         "{}",
         stderr(&out)
     );
@@ -273,4 +273,63 @@ fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::Path
         }
     }
     found
+}
+
+/// `hello-cuda` at `v0.2.0`, which keeps nvcc's `tmpxft_<pid>_…` names in its objects
+/// (the example strips them itself: this one leaves them to wheelbuild).
+fn cuda_repo() -> GitRepo {
+    let repo = example_repo("hello-cuda");
+    let setup = std::fs::read_to_string(repo.path.join("setup.py")).unwrap();
+    let kept = setup.replace("            _drop_tmpxft_symbols(obj)\n", "");
+    assert_ne!(kept, setup);
+    repo.commit("setup.py", &kept, "setup.py: leave nvcc's symbols alone");
+    repo.annotated_tag("v0.2.0", "hello-cuda v0.2.0");
+    repo
+}
+
+#[test]
+fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
+    let base = fixtures::base_image(ImageKind::Cuda);
+    let redis = Redis::start();
+    let repo = cuda_repo();
+    let id = "hello-cuda/py3.11-cuda11.8";
+    let p = new_project(&base, "");
+    let ch = p.channel.clone();
+    let (a, cold, b) = (format!("a.{ch}"), format!("cold.{ch}"), format!("b.{ch}"));
+    // MAX_JOBS (not a key input) starts as many processes before the build: nvcc's
+    // process ids, and so its temporaries' names, differ between the builds.
+    let config = |jobs: u32| {
+        let project = project(
+            "hello-cuda",
+            &repo,
+            &format!(
+                "env = {{ MAX_JOBS = \"{jobs}\" }}\nbuild = 'seq \"$MAX_JOBS\" | xargs -n1 true; python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .'"
+            ),
+        )
+        .replace("v0.1.0", "v0.2.0");
+        accel_config(&base.reference, "cc-n", "cuda11.8", None, &[project]).replace(
+            "gid = 1234\n",
+            &format!(
+                "gid = 1234\nnetwork = \"host\"\n\n[cache]\nremote = \"{}\"\n\n[cache.channels]\n\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"\n\"{cold}\" = \"off\"\n",
+                redis.url("")
+            ),
+        )
+    };
+    p.write("wheelbuild.toml", &config(1));
+    ok(&p, &["lock"]);
+    build_in(&p, &a, "store-a", &[]);
+    let key = key_of(&p, id);
+    assert_eq!(StoreView(&p, "store-a").compiler_stats(id, "nvcc"), (0, 1, 0, 0));
+
+    // Cold, with other process ids: the same wheel.
+    p.write("wheelbuild.toml", &config(23));
+    assert_eq!(key_of(&p, id), key, "MAX_JOBS is no key input");
+    build_in(&p, &cold, "store-cold", &[]);
+    let sha = StoreView(&p, "store-a").wheel(id);
+    assert_eq!(StoreView(&p, "store-cold").wheel(id), sha, "a cold build differs");
+
+    // A fresh runner: nvcc's object from the remote cache, the same wheel.
+    build_in(&p, &b, "store-b", &[]);
+    assert_eq!(StoreView(&p, "store-b").compiler_stats(id, "nvcc"), (1, 0, 1, 0));
+    assert_eq!(StoreView(&p, "store-b").wheel(id), sha, "a remote hit differs");
 }
