@@ -494,11 +494,13 @@ impl Validator<'_> {
         let scheme_ok = ["redis://", "http://"]
             .iter()
             .any(|s| value.starts_with(s) && value.len() > s.len());
-        if !scheme_ok || value.contains(|c: char| c == '|' || c.is_whitespace() || c.is_control())
-        {
+        if !scheme_ok || value.contains(|c: char| c == '|' || c.is_whitespace() || c.is_control()) {
             return Err(self.ctx.err(
                 url.span(),
-                format!("cache.remote `{}` is not a compiler cache URL", truncated(value)),
+                format!(
+                    "cache.remote `{}` is not a compiler cache URL",
+                    truncated(value)
+                ),
                 Some(
                     "e.g. `redis://${CACHE_USER}:${CACHE_PASSWORD}@cache.example:6379` or \
                      `http://cache.example/ccache` (no spaces, no `|`)"

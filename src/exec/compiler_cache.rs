@@ -115,7 +115,10 @@ impl CompilerCache {
             None => (None, authority),
         };
         let default_port = if scheme == "redis" { 6379 } else { 80 };
-        let addr = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let addr = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             host.to_string()
         } else {
             format!("{host}:{default_port}")
@@ -166,13 +169,25 @@ impl CompilerCache {
             .collect();
         let error = line.strip_prefix('-').unwrap_or(&line).to_string();
         Err(
-            if ["WRONGPASS", "NOAUTH", "ERR AUTH", "NOPERM", "ERR invalid password"]
-                .iter()
-                .any(|p| error.starts_with(p))
+            if [
+                "WRONGPASS",
+                "NOAUTH",
+                "ERR AUTH",
+                "NOPERM",
+                "ERR invalid password",
+            ]
+            .iter()
+            .any(|p| error.starts_with(p))
             {
-                ProbeError::Credentials { server, reply: error }
+                ProbeError::Credentials {
+                    server,
+                    reply: error,
+                }
             } else {
-                ProbeError::Protocol { server, reply: error }
+                ProbeError::Protocol {
+                    server,
+                    reply: error,
+                }
             },
         )
     }

@@ -17,11 +17,20 @@ use crate::support::wait_until;
 
 /// A config building `hello-cxx` (12 C++ units) at `tag`, with the remote cache `url` and
 /// `policies` (`[cache.channels]` lines).
-fn cxx_config(base: &BaseImage, test: &str, repo: &GitRepo, tag: &str, url: &str, policies: &str) -> String {
+fn cxx_config(
+    base: &BaseImage,
+    test: &str,
+    repo: &GitRepo,
+    tag: &str,
+    url: &str,
+    policies: &str,
+) -> String {
     config(
         &base.reference,
         test,
-        &format!("network = \"host\"\n\n[cache]\nremote = \"{url}\"\n\n[cache.channels]\n{policies}\n"),
+        &format!(
+            "network = \"host\"\n\n[cache]\nremote = \"{url}\"\n\n[cache.channels]\n{policies}\n"
+        ),
         &[project("hello-cxx", repo, "").replace("v0.1.0", tag)],
     )
 }
@@ -30,7 +39,11 @@ fn cxx_config(base: &BaseImage, test: &str, repo: &GitRepo, tag: &str, url: &str
 fn cxx_repo() -> GitRepo {
     let repo = example_repo("hello-cxx");
     let unit = std::fs::read_to_string(repo.path.join("src/unit03.cpp")).unwrap();
-    repo.commit("src/unit03.cpp", &unit.replace("% 97", "% 89"), "unit03: another modulus");
+    repo.commit(
+        "src/unit03.cpp",
+        &unit.replace("% 97", "% 89"),
+        "unit03: another modulus",
+    );
     repo.annotated_tag("v0.2.0", "hello-cxx v0.2.0");
     repo
 }
@@ -44,20 +57,37 @@ fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
     let p = new_project(&base, "");
     let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
     let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-a", &repo, "v0.1.0", &redis.url(""), &policies));
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-a", &repo, "v0.1.0", &redis.url(""), &policies),
+    );
     ok(&p, &["lock"]);
 
     // Runner A, cold: every unit compiled, and stored on the server.
-    let out = run_env(&p, &[("WHEELBUILD_CACHE_CHANNEL", &a)], &["--store", "store-a", "build"]);
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", &a)],
+        &["--store", "store-a", "build"],
+    );
     assert!(out.status.success(), "{}", p.snapshot(&out));
     assert!(!redis.keys().is_empty(), "nothing stored on the server");
 
     // Runner B (its own store and local ccache volume) at a commit that changes one unit.
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-a", &repo, "v0.2.0", &redis.url(""), &policies));
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-a", &repo, "v0.2.0", &redis.url(""), &policies),
+    );
     ok(&p, &["lock"]);
-    let out = run_env(&p, &[("WHEELBUILD_CACHE_CHANNEL", &b)], &["--store", "store-b", "build"]);
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", &b)],
+        &["--store", "store-b", "build"],
+    );
     assert!(out.status.success(), "{}", p.snapshot(&out));
-    assert_eq!(StoreView(&p, "store-b").compiler_stats(&id, "gcc"), (11, 1, 11, 0));
+    assert_eq!(
+        StoreView(&p, "store-b").compiler_stats(&id, "gcc"),
+        (11, 1, 11, 0)
+    );
     assert!(
         stderr(&out).contains("ccache 92% hits (11/12): gcc 11/12 (11 remote)"),
         "{}",
@@ -71,20 +101,31 @@ struct StoreView<'a>(&'a Project, &'a str);
 impl StoreView<'_> {
     fn record(&self, id: &str) -> serde_json::Value {
         let key = key_of(self.0, id);
-        let path = self.0.file(self.1).join("v2/records").join(format!("{key}.json"));
+        let path = self
+            .0
+            .file(self.1)
+            .join("v2/records")
+            .join(format!("{key}.json"));
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
     }
 
     /// The sha256 of the target's one wheel.
     fn wheel(&self, id: &str) -> String {
-        self.record(id)["wheels"][0]["sha256"].as_str().unwrap().to_string()
+        self.record(id)["wheels"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// One compiler's `(hits, misses, remote hits, remote errors)` in the target's record.
     fn compiler_stats(&self, id: &str, compiler: &str) -> (u64, u64, u64, u64) {
         let record = self.record(id);
         let c = &record["ccache"]["compilers"][compiler];
-        assert!(c.is_object(), "no {compiler} statistics: {:#}", record["ccache"]);
+        assert!(
+            c.is_object(),
+            "no {compiler} statistics: {:#}",
+            record["ccache"]
+        );
         let n = |k: &str| c[k].as_u64().unwrap();
         (n("hits"), n("misses"), n("remote-hits"), n("remote-errors"))
     }
@@ -108,11 +149,17 @@ fn a_release_build_gets_no_hits_from_the_entries_ci_wrote() {
     let id = cpu("hello-cxx");
     let p = new_project(&base, "");
     let ch = p.channel.clone();
-    let (ci, nightly, release) = (format!("ci.{ch}"), format!("nightly.{ch}"), format!("release.{ch}"));
-    let policies = format!(
-        "\"{ci}\" = \"read-write\"\n\"{nightly}\" = \"isolated\"\n\"{release}\" = \"off\""
+    let (ci, nightly, release) = (
+        format!("ci.{ch}"),
+        format!("nightly.{ch}"),
+        format!("release.{ch}"),
     );
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-r", &repo, "v0.1.0", &redis.url(""), &policies));
+    let policies =
+        format!("\"{ci}\" = \"read-write\"\n\"{nightly}\" = \"isolated\"\n\"{release}\" = \"off\"");
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-r", &repo, "v0.1.0", &redis.url(""), &policies),
+    );
     ok(&p, &["lock"]);
     build_in(&p, &ci, "store-ci", &[]);
     let written = redis.keys();
@@ -120,13 +167,22 @@ fn a_release_build_gets_no_hits_from_the_entries_ci_wrote() {
 
     // `off`: the server is not used at all.
     build_in(&p, &release, "store-release", &[]);
-    assert_eq!(StoreView(&p, "store-release").compiler_stats(&id, "gcc"), (0, 12, 0, 0));
+    assert_eq!(
+        StoreView(&p, "store-release").compiler_stats(&id, "gcc"),
+        (0, 12, 0, 0)
+    );
     assert_eq!(redis.keys(), written, "a release build wrote to the server");
 
     // `isolated`: the server, in a pool of its own.
     build_in(&p, &nightly, "store-nightly", &[]);
-    assert_eq!(StoreView(&p, "store-nightly").compiler_stats(&id, "gcc"), (0, 12, 0, 0));
-    assert!(redis.keys().len() > written.len(), "the nightly build stored nothing");
+    assert_eq!(
+        StoreView(&p, "store-nightly").compiler_stats(&id, "gcc"),
+        (0, 12, 0, 0)
+    );
+    assert!(
+        redis.keys().len() > written.len(),
+        "the nightly build stored nothing"
+    );
 
     // The same wheel, whichever cache it came through.
     let sha = StoreView(&p, "store-ci").wheel(&id);
@@ -144,7 +200,10 @@ fn a_cache_server_that_is_down_is_a_warning_and_the_build_goes_on_uncached() {
     let repo = cxx_repo();
     let p = new_project(&base, "");
     let policy = format!("\"{}\" = \"read-write\"", p.channel);
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-d", &repo, "v0.1.0", &url, &policy));
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-d", &repo, "v0.1.0", &url, &policy),
+    );
     ok(&p, &["lock"]);
     let out = build_in(&p, &p.channel, STORE, &[]);
     let err = stderr(&out);
@@ -153,7 +212,10 @@ fn a_cache_server_that_is_down_is_a_warning_and_the_build_goes_on_uncached() {
             && err.contains("; building without it"),
         "{err}"
     );
-    assert_eq!(StoreView(&p, STORE).compiler_stats(&cpu("hello-cxx"), "gcc"), (0, 12, 0, 0));
+    assert_eq!(
+        StoreView(&p, STORE).compiler_stats(&cpu("hello-cxx"), "gcc"),
+        (0, 12, 0, 0)
+    );
 }
 
 #[test]
@@ -176,7 +238,13 @@ fn a_cache_server_that_goes_down_mid_build_is_a_warning_and_the_build_goes_on() 
             .replace("ref = \"v0.1.0\"\n", &format!("ref = \"v0.1.0\"\n{wait}\n")),
     );
     ok(&p, &["lock"]);
-    let running = p.std_cmd().args(["build"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let running = p
+        .std_cmd()
+        .args(["build"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = wait_until(HANG, || {
         let log = std::fs::read_to_string(log_path(&p, &id)).ok()?;
         log.contains("::wheelbuild:: build: ").then_some(())
@@ -190,7 +258,9 @@ fn a_cache_server_that_goes_down_mid_build_is_a_warning_and_the_build_goes_on() 
     assert!(errors > 0, "no failed remote lookup counted");
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("remote compiler cache {url}: {errors} lookup(s) failed")),
+        err.contains(&format!(
+            "remote compiler cache {url}: {errors} lookup(s) failed"
+        )),
         "{err}"
     );
 }
@@ -205,14 +275,19 @@ fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
     let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
     let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
     let url = redis.url("${WB_CACHE_PASS}");
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-w", &repo, "v0.1.0", &url, &policies));
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-w", &repo, "v0.1.0", &url, &policies),
+    );
     ok(&p, &["lock"]);
     let wrong = "not-the-pass-5f2e";
     let out = build_in(&p, &a, "store-a", &[("WB_CACHE_PASS", wrong)]);
     let err = stderr(&out);
     let server = format!("redis://127.0.0.1:{}", redis.port);
     assert!(
-        err.contains(&format!("remote compiler cache {server} refused wheelbuild's credentials: WRONGPASS")),
+        err.contains(&format!(
+            "remote compiler cache {server} refused wheelbuild's credentials: WRONGPASS"
+        )),
         "{err}"
     );
     assert!(!err.contains(wrong), "{err}");
@@ -220,8 +295,14 @@ fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
 
     // The right one: entries stored, and the password is in no file wheelbuild wrote.
     build_in(&p, &b, "store-b", &[("WB_CACHE_PASS", redis::PASSWORD)]);
-    assert_eq!(StoreView(&p, "store-b").compiler_stats(&id, "gcc"), (0, 12, 0, 0));
-    assert!(!redis.keys().is_empty(), "nothing stored with the right password");
+    assert_eq!(
+        StoreView(&p, "store-b").compiler_stats(&id, "gcc"),
+        (0, 12, 0, 0)
+    );
+    assert!(
+        !redis.keys().is_empty(),
+        "nothing stored with the right password"
+    );
     for secret in [wrong, redis::PASSWORD] {
         let found = files_containing(p.path(), secret.as_bytes());
         assert!(found.is_empty(), "{secret} in {found:?}");
@@ -237,7 +318,10 @@ fn a_poisoned_cache_entry_is_never_used() {
     let p = new_project(&base, "");
     let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
     let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
-    p.write("wheelbuild.toml", &cxx_config(&base, "cc-p", &repo, "v0.1.0", &redis.url(""), &policies));
+    p.write(
+        "wheelbuild.toml",
+        &cxx_config(&base, "cc-p", &repo, "v0.1.0", &redis.url(""), &policies),
+    );
     ok(&p, &["lock"]);
     build_in(&p, &a, "store-a", &[]);
     // Flip bytes in the middle of every entry the server holds.
@@ -250,9 +334,16 @@ fn a_poisoned_cache_entry_is_never_used() {
     build_in(&p, &b, "store-b", &[]);
     let (hits, misses, remote, _) = StoreView(&p, "store-b").compiler_stats(&id, "gcc");
     assert_eq!((hits, misses, remote), (0, 12, 0));
-    assert_eq!(StoreView(&p, "store-b").wheel(&id), StoreView(&p, "store-a").wheel(&id));
+    assert_eq!(
+        StoreView(&p, "store-b").wheel(&id),
+        StoreView(&p, "store-a").wheel(&id)
+    );
     // And verify, which rebuilds with no cache at all, agrees.
-    let out = run_env(&p, &[("WHEELBUILD_CACHE_CHANNEL", &b)], &["--store", "store-b", "verify"]);
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", &b)],
+        &["--store", "store-b", "verify"],
+    );
     assert!(out.status.success(), "{}", p.snapshot(&out));
 }
 
@@ -319,17 +410,31 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
     ok(&p, &["lock"]);
     build_in(&p, &a, "store-a", &[]);
     let key = key_of(&p, id);
-    assert_eq!(StoreView(&p, "store-a").compiler_stats(id, "nvcc"), (0, 1, 0, 0));
+    assert_eq!(
+        StoreView(&p, "store-a").compiler_stats(id, "nvcc"),
+        (0, 1, 0, 0)
+    );
 
     // Cold, with other process ids: the same wheel.
     p.write("wheelbuild.toml", &config(23));
     assert_eq!(key_of(&p, id), key, "MAX_JOBS is no key input");
     build_in(&p, &cold, "store-cold", &[]);
     let sha = StoreView(&p, "store-a").wheel(id);
-    assert_eq!(StoreView(&p, "store-cold").wheel(id), sha, "a cold build differs");
+    assert_eq!(
+        StoreView(&p, "store-cold").wheel(id),
+        sha,
+        "a cold build differs"
+    );
 
     // A fresh runner: nvcc's object from the remote cache, the same wheel.
     build_in(&p, &b, "store-b", &[]);
-    assert_eq!(StoreView(&p, "store-b").compiler_stats(id, "nvcc"), (1, 0, 1, 0));
-    assert_eq!(StoreView(&p, "store-b").wheel(id), sha, "a remote hit differs");
+    assert_eq!(
+        StoreView(&p, "store-b").compiler_stats(id, "nvcc"),
+        (1, 0, 1, 0)
+    );
+    assert_eq!(
+        StoreView(&p, "store-b").wheel(id),
+        sha,
+        "a remote hit differs"
+    );
 }

@@ -15,12 +15,12 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::compiler_cache::{CompilerCache, SETTINGS_PATH};
 use super::spec::BuildSpec;
 use super::{
     BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED, io_err, paths,
     source,
 };
-use super::compiler_cache::{CompilerCache, SETTINGS_PATH};
 use crate::docker::access::Step;
 use crate::docker::owner::labels;
 use crate::docker::{ContainerConfig, Engine};
@@ -201,7 +201,11 @@ impl<'a> Builder<'a> {
         for w in &collected.warnings {
             self.reporter.warning(id, w);
         }
-        let failed: u64 = ccache.iter().flat_map(|c| c.compilers.values()).map(|c| c.remote_errors).sum();
+        let failed: u64 = ccache
+            .iter()
+            .flat_map(|c| c.compilers.values())
+            .map(|c| c.remote_errors)
+            .sum();
         if let (Some(cache), 1..) = (remote, failed) {
             self.reporter.warning(
                 id,
@@ -351,7 +355,12 @@ mod tests {
         assert_eq!((stats.hits, stats.misses), (15, 3));
         assert_eq!(
             stats.compilers["nvcc"],
-            CompilerStats { hits: 3, misses: 1, remote_hits: 3, remote_errors: 1 }
+            CompilerStats {
+                hits: 3,
+                misses: 1,
+                remote_hits: 3,
+                remote_errors: 1
+            }
         );
         assert_eq!(stats.compilers.len(), 2);
         let mut none = None;

@@ -43,8 +43,14 @@ impl Redis {
                 .arg("--logfile")
                 .arg(&log);
             if let Some(pass) = &password {
-                cmd.args(["--user", "default", "off"])
-                    .args(["--user", "ci", "on", &format!(">{pass}"), "~*", "+@all"]);
+                cmd.args(["--user", "default", "off"]).args([
+                    "--user",
+                    "ci",
+                    "on",
+                    &format!(">{pass}"),
+                    "~*",
+                    "+@all",
+                ]);
             }
             let child = cmd
                 .stdin(Stdio::null())
