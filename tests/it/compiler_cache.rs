@@ -15,23 +15,39 @@ use crate::support::redis::{self, Redis};
 const STORE: &str = ".wheelbuild/store";
 use crate::support::wait_until;
 
-/// A config building `hello-cxx` (12 C++ units) at `tag`, with the remote cache `url` and
-/// `policies` (`[cache.channels]` lines).
-fn cxx_config(
+/// `[build]`'s `network = "host"` (the server listens on loopback) and the `[cache]`
+/// tables: the remote cache `url` and `policies` (`[cache.channels]` lines).
+fn cache_tables(url: &str, policies: &str) -> String {
+    format!("network = \"host\"\n\n[cache]\nremote = \"{url}\"\n\n[cache.channels]\n{policies}\n")
+}
+
+/// Channels of `p`'s own (`NAME.<its channel>`, whose volumes go with it) with the
+/// policies given: their `[cache.channels]` lines and names, in order.
+fn channels(p: &Project, policies: &[(&str, &str)]) -> (String, Vec<String>) {
+    let names: Vec<String> = policies
+        .iter()
+        .map(|(name, _)| format!("{name}.{}", p.channel))
+        .collect();
+    let lines = names
+        .iter()
+        .zip(policies)
+        .map(|(name, (_, policy))| format!("\"{name}\" = \"{policy}\"\n"))
+        .collect();
+    (lines, names)
+}
+
+/// `config` for one accelerator cell (`accel_config`) with [`cache_tables`].
+fn accel_cache_config(
     base: &BaseImage,
     test: &str,
-    repo: &GitRepo,
-    tag: &str,
+    variant: &str,
+    project: String,
     url: &str,
     policies: &str,
 ) -> String {
-    config(
-        &base.reference,
-        test,
-        &format!(
-            "network = \"host\"\n\n[cache]\nremote = \"{url}\"\n\n[cache.channels]\n{policies}\n"
-        ),
-        &[project("hello-cxx", repo, "").replace("v0.1.0", tag)],
+    accel_config(&base.reference, test, variant, None, &[project]).replace(
+        "gid = 1234\n",
+        &format!("gid = 1234\n{}", cache_tables(url, policies)),
     )
 }
 
@@ -48,44 +64,52 @@ fn cxx_repo() -> GitRepo {
     repo
 }
 
+/// A locked project building `hello-cxx` at `v0.1.0` with the remote cache `url`, and
+/// channels of its own (`NAME.<its channel>`, whose volumes go with it) with the
+/// policies given: the project and the channels' names, in order.
+fn cxx_project(
+    base: &BaseImage,
+    test: &str,
+    url: &str,
+    policies: &[(&str, &str)],
+) -> (Project, Vec<String>) {
+    let p = new_project(base, "");
+    let (lines, names) = channels(&p, policies);
+    let repo = cxx_repo();
+    let project = project("hello-cxx", &repo, "");
+    p.write(
+        "wheelbuild.toml",
+        &config(
+            &base.reference,
+            test,
+            &cache_tables(url, &lines),
+            &[project],
+        ),
+    );
+    ok(&p, &["lock"]);
+    (p.hold(repo), names)
+}
+
 #[test]
 fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
     let base = fixtures::base_image(ImageKind::Cpu);
     let redis = Redis::start();
-    let repo = cxx_repo();
-    let id = cpu("hello-cxx");
-    let p = new_project(&base, "");
-    let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
-    let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
-    p.write(
-        "wheelbuild.toml",
-        &cxx_config(&base, "cc-a", &repo, "v0.1.0", &redis.url(""), &policies),
-    );
-    ok(&p, &["lock"]);
+    let policies = [("a", "read-write"), ("b", "read-write")];
+    let (p, runners) = cxx_project(&base, "cc-a", &redis.url(""), &policies);
 
     // Runner A, cold: every unit compiled, and stored on the server.
-    let out = run_env(
-        &p,
-        &[("WHEELBUILD_CACHE_CHANNEL", &a)],
-        &["--store", "store-a", "build"],
-    );
-    assert!(out.status.success(), "{}", p.snapshot(&out));
+    build_in(&p, &runners[0], "store-a", &[]);
     assert!(!redis.keys().is_empty(), "nothing stored on the server");
 
     // Runner B (its own store and local ccache volume) at a commit that changes one unit.
     p.write(
         "wheelbuild.toml",
-        &cxx_config(&base, "cc-a", &repo, "v0.2.0", &redis.url(""), &policies),
+        &p.read("wheelbuild.toml").replace("v0.1.0", "v0.2.0"),
     );
     ok(&p, &["lock"]);
-    let out = run_env(
-        &p,
-        &[("WHEELBUILD_CACHE_CHANNEL", &b)],
-        &["--store", "store-b", "build"],
-    );
-    assert!(out.status.success(), "{}", p.snapshot(&out));
+    let out = build_in(&p, &runners[1], "store-b", &[]);
     assert_eq!(
-        StoreView(&p, "store-b").compiler_stats(&id, "gcc"),
+        StoreView(&p, "store-b").compiler_stats(&cpu("hello-cxx"), "gcc"),
         (11, 1, 11, 0)
     );
     assert!(
@@ -145,28 +169,22 @@ fn build_in(p: &Project, channel: &str, store: &str, env: &[(&str, &str)]) -> st
 fn a_release_build_gets_no_hits_from_the_entries_ci_wrote() {
     let base = fixtures::base_image(ImageKind::Cpu);
     let redis = Redis::start();
-    let repo = cxx_repo();
     let id = cpu("hello-cxx");
-    let p = new_project(&base, "");
-    let ch = p.channel.clone();
-    let (ci, nightly, release) = (
-        format!("ci.{ch}"),
-        format!("nightly.{ch}"),
-        format!("release.{ch}"),
-    );
-    let policies =
-        format!("\"{ci}\" = \"read-write\"\n\"{nightly}\" = \"isolated\"\n\"{release}\" = \"off\"");
-    p.write(
-        "wheelbuild.toml",
-        &cxx_config(&base, "cc-r", &repo, "v0.1.0", &redis.url(""), &policies),
-    );
-    ok(&p, &["lock"]);
-    build_in(&p, &ci, "store-ci", &[]);
+    let policies = [
+        ("ci", "read-write"),
+        ("release", "off"),
+        ("nightly", "isolated"),
+    ];
+    let (p, channels) = cxx_project(&base, "cc-r", &redis.url(""), &policies);
+    let [ci, release, nightly] = &channels[..] else {
+        unreachable!()
+    };
+    build_in(&p, ci, "store-ci", &[]);
     let written = redis.keys();
     assert!(!written.is_empty(), "CI stored nothing on the server");
 
     // `off`: the server is not used at all.
-    build_in(&p, &release, "store-release", &[]);
+    build_in(&p, release, "store-release", &[]);
     assert_eq!(
         StoreView(&p, "store-release").compiler_stats(&id, "gcc"),
         (0, 12, 0, 0)
@@ -174,7 +192,7 @@ fn a_release_build_gets_no_hits_from_the_entries_ci_wrote() {
     assert_eq!(redis.keys(), written, "a release build wrote to the server");
 
     // `isolated`: the server, in a pool of its own.
-    build_in(&p, &nightly, "store-nightly", &[]);
+    build_in(&p, nightly, "store-nightly", &[]);
     assert_eq!(
         StoreView(&p, "store-nightly").compiler_stats(&id, "gcc"),
         (0, 12, 0, 0)
@@ -197,15 +215,8 @@ fn a_cache_server_that_is_down_is_a_warning_and_the_build_goes_on_uncached() {
     let mut redis = Redis::start();
     let url = redis.url("");
     redis.stop();
-    let repo = cxx_repo();
-    let p = new_project(&base, "");
-    let policy = format!("\"{}\" = \"read-write\"", p.channel);
-    p.write(
-        "wheelbuild.toml",
-        &cxx_config(&base, "cc-d", &repo, "v0.1.0", &url, &policy),
-    );
-    ok(&p, &["lock"]);
-    let out = build_in(&p, &p.channel, STORE, &[]);
+    let (p, channels) = cxx_project(&base, "cc-d", &url, &[("a", "read-write")]);
+    let out = build_in(&p, &channels[0], STORE, &[]);
     let err = stderr(&out);
     assert!(
         err.contains(&format!("remote compiler cache {url} cannot be reached: "))
@@ -223,24 +234,23 @@ fn a_cache_server_that_goes_down_mid_build_is_a_warning_and_the_build_goes_on() 
     let base = fixtures::base_image(ImageKind::Cpu);
     let mut redis = Redis::start();
     let url = redis.url("");
-    let repo = cxx_repo();
     let id = cpu("hello-cxx");
+    let (p, channels) = cxx_project(&base, "cc-m", &url, &[("a", "read-write")]);
     // The build starts compiling once the server is gone (the probe before it passed).
     let wait = format!(
         "build = \'\'\'while python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {}), 1)' 2>/dev/null; do sleep 0.2; done; python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .\'\'\'",
         redis.port
     );
-    let p = new_project(&base, "");
-    let policy = format!("\"{}\" = \"read-write\"", p.channel);
+    let config = p.read("wheelbuild.toml");
     p.write(
         "wheelbuild.toml",
-        &cxx_config(&base, "cc-m", &repo, "v0.1.0", &url, &policy)
-            .replace("ref = \"v0.1.0\"\n", &format!("ref = \"v0.1.0\"\n{wait}\n")),
+        &config.replace("ref = \"v0.1.0\"\n", &format!("ref = \"v0.1.0\"\n{wait}\n")),
     );
     ok(&p, &["lock"]);
     let running = p
         .std_cmd()
         .args(["build"])
+        .env("WHEELBUILD_CACHE_CHANNEL", &channels[0])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -269,19 +279,11 @@ fn a_cache_server_that_goes_down_mid_build_is_a_warning_and_the_build_goes_on() 
 fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
     let base = fixtures::base_image(ImageKind::Cpu);
     let redis = Redis::start_with_password();
-    let repo = cxx_repo();
-    let id = cpu("hello-cxx");
-    let p = new_project(&base, "");
-    let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
-    let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
+    let policies = [("a", "read-write"), ("b", "read-write")];
     let url = redis.url("${WB_CACHE_PASS}");
-    p.write(
-        "wheelbuild.toml",
-        &cxx_config(&base, "cc-w", &repo, "v0.1.0", &url, &policies),
-    );
-    ok(&p, &["lock"]);
+    let (p, runners) = cxx_project(&base, "cc-w", &url, &policies);
     let wrong = "not-the-pass-5f2e";
-    let out = build_in(&p, &a, "store-a", &[("WB_CACHE_PASS", wrong)]);
+    let out = build_in(&p, &runners[0], "store-a", &[("WB_CACHE_PASS", wrong)]);
     let err = stderr(&out);
     let server = format!("redis://127.0.0.1:{}", redis.port);
     assert!(
@@ -294,9 +296,14 @@ fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
     assert!(redis.keys().is_empty());
 
     // The right one: entries stored, and the password is in no file wheelbuild wrote.
-    build_in(&p, &b, "store-b", &[("WB_CACHE_PASS", redis::PASSWORD)]);
+    build_in(
+        &p,
+        &runners[1],
+        "store-b",
+        &[("WB_CACHE_PASS", redis::PASSWORD)],
+    );
     assert_eq!(
-        StoreView(&p, "store-b").compiler_stats(&id, "gcc"),
+        StoreView(&p, "store-b").compiler_stats(&cpu("hello-cxx"), "gcc"),
         (0, 12, 0, 0)
     );
     assert!(
@@ -313,17 +320,10 @@ fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
 fn a_poisoned_cache_entry_is_never_used() {
     let base = fixtures::base_image(ImageKind::Cpu);
     let redis = Redis::start();
-    let repo = cxx_repo();
     let id = cpu("hello-cxx");
-    let p = new_project(&base, "");
-    let (a, b) = (format!("a.{}", p.channel), format!("b.{}", p.channel));
-    let policies = format!("\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"");
-    p.write(
-        "wheelbuild.toml",
-        &cxx_config(&base, "cc-p", &repo, "v0.1.0", &redis.url(""), &policies),
-    );
-    ok(&p, &["lock"]);
-    build_in(&p, &a, "store-a", &[]);
+    let policies = [("a", "read-write"), ("b", "read-write")];
+    let (p, runners) = cxx_project(&base, "cc-p", &redis.url(""), &policies);
+    build_in(&p, &runners[0], "store-a", &[]);
     // Flip bytes in the middle of every entry the server holds.
     let keys = redis.keys();
     assert!(!keys.is_empty());
@@ -331,7 +331,7 @@ fn a_poisoned_cache_entry_is_never_used() {
         let len: usize = redis.cli(&["STRLEN", key]).trim().parse().unwrap();
         redis.cli(&["SETRANGE", key, &(len / 2).to_string(), "\u{1}poison\u{2}"]);
     }
-    build_in(&p, &b, "store-b", &[]);
+    build_in(&p, &runners[1], "store-b", &[]);
     let (hits, misses, remote, _) = StoreView(&p, "store-b").compiler_stats(&id, "gcc");
     assert_eq!((hits, misses, remote), (0, 12, 0));
     assert_eq!(
@@ -341,7 +341,7 @@ fn a_poisoned_cache_entry_is_never_used() {
     // And verify, which rebuilds with no cache at all, agrees.
     let out = run_env(
         &p,
-        &[("WHEELBUILD_CACHE_CHANNEL", &b)],
+        &[("WHEELBUILD_CACHE_CHANNEL", &runners[1])],
         &["--store", "store-b", "verify"],
     );
     assert!(out.status.success(), "{}", p.snapshot(&out));
@@ -385,8 +385,11 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
     let repo = cuda_repo();
     let id = "hello-cuda/py3.11-cuda11.8";
     let p = new_project(&base, "");
-    let ch = p.channel.clone();
-    let (a, cold, b) = (format!("a.{ch}"), format!("cold.{ch}"), format!("b.{ch}"));
+    let policies = [("a", "read-write"), ("cold", "off"), ("b", "read-write")];
+    let (lines, channels) = channels(&p, &policies);
+    let [a, cold, b] = &channels[..] else {
+        unreachable!()
+    };
     // MAX_JOBS (not a key input) starts as many processes before the build: nvcc's
     // process ids, and so its temporaries' names, differ between the builds.
     let config = |jobs: u32| {
@@ -398,17 +401,11 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
             ),
         )
         .replace("v0.1.0", "v0.2.0");
-        accel_config(&base.reference, "cc-n", "cuda11.8", None, &[project]).replace(
-            "gid = 1234\n",
-            &format!(
-                "gid = 1234\nnetwork = \"host\"\n\n[cache]\nremote = \"{}\"\n\n[cache.channels]\n\"{a}\" = \"read-write\"\n\"{b}\" = \"read-write\"\n\"{cold}\" = \"off\"\n",
-                redis.url("")
-            ),
-        )
+        accel_cache_config(&base, "cc-n", "cuda11.8", project, &redis.url(""), &lines)
     };
     p.write("wheelbuild.toml", &config(1));
     ok(&p, &["lock"]);
-    build_in(&p, &a, "store-a", &[]);
+    build_in(&p, a, "store-a", &[]);
     let key = key_of(&p, id);
     assert_eq!(
         StoreView(&p, "store-a").compiler_stats(id, "nvcc"),
@@ -418,7 +415,7 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
     // Cold, with other process ids: the same wheel.
     p.write("wheelbuild.toml", &config(23));
     assert_eq!(key_of(&p, id), key, "MAX_JOBS is no key input");
-    build_in(&p, &cold, "store-cold", &[]);
+    build_in(&p, cold, "store-cold", &[]);
     let sha = StoreView(&p, "store-a").wheel(id);
     assert_eq!(
         StoreView(&p, "store-cold").wheel(id),
@@ -427,7 +424,7 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
     );
 
     // A fresh runner: nvcc's object from the remote cache, the same wheel.
-    build_in(&p, &b, "store-b", &[]);
+    build_in(&p, b, "store-b", &[]);
     assert_eq!(
         StoreView(&p, "store-b").compiler_stats(id, "nvcc"),
         (1, 0, 1, 0)
@@ -436,5 +433,35 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
         StoreView(&p, "store-b").wheel(id),
         sha,
         "a remote hit differs"
+    );
+}
+
+#[test]
+fn hipcc_compiles_come_from_the_remote_cache_on_a_fresh_runner() {
+    let base = fixtures::base_image(ImageKind::Rocm);
+    let redis = Redis::start();
+    let repo = example_repo("hello-rocm");
+    let id = "hello-rocm/py3.11-rocm5.2";
+    let p = new_project(&base, "");
+    let (lines, runners) = channels(&p, &[("a", "read-write"), ("b", "read-write")]);
+    let project = project("hello-rocm", &repo, "");
+    p.write(
+        "wheelbuild.toml",
+        &accel_cache_config(&base, "cc-h", "rocm5.2", project, &redis.url(""), &lines),
+    );
+    ok(&p, &["lock"]);
+    build_in(&p, &runners[0], "store-a", &[]);
+    assert_eq!(
+        StoreView(&p, "store-a").compiler_stats(id, "hipcc"),
+        (0, 1, 0, 0)
+    );
+    build_in(&p, &runners[1], "store-b", &[]);
+    assert_eq!(
+        StoreView(&p, "store-b").compiler_stats(id, "hipcc"),
+        (1, 0, 1, 0)
+    );
+    assert_eq!(
+        StoreView(&p, "store-b").wheel(id),
+        StoreView(&p, "store-a").wheel(id)
     );
 }
