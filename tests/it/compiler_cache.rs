@@ -465,3 +465,36 @@ fn hipcc_compiles_come_from_the_remote_cache_on_a_fresh_runner() {
         StoreView(&p, "store-a").wheel(id)
     );
 }
+
+#[test]
+fn cmake_launchers_and_pytorch_nvcc_run_each_compile_through_the_cache_once() {
+    let base = fixtures::base_image(ImageKind::Cuda);
+    let repo = example_repo("hello-cuda");
+    let id = "hello-cuda/py3.11-cuda11.8";
+    // As CMake runs its launchers (`LAUNCHER COMPILER ARGS`, the compiler by absolute
+    // path, or the wrapper PATH gave it) and torch.utils.cpp_extension runs PYTORCH_NVCC.
+    let build = r#"build = '''set -e
+L=$CMAKE_C_COMPILER_LAUNCHER
+"$L" /usr/bin/gcc -c src/module.c -o /tmp/a.o -I/usr/include/python3.11
+"$L" "$(command -v gcc)" -c src/module.c -o /tmp/b.o -I/usr/include/python3.11
+"$PYTORCH_NVCC" -c src/kernels.cu -o /tmp/k1.o
+"$CMAKE_CUDA_COMPILER_LAUNCHER" /usr/bin/nvcc -c src/kernels.cu -o /tmp/k2.o
+python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir "$WHEELBUILD_OUT" .'''"#;
+    let config = accel_config(
+        &base.reference,
+        "cc-l",
+        "cuda11.8",
+        None,
+        &[project("hello-cuda", &repo, build)],
+    );
+    let p = new_project(&base, &config);
+    ok(&p, &["lock"]);
+    ok(&p, &["build"]);
+    // gcc: a.o compiled, b.o the same compile (a hit), pip's own with other flags; nvcc:
+    // three objects, each its own keep directory. None counted twice.
+    assert_eq!(StoreView(&p, STORE).compiler_stats(id, "gcc"), (1, 2, 0, 0));
+    assert_eq!(
+        StoreView(&p, STORE).compiler_stats(id, "nvcc"),
+        (0, 3, 0, 0)
+    );
+}
