@@ -320,18 +320,22 @@ fn parse_ccache(line: &str, stats: &mut Option<CacheStats>) -> Option<()> {
         fields.insert(k, v);
     }
     let n = |k: &str| fields.get(k).map_or(Some(0), |v| v.parse::<u64>().ok());
-    let stats = stats.get_or_insert_with(CacheStats::default);
+    let (hits, misses) = (n("hits")?, n("misses")?);
     match fields.get("compiler") {
         Some(name) => {
             let c = CompilerStats {
-                hits: n("hits")?,
-                misses: n("misses")?,
+                hits,
+                misses,
                 remote_hits: n("remote-hits")?,
                 remote_errors: n("remote-errors")?,
             };
+            let stats = stats.get_or_insert_with(CacheStats::default);
             stats.compilers.insert(name.to_string(), c);
         }
-        None => (stats.hits, stats.misses) = (n("hits")?, n("misses")?),
+        None => {
+            let stats = stats.get_or_insert_with(CacheStats::default);
+            (stats.hits, stats.misses) = (hits, misses);
+        }
     }
     Some(())
 }
@@ -365,6 +369,10 @@ mod tests {
         assert_eq!(stats.compilers.len(), 2);
         let mut none = None;
         parse_ccache("::wheelbuild:: ccache hits=x misses=1", &mut none);
-        assert_eq!(none.map(|s| s.hits), Some(0));
+        parse_ccache(
+            "::wheelbuild:: ccache compiler=gcc hits=1 misses=-1",
+            &mut none,
+        );
+        assert_eq!(none, None);
     }
 }
