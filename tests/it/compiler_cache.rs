@@ -434,6 +434,14 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
         sha,
         "a remote hit differs"
     );
+    // And verify's rebuild, with no cache at all.
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", b)],
+        &["--store", "store-b", "verify"],
+    );
+    assert!(out.status.success(), "{}", p.snapshot(&out));
+    assert!(stdout(&out).contains("reproducible"), "{}", stdout(&out));
 }
 
 #[test]
