@@ -229,7 +229,7 @@ pub struct BuildSettings {
     pub cache_dir: PathBuf,
     pub ccache: bool,
     /// The channel's remote compiler cache (`[cache] remote`, unless the channel's policy
-    /// is `off`): used by builds with `ccache`, never by `verify`'s.
+    /// is `off`): used by builds with `ccache`; `build`'s only (`verify` rebuilds cold).
     pub compiler_cache: Option<Arc<compiler_cache::CompilerCache>>,
     pub pip_cache: bool,
     pub channel: String,

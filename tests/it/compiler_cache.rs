@@ -314,6 +314,13 @@ fn wrong_cache_credentials_are_a_warning_that_names_no_secret() {
         let found = files_containing(p.path(), secret.as_bytes());
         assert!(found.is_empty(), "{secret} in {found:?}");
     }
+    // verify rebuilds with no cache: it needs no credentials.
+    let out = run_env(
+        &p,
+        &[("WHEELBUILD_CACHE_CHANNEL", &runners[1])],
+        &["--store", "store-b", "verify"],
+    );
+    assert!(out.status.success(), "{}", p.snapshot(&out));
 }
 
 #[test]

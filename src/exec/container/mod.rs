@@ -145,10 +145,9 @@ impl<'a> Builder<'a> {
         };
         config.upload.extend(self.settings.access.upload());
         caches.mount(&mut config, Some((uid, gid)));
-        // verify's fresh caches stay cold: no remote cache either.
-        let remote = match (&caches.ccache, spec.non_key.fresh_caches) {
-            (Some(_), false) => self.compiler_cache(id).await,
-            _ => None,
+        let remote = match caches.ccache {
+            Some(_) => self.compiler_cache(id).await,
+            None => None,
         };
         if let Some(cache) = remote {
             let settings = cache.settings_file(&spec.accel().to_string());
