@@ -454,25 +454,7 @@ fn remote_ccache() {
         secs(header_on) / secs(header_off)
     );
     // The channels' cache volumes, which no later config names.
-    let docker = support::fixtures::docker_path();
-    let listed = Command::new(docker)
-        .args([
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            "label=org.wheelbuild.cache",
-        ])
-        .output()
-        .unwrap();
-    let ours: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter(|v| v.contains(&prefix))
-        .map(str::to_string)
-        .collect();
-    if !ours.is_empty() {
-        run(Command::new(docker).args(["volume", "rm"]).args(&ours));
-    }
+    support::fixtures::remove_cache_volumes(None, |v| v.contains(&prefix));
 }
 
 /// The C extension built with `repair = "auditwheel"` vs `"none"`, each into a fresh
