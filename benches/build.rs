@@ -1,6 +1,6 @@
 //! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
 //!
-//! `cargo bench --bench build [-- one noop jobs pool ccache repair cuda]` (needs Docker, docker-registry,
+//! `cargo bench --bench build [-- one noop jobs pool ccache remote-ccache repair cuda]` (needs Docker, docker-registry,
 //! skopeo, git, and the cached base images of `scripts/fixtures.sh`).
 //!
 //! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
@@ -12,6 +12,11 @@
 //!   (goal ≤ 0.6×);
 //! * a warm-ccache rebuild of a C extension after a key change that keeps the sources vs
 //!   a cold one (goal ≥ 3× faster);
+//! * the remote compiler cache (a `redis-server` on loopback) on `hello-cxx` (12 C++
+//!   units), each build on a fresh store and channel (a new CI runner): a one-unit change
+//!   with the remote cache warm vs no cache (goal ≥ 3× faster), and a header change that
+//!   touches every unit with the cache on vs off (the overhead of a cold build, goal
+//!   ≤ 1.05×);
 //! * the C extension with `repair = "auditwheel"` vs `"none"` (goal: repair adds ≤ 10 %);
 //! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
 //!   cached.
@@ -376,6 +381,82 @@ fn ccache() {
     );
 }
 
+fn remote_ccache() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    let redis = support::redis::Redis::start();
+    let dir = support::tempdir("bench-remote-ccache-");
+    let repo = example_repo("hello-cxx", dir.path());
+    // A channel per build, so that each starts with an empty local volume (a new runner).
+    let prefix = format!("bench-rc{}-", std::process::id());
+    let policies = [
+        ("warm", "read-write"),
+        ("unit-on", "read-write"),
+        ("unit-off", "off"),
+        ("header-on", "read-write"),
+        ("header-off", "off"),
+    ];
+    let lines: String = policies
+        .iter()
+        .map(|(name, policy)| format!("\"{prefix}{name}\" = \"{policy}\"\n"))
+        .collect();
+    // The project at commit `sha` (locked anew: `lock` keeps a pinned ref's commit).
+    let at = |sha: &str| {
+        let config = format!(
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+             [build]\nnetwork = \"host\"\n\n[cache]\nremote = \"redis://127.0.0.1:{}\"\n\n\
+             [cache.channels]\n{lines}\n[[project]]\nname = \"cxx\"\ngit = \"{}\"\nref = \"{sha}\"\n",
+            redis.port,
+            repo.file_url()
+        );
+        write(dir.path(), &config);
+    };
+    let change = |file: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
+        assert!(text.contains(from), "{file}: no `{from}`");
+        at(&repo.commit(file, &text.replacen(from, to, 1), "change"));
+    };
+    let build = |name: &str| {
+        let mut cmd = wheelbuild(dir.path());
+        cmd.args(["build", "--store", name])
+            .env("WHEELBUILD_CACHE_CHANNEL", format!("{prefix}{name}"));
+        timed(&mut cmd)
+    };
+    // A CI runner built the commit before: the remote cache is warm.
+    at(repo.git(&["rev-parse", "HEAD"]).trim());
+    build("warm");
+    change("src/unit03.cpp", "% 97", "% 89");
+    let (unit_on, unit_off) = (build("unit-on"), build("unit-off"));
+    change("src/common.h", "sums.end(), seed)", "sums.end(), seed + 1)");
+    let (header_on, header_off) = (build("header-on"), build("header-off"));
+    println!("Remote compiler cache: hello-cxx (12 C++ units), each build a fresh runner");
+    println!(
+        "  one unit changed, no cache        {:>8.2} s",
+        secs(unit_off)
+    );
+    println!(
+        "  one unit changed, remote warm     {:>8.2} s",
+        secs(unit_on)
+    );
+    println!(
+        "  speed-up                          {:>8.2}x   (goal >= 3x)",
+        secs(unit_off) / secs(unit_on)
+    );
+    println!(
+        "  header changed (every unit), off  {:>8.2} s",
+        secs(header_off)
+    );
+    println!(
+        "  header changed (every unit), on   {:>8.2} s",
+        secs(header_on)
+    );
+    println!(
+        "  cold build, cache on / off        {:>8.2}x   (goal <= 1.05x)",
+        secs(header_on) / secs(header_off)
+    );
+    // The channels' cache volumes, which no later config names.
+    support::fixtures::remove_cache_volumes(None, |v| v.contains(&prefix));
+}
+
 /// The C extension built with `repair = "auditwheel"` vs `"none"`, each into a fresh
 /// store (environment images built once before), interleaved. Both install a package, so
 /// both build on an environment image: the base image ships no `.pyc` files, and a build
@@ -452,6 +533,9 @@ fn main() {
     }
     if wanted("ccache") {
         ccache();
+    }
+    if wanted("remote-ccache") {
+        remote_ccache();
     }
     if wanted("repair") {
         repair();

@@ -4,8 +4,9 @@
 # skipped when its part is already there, so a second run goes straight to the tests.
 #
 #   - Debian packages: docker-registry, skopeo, git, htpasswd, openssl, Docker, python3-venv
-#     (the pypiserver venv); socat, iproute2, util-linux and openssh for the second Docker
-#     engine of tests/it/support/engine2.rs;
+#     (the pypiserver venv); redis-server and redis-tools (the remote compiler cache);
+#     socat, iproute2, util-linux and openssh for the second Docker engine of
+#     tests/it/support/engine2.rs;
 #   - a Docker daemon that answers (dockerd is started when none does);
 #   - the slow fixtures, cached under /var/cache/wheelbuild-fixtures (WHEELBUILD_FIXTURES):
 #     the Debian base images, a pypiserver venv with its wheels, in-toto and variantlib;
@@ -25,7 +26,7 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 packages=(docker.io docker-registry skopeo debootstrap apache2-utils iptables
   git openssl ca-certificates curl python3 python3-venv hostname time
-  socat iproute2 util-linux openssh-client man-db)
+  socat iproute2 util-linux openssh-client man-db redis-server redis-tools)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -49,7 +49,9 @@ pub(crate) const PIP_ENV: [&str; 3] = [
 pub(crate) const INJECTED: &str = "SOURCE_DATE_EPOCH=<committer time of the locked commit>\n\
     WHEELBUILD_OUT=/wheelbuild/out\nHOME=/wheelbuild/home\n\
     build in /wheelbuild/build (a copy of the read-only checkout)\n\
-    ccache: /usr/lib/ccache first on PATH when WHEELBUILD_CCACHE is set\n\
+    compilers: wrappers first on PATH, PYTORCH_NVCC and CMAKE_{C,CXX,CUDA,HIP}_COMPILER_LAUNCHER run them\n\
+    through ccache when WHEELBUILD_CCACHE is set (its remote settings in CCACHE_CONFIGPATH, a file)\n\
+    nvcc: --keep --keep-dir <object>.keep when WHEELBUILD_NVCC_KEEP is set and the build gives none\n\
     pip installs: --no-deps --require-hashes --ignore-installed\n";
 
 /// Backends that build in a temporary directory of a random name unless told otherwise,

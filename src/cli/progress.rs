@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::exec::{Outcome, Reporter, TargetReport};
-use crate::store::Damage;
+use crate::store::{CacheStats, Damage};
 use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -138,10 +138,11 @@ impl Reporter for Progress {
                     .and_then(|c| {
                         c.hit_rate().map(|r| {
                             format!(
-                                ", ccache {:.0}% hits ({}/{})",
+                                ", ccache {:.0}% hits ({}/{}){}",
                                 r * 100.0,
                                 c.hits,
-                                c.hits + c.misses
+                                c.hits + c.misses,
+                                per_compiler(c)
                             )
                         })
                     })
@@ -199,4 +200,25 @@ fn tail(path: &std::path::Path, n: usize) -> String {
         out.push_str(l);
     }
     out
+}
+
+/// `: gcc 12/14 (11 remote), nvcc 3/4`: each compiler's hits of its cached compiles.
+fn per_compiler(stats: &CacheStats) -> String {
+    let parts: Vec<String> = stats
+        .compilers
+        .iter()
+        .filter(|(_, c)| c.hits + c.misses > 0)
+        .map(|(name, c)| {
+            let remote = match c.remote_hits {
+                0 => String::new(),
+                n => format!(" ({n} remote)"),
+            };
+            format!("{name} {}/{}{remote}", c.hits, c.hits + c.misses)
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
+    }
 }

@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::docker::Engine;
 use crate::docker::access::Access;
 use crate::exec::BuildSettings;
+use crate::exec::compiler_cache::CompilerCache;
 use crate::resolve::{NetworkSettings, ResolveSettings, WaitEvent, WaitObserver};
 use crate::store::Store;
 
@@ -167,8 +168,10 @@ impl ProjectSettings {
         s
     }
 
-    /// `build`'s settings: [`Self::run_settings`], and the remote cache it pulls from and
-    /// pushes to (with `--push` or `[remote] push`; a push with no remote is a usage error).
+    /// `build`'s settings: [`Self::run_settings`], the remote cache it pulls from and
+    /// pushes to (with `--push` or `[remote] push`; a push with no remote is a usage error),
+    /// and the channel's remote compiler cache (`verify`'s rebuilds have none: its
+    /// credentials need not be set there).
     pub(crate) async fn build_settings(
         &self,
         engine: &Engine,
@@ -185,9 +188,21 @@ impl ProjectSettings {
                 None,
             )));
         }
+        let cache = &self.config.settings.cache;
+        let compiler_cache = match &cache.remote {
+            Some(url) => {
+                CompilerCache::new(url, &self.channel, cache.policy(&self.channel), |name| {
+                    std::env::var(name).ok()
+                })
+                .map_err(crate::Error::from)?
+                .map(Arc::new)
+            }
+            None => None,
+        };
         Ok(BuildSettings {
             remote,
             push,
+            compiler_cache,
             ..run
         })
     }
@@ -203,7 +218,7 @@ impl ProjectSettings {
     }
 
     /// Settings of a run that builds in containers: the config's, the flags', then
-    /// defaults from `engine`'s cores and memory. No remote cache.
+    /// defaults from `engine`'s cores and memory. No remote cache, no remote compiler cache.
     async fn run_settings(
         &self,
         engine: &Engine,
@@ -224,6 +239,7 @@ impl ProjectSettings {
             access,
             cache_dir: self.cache_dir.clone(),
             ccache: settings.cache.ccache,
+            compiler_cache: None,
             pip_cache: settings.cache.pip,
             channel: self.channel.clone(),
             output_dir: settings.output_dir.clone(),

@@ -179,6 +179,13 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
             ccache: f.cache.ccache,
             pip: f.cache.pip,
             channel: validator.channel(&f.cache.channel)?,
+            remote: validator.compiler_cache()?,
+            channels: f
+                .cache
+                .channels
+                .iter()
+                .map(|(name, policy)| Ok((validator.channel(name)?, *policy)))
+                .collect::<Result<_, ConfigError>>()?,
         },
         output_dir: root.join(&f.output.dir),
         output_index: f.output.index,
@@ -569,6 +576,13 @@ fn target(
         match env.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
             Ok(i) => env[i].1 = value,
             Err(i) => env.insert(i, (name.clone(), value)),
+        }
+    }
+    if table.deterministic_nvcc && cell.accel != Accel::Cpu {
+        // Read by the build script's compiler launcher; in the env, so a key input.
+        let entry = ("WHEELBUILD_NVCC_KEEP".to_string(), "1".to_string());
+        if let Err(i) = env.binary_search_by(|(n, _)| n.as_str().cmp(&entry.0)) {
+            env.insert(i, entry);
         }
     }
     let mut pip = Vec::new();

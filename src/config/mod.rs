@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use crate::diag::Location;
 pub(crate) use model::Network;
 pub use model::{
-    Cell, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput, PipIndex,
-    Project, Target,
+    Cell, ChannelPolicy, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput,
+    PipIndex, Project, Target,
 };
 pub(crate) use syntax::{ConfigFile, IndexSetting};
 use validate::{Ctx, Validator};

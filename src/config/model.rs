@@ -12,6 +12,7 @@ use crate::diag::Location;
 use crate::platform::Platform;
 pub use crate::recipe::ConfigSettings;
 
+pub use super::syntax::ChannelPolicy;
 pub(crate) use super::syntax::Network;
 
 /// One base-image input: a reference as the config spells it (after templating) and the
@@ -288,6 +289,20 @@ pub(crate) struct CacheSettings {
     pub pip: bool,
     /// Release channel: caches never cross one (a path component, validated).
     pub channel: String,
+    /// `[cache] remote` as written (`${VAR}` not expanded: it may name credentials).
+    pub remote: Option<String>,
+    /// `[cache.channels]`: the channels the config names.
+    pub channels: BTreeMap<String, ChannelPolicy>,
+}
+
+impl CacheSettings {
+    /// The remote compiler cache's policy for `channel`.
+    pub fn policy(&self, channel: &str) -> ChannelPolicy {
+        self.channels
+            .get(channel)
+            .copied()
+            .unwrap_or_else(|| ChannelPolicy::default_for(channel))
+    }
 }
 
 #[derive(Debug, Clone)]

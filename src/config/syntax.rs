@@ -350,6 +350,12 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, VariantValues>>")]
     pub variant: Option<Spanned<BTreeMap<Spanned<String>, Spanned<VariantValues>>>>,
+    /// In CUDA and ROCm cells, nvcc keeps its intermediate files in a directory named
+    /// after each object (`--keep --keep-dir`, unless the build passes its own), so that
+    /// their names, which land in the object's symbols, are the same in every build (not
+    /// `tmpxft_<pid>_…`): a key input. `false` leaves nvcc's command lines alone.
+    #[serde(default = "yes")]
+    pub deterministic_nvcc: bool,
 }
 
 /// `[output] index`: `false`, `true` or `"variants"`.
@@ -433,6 +439,41 @@ pub(crate) struct CacheTable {
     #[serde(default = "default_channel")]
     #[schemars(with = "String")]
     pub channel: Spanned<String>,
+    /// A compiler cache shared by every engine and machine (ccache's remote storage):
+    /// `redis://[USER:PASSWORD@]HOST[:PORT][/DB]` or `http://HOST[:PORT]/PATH`. `${VAR}`
+    /// references are expanded from wheelbuild's environment and reach the build
+    /// containers only, in a file (never a key, record, log or image).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub remote: Option<Spanned<String>>,
+    /// Each channel's use of `remote`. Defaults: `ci = "read-write"`,
+    /// `nightly = "isolated"`, `release = "off"`, any other channel `isolated`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ChannelPolicy>")]
+    pub channels: BTreeMap<Spanned<String>, ChannelPolicy>,
+}
+
+/// How a channel uses the remote compiler cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelPolicy {
+    /// Reads and writes the pool that every `read-write` channel shares (per variant).
+    ReadWrite,
+    /// Reads and writes a pool of its own (per variant): no other channel's entries.
+    Isolated,
+    /// No remote compiler cache.
+    Off,
+}
+
+impl ChannelPolicy {
+    /// The policy of `channel` when `[cache.channels]` does not name it.
+    pub fn default_for(channel: &str) -> ChannelPolicy {
+        match channel {
+            "ci" => ChannelPolicy::ReadWrite,
+            "release" => ChannelPolicy::Off,
+            _ => ChannelPolicy::Isolated,
+        }
+    }
 }
 
 impl Default for CacheTable {
@@ -442,6 +483,8 @@ impl Default for CacheTable {
             ccache: true,
             pip: true,
             channel: default_channel(),
+            remote: None,
+            channels: BTreeMap::new(),
         }
     }
 }

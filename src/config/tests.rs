@@ -567,3 +567,57 @@ fn config_settings_take_a_string_or_a_list_and_names_pip_can_pass() {
     let (msg, _, _) = err(&(BASE.to_string() + "config-settings = { x = [] }\n"));
     assert_eq!(msg, "invalid value of config setting `x`");
 }
+
+#[test]
+fn channel_policies_default_by_name_and_the_config_overrides_them() {
+    let c = parse(&format!(
+        "{BASE}\n[cache]\nremote = \"redis://ci:${{PASS}}@cache:6379\"\n\n[cache.channels]\nrelease = \"isolated\"\npr = \"off\"\n"
+    ))
+    .unwrap();
+    let cache = &c.settings.cache;
+    assert_eq!(
+        cache.remote.as_deref(),
+        Some("redis://ci:${PASS}@cache:6379")
+    );
+    assert_eq!(cache.policy("ci"), ChannelPolicy::ReadWrite);
+    assert_eq!(cache.policy("nightly"), ChannelPolicy::Isolated);
+    assert_eq!(cache.policy("release"), ChannelPolicy::Isolated);
+    assert_eq!(cache.policy("pr"), ChannelPolicy::Off);
+    assert_eq!(cache.policy("other"), ChannelPolicy::Isolated);
+    assert_eq!(ChannelPolicy::default_for("release"), ChannelPolicy::Off);
+}
+
+#[test]
+fn a_compiler_cache_url_that_could_add_ccache_settings_is_refused() {
+    for url in [
+        "redis://cache|read-only=true",
+        "ftp://cache",
+        "redis://",
+        "http://a b",
+    ] {
+        let (msg, loc, hint) = err(&format!("{BASE}\n[cache]\nremote = \"{url}\"\n"));
+        assert_eq!(
+            msg,
+            format!("cache.remote `{url}` is not a compiler cache URL")
+        );
+        assert_eq!(loc.map(|l| l.0), Some(15), "{url}");
+        assert!(hint.unwrap().contains("no spaces, no `|`"));
+    }
+}
+
+#[test]
+fn nvcc_keeps_its_files_in_accelerator_cells_unless_the_project_opts_out() {
+    let keep = |c: &Config| -> Vec<bool> {
+        c.targets
+            .iter()
+            .map(|t| {
+                t.env
+                    .iter()
+                    .any(|(n, v)| n == "WHEELBUILD_NVCC_KEEP" && v == "1")
+            })
+            .collect()
+    };
+    assert_eq!(keep(&parse(BASE).unwrap()), [false, true, false, true]);
+    let opted_out = parse(&format!("{BASE}deterministic-nvcc = false\n")).unwrap();
+    assert_eq!(keep(&opted_out), [false; 4]);
+}

@@ -522,6 +522,34 @@ impl Validator<'_> {
         }
     }
 
+    /// `[cache] remote`: a URL of a kind ccache's remote storage reads, whose literal part
+    /// can add nothing to the ccache settings it is written into (`|` starts ccache's own
+    /// attributes, a line break another setting; `${VAR}` values are percent-encoded).
+    pub(crate) fn compiler_cache(&self) -> Result<Option<String>, ConfigError> {
+        let Some(url) = &self.file.cache.remote else {
+            return Ok(None);
+        };
+        let value = url.get_ref();
+        let scheme_ok = ["redis://", "http://"]
+            .iter()
+            .any(|s| value.starts_with(s) && value.len() > s.len());
+        if !scheme_ok || value.contains(|c: char| c == '|' || c.is_whitespace() || c.is_control()) {
+            return Err(self.ctx.err(
+                url.span(),
+                format!(
+                    "cache.remote `{}` is not a compiler cache URL",
+                    truncated(value)
+                ),
+                Some(
+                    "e.g. `redis://${CACHE_USER}:${CACHE_PASSWORD}@cache.example:6379` or \
+                     `http://cache.example/ccache` (no spaces, no `|`)"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(Some(value.clone()))
+    }
+
     /// `[network]`: timeouts are at least a second (0 would give up before anything is
     /// sent).
     pub(crate) fn network(&self) -> Result<NetworkTimeouts, ConfigError> {

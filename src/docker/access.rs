@@ -30,7 +30,7 @@ const PROXY_VARS: [&str; 6] = [
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("pip.{key} refers to `${{{var}}}`, which is not set in wheelbuild's environment")]
+#[error("{key} refers to `${{{var}}}`, which is not set in wheelbuild's environment")]
 pub struct AccessError {
     pub key: &'static str,
     pub var: String,
@@ -99,13 +99,13 @@ impl Access {
         }
         let expand = |key, url: &str| expand(key, url, &lookup);
         if let Some(url) = &pip.index_url {
-            env.push(format!("PIP_INDEX_URL={}", expand("index-url", url)?));
+            env.push(format!("PIP_INDEX_URL={}", expand("pip.index-url", url)?));
         }
-        let extra = join(&pip.extra_index_url, |u| expand("extra-index-url", u))?;
+        let extra = join(&pip.extra_index_url, |u| expand("pip.extra-index-url", u))?;
         if !extra.is_empty() {
             env.push(format!("PIP_EXTRA_INDEX_URL={extra}"));
         }
-        let links = join(&pip.find_links, |u| expand("find-links", u))?;
+        let links = join(&pip.find_links, |u| expand("pip.find-links", u))?;
         if !links.is_empty() {
             env.push(format!("PIP_FIND_LINKS={links}"));
         }
@@ -152,8 +152,9 @@ fn join(
         .join(" "))
 }
 
-/// `${NAME}` references replaced by their values from `lookup`.
-fn expand(
+/// `${NAME}` references replaced by their values from `lookup`, percent-encoded (`key`
+/// names the setting in the error for an unset one).
+pub(crate) fn expand(
     key: &'static str,
     url: &str,
     lookup: &impl Fn(&str) -> Option<String>,

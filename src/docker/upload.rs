@@ -37,8 +37,8 @@ pub struct Upload {
     files: Vec<(PathBuf, String)>,
     /// An (existing or new) directory handed to `uid:gid` (a cache volume's root).
     owned: Vec<(String, u32, u32)>,
-    /// Bytes made here and where they go, readable by root only.
-    secrets: Vec<(Secret, String)>,
+    /// Bytes made here, where they go and their owner (`uid`, `gid`), readable by it only.
+    secrets: Vec<(Secret, String, u32, u32)>,
 }
 
 /// Bytes that may hold credentials: never shown.
@@ -74,7 +74,12 @@ impl Upload {
     /// its parent is created, root-owned, when missing), readable by root only. Straight
     /// from memory: a file of this machine would outlive a killed run.
     pub fn secret(&mut self, bytes: Vec<u8>, at: &str) {
-        self.secrets.push((Secret(bytes), relative(at)));
+        self.secret_for(bytes, at, 0, 0);
+    }
+
+    /// [`Self::secret`], readable by `uid:gid` only (a build's non-root user).
+    pub fn secret_for(&mut self, bytes: Vec<u8>, at: &str, uid: u32, gid: u32) {
+        self.secrets.push((Secret(bytes), relative(at), uid, gid));
     }
 
     /// The directory `at` (an absolute container path: a volume's mount point) owned by
@@ -90,7 +95,7 @@ impl Upload {
             .iter()
             .chain(&self.files)
             .map(|(p, at)| format!("{} (as /{at})", p.display()))
-            .chain(self.secrets.iter().map(|(_, at)| format!("/{at}")))
+            .chain(self.secrets.iter().map(|(_, at, _, _)| format!("/{at}")))
             .collect();
         if parts.is_empty() {
             parts.push("the cache volumes' owners".into());
@@ -145,9 +150,9 @@ impl Upload {
             let mut h = header(tar::EntryType::Directory, 0o755, *uid, *gid, 0);
             tar.append_data(&mut h, format!("{at}/"), io::empty())?;
         }
-        for (Secret(bytes), at) in &self.secrets {
+        for (Secret(bytes), at, uid, gid) in &self.secrets {
             parent_dir(&mut tar, at)?;
-            let mut h = header(tar::EntryType::Regular, 0o400, 0, 0, 0);
+            let mut h = header(tar::EntryType::Regular, 0o400, *uid, *gid, 0);
             h.set_size(bytes.len() as u64);
             tar.append_data(&mut h, at, bytes.as_slice())?;
         }

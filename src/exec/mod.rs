@@ -24,6 +24,7 @@
 //! ([`docker::Live`]), and the next run removes those a killed run left (`cleanup`).
 
 mod cleanup;
+pub mod compiler_cache;
 mod container;
 mod gc;
 mod pool;
@@ -248,6 +249,9 @@ pub struct BuildSettings {
     pub signer: Option<std::sync::Arc<crate::sign::KeyFile>>,
     pub cache_dir: PathBuf,
     pub ccache: bool,
+    /// The channel's remote compiler cache (`[cache] remote`, unless the channel's policy
+    /// is `off`): used by builds with `ccache`; `build`'s only (`verify` rebuilds cold).
+    pub compiler_cache: Option<Arc<compiler_cache::CompilerCache>>,
     pub pip_cache: bool,
     pub channel: String,
     pub output_dir: PathBuf,

@@ -45,7 +45,7 @@ use crate::fsutil::FileLock;
 use crate::key::BuildKey;
 pub use gc::GcReport;
 pub(crate) use presence::{Damage, Presence, Problem, Snapshot, UnusableWheel};
-pub use record::{BuildRecord, CacheStats, TargetEntry, WheelRecord};
+pub use record::{BuildRecord, CacheStats, CompilerStats, TargetEntry, WheelRecord};
 
 pub const STORE_VERSION: u32 = 2;
 

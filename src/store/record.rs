@@ -22,6 +22,22 @@ pub struct WheelRecord {
 pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
+    /// Per compiler (`gcc`, `g++`, `nvcc`, `hipcc`, …) that ran through the cache.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compilers: BTreeMap<String, CompilerStats>,
+}
+
+/// One compiler's ccache statistics in a build: `hits` include `remote_hits`;
+/// `remote_errors` are remote lookups that failed (the unit was compiled here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct CompilerStats {
+    pub hits: u64,
+    pub misses: u64,
+    #[serde(default)]
+    pub remote_hits: u64,
+    #[serde(default)]
+    pub remote_errors: u64,
 }
 
 impl CacheStats {

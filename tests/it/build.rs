@@ -68,7 +68,7 @@ fn builds_pure_and_cext_installs_them_then_caches_and_restores() {
         Building hello-pure/py3.11-cpu
            Built hello-pure/py3.11-cpu in [TIME]
         Building hello-cext/py3.11-cpu
-           Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1)
+           Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1): gcc 0/1
     ");
 
     // Wheels in the wheelhouse, each stamped (in the directory's stamps file) with its

@@ -185,47 +185,15 @@ impl Drop for Project {
         if !self.dir.path().join(".wheelbuild").exists() {
             return;
         }
-        let mut cmd = std::process::Command::new(crate::support::fixtures::docker_path());
-        for (k, v) in &self.env {
-            if k == "DOCKER_HOST" {
-                cmd.env(k, v);
-            }
-        }
-        let Ok(out) = cmd
-            .args([
-                "volume",
-                "ls",
-                "-q",
-                "--filter",
-                "label=org.wheelbuild.cache",
-            ])
-            .stderr(Stdio::null())
-            .output()
-        else {
-            return;
-        };
-        let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|n| {
-                let ch = &self.channel;
-                n.contains(&format!("-{ch}-")) || n.contains(&format!(".{ch}-"))
-            })
-            .map(str::to_string)
-            .collect();
-        if !names.is_empty() {
-            let mut rm = std::process::Command::new(crate::support::fixtures::docker_path());
-            for (k, v) in &self.env {
-                if k == "DOCKER_HOST" {
-                    rm.env(k, v);
-                }
-            }
-            let _ = rm
-                .args(["volume", "rm"])
-                .args(&names)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        let host = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "DOCKER_HOST")
+            .map(|(_, v)| v.as_str());
+        let ch = &self.channel;
+        crate::support::fixtures::remove_cache_volumes(host, |n| {
+            n.contains(&format!("-{ch}-")) || n.contains(&format!(".{ch}-"))
+        });
     }
 }
 

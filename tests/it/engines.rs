@@ -55,7 +55,7 @@ fn a_build_on_an_engine_without_this_machines_files_gets_its_sources() {
 
     ----- stderr -----
         Building hello-cext/py3.11-cpu
-           Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1)
+           Built hello-cext/py3.11-cpu in [TIME], ccache 0% hits (0/1): gcc 0/1
     ");
     assert_eq!(wheel_sha(&there, &id), wheel_sha(&here, &id));
     // It was built there: the engine pulled the base image by digest and made the cache

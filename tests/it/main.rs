@@ -8,6 +8,7 @@ mod ci_action;
 mod cli_errors;
 mod cli_flags;
 mod common;
+mod compiler_cache;
 mod dynamic;
 mod engines;
 mod environments;

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::compiler_cache::{CompilerCache, SETTINGS_PATH};
 use super::spec::BuildSpec;
 use super::{
     BuildError, BuildSettings, REPAIR_FAILED, Reporter, TOOLCHAIN_CHECK_FAILED,
@@ -29,7 +30,7 @@ use crate::recipe::{
     checked_command,
 };
 use crate::resolve::git::GitContext;
-use crate::store::{CacheStats, Staging, Store, WheelRecord};
+use crate::store::{CacheStats, CompilerStats, Staging, Store, WheelRecord};
 use caches::Caches;
 use images::Images;
 
@@ -50,6 +51,9 @@ pub(super) struct Builder<'a> {
     /// Waits are not reported: the progress display shows the fetching target.
     git: GitContext,
     images: Images<'a>,
+    /// Whether the remote compiler cache answered this run's probe (made once, by the
+    /// first build that would use it).
+    compiler_cache: tokio::sync::OnceCell<bool>,
 }
 
 impl<'a> Builder<'a> {
@@ -72,6 +76,7 @@ impl<'a> Builder<'a> {
                 on_wait: None,
             },
             images: Images::new(engine, settings, store, reporter),
+            compiler_cache: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -153,6 +158,14 @@ impl<'a> Builder<'a> {
         };
         config.upload.extend(self.settings.access.upload());
         caches.mount(&mut config, Some((uid, gid)));
+        let remote = match caches.ccache {
+            Some(_) => self.compiler_cache(id).await,
+            None => None,
+        };
+        if let Some(cache) = remote {
+            let settings = cache.settings_file(&spec.accel().to_string());
+            config.upload.secret_for(settings, SETTINGS_PATH, uid, gid);
+        }
         self.reporter.phase(id, "building");
         let mut ccache = None;
         let mut facts = BTreeMap::new();
@@ -172,9 +185,7 @@ impl<'a> Builder<'a> {
                     {
                         unlocked = Some(requirement.to_string());
                     }
-                    if let Some(stats) = parse_ccache(line) {
-                        ccache = Some(stats);
-                    }
+                    parse_ccache(line, &mut ccache);
                     if let Some((k, v)) = line
                         .strip_prefix("::wheelbuild:: fact ")
                         .and_then(|f| f.split_once('='))
@@ -214,12 +225,58 @@ impl<'a> Builder<'a> {
         for w in &collected.warnings {
             self.reporter.warning(id, w);
         }
+        let failed: u64 = ccache
+            .iter()
+            .flat_map(|c| c.compilers.values())
+            .map(|c| c.remote_errors)
+            .sum();
+        if let (Some(cache), 1..) = (remote, failed) {
+            self.reporter.warning(
+                id,
+                &format!(
+                    "remote compiler cache {}: {failed} lookup(s) failed (the server went down, \
+                     was slow or refused): those units were compiled here",
+                    cache.server()
+                ),
+            );
+        }
         Ok(Built {
             wheels: collected.wheels,
             duration: started.elapsed(),
             ccache,
             facts,
         })
+    }
+
+    /// The remote compiler cache when it answers (probed once per run: a server that is
+    /// down or refuses is a warning, and builds go on without it).
+    async fn compiler_cache(&self, id: &str) -> Option<&CompilerCache> {
+        let cache = self.settings.compiler_cache.as_deref()?;
+        let usable = self
+            .compiler_cache
+            .get_or_init(|| async {
+                if self.settings.access.network_mode(Step::Build).as_deref() == Some("none") {
+                    self.reporter.warning(
+                        id,
+                        &format!(
+                            "remote compiler cache {} is not used: builds have no network \
+                             (`[build] network = \"none\"`)",
+                            cache.server()
+                        ),
+                    );
+                    return false;
+                }
+                match cache.probe().await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        self.reporter
+                            .warning(id, &format!("{e}; building without it"));
+                        false
+                    }
+                }
+            })
+            .await;
+        usable.then_some(cache)
     }
 
     /// The build's variables, then those wheelbuild sets.
@@ -279,18 +336,35 @@ fn container_name(key: &BuildKey) -> String {
     )
 }
 
-/// `::wheelbuild:: ccache hits=N misses=M`, as the build script prints it.
-fn parse_ccache(line: &str) -> Option<CacheStats> {
+/// `::wheelbuild:: ccache hits=N misses=M` (the build's) and `::wheelbuild:: ccache
+/// compiler=NAME hits=N misses=M remote-hits=N remote-errors=N` (one compiler's), as the
+/// build script prints them, added to `stats`.
+fn parse_ccache(line: &str, stats: &mut Option<CacheStats>) -> Option<()> {
     let rest = line.strip_prefix("::wheelbuild:: ccache ")?;
-    let mut stats = CacheStats::default();
+    let mut fields = BTreeMap::new();
     for part in rest.split_whitespace() {
-        match part.split_once('=')? {
-            ("hits", n) => stats.hits = n.parse().ok()?,
-            ("misses", n) => stats.misses = n.parse().ok()?,
-            _ => {}
+        let (k, v) = part.split_once('=')?;
+        fields.insert(k, v);
+    }
+    let n = |k: &str| fields.get(k).map_or(Some(0), |v| v.parse::<u64>().ok());
+    let (hits, misses) = (n("hits")?, n("misses")?);
+    match fields.get("compiler") {
+        Some(name) => {
+            let c = CompilerStats {
+                hits,
+                misses,
+                remote_hits: n("remote-hits")?,
+                remote_errors: n("remote-errors")?,
+            };
+            let stats = stats.get_or_insert_with(CacheStats::default);
+            stats.compilers.insert(name.to_string(), c);
+        }
+        None => {
+            let stats = stats.get_or_insert_with(CacheStats::default);
+            (stats.hits, stats.misses) = (hits, misses);
         }
     }
-    Some(stats)
+    Some(())
 }
 
 #[cfg(test)]
@@ -298,12 +372,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ccache_marker_parses() {
+    fn ccache_markers_parse_per_compiler() {
+        let mut stats = None;
+        for line in [
+            "::wheelbuild:: ccache compiler=g++ hits=12 misses=2 remote-hits=11 remote-errors=0",
+            "::wheelbuild:: ccache compiler=nvcc hits=3 misses=1 remote-hits=3 remote-errors=1",
+            "::wheelbuild:: ccache hits=15 misses=3",
+            "ccache hits=3",
+        ] {
+            parse_ccache(line, &mut stats);
+        }
+        let stats = stats.unwrap();
+        assert_eq!((stats.hits, stats.misses), (15, 3));
         assert_eq!(
-            parse_ccache("::wheelbuild:: ccache hits=3 misses=1"),
-            Some(CacheStats { hits: 3, misses: 1 })
+            stats.compilers["nvcc"],
+            CompilerStats {
+                hits: 3,
+                misses: 1,
+                remote_hits: 3,
+                remote_errors: 1
+            }
         );
-        assert_eq!(parse_ccache("ccache hits=3"), None);
-        assert_eq!(parse_ccache("::wheelbuild:: ccache hits=x misses=1"), None);
+        assert_eq!(stats.compilers.len(), 2);
+        let mut none = None;
+        parse_ccache("::wheelbuild:: ccache hits=x misses=1", &mut none);
+        parse_ccache(
+            "::wheelbuild:: ccache compiler=gcc hits=1 misses=-1",
+            &mut none,
+        );
+        assert_eq!(none, None);
     }
 }

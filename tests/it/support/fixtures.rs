@@ -37,6 +37,43 @@ pub fn docker_path() -> &'static str {
     }
 }
 
+/// Remove wheelbuild's cache volumes (label `org.wheelbuild.cache`) whose names `select`
+/// picks, on the engine `docker_host` names (the default one for `None`); best effort.
+pub fn remove_cache_volumes(docker_host: Option<&str>, select: impl Fn(&str) -> bool) {
+    let docker = || {
+        let mut cmd = Command::new(docker_path());
+        if let Some(host) = docker_host {
+            cmd.env("DOCKER_HOST", host);
+        }
+        cmd.stderr(Stdio::null());
+        cmd
+    };
+    let Ok(out) = docker()
+        .args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            "label=org.wheelbuild.cache",
+        ])
+        .output()
+    else {
+        return;
+    };
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| select(n))
+        .map(str::to_string)
+        .collect();
+    if !names.is_empty() {
+        let _ = docker()
+            .args(["volume", "rm"])
+            .args(&names)
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
 /// Label on every container wheelbuild creates (`org.wheelbuild=1`, `.target`,
 /// `.key`, `.pid`).
 pub const LABEL: &str = "org.wheelbuild";

@@ -18,6 +18,7 @@ pub mod fixtures;
 pub mod git;
 pub mod images;
 pub mod pypi;
+pub mod redis;
 pub mod registry;
 pub mod runner;
 
