@@ -513,3 +513,44 @@ python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir "$WHEELBUILD_OUT
         (0, 3, 0, 0)
     );
 }
+
+/// Regression: with the compiler wrappers first on PATH, torch.utils.cpp_extension took
+/// the wrappers' directory for the CUDA toolkit (`CUDA_HOME='/wheelbuild/home'`) and ran
+/// `/wheelbuild/home/bin/nvcc`, which does not exist: the demo's torch extension failed.
+/// The build runs torch 2.0.1's own lookups (`_find_cuda_home`, `_find_rocm_home`).
+#[test]
+fn torchs_toolkit_lookup_finds_the_real_nvcc_and_hipcc_behind_the_compiler_wrappers() {
+    for (kind, variant, tool, lookup) in [
+        (
+            ImageKind::Cuda,
+            "cuda11.8",
+            "nvcc",
+            "os.environ.get('CUDA_HOME') or os.environ.get('CUDA_PATH') or os.path.dirname(os.path.dirname(shutil.which('nvcc')))",
+        ),
+        (
+            ImageKind::Rocm,
+            "rocm5.2",
+            "hipcc",
+            "os.environ.get('ROCM_HOME') or os.environ.get('ROCM_PATH') or os.path.dirname(os.path.dirname(os.path.realpath(shutil.which('hipcc'))))",
+        ),
+    ] {
+        let base = fixtures::base_image(kind);
+        let repo = example_repo("hello-cext");
+        let build = format!(
+            "build = '''set -e\nhome=$(python3 -c \"import os, shutil; print({lookup})\")\n\
+             echo \"toolkit home: $home\"\ntest -x \"$home/bin/{tool}\"\n\
+             python3 -m pip wheel --no-deps --no-build-isolation --wheel-dir \"$WHEELBUILD_OUT\" .'''"
+        );
+        let config = accel_config(
+            &base.reference,
+            &format!("cc-home-{tool}"),
+            variant,
+            None,
+            &[project("hello-cext", &repo, &build)],
+        );
+        let p = new_project(&base, &config);
+        ok(&p, &["lock"]);
+        let out = p.run(&["build"]);
+        assert!(out.status.success(), "{}", p.snapshot(&out));
+    }
+}

@@ -78,6 +78,16 @@ for c in cc c++ gcc g++ clang clang++ "$arch-linux-gnu-gcc" "$arch-linux-gnu-g++
     chmod 755 "$wrappers/$c"
   fi
 done
+# torch.utils.cpp_extension (and CMake) find the CUDA and ROCm toolkits from where nvcc
+# and hipcc are on PATH: behind the wrappers they would take /wheelbuild/home for the
+# toolkit. Name the real ones, as torch would have found them (CUDA: the directory above
+# nvcc's; ROCm: above hipcc's real path), unless the build names them itself.
+if [ -z "${CUDA_HOME:-}${CUDA_PATH:-}" ] && real=$(command -v nvcc 2>/dev/null); then
+  CUDA_HOME=$(dirname "$(dirname "$real")"); export CUDA_HOME
+fi
+if [ -z "${ROCM_HOME:-}${ROCM_PATH:-}" ] && real=$(command -v hipcc 2>/dev/null); then
+  ROCM_HOME=$(dirname "$(dirname "$(readlink -f "$real")")"); export ROCM_HOME
+fi
 export PATH="$wrappers:$PATH"
 if [ -x "$wrappers/nvcc" ] && [ -z "${PYTORCH_NVCC:-}" ]; then export PYTORCH_NVCC="$wrappers/nvcc"; fi
 for lang in C CXX CUDA HIP; do
