@@ -364,6 +364,29 @@ impl Engine {
         Ok(self.docker().await?.inspect_image(reference).await.is_ok())
     }
 
+    /// [`Engine::run`] a container to its end, keeping at most `max` bytes of its output,
+    /// and remove it: its output, exit code, and whether it printed more than `max`.
+    pub async fn run_capturing(
+        &self,
+        name: &str,
+        config: &ContainerConfig,
+        max: usize,
+    ) -> Result<(Vec<u8>, i64, bool), DockerError> {
+        let mut output = Vec::new();
+        let mut overflow = false;
+        let (container, exit) = self
+            .run(name, config, |chunk| {
+                if output.len() + chunk.len() <= max {
+                    output.extend_from_slice(chunk);
+                } else {
+                    overflow = true;
+                }
+            })
+            .await?;
+        self.remove(&container).await?;
+        Ok((output, exit, overflow))
+    }
+
     /// Create and start a container, stream its output to `on_output`, wait for it to
     /// end; returns its id and exit status. The container is left in place (for
     /// `download`) and must be `remove`d; one that fails to start is removed here.

@@ -156,19 +156,7 @@ async fn run_group(
         &digest[..12.min(digest.len())],
         std::process::id()
     );
-    let mut output = Vec::new();
-    let mut overflow = false;
-    let (container, exit) = ctx
-        .engine
-        .run(&name, &config, |chunk| {
-            if output.len() + chunk.len() <= MAX_OUTPUT {
-                output.extend_from_slice(chunk);
-            } else {
-                overflow = true;
-            }
-        })
-        .await?;
-    ctx.engine.remove(&container).await?;
+    let (output, exit, overflow) = ctx.engine.run_capturing(&name, &config, MAX_OUTPUT).await?;
     if overflow {
         return Err(EnvError::Output(format!(
             "the resolution printed more than {} MiB",

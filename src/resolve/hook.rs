@@ -158,19 +158,7 @@ pub(crate) async fn ask(
         std::process::id(),
         unique()
     );
-    let mut output = Vec::new();
-    let mut overflow = false;
-    let (container, exit) = ctx
-        .engine
-        .run(&name, &config, |chunk| {
-            if output.len() + chunk.len() <= MAX_OUTPUT {
-                output.extend_from_slice(chunk);
-            } else {
-                overflow = true;
-            }
-        })
-        .await?;
-    ctx.engine.remove(&container).await?;
+    let (output, exit, overflow) = ctx.engine.run_capturing(&name, &config, MAX_OUTPUT).await?;
     if overflow {
         return Err(HookError::Output(format!(
             "the hook printed more than {} MiB",
