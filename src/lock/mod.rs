@@ -32,8 +32,8 @@ use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
 pub(crate) use environment::requirements;
 pub use environment::{
-    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
-    distinct_environments,
+    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, Unavailable,
+    build_requires, distinct_environments,
 };
 pub use inputs::lock_inputs;
 pub use pins::{PinLookup, Pins};
@@ -41,9 +41,9 @@ pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
 /// 3 projects' build requirements, version 4 their build backends, version 5 their dynamic
-/// build requirements; a lock is written with the oldest version that holds its content,
+/// build requirements, version 6 unavailable environments; a lock is written with the oldest version that holds its content,
 /// so older wheelbuilds still read what they can.
-pub(crate) const LOCK_VERSION: u32 = 5;
+pub(crate) const LOCK_VERSION: u32 = 6;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -352,6 +352,15 @@ impl Lockfile {
                     ));
                 }
             }
+            if env.unavailable.is_some() && !(env.packages.is_empty() && env.debs.is_empty()) {
+                return Err(corrupt(
+                    format!(
+                        "environment of `{}` is unavailable, yet pins packages",
+                        env.image
+                    ),
+                    find("unavailable = "),
+                ));
+            }
             if !seen.insert((&env.image, &env.platform, &env.pip, &env.apt, &env.build)) {
                 return Err(corrupt(
                     format!("environment of `{}` is listed twice", env.image),
@@ -378,7 +387,9 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
-        let version = if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
+        let version = if environments.iter().any(|e| e.unavailable.is_some()) {
+            6
+        } else if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
             5
         } else if git.iter().any(|g| !g.build_backend.is_empty()) {
             4
@@ -553,6 +564,7 @@ mod tests {
                 name: "ninja-build".into(),
                 version: "1.11.1-2~deb12u1".into(),
             }],
+            unavailable: None,
         });
         lock
     }

@@ -15,12 +15,19 @@ use crate::docker::access::{Access, Step};
 use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
+    Unavailable,
 };
 use crate::recipe::{PIP_ENV, RESOLVE_SCRIPT};
 use crate::wheel::normalize_name;
 
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;
+
+/// The most of pip's words an unavailable environment keeps in the lock.
+const MAX_PIP_WORDS: usize = 4096;
+
+/// The most files pip skipped that an unavailable environment names.
+const MAX_SKIPPED: usize = 20;
 
 /// The most output a resolution may print: pip's report for torch and its CUDA libraries
 /// is about 100 KB, apt's simulation a few KB per package.
@@ -41,6 +48,8 @@ pub(crate) enum EnvError {
         requirement: String,
         found: Option<String>,
     },
+    #[error("`{}` {}; pip said:\n{}", .0.requirement, .0.reason, .0.pip)]
+    Unpublished(Box<Unavailable>),
     #[error("the resolution's output is unreadable: {0}")]
     Output(String),
     #[error("`{name}` {version} comes from {url}, which pip gave no sha256 for")]
@@ -64,6 +73,9 @@ impl EnvError {
             EnvError::Pip { unavailable: true, .. } | EnvError::Apt { unavailable: true, .. } => {
                 Some("check the index settings (`[pip]`) and the network (`[build] network`, proxies)".into())
             }
+            EnvError::Unpublished(_) => Some(
+                "the index publishes nothing for this cell: drop it with `[matrix] exclude`, or set `[matrix] unavailable = \"record\"` to lock it as unavailable".into(),
+            ),
             EnvError::Pip { .. } => Some("fix the project's `pip` list or its `[build-system] requires`; pip's words are above".into()),
             EnvError::Apt { .. } => Some("fix the project's `apt` list; apt's words are above".into()),
             EnvError::NoHash { .. } => Some(
@@ -80,9 +92,10 @@ impl EnvError {
         match self {
             EnvError::Docker(_) | EnvError::Output(_) => false,
             EnvError::Apt { unavailable, .. } | EnvError::Pip { unavailable, .. } => !unavailable,
-            EnvError::NoApt | EnvError::NoHash { .. } | EnvError::UnmetBuildRequirement { .. } => {
-                true
-            }
+            EnvError::NoApt
+            | EnvError::NoHash { .. }
+            | EnvError::UnmetBuildRequirement { .. }
+            | EnvError::Unpublished(_) => true,
         }
     }
 }
@@ -192,16 +205,25 @@ fn read_environment(
             detail: tail(words),
         });
     }
-    if let Some(words) = part("pip-failed") {
-        return Err(EnvError::Pip {
-            unavailable: looks_unavailable(words),
-            detail: tail(words),
-        });
-    }
     let facts = sections
         .get("facts")
         .map(|s| parse_facts(s))
         .unwrap_or_default();
+    if let Some(words) = part("pip-failed") {
+        let platform = input.image.platform.to_string();
+        let skipped = part("pip-skipped").map_or("", String::as_str);
+        let Some(unavailable) = unpublished(words, skipped, facts.0.get("abi").unwrap_or(&platform))
+        else {
+            return Err(EnvError::Pip {
+                unavailable: looks_unavailable(words),
+                detail: tail(words),
+            });
+        };
+        return Ok(LockedEnvironment {
+            unavailable: Some(unavailable),
+            ..entry(input, resolved_from, facts)
+        });
+    }
     let debs = match part("apt") {
         Some(s) => parse_apt(s),
         None if input.apt.is_empty() => Vec::new(),
@@ -218,16 +240,10 @@ fn read_environment(
     let mut from_image = part("image").map(|s| parse_image(s)).unwrap_or_default();
     from_image.retain(|i| !packages.iter().any(|p| p.name == i.name));
     let env = LockedEnvironment {
-        image: input.image.reference.clone(),
-        platform: input.image.platform.to_string(),
-        pip: input.pip.clone(),
-        apt: input.apt.clone(),
-        build: input.build.clone(),
-        resolved_from,
-        facts,
         packages,
         from_image,
         debs,
+        ..entry(input, resolved_from, facts)
     };
     // A package the pip requests pin can still miss a build requirement the image met.
     if let Some(unmet) = crate::lock::requires::unmet(&input.build, &env, &env.platform) {
@@ -237,6 +253,115 @@ fn read_environment(
         });
     }
     Ok(env)
+}
+
+/// The entry of `input` with nothing pinned yet.
+fn entry(input: &EnvironmentInput, resolved_from: String, facts: Facts) -> LockedEnvironment {
+    LockedEnvironment {
+        image: input.image.reference.clone(),
+        platform: input.image.platform.to_string(),
+        pip: input.pip.clone(),
+        apt: input.apt.clone(),
+        build: input.build.clone(),
+        resolved_from,
+        facts,
+        ..LockedEnvironment::default()
+    }
+}
+
+/// Did pip fail because the index publishes nothing that fits the image (`for_tag`, its
+/// ABI) rather than for any other reason? Yes when it found no distribution of a project
+/// the index has files of (of other versions, or whose tags or Requires-Python do not fit
+/// the image), or when it says the requests conflict. No when the index did not answer
+/// (the network, a page it could not fetch: 401, 404) or has no file of the project at all
+/// (a misspelt name): those fail the lock as before. `skipped` is pip's verbose
+/// `Skipping link: WHY: URL` and `Could not fetch URL` lines.
+fn unpublished(words: &str, skipped: &str, for_tag: &str) -> Option<Unavailable> {
+    if looks_unavailable(words) || looks_unavailable(skipped) || skipped.contains("Could not fetch URL") {
+        return None;
+    }
+    let last = |marker: &str| {
+        words
+            .lines()
+            .rev()
+            .find_map(|l| l.split_once(marker).map(|(_, rest)| rest.trim().to_string()))
+    };
+    let files: Vec<String> = skipped
+        .lines()
+        .filter_map(skipped_file)
+        .take(MAX_SKIPPED)
+        .collect();
+    let pip = |words: &str| {
+        let mut text = tail(words);
+        if !files.is_empty() {
+            text.push_str("\n  pip skipped:\n");
+            text.push_str(&files.iter().map(|f| format!("    {f}")).collect::<Vec<_>>().join("\n"));
+        }
+        bounded(text, MAX_PIP_WORDS)
+    };
+    if words.contains("ResolutionImpossible") {
+        let causes: Vec<&str> = words
+            .lines()
+            .skip_while(|l| !l.contains("The conflict is caused by:"))
+            .skip(1)
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        return Some(Unavailable {
+            requirement: bounded(causes.join("; "), 200),
+            reason: format!("cannot be installed together in {for_tag}"),
+            pip: pip(words),
+        });
+    }
+    let requirement = last("No matching distribution found for ")?;
+    let versions = last("(from versions: ")
+        .map(|v| v.trim_end_matches(')').to_string())
+        .filter(|v| v != "none");
+    let ignored = words.contains("Ignored the following versions");
+    if versions.is_none() && files.is_empty() && !ignored {
+        return None;
+    }
+    let reason = match versions {
+        Some(v) => format!("has no wheel for {for_tag} (pip found {})", bounded(v, 200)),
+        None => format!("has no wheel for {for_tag}"),
+    };
+    Some(Unavailable {
+        requirement: bounded(requirement, 200),
+        reason,
+        pip: pip(words),
+    })
+}
+
+/// `FILE: WHY` of pip's `Skipping link: WHY: URL`, for a distribution's file.
+fn skipped_file(line: &str) -> Option<String> {
+    let rest = line.split_once("Skipping link: ")?.1;
+    let (why, url) = rest.match_indices(": ").find_map(|(i, _)| {
+        let url = &rest[i + 2..];
+        ["http://", "https://", "file:"]
+            .iter()
+            .any(|s| url.starts_with(s))
+            .then_some((&rest[..i], url))
+    })?;
+    // Index pages (`not a file`) are no distributions.
+    let file = url
+        .split(['#', '?', ' '])
+        .next()?
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty())?;
+    Some(format!("{}: {why}", percent_decode(file)))
+}
+
+/// `text`, cut to at most `max` bytes (on a character boundary), marked when cut.
+fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Does this failure come from the network rather than from the requests?
