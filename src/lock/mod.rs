@@ -513,7 +513,7 @@ mod tests {
 
     fn with_environment() -> Lockfile {
         let mut lock = sample();
-        lock.version = LOCK_VERSION;
+        lock.version = 5;
         let build = vec!["setuptools>=61".to_string(), "wheel".to_string()];
         lock.git[0].build_requires = BTreeMap::from([(ROOT_DIR.to_string(), build.clone())]);
         lock.git[0].build_backend = BTreeMap::from([(ROOT_DIR.to_string(), "mesonpy".to_string())]);
@@ -596,6 +596,38 @@ mod tests {
         assert_eq!(back.to_toml(), text, "writer is a fixed point");
         // Without environments the lock stays version 1, as older wheelbuilds read it.
         assert!(sample().to_toml().contains("version = 1\n"));
+    }
+
+    #[test]
+    fn an_unavailable_environment_round_trips_in_version_6() {
+        let mut lock = with_environment();
+        let env = &mut lock.environments[0];
+        (env.packages, env.from_image, env.debs) = (vec![], vec![], vec![]);
+        env.unavailable = Some(Unavailable {
+            requirement: "torch==2.0.1".into(),
+            reason: "has no wheel for cp313".into(),
+            pip: "  ERROR: No matching distribution found for torch==2.0.1\n  \"quoted\"".into(),
+        });
+        let lock = Lockfile::new(lock.inputs, lock.images, lock.git, lock.environments);
+        let text = lock.to_toml();
+        assert!(text.contains("version = 6\n"), "{text}");
+        assert!(
+            text.contains("\nunavailable = { requirement = \"torch==2.0.1\", reason = \"has no wheel for cp313\", pip = \"  ERROR: No matching distribution found for torch==2.0.1\\n  \\\"quoted\\\"\" }\n"),
+            "{text}"
+        );
+        let back = Lockfile::parse(Path::new("wheelbuild.lock"), &text).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(
+            back.environments[0].unavailable_reason().as_deref(),
+            Some("torch==2.0.1 has no wheel for cp313")
+        );
+        // Pins beside it: a lock no wheelbuild wrote.
+        let pinned = text.replace(
+            "\nunavailable = ",
+            "\ndebs = [\n  { name = \"x\", version = \"1\" },\n]\nunavailable = ",
+        );
+        let err = Lockfile::parse(Path::new("wheelbuild.lock"), &pinned).unwrap_err();
+        assert!(err.to_string().contains("is unavailable, yet pins packages"), "{err}");
     }
 
     #[test]

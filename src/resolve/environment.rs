@@ -607,6 +607,64 @@ mod tests {
         assert!(matches!(e, EnvError::NoHash { .. }), "{e}");
     }
 
+    const NO_SIX_17: &str = "ERROR: Could not find a version that satisfies the requirement six==1.17.0 (from versions: 1.16.0)\n\
+        ERROR: No matching distribution found for six==1.17.0\n";
+
+    #[test]
+    fn no_distribution_for_the_image_is_unavailable_with_the_files_pip_skipped() {
+        let skipped = "  Skipping link: not a file: http://127.0.0.1:1/simple/six/\n  \
+            Skipping link: none of the wheel's tags (cp313-cp313-manylinux_2_17_x86_64) are compatible (run pip debug --verbose to show compatible tags): http://127.0.0.1:1/packages/six-1.17.0-cp313-cp313-manylinux_2_17_x86_64.whl#sha256=00\n";
+        let u = unpublished(NO_SIX_17, skipped, "cp311").unwrap();
+        assert_eq!(u.requirement, "six==1.17.0");
+        assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
+        assert!(
+            u.pip.ends_with(
+                "\n  pip skipped:\n    six-1.17.0-cp313-cp313-manylinux_2_17_x86_64.whl: none of the wheel's tags (cp313-cp313-manylinux_2_17_x86_64) are compatible (run pip debug --verbose to show compatible tags)"
+            ),
+            "index pages are no files: {}",
+            u.pip
+        );
+    }
+
+    #[test]
+    fn versions_for_another_python_only_are_unavailable() {
+        let words = "ERROR: Ignored the following versions that require a different python version: 2.0 Requires-Python >=3.12\n\
+            ERROR: Could not find a version that satisfies the requirement x==2.0 (from versions: none)\n\
+            ERROR: No matching distribution found for x==2.0\n";
+        let u = unpublished(words, "", "cp311").unwrap();
+        assert_eq!((u.requirement.as_str(), u.reason.as_str()), ("x==2.0", "has no wheel for cp311"));
+    }
+
+    #[test]
+    fn requests_that_conflict_are_unavailable() {
+        let words = "ERROR: Cannot install a==1 and b==2 because these package versions have conflicting dependencies.\n\n\
+            The conflict is caused by:\n    The user requested a==1\n    b 2 depends on a>=2\n\n\
+            To fix this you could try to:\n1. loosen the range of package versions you've specified\n\n\
+            ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/\n";
+        let u = unpublished(words, "", "cp311").unwrap();
+        assert_eq!(u.requirement, "The user requested a==1; b 2 depends on a>=2");
+        assert_eq!(u.reason, "cannot be installed together in cp311");
+    }
+
+    #[test]
+    fn what_the_index_did_not_answer_or_never_had_is_not_unavailable() {
+        let none = "ERROR: Could not find a version that satisfies the requirement sixx (from versions: none)\n\
+            ERROR: No matching distribution found for sixx\n";
+        assert_eq!(unpublished(none, "", "cp311"), None, "a misspelt name");
+        let refused = "  Could not fetch URL http://127.0.0.1:1/simple/six/: 401 Client Error: Unauthorized for url: http://127.0.0.1:1/simple/six/ - skipping\n";
+        assert_eq!(unpublished(none, refused, "cp311"), None, "a 401");
+        let down = format!("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}");
+        assert_eq!(unpublished(&down, "", "cp311"), None, "the network");
+        let other = "ERROR: Invalid requirement: 'six=='\n";
+        assert_eq!(unpublished(other, "", "cp311"), None);
+    }
+
+    #[test]
+    fn bounded_cuts_on_a_character_boundary() {
+        assert_eq!(bounded("héllo".into(), 2), "h…");
+        assert_eq!(bounded("hello".into(), 5), "hello");
+    }
+
     #[test]
     fn sections_are_read_between_markers() {
         let text =
