@@ -212,8 +212,8 @@ fn read_environment(
     if let Some(words) = part("pip-failed") {
         let platform = input.image.platform.to_string();
         let skipped = part("pip-skipped").map_or("", String::as_str);
-        let Some(unavailable) = unpublished(words, skipped, facts.0.get("abi").unwrap_or(&platform))
-        else {
+        let abi = facts.0.get("abi").unwrap_or(&platform);
+        let Some(unavailable) = unpublished(words, skipped, abi, &input.pip) else {
             return Err(EnvError::Pip {
                 unavailable: looks_unavailable(words),
                 detail: tail(words),
@@ -271,12 +271,19 @@ fn entry(input: &EnvironmentInput, resolved_from: String, facts: Facts) -> Locke
 
 /// Did pip fail because the index publishes nothing that fits the image (`for_tag`, its
 /// ABI) rather than for any other reason? Yes when it found no distribution of a project
-/// the index has files of (of other versions, or whose tags or Requires-Python do not fit
-/// the image), or when it says the requests conflict. No when the index did not answer
-/// (the network, a page it could not fetch: 401, 404) or has no file of the project at all
-/// (a misspelt name): those fail the lock as before. `skipped` is pip's verbose
-/// `Skipping link: WHY: URL` and `Could not fetch URL` lines.
-fn unpublished(words: &str, skipped: &str, for_tag: &str) -> Option<Unavailable> {
+/// whose files it skipped for their tags or Requires-Python, or of one of the cell's own
+/// `requests` (`torch==2.6.0` of `torch=={torch}`) in a version the index lacks, or when
+/// it says the requests conflict. No when the index did not answer (the network, a page it
+/// could not fetch: 401, 404), has no file of the project at all (a misspelt name), or
+/// lacks a version the project itself asks for (its build requirements): those fail the
+/// lock as before. `skipped` is pip's verbose `Skipping link: WHY: URL` and `Could not
+/// fetch URL` lines.
+fn unpublished(
+    words: &str,
+    skipped: &str,
+    for_tag: &str,
+    requests: &[String],
+) -> Option<Unavailable> {
     if looks_unavailable(words) || looks_unavailable(skipped) || skipped.contains("Could not fetch URL") {
         return None;
     }
@@ -318,7 +325,9 @@ fn unpublished(words: &str, skipped: &str, for_tag: &str) -> Option<Unavailable>
         .map(|v| v.trim_end_matches(')').to_string())
         .filter(|v| v != "none");
     let ignored = words.contains("Ignored the following versions");
-    if versions.is_none() && files.is_empty() && !ignored {
+    let spelt = |r: &str| r.replace(' ', "").to_ascii_lowercase();
+    let requested = requests.iter().any(|r| spelt(r) == spelt(&requirement));
+    if !(ignored || !files.is_empty() || (versions.is_some() && requested)) {
         return None;
     }
     let reason = match versions {
@@ -614,7 +623,7 @@ mod tests {
     fn no_distribution_for_the_image_is_unavailable_with_the_files_pip_skipped() {
         let skipped = "  Skipping link: not a file: http://127.0.0.1:1/simple/six/\n  \
             Skipping link: none of the wheel's tags (cp313-cp313-manylinux_2_17_x86_64) are compatible (run pip debug --verbose to show compatible tags): http://127.0.0.1:1/packages/six-1.17.0-cp313-cp313-manylinux_2_17_x86_64.whl#sha256=00\n";
-        let u = unpublished(NO_SIX_17, skipped, "cp311").unwrap();
+        let u = unpublished(NO_SIX_17, skipped, "cp311", &[]).unwrap();
         assert_eq!(u.requirement, "six==1.17.0");
         assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
         assert!(
@@ -627,11 +636,22 @@ mod tests {
     }
 
     #[test]
+    fn a_version_the_index_lacks_is_unavailable_for_the_cells_request_only() {
+        let requests = ["six==1.17.0".to_string()];
+        let u = unpublished(NO_SIX_17, "", "cp311", &requests).unwrap();
+        assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
+        assert!(u.pip.ends_with("No matching distribution found for six==1.17.0"), "{}", u.pip);
+        // A build requirement (or any other request) of a version nobody publishes is the
+        // project's mistake, in every cell.
+        assert_eq!(unpublished(NO_SIX_17, "", "cp311", &[]), None);
+    }
+
+    #[test]
     fn versions_for_another_python_only_are_unavailable() {
         let words = "ERROR: Ignored the following versions that require a different python version: 2.0 Requires-Python >=3.12\n\
             ERROR: Could not find a version that satisfies the requirement x==2.0 (from versions: none)\n\
             ERROR: No matching distribution found for x==2.0\n";
-        let u = unpublished(words, "", "cp311").unwrap();
+        let u = unpublished(words, "", "cp311", &[]).unwrap();
         assert_eq!((u.requirement.as_str(), u.reason.as_str()), ("x==2.0", "has no wheel for cp311"));
     }
 
@@ -641,7 +661,7 @@ mod tests {
             The conflict is caused by:\n    The user requested a==1\n    b 2 depends on a>=2\n\n\
             To fix this you could try to:\n1. loosen the range of package versions you've specified\n\n\
             ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/\n";
-        let u = unpublished(words, "", "cp311").unwrap();
+        let u = unpublished(words, "", "cp311", &[]).unwrap();
         assert_eq!(u.requirement, "The user requested a==1; b 2 depends on a>=2");
         assert_eq!(u.reason, "cannot be installed together in cp311");
     }
@@ -650,13 +670,14 @@ mod tests {
     fn what_the_index_did_not_answer_or_never_had_is_not_unavailable() {
         let none = "ERROR: Could not find a version that satisfies the requirement sixx (from versions: none)\n\
             ERROR: No matching distribution found for sixx\n";
-        assert_eq!(unpublished(none, "", "cp311"), None, "a misspelt name");
+        assert_eq!(unpublished(none, "", "cp311", &[]), None, "a misspelt name");
         let refused = "  Could not fetch URL http://127.0.0.1:1/simple/six/: 401 Client Error: Unauthorized for url: http://127.0.0.1:1/simple/six/ - skipping\n";
-        assert_eq!(unpublished(none, refused, "cp311"), None, "a 401");
+        assert_eq!(unpublished(none, refused, "cp311", &[]), None, "a 401");
+        let requests = ["six==1.17.0".to_string()];
         let down = format!("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}");
-        assert_eq!(unpublished(&down, "", "cp311"), None, "the network");
+        assert_eq!(unpublished(&down, "", "cp311", &requests), None, "the network");
         let other = "ERROR: Invalid requirement: 'six=='\n";
-        assert_eq!(unpublished(other, "", "cp311"), None);
+        assert_eq!(unpublished(other, "", "cp311", &[]), None);
     }
 
     #[test]
