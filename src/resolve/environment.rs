@@ -274,7 +274,7 @@ fn entry(input: &EnvironmentInput, resolved_from: String, facts: Facts) -> Locke
 /// whose files it skipped for their tags or Requires-Python, or of one of the cell's own
 /// `requests` (`torch==2.6.0` of `torch=={torch}`) in a version the index lacks, or when
 /// it says the requests conflict. No when the index did not answer (the network, a page it
-/// could not fetch: 401, 404), has no file of the project at all (a misspelt name), or
+/// could not fetch: 401, 403, a server error), has no file of the project at all (a misspelt name), or
 /// lacks a version the project itself asks for (its build requirements): those fail the
 /// lock as before. `skipped` is pip's verbose `Skipping link: WHY: URL` and `Could not
 /// fetch URL` lines.
@@ -284,7 +284,11 @@ fn unpublished(
     for_tag: &str,
     requests: &[String],
 ) -> Option<Unavailable> {
-    if looks_unavailable(words) || looks_unavailable(skipped) || skipped.contains("Could not fetch URL") {
+    // A 404 only says that one index has no such project (beside an extra index that has).
+    let refused = skipped
+        .lines()
+        .any(|l| l.contains("Could not fetch URL") && !l.contains("404 Client Error"));
+    if looks_unavailable(words) || looks_unavailable(skipped) || refused {
         return None;
     }
     let last = |marker: &str| {
@@ -673,6 +677,17 @@ mod tests {
         assert_eq!(unpublished(none, "", "cp311", &[]), None, "a misspelt name");
         let refused = "  Could not fetch URL http://127.0.0.1:1/simple/six/: 401 Client Error: Unauthorized for url: http://127.0.0.1:1/simple/six/ - skipping\n";
         assert_eq!(unpublished(none, refused, "cp311", &[]), None, "a 401");
+        let skipped = "  Skipping link: none of the wheel's tags (cp313-cp313-linux_x86_64) are compatible: http://127.0.0.1:1/packages/six-1.17.0-cp313-cp313-linux_x86_64.whl\n";
+        assert_eq!(
+            unpublished(NO_SIX_17, &format!("{refused}{skipped}"), "cp311", &[]),
+            None,
+            "a 401 from one index while another skipped files"
+        );
+        let absent = refused.replace("401 Client Error: Unauthorized", "404 Client Error: Not Found");
+        assert!(
+            unpublished(NO_SIX_17, &format!("{absent}{skipped}"), "cp311", &[]).is_some(),
+            "an extra index without the project"
+        );
         let requests = ["six==1.17.0".to_string()];
         let down = format!("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}");
         assert_eq!(unpublished(&down, "", "cp311", &requests), None, "the network");
