@@ -319,7 +319,10 @@ impl Audit<'_> {
                 "not built: {why}, in the {} (every `wheelbuild lock` tries it again)",
                 input.describe()
             ),
-            config.image_origins.get(&input.image).map(ToString::to_string),
+            config
+                .image_origins
+                .get(&input.image)
+                .map(ToString::to_string),
         );
     }
 

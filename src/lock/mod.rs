@@ -627,7 +627,11 @@ mod tests {
             "\ndebs = [\n  { name = \"x\", version = \"1\" },\n]\nunavailable = ",
         );
         let err = Lockfile::parse(Path::new("wheelbuild.lock"), &pinned).unwrap_err();
-        assert!(err.to_string().contains("is unavailable, yet pins packages"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is unavailable, yet pins packages"),
+            "{err}"
+        );
     }
 
     #[test]

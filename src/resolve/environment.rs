@@ -292,10 +292,10 @@ fn unpublished(
         return None;
     }
     let last = |marker: &str| {
-        words
-            .lines()
-            .rev()
-            .find_map(|l| l.split_once(marker).map(|(_, rest)| rest.trim().to_string()))
+        words.lines().rev().find_map(|l| {
+            l.split_once(marker)
+                .map(|(_, rest)| rest.trim().to_string())
+        })
     };
     let files: Vec<String> = skipped
         .lines()
@@ -306,7 +306,13 @@ fn unpublished(
         let mut text = tail(words);
         if !files.is_empty() {
             text.push_str("\n  pip skipped:\n");
-            text.push_str(&files.iter().map(|f| format!("    {f}")).collect::<Vec<_>>().join("\n"));
+            text.push_str(
+                &files
+                    .iter()
+                    .map(|f| format!("    {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         bounded(text, MAX_PIP_WORDS)
     };
@@ -644,7 +650,12 @@ mod tests {
         let requests = ["six==1.17.0".to_string()];
         let u = unpublished(NO_SIX_17, "", "cp311", &requests).unwrap();
         assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
-        assert!(u.pip.ends_with("No matching distribution found for six==1.17.0"), "{}", u.pip);
+        assert!(
+            u.pip
+                .ends_with("No matching distribution found for six==1.17.0"),
+            "{}",
+            u.pip
+        );
         // A build requirement (or any other request) of a version nobody publishes is the
         // project's mistake, in every cell.
         assert_eq!(unpublished(NO_SIX_17, "", "cp311", &[]), None);
@@ -656,7 +667,10 @@ mod tests {
             ERROR: Could not find a version that satisfies the requirement x==2.0 (from versions: none)\n\
             ERROR: No matching distribution found for x==2.0\n";
         let u = unpublished(words, "", "cp311", &[]).unwrap();
-        assert_eq!((u.requirement.as_str(), u.reason.as_str()), ("x==2.0", "has no wheel for cp311"));
+        assert_eq!(
+            (u.requirement.as_str(), u.reason.as_str()),
+            ("x==2.0", "has no wheel for cp311")
+        );
     }
 
     #[test]
@@ -666,7 +680,10 @@ mod tests {
             To fix this you could try to:\n1. loosen the range of package versions you've specified\n\n\
             ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/\n";
         let u = unpublished(words, "", "cp311", &[]).unwrap();
-        assert_eq!(u.requirement, "The user requested a==1; b 2 depends on a>=2");
+        assert_eq!(
+            u.requirement,
+            "The user requested a==1; b 2 depends on a>=2"
+        );
         assert_eq!(u.reason, "cannot be installed together in cp311");
     }
 
@@ -683,14 +700,23 @@ mod tests {
             None,
             "a 401 from one index while another skipped files"
         );
-        let absent = refused.replace("401 Client Error: Unauthorized", "404 Client Error: Not Found");
+        let absent = refused.replace(
+            "401 Client Error: Unauthorized",
+            "404 Client Error: Not Found",
+        );
         assert!(
             unpublished(NO_SIX_17, &format!("{absent}{skipped}"), "cp311", &[]).is_some(),
             "an extra index without the project"
         );
         let requests = ["six==1.17.0".to_string()];
-        let down = format!("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}");
-        assert_eq!(unpublished(&down, "", "cp311", &requests), None, "the network");
+        let down = format!(
+            "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}"
+        );
+        assert_eq!(
+            unpublished(&down, "", "cp311", &requests),
+            None,
+            "the network"
+        );
         let other = "ERROR: Invalid requirement: 'six=='\n";
         assert_eq!(unpublished(other, "", "cp311", &[]), None);
     }

@@ -39,8 +39,13 @@ fn six_matrix(base: &BaseImage, index: &str, test: &str, policy: Option<&str>) -
     if let Some(policy) = policy {
         matrix.push_str(&format!("\nunavailable = \"{policy}\""));
     }
-    let config = config(&base.reference, test, &extra, &[project("envtest", &repo, more)])
-        .replace("python = [\"3.11\"]", &matrix);
+    let config = config(
+        &base.reference,
+        test,
+        &extra,
+        &[project("envtest", &repo, more)],
+    )
+    .replace("python = [\"3.11\"]", &matrix);
     new_project(base, &config).hold(repo)
 }
 
@@ -188,7 +193,10 @@ fn unavailable_error_restores_the_strict_lock() {
     ] {
         assert!(err.contains(needle), "{needle}\n{}", p.snapshot(&out));
     }
-    assert!(!p.path().join("wheelbuild.lock").exists(), "no lock written");
+    assert!(
+        !p.path().join("wheelbuild.lock").exists(),
+        "no lock written"
+    );
 
     // A lock that recorded the cell is stale for the strict config.
     let config = p.read("wheelbuild.toml");
@@ -234,7 +242,10 @@ fn an_index_that_cannot_be_reached_still_fails_the_lock() {
         "{}",
         p.snapshot(&out)
     );
-    assert!(!p.path().join("wheelbuild.lock").exists(), "no lock written");
+    assert!(
+        !p.path().join("wheelbuild.lock").exists(),
+        "no lock written"
+    );
 }
 
 #[test]
@@ -244,8 +255,8 @@ fn an_index_that_refuses_the_credentials_still_fails_the_lock() {
     let index = server
         .url()
         .replace("http://", "http://wbuser:${WB_TEST_INDEX_PASSWORD}@");
-    let p = six_matrix(&base, &index, "unavail-401", None)
-        .with_env("WB_TEST_INDEX_PASSWORD", "wrong");
+    let p =
+        six_matrix(&base, &index, "unavail-401", None).with_env("WB_TEST_INDEX_PASSWORD", "wrong");
     let out = p.run(&["lock"]);
     assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
     assert!(
@@ -253,7 +264,10 @@ fn an_index_that_refuses_the_credentials_still_fails_the_lock() {
         "{}",
         p.snapshot(&out)
     );
-    assert!(!p.path().join("wheelbuild.lock").exists(), "no lock written");
+    assert!(
+        !p.path().join("wheelbuild.lock").exists(),
+        "no lock written"
+    );
 }
 
 #[test]
@@ -265,7 +279,11 @@ fn a_relock_picks_up_a_wheel_published_later() {
     assert!(env_of(&p, "1.17.0").unavailable.is_some());
     // Still nothing: tried again, recorded again, the file unchanged.
     let out = ok(&p, &["lock"]);
-    assert!(stderr(&out).contains("(lockfile unchanged)"), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("(lockfile unchanged)"),
+        "{}",
+        p.snapshot(&out)
+    );
 
     // Upstream publishes a wheel for every Python.
     std::fs::copy(
@@ -312,7 +330,14 @@ fn audit_lists_unavailable_cells() {
         )),
         "{text}"
     );
-    let out = p.run(&["--offline", "audit", "--allow", "mutable-ref", "--format", "json"]);
+    let out = p.run(&[
+        "--offline",
+        "audit",
+        "--allow",
+        "mutable-ref",
+        "--format",
+        "json",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = json["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{json:#}");
@@ -328,6 +353,13 @@ fn audit_lists_unavailable_cells() {
     // A pipeline that accepts them says so.
     ok(
         &p,
-        &["--offline", "audit", "--allow", "mutable-ref", "--allow", "unavailable"],
+        &[
+            "--offline",
+            "audit",
+            "--allow",
+            "mutable-ref",
+            "--allow",
+            "unavailable",
+        ],
     );
 }
