@@ -76,6 +76,9 @@ impl EnvError {
             EnvError::Unpublished(_) => Some(
                 "the index publishes nothing for this cell: drop it with `[matrix] exclude`, or set `[matrix] unavailable = \"record\"` to lock it as unavailable".into(),
             ),
+            EnvError::Pip { detail, .. } if detail.contains("Could not fetch URL") => Some(
+                "the index did not serve a page pip asked for (the `Could not fetch URL` line): check its URL and credentials (`[pip]`)".into(),
+            ),
             EnvError::Pip { .. } => Some("fix the project's `pip` list or its `[build-system] requires`; pip's words are above".into()),
             EnvError::Apt { .. } => Some("fix the project's `apt` list; apt's words are above".into()),
             EnvError::NoHash { .. } => Some(
@@ -214,9 +217,15 @@ fn read_environment(
         let skipped = part("pip-skipped").map_or("", String::as_str);
         let abi = facts.0.get("abi").unwrap_or(&platform);
         let Some(unavailable) = unpublished(words, skipped, abi, &input.pip) else {
+            // The pages pip could not fetch say why (`401 Client Error: Unauthorized`).
+            let refused: String = skipped
+                .lines()
+                .filter(|l| l.contains("Could not fetch URL"))
+                .map(|l| format!("\n  {}", l.trim()))
+                .collect();
             return Err(EnvError::Pip {
                 unavailable: looks_unavailable(words),
-                detail: tail(words),
+                detail: tail(words) + &refused,
             });
         };
         return Ok(LockedEnvironment {
