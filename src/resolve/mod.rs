@@ -693,7 +693,8 @@ async fn lock_environments(
     }
     if config.settings.unavailable == UnavailablePolicy::Error {
         for env in &kept {
-            if let Err(source) = strict(env.clone()) {
+            if let Some(u) = &env.unavailable {
+                let source = environment::EnvError::Unpublished(Box::new(u.clone()));
                 failures.push(ResolveError::Environment {
                     what: format!(
                         "the environment of {} ({})",
@@ -710,7 +711,8 @@ async fn lock_environments(
     Ok(kept)
 }
 
-/// `env`, or the error that it is unavailable: where nothing may go without.
+/// `env`, or the error that it is unavailable: for the static requirements a hook runs
+/// with, which it cannot do without.
 fn strict(env: LockedEnvironment) -> Result<LockedEnvironment, environment::EnvError> {
     match env.unavailable {
         Some(u) => Err(environment::EnvError::Unpublished(Box::new(u))),
@@ -718,7 +720,7 @@ fn strict(env: LockedEnvironment) -> Result<LockedEnvironment, environment::EnvE
     }
 }
 
-/// `target `a`, `b`` : the targets that build in `env`, for messages.
+/// The targets that build in `env`, for messages: ``target `a` `` or ``targets `a`, `b` ``.
 fn cells_of(config: &Config, git: &[LockedGit], env: &LockedEnvironment) -> String {
     let ids: Vec<String> = config
         .targets

@@ -70,11 +70,11 @@ fn environments(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Resul
         if !seen.insert(e as *const _) {
             continue;
         }
-        let facts: Vec<String> = e.facts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
         if let Some(why) = e.unavailable_reason() {
             writeln!(out, "environment {}: unavailable: {why}", e.describe())?;
             continue;
         }
+        let facts: Vec<String> = e.facts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let from_image = match e.from_image.len() {
             0 => String::new(),
             n => format!(", {n} from the image"),
