@@ -38,10 +38,12 @@ pub enum FindingKind {
     InsecureIndex,
     /// Re-resolving an input failed (so it could not be compared).
     Unresolvable,
+    /// The index publishes nothing for an environment: its targets (cells) are not built.
+    Unavailable,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::LockMissing,
         FindingKind::LockStale,
         FindingKind::Unpinned,
@@ -51,6 +53,7 @@ impl FindingKind {
         FindingKind::InsecureRegistry,
         FindingKind::InsecureIndex,
         FindingKind::Unresolvable,
+        FindingKind::Unavailable,
     ];
 }
 
@@ -93,7 +96,8 @@ pub struct PinnedInput {
     pub input: &'static str,
     /// Image reference, `url @ ref`, the environment, or `name version`.
     pub subject: String,
-    /// `tag`, `digest`, `branch`, `commit`; `facts` for environments; `sha256` for pip
+    /// `tag`, `digest`, `branch`, `commit`; `facts` for environments (`unavailable` for one
+    /// the index publishes nothing for); `sha256` for pip
     /// packages; `version` for apt packages.
     pub kind: String,
     /// The pin: manifest digest, commit SHA, the facts of an environment's image, a pip
@@ -287,9 +291,39 @@ impl Audit<'_> {
         let per_target = self.target_environments();
         let distinct: BTreeSet<&EnvironmentInput> = per_target.iter().flatten().collect();
         for input in distinct {
-            let projects = users(self.config, |i| per_target[i].as_ref() == Some(input));
+            let uses = |i: usize| per_target[i].as_ref() == Some(input);
+            let projects = users(self.config, uses);
             self.environment(input, projects);
+            self.unavailable(input, uses);
         }
+    }
+
+    /// An environment the lock records as unavailable: the targets it leaves unbuilt.
+    fn unavailable(&mut self, input: &EnvironmentInput, uses: impl Fn(usize) -> bool) {
+        let config = self.config;
+        let Some(why) = self
+            .lock
+            .and_then(|l| l.current_environment(input, config))
+            .and_then(|e| e.unavailable_reason())
+        else {
+            return;
+        };
+        let ids: Vec<&str> = (0..config.targets.len())
+            .filter(|i| uses(*i))
+            .map(|i| config.targets[i].id.as_str())
+            .collect();
+        self.push(
+            FindingKind::Unavailable,
+            ids.join(", "),
+            format!(
+                "not built: {why}, in the {} (every `wheelbuild lock` tries it again)",
+                input.describe()
+            ),
+            config
+                .image_origins
+                .get(&input.image)
+                .map(ToString::to_string),
+        );
     }
 
     /// Each target's environment; build requirements the lock has not read are a finding
@@ -348,7 +382,10 @@ impl Audit<'_> {
                 .describe()
                 .trim_start_matches("environment ")
                 .to_string(),
-            kind: "facts".into(),
+            kind: match resolved.and_then(|e| e.unavailable.as_ref()) {
+                Some(_) => "unavailable".into(),
+                None => "facts".into(),
+            },
             pin: resolved.map(|e| {
                 e.facts
                     .0

@@ -198,6 +198,19 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
         },
         network: validator.network()?,
         pip: validator.pip_index()?,
+        unavailable: f
+            .matrix
+            .get_ref()
+            .unavailable
+            .as_ref()
+            .map_or_else(Default::default, |u| *u.get_ref()),
+        unavailable_origin: validator.ctx.location(
+            f.matrix
+                .get_ref()
+                .unavailable
+                .as_ref()
+                .map_or_else(|| f.matrix.span(), |u| u.span()),
+        ),
         remote: validator.remote(root)?,
         engines: engines(&validator.ctx, &validator.file.engines, root)?,
     })

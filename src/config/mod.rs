@@ -31,7 +31,7 @@ pub use model::{
     Cell, ChannelPolicy, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput,
     PipIndex, Project, Target,
 };
-pub(crate) use syntax::{ConfigFile, IndexSetting};
+pub(crate) use syntax::{ConfigFile, IndexSetting, UnavailablePolicy};
 use validate::{Ctx, Validator};
 
 pub(crate) use crate::recipe::DEFAULT_BUILD;

@@ -207,6 +207,9 @@ pub(crate) struct Settings {
     pub build: BuildOptions,
     pub network: NetworkTimeouts,
     pub pip: PipIndex,
+    /// `[matrix] unavailable`, and where the config says it (its `[matrix]` when unset).
+    pub unavailable: super::syntax::UnavailablePolicy,
+    pub unavailable_origin: Location,
     pub remote: RemoteSettings,
     /// `[[engine]]`; empty: the one engine `DOCKER_HOST` names.
     pub engines: Vec<EngineSpec>,

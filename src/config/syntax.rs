@@ -229,6 +229,23 @@ pub(crate) struct MatrixTable {
     #[serde(default)]
     #[schemars(with = "Vec<BTreeMap<String, String>>")]
     pub include: Vec<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// What `lock` does with a cell whose environment the index publishes nothing for.
+    #[serde(default)]
+    #[schemars(with = "Option<UnavailablePolicy>")]
+    pub unavailable: Option<Spanned<UnavailablePolicy>>,
+}
+
+/// `[matrix] unavailable`: a cell whose pip requests have no distribution for its image
+/// (no torch wheel for its Python, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnavailablePolicy {
+    /// The lock records the cell as unavailable, with pip's reason; it is not built, and
+    /// every `lock` tries it again.
+    #[default]
+    Record,
+    /// The lock fails, naming the cell: for release pipelines that must build every cell.
+    Error,
 }
 
 /// How each cell gets its base image.

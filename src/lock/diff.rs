@@ -138,6 +138,13 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
             continue;
         };
         requests(o, n, changes);
+        if o.unavailable_reason() != n.unavailable_reason() {
+            changes.push(Change::Updated {
+                what: format!("environment {}", n.describe()),
+                old: availability(o),
+                new: availability(n),
+            });
+        }
         // (A new environment is one line: its packages are in the file, and `audit`
         // lists them.)
         packages(o, n, changes);
@@ -152,11 +159,20 @@ fn environments(old: &Lockfile, new: &Lockfile, changes: &mut Vec<Change>) {
 }
 
 fn summary(e: &LockedEnvironment) -> String {
+    if let Some(why) = e.unavailable_reason() {
+        return format!("(unavailable: {why})");
+    }
     format!(
         "({} pip, {} apt package(s))",
         e.packages.len(),
         e.debs.len()
     )
+}
+
+/// `available`, or `unavailable: WHY`.
+fn availability(e: &LockedEnvironment) -> String {
+    e.unavailable_reason()
+        .map_or_else(|| "available".into(), |why| format!("unavailable: {why}"))
 }
 
 /// A new environment and the old one it replaces, if any.

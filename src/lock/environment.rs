@@ -170,6 +170,27 @@ pub struct LockedEnvironment {
     /// Every Debian package apt installs, dependencies included, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub debs: Vec<AptPin>,
+    /// Set when the index publishes nothing that matches a pip request for this image (no
+    /// wheel for its Python, say): nothing is pinned, its targets are not built, and every
+    /// `lock` resolves it again, so that a wheel published later is picked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<Unavailable>,
+}
+
+/// Why an environment has nothing to install: pip found no distribution of a requirement
+/// for its image.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Unavailable {
+    /// The requirement as pip names it (`torch==2.0.1`), or the requests when pip says
+    /// they conflict.
+    pub requirement: String,
+    /// What is missing, in a few words (`has no wheel for cp311`).
+    pub reason: String,
+    /// pip's own words (its last lines, and the files it skipped with why): bounded.
+    pub pip: String,
 }
 
 impl LockedEnvironment {
@@ -193,6 +214,13 @@ impl LockedEnvironment {
             what.push_str(&format!(" + build requirements {}", self.build.join(", ")));
         }
         what
+    }
+
+    /// `torch==2.0.1 has no wheel for cp313`, when the environment is unavailable.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        self.unavailable
+            .as_ref()
+            .map(|u| format!("{} {}", u.requirement, u.reason))
     }
 
     /// Is `other` the entry of the same environment (same identity)?

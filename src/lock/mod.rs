@@ -32,8 +32,8 @@ use crate::platform::Platform;
 pub(crate) use diff::{Change, diff};
 pub(crate) use environment::requirements;
 pub use environment::{
-    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
-    distinct_environments,
+    AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, Unavailable,
+    build_requires, distinct_environments,
 };
 pub use inputs::lock_inputs;
 pub use pins::{PinLookup, Pins};
@@ -41,9 +41,9 @@ pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
 /// 3 projects' build requirements, version 4 their build backends, version 5 their dynamic
-/// build requirements; a lock is written with the oldest version that holds its content,
+/// build requirements, version 6 unavailable environments; a lock is written with the oldest version that holds its content,
 /// so older wheelbuilds still read what they can.
-pub(crate) const LOCK_VERSION: u32 = 5;
+pub(crate) const LOCK_VERSION: u32 = 6;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -352,6 +352,15 @@ impl Lockfile {
                     ));
                 }
             }
+            if env.unavailable.is_some() && !(env.packages.is_empty() && env.debs.is_empty()) {
+                return Err(corrupt(
+                    format!(
+                        "environment of `{}` is unavailable, yet pins packages",
+                        env.image
+                    ),
+                    find("unavailable = "),
+                ));
+            }
             if !seen.insert((&env.image, &env.platform, &env.pip, &env.apt, &env.build)) {
                 return Err(corrupt(
                     format!("environment of `{}` is listed twice", env.image),
@@ -378,7 +387,9 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
-        let version = if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
+        let version = if environments.iter().any(|e| e.unavailable.is_some()) {
+            6
+        } else if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
             5
         } else if git.iter().any(|g| !g.build_backend.is_empty()) {
             4
@@ -502,7 +513,7 @@ mod tests {
 
     fn with_environment() -> Lockfile {
         let mut lock = sample();
-        lock.version = LOCK_VERSION;
+        lock.version = 5;
         let build = vec!["setuptools>=61".to_string(), "wheel".to_string()];
         lock.git[0].build_requires = BTreeMap::from([(ROOT_DIR.to_string(), build.clone())]);
         lock.git[0].build_backend = BTreeMap::from([(ROOT_DIR.to_string(), "mesonpy".to_string())]);
@@ -553,6 +564,7 @@ mod tests {
                 name: "ninja-build".into(),
                 version: "1.11.1-2~deb12u1".into(),
             }],
+            unavailable: None,
         });
         lock
     }
@@ -584,6 +596,42 @@ mod tests {
         assert_eq!(back.to_toml(), text, "writer is a fixed point");
         // Without environments the lock stays version 1, as older wheelbuilds read it.
         assert!(sample().to_toml().contains("version = 1\n"));
+    }
+
+    #[test]
+    fn an_unavailable_environment_round_trips_in_version_6() {
+        let mut lock = with_environment();
+        let env = &mut lock.environments[0];
+        (env.packages, env.from_image, env.debs) = (vec![], vec![], vec![]);
+        env.unavailable = Some(Unavailable {
+            requirement: "torch==2.0.1".into(),
+            reason: "has no wheel for cp313".into(),
+            pip: "  ERROR: No matching distribution found for torch==2.0.1\n  \"quoted\"".into(),
+        });
+        let lock = Lockfile::new(lock.inputs, lock.images, lock.git, lock.environments);
+        let text = lock.to_toml();
+        assert!(text.contains("version = 6\n"), "{text}");
+        assert!(
+            text.contains("\nunavailable = { requirement = \"torch==2.0.1\", reason = \"has no wheel for cp313\", pip = \"  ERROR: No matching distribution found for torch==2.0.1\\n  \\\"quoted\\\"\" }\n"),
+            "{text}"
+        );
+        let back = Lockfile::parse(Path::new("wheelbuild.lock"), &text).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(
+            back.environments[0].unavailable_reason().as_deref(),
+            Some("torch==2.0.1 has no wheel for cp313")
+        );
+        // Pins beside it: a lock no wheelbuild wrote.
+        let pinned = text.replace(
+            "\nunavailable = ",
+            "\ndebs = [\n  { name = \"x\", version = \"1\" },\n]\nunavailable = ",
+        );
+        let err = Lockfile::parse(Path::new("wheelbuild.lock"), &pinned).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is unavailable, yet pins packages"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{
     EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile,
     build_requires,
 };
-use crate::config::{Config, GitInput, ImageInput, Project, Target};
+use crate::config::{Config, GitInput, ImageInput, Project, Target, UnavailablePolicy};
 
 /// The pins one target builds with.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +103,14 @@ impl<'a> PinLookup<'a> {
                                 ),
                             })
                         })?;
+                        if e.unavailable.is_some()
+                            && config.settings.unavailable == UnavailablePolicy::Error
+                        {
+                            return Err(stale(format!(
+                                "the {} is unavailable, and `[matrix] unavailable = \"error\"`",
+                                input.describe()
+                            )));
+                        }
                         self.environments
                             .insert((&target.image, &target.pip, &target.apt, build), e);
                         Some(e)

@@ -81,6 +81,15 @@ impl Lockfile {
                 "debs",
                 e.debs.iter().map(|d| (&d.name, &d.version)),
             );
+            if let Some(u) = &e.unavailable {
+                let _ = writeln!(
+                    out,
+                    "unavailable = {{ requirement = {}, reason = {}, pip = {} }}",
+                    quote(&u.requirement),
+                    quote(&u.reason),
+                    quote(&u.pip)
+                );
+            }
         }
         out
     }

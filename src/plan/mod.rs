@@ -29,6 +29,8 @@ pub(crate) enum Status {
     /// The key is not in the store, but the remote cache has it (`--remote`): `build`
     /// pulls it (when a trusted key signed it) instead of building.
     Remote,
+    /// The index publishes nothing for the target's environment: not built.
+    Unavailable,
 }
 
 /// A target with its key and status. Borrows the config and lock: a plan of thousands of
@@ -121,13 +123,17 @@ impl<'a> Plan<'a> {
         let snapshot = snapshot?;
         // Then the store check, with a read of the last build for each target to build.
         let check = |(p, key): (Pinned<'a>, BuildKey)| {
-            let reason = match snapshot.presence(store, &key)? {
-                Presence::Present => None,
-                Presence::Absent => Some(why(store, &p.inputs(config), &key, &p.target.id)?),
-                Presence::Damaged(damage) => Some(Reason::Damaged {
-                    path: damage.path,
-                    problem: damage.problem.to_string(),
-                }),
+            let unavailable = p.pins.env.and_then(LockedEnvironment::unavailable_reason);
+            let reason = match unavailable {
+                Some(detail) => Some(Reason::Unavailable { detail }),
+                None => match snapshot.presence(store, &key)? {
+                    Presence::Present => None,
+                    Presence::Absent => Some(why(store, &p.inputs(config), &key, &p.target.id)?),
+                    Presence::Damaged(damage) => Some(Reason::Damaged {
+                        path: damage.path,
+                        problem: damage.problem.to_string(),
+                    }),
+                },
             };
             let Pinned {
                 target,
@@ -148,10 +154,10 @@ impl<'a> Plan<'a> {
                 build_requires,
                 env,
                 key,
-                status: if reason.is_some() {
-                    Status::Build
-                } else {
-                    Status::Cached
+                status: match reason {
+                    Some(Reason::Unavailable { .. }) => Status::Unavailable,
+                    Some(_) => Status::Build,
+                    None => Status::Cached,
                 },
                 reason,
             })
@@ -226,12 +232,21 @@ impl<'a> Plan<'a> {
         json
     }
 
+    /// Targets whose environment is unavailable: never built.
+    pub(crate) fn unavailable(&self) -> impl Iterator<Item = &PlannedTarget<'a>> {
+        self.targets
+            .iter()
+            .filter(|t| t.status == Status::Unavailable)
+    }
+
     pub(crate) fn summary(&self) -> Summary {
         let build = self.to_build().count();
+        let unavailable = self.unavailable().count();
         Summary {
             targets: self.targets.len(),
-            cached: self.targets.len() - build,
+            cached: self.targets.len() - build - unavailable,
             build,
+            unavailable,
         }
     }
 
@@ -285,6 +300,14 @@ pub(crate) struct Summary {
     pub targets: usize,
     pub cached: usize,
     pub build: usize,
+    /// Targets not built: the index publishes nothing for their environment (left out
+    /// when none, as before there were any).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unavailable: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// `wheelbuild plan --format json`.

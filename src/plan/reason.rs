@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::key::InputChange;
 
-/// Why a target must be built.
+/// Why a target must be built, or why it cannot be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub(crate) enum Reason {
@@ -22,4 +22,10 @@ pub(crate) enum Reason {
     /// The key's store entry fails its check (a wheel missing or altered, the record
     /// unreadable): it cannot be used, and `build` quarantines it.
     Damaged { path: PathBuf, problem: String },
+    /// Not built: the index publishes nothing for the target's environment (the lock
+    /// records it unavailable, with pip's reason).
+    Unavailable {
+        /// `torch==2.0.1 has no wheel for cp313`.
+        detail: String,
+    },
 }

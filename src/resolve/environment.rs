@@ -15,12 +15,19 @@ use crate::docker::access::{Access, Step};
 use crate::docker::{ContainerConfig, DockerError, Engine, pull_pinned};
 use crate::lock::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, LockedImage, PipPin,
+    Unavailable,
 };
 use crate::recipe::{PIP_ENV, RESOLVE_SCRIPT};
 use crate::wheel::normalize_name;
 
 /// Lines of output kept for an error message.
 const TAIL: usize = 20;
+
+/// The most of pip's words an unavailable environment keeps in the lock.
+const MAX_PIP_WORDS: usize = 4096;
+
+/// The most files pip skipped that an unavailable environment names.
+const MAX_SKIPPED: usize = 20;
 
 /// The most output a resolution may print: pip's report for torch and its CUDA libraries
 /// is about 100 KB, apt's simulation a few KB per package.
@@ -41,6 +48,8 @@ pub(crate) enum EnvError {
         requirement: String,
         found: Option<String>,
     },
+    #[error("`{}` {}; pip said:\n{}", .0.requirement, .0.reason, .0.pip)]
+    Unpublished(Box<Unavailable>),
     #[error("the resolution's output is unreadable: {0}")]
     Output(String),
     #[error("`{name}` {version} comes from {url}, which pip gave no sha256 for")]
@@ -64,6 +73,12 @@ impl EnvError {
             EnvError::Pip { unavailable: true, .. } | EnvError::Apt { unavailable: true, .. } => {
                 Some("check the index settings (`[pip]`) and the network (`[build] network`, proxies)".into())
             }
+            EnvError::Unpublished(_) => Some(
+                "the index publishes nothing for this cell: drop it with `[matrix] exclude`, or set `[matrix] unavailable = \"record\"` to lock it as unavailable".into(),
+            ),
+            EnvError::Pip { detail, .. } if detail.contains("Could not fetch URL") => Some(
+                "the index did not serve a page pip asked for (the `Could not fetch URL` line): check its URL and credentials (`[pip]`)".into(),
+            ),
             EnvError::Pip { .. } => Some("fix the project's `pip` list or its `[build-system] requires`; pip's words are above".into()),
             EnvError::Apt { .. } => Some("fix the project's `apt` list; apt's words are above".into()),
             EnvError::NoHash { .. } => Some(
@@ -80,9 +95,10 @@ impl EnvError {
         match self {
             EnvError::Docker(_) | EnvError::Output(_) => false,
             EnvError::Apt { unavailable, .. } | EnvError::Pip { unavailable, .. } => !unavailable,
-            EnvError::NoApt | EnvError::NoHash { .. } | EnvError::UnmetBuildRequirement { .. } => {
-                true
-            }
+            EnvError::NoApt
+            | EnvError::NoHash { .. }
+            | EnvError::UnmetBuildRequirement { .. }
+            | EnvError::Unpublished(_) => true,
         }
     }
 }
@@ -192,16 +208,31 @@ fn read_environment(
             detail: tail(words),
         });
     }
-    if let Some(words) = part("pip-failed") {
-        return Err(EnvError::Pip {
-            unavailable: looks_unavailable(words),
-            detail: tail(words),
-        });
-    }
     let facts = sections
         .get("facts")
         .map(|s| parse_facts(s))
         .unwrap_or_default();
+    if let Some(words) = part("pip-failed") {
+        let platform = input.image.platform.to_string();
+        let skipped = part("pip-skipped").map_or("", String::as_str);
+        let abi = facts.0.get("abi").unwrap_or(&platform);
+        let Some(unavailable) = unpublished(words, skipped, abi, &input.pip) else {
+            // The pages pip could not fetch say why (`401 Client Error: Unauthorized`).
+            let refused: String = skipped
+                .lines()
+                .filter(|l| l.contains("Could not fetch URL"))
+                .map(|l| format!("\n  {}", l.trim()))
+                .collect();
+            return Err(EnvError::Pip {
+                unavailable: looks_unavailable(words),
+                detail: tail(words) + &refused,
+            });
+        };
+        return Ok(LockedEnvironment {
+            unavailable: Some(unavailable),
+            ..entry(input, resolved_from, facts)
+        });
+    }
     let debs = match part("apt") {
         Some(s) => parse_apt(s),
         None if input.apt.is_empty() => Vec::new(),
@@ -218,16 +249,10 @@ fn read_environment(
     let mut from_image = part("image").map(|s| parse_image(s)).unwrap_or_default();
     from_image.retain(|i| !packages.iter().any(|p| p.name == i.name));
     let env = LockedEnvironment {
-        image: input.image.reference.clone(),
-        platform: input.image.platform.to_string(),
-        pip: input.pip.clone(),
-        apt: input.apt.clone(),
-        build: input.build.clone(),
-        resolved_from,
-        facts,
         packages,
         from_image,
         debs,
+        ..entry(input, resolved_from, facts)
     };
     // A package the pip requests pin can still miss a build requirement the image met.
     if let Some(unmet) = crate::lock::requires::unmet(&input.build, &env, &env.platform) {
@@ -237,6 +262,134 @@ fn read_environment(
         });
     }
     Ok(env)
+}
+
+/// The entry of `input` with nothing pinned yet.
+fn entry(input: &EnvironmentInput, resolved_from: String, facts: Facts) -> LockedEnvironment {
+    LockedEnvironment {
+        image: input.image.reference.clone(),
+        platform: input.image.platform.to_string(),
+        pip: input.pip.clone(),
+        apt: input.apt.clone(),
+        build: input.build.clone(),
+        resolved_from,
+        facts,
+        ..LockedEnvironment::default()
+    }
+}
+
+/// Did pip fail because the index publishes nothing that fits the image (`for_tag`, its
+/// ABI) rather than for any other reason? Yes when it found no distribution of a project
+/// whose files it skipped for their tags or Requires-Python, or of one of the cell's own
+/// `requests` (`torch==2.6.0` of `torch=={torch}`) in a version the index lacks, or when
+/// it says the requests conflict. No when the index did not answer (the network, a page it
+/// could not fetch: 401, 403, a server error), has no file of the project at all (a misspelt name), or
+/// lacks a version the project itself asks for (its build requirements): those fail the
+/// lock as before. `skipped` is pip's verbose `Skipping link: WHY: URL` and `Could not
+/// fetch URL` lines.
+fn unpublished(
+    words: &str,
+    skipped: &str,
+    for_tag: &str,
+    requests: &[String],
+) -> Option<Unavailable> {
+    // A 404 only says that one index has no such project (beside an extra index that has).
+    let refused = skipped
+        .lines()
+        .any(|l| l.contains("Could not fetch URL") && !l.contains("404 Client Error"));
+    if looks_unavailable(words) || looks_unavailable(skipped) || refused {
+        return None;
+    }
+    let last = |marker: &str| {
+        words.lines().rev().find_map(|l| {
+            l.split_once(marker)
+                .map(|(_, rest)| rest.trim().to_string())
+        })
+    };
+    let files: Vec<String> = skipped
+        .lines()
+        .filter_map(skipped_file)
+        .take(MAX_SKIPPED)
+        .collect();
+    let pip = |words: &str| {
+        let mut text = tail(words);
+        if !files.is_empty() {
+            text.push_str("\n  pip skipped:\n");
+            text.push_str(
+                &files
+                    .iter()
+                    .map(|f| format!("    {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+        bounded(text, MAX_PIP_WORDS)
+    };
+    if words.contains("ResolutionImpossible") {
+        let causes: Vec<&str> = words
+            .lines()
+            .skip_while(|l| !l.contains("The conflict is caused by:"))
+            .skip(1)
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        return Some(Unavailable {
+            requirement: bounded(causes.join("; "), 200),
+            reason: format!("cannot be installed together in {for_tag}"),
+            pip: pip(words),
+        });
+    }
+    let requirement = last("No matching distribution found for ")?;
+    let versions = last("(from versions: ")
+        .map(|v| v.trim_end_matches(')').to_string())
+        .filter(|v| v != "none");
+    let ignored = words.contains("Ignored the following versions");
+    let spelt = |r: &str| r.replace(' ', "").to_ascii_lowercase();
+    let requested = requests.iter().any(|r| spelt(r) == spelt(&requirement));
+    if !(ignored || !files.is_empty() || (versions.is_some() && requested)) {
+        return None;
+    }
+    let reason = match versions {
+        Some(v) => format!("has no wheel for {for_tag} (pip found {})", bounded(v, 200)),
+        None => format!("has no wheel for {for_tag}"),
+    };
+    Some(Unavailable {
+        requirement: bounded(requirement, 200),
+        reason,
+        pip: pip(words),
+    })
+}
+
+/// `FILE: WHY` of pip's `Skipping link: WHY: URL`, for a distribution's file.
+fn skipped_file(line: &str) -> Option<String> {
+    let rest = line.split_once("Skipping link: ")?.1;
+    let (why, url) = rest.match_indices(": ").find_map(|(i, _)| {
+        let url = &rest[i + 2..];
+        ["http://", "https://", "file:"]
+            .iter()
+            .any(|s| url.starts_with(s))
+            .then_some((&rest[..i], url))
+    })?;
+    // Index pages (`not a file`) are no distributions.
+    let file = url
+        .split(['#', '?', ' '])
+        .next()?
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty())?;
+    Some(format!("{}: {why}", percent_decode(file)))
+}
+
+/// `text`, cut to at most `max` bytes (on a character boundary), marked when cut.
+fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Does this failure come from the network rather than from the requests?
@@ -480,6 +633,107 @@ mod tests {
            "download_info": {"url": "file:///src/x", "dir_info": {}}}]}"#;
         let e = parse_pip_report(report).unwrap_err();
         assert!(matches!(e, EnvError::NoHash { .. }), "{e}");
+    }
+
+    const NO_SIX_17: &str = "ERROR: Could not find a version that satisfies the requirement six==1.17.0 (from versions: 1.16.0)\n\
+        ERROR: No matching distribution found for six==1.17.0\n";
+
+    #[test]
+    fn no_distribution_for_the_image_is_unavailable_with_the_files_pip_skipped() {
+        let skipped = "  Skipping link: not a file: http://127.0.0.1:1/simple/six/\n  \
+            Skipping link: none of the wheel's tags (cp313-cp313-manylinux_2_17_x86_64) are compatible (run pip debug --verbose to show compatible tags): http://127.0.0.1:1/packages/six-1.17.0-cp313-cp313-manylinux_2_17_x86_64.whl#sha256=00\n";
+        let u = unpublished(NO_SIX_17, skipped, "cp311", &[]).unwrap();
+        assert_eq!(u.requirement, "six==1.17.0");
+        assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
+        assert!(
+            u.pip.ends_with(
+                "\n  pip skipped:\n    six-1.17.0-cp313-cp313-manylinux_2_17_x86_64.whl: none of the wheel's tags (cp313-cp313-manylinux_2_17_x86_64) are compatible (run pip debug --verbose to show compatible tags)"
+            ),
+            "index pages are no files: {}",
+            u.pip
+        );
+    }
+
+    #[test]
+    fn a_version_the_index_lacks_is_unavailable_for_the_cells_request_only() {
+        let requests = ["six==1.17.0".to_string()];
+        let u = unpublished(NO_SIX_17, "", "cp311", &requests).unwrap();
+        assert_eq!(u.reason, "has no wheel for cp311 (pip found 1.16.0)");
+        assert!(
+            u.pip
+                .ends_with("No matching distribution found for six==1.17.0"),
+            "{}",
+            u.pip
+        );
+        // A build requirement (or any other request) of a version nobody publishes is the
+        // project's mistake, in every cell.
+        assert_eq!(unpublished(NO_SIX_17, "", "cp311", &[]), None);
+    }
+
+    #[test]
+    fn versions_for_another_python_only_are_unavailable() {
+        let words = "ERROR: Ignored the following versions that require a different python version: 2.0 Requires-Python >=3.12\n\
+            ERROR: Could not find a version that satisfies the requirement x==2.0 (from versions: none)\n\
+            ERROR: No matching distribution found for x==2.0\n";
+        let u = unpublished(words, "", "cp311", &[]).unwrap();
+        assert_eq!(
+            (u.requirement.as_str(), u.reason.as_str()),
+            ("x==2.0", "has no wheel for cp311")
+        );
+    }
+
+    #[test]
+    fn requests_that_conflict_are_unavailable() {
+        let words = "ERROR: Cannot install a==1 and b==2 because these package versions have conflicting dependencies.\n\n\
+            The conflict is caused by:\n    The user requested a==1\n    b 2 depends on a>=2\n\n\
+            To fix this you could try to:\n1. loosen the range of package versions you've specified\n\n\
+            ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/\n";
+        let u = unpublished(words, "", "cp311", &[]).unwrap();
+        assert_eq!(
+            u.requirement,
+            "The user requested a==1; b 2 depends on a>=2"
+        );
+        assert_eq!(u.reason, "cannot be installed together in cp311");
+    }
+
+    #[test]
+    fn what_the_index_did_not_answer_or_never_had_is_not_unavailable() {
+        let none = "ERROR: Could not find a version that satisfies the requirement sixx (from versions: none)\n\
+            ERROR: No matching distribution found for sixx\n";
+        assert_eq!(unpublished(none, "", "cp311", &[]), None, "a misspelt name");
+        let refused = "  Could not fetch URL http://127.0.0.1:1/simple/six/: 401 Client Error: Unauthorized for url: http://127.0.0.1:1/simple/six/ - skipping\n";
+        assert_eq!(unpublished(none, refused, "cp311", &[]), None, "a 401");
+        let skipped = "  Skipping link: none of the wheel's tags (cp313-cp313-linux_x86_64) are compatible: http://127.0.0.1:1/packages/six-1.17.0-cp313-cp313-linux_x86_64.whl\n";
+        assert_eq!(
+            unpublished(NO_SIX_17, &format!("{refused}{skipped}"), "cp311", &[]),
+            None,
+            "a 401 from one index while another skipped files"
+        );
+        let absent = refused.replace(
+            "401 Client Error: Unauthorized",
+            "404 Client Error: Not Found",
+        );
+        assert!(
+            unpublished(NO_SIX_17, &format!("{absent}{skipped}"), "cp311", &[]).is_some(),
+            "an extra index without the project"
+        );
+        let requests = ["six==1.17.0".to_string()];
+        let down = format!(
+            "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('...: Connection refused')': /simple/six/\n{NO_SIX_17}"
+        );
+        assert_eq!(
+            unpublished(&down, "", "cp311", &requests),
+            None,
+            "the network"
+        );
+        let other = "ERROR: Invalid requirement: 'six=='\n";
+        assert_eq!(unpublished(other, "", "cp311", &[]), None);
+    }
+
+    #[test]
+    fn bounded_cuts_on_a_character_boundary() {
+        assert_eq!(bounded("héllo".into(), 2), "h…");
+        assert_eq!(bounded("hello".into(), 5), "hello");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod source;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigSettings, GitInput, ImageInput, Project};
+use crate::config::{Config, ConfigSettings, GitInput, ImageInput, Project, UnavailablePolicy};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
     Change, DynamicRequires, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile,
@@ -574,7 +574,7 @@ async fn static_pins(
         match result {
             Ok(each) => {
                 for ((input, _), env) in envs.iter().zip(each) {
-                    match env {
+                    match env.and_then(strict) {
                         Ok(env) => {
                             pins.insert((*input).clone(), env);
                         }
@@ -624,8 +624,16 @@ async fn lock_environments(
                 .iter()
                 .chain(&input.build)
                 .any(|spec| packages.contains(&normalize_name(requirement_name(spec))));
+        // An unavailable environment is tried again by every `lock` that may reach the
+        // index: upstream may have published since.
         match old.and_then(|l| l.environment(&input)) {
-            Some(e) if e.resolved_from == from && !updated => kept.push(e.clone()),
+            Some(e)
+                if e.resolved_from == from
+                    && !updated
+                    && (e.unavailable.is_none() || request.offline) =>
+            {
+                kept.push(e.clone())
+            }
             _ => to_resolve.push((input, image, from)),
         }
     }
@@ -683,8 +691,54 @@ async fn lock_environments(
             }),
         }
     }
+    if config.settings.unavailable == UnavailablePolicy::Error {
+        for env in &kept {
+            if let Some(u) = &env.unavailable {
+                let source = environment::EnvError::Unpublished(Box::new(u.clone()));
+                failures.push(ResolveError::Environment {
+                    what: format!(
+                        "the environment of {} ({})",
+                        cells_of(config, git, env),
+                        env.describe()
+                    ),
+                    location: Box::new(config.settings.unavailable_origin.clone()),
+                    source,
+                });
+            }
+        }
+    }
     fail(failures)?;
     Ok(kept)
+}
+
+/// `env`, or the error that it is unavailable: for the static requirements a hook runs
+/// with, which it cannot do without.
+fn strict(env: LockedEnvironment) -> Result<LockedEnvironment, environment::EnvError> {
+    match env.unavailable {
+        Some(u) => Err(environment::EnvError::Unpublished(Box::new(u))),
+        None => Ok(env),
+    }
+}
+
+/// The targets that build in `env`, for messages: ``target `a` `` or ``targets `a`, `b` ``.
+fn cells_of(config: &Config, git: &[LockedGit], env: &LockedEnvironment) -> String {
+    let ids: Vec<String> = config
+        .targets
+        .iter()
+        .filter(|t| {
+            let project = config.project_of(t);
+            git.iter()
+                .find(|g| g.url == project.git.url && g.reference == project.git.reference)
+                .and_then(|g| crate::lock::build_requires(project, g))
+                .and_then(|build| EnvironmentInput::of(t, &build))
+                .is_some_and(|input| env.matches(&input))
+        })
+        .map(|t| format!("`{}`", t.id))
+        .collect();
+    match ids.len() {
+        1 => format!("target {}", ids[0]),
+        _ => format!("targets {}", ids.join(", ")),
+    }
 }
 
 /// The pin of `input` in `images`.

@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::Exit;
 use crate::config::IndexSetting;
 use crate::exec::{self, Outcome, TargetReport};
-use crate::plan::{Plan, PlannedTarget};
+use crate::plan::{Plan, PlannedTarget, Status};
 
 use super::super::args::{BuildArgs, GlobalArgs};
 use super::super::printer::Printer;
@@ -45,6 +45,22 @@ pub(crate) fn build(
         };
         printer.data_with(|out| render::plan::write_table(&selected, out))?;
         return Ok(Exit::Success);
+    }
+    // The index publishes nothing for their environments: said, not built.
+    let (unavailable, targets): (Vec<_>, Vec<_>) = targets
+        .into_iter()
+        .partition(|t| t.status == Status::Unavailable);
+    if !unavailable.is_empty() {
+        let ids: Vec<&str> = unavailable.iter().map(|t| t.id()).collect();
+        printer.status(
+            "Unavailable",
+            &format!("{}: not built (`wheelbuild plan` says why)", ids.join(", ")),
+        );
+        if targets.is_empty() {
+            printer.status("Nothing", "to build: every selected target is unavailable");
+            exit_without_teardown(plan);
+            return Ok(Exit::Success);
+        }
     }
 
     // Nothing to build: no daemon contacted (nor asked for its resources). A cached target

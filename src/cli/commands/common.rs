@@ -71,6 +71,14 @@ pub(super) fn relock(
         };
         printer.status(verb, &text);
     }
+    for e in &outcome.lock.environments {
+        if let Some(why) = e.unavailable_reason() {
+            printer.status(
+                "Unavailable",
+                &format!("environment {}: {why} (not built)", e.describe()),
+            );
+        }
+    }
     let written = outcome.lock.write(&project.lock_path).core()?;
     printer.status(
         "Locked",

@@ -65,23 +65,28 @@ pub(crate) fn check(
                 .iter()
                 .filter(|t| t.status == crate::plan::Status::Remote)
                 .count();
+            // Unavailable targets are not work: said, not counted.
+            let available = summary.targets - summary.unavailable;
+            let unavailable = match summary.unavailable {
+                0 => String::new(),
+                n => format!("; {n} unavailable, not built"),
+            };
             if summary.build == 0 && remote > 0 {
                 printer.status(
                     "Cached",
                     &format!(
-                        "all {} targets are in the store or the remote cache ({remote} remote)",
-                        summary.targets
+                        "all {available} targets are in the store or the remote cache ({remote} remote){unavailable}"
                     ),
                 );
             } else if summary.build == 0 {
                 printer.status(
                     "Cached",
-                    &format!("all {} targets are in the store", summary.targets),
+                    &format!("all {available} targets are in the store{unavailable}"),
                 );
             } else {
                 printer.note(&format!(
-                    "{} of {} targets would be built ({} cached)",
-                    summary.build, summary.targets, summary.cached
+                    "{} of {available} targets would be built ({} cached){unavailable}",
+                    summary.build, summary.cached
                 ));
             }
         }

@@ -26,6 +26,7 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
             Status::Cached => "cached",
             Status::Build => "build ",
             Status::Remote => "remote",
+            Status::Unavailable => "n/a   ",
         };
         // Plain pushes: this runs once per target, and `format!` padding is slow (and
         // limited to widths below 65536).
@@ -50,9 +51,13 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
         out.write_all(row.as_bytes())?;
     }
     let s = plan.summary();
+    let unavailable = match s.unavailable {
+        0 => String::new(),
+        n => format!(", {n} unavailable"),
+    };
     writeln!(
         out,
-        "{} targets: {} cached, {} to build",
+        "{} targets: {} cached, {} to build{unavailable}",
         s.targets, s.cached, s.build
     )?;
     environments(plan, out)
@@ -63,6 +68,10 @@ fn environments(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Resul
     let mut seen = std::collections::BTreeSet::new();
     for e in plan.targets.iter().filter_map(|t| t.env) {
         if !seen.insert(e as *const _) {
+            continue;
+        }
+        if let Some(why) = e.unavailable_reason() {
+            writeln!(out, "environment {}: unavailable: {why}", e.describe())?;
             continue;
         }
         let facts: Vec<String> = e.facts.0.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -95,6 +104,7 @@ pub(crate) fn reason(reason: &Reason) -> String {
         Reason::Damaged { path, problem } => {
             format!("store entry damaged: {problem} ({})", path.display())
         }
+        Reason::Unavailable { detail } => format!("unavailable: {detail}"),
         Reason::InputsChanged { changes } => {
             let mut s = String::new();
             for (i, c) in changes.iter().enumerate() {

@@ -10,7 +10,8 @@
 # back: `facts` (NAME=value lines, once), and per environment N: `apt.N` (apt-get's
 # simulation), `pip.N` (pip's installation report, JSON) and `image.N` (`name version`
 # of each build requirement the image satisfies), or `apt-failed.N` / `pip-failed.N`
-# (the tool's own words). Exit 90: no apt-get for apt requests; 91: apt's package lists
+# (the tool's own words, with `pip-skipped.N` when pip found nothing to install: the
+# files it skipped and the pages it could not fetch). Exit 90: no apt-get for apt requests; 91: apt's package lists
 # cannot be fetched.
 set -eu
 out=$(mktemp -d)
@@ -98,8 +99,14 @@ pip_resolve() {
   fi
   grep -q . "$out/req.$1" || return 0
   python3 -m pip install --dry-run --ignore-installed --quiet --report "$out/pip.$1" \
-    -r "$out/req.$1" >"$out/pip-err.$1" 2>&1 ||
-    mv "$out/pip-err.$1" "$out/pip-failed.$1"
+    -r "$out/req.$1" >"$out/pip-err.$1" 2>&1 && return 0
+  mv "$out/pip-err.$1" "$out/pip-failed.$1"
+  # Found nothing: once more, verbose, for the files pip skipped and why (their tags, their
+  # Requires-Python) and the index pages it could not fetch.
+  if grep -q 'No matching distribution found' "$out/pip-failed.$1"; then
+    python3 -m pip install --dry-run --ignore-installed -vv -r "$out/req.$1" 2>&1 |
+      grep -E 'Skipping link: |Could not fetch URL ' | sort -u | head -n 50 >"$out/pip-skipped.$1" || true
+  fi
 }
 
 # pip: its modules compiled once on every core (images often ship without .pyc files, and
@@ -124,7 +131,8 @@ wait
 [ ! -f "$out/no-apt" ] || exit 90
 [ ! -f "$out/no-apt-lists" ] || exit 91
 
-for f in "$out"/facts "$out"/apt.* "$out"/pip.* "$out"/image.* "$out"/apt-failed.* "$out"/pip-failed.*; do
+for f in "$out"/facts "$out"/apt.* "$out"/pip.* "$out"/image.* "$out"/apt-failed.* "$out"/pip-failed.* \
+  "$out"/pip-skipped.*; do
   [ -f "$f" ] || continue
   echo "::wheelbuild-begin:: ${f##*/}"
   cat "$f"
