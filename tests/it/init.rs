@@ -104,24 +104,38 @@ fn the_config_written_for_the_meson_python_example_locks_and_plans() {
     );
 }
 
-/// scikit-build-core with pybind11: cmake and ninja come through the hook.
+/// What scikit-build-core with pybind11 asks for: the static requirements, and cmake and
+/// ninja through the hook.
+const SCIKIT_BUILD_WHEELS: [&str; 5] = [
+    "scikit_build_core-1.1.2-py3-none-any.whl",
+    "pathspec-1.1.1-py3-none-any.whl",
+    "pybind11-3.1.0-py3-none-any.whl",
+    "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+    "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+];
+
 #[test]
 fn the_config_written_for_the_scikit_build_core_example_locks_and_plans() {
     let repo = example_repo("hello-skbuild");
     assert_eq!(
+        init_lock_plan_serving(&repo, ImageKind::Cpu, None, &SCIKIT_BUILD_WHEELS),
+        ["hello-skbuild/py3.11-cpu"]
+    );
+}
+
+/// CMake's CUDA language through scikit-build-core: the CUDA cell, and the hook's cmake
+/// and ninja pinned.
+#[test]
+fn the_config_written_for_the_cmake_cuda_example_locks_and_plans() {
+    let repo = example_repo("hello-cmake-cuda");
+    assert_eq!(
         init_lock_plan_serving(
             &repo,
-            ImageKind::Cpu,
-            None,
-            &[
-                "scikit_build_core-1.1.2-py3-none-any.whl",
-                "pathspec-1.1.1-py3-none-any.whl",
-                "pybind11-3.1.0-py3-none-any.whl",
-                "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-                "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-            ]
+            ImageKind::Cuda,
+            Some("cuda11.8"),
+            &SCIKIT_BUILD_WHEELS
         ),
-        ["hello-skbuild/py3.11-cpu"]
+        ["hello-cmake-cuda/py3.11-cuda11.8"]
     );
 }
 
@@ -226,6 +240,43 @@ fn init_proposes_rocm_for_hip_code_and_python_from_setup_cfg() {
     [[project]]
     name = "hello-rocm"
     git = "hello-rocm"
+    # ref = "v1.0.0"                 # a branch, tag or SHA; default: the default branch
+    "#);
+}
+
+#[test]
+fn init_proposes_cuda_for_cmakes_cuda_language() {
+    crate::support::require("git");
+    let p = Project::empty();
+    example_repo_in(p.path(), "hello-cmake-cuda");
+    ok(&p, &["init", "hello-cmake-cuda"]);
+    insta::assert_snapshot!(p.read("wheelbuild.toml"), @r#"
+    # wheelbuild.toml for hello-cmake-cuda, written by `wheelbuild init` from hello-cmake-cuda.
+    # A proposal to edit: `wheelbuild lock` pins it, `wheelbuild plan` lists its targets.
+    #
+    # Found:
+    # - build backend: scikit_build_core.build
+    # - build requirements: scikit-build-core==1.1.2, pybind11==3.1.0 (pinned by `lock`)
+    # - requires-python: >=3.9
+    # - CUDA: CMakeLists.txt: `project(${SKBUILD_PROJECT_NAME} VERSION ${SKBUILD_PROJECT_VERSION} LANGUAGES CXX CUDA)`; 3 `.cu` files (src/add.cu, …)
+
+    [matrix]
+    # CPython versions of the default table allowed by requires-python `>=3.9`
+    python = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+    # accelerator variants for the GPU code found: `cpu`, `cudaX.Y`, `rocmX.Y`
+    cuda = ["cuda12.4"]
+
+    [image]
+    # The default images (docs/configuration.md): edit them to your own. Each cell's image
+    # must have `python3` of the cell's Python, and the toolchain of its variant.
+    # This image has one Python: keep its version alone in `python`, or add a row per
+    # Python below.
+    template = "nvidia/cuda:{cuda}.1-devel-ubuntu22.04"
+    platform = "linux/amd64"
+
+    [[project]]
+    name = "hello-cmake-cuda"
+    git = "hello-cmake-cuda"
     # ref = "v1.0.0"                 # a branch, tag or SHA; default: the default branch
     "#);
 }
