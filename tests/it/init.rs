@@ -7,7 +7,7 @@
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, example_repo, example_repo_in};
 use crate::support::git::GitRepo;
-use crate::support::pypi::PypiServer;
+use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::test;
 
 /// What the default `repair = "auditwheel"` pins, as the pypi fixture has them.
@@ -104,16 +104,7 @@ fn the_config_written_for_the_meson_python_example_locks_and_plans() {
     );
 }
 
-/// What scikit-build-core with pybind11 asks for: the static requirements, and cmake and
-/// ninja through the hook.
-const SCIKIT_BUILD_WHEELS: [&str; 5] = [
-    "scikit_build_core-1.1.2-py3-none-any.whl",
-    "pathspec-1.1.1-py3-none-any.whl",
-    "pybind11-3.1.0-py3-none-any.whl",
-    "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-    "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-];
-
+/// scikit-build-core with pybind11: cmake and ninja come through the hook.
 #[test]
 fn the_config_written_for_the_scikit_build_core_example_locks_and_plans() {
     let repo = example_repo("hello-skbuild");
