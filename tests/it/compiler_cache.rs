@@ -485,7 +485,7 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
 }
 
 /// CMake's CUDA language runs nvcc through its launcher (`CMAKE_CUDA_COMPILER_LAUNCHER`):
-/// the three `.cu` units of `hello-cmake-cuda` are compiled cold, then read from the
+/// the four `.cu` units of `hello-cmake-cuda` are compiled cold, then read from the
 /// local cache, then, with the local cache volume gone (a fresh runner), from the remote
 /// one; the three wheels are the same bytes.
 #[test]
@@ -508,13 +508,13 @@ fn a_cmake_cuda_extension_is_byte_identical_cold_from_the_local_cache_and_from_t
     let nvcc = |store: &str| StoreView(&p, store).compiler_stats(id, "nvcc");
 
     build_in(&p, runner, "store-cold", &[]);
-    assert_eq!(nvcc("store-cold"), (0, 3, 0, 0));
+    assert_eq!(nvcc("store-cold"), (0, 4, 0, 0));
     build_in(&p, runner, "store-local", &[]);
-    assert_eq!(nvcc("store-local"), (3, 0, 0, 0));
+    assert_eq!(nvcc("store-local"), (4, 0, 0, 0));
     let volume = Project::cache_volume("ccache", runner, "cuda11.8");
     fixtures::remove_cache_volumes(None, |v| v == volume);
     build_in(&p, runner, "store-remote", &[]);
-    assert_eq!(nvcc("store-remote"), (3, 0, 3, 0));
+    assert_eq!(nvcc("store-remote"), (4, 0, 4, 0));
     assert_eq!(
         StoreView(&p, "store-remote").compiler_stats(id, "g++"),
         (1, 0, 1, 0),

@@ -10,13 +10,10 @@ use std::path::PathBuf;
 
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
-use crate::support::pypi::PypiServer;
+use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::test;
 
-const SCIKIT_BUILD_CORE: &str = "scikit_build_core-1.1.2-py3-none-any.whl";
-const PATHSPEC: &str = "pathspec-1.1.1-py3-none-any.whl";
 const PACKAGING: &str = "packaging-26.4-py3-none-any.whl";
-const PYBIND11: &str = "pybind11-3.1.0-py3-none-any.whl";
 const CMAKE: &str = "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
 const NINJA: &str = "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
 const MESON_PYTHON: &str = "meson_python-0.22.1-py3-none-any.whl";
@@ -167,14 +164,7 @@ fn a_scikit_build_core_project_builds_with_the_default_command() {
         more: "",
         smoke: "python3 -c 'import hello_skbuild as m; print(m.add(2, 3))'",
         prints: "5",
-        wheels: &[
-            SCIKIT_BUILD_CORE,
-            PATHSPEC,
-            PACKAGING,
-            PYBIND11,
-            CMAKE,
-            NINJA,
-        ],
+        wheels: &SCIKIT_BUILD_WHEELS,
         asks: &["cmake>=3.15", "ninja>=1.5"],
         pins: &[("cmake", CMAKE), ("ninja", NINJA)],
     });
@@ -209,7 +199,7 @@ fn a_meson_python_project_is_byte_identical_on_rebuild() {
 }
 
 /// CMake's CUDA language (`project(... LANGUAGES CXX CUDA)`) through scikit-build-core:
-/// nvcc 11.8 compiles the three `.cu` units, through the compiler launcher, for the
+/// nvcc 11.8 compiles the four `.cu` units, through the compiler launcher, for the
 /// architecture the project's env names (`CUDAARCHS` initialises
 /// `CMAKE_CUDA_ARCHITECTURES`); the extension carries their device code and works without
 /// a GPU, and the wheel is byte-identical on rebuild.
@@ -223,16 +213,9 @@ fn a_cmake_cuda_extension_carries_device_code_for_the_architecture_its_env_names
             dir: "py311/cu118/linux_x86_64",
         },
         more: "env = { CUDAARCHS = \"86\" }",
-        smoke: "python3 -c 'import hello_cmake_cuda as h; print(h.add(2, 40), h.scale(6, 7), h.build_version(), h.device_count())'",
-        prints: "42 42 11080 0",
-        wheels: &[
-            SCIKIT_BUILD_CORE,
-            PATHSPEC,
-            PACKAGING,
-            PYBIND11,
-            CMAKE,
-            NINJA,
-        ],
+        smoke: "python3 -c 'import hello_cmake_cuda as h; print(h.add(2, 40), h.scale(6, 7), h.sort([3, 1, 2]), h.build_version(), h.device_count())'",
+        prints: "42 42 [1, 2, 3] 11080 0",
+        wheels: &SCIKIT_BUILD_WHEELS,
         asks: &["cmake>=3.20", "ninja>=1.5"],
         pins: &[("cmake", CMAKE), ("ninja", NINJA)],
     });
@@ -253,7 +236,7 @@ fn a_cmake_cuda_extension_carries_device_code_for_the_architecture_its_env_names
     let units = fatbin.windows(target.len()).filter(|w| w == target).count();
     assert_eq!(
         units,
-        3,
+        4,
         "{}",
         read_log(&p, "hello-cmake-cuda/py3.11-cuda11.8")
     );

@@ -1,8 +1,11 @@
 // Host entry points of the .cu units.
 #pragma once
 
+#include <vector>
+
 long long hello_add(long long a, long long b);
 long long hello_scale(long long a, long long factor);
+std::vector<long long> hello_sort(std::vector<long long> values);
 int hello_build_version();
 int hello_device_count();
 
