@@ -1,7 +1,8 @@
 //! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
 //!
-//! `cargo bench --bench build [-- one noop jobs pool ccache remote-ccache repair cuda]` (needs Docker, docker-registry,
-//! skopeo, git, and the cached base images of `scripts/fixtures.sh`).
+//! `cargo bench --bench build [-- one noop jobs pool ccache remote-ccache remote-ccache-cuda
+//! repair cuda]` (needs Docker, docker-registry, skopeo, git, and the cached base images of
+//! `scripts/fixtures.sh`).
 //!
 //! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
 //!   hand (goal ≤ 1.05×);
@@ -17,6 +18,9 @@
 //!   with the remote cache warm vs no cache (goal ≥ 3× faster), and a header change that
 //!   touches every unit with the cache on vs off (the overhead of a cold build, goal
 //!   ≤ 1.05×);
+//! * the same on `hello-cmake-cuda` (4 `.cu` units through CMake's CUDA language, one of
+//!   them thrust's sort), when the CUDA image is cached: a small `.cu` changed, remote warm
+//!   vs no cache (goal ≥ 3×);
 //! * the C extension with `repair = "auditwheel"` vs `"none"` (goal: repair adds ≤ 10 %);
 //! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
 //!   cached.
@@ -381,66 +385,113 @@ fn ccache() {
     );
 }
 
+/// Builds on the remote compiler cache of `redis`, each a new CI runner: a channel per
+/// build (`<prefix><name>`, with its policy), so that each starts with an empty local
+/// volume, on a fresh store.
+struct Runners {
+    prefix: String,
+    /// `[cache]` and `[cache.channels]`.
+    tables: String,
+}
+
+impl Runners {
+    fn new(tag: &str, redis: &support::redis::Redis, policies: &[(&str, &str)]) -> Runners {
+        let prefix = format!("bench-{tag}{}-", std::process::id());
+        let lines: String = policies
+            .iter()
+            .map(|(name, policy)| format!("\"{prefix}{name}\" = \"{policy}\"\n"))
+            .collect();
+        let tables = format!(
+            "[cache]\nremote = \"redis://127.0.0.1:{}\"\n\n[cache.channels]\n{lines}",
+            redis.port
+        );
+        Runners { prefix, tables }
+    }
+
+    /// `build` in `dir` as the runner `name`: how long it took.
+    fn build(&self, dir: &Path, name: &str) -> Duration {
+        let mut cmd = wheelbuild(dir);
+        cmd.args(["build", "--store", name])
+            .env("WHEELBUILD_CACHE_CHANNEL", format!("{}{name}", self.prefix));
+        timed(&mut cmd)
+    }
+}
+
+impl Drop for Runners {
+    /// The channels' cache volumes, which no later config names.
+    fn drop(&mut self) {
+        support::fixtures::remove_cache_volumes(None, |v| v.contains(&self.prefix));
+    }
+}
+
+/// `repo` with `from` replaced by `to` in `file`, committed: the new commit.
+fn change(repo: &GitRepo, file: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
+    assert!(text.contains(from), "{file}: no `{from}`");
+    repo.commit(file, &text.replacen(from, to, 1), "change")
+}
+
+/// The times of a change built with the remote cache `off` and `on`, and their ratio.
+fn print_speed_up(what: &str, off: Duration, on: Duration) {
+    println!("  {:<34}{:>8.2} s", format!("{what}, no cache"), secs(off));
+    println!(
+        "  {:<34}{:>8.2} s",
+        format!("{what}, remote warm"),
+        secs(on)
+    );
+    println!(
+        "  {:<34}{:>8.2}x   (goal >= 3x)",
+        "speed-up",
+        secs(off) / secs(on)
+    );
+}
+
 fn remote_ccache() {
     let (_reg, reference, _) = image("py311", "py3.11-cpu");
     let redis = support::redis::Redis::start();
     let dir = support::tempdir("bench-remote-ccache-");
     let repo = example_repo("hello-cxx", dir.path());
-    // A channel per build, so that each starts with an empty local volume (a new runner).
-    let prefix = format!("bench-rc{}-", std::process::id());
-    let policies = [
-        ("warm", "read-write"),
-        ("unit-on", "read-write"),
-        ("unit-off", "off"),
-        ("header-on", "read-write"),
-        ("header-off", "off"),
-    ];
-    let lines: String = policies
-        .iter()
-        .map(|(name, policy)| format!("\"{prefix}{name}\" = \"{policy}\"\n"))
-        .collect();
+    let runners = Runners::new(
+        "rc",
+        &redis,
+        &[
+            ("warm", "read-write"),
+            ("unit-on", "read-write"),
+            ("unit-off", "off"),
+            ("header-on", "read-write"),
+            ("header-off", "off"),
+        ],
+    );
     // The project at commit `sha` (locked anew: `lock` keeps a pinned ref's commit).
     let at = |sha: &str| {
         let config = format!(
             "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
-             [build]\nnetwork = \"host\"\n\n[cache]\nremote = \"redis://127.0.0.1:{}\"\n\n\
-             [cache.channels]\n{lines}\n[[project]]\nname = \"cxx\"\ngit = \"{}\"\nref = \"{sha}\"\n",
-            redis.port,
+             [build]\nnetwork = \"host\"\n\n{}\n[[project]]\nname = \"cxx\"\ngit = \"{}\"\nref = \"{sha}\"\n",
+            runners.tables,
             repo.file_url()
         );
         write(dir.path(), &config);
     };
-    let change = |file: &str, from: &str, to: &str| {
-        let text = std::fs::read_to_string(repo.path.join(file)).unwrap();
-        assert!(text.contains(from), "{file}: no `{from}`");
-        at(&repo.commit(file, &text.replacen(from, to, 1), "change"));
-    };
-    let build = |name: &str| {
-        let mut cmd = wheelbuild(dir.path());
-        cmd.args(["build", "--store", name])
-            .env("WHEELBUILD_CACHE_CHANNEL", format!("{prefix}{name}"));
-        timed(&mut cmd)
-    };
     // A CI runner built the commit before: the remote cache is warm.
     at(repo.git(&["rev-parse", "HEAD"]).trim());
-    build("warm");
-    change("src/unit03.cpp", "% 97", "% 89");
-    let (unit_on, unit_off) = (build("unit-on"), build("unit-off"));
-    change("src/common.h", "sums.end(), seed)", "sums.end(), seed + 1)");
-    let (header_on, header_off) = (build("header-on"), build("header-off"));
+    runners.build(dir.path(), "warm");
+    at(&change(&repo, "src/unit03.cpp", "% 97", "% 89"));
+    let (unit_on, unit_off) = (
+        runners.build(dir.path(), "unit-on"),
+        runners.build(dir.path(), "unit-off"),
+    );
+    at(&change(
+        &repo,
+        "src/common.h",
+        "sums.end(), seed)",
+        "sums.end(), seed + 1)",
+    ));
+    let (header_on, header_off) = (
+        runners.build(dir.path(), "header-on"),
+        runners.build(dir.path(), "header-off"),
+    );
     println!("Remote compiler cache: hello-cxx (12 C++ units), each build a fresh runner");
-    println!(
-        "  one unit changed, no cache        {:>8.2} s",
-        secs(unit_off)
-    );
-    println!(
-        "  one unit changed, remote warm     {:>8.2} s",
-        secs(unit_on)
-    );
-    println!(
-        "  speed-up                          {:>8.2}x   (goal >= 3x)",
-        secs(unit_off) / secs(unit_on)
-    );
+    print_speed_up("one unit changed", unit_off, unit_on);
     println!(
         "  header changed (every unit), off  {:>8.2} s",
         secs(header_off)
@@ -453,8 +504,55 @@ fn remote_ccache() {
         "  cold build, cache on / off        {:>8.2}x   (goal <= 1.05x)",
         secs(header_on) / secs(header_off)
     );
-    // The channels' cache volumes, which no later config names.
-    support::fixtures::remove_cache_volumes(None, |v| v.contains(&prefix));
+}
+
+/// The remote compiler cache on `hello-cmake-cuda` (four `.cu` units through CMake's
+/// CUDA language, one of them thrust's sort, for four architectures; its build
+/// requirements from a pypiserver on loopback), each build a fresh runner: a small `.cu`
+/// changed, as most commits do, with the remote cache warm vs no cache.
+fn remote_ccache_cuda() {
+    let (_reg, reference, _) = image("cuda118", "py3.11-cuda11.8");
+    let redis = support::redis::Redis::start();
+    let index = support::pypi::PypiServer::start(&support::pypi::SCIKIT_BUILD_WHEELS);
+    let dir = support::tempdir("bench-remote-ccache-cuda-");
+    let repo = example_repo("hello-cmake-cuda", dir.path());
+    let runners = Runners::new(
+        "rcc",
+        &redis,
+        &[
+            ("warm", "read-write"),
+            ("unit-on", "read-write"),
+            ("unit-off", "off"),
+        ],
+    );
+    let at = |sha: &str| {
+        let config = format!(
+            "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\ncuda = [\"cuda11.8\"]\n\n\
+             [image]\ntemplate = \"{reference}\"\n\n[build]\nnetwork = \"host\"\n\n\
+             [pip]\nindex-url = \"{}\"\n\n{}\n[[project]]\nname = \"cmake-cuda\"\ngit = \"{}\"\n\
+             ref = \"{sha}\"\nenv = {{ CUDAARCHS = \"70;75;80;86\" }}\n",
+            index.url(),
+            runners.tables,
+            repo.file_url()
+        );
+        write(dir.path(), &config);
+    };
+    at(repo.git(&["rev-parse", "HEAD"]).trim());
+    runners.build(dir.path(), "warm");
+    at(&change(
+        &repo,
+        "src/scale.cu",
+        "*a * *factor",
+        "*factor * *a",
+    ));
+    let (unit_on, unit_off) = (
+        runners.build(dir.path(), "unit-on"),
+        runners.build(dir.path(), "unit-off"),
+    );
+    println!(
+        "Remote compiler cache: hello-cmake-cuda (4 .cu units, CMake), each build a fresh runner"
+    );
+    print_speed_up("one .cu changed", unit_off, unit_on);
 }
 
 /// The C extension built with `repair = "auditwheel"` vs `"none"`, each into a fresh
@@ -536,6 +634,9 @@ fn main() {
     }
     if wanted("remote-ccache") {
         remote_ccache();
+    }
+    if wanted("remote-ccache-cuda") && cache().join("oci/cuda118/manifest-digest").exists() {
+        remote_ccache_cuda();
     }
     if wanted("repair") {
         repair();

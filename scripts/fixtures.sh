@@ -809,7 +809,7 @@ cmd_check_examples() {
         continue
         ;;
       # Their build requirements are not in the images: wheelbuild's lock pins them.
-      hello-skbuild | hello-meson)
+      hello-skbuild | hello-meson | hello-cmake-cuda)
         log "$name: skipped (needs its build requirements: built by tests/it through wheelbuild)"
         continue
         ;;

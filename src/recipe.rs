@@ -50,7 +50,8 @@ pub(crate) const INJECTED: &str = "SOURCE_DATE_EPOCH=<committer time of the lock
     WHEELBUILD_OUT=/wheelbuild/out\nHOME=/wheelbuild/home\n\
     build in /wheelbuild/build (a copy of the read-only checkout)\n\
     compilers: wrappers first on PATH, PYTORCH_NVCC and CMAKE_{C,CXX,CUDA,HIP}_COMPILER_LAUNCHER run them\n\
-    through ccache when WHEELBUILD_CCACHE is set (its remote settings in CCACHE_CONFIGPATH, a file)\n\
+    through ccache when WHEELBUILD_CCACHE is set (its remote settings in CCACHE_CONFIGPATH, a file),\n\
+    except CMake's try-compiles\n\
     nvcc: --keep --keep-dir <object>.keep when WHEELBUILD_NVCC_KEEP is set and the build gives none\n\
     pip installs: --no-deps --require-hashes --ignore-installed\n";
 

@@ -10,6 +10,7 @@ use crate::support::test;
 use crate::common::*;
 use crate::support::fixtures::{self, BaseImage, ImageKind, example_repo};
 use crate::support::git::GitRepo;
+use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::redis::{self, Redis};
 
 const STORE: &str = ".wheelbuild/store";
@@ -116,6 +117,38 @@ fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
         stderr(&out).contains("ccache 92% hits (11/12): gcc 11/12 (11 remote)"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// Regression: CMake's try-compiles (its compiler checks, built in
+/// `CMakeFiles/CMakeScratch/TryCompile-<random>`) went through the compiler cache and
+/// counted as the project's compiles; those whose random directory reaches the hash (nvcc's
+/// keep directory) missed on every build and stored an entry that no build reads. A
+/// rebuild of `hello-skbuild` with the cache warm now counts its one unit, a hit.
+#[test]
+fn cmakes_compiler_checks_stay_out_of_the_compiler_cache() {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let index = PypiServer::start(&SCIKIT_BUILD_WHEELS);
+    let repo = example_repo("hello-skbuild");
+    let p = locked_project(
+        &base,
+        "cc-t",
+        &format!(
+            "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+            index.url()
+        ),
+        &[project("hello-skbuild", &repo, "")],
+    );
+    let id = cpu("hello-skbuild");
+    ok(&p, &["build"]);
+    assert_eq!(
+        StoreView(&p, STORE).compiler_stats(&id, "g++"),
+        (0, 1, 0, 0)
+    );
+    ok(&p, &["--store", "store-warm", "build"]);
+    assert_eq!(
+        StoreView(&p, "store-warm").compiler_stats(&id, "g++"),
+        (1, 0, 0, 0)
     );
 }
 
@@ -449,6 +482,49 @@ fn nvcc_objects_are_the_same_bytes_cold_and_from_a_remote_hit() {
     );
     assert!(out.status.success(), "{}", p.snapshot(&out));
     assert!(stdout(&out).contains("reproducible"), "{}", stdout(&out));
+}
+
+/// CMake's CUDA language runs nvcc through its launcher (`CMAKE_CUDA_COMPILER_LAUNCHER`):
+/// the four `.cu` units of `hello-cmake-cuda` are compiled cold, then read from the
+/// local cache, then, with the local cache volume gone (a fresh runner), from the remote
+/// one; the three wheels are the same bytes.
+#[test]
+fn a_cmake_cuda_extension_is_byte_identical_cold_from_the_local_cache_and_from_the_remote_one() {
+    let base = fixtures::base_image(ImageKind::Cuda);
+    let redis = Redis::start();
+    let index = PypiServer::start(&SCIKIT_BUILD_WHEELS);
+    let repo = example_repo("hello-cmake-cuda");
+    let id = "hello-cmake-cuda/py3.11-cuda11.8";
+    let p = new_project(&base, "");
+    let (lines, channels) = channels(&p, &[("a", "read-write")]);
+    let runner = &channels[0];
+    let project = project("hello-cmake-cuda", &repo, "env = { CUDAARCHS = \"86\" }");
+    let config = accel_cache_config(&base, "cc-cm", "cuda11.8", project, &redis.url(""), &lines);
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[pip]\nindex-url = \"{}\"\n", index.url()),
+    );
+    ok(&p, &["lock"]);
+    let nvcc = |store: &str| StoreView(&p, store).compiler_stats(id, "nvcc");
+
+    build_in(&p, runner, "store-cold", &[]);
+    assert_eq!(nvcc("store-cold"), (0, 4, 0, 0));
+    build_in(&p, runner, "store-local", &[]);
+    assert_eq!(nvcc("store-local"), (4, 0, 0, 0));
+    let volume = Project::cache_volume("ccache", runner, "cuda11.8");
+    fixtures::remove_cache_volumes(None, |v| v == volume);
+    build_in(&p, runner, "store-remote", &[]);
+    assert_eq!(nvcc("store-remote"), (4, 0, 4, 0));
+    assert_eq!(
+        StoreView(&p, "store-remote").compiler_stats(id, "g++"),
+        (1, 0, 1, 0),
+        "the binding's unit"
+    );
+
+    let sha = StoreView(&p, "store-cold").wheel(id);
+    for store in ["store-local", "store-remote"] {
+        assert_eq!(StoreView(&p, store).wheel(id), sha, "{store}");
+    }
 }
 
 #[test]

@@ -5,15 +5,15 @@
 //! requirements from a real index (pypiserver on loopback, reached with host networking),
 //! and Docker. The CPU base image has neither cmake nor ninja: they come from the hook.
 
+use std::io::Read as _;
+use std::path::PathBuf;
+
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
-use crate::support::pypi::PypiServer;
+use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::test;
 
-const SCIKIT_BUILD_CORE: &str = "scikit_build_core-1.1.2-py3-none-any.whl";
-const PATHSPEC: &str = "pathspec-1.1.1-py3-none-any.whl";
 const PACKAGING: &str = "packaging-26.4-py3-none-any.whl";
-const PYBIND11: &str = "pybind11-3.1.0-py3-none-any.whl";
 const CMAKE: &str = "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
 const NINJA: &str = "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl";
 const MESON_PYTHON: &str = "meson_python-0.22.1-py3-none-any.whl";
@@ -39,8 +39,13 @@ const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/wheelbuild-
 struct Example<'a> {
     /// `examples/projects/<name>`, also the project's name.
     name: &'a str,
-    /// Its module, whose `add(2, 3)` the smoke test calls.
-    module: &'a str,
+    /// The cell it builds in.
+    cell: Cell<'a>,
+    /// The project's own lines (e.g. its `env`).
+    more: &'a str,
+    /// A shell command that uses the wheel in a fresh container, and what it prints.
+    smoke: &'a str,
+    prints: &'a str,
     /// The wheels the index serves: the static build requirements and what the hook asks.
     wheels: &'a [&'a str],
     /// The hook's answer at lock time.
@@ -49,13 +54,29 @@ struct Example<'a> {
     pins: &'a [(&'a str, &'a str)],
 }
 
+/// The cell of the matrix an example builds in.
+enum Cell<'a> {
+    Cpu,
+    /// The one accelerator cell `py3.11-<variant>` (e.g. `cuda11.8`) of the image `kind`,
+    /// whose wheels go to `wheelhouse/<dir>`.
+    Accel {
+        kind: ImageKind,
+        variant: &'a str,
+        dir: &'a str,
+    },
+}
+
 /// Lock and build `example` with the default build command: the lock keeps the hook's
 /// answer beside the commit and pins it by the sha256 the index serves; the wheel imports
 /// and works in a fresh container of the base image. Then, with the index gone and
 /// `[build] network = "none"`, `verify` rebuilds the wheel byte-identical, and `audit`
-/// finds nothing.
-fn builds_reproducibly(example: &Example<'_>) -> Project {
-    let base = fixtures::base_image(ImageKind::Cpu);
+/// finds nothing. The project, and the directory of its wheels.
+fn builds_reproducibly(example: &Example<'_>) -> (Project, PathBuf) {
+    let kind = match example.cell {
+        Cell::Cpu => ImageKind::Cpu,
+        Cell::Accel { kind, .. } => kind,
+    };
+    let base = fixtures::base_image(kind);
     let missing = docker_ok(&[
         "run",
         "--rm",
@@ -73,12 +94,24 @@ fn builds_reproducibly(example: &Example<'_>) -> Project {
     );
     let server = PypiServer::start(example.wheels);
     let repo = example_repo(example.name);
-    let p = locked_project(
-        &base,
-        example.name,
-        &loopback_index(&server),
-        &[project(example.name, &repo, "")],
-    );
+    let project = project(example.name, &repo, example.more);
+    let (p, id, dir) = match example.cell {
+        Cell::Cpu => (
+            locked_project(&base, example.name, &loopback_index(&server), &[project]),
+            cpu(example.name),
+            CPU_DIR,
+        ),
+        Cell::Accel { variant, dir, .. } => {
+            let config = accel_config(&base.reference, example.name, variant, None, &[project])
+                .replace(
+                    "gid = 1234\n",
+                    &format!("gid = 1234\n{}", loopback_index(&server)),
+                );
+            let p = new_project(&base, &config);
+            ok(&p, &["lock"]);
+            (p, format!("{}/py3.11-{variant}", example.name), dir)
+        }
+    };
 
     let lock = lock_of(&p);
     let dynamic = &lock.git[0].dynamic_requires[wheelbuild::lock::ROOT_DIR];
@@ -98,19 +131,11 @@ fn builds_reproducibly(example: &Example<'_>) -> Project {
         );
     }
 
-    let id = cpu(example.name);
     let out = ok(&p, &["build"]);
     assert_eq!(status_of(&out, &id), "built");
-    let dir = p.file(&format!("wheelhouse/{CPU_DIR}"));
-    let smoke = use_wheels(
-        &base.local(),
-        &dir,
-        &format!(
-            "python3 -c 'import {0}; print({0}.add(2, 3))'",
-            example.module
-        ),
-    );
-    assert_eq!(smoke.trim(), "5");
+    let dir = p.file(&format!("wheelhouse/{dir}"));
+    let smoke = use_wheels(&base.local(), &dir, example.smoke);
+    assert_eq!(smoke.trim(), example.prints);
 
     drop(server);
     let config = p.read("wheelbuild.toml");
@@ -126,7 +151,7 @@ fn builds_reproducibly(example: &Example<'_>) -> Project {
     let out = ok(&p, &["--offline", "audit", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
-    p.hold(base).hold(repo)
+    (p.hold(base).hold(repo), dir)
 }
 
 /// scikit-build-core asks for cmake and ninja only through its hook: a lock of the static
@@ -135,15 +160,11 @@ fn builds_reproducibly(example: &Example<'_>) -> Project {
 fn a_scikit_build_core_project_builds_with_the_default_command() {
     builds_reproducibly(&Example {
         name: "hello-skbuild",
-        module: "hello_skbuild",
-        wheels: &[
-            SCIKIT_BUILD_CORE,
-            PATHSPEC,
-            PACKAGING,
-            PYBIND11,
-            CMAKE,
-            NINJA,
-        ],
+        cell: Cell::Cpu,
+        more: "",
+        smoke: "python3 -c 'import hello_skbuild as m; print(m.add(2, 3))'",
+        prints: "5",
+        wheels: &SCIKIT_BUILD_WHEELS,
         asks: &["cmake>=3.15", "ninja>=1.5"],
         pins: &[("cmake", CMAKE), ("ninja", NINJA)],
     });
@@ -153,9 +174,12 @@ fn a_scikit_build_core_project_builds_with_the_default_command() {
 /// random directory whose path lands in the wheel unless `build-dir` is fixed.
 #[test]
 fn a_meson_python_project_is_byte_identical_on_rebuild() {
-    let p = builds_reproducibly(&Example {
+    let (p, _) = builds_reproducibly(&Example {
         name: "hello-meson",
-        module: "hello_meson",
+        cell: Cell::Cpu,
+        more: "",
+        smoke: "python3 -c 'import hello_meson as m; print(m.add(2, 3))'",
+        prints: "5",
         wheels: &[
             MESON_PYTHON,
             MESON,
@@ -171,6 +195,50 @@ fn a_meson_python_project_is_byte_identical_on_rebuild() {
     assert!(
         log.contains("--config-settings 'build-dir=build'"),
         "the default command gets the fixed build directory:\n{log}"
+    );
+}
+
+/// CMake's CUDA language (`project(... LANGUAGES CXX CUDA)`) through scikit-build-core:
+/// nvcc 11.8 compiles the four `.cu` units, through the compiler launcher, for the
+/// architecture the project's env names (`CUDAARCHS` initialises
+/// `CMAKE_CUDA_ARCHITECTURES`); the extension carries their device code and works without
+/// a GPU, and the wheel is byte-identical on rebuild.
+#[test]
+fn a_cmake_cuda_extension_carries_device_code_for_the_architecture_its_env_names() {
+    let (p, dir) = builds_reproducibly(&Example {
+        name: "hello-cmake-cuda",
+        cell: Cell::Accel {
+            kind: ImageKind::Cuda,
+            variant: "cuda11.8",
+            dir: "py311/cu118/linux_x86_64",
+        },
+        more: "env = { CUDAARCHS = \"86\" }",
+        smoke: "python3 -c 'import hello_cmake_cuda as h; print(h.add(2, 40), h.scale(6, 7), h.sort([3, 1, 2]), h.build_version(), h.device_count())'",
+        prints: "42 42 [1, 2, 3] 11080 0",
+        wheels: &SCIKIT_BUILD_WHEELS,
+        asks: &["cmake>=3.20", "ninja>=1.5"],
+        pins: &[("cmake", CMAKE), ("ninja", NINJA)],
+    });
+    let wheel = "hello_cmake_cuda-0.1.0-cp311-cp311-linux_x86_64.whl";
+    assert_eq!(wheels_in(&dir), [wheel]);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(dir.join(wheel)).unwrap()).unwrap();
+    let mut so = Vec::new();
+    zip.by_name("hello_cmake_cuda/_core.cpython-311-x86_64-linux-gnu.so")
+        .unwrap()
+        .read_to_end(&mut so)
+        .unwrap();
+    let elf = object::File::parse(&*so).unwrap();
+    let fatbin = object::Object::section_by_name(&elf, ".nv_fatbin")
+        .map(|s| object::ObjectSection::data(&s).unwrap().to_vec())
+        .expect("no .nv_fatbin section in the extension");
+    // Each unit's PTX names its target.
+    let target = b".target sm_86";
+    let units = fatbin.windows(target.len()).filter(|w| w == target).count();
+    assert_eq!(
+        units,
+        4,
+        "{}",
+        read_log(&p, "hello-cmake-cuda/py3.11-cuda11.8")
     );
 }
 

@@ -7,7 +7,7 @@
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, example_repo, example_repo_in};
 use crate::support::git::GitRepo;
-use crate::support::pypi::PypiServer;
+use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::test;
 
 /// What the default `repair = "auditwheel"` pins, as the pypi fixture has them.
@@ -109,19 +109,24 @@ fn the_config_written_for_the_meson_python_example_locks_and_plans() {
 fn the_config_written_for_the_scikit_build_core_example_locks_and_plans() {
     let repo = example_repo("hello-skbuild");
     assert_eq!(
+        init_lock_plan_serving(&repo, ImageKind::Cpu, None, &SCIKIT_BUILD_WHEELS),
+        ["hello-skbuild/py3.11-cpu"]
+    );
+}
+
+/// CMake's CUDA language through scikit-build-core: the CUDA cell, and the hook's cmake
+/// and ninja pinned.
+#[test]
+fn the_config_written_for_the_cmake_cuda_example_locks_and_plans() {
+    let repo = example_repo("hello-cmake-cuda");
+    assert_eq!(
         init_lock_plan_serving(
             &repo,
-            ImageKind::Cpu,
-            None,
-            &[
-                "scikit_build_core-1.1.2-py3-none-any.whl",
-                "pathspec-1.1.1-py3-none-any.whl",
-                "pybind11-3.1.0-py3-none-any.whl",
-                "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-                "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-            ]
+            ImageKind::Cuda,
+            Some("cuda11.8"),
+            &SCIKIT_BUILD_WHEELS
         ),
-        ["hello-skbuild/py3.11-cpu"]
+        ["hello-cmake-cuda/py3.11-cuda11.8"]
     );
 }
 
@@ -228,6 +233,22 @@ fn init_proposes_rocm_for_hip_code_and_python_from_setup_cfg() {
     git = "hello-rocm"
     # ref = "v1.0.0"                 # a branch, tag or SHA; default: the default branch
     "#);
+}
+
+#[test]
+fn init_proposes_cuda_for_cmakes_cuda_language() {
+    crate::support::require("git");
+    let p = Project::empty();
+    example_repo_in(p.path(), "hello-cmake-cuda");
+    ok(&p, &["init", "hello-cmake-cuda"]);
+    let written = p.read("wheelbuild.toml");
+    for line in [
+        "# - CUDA: CMakeLists.txt: `project(${SKBUILD_PROJECT_NAME} VERSION ${SKBUILD_PROJECT_VERSION} LANGUAGES CXX CUDA)`; 4 `.cu` files (src/add.cu, …)\n",
+        "cuda = [\"cuda12.4\"]\n",
+        "template = \"nvidia/cuda:{cuda}.1-devel-ubuntu22.04\"\n",
+    ] {
+        assert!(written.contains(line), "{written}");
+    }
 }
 
 #[test]

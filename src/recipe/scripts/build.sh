@@ -48,6 +48,13 @@ case $name in
     # Their host compilers are cached as part of them, not each on its own.
     PATH=$(printf '%s' "$PATH" | sed "s|^$WHEELBUILD_WRAPPERS:||"); export PATH ;;
 esac
+case $PWD in
+  */CMakeFiles/CMakeScratch/*|*/CMakeFiles/CMakeTmp|*/CMakeFiles/CMakeTmp/*)
+    # CMake's try-compiles (its compiler checks) build in directories of random names,
+    # which nvcc's keep directory carries into the hash: through ccache they would never
+    # hit, and each build would store an entry no build reads.
+    exec "$compiler" "$@" ;;
+esac
 if [ "$name" = nvcc ] && [ -n "${WHEELBUILD_NVCC_KEEP:-}" ]; then
   # nvcc's temporaries are named tmpxft_<pid>_…, and the name lands in the object's
   # symbols; kept in a directory named after the object, they are named after the source.

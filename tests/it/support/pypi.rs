@@ -15,6 +15,18 @@ pub fn pypi_fixture() -> PathBuf {
     fixtures_dir().join("pypi")
 }
 
+/// What a scikit-build-core project with pybind11 (`hello-skbuild`, `hello-cmake-cuda`)
+/// needs from the index: its static build requirements, and the cmake and ninja its
+/// backend's hook asks for.
+pub const SCIKIT_BUILD_WHEELS: [&str; 6] = [
+    "scikit_build_core-1.1.2-py3-none-any.whl",
+    "pathspec-1.1.1-py3-none-any.whl",
+    "packaging-26.4-py3-none-any.whl",
+    "pybind11-3.1.0-py3-none-any.whl",
+    "cmake-4.4.5-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+    "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+];
+
 /// A real package index: pypiserver 2.4.2 (from the `pypi` fixture) on a free
 /// 127.0.0.1 port, no auth, no fallback to PyPI, serving a fresh directory that holds
 /// copies of some cached wheels. Its backend (`simple-dir`) lists the directory on every
