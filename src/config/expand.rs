@@ -195,11 +195,17 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
             gid: f.build.gid,
             network: f.build.network.unwrap_or(Network::Default),
             ca_certificates: validator.ca_certificates(root)?,
+            emulate: f.build.emulate,
         },
         network: validator.network()?,
         pip: validator.pip_index()?,
         remote: validator.remote(root)?,
-        engines: engines(&validator.ctx, &validator.file.engines, root)?,
+        engines: engines(
+            &validator.ctx,
+            &validator.file.engines,
+            root,
+            f.build.emulate,
+        )?,
     })
 }
 

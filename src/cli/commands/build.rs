@@ -30,6 +30,7 @@ pub(crate) fn build(
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;
     let store = project.store();
+    project.config.check_default_engine().map_err(crate::Error::Config)?;
     let mut plan = Plan::new(&project.config, &lock, &store).core()?;
     if let Some(shard) = build_args.shard {
         // What the remote has is not this runner's to build: it agrees with the others.

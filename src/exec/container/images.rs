@@ -120,7 +120,7 @@ impl<'a> Images<'a> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_by_digest(self.engine, name, digest, progress)
+                pull_by_digest(self.engine, name, digest, &spec.inputs.image.platform, progress)
                     .await
                     .map_err(BuildError::from)
             })
@@ -166,6 +166,7 @@ impl<'a> Images<'a> {
                 let id = spec.non_key.id;
                 let mut config = ContainerConfig {
                     image: base.to_string(),
+                    platform: inputs.image.platform.to_string(),
                     cmd: vec![
                         "sh".into(),
                         "-c".into(),
