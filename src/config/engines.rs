@@ -165,18 +165,21 @@ pub(super) fn check_engines_serve(ctx: &Ctx<'_>, config: &Config) -> Result<(), 
                 .unwrap_or_else(|| ctx.location(0..0))
         };
         let (what, remedy) = if gpu {
-            (format!("a GPU engine for {}", t.image.platform), "`gpu = true` or `platforms`")
+            (
+                format!("a GPU engine for {}", t.image.platform),
+                "add one (`[[engine]]` with `gpu = true` or `platforms`)",
+            )
         } else {
             (
                 format!("an engine for {}", t.image.platform),
-                "`platforms`, or `emulate = true` to run it under qemu-user-static",
+                "add one (`[[engine]]` with `platforms`), let one run it under qemu-user-static (`emulate = true`)",
             )
         };
         return Err(ConfigError::Invalid {
             message: format!("no engine can build {}: it needs {what}", t.id),
             location: Some(Box::new(location)),
             hint: Some(format!(
-                "the engines are {}; add one (`[[engine]]` with {remedy}), or restrict the project",
+                "the engines are {}; {remedy}, or restrict the project",
                 engines
                     .iter()
                     .map(|e| format!(

@@ -71,12 +71,8 @@ pub enum DockerError {
     },
     #[error("Docker API call `{call}` failed: {detail}")]
     Api { call: &'static str, detail: String },
-    #[error("the engine cannot run {platform} programs ({image}): {detail}")]
-    ExecFormat {
-        platform: String,
-        image: String,
-        detail: String,
-    },
+    #[error("the engine cannot run {platform} programs: {detail}")]
+    ExecFormat { platform: String, detail: String },
 }
 
 impl DockerError {
@@ -425,7 +421,9 @@ impl Engine {
         let mut head = Vec::new();
         self.stream_output(&id, |chunk| {
             if head.len() <= EXEC_FAILURE_MAX {
-                head.extend_from_slice(&chunk[..chunk.len().min(EXEC_FAILURE_MAX + 1 - head.len())]);
+                head.extend_from_slice(
+                    &chunk[..chunk.len().min(EXEC_FAILURE_MAX + 1 - head.len())],
+                );
             }
             on_output(chunk)
         })
@@ -437,7 +435,6 @@ impl Engine {
             let _ = self.remove(&id).await;
             return Err(DockerError::ExecFormat {
                 platform: config.platform.clone(),
-                image: config.image.clone(),
                 detail,
             });
         }
@@ -802,14 +799,17 @@ fn container_body(name: &str, config: &ContainerConfig) -> ContainerCreateBody {
 /// The longest line the runtime prints when the container's first program does not run.
 const EXEC_FAILURE_MAX: usize = 512;
 
-/// The runtime's line when the kernel cannot execute the container's first program (an
-/// image of another architecture, and no binfmt_misc handler for it): the container's
-/// only output, e.g. `exec /bin/sh: exec format error` (runc ≥ 1.1) or
-/// `standard_init_linux.go:228: exec user process caused: exec format error`.
+/// The line of the container's init when the kernel cannot execute the container's first
+/// program (an image of another architecture, and no binfmt_misc handler for it): the
+/// container's only output, e.g. `[FATAL tini (6)] exec sh failed: Exec format error`
+/// (Docker's init, which wheelbuild's containers run under), `exec /bin/sh: exec format
+/// error` (runc ≥ 1.1).
 fn exec_format_failure(output: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(output).ok()?.trim();
-    (output.len() <= EXEC_FAILURE_MAX && !text.contains('\n') && text.ends_with("exec format error"))
-        .then(|| text.to_string())
+    (output.len() <= EXEC_FAILURE_MAX
+        && !text.contains('\n')
+        && text.to_ascii_lowercase().ends_with("exec format error"))
+    .then(|| text.to_string())
 }
 
 /// Docker's credential payload for pulling `reference` from `registry`, from the same
@@ -959,8 +959,8 @@ mod tests {
     #[test]
     fn only_the_runtimes_lone_exec_format_line_is_a_foreign_platform() {
         for line in [
-            "exec /bin/sh: exec format error\n",
-            "standard_init_linux.go:228: exec user process caused: exec format error\r\n",
+            "[FATAL tini (6)] exec sh failed: Exec format error\n",
+            "exec /bin/sh: exec format error\r\n",
         ] {
             assert_eq!(
                 exec_format_failure(line.as_bytes()).as_deref(),

@@ -422,9 +422,7 @@ async fn build_on_pool(
 ) -> TargetReport {
     let mut lost: Option<(String, TargetReport)> = None;
     loop {
-        let slot = pool
-            .acquire(|i| engines[i].runs(t, runs[i].config))
-            .await;
+        let slot = pool.acquire(|i| engines[i].runs(t, runs[i].config)).await;
         // A target that waited for its slot while another failed does not start.
         if stop.load(Ordering::SeqCst) {
             return TargetReport::skipped(&t.target.id);

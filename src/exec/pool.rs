@@ -155,10 +155,17 @@ mod tests {
     #[tokio::test]
     async fn when_the_only_usable_engine_goes_down_waiters_get_none() {
         let pool = Arc::new(Pool::new(&[1, 1]));
-        let held = pool.acquire(|i| (i == 1).then_some(Runs::Native)).await.unwrap();
+        let held = pool
+            .acquire(|i| (i == 1).then_some(Runs::Native))
+            .await
+            .unwrap();
         let waiting = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.acquire(|i| (i == 1).then_some(Runs::Native)).await.map(|s| s.index) })
+            tokio::spawn(async move {
+                pool.acquire(|i| (i == 1).then_some(Runs::Native))
+                    .await
+                    .map(|s| s.index)
+            })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         pool.mark_down(1);

@@ -26,11 +26,15 @@ pub(crate) fn build(
     printer: &Printer,
 ) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    // Before the lock, which `build` may redo in images no engine can run.
+    project
+        .config
+        .check_default_engine()
+        .map_err(crate::Error::Config)?;
     printer.config_warnings(&project.config.warnings);
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;
     let store = project.store();
-    project.config.check_default_engine().map_err(crate::Error::Config)?;
     let mut plan = Plan::new(&project.config, &lock, &store).core()?;
     if let Some(shard) = build_args.shard {
         // What the remote has is not this runner's to build: it agrees with the others.

@@ -20,7 +20,6 @@ pub(crate) fn plan(
 ) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
     printer.config_warnings(&project.config.warnings);
-    project.config.check_default_engine().map_err(crate::Error::Config)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(global, &project, &mut plan, printer)?;
     if let Some(shard) = plan_args.shard {
@@ -45,7 +44,6 @@ pub(crate) fn check(
     printer: &Printer,
 ) -> CommandResult {
     let (project, lock) = project_and_lock(args, global)?;
-    project.config.check_default_engine().map_err(crate::Error::Config)?;
     let mut plan = Plan::new(&project.config, &lock, &project.store()).core()?;
     with_remote(global, &project, &mut plan, printer)?;
     let summary = plan.summary();

@@ -20,10 +20,13 @@ pub(crate) fn verify(
     printer: &Printer,
 ) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    project
+        .config
+        .check_default_engine()
+        .map_err(crate::Error::Config)?;
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, false, printer, &runtime)?;
     let store = project.store();
-    project.config.check_default_engine().map_err(crate::Error::Config)?;
     let plan = Plan::new(&project.config, &lock, &store).core()?;
     let mut targets = select(&plan, &verify_args.targets)?;
     if verify_args.targets.is_empty() {

@@ -120,9 +120,15 @@ impl<'a> Images<'a> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_by_digest(self.engine, name, digest, &spec.inputs.image.platform, progress)
-                    .await
-                    .map_err(BuildError::from)
+                pull_by_digest(
+                    self.engine,
+                    name,
+                    digest,
+                    &spec.inputs.image.platform,
+                    progress,
+                )
+                .await
+                .map_err(BuildError::from)
             })
             .await?;
         Ok(id.clone())
