@@ -41,6 +41,7 @@ fn config(image: &str, checkout: &Path, upload: bool) -> ContainerConfig {
     }
     ContainerConfig {
         image: image.to_string(),
+        platform: "linux/amd64".into(),
         cmd: vec!["sh".into(), "-c".into(), BUILD.into()],
         env: vec!["SOURCE_DATE_EPOCH=1700000000".into()],
         user: Some("0:0".into()),
@@ -118,7 +119,13 @@ fn main() {
     let engine = Engine::lazy();
     let name = base.reference.rsplit_once(':').unwrap().0.to_string();
     let image = rt
-        .block_on(engine.ensure_image(&name, &base.digest, async { Ok(None) }, &|_| {}))
+        .block_on(engine.ensure_image(
+            &name,
+            &base.digest,
+            "linux/amd64",
+            async { Ok(None) },
+            &|_| {},
+        ))
         .expect("pulling the base image");
     let dir = support::tempdir("bench-engines-");
     let repo = fixtures::example_repo("hello-cext");

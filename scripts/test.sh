@@ -7,6 +7,8 @@
 #     (the pypiserver venv); redis-server and redis-tools (the remote compiler cache);
 #     socat, iproute2, util-linux and openssh for the second Docker engine of
 #     tests/it/support/engine2.rs;
+#   - qemu-user-static registered with binfmt_misc (F flag), for the arm64 cells that run
+#     emulated on this amd64 machine;
 #   - a Docker daemon that answers (dockerd is started when none does);
 #   - the slow fixtures, cached under /var/cache/wheelbuild-fixtures (WHEELBUILD_FIXTURES):
 #     the Debian base images, a pypiserver venv with its wheels, in-toto and variantlib;
@@ -26,7 +28,7 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 packages=(docker.io docker-registry skopeo debootstrap apache2-utils iptables
   git openssl ca-certificates curl python3 python3-venv hostname time
-  socat iproute2 util-linux openssh-client man-db redis-server redis-tools)
+  socat iproute2 util-linux openssh-client man-db redis-server redis-tools qemu-user-static)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -50,6 +52,11 @@ if [ ! -x /usr/sbin/sshd ]; then
   apt-get install -y -q --no-install-recommends openssh-server
   if [ -n "$made_policy" ]; then rm -f "$policy"; fi
 fi
+
+# --- arm64 emulation -------------------------------------------------------
+# The package registers qemu-aarch64 through systemd-binfmt, which a container or a
+# machine without systemd does not run: mount binfmt_misc and register it (F flag) here.
+scripts/fixtures.sh binfmt arm64
 
 # --- Docker daemon ---------------------------------------------------------
 # /usr/local/bin/docker may be a newer static client shadowing Debian's; use
@@ -86,6 +93,9 @@ log "fixtures: base images (cache: ${WHEELBUILD_FIXTURES:-/var/cache/wheelbuild-
 scripts/fixtures.sh oci py311
 scripts/fixtures.sh oci cuda118
 scripts/fixtures.sh oci rocm52
+# py311 for linux/arm64 (debootstrap --foreign, apt under qemu) in one image index with
+# the amd64 one: the arm64 cells' tests (tests/it/arm64.rs).
+scripts/fixtures.sh oci py311-multi
 export WHEELBUILD_TEST_CUDA=1
 # pypiserver 2.4.2 in a venv plus a few wheels from PyPI (seconds): the package
 # index that tests start on loopback (tests/it/support/pypi.rs, PypiServer).

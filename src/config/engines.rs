@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
-use super::model::{Config, EngineSpec};
+use super::model::{Config, EngineSpec, Runs};
 use super::syntax::EngineTable;
 use super::validate::{Ctx, token_problem, truncated};
 use crate::diag::list;
@@ -17,6 +17,7 @@ pub(super) fn engines(
     ctx: &Ctx<'_>,
     declared: &[EngineTable],
     root: &Path,
+    emulate: bool,
 ) -> Result<Vec<EngineSpec>, ConfigError> {
     let mut engines = Vec::new();
     let mut names = BTreeSet::new();
@@ -108,6 +109,7 @@ pub(super) fn engines(
             jobs,
             gpu: e.gpu,
             platforms,
+            emulate: e.emulate.unwrap_or(emulate),
             tls,
             location: ctx.location(e.name.span()),
         });
@@ -162,16 +164,22 @@ pub(super) fn check_engines_serve(ctx: &Ctx<'_>, config: &Config) -> Result<(), 
                 .cloned()
                 .unwrap_or_else(|| ctx.location(0..0))
         };
-        let what = if gpu {
-            format!("a GPU engine for {}", t.image.platform)
+        let (what, remedy) = if gpu {
+            (
+                format!("a GPU engine for {}", t.image.platform),
+                "add one (`[[engine]]` with `gpu = true` or `platforms`)",
+            )
         } else {
-            format!("an engine for {}", t.image.platform)
+            (
+                format!("an engine for {}", t.image.platform),
+                "add one (`[[engine]]` with `platforms`), let one run it under qemu-user-static (`emulate = true`)",
+            )
         };
         return Err(ConfigError::Invalid {
             message: format!("no engine can build {}: it needs {what}", t.id),
             location: Some(Box::new(location)),
             hint: Some(format!(
-                "the engines are {}; add one (`[[engine]]` with `gpu = true` or `platforms`), or restrict the project",
+                "the engines are {}; {remedy}, or restrict the project",
                 engines
                     .iter()
                     .map(|e| format!(
@@ -190,6 +198,57 @@ pub(super) fn check_engines_serve(ctx: &Ctx<'_>, config: &Config) -> Result<(), 
         });
     }
     Ok(())
+}
+
+/// The platform of this machine: the one the default engine (`DOCKER_HOST`, no
+/// `[[engine]]`) is taken to run natively. An engine of another architecture is declared
+/// with `[[engine]] platforms`.
+pub fn host_platform() -> Platform {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64le",
+        "x86" => "386",
+        other => other,
+    };
+    Platform {
+        os: "linux".into(),
+        architecture: arch.into(),
+        variant: None,
+    }
+}
+
+impl Config {
+    /// With no `[[engine]]`, every target's platform is one the default engine runs: this
+    /// machine's, or any other with `[build] emulate`. Checked when planning, not when
+    /// locking: a lock starts no container for a cell without an environment to resolve.
+    pub fn check_default_engine(&self) -> Result<(), ConfigError> {
+        if !self.settings.engines.is_empty() {
+            return Ok(());
+        }
+        let host = host_platform();
+        let Some(t) = self.targets.iter().find(|t| {
+            Runs::of(
+                std::slice::from_ref(&host),
+                self.settings.build.emulate,
+                &t.image.platform,
+            )
+            .is_none()
+        }) else {
+            return Ok(());
+        };
+        Err(ConfigError::Invalid {
+            message: format!(
+                "no engine can build {}: it needs an engine for {}, and the default engine runs {host}",
+                t.id, t.image.platform
+            ),
+            location: self.image_origins.get(&*t.image).cloned().map(Box::new),
+            hint: Some(format!(
+                "set `[build] emulate = true` to run it under qemu-user-static (registered with binfmt_misc on the engine's machine: `apt-get install qemu-user-static`), or declare an `[[engine]]` with `platforms = [\"{}\"]`",
+                t.image.platform
+            )),
+        })
+    }
 }
 
 /// The port of an `ssh://[user@]host:port` URL, if it has one.

@@ -195,6 +195,7 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
             gid: f.build.gid,
             network: f.build.network.unwrap_or(Network::Default),
             ca_certificates: validator.ca_certificates(root)?,
+            emulate: f.build.emulate,
         },
         network: validator.network()?,
         pip: validator.pip_index()?,
@@ -212,7 +213,12 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
                 .map_or_else(|| f.matrix.span(), |u| u.span()),
         ),
         remote: validator.remote(root)?,
-        engines: engines(&validator.ctx, &validator.file.engines, root)?,
+        engines: engines(
+            &validator.ctx,
+            &validator.file.engines,
+            root,
+            f.build.emulate,
+        )?,
     })
 }
 

@@ -16,6 +16,7 @@
 //! file or sees its raw syntax.
 
 mod engines;
+pub use engines::host_platform;
 mod expand;
 mod label;
 mod model;
@@ -29,7 +30,7 @@ use crate::diag::Location;
 pub(crate) use model::Network;
 pub use model::{
     Cell, ChannelPolicy, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput,
-    PipIndex, Project, Target,
+    PipIndex, Project, Runs, Target,
 };
 pub(crate) use syntax::{ConfigFile, IndexSetting, UnavailablePolicy};
 use validate::{Ctx, Validator};

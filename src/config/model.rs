@@ -224,16 +224,48 @@ pub struct EngineSpec {
     pub jobs: Option<usize>,
     pub gpu: bool,
     pub platforms: Vec<crate::platform::Platform>,
+    /// It may emulate other platforms (its own `emulate`, or `[build] emulate`).
+    pub emulate: bool,
     /// The directory with ca.pem, cert.pem and key.pem (tcp:// only).
     pub tls: Option<PathBuf>,
     /// Where it is declared, for messages.
     pub location: Location,
 }
 
+/// How an engine runs the images of a platform. Ordered: a native engine comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Runs {
+    Native,
+    /// Through qemu-user-static (binfmt_misc) on the engine's machine.
+    Emulated,
+}
+
+impl Runs {
+    /// How an engine with `platforms` that may `emulate` runs `platform`.
+    pub fn of(
+        platforms: &[crate::platform::Platform],
+        emulate: bool,
+        platform: &crate::platform::Platform,
+    ) -> Option<Runs> {
+        if platforms.contains(platform) {
+            Some(Runs::Native)
+        } else {
+            emulate.then_some(Runs::Emulated)
+        }
+    }
+}
+
 impl EngineSpec {
+    /// How this engine runs targets for `platform` (with a GPU when `gpu`), if it can.
+    pub fn runs(&self, platform: &crate::platform::Platform, gpu: bool) -> Option<Runs> {
+        (self.gpu || !gpu)
+            .then(|| Runs::of(&self.platforms, self.emulate, platform))
+            .flatten()
+    }
+
     /// Can this engine build for `platform` (with a GPU when `gpu`)?
     pub fn serves(&self, platform: &crate::platform::Platform, gpu: bool) -> bool {
-        (self.gpu || !gpu) && self.platforms.contains(platform)
+        self.runs(platform, gpu).is_some()
     }
 }
 
@@ -315,6 +347,8 @@ pub(crate) struct BuildOptions {
     pub network: Network,
     /// `ca-certificates`, resolved against the config's directory (checked to exist).
     pub ca_certificates: Option<PathBuf>,
+    /// Whether the default engine may emulate other platforms than this machine's.
+    pub emulate: bool,
 }
 
 /// A validated configuration with its matrix expanded.

@@ -103,6 +103,11 @@ pub(crate) struct EngineTable {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub platforms: Option<Vec<Spanned<String>>>,
+    /// It may also run images of other platforms, emulated by qemu-user-static (registered
+    /// with binfmt_misc on its machine): only when no engine runs them natively. Default:
+    /// `[build] emulate`.
+    #[serde(default)]
+    pub emulate: Option<bool>,
     /// For `tcp://`: a directory with the client certificate (`cert.pem`, `key.pem`) and
     /// the CA that signed the engine's (`ca.pem`), as `DOCKER_CERT_PATH` holds them
     /// (relative to the config file).
@@ -581,6 +586,12 @@ pub(crate) struct BuildTable {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub ca_certificates: Option<Spanned<String>>,
+    /// Engines may run images of other platforms than their own (`[[engine]] platforms`;
+    /// this machine's for the default engine), emulated by qemu-user-static registered
+    /// with binfmt_misc on the engine's machine. Slow: used only for targets no engine
+    /// runs natively. Default false.
+    #[serde(default)]
+    pub emulate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

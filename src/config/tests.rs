@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::accel::Accel;
+use crate::platform::Platform;
 
 fn parse(src: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("wheelbuild.toml"), src)
@@ -620,4 +621,38 @@ fn nvcc_keeps_its_files_in_accelerator_cells_unless_the_project_opts_out() {
     assert_eq!(keep(&parse(BASE).unwrap()), [false, true, false, true]);
     let opted_out = parse(&format!("{BASE}deterministic-nvcc = false\n")).unwrap();
     assert_eq!(keep(&opted_out), [false; 4]);
+}
+
+#[test]
+fn an_engine_emulates_as_build_emulate_says_unless_it_says_otherwise() {
+    let arm = Platform::parse("linux/arm64").unwrap();
+    let src = |build: &str| {
+        format!(
+            "{BASE}\n[build]\n{build}\n\n[[engine]]\nname = \"a\"\nhost = \"unix:///a.sock\"\n\n\
+             [[engine]]\nname = \"b\"\nhost = \"unix:///b.sock\"\nemulate = false\n\n\
+             [[engine]]\nname = \"c\"\nhost = \"unix:///c.sock\"\nplatforms = [\"linux/arm64\"]\n"
+        )
+    };
+    let runs = |build: &str| -> Vec<Option<Runs>> {
+        let c = parse(&src(build)).unwrap();
+        c.settings
+            .engines
+            .iter()
+            .map(|e| e.runs(&arm, false))
+            .collect()
+    };
+    assert_eq!(runs(""), [None, None, Some(Runs::Native)]);
+    assert_eq!(
+        runs("emulate = true"),
+        [Some(Runs::Emulated), None, Some(Runs::Native)]
+    );
+    // The default engine: this machine's platform, others only with `[build] emulate`.
+    let arm64 = BASE.replace("[image]\n", "[image]\nplatform = \"linux/arm64\"\n");
+    let e = parse(&arm64).unwrap().check_default_engine().unwrap_err();
+    assert!(
+        e.to_string().contains("it needs an engine for linux/arm64"),
+        "{e}"
+    );
+    let emulated = arm64.replace("[[project]]", "[build]\nemulate = true\n\n[[project]]");
+    parse(&emulated).unwrap().check_default_engine().unwrap();
 }

@@ -71,6 +71,8 @@ pub enum DockerError {
     },
     #[error("Docker API call `{call}` failed: {detail}")]
     Api { call: &'static str, detail: String },
+    #[error("the engine cannot run {platform} programs: {detail}")]
+    ExecFormat { platform: String, detail: String },
 }
 
 impl DockerError {
@@ -96,6 +98,9 @@ impl DockerError {
             DockerError::Upload { .. } => {
                 "check that the files named are readable here and that the engine's machine has free space for them".into()
             }
+            DockerError::ExecFormat { platform, .. } => format!(
+                "run it on an engine for {platform} (`[[engine]] platforms`), or let the engine's machine emulate it: `apt-get install qemu-user-static` registers qemu with binfmt_misc (check /proc/sys/fs/binfmt_misc/qemu-*; the F flag lets containers use it)"
+            ),
             DockerError::Api { .. } => return None,
         })
     }
@@ -137,6 +142,9 @@ impl Live {
 #[derive(Debug, Clone)]
 pub struct ContainerConfig {
     pub image: String,
+    /// The image's platform (`os/arch[/variant]`): the daemon runs the image as that
+    /// platform, and refuses an image of another one.
+    pub platform: String,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub user: Option<String>,
@@ -281,13 +289,15 @@ impl Engine {
         }
     }
 
-    /// Make sure `name@digest` is in the daemon, pulling it by digest (never by tag)
-    /// with `credentials` (awaited only for a pull, which may do without: `None`), and
-    /// that the daemon's image really has that digest. `progress` sees the pull advance.
+    /// Make sure `name@digest` is in the daemon, pulling it by digest (never by tag) for
+    /// `platform` with `credentials` (awaited only for a pull, which may do without:
+    /// `None`), and that the daemon's image really has that digest. `progress` sees the
+    /// pull advance.
     pub async fn ensure_image(
         &self,
         name: &str,
         digest: &str,
+        platform: &str,
         credentials: impl Future<Output = Result<Option<DockerCredentials>, DockerError>>,
         progress: &(dyn Fn(&PullProgress) + Send + Sync),
     ) -> Result<String, DockerError> {
@@ -298,6 +308,7 @@ impl Engine {
         }
         let options = CreateImageOptionsBuilder::default()
             .from_image(&pinned)
+            .platform(platform)
             .build();
         let mut stream = docker.create_image(Some(options), None, credentials.await?);
         let mut pulled = PullProgress::default();
@@ -389,12 +400,13 @@ impl Engine {
 
     /// Create and start a container, stream its output to `on_output`, wait for it to
     /// end; returns its id and exit status. The container is left in place (for
-    /// `download`) and must be `remove`d; one that fails to start is removed here.
+    /// `download`) and must be `remove`d; one that fails to start, or whose image's
+    /// programs the kernel cannot execute, is removed here.
     pub async fn run(
         &self,
         name: &str,
         config: &ContainerConfig,
-        on_output: impl FnMut(&[u8]),
+        mut on_output: impl FnMut(&[u8]),
     ) -> Result<(String, i64), DockerError> {
         let id = self.create(name, config).await?;
         let started = async {
@@ -405,15 +417,37 @@ impl Engine {
             let _ = self.remove(&id).await;
             return Err(e);
         }
-        self.stream_output(&id, on_output).await?;
+        // The start of the output, for the runtime's own words when exec fails.
+        let mut head = Vec::new();
+        self.stream_output(&id, |chunk| {
+            if head.len() <= EXEC_FAILURE_MAX {
+                head.extend_from_slice(
+                    &chunk[..chunk.len().min(EXEC_FAILURE_MAX + 1 - head.len())],
+                );
+            }
+            on_output(chunk)
+        })
+        .await?;
         let code = self.exit_status(&id).await?;
+        if code != 0
+            && let Some(detail) = exec_format_failure(&head)
+        {
+            let _ = self.remove(&id).await;
+            return Err(DockerError::ExecFormat {
+                platform: config.platform.clone(),
+                detail,
+            });
+        }
         Ok((id, code))
     }
 
     /// Create the container `name` (not started), known to [`Live`] from then on.
     async fn create(&self, name: &str, config: &ContainerConfig) -> Result<String, DockerError> {
         let docker = self.docker().await?;
-        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let options = CreateContainerOptionsBuilder::default()
+            .name(name)
+            .platform(&config.platform)
+            .build();
         let created = docker
             .create_container(Some(options), container_body(name, config))
             .await
@@ -762,6 +796,22 @@ fn container_body(name: &str, config: &ContainerConfig) -> ContainerCreateBody {
     }
 }
 
+/// The longest line the runtime prints when the container's first program does not run.
+const EXEC_FAILURE_MAX: usize = 512;
+
+/// The line of the container's init when the kernel cannot execute the container's first
+/// program (an image of another architecture, and no binfmt_misc handler for it): the
+/// container's only output, e.g. `[FATAL tini (6)] exec sh failed: Exec format error`
+/// (Docker's init, which wheelbuild's containers run under), `exec /bin/sh: exec format
+/// error` (runc ≥ 1.1).
+fn exec_format_failure(output: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(output).ok()?.trim();
+    (output.len() <= EXEC_FAILURE_MAX
+        && !text.contains('\n')
+        && text.to_ascii_lowercase().ends_with("exec format error"))
+    .then(|| text.to_string())
+}
+
 /// Docker's credential payload for pulling `reference` from `registry`, from the same
 /// Docker config `lock` reads; `None` for an anonymous pull. An identity token goes as
 /// it is: the daemon exchanges it, as for the Docker CLI's pulls. A credential helper
@@ -799,15 +849,23 @@ pub(crate) async fn pull_pinned(
     engine: &Engine,
     image: &LockedImage,
 ) -> Result<String, DockerError> {
-    pull_by_digest(engine, &image.name, &image.manifest_digest, &|_| {}).await
+    pull_by_digest(
+        engine,
+        &image.name,
+        &image.manifest_digest,
+        &image.platform,
+        &|_| {},
+    )
+    .await
 }
 
-/// Pull `name@digest` with the Docker credentials of its registry (looked up only when it
-/// must be pulled), checked to carry that digest; returns the image id.
+/// Pull `name@digest` for `platform` with the Docker credentials of its registry (looked
+/// up only when it must be pulled), checked to carry that digest; returns the image id.
 pub(crate) async fn pull_by_digest(
     engine: &Engine,
     name: &str,
     digest: &str,
+    platform: &str,
     progress: &(dyn Fn(&PullProgress) + Send + Sync),
 ) -> Result<String, DockerError> {
     let reference = format!("{name}@{digest}");
@@ -823,7 +881,7 @@ pub(crate) async fn pull_by_digest(
             })?
     };
     engine
-        .ensure_image(name, digest, credentials, progress)
+        .ensure_image(name, digest, platform, credentials, progress)
         .await
 }
 
@@ -856,6 +914,7 @@ mod tests {
     fn a_build_container_is_hardened_and_names_itself_in_its_labels() {
         let config = ContainerConfig {
             image: "sha256:0123".into(),
+            platform: "linux/arm64".into(),
             cmd: vec!["sh".into()],
             env: vec!["A=1".into()],
             user: Some("1000:1000".into()),
@@ -895,6 +954,25 @@ mod tests {
             .unwrap();
         assert_eq!((host.cap_drop, host.security_opt), (None, None));
         assert_eq!((host.mounts, host.device_requests), (None, None));
+    }
+
+    #[test]
+    fn only_the_runtimes_lone_exec_format_line_is_a_foreign_platform() {
+        for line in [
+            "[FATAL tini (6)] exec sh failed: Exec format error\n",
+            "exec /bin/sh: exec format error\r\n",
+        ] {
+            assert_eq!(
+                exec_format_failure(line.as_bytes()).as_deref(),
+                Some(line.trim())
+            );
+        }
+        // A build that printed more (its own tools failing) is a failed build.
+        let build = b"running build\n./tool: cannot execute: exec format error\n";
+        assert_eq!(exec_format_failure(build), None);
+        assert_eq!(exec_format_failure(b"error: no such file"), None);
+        let long = format!("{} exec format error", "x".repeat(EXEC_FAILURE_MAX));
+        assert_eq!(exec_format_failure(long.as_bytes()), None);
     }
 
     /// Regression (a flaky cleanup test): two runs removing one orphaned container at once.

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, Runs};
 use crate::docker::{self, DockerError, Engine, access};
 use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
@@ -341,17 +341,23 @@ pub struct PoolEngine {
     /// `MAX_JOBS` of each build on it (from its cores and memory shared by `jobs` builds);
     /// `None`: the settings' (the default engine's).
     pub max_jobs: Option<usize>,
-    /// Its `[[engine]]` entry; `None`: the default engine (`DOCKER_HOST`), which builds
-    /// whatever it is given.
+    /// Its `[[engine]]` entry; `None`: the default engine (`DOCKER_HOST`), which runs this
+    /// machine's platform, and others with `[build] emulate`.
     pub spec: Option<crate::config::EngineSpec>,
 }
 
 impl PoolEngine {
-    /// Can this engine build `t` (the default engine builds anything)?
-    pub fn serves(&self, t: &PlannedTarget<'_>) -> bool {
-        self.spec
-            .as_ref()
-            .is_none_or(|s| s.serves(&t.target.image.platform, t.project.gpu))
+    /// How this engine runs `t` of `config`, if it can.
+    pub fn runs(&self, t: &PlannedTarget<'_>, config: &Config) -> Option<Runs> {
+        let platform = &t.target.image.platform;
+        match &self.spec {
+            Some(s) => s.runs(platform, t.project.gpu),
+            None => Runs::of(
+                &[crate::config::host_platform()],
+                config.settings.build.emulate,
+                platform,
+            ),
+        }
     }
 
     fn name(&self) -> Option<String> {
@@ -416,7 +422,7 @@ async fn build_on_pool(
 ) -> TargetReport {
     let mut lost: Option<(String, TargetReport)> = None;
     loop {
-        let slot = pool.acquire(|i| engines[i].serves(t)).await;
+        let slot = pool.acquire(|i| engines[i].runs(t, runs[i].config)).await;
         // A target that waited for its slot while another failed does not start.
         if stop.load(Ordering::SeqCst) {
             return TargetReport::skipped(&t.target.id);

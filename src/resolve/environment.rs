@@ -150,6 +150,7 @@ async fn run_group(
     }
     let config = ContainerConfig {
         image: base,
+        platform: image.platform.clone(),
         cmd,
         env: PIP_ENV
             .into_iter()

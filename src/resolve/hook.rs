@@ -123,6 +123,7 @@ pub(crate) async fn ask(
     let src = source::checkout(git, ctx.sources, question.url, question.commit).await?;
     let config = ContainerConfig {
         image: base,
+        platform: question.image.platform.clone(),
         cmd: vec![
             "sh".into(),
             "-c".into(),

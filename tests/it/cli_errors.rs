@@ -652,3 +652,43 @@ fn a_gpu_target_with_no_gpu_engine_in_the_pool_is_a_plan_time_error() {
       hint: the engines are `cpu1` (linux/amd64), `arm` (linux/arm64); add one (`[[engine]]` with `gpu = true` or `platforms`), or restrict the project
     "#);
 }
+
+#[test]
+fn an_arm64_cell_with_neither_an_arm64_engine_nor_emulation_is_a_plan_time_error() {
+    let arm64 = CONFIG.replace("template = ", "platform = \"linux/arm64\"\ntemplate = ");
+    // The default engine runs this machine's platform: before any lock or container.
+    let p = Project::new(&arm64);
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no engine can build hello/py3.11-cpu: it needs an engine for linux/arm64, and the default engine runs linux/amd64
+     --> wheelbuild.toml:7:12
+      |
+    7 | template = "127.0.0.1:1/wb/base:py{python}"
+      |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: set `[build] emulate = true` to run it under qemu-user-static (registered with binfmt_misc on the engine's machine: `apt-get install qemu-user-static`), or declare an `[[engine]]` with `platforms = ["linux/arm64"]`
+    "#);
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(2), "{}", p.snapshot(&out));
+    assert!(!p.file("wheelbuild.lock").exists());
+    // A pool without an arm64 engine, none of which may emulate.
+    let p = Project::new(&format!(
+        "{arm64}\n[[engine]]\nname = \"cpu1\"\nhost = \"unix:///run/cpu1.sock\"\n"
+    ));
+    wb_snapshot!(p, ["plan"], @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no engine can build hello/py3.11-cpu: it needs an engine for linux/arm64
+     --> wheelbuild.toml:7:12
+      |
+    7 | template = "127.0.0.1:1/wb/base:py{python}"
+      |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      hint: the engines are `cpu1` (linux/amd64); add one (`[[engine]]` with `platforms`), let one run it under qemu-user-static (`emulate = true`), or restrict the project
+    "#);
+}

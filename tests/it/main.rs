@@ -2,6 +2,7 @@
 //! Real parts (registry, git, Docker) come from `support`; the harness is
 //! `support::runner` (a test whose real part is missing here is reported as skipped).
 
+mod arm64;
 mod audit;
 mod build;
 mod ci_action;

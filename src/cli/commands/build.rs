@@ -26,6 +26,11 @@ pub(crate) fn build(
     printer: &Printer,
 ) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    // Before the lock, which `build` may redo in images no engine can run.
+    project
+        .config
+        .check_default_engine()
+        .map_err(crate::Error::Config)?;
     printer.config_warnings(&project.config.warnings);
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, build_args.lock, printer, &runtime)?;

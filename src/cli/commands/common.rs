@@ -96,12 +96,17 @@ pub(super) fn relock(
     Ok(outcome.lock)
 }
 
-/// The project and its lock, which must exist (and be fresh with --locked).
+/// The project, whose targets some engine can run, and its lock, which must exist (and be
+/// fresh with --locked).
 pub(super) fn project_and_lock(
     args: &GlobalArgs,
     global: &GlobalSettings,
 ) -> anyhow::Result<(ProjectSettings, Lockfile)> {
     let project = ProjectSettings::load(args)?;
+    project
+        .config
+        .check_default_engine()
+        .map_err(crate::Error::Config)?;
     let lock = Lockfile::read(&project.lock_path).core()?;
     let lock = if global.locked {
         require_fresh(lock.as_ref(), &project)?;

@@ -72,7 +72,7 @@ pub(super) fn pool(
     }
     // `--engine` may leave targets no engine of the run can build.
     for t in targets.iter().filter(|t| t.status == Status::Build) {
-        if !pool.iter().any(|e| e.serves(t)) {
+        if !pool.iter().any(|e| e.runs(t, &project.config).is_some()) {
             anyhow::bail!(crate::Error::Config(crate::config::ConfigError::usage(
                 format!(
                     "no engine of this run can build {} ({}{})",

@@ -20,6 +20,10 @@ pub(crate) fn verify(
     printer: &Printer,
 ) -> CommandResult {
     let project = ProjectSettings::load(args)?;
+    project
+        .config
+        .check_default_engine()
+        .map_err(crate::Error::Config)?;
     let runtime = network_runtime()?;
     let lock = current_lock(&project, global, false, printer, &runtime)?;
     let store = project.store();

@@ -120,9 +120,15 @@ impl<'a> Images<'a> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_by_digest(self.engine, name, digest, progress)
-                    .await
-                    .map_err(BuildError::from)
+                pull_by_digest(
+                    self.engine,
+                    name,
+                    digest,
+                    &spec.inputs.image.platform,
+                    progress,
+                )
+                .await
+                .map_err(BuildError::from)
             })
             .await?;
         Ok(id.clone())
@@ -166,6 +172,7 @@ impl<'a> Images<'a> {
                 let id = spec.non_key.id;
                 let mut config = ContainerConfig {
                     image: base.to_string(),
+                    platform: inputs.image.platform.to_string(),
                     cmd: vec![
                         "sh".into(),
                         "-c".into(),

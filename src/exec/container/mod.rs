@@ -143,6 +143,7 @@ impl<'a> Builder<'a> {
         let (uid, gid) = (self.settings.uid, self.settings.gid);
         let mut config = ContainerConfig {
             image,
+            platform: inputs.image.platform.to_string(),
             cmd,
             env,
             user: Some(format!("{uid}:{gid}")),

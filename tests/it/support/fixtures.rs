@@ -86,6 +86,9 @@ pub enum ImageKind {
     Cuda,
     /// The CPU image plus Debian's hipcc 5.2.3 and libamdhip64-dev.
     Rocm,
+    /// One image index of the CPU image (linux/amd64) and the same packages for
+    /// linux/arm64/v8 (run under qemu-user-static here).
+    CpuMulti,
 }
 
 impl ImageKind {
@@ -95,6 +98,7 @@ impl ImageKind {
             ImageKind::Cpu => "py311",
             ImageKind::Cuda => "cuda118",
             ImageKind::Rocm => "rocm52",
+            ImageKind::CpuMulti => "py311-multi",
         }
     }
 
@@ -104,6 +108,7 @@ impl ImageKind {
             ImageKind::Cpu => "py3.11-cpu",
             ImageKind::Cuda => "py3.11-cuda11.8",
             ImageKind::Rocm => "py3.11-rocm5.2",
+            ImageKind::CpuMulti => "py3.11-cpu-multi",
         }
     }
 }

@@ -284,17 +284,34 @@ pub fn parse_platform(platform: &str) -> (&str, &str, Option<&str>) {
 /// Deterministic gzip'd tar with one file whose content includes `seed`:
 /// (compressed layer, uncompressed tar).
 pub fn make_layer(seed: &str, platform: &str) -> (Vec<u8>, Vec<u8>) {
+    make_layer_with(seed, platform, &[])
+}
+
+/// [`make_layer`] with `executables` (path, content) beside the seed file, mode 755.
+fn make_layer_with(
+    seed: &str,
+    platform: &str,
+    executables: &[(&str, &[u8])],
+) -> (Vec<u8>, Vec<u8>) {
     let content = format!("wheelbuild test layer\nseed: {seed}\nplatform: {platform}\n");
     let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(0);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut header, "wbtest/seed.txt", content.as_bytes())
-        .unwrap();
+    let files = [("wbtest/seed.txt", content.as_bytes(), 0o644)]
+        .into_iter()
+        .chain(
+            executables
+                .iter()
+                .map(|&(path, bytes)| (path, bytes, 0o755)),
+        );
+    for (path, bytes, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, bytes).unwrap();
+    }
     let tar = tar.into_inner().unwrap();
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
@@ -312,9 +329,10 @@ fn push_platform_manifest(
     platform: &str,
     kind: ManifestKind,
     seed: &str,
+    executables: &[(&str, &[u8])],
 ) -> (String, usize) {
     let (os, arch, variant) = parse_platform(platform);
-    let (layer_gz, layer_tar) = make_layer(seed, platform);
+    let (layer_gz, layer_tar) = make_layer_with(seed, platform, executables);
     let layer_digest = push_blob(registry, repo, &layer_gz);
     let mut config = json!({
         "architecture": arch,
@@ -357,7 +375,22 @@ pub fn push_single(
     kind: ManifestKind,
     seed: &str,
 ) -> Pushed {
-    let (digest, _) = push_platform_manifest(registry, repo, Some(tag), platform, kind, seed);
+    push_single_with(registry, repo, tag, platform, kind, seed, &[])
+}
+
+/// [`push_single`] whose layer also has `executables` (path, content; mode 755), e.g. a
+/// `bin/sh` that is an ELF header of another machine.
+pub fn push_single_with(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    platform: &str,
+    kind: ManifestKind,
+    seed: &str,
+    executables: &[(&str, &[u8])],
+) -> Pushed {
+    let (digest, _) =
+        push_platform_manifest(registry, repo, Some(tag), platform, kind, seed, executables);
     Pushed {
         reference: format!("{}/{repo}:{tag}", registry.addr),
         repo: repo.to_owned(),
@@ -396,7 +429,7 @@ pub fn push_index(
     let mut entries = Vec::new();
     for platform in platforms {
         let (digest, size) =
-            push_platform_manifest(registry, repo, None, platform, manifest_kind, seed);
+            push_platform_manifest(registry, repo, None, platform, manifest_kind, seed, &[]);
         let (os, arch, variant) = parse_platform(platform);
         let mut p = json!({ "architecture": arch, "os": os });
         if let Some(v) = variant {
