@@ -15,6 +15,7 @@ use super::label::{
 };
 use super::model::{
     BuildOptions, CacheSettings, Cell, Config, ImageInput, Network, Project, Settings, Target,
+    TargetTest,
 };
 use super::syntax::{ConfigFile, ProjectTable};
 use super::template::Vars;
@@ -200,6 +201,7 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
         pip: validator.pip_index()?,
         remote: validator.remote(root)?,
         engines: engines(&validator.ctx, &validator.file.engines, root)?,
+        test_require: f.test.require,
     })
 }
 
@@ -630,6 +632,7 @@ fn target(
         }
         _ => None,
     };
+    let test = target_test(validator, table, &vars, cell)?;
     Ok(Target {
         id: [project.name.as_str(), "/", &info.name].concat(),
         project: index,
@@ -644,7 +647,71 @@ fn target(
         repair,
         local_version,
         variant,
+        test,
     })
+}
+
+/// The target's test: the project's `test-*` keys, else the top level's; `None` without a
+/// `test-command`.
+fn target_test(
+    validator: &Validator<'_>,
+    table: &ProjectTable,
+    vars: &ProjectVars<'_>,
+    cell: &Cell,
+) -> Result<Option<Arc<TargetTest>>, ConfigError> {
+    let file = validator.file;
+    let Some(command) = table.test_command.as_ref().or(file.test_command.as_ref()) else {
+        return Ok(None);
+    };
+    // In a test, `{project}` is the sources' copy, as cibuildwheel has it.
+    let vars = TestVars { project: vars };
+    let command = validator.expand("the test command", command, &vars, cell)?;
+    let mut requires = Vec::new();
+    for r in table
+        .test_requires
+        .as_ref()
+        .or(file.test_requires.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        requires.push(validator.expand("a test requirement", r, &vars, cell)?);
+    }
+    requires.sort();
+    requires.dedup();
+    let mut sources = Vec::new();
+    for s in table
+        .test_sources
+        .as_ref()
+        .or(file.test_sources.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        sources.push(validator.test_source(s)?);
+    }
+    sources.sort();
+    sources.dedup();
+    Ok(Some(Arc::new(TargetTest {
+        command,
+        requires,
+        sources,
+        gpu: table.test_gpu.or(file.test_gpu).unwrap_or(false),
+        network: table.test_network.or(file.test_network).unwrap_or_default(),
+    })))
+}
+
+/// A project's variables, with `{project}` the sources' copy in the test container.
+struct TestVars<'a, 'b> {
+    project: &'a ProjectVars<'b>,
+}
+
+impl Vars for TestVars<'_, '_> {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        if name == "project" {
+            Some(Some(crate::recipe::TEST_PROJECT_DIR))
+        } else {
+            self.project.lookup(name)
+        }
+    }
 }
 
 /// What every target of a config shares.

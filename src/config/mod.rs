@@ -29,7 +29,7 @@ use crate::diag::Location;
 pub(crate) use model::Network;
 pub use model::{
     Cell, ChannelPolicy, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput,
-    PipIndex, Project, Target,
+    PipIndex, Project, Target, TargetTest, TestNetwork,
 };
 pub(crate) use syntax::{ConfigFile, IndexSetting};
 use validate::{Ctx, Validator};

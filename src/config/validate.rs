@@ -507,6 +507,24 @@ impl Validator<'_> {
         })
     }
 
+    /// A `test-sources` entry: a relative path inside the repository, without `..`.
+    pub(crate) fn test_source(&self, path: &Spanned<String>) -> Result<String, ConfigError> {
+        let value = path.get_ref();
+        let p = Path::new(value);
+        let bad = value.is_empty()
+            || p.is_absolute()
+            || p.components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if bad {
+            return Err(self.ctx.err(
+                path.span(),
+                format!("invalid test-sources entry `{}`", truncated(value)),
+                Some("a relative path inside the repository, without `..`, e.g. `tests`".into()),
+            ));
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    }
+
     /// The cache channel: a path component under the cache directory.
     pub(crate) fn channel(&self, channel: &Spanned<String>) -> Result<String, ConfigError> {
         let value = channel.get_ref();

@@ -51,6 +51,19 @@ impl EnvironmentInput {
         })
     }
 
+    /// The environment `target`'s wheels are tested in, if its test installs anything:
+    /// the test image and the test's requirements (no apt, no build requirements; the
+    /// wheel itself is installed by the test).
+    pub fn of_test(target: &Target) -> Option<EnvironmentInput> {
+        let test = target.test.as_deref()?;
+        (!test.requires.is_empty()).then(|| EnvironmentInput {
+            image: (*target.image).clone(),
+            pip: test.requires.clone(),
+            apt: Vec::new(),
+            build: Vec::new(),
+        })
+    }
+
     /// `127.0.0.1:5000/base:py3.11 + pip six==1.16.0 + apt ninja-build`, for messages.
     pub fn describe(&self) -> String {
         let mut s = format!("environment {}", self.image.reference);
@@ -114,7 +127,8 @@ pub fn build_requires(project: &Project, git: &LockedGit) -> Option<Vec<String>>
     Some(requires)
 }
 
-/// Distinct environments of the config with the lock's git pins, in order; `Err` names
+/// Distinct environments of the config with the lock's git pins (build and test
+/// environments), in order; `Err` names
 /// the first project whose build requirements the pins do not have.
 pub fn distinct_environments(
     config: &Config,
@@ -129,9 +143,8 @@ pub fn distinct_environments(
         let build = pin
             .and_then(|g| build_requires(project, g))
             .ok_or_else(|| unread(project))?;
-        if let Some(input) = EnvironmentInput::of(target, &build) {
-            distinct.insert(input);
-        }
+        distinct.extend(EnvironmentInput::of(target, &build));
+        distinct.extend(EnvironmentInput::of_test(target));
     }
     Ok(distinct.into_iter().collect())
 }

@@ -59,6 +59,21 @@ pub fn lock_inputs(config: &Config) -> String {
             apt: &t.apt,
         })
         .collect();
+    // Test environments: a config without tests keeps its fingerprint.
+    let tests = config.targets.iter().filter_map(|t| {
+        let input = crate::lock::EnvironmentInput::of_test(t)?;
+        Some((&t.image.reference, t.image.platform.to_string(), input.pip))
+    });
+    let tests: BTreeSet<_> = tests.collect();
+    let environments: BTreeSet<EnvironmentEntry> = environments
+        .into_iter()
+        .chain(tests.iter().map(|(image, platform, pip)| EnvironmentEntry {
+            image,
+            platform: platform.clone(),
+            pip,
+            apt: &[],
+        }))
+        .collect();
     let environments: Vec<_> = environments.into_iter().collect();
     let build: BTreeSet<BuildEntry> = config
         .projects

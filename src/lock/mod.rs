@@ -435,9 +435,9 @@ impl Lockfile {
         let mut pins = self.pins(config);
         let mut environments = BTreeSet::new();
         for target in &config.targets {
-            if let Some(env) = pins.of(target)?.env {
-                environments.insert(env);
-            }
+            let pins = pins.of(target)?;
+            environments.extend(pins.env);
+            environments.extend(pins.test_env);
         }
         if self.inputs == lock_inputs(config) {
             return Ok(());

@@ -21,6 +21,8 @@ pub struct Pins<'a> {
     pub build_requires: &'a [String],
     /// The resolved environment, when the target installs packages.
     pub env: Option<&'a LockedEnvironment>,
+    /// The resolved test environment, when the target's test installs packages.
+    pub test_env: Option<&'a LockedEnvironment>,
 }
 
 /// What makes an environment: its image, pip and apt requests and build requirements.
@@ -94,26 +96,37 @@ impl<'a> PinLookup<'a> {
                 None => match EnvironmentInput::of(target, &build) {
                     None => None,
                     Some(input) => {
-                        let e = lock.current_environment(&input, config).ok_or_else(|| {
-                            stale(match lock.environment(&input) {
-                                None => format!("the {} is not resolved", input.describe()),
-                                Some(_) => format!(
-                                    "the {} was resolved with another base image or index",
-                                    input.describe()
-                                ),
-                            })
-                        })?;
+                        let e = self.current(input)?;
                         self.environments
                             .insert((&target.image, &target.pip, &target.apt, build), e);
                         Some(e)
                     }
                 },
             };
+        let test_env = match EnvironmentInput::of_test(target) {
+            Some(input) => Some(self.current(input)?),
+            None => None,
+        };
         Ok(Pins {
             image,
             git,
             build_requires: env.map_or(&[], |e| e.build.as_slice()),
             env,
+            test_env,
+        })
+    }
+
+    /// The current resolution of `input`; `Err` (a stale lock) says why there is none.
+    fn current(&self, input: EnvironmentInput) -> Result<&'a LockedEnvironment, LockError> {
+        let (lock, config) = (self.lock, self.config);
+        lock.current_environment(&input, config).ok_or_else(|| {
+            stale(match lock.environment(&input) {
+                None => format!("the {} is not resolved", input.describe()),
+                Some(_) => format!(
+                    "the {} was resolved with another base image or index",
+                    input.describe()
+                ),
+            })
         })
     }
 }

@@ -33,6 +33,7 @@ mod shell;
 mod simple_index;
 mod support;
 mod terminal;
+mod testing;
 mod variant_index;
 
 fn main() -> std::process::ExitCode {

@@ -1,0 +1,250 @@
+//! The test step (`test-command`, `test-requires`, `test-sources`, `test-gpu`): every
+//! wheel installed from its stored bytes into a fresh container of the test environment
+//! and tested there before it is placed. Real parts: Docker, pip, pytest from a package
+//! index on loopback (pypiserver), and the C-extension example with its pytest file.
+
+use crate::common::*;
+use crate::support::fixtures::{self, ImageKind, example_repo};
+use crate::support::pypi::PypiServer;
+use crate::support::test;
+
+/// pytest and its dependencies on Python 3.11, as the `pypi` fixture has them.
+const PYTEST: &[&str] = &[
+    "pytest-9.2.0-py3-none-any.whl",
+    "pluggy-1.7.0-py3-none-any.whl",
+    "iniconfig-2.3.1-py3-none-any.whl",
+    "pygments-2.21.0-py3-none-any.whl",
+    "packaging-26.4-py3-none-any.whl",
+];
+
+const PASSING: &str = "pytest -q -s tests";
+
+/// hello-cext tested by `command` with pytest from `server`, locked.
+fn tested_project(server: &PypiServer, command: &str, more: &str) -> Project {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = example_repo("hello-cext");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "cext",
+                &repo,
+                &format!(
+                    "test-command = {}\ntest-requires = [\"pytest\"]\ntest-sources = [\"tests\"]\n{more}",
+                    wheelbuild::lock::quote(command)
+                ),
+            )],
+        ),
+    )
+    .hold(repo)
+    .hold(base);
+    ok(&p, &["lock"]);
+    p
+}
+
+fn set_test_command(p: &Project, old: &str, new: &str) {
+    let config = p.read("wheelbuild.toml");
+    let (old, new) = (wheelbuild::lock::quote(old), wheelbuild::lock::quote(new));
+    assert!(config.contains(&old), "{config}");
+    p.write("wheelbuild.toml", &config.replace(&old, &new));
+}
+
+#[test]
+fn a_failing_test_keeps_the_wheel_out_of_the_wheelhouse() {
+    let server = PypiServer::start(PYTEST);
+    let failing = "pytest -q tests && echo the-test-says-no && exit 7";
+    let p = tested_project(&server, failing, "");
+    let key = key_of(&p, &cpu("cext"));
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the test command exited with status 7: the wheels are not placed"),
+        "{err}"
+    );
+    assert!(err.contains("the-test-says-no"), "the log's tail: {err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+    // The built wheel stays in the store under its build key.
+    assert_eq!(store_keys(&p), [key.clone()].into());
+    let record = record(&p, &key);
+    assert!(stored_wheel(&p, record["wheels"][0]["sha256"].as_str().unwrap()).is_file());
+
+    set_test_command(&p, failing, PASSING);
+    assert_eq!(
+        key_of(&p, &cpu("cext")),
+        key,
+        "a test change is no build input"
+    );
+    let out = ok(&p, &["build"]);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains(": 0 built, 1 cached"),
+        "not rebuilt: {summary}"
+    );
+    assert!(summary.contains("test passed in "), "{summary}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
+
+#[test]
+fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
+    let server = PypiServer::start(PYTEST);
+    let p = tested_project(&server, PASSING, "");
+    let first = stdout(&ok(&p, &["build"]));
+    assert!(
+        first.contains(": 1 built") && first.contains("test passed in "),
+        "{first}"
+    );
+    let key = key_of(&p, &cpu("cext"));
+    let edited = "pytest -q -s tests -k add";
+    set_test_command(&p, PASSING, edited);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(
+        plan.contains("cached  ") && plan.contains("test pending: never run with these wheels"),
+        "{plan}"
+    );
+    let second = stdout(&ok(&p, &["build"]));
+    assert_eq!(key_of(&p, &cpu("cext")), key);
+    assert!(
+        second.contains(": 0 built, 1 cached"),
+        "not rebuilt: {second}"
+    );
+    assert!(second.contains("test passed in "), "{second}");
+}
+
+#[test]
+fn an_unchanged_test_key_is_not_rerun() {
+    let server = PypiServer::start(PYTEST);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let log = p
+        .path()
+        .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log");
+    let ran = mtime(&log);
+    let again = stdout(&ok(&p, &["build"]));
+    assert!(again.contains("test passed (stored outcome)"), "{again}");
+    assert_eq!(mtime(&log), ran, "no test container ran");
+    let forced = stdout(&ok(&p, &["build", "--retest"]));
+    assert!(forced.contains("test passed in "), "{forced}");
+    assert_ne!(mtime(&log), ran);
+}
+
+#[test]
+fn the_test_imports_the_installed_wheel_not_the_sources() {
+    let server = PypiServer::start(PYTEST);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let log = std::fs::read_to_string(
+        p.path()
+            .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log"),
+    )
+    .unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("hello_cext from "))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("/site-packages/hello_cext"), "{line}");
+    assert!(!line.contains("/wheelbuild/project"), "{line}");
+    assert!(log.contains("2 passed"), "{log}");
+}
+
+#[test]
+fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
+    let server = PypiServer::start(PYTEST);
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(
+        out.contains("test not run: needs a GPU engine: placed untested"),
+        "{out}"
+    );
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(
+        plan.contains("test pending: not run (needs a GPU engine)"),
+        "{plan}"
+    );
+    let check = p.run(&["check"]);
+    assert_eq!(check.status.code(), Some(10), "{}", p.snapshot(&check));
+
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[test]\nrequire = true\n"),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the wheels were not tested (needs a GPU engine), and `[test] require` is set"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wheel_whose_requirements_the_test_environment_lacks_fails_its_test_naming_it() {
+    let server = PypiServer::start(PYTEST);
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = pure_repo(
+        "needy",
+        Some(
+            "from setuptools import setup\n\nsetup(name=\"needy\", version=\"0.1.0\", py_modules=[\"needy_mod\"], install_requires=[\"six\"])\n",
+        ),
+    );
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "needy",
+                &repo,
+                "test-command = \"python3 -c 'import needy_mod'\"\ntest-requires = [\"pytest\"]\n",
+            )],
+        ),
+    )
+    .hold(repo);
+    ok(&p, &["lock"]);
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the test environment lacks `six`, a requirement of the wheels"),
+        "{err}"
+    );
+    assert!(err.contains("wheelbuild lock --update six"), "{err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+}
+
+#[test]
+fn test_requires_are_pinned_with_sha256_in_the_lock() {
+    let server = PypiServer::start(PYTEST);
+    let p = tested_project(&server, PASSING, "");
+    let lock = lock_of(&p);
+    let env = lock
+        .environments
+        .iter()
+        .find(|e| e.pip == ["pytest"])
+        .unwrap_or_else(|| panic!("{}", p.read("wheelbuild.lock")));
+    assert!(env.build.is_empty() && env.apt.is_empty());
+    let pytest = env.packages.iter().find(|p| p.name == "pytest").unwrap();
+    let served = server.dir().join("pytest-9.2.0-py3-none-any.whl");
+    assert_eq!(pytest.sha256, sha256_file(&served));
+    let names: Vec<&str> = env.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["iniconfig", "packaging", "pluggy", "pygments", "pytest"]
+    );
+    // The lock is current with the test environment in it.
+    ok(&p, &["--locked", "plan"]);
+}
