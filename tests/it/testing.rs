@@ -163,13 +163,29 @@ fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
         "{out}"
     );
     assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
-    let plan = stdout(&ok(&p, &["plan"]));
-    assert!(
-        plan.contains("test pending: not run (needs a GPU engine)"),
-        "{plan}"
-    );
+    let plan = ok(&p, &["plan"]);
+    insta::assert_snapshot!(p.snapshot(&plan), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TARGET           STATUS  KEY           IMAGE                COMMIT        REASON
+    cext/py3.11-cpu  cached  [SHORT]  sha256:[SHORT]  [SHORT]  test pending: not run (needs a GPU engine)
+    1 targets: 1 cached (1 to test), 0 to build
+    environment [REGISTRY]/wheelbuild/base:py3.11-cpu + build requirements setuptools>=61, wheel: abi cp311, gcc 12.2.0, glibc 2.36, python 3.11.2; 0 pip, 0 apt package(s) pinned, 2 from the image
+
+    ----- stderr -----
+    ");
     let check = p.run(&["check"]);
     assert_eq!(check.status.code(), Some(10), "{}", p.snapshot(&check));
+    insta::assert_snapshot!(p.snapshot(&check), @r"
+    success: false
+    exit_code: 10
+    ----- stdout -----
+    test   cext/py3.11-cpu  [SHORT]  test pending: not run (needs a GPU engine)
+
+    ----- stderr -----
+    1 of 1 targets would be tested (all are built)
+    ");
 
     let config = p.read("wheelbuild.toml");
     p.write(
@@ -247,4 +263,38 @@ fn test_requires_are_pinned_with_sha256_in_the_lock() {
     );
     // The lock is current with the test environment in it.
     ok(&p, &["--locked", "plan"]);
+}
+
+#[test]
+fn a_gpu_test_on_a_gpu_engine_asks_the_engine_for_the_gpu() {
+    if fixtures::daemon_has_gpu_runtime() {
+        crate::support::skip("this daemon has an NVIDIA runtime");
+    }
+    let server = PypiServer::start(PYTEST);
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[[engine]]\nname = \"gpu1\"\nhost = \"{host}\"\ngpu = true\n"),
+    );
+    // The build needs no GPU; its test asks this engine for one, which it has not.
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the Docker daemon has no GPU runtime"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: install the NVIDIA Container Toolkit"),
+        "{err}"
+    );
+    assert!(
+        wheels_in(&wheelhouse(&p)).is_empty(),
+        "never passed, never placed"
+    );
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(plan.contains("test pending: never run"), "{plan}");
 }
