@@ -8,15 +8,6 @@ use crate::support::fixtures::{self, ImageKind, example_repo};
 use crate::support::pypi::PypiServer;
 use crate::support::test;
 
-/// pytest and its dependencies on Python 3.11, as the `pypi` fixture has them.
-const PYTEST: &[&str] = &[
-    "pytest-9.2.0-py3-none-any.whl",
-    "pluggy-1.7.0-py3-none-any.whl",
-    "iniconfig-2.3.1-py3-none-any.whl",
-    "pygments-2.21.0-py3-none-any.whl",
-    "packaging-26.4-py3-none-any.whl",
-];
-
 const PASSING: &str = "pytest -q -s tests";
 
 /// hello-cext tested by `command` with pytest from `server`, locked.
@@ -57,7 +48,7 @@ fn set_test_command(p: &Project, old: &str, new: &str) {
 
 #[test]
 fn a_failing_test_keeps_the_wheel_out_of_the_wheelhouse() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let failing = "pytest -q tests && echo the-test-says-no && exit 7";
     let p = tested_project(&server, failing, "");
     let key = key_of(&p, &cpu("cext"));
@@ -93,7 +84,7 @@ fn a_failing_test_keeps_the_wheel_out_of_the_wheelhouse() {
 
 #[test]
 fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "");
     let first = stdout(&ok(&p, &["build"]));
     assert!(
@@ -119,7 +110,7 @@ fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
 
 #[test]
 fn an_unchanged_test_key_is_not_rerun() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "");
     ok(&p, &["build"]);
     let log = p
@@ -136,7 +127,7 @@ fn an_unchanged_test_key_is_not_rerun() {
 
 #[test]
 fn the_test_imports_the_installed_wheel_not_the_sources() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "");
     ok(&p, &["build"]);
     let log = std::fs::read_to_string(
@@ -155,7 +146,7 @@ fn the_test_imports_the_installed_wheel_not_the_sources() {
 
 #[test]
 fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "test-gpu = true");
     let out = stdout(&ok(&p, &["build"]));
     assert!(
@@ -186,6 +177,13 @@ fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
     ----- stderr -----
     1 of 1 targets would be tested (all are built)
     ");
+    let audit = p.run(&["--offline", "audit"]);
+    let found = stdout(&audit);
+    assert!(
+        found.contains("1 wheel(s) built but never tested on a GPU"),
+        "{}",
+        p.snapshot(&audit)
+    );
 
     let config = p.read("wheelbuild.toml");
     p.write(
@@ -205,7 +203,7 @@ fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
 
 #[test]
 fn a_wheel_whose_requirements_the_test_environment_lacks_fails_its_test_naming_it() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let base = fixtures::base_image(ImageKind::Cpu);
     let repo = pure_repo(
         "needy",
@@ -244,7 +242,7 @@ fn a_wheel_whose_requirements_the_test_environment_lacks_fails_its_test_naming_i
 
 #[test]
 fn test_requires_are_pinned_with_sha256_in_the_lock() {
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "");
     let lock = lock_of(&p);
     let env = lock
@@ -270,7 +268,7 @@ fn a_gpu_test_on_a_gpu_engine_asks_the_engine_for_the_gpu() {
     if fixtures::daemon_has_gpu_runtime() {
         crate::support::skip("this daemon has an NVIDIA runtime");
     }
-    let server = PypiServer::start(PYTEST);
+    let server = PypiServer::start(PYTEST_WHEELS);
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let p = tested_project(&server, PASSING, "test-gpu = true");
