@@ -52,13 +52,17 @@ impl EnvironmentInput {
     }
 
     /// The environment `target`'s wheels are tested in, if its test installs anything:
-    /// the test image and the test's requirements (no apt, no build requirements; the
-    /// wheel itself is installed by the test).
-    pub fn of_test(target: &Target) -> Option<EnvironmentInput> {
+    /// the test image, the test's requirements and `dependencies`, its project's runtime
+    /// requirements (see [`dependencies`]); no apt, no build requirements (the test
+    /// installs the wheel itself).
+    pub fn of_test(target: &Target, dependencies: &[String]) -> Option<EnvironmentInput> {
         let test = target.test.as_deref()?;
-        (!test.requires.is_empty()).then(|| EnvironmentInput {
+        let mut pip: Vec<String> = test.requires.iter().chain(dependencies).cloned().collect();
+        pip.sort();
+        pip.dedup();
+        (!pip.is_empty()).then(|| EnvironmentInput {
             image: (*target.image).clone(),
-            pip: test.requires.clone(),
+            pip,
             apt: Vec::new(),
             build: Vec::new(),
         })
@@ -127,6 +131,14 @@ pub fn build_requires(project: &Project, git: &LockedGit) -> Option<Vec<String>>
     Some(requires)
 }
 
+/// The runtime requirements the test of a target of `project` installs, from its git pin:
+/// `[project] dependencies` when static, none when dynamic; `None` when the pin has not
+/// read them (a lock older than tests, a pin about to be replaced).
+pub fn dependencies<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [String]> {
+    git.dependencies(project.subdir.as_deref())
+        .map(|d| d.requires.as_slice())
+}
+
 /// Distinct environments of the config with the lock's git pins (build and test
 /// environments), in order; `Err` names
 /// the first project whose build requirements the pins do not have.
@@ -144,7 +156,12 @@ pub fn distinct_environments(
             .and_then(|g| build_requires(project, g))
             .ok_or_else(|| unread(project))?;
         distinct.extend(EnvironmentInput::of(target, &build));
-        distinct.extend(EnvironmentInput::of_test(target));
+        if target.test.is_some() {
+            let runtime = pin
+                .and_then(|g| dependencies(project, g))
+                .ok_or_else(|| unread(project))?;
+            distinct.extend(EnvironmentInput::of_test(target, runtime));
+        }
     }
     Ok(distinct.into_iter().collect())
 }

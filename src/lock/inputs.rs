@@ -60,9 +60,15 @@ pub fn lock_inputs(config: &Config) -> String {
         })
         .collect();
     // Test environments: a config without tests keeps its fingerprint.
+    // What the config asks to install; the runtime requirements are the lock's own, read at
+    // the commit.
     let tests = config.targets.iter().filter_map(|t| {
-        let input = crate::lock::EnvironmentInput::of_test(t)?;
-        Some((&t.image.reference, t.image.platform.to_string(), input.pip))
+        let test = t.test.as_deref()?;
+        Some((
+            &t.image.reference,
+            t.image.platform.to_string(),
+            &test.requires,
+        ))
     });
     let tests: BTreeSet<_> = tests.collect();
     let environments: BTreeSet<EnvironmentEntry> = environments

@@ -33,7 +33,7 @@ pub(crate) use diff::{Change, diff};
 pub(crate) use environment::requirements;
 pub use environment::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, build_requires,
-    distinct_environments,
+    dependencies, distinct_environments,
 };
 pub use inputs::lock_inputs;
 pub use pins::{PinLookup, Pins};
@@ -41,9 +41,9 @@ pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
 /// 3 projects' build requirements, version 4 their build backends, version 5 their dynamic
-/// build requirements; a lock is written with the oldest version that holds its content,
+/// build requirements, version 6 the runtime requirements of tested projects; a lock is written with the oldest version that holds its content,
 /// so older wheelbuilds still read what they can.
-pub(crate) const LOCK_VERSION: u32 = 5;
+pub(crate) const LOCK_VERSION: u32 = 6;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -141,6 +141,23 @@ pub struct LockedGit {
     /// asked again when what it was asked with changes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dynamic_requires: BTreeMap<String, DynamicRequires>,
+    /// `[project] dependencies` at `commit`, by project directory, of each project with a
+    /// test (read with `build-requires`): its test environment installs them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, Dependencies>,
+}
+
+/// A project directory's runtime requirements, as its `pyproject.toml` declares them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Dependencies {
+    /// `[project] dependencies` is static. `false`: dynamic, or no `[project]` table (the
+    /// backend alone knows them): the test environment has the test's requirements only,
+    /// and the test's `pip check` names what it lacks.
+    #[serde(rename = "static")]
+    pub declared: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 /// The answers of a project directory's PEP 517 hook `get_requires_for_build_wheel`.
@@ -165,6 +182,11 @@ impl LockedGit {
     /// The hook's answers for `subdir`, if asked.
     pub fn dynamic_requires(&self, subdir: Option<&str>) -> Option<&DynamicRequires> {
         self.dynamic_requires.get(subdir.unwrap_or(ROOT_DIR))
+    }
+
+    /// The runtime requirements read for `subdir`, if read.
+    pub fn dependencies(&self, subdir: Option<&str>) -> Option<&Dependencies> {
+        self.dependencies.get(subdir.unwrap_or(ROOT_DIR))
     }
 
     /// The build backend read for `subdir`, if read.
@@ -378,7 +400,9 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
-        let version = if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
+        let version = if git.iter().any(|g| !g.dependencies.is_empty()) {
+            6
+        } else if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
             5
         } else if git.iter().any(|g| !g.build_backend.is_empty()) {
             4
@@ -495,6 +519,7 @@ mod tests {
                 build_requires: BTreeMap::new(),
                 build_backend: BTreeMap::new(),
                 dynamic_requires: BTreeMap::new(),
+                dependencies: BTreeMap::new(),
             }],
             vec![],
         )
@@ -511,6 +536,13 @@ mod tests {
             DynamicRequires {
                 asked_with: "blake3:ab".into(),
                 requires: vec!["ninja >= 1.8.2".into()],
+            },
+        )]);
+        lock.git[0].dependencies = BTreeMap::from([(
+            ROOT_DIR.to_string(),
+            Dependencies {
+                declared: true,
+                requires: vec!["six>=1.16".into()],
             },
         )]);
         lock.environments.push(LockedEnvironment {
@@ -561,12 +593,13 @@ mod tests {
     fn environments_round_trip_one_package_per_line() {
         let lock = with_environment();
         let text = lock.to_toml();
-        assert!(text.contains("version = 5\n"), "{text}");
+        assert!(text.contains("version = 6\n"), "{text}");
         assert!(
             text.contains(
                 "\nbuild-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }\n\
                  build-backend = { \".\" = \"mesonpy\" }\n\
-                 dynamic-requires = { \".\" = { asked-with = \"blake3:ab\", requires = [\"ninja >= 1.8.2\"] } }\n"
+                 dynamic-requires = { \".\" = { asked-with = \"blake3:ab\", requires = [\"ninja >= 1.8.2\"] } }\n\
+                 dependencies = { \".\" = { static = true, requires = [\"six>=1.16\"] } }\n"
             ),
             "{text}"
         );

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile,
-    build_requires,
+    build_requires, dependencies,
 };
 use crate::config::{Config, GitInput, ImageInput, Project, Target};
 
@@ -103,8 +103,14 @@ impl<'a> PinLookup<'a> {
                     }
                 },
             };
-        let test_env = match EnvironmentInput::of_test(target) {
-            Some(input) => Some(self.current(input)?),
+        let test_env = match &target.test {
+            Some(_) => {
+                let runtime = dependencies(project, git).ok_or_else(|| unread(project))?;
+                match EnvironmentInput::of_test(target, runtime) {
+                    Some(input) => Some(self.current(input)?),
+                    None => None,
+                }
+            }
             None => None,
         };
         Ok(Pins {
@@ -131,7 +137,8 @@ impl<'a> PinLookup<'a> {
     }
 }
 
-/// A lock without the build requirements of `project`.
+/// A lock without the build (or, for a tested project, runtime) requirements of
+/// `project`.
 pub(super) fn unread(project: &Project) -> LockError {
     stale(format!(
         "the build requirements of project `{}` are not read",

@@ -296,3 +296,51 @@ fn a_gpu_test_on_a_gpu_engine_asks_the_engine_for_the_gpu() {
     let plan = stdout(&ok(&p, &["plan"]));
     assert!(plan.contains("test pending: never run"), "{plan}");
 }
+
+#[test]
+fn the_test_environment_installs_the_projects_runtime_requirements() {
+    let server = PypiServer::start(&[PYTEST_WHEELS, &["six-1.17.0-py2.py3-none-any.whl"]].concat());
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = setuptools_repo();
+    repo.commit(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"needy\"\nversion = \"0.1.0\"\ndependencies = [\"six\"]\n\n\
+         [tool.setuptools]\npy-modules = [\"needy_mod\"]\n",
+        "pyproject",
+    );
+    repo.commit("needy_mod.py", "import six\n", "module");
+    repo.annotated_tag("v0.1.0", "v0.1.0");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "needy",
+                &repo,
+                "test-command = \"python3 -c 'import needy_mod, six; print(six.__version__)'\"\n",
+            )],
+        ),
+    )
+    .hold(repo);
+    ok(&p, &["lock"]);
+    let lock = p.read("wheelbuild.lock");
+    assert!(
+        lock.contains("dependencies = { \".\" = { static = true, requires = [\"six\"] } }"),
+        "{lock}"
+    );
+    let env = lock_of(&p)
+        .environments
+        .into_iter()
+        .find(|e| e.pip == ["six"])
+        .unwrap_or_else(|| panic!("{lock}"));
+    assert_eq!(env.packages[0].name, "six");
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(out.contains("test passed in "), "{out}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
