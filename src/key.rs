@@ -214,14 +214,15 @@ pub struct TestKeyInputs<'a> {
 
 impl<'a> TestKeyInputs<'a> {
     /// The test inputs of `target` built as `key`, on `image` with the test environment
-    /// `env` (`None`: the test installs nothing). `None` for a target without a test.
+    /// `env` (`None`: the test installs nothing). `None` for a target without a test, or
+    /// whose cell `test-skip` skips.
     pub fn of(
         target: &'a Target,
         key: &'a BuildKey,
         image: &'a LockedImage,
         env: Option<&'a LockedEnvironment>,
     ) -> Option<TestKeyInputs<'a>> {
-        let test = target.test.as_deref()?;
+        let test = target.test.as_deref().filter(|t| t.skip.is_none())?;
         Some(TestKeyInputs {
             build_key: Cow::Borrowed(&key.0),
             test_image: ImageKey {

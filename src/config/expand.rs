@@ -690,12 +690,28 @@ fn target_test(
     }
     sources.sort();
     sources.dedup();
+    let skips = table.test_skip.as_ref().or(file.test_skip.as_ref());
+    let mut skip = None;
+    for entry in skips.into_iter().flatten() {
+        let reason = validator.test_skip(entry, cell)?;
+        let axes = entry
+            .get_ref()
+            .iter()
+            .filter(|(axis, _)| *axis.get_ref() != "reason");
+        let mut axes = axes.peekable();
+        if axes.peek().is_some()
+            && axes.all(|(axis, value)| cell.get(axis.get_ref()) == Some(value.get_ref()))
+        {
+            skip.get_or_insert(reason);
+        }
+    }
     Ok(Some(Arc::new(TargetTest {
         command,
         requires,
         sources,
         gpu: table.test_gpu.or(file.test_gpu).unwrap_or(false),
         network: table.test_network.or(file.test_network).unwrap_or_default(),
+        skip,
     })))
 }
 

@@ -196,6 +196,8 @@ pub struct TargetTest {
     pub sources: Vec<String>,
     pub gpu: bool,
     pub network: TestNetwork,
+    /// Why the cell's wheels are not tested (`test-skip`); `None`: they are.
+    pub skip: Option<String>,
 }
 
 /// A target's PEP 825 variant.

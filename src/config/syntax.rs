@@ -65,6 +65,11 @@ pub(crate) struct ConfigFile {
     /// are installed). Projects override it.
     #[serde(default)]
     pub test_network: Option<TestNetwork>,
+    /// Targets whose wheels are not tested: each entry's axis values (all must equal the
+    /// cell's) and its `reason`, shown by `plan`. Projects override it.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<BTreeMap<String, String>>>")]
+    pub test_skip: Option<Vec<AxisValues>>,
     /// How untested wheels are treated.
     #[serde(default)]
     pub test: TestTable,
@@ -376,6 +381,10 @@ pub(crate) struct ProjectTable {
     /// Replaces the top-level `test-network`.
     #[serde(default)]
     pub test_network: Option<TestNetwork>,
+    /// Replaces the top-level `test-skip`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<BTreeMap<String, String>>>")]
+    pub test_skip: Option<Vec<AxisValues>>,
     /// Toolchain check (templated); replaces `image.toolchain-check` for this project.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -455,6 +464,9 @@ pub enum RepairTool {
     /// Keep the wheels as built.
     None,
 }
+
+/// `axis = "value"` entries (with `reason` in `test-skip`), each spanned for errors.
+pub(crate) type AxisValues = Spanned<BTreeMap<Spanned<String>, Spanned<String>>>;
 
 /// The network of a test container.
 #[derive(

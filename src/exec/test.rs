@@ -34,8 +34,13 @@ impl Run<'_> {
         t: &PlannedTarget<'_>,
         record: &BuildRecord,
     ) -> Result<Option<Tested>, BuildError> {
-        let (Some(test), Some(declared)) = (&t.test, t.target.test.as_deref()) else {
+        let Some(declared) = t.target.test.as_deref() else {
             return Ok(None);
+        };
+        let Some(test) = &t.test else {
+            // Only `test-skip` leaves a declared test without a key.
+            let why = format!("skipped: {}", declared.skip.as_deref().unwrap_or_default());
+            return self.outcome(&TestOutcome::NotRun { why }, 0, false, Path::new(""));
         };
         let log = self
             .settings

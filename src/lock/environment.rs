@@ -51,12 +51,13 @@ impl EnvironmentInput {
         })
     }
 
-    /// The environment `target`'s wheels are tested in, if its test installs anything:
+    /// The environment `target`'s wheels are tested in, if they are (not `test-skip`) and
+    /// the test installs anything:
     /// the test image, the test's requirements and `dependencies`, its project's runtime
     /// requirements (see [`dependencies`]); no apt, no build requirements (the test
     /// installs the wheel itself).
     pub fn of_test(target: &Target, dependencies: &[String]) -> Option<EnvironmentInput> {
-        let test = target.test.as_deref()?;
+        let test = target.test.as_deref().filter(|t| t.skip.is_none())?;
         let mut pip: Vec<String> = test.requires.iter().chain(dependencies).cloned().collect();
         pip.sort();
         pip.dedup();

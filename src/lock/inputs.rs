@@ -63,7 +63,7 @@ pub fn lock_inputs(config: &Config) -> String {
     // What the config asks to install; the runtime requirements are the lock's own, read at
     // the commit.
     let tests = config.targets.iter().filter_map(|t| {
-        let test = t.test.as_deref()?;
+        let test = t.test.as_deref().filter(|t| t.skip.is_none())?;
         Some((
             &t.image.reference,
             t.image.platform.to_string(),

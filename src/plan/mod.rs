@@ -391,9 +391,13 @@ pub(crate) struct TargetJson<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct TestJson<'a> {
-    pub key: &'a TestKey,
-    /// Why it must run; `null`: its outcome is stored.
+    /// `null` when skipped.
+    pub key: Option<&'a TestKey>,
+    /// Why it must run; `null`: its outcome is stored, or it is skipped.
     pub pending: Option<&'a TestReason>,
+    /// Why the cell's wheels are not tested (`test-skip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -472,9 +476,10 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
             key: &t.key,
             status: t.status,
             reason: t.reason.as_ref(),
-            test: t.test.as_ref().map(|x| TestJson {
-                key: &x.key,
-                pending: x.pending.as_ref(),
+            test: t.target.test.as_deref().map(|declared| TestJson {
+                key: t.test.as_ref().map(|x| &x.key),
+                pending: t.test.as_ref().and_then(|x| x.pending.as_ref()),
+                skipped: declared.skip.as_deref(),
             }),
             output: &t.target.output_subdir,
             repair: t.target.repair.as_deref().map(|r| RepairJson {

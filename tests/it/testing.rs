@@ -344,3 +344,40 @@ fn the_test_environment_installs_the_projects_runtime_requirements() {
     assert!(out.contains("test passed in "), "{out}");
     assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
 }
+
+#[test]
+fn a_skipped_target_is_placed_untested_and_plan_says_why() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let skip = "test-skip = [{ python = \"3.11\", reason = \"no pytest wheel for 3.11 yet\" }]";
+    let p = tested_project(&server, PASSING, skip);
+    let lock = lock_of(&p);
+    assert!(
+        lock.environments.iter().all(|e| e.pip != ["pytest"]),
+        "a skipped test needs no test environment"
+    );
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(
+        out.contains("test not run: skipped: no pytest wheel for 3.11 yet: placed untested"),
+        "{out}"
+    );
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(
+        plan.contains("test skipped: no pytest wheel for 3.11 yet"),
+        "{plan}"
+    );
+    ok(&p, &["check"]);
+
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[test]\nrequire = true\n"),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("the wheels were not tested (skipped: no pytest wheel for 3.11 yet)"),
+        "{}",
+        p.snapshot(&out)
+    );
+}

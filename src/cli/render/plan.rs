@@ -45,6 +45,9 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
             row.push_str(&reason(r));
         } else if let Some(r) = t.test.as_ref().and_then(|x| x.pending.as_ref()) {
             row.push_str(&test_reason(r));
+        } else if let Some(why) = t.target.test.as_ref().and_then(|x| x.skip.as_ref()) {
+            row.push_str("test skipped: ");
+            row.push_str(why);
         }
         // No trailing spaces on cached rows.
         row.truncate(row.trim_end_matches(' ').len());
