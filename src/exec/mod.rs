@@ -436,8 +436,13 @@ pub async fn build(
                 TargetReport::skipped(&t.target.id)
             } else if t.status != crate::plan::Status::Build {
                 // Restored from the store: no engine slot (one found damaged builds on
-                // the first engine).
-                runs[0].target(t).await
+                // the first engine, and a test that needs a GPU runs on the first that
+                // has one).
+                let run = runs
+                    .iter()
+                    .find(|r| r.gpu || !gpu_test(t))
+                    .unwrap_or(&runs[0]);
+                run.target(t).await
             } else {
                 build_on_pool(t, engines, runs, pool, stop, reporter).await
             };
@@ -463,7 +468,17 @@ async fn build_on_pool(
 ) -> TargetReport {
     let mut lost: Option<(String, TargetReport)> = None;
     loop {
-        let slot = pool.acquire(|i| engines[i].serves(t)).await;
+        // A target whose test needs a GPU builds (and is tested) on an engine with one,
+        // when the pool has one.
+        let gpu = gpu_test(t)
+            && engines
+                .iter()
+                .any(|e| e.spec.as_ref().is_some_and(|s| s.gpu));
+        let slot = pool
+            .acquire(|i| {
+                engines[i].serves(t) && (!gpu || engines[i].spec.as_ref().is_some_and(|s| s.gpu))
+            })
+            .await;
         // A target that waited for its slot while another failed does not start.
         if stop.load(Ordering::SeqCst) {
             return TargetReport::skipped(&t.target.id);
@@ -512,6 +527,11 @@ async fn build_on_pool(
         report.retried_from = lost.map(|(name, _)| name);
         return report;
     }
+}
+
+/// Does `t` have a test to run that needs a GPU?
+fn gpu_test(t: &PlannedTarget<'_>) -> bool {
+    t.test.is_some() && t.target.test.as_ref().is_some_and(|x| x.gpu)
 }
 
 impl TargetReport {

@@ -381,3 +381,32 @@ fn a_skipped_target_is_placed_untested_and_plan_says_why() {
         p.snapshot(&out)
     );
 }
+
+#[test]
+fn a_gpu_test_in_a_pool_builds_on_its_gpu_engine() {
+    if fixtures::daemon_has_gpu_runtime() {
+        crate::support::skip("this daemon has an NVIDIA runtime");
+    }
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let config = p.read("wheelbuild.toml");
+    // The engine without a GPU comes first and is free: the target still goes to `gpu1`,
+    // where its test can run (and asks for the GPU this daemon has not).
+    p.write(
+        "wheelbuild.toml",
+        &format!(
+            "{config}\n[[engine]]\nname = \"cpu1\"\nhost = \"{host}\"\njobs = 1\n\n\
+             [[engine]]\nname = \"gpu1\"\nhost = \"{host}\"\njobs = 1\ngpu = true\n"
+        ),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("the Docker daemon has no GPU runtime"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(stdout(&out).contains("gpu1"), "{}", p.snapshot(&out));
+}
