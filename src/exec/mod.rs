@@ -46,7 +46,9 @@ use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
 use crate::resolve::NetworkSettings;
 use crate::sign::KeyFile;
-use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
+use crate::store::{
+    BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError, UnusableWheel,
+};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::cleanup;
@@ -654,14 +656,28 @@ impl<'a> Run<'a> {
                         "it left the store during the build",
                     )
                 })?;
-                let tested = self.test(t, &record).await?;
-                match self.place(t, &record) {
-                    Ok(placed) => {
-                        let restored = placed.restored;
-                        return Ok(Some((Outcome::Cached { restored }, placed, tested)));
+                // A test about to run checks the wheels first: a damaged one is built
+                // again, as placing it would have found.
+                let damaged = match t.test.as_ref() {
+                    Some(x) if x.pending.is_some() || self.settings.retest => {
+                        record.wheels.iter().find_map(|w| self.store.check_wheel(w))
                     }
-                    Err(PlaceError::Damaged(damage)) => self.quarantine(t, &damage)?,
-                    Err(e) => return Err(place_error(e)),
+                    _ => None,
+                };
+                match damaged {
+                    Some(UnusableWheel::Damaged(damage)) => self.quarantine(t, &damage)?,
+                    Some(UnusableWheel::Unreadable(e)) => return Err(e.into()),
+                    None => {
+                        let tested = self.test(t, &record).await?;
+                        match self.place(t, &record) {
+                            Ok(placed) => {
+                                let restored = placed.restored;
+                                return Ok(Some((Outcome::Cached { restored }, placed, tested)));
+                            }
+                            Err(PlaceError::Damaged(damage)) => self.quarantine(t, &damage)?,
+                            Err(e) => return Err(place_error(e)),
+                        }
+                    }
                 }
             }
             Presence::Damaged(damage) => self.quarantine(t, &damage)?,

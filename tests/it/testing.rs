@@ -410,3 +410,27 @@ fn a_gpu_test_in_a_pool_builds_on_its_gpu_engine() {
     );
     assert!(stdout(&out).contains("gpu1"), "{}", p.snapshot(&out));
 }
+
+#[test]
+fn a_damaged_stored_wheel_is_built_again_before_its_test() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let failing = "pytest -q tests && exit 7";
+    let p = tested_project(&server, failing, "");
+    assert_eq!(p.run(&["build"]).status.code(), Some(1));
+    let key = key_of(&p, &cpu("cext"));
+    let sha = record(&p, &key)["wheels"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = stored_wheel(&p, &sha);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    set_test_command(&p, failing, PASSING);
+    let out = ok(&p, &["build"]);
+    let summary = stdout(&out);
+    assert!(summary.contains(": 1 built"), "{}", p.snapshot(&out));
+    assert!(summary.contains("test passed in "), "{summary}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
