@@ -54,7 +54,11 @@ impl Run<'_> {
             if let TestOutcome::Failed { .. } = stored.outcome {
                 // Its stored log shows why, as the run that failed did.
                 if let Some(bytes) = self.store.test_log(stored) {
-                    std::fs::write(&log, bytes).map_err(|e| io_err("writing the test log", e))?;
+                    let write = |bytes| {
+                        std::fs::create_dir_all(log.parent().unwrap_or(Path::new(".")))?;
+                        std::fs::write(&log, bytes)
+                    };
+                    write(bytes).map_err(|e| io_err("writing the test log", e))?;
                 }
             }
             return self.outcome(&stored.outcome, stored.duration_ms, true, &log);

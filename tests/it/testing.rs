@@ -66,6 +66,24 @@ fn a_failing_test_keeps_the_wheel_out_of_the_wheelhouse() {
     let record = record(&p, &key);
     assert!(stored_wheel(&p, record["wheels"][0]["sha256"].as_str().unwrap()).is_file());
 
+    // The same test of the same wheels is not run again: it failed, as its log says.
+    std::fs::remove_dir_all(p.path().join(".wheelbuild/cache/logs")).unwrap();
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the test of these very wheels failed before (the test command exited with status 7"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("the-test-says-no"),
+        "the stored log's tail: {err}"
+    );
+    assert!(err.contains("build --retest"), "{err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+
     set_test_command(&p, failing, PASSING);
     assert_eq!(
         key_of(&p, &cpu("cext")),

@@ -132,7 +132,14 @@ impl Builder<'_> {
         self.reporter.phase(id, "testing");
         let mut unmet = None;
         let mut pending = Vec::new();
-        let name = format!("wheelbuild-test-{}-{}", &spec.key[..12], std::process::id());
+        // Unique to this process and test (two targets may share a test key).
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!(
+            "wheelbuild-test-{}-{}-{n}",
+            &spec.key[..12],
+            std::process::id()
+        );
         let (container, exit) = engine
             .run(&name, &config, |chunk| {
                 let _ = log_file.write_all(chunk);
