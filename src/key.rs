@@ -225,10 +225,7 @@ impl<'a> TestKeyInputs<'a> {
         let test = target.test.as_deref().filter(|t| t.skip.is_none())?;
         Some(TestKeyInputs {
             build_key: Cow::Borrowed(&key.0),
-            test_image: ImageKey {
-                platform: Cow::Borrowed(&image.platform),
-                manifest_digest: Cow::Borrowed(&image.manifest_digest),
-            },
+            test_image: ImageKey::of(image),
             test_pip: Cow::Borrowed(env.map_or(&[][..], |e| &e.packages)),
             test_command: Cow::Borrowed(&test.command),
             test_sources: Cow::Borrowed(&test.sources),
@@ -277,6 +274,16 @@ impl fmt::Display for TestKey {
 pub struct ImageKey<'a> {
     pub platform: Cow<'a, str>,
     pub manifest_digest: Cow<'a, str>,
+}
+
+impl<'a> ImageKey<'a> {
+    /// The key of the image the lock pins as `image`.
+    pub fn of(image: &'a LockedImage) -> ImageKey<'a> {
+        ImageKey {
+            platform: Cow::Borrowed(&image.platform),
+            manifest_digest: Cow::Borrowed(&image.manifest_digest),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

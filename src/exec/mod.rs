@@ -54,7 +54,7 @@ use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::cleanup;
 use container::Builder;
 pub use container::caches::volume_name;
-pub(crate) use container::images::env_tag;
+pub(crate) use container::images::{env_tag, env_tag_of};
 pub use gc::{CacheGc, CacheVolume, collect_cache_volumes, collect_env_images};
 use spec::BuildSpec;
 pub use test::Tested;

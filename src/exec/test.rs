@@ -87,10 +87,7 @@ impl Run<'_> {
         }
         std::fs::write(wheels.join("SHA256SUMS"), sums)
             .map_err(|e| io_err("staging the wheels", e))?;
-        let image = ImageKey {
-            platform: (&t.image.platform).into(),
-            manifest_digest: (&t.image.manifest_digest).into(),
-        };
+        let image = ImageKey::of(t.image);
         let spec = TestSpec {
             id: &t.target.id,
             key: &test.key.0,

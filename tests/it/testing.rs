@@ -4,7 +4,7 @@
 //! index on loopback (pypiserver), and the C-extension example with its pytest file.
 
 use crate::common::*;
-use crate::support::fixtures::{self, ImageKind, example_repo};
+use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
 use crate::support::pypi::PypiServer;
 use crate::support::test;
 
@@ -451,4 +451,44 @@ fn a_damaged_stored_wheel_is_built_again_before_its_test() {
     assert!(summary.contains(": 1 built"), "{}", p.snapshot(&out));
     assert!(summary.contains("test passed in "), "{summary}");
     assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
+
+#[test]
+fn gc_keeps_the_test_environment_and_removes_the_outcomes_of_removed_keys() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    // Made by this store (another test's may have made the same image before).
+    ok(&p, &["build", "--rebuild-env"]);
+    let store = store_dir(&p);
+    // The environment images this store's builds made (by their store label, which
+    // names the project's unique directory).
+    let project_dir = p.path().file_name().unwrap().to_string_lossy().into_owned();
+    let env_images = || {
+        let ids = docker_ok(&["images", "-q", "--filter", "reference=wheelbuild-env"]);
+        ids.lines()
+            .filter(|id| {
+                let label = "{{index .Config.Labels \"org.wheelbuild.store\"}}";
+                docker_ok(&["image", "inspect", "--format", label, id]).contains(&project_dir)
+            })
+            .count()
+    };
+    assert_eq!(
+        env_images(),
+        2,
+        "the build's and the test's environment images"
+    );
+    let tests = store.join("tests");
+    assert_eq!(files_under(&tests).len(), 2, "the outcome and its log");
+    // Live: both stay.
+    ok(&p, &["gc"]);
+    assert_eq!(env_images(), 2, "a live test environment is kept");
+    assert_eq!(files_under(&tests).len(), 2);
+    // A build input changes: the old key goes, and with it its test's outcome.
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("WB_TEST = \"t\"", "WB_TEST = \"t2\""),
+    );
+    ok(&p, &["gc"]);
+    assert!(files_under(&tests).is_empty(), "{:?}", files_under(&tests));
 }

@@ -94,10 +94,16 @@ pub(in crate::exec) fn store_id(root: &std::path::Path) -> String {
 
 /// The tag of the environment image of `inputs`: `wheelbuild-env:<key prefix>`.
 pub(crate) fn env_tag(inputs: &KeyInputs<'_>) -> String {
+    env_tag_of(&inputs.image, &inputs.apt, &inputs.pip)
+}
+
+/// The tag of the environment image of `image` with `apt` and `pip` pins (a build's, or
+/// a test's with no apt).
+pub(crate) fn env_tag_of(image: &ImageKey<'_>, apt: &[AptPin], pip: &[PipPin]) -> String {
     let env = EnvSpec {
-        image: &inputs.image,
-        apt: &inputs.apt,
-        pip: &inputs.pip,
+        image,
+        apt,
+        pip,
         accel: Accel::Cpu,
         id: "",
         key: "",
