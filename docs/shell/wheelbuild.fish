@@ -143,6 +143,7 @@ complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l remote -
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l keep-going -d 'Keep building the other targets after one fails'
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l dry-run -d 'Show what would be built (as `plan`), build nothing'
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l rebuild-env -d 'Rebuild the apt/pip environment images even when they exist (ATLAS\' NO_CACHE=1)'
+complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l retest -d 'Run every test again, even one whose outcome is stored for its test key'
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l lock -d 'Update wheelbuild.lock first when it does not match the config (else that is an error)'
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l push -d 'Push what this run builds to the remote cache (as `[remote] push = true`)'
 complete -c wheelbuild -n "__fish_wheelbuild_using_subcommand build" -l locked -d 'Fail (exit 12) when wheelbuild.lock is missing or out of date, instead of updating it. Checked offline'

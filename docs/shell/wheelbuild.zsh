@@ -154,6 +154,7 @@ _arguments "${_arguments_options[@]}" : \
 '--keep-going[Keep building the other targets after one fails]' \
 '--dry-run[Show what would be built (as \`plan\`), build nothing]' \
 '--rebuild-env[Rebuild the apt/pip environment images even when they exist (ATLAS'\'' NO_CACHE=1)]' \
+'--retest[Run every test again, even one whose outcome is stored for its test key]' \
 '--lock[Update wheelbuild.lock first when it does not match the config (else that is an error)]' \
 '--push[Push what this run builds to the remote cache (as \`\[remote\] push = true\`)]' \
 '--locked[Fail (exit 12) when wheelbuild.lock is missing or out of date, instead of updating it. Checked offline]' \

@@ -181,6 +181,9 @@ pub(crate) struct BuildArgs {
     /// Rebuild the apt/pip environment images even when they exist (ATLAS' NO_CACHE=1).
     #[arg(long)]
     pub rebuild_env: bool,
+    /// Run every test again, even one whose outcome is stored for its test key.
+    #[arg(long)]
+    pub retest: bool,
     /// Update wheelbuild.lock first when it does not match the config (else that is an error).
     #[arg(long)]
     pub lock: bool,

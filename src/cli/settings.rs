@@ -203,6 +203,7 @@ impl ProjectSettings {
             remote,
             push,
             compiler_cache,
+            retest: args.retest,
             ..run
         })
     }
@@ -248,6 +249,7 @@ impl ProjectSettings {
             network: self.network,
             remote: None,
             push: false,
+            retest: false,
             signer: settings
                 .remote
                 .sign_with

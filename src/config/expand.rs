@@ -15,6 +15,7 @@ use super::label::{
 };
 use super::model::{
     BuildOptions, CacheSettings, Cell, Config, ImageInput, Network, Project, Settings, Target,
+    TargetTest,
 };
 use super::syntax::{ConfigFile, ProjectTable};
 use super::template::Vars;
@@ -219,6 +220,7 @@ fn settings(validator: &Validator<'_>, root: &Path) -> Result<Settings, ConfigEr
             root,
             f.build.emulate,
         )?,
+        test_require: f.test.require,
     })
 }
 
@@ -649,6 +651,7 @@ fn target(
         }
         _ => None,
     };
+    let test = target_test(validator, table, &vars, cell)?;
     Ok(Target {
         id: [project.name.as_str(), "/", &info.name].concat(),
         project: index,
@@ -663,7 +666,87 @@ fn target(
         repair,
         local_version,
         variant,
+        test,
     })
+}
+
+/// The target's test: the project's `test-*` keys, else the top level's; `None` without a
+/// `test-command`.
+fn target_test(
+    validator: &Validator<'_>,
+    table: &ProjectTable,
+    vars: &ProjectVars<'_>,
+    cell: &Cell,
+) -> Result<Option<Arc<TargetTest>>, ConfigError> {
+    let file = validator.file;
+    let Some(command) = table.test_command.as_ref().or(file.test_command.as_ref()) else {
+        return Ok(None);
+    };
+    // In a test, `{project}` is the sources' copy, as cibuildwheel has it.
+    let vars = TestVars { project: vars };
+    let command = validator.expand("the test command", command, &vars, cell)?;
+    let mut requires = Vec::new();
+    for r in table
+        .test_requires
+        .as_ref()
+        .or(file.test_requires.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        requires.push(validator.expand("a test requirement", r, &vars, cell)?);
+    }
+    requires.sort();
+    requires.dedup();
+    let mut sources = Vec::new();
+    for s in table
+        .test_sources
+        .as_ref()
+        .or(file.test_sources.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        sources.push(validator.test_source(s)?);
+    }
+    sources.sort();
+    sources.dedup();
+    let skips = table.test_skip.as_ref().or(file.test_skip.as_ref());
+    let mut skip = None;
+    for entry in skips.into_iter().flatten() {
+        let reason = validator.test_skip(entry, cell)?;
+        let axes = entry
+            .get_ref()
+            .iter()
+            .filter(|(axis, _)| *axis.get_ref() != "reason");
+        let mut axes = axes.peekable();
+        if axes.peek().is_some()
+            && axes.all(|(axis, value)| cell.get(axis.get_ref()) == Some(value.get_ref()))
+        {
+            skip.get_or_insert(reason);
+        }
+    }
+    Ok(Some(Arc::new(TargetTest {
+        command,
+        requires,
+        sources,
+        gpu: table.test_gpu.or(file.test_gpu).unwrap_or(false),
+        network: table.test_network.or(file.test_network).unwrap_or_default(),
+        skip,
+    })))
+}
+
+/// A project's variables, with `{project}` the sources' copy in the test container.
+struct TestVars<'a, 'b> {
+    project: &'a ProjectVars<'b>,
+}
+
+impl Vars for TestVars<'_, '_> {
+    fn lookup(&self, name: &str) -> Option<Option<&str>> {
+        if name == "project" {
+            Some(Some(crate::recipe::TEST_PROJECT_DIR))
+        } else {
+            self.project.lookup(name)
+        }
+    }
 }
 
 /// What every target of a config shares.

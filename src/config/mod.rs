@@ -30,7 +30,7 @@ use crate::diag::Location;
 pub(crate) use model::Network;
 pub use model::{
     Cell, ChannelPolicy, Config, ConfigSettings, ConfigWarning, EngineSpec, GitInput, ImageInput,
-    PipIndex, Project, Runs, Target,
+    PipIndex, Project, Runs, Target, TargetTest, TestNetwork,
 };
 pub(crate) use syntax::{ConfigFile, IndexSetting, UnavailablePolicy};
 use validate::{Ctx, Validator};

@@ -14,6 +14,7 @@ pub use crate::recipe::ConfigSettings;
 
 pub use super::syntax::ChannelPolicy;
 pub(crate) use super::syntax::Network;
+pub use super::syntax::TestNetwork;
 
 /// One base-image input: a reference as the config spells it (after templating) and the
 /// platform wanted from it. This is the identity of an image entry in the lock.
@@ -180,6 +181,23 @@ pub struct Target {
     pub local_version: Option<String>,
     /// The PEP 825 variant this target's wheels become.
     pub variant: Option<Arc<TargetVariant>>,
+    /// The test of its wheels; `None`: no test step.
+    pub test: Option<Arc<TargetTest>>,
+}
+
+/// How a target's wheels are tested (`test-command` and the other `test-*` keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetTest {
+    /// Run with `sh -c` in a scratch directory; `{project}` expanded to the sources' copy.
+    pub command: String,
+    /// `test-requires`, expanded, sorted and unique.
+    pub requires: Vec<String>,
+    /// Paths in the repository copied into the scratch directory, sorted and unique.
+    pub sources: Vec<String>,
+    pub gpu: bool,
+    pub network: TestNetwork,
+    /// Why the cell's wheels are not tested (`test-skip`); `None`: they are.
+    pub skip: Option<String>,
 }
 
 /// A target's PEP 825 variant.
@@ -213,6 +231,8 @@ pub(crate) struct Settings {
     pub remote: RemoteSettings,
     /// `[[engine]]`; empty: the one engine `DOCKER_HOST` names.
     pub engines: Vec<EngineSpec>,
+    /// `[test] require`: an untested wheel fails `build`.
+    pub test_require: bool,
 }
 
 /// One `[[engine]]`, validated.

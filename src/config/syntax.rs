@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 /// Root of `wheelbuild.toml`.
@@ -41,6 +41,38 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub repair_exclude: Vec<Spanned<String>>,
+    /// Shell command that tests each wheel as its users install it, in a fresh container
+    /// (templated; `{project}` is a copy of the sources at the locked commit). Projects
+    /// override it. None: no test step.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub test_command: Option<Spanned<String>>,
+    /// PEP 508 requirements of the test (templated), pinned with sha256 in the lock.
+    /// Projects override them.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub test_requires: Option<Vec<Spanned<String>>>,
+    /// Files and directories of the repository copied into the test's working directory.
+    /// Projects override them.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub test_sources: Option<Vec<Spanned<String>>>,
+    /// The test needs a GPU: it runs only on an engine with `gpu = true`. Projects
+    /// override it.
+    #[serde(default)]
+    pub test_gpu: Option<bool>,
+    /// The test's network: `none` (default) or `index` (the package index's, as packages
+    /// are installed). Projects override it.
+    #[serde(default)]
+    pub test_network: Option<TestNetwork>,
+    /// Targets whose wheels are not tested: each entry's axis values (all must equal the
+    /// cell's) and its `reason`, shown by `plan`. Projects override it.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<BTreeMap<String, String>>>")]
+    pub test_skip: Option<Vec<AxisValues>>,
+    /// How untested wheels are treated.
+    #[serde(default)]
+    pub test: TestTable,
     /// Extra environment variable names that do not change the wheel's bytes, so changing
     /// them never forces a rebuild (added to the built-in list; see the README).
     #[serde(default)]
@@ -353,6 +385,28 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub repair_exclude: Vec<Spanned<String>>,
+    /// Test command (templated); replaces the top-level `test-command`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub test_command: Option<Spanned<String>>,
+    /// Test requirements (templated); replace the top-level `test-requires`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub test_requires: Option<Vec<Spanned<String>>>,
+    /// Test sources; replace the top-level `test-sources`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub test_sources: Option<Vec<Spanned<String>>>,
+    /// Replaces the top-level `test-gpu`.
+    #[serde(default)]
+    pub test_gpu: Option<bool>,
+    /// Replaces the top-level `test-network`.
+    #[serde(default)]
+    pub test_network: Option<TestNetwork>,
+    /// Replaces the top-level `test-skip`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<BTreeMap<String, String>>>")]
+    pub test_skip: Option<Vec<AxisValues>>,
     /// Toolchain check (templated); replaces `image.toolchain-check` for this project.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -431,6 +485,32 @@ pub enum RepairTool {
     Auditwheel,
     /// Keep the wheels as built.
     None,
+}
+
+/// `axis = "value"` entries (with `reason` in `test-skip`), each spanned for errors.
+pub(crate) type AxisValues = Spanned<BTreeMap<Spanned<String>, Spanned<String>>>;
+
+/// The network of a test container.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestNetwork {
+    /// No network: the test sees the installed wheel and the test environment only.
+    #[default]
+    None,
+    /// The network packages are installed over, with the `[pip]` index settings.
+    Index,
+}
+
+/// `[test]`: what an untested wheel means.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct TestTable {
+    /// An untested wheel (its test not run, e.g. for want of a GPU engine) fails `build`
+    /// (exit 1): for release pipelines.
+    #[serde(default)]
+    pub require: bool,
 }
 
 /// Settings for one registry host.

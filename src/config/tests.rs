@@ -656,3 +656,34 @@ fn an_engine_emulates_as_build_emulate_says_unless_it_says_otherwise() {
     let emulated = arm64.replace("[[project]]", "[build]\nemulate = true\n\n[[project]]");
     parse(&emulated).unwrap().check_default_engine().unwrap();
 }
+
+#[test]
+fn test_keys_expand_per_cell_and_test_skip_needs_a_reason_and_axes() {
+    let c = parse(&format!(
+        "test-command = \"pytest {{project}}/tests -k py{{python}}\"\ntest-requires = [\"numpy=={{python}}\"]\n\
+         test-skip = [{{ cuda = \"cuda12.4\", reason = \"no GPU runner\" }}]\n{BASE}"
+    ))
+    .unwrap();
+    let test = c.targets[0].test.as_deref().unwrap();
+    assert_eq!(test.command, "pytest /wheelbuild/project/tests -k py3.10");
+    assert_eq!(test.requires, ["numpy==3.10"]);
+    let skipped: Vec<Option<&str>> = c
+        .targets
+        .iter()
+        .map(|t| t.test.as_deref().unwrap().skip.as_deref())
+        .collect();
+    assert_eq!(
+        skipped,
+        [None, Some("no GPU runner"), None, Some("no GPU runner")]
+    );
+
+    let (msg, _, hint) = err(&format!(
+        "test-command = \"true\"\ntest-skip = [{{ python = \"3.10\" }}]\n{BASE}"
+    ));
+    assert_eq!(msg, "a test-skip entry without a `reason`");
+    assert!(hint.unwrap().contains("reason = "));
+    let (msg, _, _) = err(&format!(
+        "test-command = \"true\"\ntest-skip = [{{ pyhton = \"3.10\", reason = \"x\" }}]\n{BASE}"
+    ));
+    assert_eq!(msg, "test-skip names `pyhton`, which is not an axis");
+}

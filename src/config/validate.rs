@@ -507,6 +507,65 @@ impl Validator<'_> {
         })
     }
 
+    /// A `test-sources` entry: a relative path inside the repository, without `..`.
+    pub(crate) fn test_source(&self, path: &Spanned<String>) -> Result<String, ConfigError> {
+        let value = path.get_ref();
+        let p = Path::new(value);
+        let bad = value.is_empty()
+            || p.is_absolute()
+            || p.components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if bad {
+            return Err(self.ctx.err(
+                path.span(),
+                format!("invalid test-sources entry `{}`", truncated(value)),
+                Some("a relative path inside the repository, without `..`, e.g. `tests`".into()),
+            ));
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    }
+
+    /// A `test-skip` entry: a non-empty `reason` and at least one axis of the matrix;
+    /// its reason.
+    pub(crate) fn test_skip(
+        &self,
+        entry: &super::syntax::AxisValues,
+        cell: &crate::config::Cell,
+    ) -> Result<String, ConfigError> {
+        let map = entry.get_ref();
+        let reason = map
+            .iter()
+            .find(|(k, _)| *k.get_ref() == "reason")
+            .map(|(_, v)| v.get_ref().trim())
+            .filter(|r| !r.is_empty());
+        let Some(reason) = reason else {
+            return Err(self.ctx.err(
+                entry.span(),
+                "a test-skip entry without a `reason`",
+                Some(
+                    "say why, e.g. `{ python = \"3.13\", reason = \"no numpy wheel yet\" }`".into(),
+                ),
+            ));
+        };
+        for (axis, _) in map.iter().filter(|(k, _)| *k.get_ref() != "reason") {
+            if !cell.values.iter().any(|(a, _)| a == axis.get_ref()) {
+                return Err(self.ctx.err(
+                    axis.span(),
+                    format!("test-skip names `{}`, which is not an axis", truncated(axis.get_ref())),
+                    Some("name matrix axes (`python`, `cuda`, `torch` or a user axis) and a `reason`".into()),
+                ));
+            }
+        }
+        if map.len() < 2 {
+            return Err(self.ctx.err(
+                entry.span(),
+                "a test-skip entry that names no axis",
+                Some("give the axis values of the cells to skip, e.g. `python = \"3.13\"`".into()),
+            ));
+        }
+        Ok(reason.to_string())
+    }
+
     /// The cache channel: a path component under the cache directory.
     pub(crate) fn channel(&self, channel: &Spanned<String>) -> Result<String, ConfigError> {
         let value = channel.get_ref();

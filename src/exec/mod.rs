@@ -31,6 +31,7 @@ mod pool;
 pub mod schedule;
 use crate::resolve::source;
 mod spec;
+mod test;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -45,15 +46,18 @@ use crate::fsutil::FileLock;
 use crate::plan::PlannedTarget;
 use crate::resolve::NetworkSettings;
 use crate::sign::KeyFile;
-use crate::store::{BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError};
+use crate::store::{
+    BuildRecord, CacheStats, Damage, Presence, STORE_VERSION, Store, StoreError, UnusableWheel,
+};
 use crate::wheel;
 use crate::wheelhouse::{PlaceError, Placed, Wheelhouse};
 pub use cleanup::cleanup;
 use container::Builder;
 pub use container::caches::volume_name;
-pub(crate) use container::images::env_tag;
+pub(crate) use container::images::{env_tag, env_tag_of};
 pub use gc::{CacheGc, CacheVolume, collect_cache_volumes, collect_env_images};
 use spec::BuildSpec;
+pub use test::Tested;
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.
@@ -138,6 +142,20 @@ pub enum BuildError {
     Interrupted,
     #[error(transparent)]
     Signer(#[from] crate::sign::KeyError),
+    #[error("the test command exited with status {code}: the wheels are not placed")]
+    TestFailed { code: i64, log: PathBuf },
+    #[error(
+        "the test environment lacks `{requirement}`, a requirement of the wheels ({problem}): the wheels are not placed"
+    )]
+    UnmetTestRequirement {
+        requirement: String,
+        problem: String,
+        log: PathBuf,
+    },
+    #[error("the test of these very wheels failed before ({detail})")]
+    TestFailedBefore { detail: String, log: PathBuf },
+    #[error("the wheels were not tested ({why}), and `[test] require` is set")]
+    Untested { why: String },
 }
 
 impl BuildError {
@@ -203,6 +221,25 @@ impl BuildError {
                     .into(),
             ),
             BuildError::Wheelhouse(e) => e.hint(),
+            BuildError::TestFailed { .. } => Some(
+                "the test's output above says why; the built wheels stay in the store, so a \
+                 fixed test runs without a rebuild"
+                    .into(),
+            ),
+            BuildError::UnmetTestRequirement { requirement, .. } => Some(format!(
+                "add it to `test-requires` (or to the project's dependencies) and run \
+                 `wheelbuild lock --update {requirement}`"
+            )),
+            BuildError::TestFailedBefore { .. } => Some(
+                "its test key is unchanged: fix the test (a test-only change runs it again \
+                 without a rebuild), or run it again with `build --retest`"
+                    .into(),
+            ),
+            BuildError::Untested { .. } => Some(
+                "declare an `[[engine]]` with `gpu = true` for tests that need a GPU, or unset \
+                 `[test] require`"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -212,6 +249,11 @@ impl BuildError {
     fn log<'a>(&'a self, build_log: &'a Path) -> Option<&'a Path> {
         match self {
             BuildError::EnvFailed { log, .. } | BuildError::PinFailed { log, .. } => Some(log),
+            BuildError::TestFailed { log, .. }
+            | BuildError::UnmetTestRequirement { log, .. }
+            | BuildError::TestFailedBefore { log, .. } => {
+                Some(log.as_path()).filter(|l| l.exists())
+            }
             BuildError::Failed { .. }
             | BuildError::ToolchainCheckFailed { .. }
             | BuildError::NoWheel
@@ -264,6 +306,8 @@ pub struct BuildSettings {
     /// The shared cache: looked up before building; pushed to after, when `push`.
     pub remote: Option<std::sync::Arc<crate::remote::Remote>>,
     pub push: bool,
+    /// Run every test, whatever outcome is stored for its test key (`--retest`).
+    pub retest: bool,
 }
 
 /// What happened to one target.
@@ -299,6 +343,8 @@ pub struct TargetReport {
     pub engine: Option<String>,
     /// The engine that went away while building it, before it was built again elsewhere.
     pub retried_from: Option<String>,
+    /// Its wheels' test, when it has one and they were placed.
+    pub tested: Option<Tested>,
 }
 
 /// Progress of a build run, for the command layer to display.
@@ -329,6 +375,8 @@ struct Run<'a> {
     engine_name: Option<String>,
     /// `MAX_JOBS` of builds on this engine whose config does not set it.
     max_jobs: usize,
+    /// The engine is declared with a GPU (`gpu = true`): tests that need one run here.
+    gpu: bool,
     /// Targets whose push failed, and why (reported with them).
     not_pushed: std::sync::Mutex<BTreeMap<String, String>>,
 }
@@ -384,6 +432,7 @@ pub async fn build(
         .map(|e| Run {
             engine_name: e.name(),
             max_jobs: e.max_jobs.unwrap_or(settings.max_jobs),
+            gpu: e.spec.as_ref().is_some_and(|s| s.gpu),
             ..Run::new(config, store, &e.engine, settings, reporter)
         })
         .collect();
@@ -395,8 +444,13 @@ pub async fn build(
                 TargetReport::skipped(&t.target.id)
             } else if t.status != crate::plan::Status::Build {
                 // Restored from the store: no engine slot (one found damaged builds on
-                // the first engine).
-                runs[0].target(t).await
+                // the first engine, and a test that needs a GPU runs on the first that
+                // has one).
+                let run = runs
+                    .iter()
+                    .find(|r| r.gpu || !gpu_test(t))
+                    .unwrap_or(&runs[0]);
+                run.target(t).await
             } else {
                 build_on_pool(t, engines, runs, pool, stop, reporter).await
             };
@@ -422,7 +476,19 @@ async fn build_on_pool(
 ) -> TargetReport {
     let mut lost: Option<(String, TargetReport)> = None;
     loop {
-        let slot = pool.acquire(|i| engines[i].runs(t, runs[i].config)).await;
+        // A target whose test needs a GPU builds (and is tested) on an engine with one,
+        // when the pool has one.
+        let gpu = gpu_test(t)
+            && engines
+                .iter()
+                .any(|e| e.spec.as_ref().is_some_and(|s| s.gpu));
+        let slot = pool
+            .acquire(|i| {
+                engines[i]
+                    .runs(t, runs[i].config)
+                    .filter(|_| !gpu || engines[i].spec.as_ref().is_some_and(|s| s.gpu))
+            })
+            .await;
         // A target that waited for its slot while another failed does not start.
         if stop.load(Ordering::SeqCst) {
             return TargetReport::skipped(&t.target.id);
@@ -473,6 +539,11 @@ async fn build_on_pool(
     }
 }
 
+/// Does `t` have a test to run that needs a GPU?
+fn gpu_test(t: &PlannedTarget<'_>) -> bool {
+    t.test.is_some() && t.target.test.as_ref().is_some_and(|x| x.gpu)
+}
+
 impl TargetReport {
     fn failed(id: &str, error: BuildError) -> TargetReport {
         TargetReport {
@@ -483,6 +554,7 @@ impl TargetReport {
             not_pushed: None,
             engine: None,
             retried_from: None,
+            tested: None,
         }
     }
 
@@ -509,17 +581,18 @@ impl<'a> Run<'a> {
             not_pushed: std::sync::Mutex::default(),
             engine_name: None,
             max_jobs: settings.max_jobs,
+            gpu: false,
         }
     }
 
     async fn target(&self, t: &PlannedTarget<'_>) -> TargetReport {
         let id = t.target.id.clone();
         let log = self.settings.log_dir.join(format!("{id}.log"));
-        let (outcome, placed) = match self.target_inner(t, &log).await {
-            Ok((outcome, placed)) => (outcome, placed),
+        let (outcome, placed, tested) = match self.target_inner(t, &log).await {
+            Ok(done) => done,
             Err(error) => {
                 let log = error.log(&log).map(Path::to_path_buf);
-                (Outcome::Failed { error, log }, Placed::default())
+                (Outcome::Failed { error, log }, Placed::default(), None)
             }
         };
         let not_pushed = self
@@ -535,23 +608,25 @@ impl<'a> Run<'a> {
             not_pushed,
             engine: None,
             retried_from: None,
+            tested,
         }
     }
 
     /// One target, in its named steps: acquire its build lock, restore it from the store
-    /// or pull it, check its build requirements, build and record it, publish it to the
-    /// remote cache, place its wheels.
+    /// or pull it, check its build requirements, build and record it, test it, publish it
+    /// to the remote cache, place its wheels.
     async fn target_inner(
         &self,
         t: &PlannedTarget<'_>,
         log: &Path,
-    ) -> Result<(Outcome, Placed), BuildError> {
+    ) -> Result<(Outcome, Placed, Option<Tested>), BuildError> {
         let _guard = self.acquire(&t.key).await?;
         if let Some(done) = self.restore_or_pull(t).await? {
             return Ok(done);
         }
         check_requirements(t)?;
         let (record, duration) = self.build_and_record(t, log).await?;
+        let tested = self.test(t, &record).await?;
         self.publish(t).await;
         let placed = self.place(t, &record).map_err(place_error)?;
         Ok((
@@ -560,6 +635,7 @@ impl<'a> Run<'a> {
                 ccache: record.ccache,
             },
             placed,
+            tested,
         ))
     }
 
@@ -579,7 +655,7 @@ impl<'a> Run<'a> {
     async fn restore_or_pull(
         &self,
         t: &PlannedTarget<'_>,
-    ) -> Result<Option<(Outcome, Placed)>, BuildError> {
+    ) -> Result<Option<(Outcome, Placed, Option<Tested>)>, BuildError> {
         match self.store.presence(&t.key)? {
             Presence::Present => {
                 let record = self.store.record(&t.key)?.ok_or_else(|| {
@@ -588,13 +664,28 @@ impl<'a> Run<'a> {
                         "it left the store during the build",
                     )
                 })?;
-                match self.place(t, &record) {
-                    Ok(placed) => {
-                        let restored = placed.restored;
-                        return Ok(Some((Outcome::Cached { restored }, placed)));
+                // A test about to run checks the wheels first: a damaged one is built
+                // again, as placing it would have found.
+                let damaged = match t.test.as_ref() {
+                    Some(x) if x.pending.is_some() || self.settings.retest => {
+                        record.wheels.iter().find_map(|w| self.store.check_wheel(w))
                     }
-                    Err(PlaceError::Damaged(damage)) => self.quarantine(t, &damage)?,
-                    Err(e) => return Err(place_error(e)),
+                    _ => None,
+                };
+                match damaged {
+                    Some(UnusableWheel::Damaged(damage)) => self.quarantine(t, &damage)?,
+                    Some(UnusableWheel::Unreadable(e)) => return Err(e.into()),
+                    None => {
+                        let tested = self.test(t, &record).await?;
+                        match self.place(t, &record) {
+                            Ok(placed) => {
+                                let restored = placed.restored;
+                                return Ok(Some((Outcome::Cached { restored }, placed, tested)));
+                            }
+                            Err(PlaceError::Damaged(damage)) => self.quarantine(t, &damage)?,
+                            Err(e) => return Err(place_error(e)),
+                        }
+                    }
                 }
             }
             Presence::Damaged(damage) => self.quarantine(t, &damage)?,
@@ -609,8 +700,9 @@ impl<'a> Run<'a> {
                     .store
                     .record(&t.key)?
                     .ok_or_else(|| io_err("reading a pulled record", "it left the store"))?;
+                let tested = self.test(t, &record).await?;
                 let placed = self.place(t, &record).map_err(place_error)?;
-                Ok(Some((Outcome::Pulled, placed)))
+                Ok(Some((Outcome::Pulled, placed, tested)))
             }
             Ok(crate::remote::Pulled::Absent) => Ok(None),
             Err(e) => {

@@ -105,7 +105,8 @@ impl Carried {
                 let how = match key {
                     "before-build" => "put it before the build command in the project's `build`",
                     "before-test" | "test-skip" | "test-extras" | "test-groups" => {
-                        "wheelbuild does not run tests: see the test keys below"
+                        "not carried over: set it by hand in the test keys below \
+                         (`test-command`, `test-requires`)"
                     }
                     "build-frontend" => {
                         "wheelbuild builds with `pip wheel`; the project's `build` command may \

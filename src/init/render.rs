@@ -252,17 +252,20 @@ pub(crate) fn render(found: &Detected, opts: &Options) -> (String, usize) {
         }
         if c.test_command.is_some() || !c.test_requires.is_empty() || !c.test_sources.is_empty() {
             out.push_str(
-                "# cibuildwheel's tests: wheelbuild does not run tests yet, so they are kept here\n\
-                 # for when it does (`{project}` and `{package}` are cibuildwheel's placeholders).\n",
+                "# cibuildwheel's tests, run on every wheel before it is placed (`{project}`: the\n\
+                 # project's sources; the command runs in a scratch directory).\n",
             );
             if let Some(command) = &c.test_command {
-                let _ = writeln!(out, "# test-command = {}", quote(command));
+                // wheelbuild's `{project}` is the project's own directory: cibuildwheel's
+                // `{package}`.
+                let command = command.replace("{package}", "{project}");
+                let _ = writeln!(out, "test-command = {}", quote(&command));
             }
             if !c.test_requires.is_empty() {
-                let _ = writeln!(out, "# test-requires = {}", array(&c.test_requires));
+                let _ = writeln!(out, "test-requires = {}", array(&c.test_requires));
             }
             if !c.test_sources.is_empty() {
-                let _ = writeln!(out, "# test-sources = {}", array(&c.test_sources));
+                let _ = writeln!(out, "test-sources = {}", array(&c.test_sources));
             }
         }
     }

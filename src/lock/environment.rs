@@ -51,6 +51,24 @@ impl EnvironmentInput {
         })
     }
 
+    /// The environment `target`'s wheels are tested in, if they are (not `test-skip`) and
+    /// the test installs anything:
+    /// the test image, the test's requirements and `dependencies`, its project's runtime
+    /// requirements (see [`dependencies`]); no apt, no build requirements (the test
+    /// installs the wheel itself).
+    pub fn of_test(target: &Target, dependencies: &[String]) -> Option<EnvironmentInput> {
+        let test = target.test.as_deref().filter(|t| t.skip.is_none())?;
+        let mut pip: Vec<String> = test.requires.iter().chain(dependencies).cloned().collect();
+        pip.sort();
+        pip.dedup();
+        (!pip.is_empty()).then(|| EnvironmentInput {
+            image: (*target.image).clone(),
+            pip,
+            apt: Vec::new(),
+            build: Vec::new(),
+        })
+    }
+
     /// `127.0.0.1:5000/base:py3.11 + pip six==1.16.0 + apt ninja-build`, for messages.
     pub fn describe(&self) -> String {
         let mut s = format!("environment {}", self.image.reference);
@@ -114,7 +132,16 @@ pub fn build_requires(project: &Project, git: &LockedGit) -> Option<Vec<String>>
     Some(requires)
 }
 
-/// Distinct environments of the config with the lock's git pins, in order; `Err` names
+/// The runtime requirements the test of a target of `project` installs, from its git pin:
+/// `[project] dependencies` when static, none when dynamic; `None` when the pin has not
+/// read them (a lock older than tests, a pin about to be replaced).
+pub fn dependencies<'a>(project: &Project, git: &'a LockedGit) -> Option<&'a [String]> {
+    git.dependencies(project.subdir.as_deref())
+        .map(|d| d.requires.as_slice())
+}
+
+/// Distinct environments of the config with the lock's git pins (build and test
+/// environments), in order; `Err` names
 /// the first project whose build requirements the pins do not have.
 pub fn distinct_environments(
     config: &Config,
@@ -129,8 +156,12 @@ pub fn distinct_environments(
         let build = pin
             .and_then(|g| build_requires(project, g))
             .ok_or_else(|| unread(project))?;
-        if let Some(input) = EnvironmentInput::of(target, &build) {
-            distinct.insert(input);
+        distinct.extend(EnvironmentInput::of(target, &build));
+        if target.test.is_some() {
+            let runtime = pin
+                .and_then(|g| dependencies(project, g))
+                .ok_or_else(|| unread(project))?;
+            distinct.extend(EnvironmentInput::of_test(target, runtime));
         }
     }
     Ok(distinct.into_iter().collect())

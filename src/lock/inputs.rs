@@ -59,6 +59,27 @@ pub fn lock_inputs(config: &Config) -> String {
             apt: &t.apt,
         })
         .collect();
+    // Test environments: a config without tests keeps its fingerprint.
+    // What the config asks to install; the runtime requirements are the lock's own, read at
+    // the commit.
+    let tests = config.targets.iter().filter_map(|t| {
+        let test = t.test.as_deref().filter(|t| t.skip.is_none())?;
+        Some((
+            &t.image.reference,
+            t.image.platform.to_string(),
+            &test.requires,
+        ))
+    });
+    let tests: BTreeSet<_> = tests.collect();
+    let environments: BTreeSet<EnvironmentEntry> = environments
+        .into_iter()
+        .chain(tests.iter().map(|(image, platform, pip)| EnvironmentEntry {
+            image,
+            platform: platform.clone(),
+            pip,
+            apt: &[],
+        }))
+        .collect();
     let environments: Vec<_> = environments.into_iter().collect();
     let build: BTreeSet<BuildEntry> = config
         .projects

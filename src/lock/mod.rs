@@ -33,7 +33,7 @@ pub(crate) use diff::{Change, diff};
 pub(crate) use environment::requirements;
 pub use environment::{
     AptPin, EnvironmentInput, Facts, ImagePackage, LockedEnvironment, PipPin, Unavailable,
-    build_requires, distinct_environments,
+    build_requires, dependencies, distinct_environments,
 };
 pub use inputs::lock_inputs;
 pub use pins::{PinLookup, Pins};
@@ -41,9 +41,10 @@ pub use writer::quote;
 
 /// Newest format version; readers refuse newer ones. Version 2 adds environments, version
 /// 3 projects' build requirements, version 4 their build backends, version 5 their dynamic
-/// build requirements, version 6 unavailable environments; a lock is written with the oldest version that holds its content,
+/// build requirements, version 6 unavailable environments, version 7 the runtime requirements
+/// of tested projects; a lock is written with the oldest version that holds its content,
 /// so older wheelbuilds still read what they can.
-pub(crate) const LOCK_VERSION: u32 = 6;
+pub(crate) const LOCK_VERSION: u32 = 7;
 const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -141,6 +142,23 @@ pub struct LockedGit {
     /// asked again when what it was asked with changes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dynamic_requires: BTreeMap<String, DynamicRequires>,
+    /// `[project] dependencies` at `commit`, by project directory, of each project with a
+    /// test (read with `build-requires`): its test environment installs them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, Dependencies>,
+}
+
+/// A project directory's runtime requirements, as its `pyproject.toml` declares them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Dependencies {
+    /// `[project] dependencies` is static. `false`: dynamic, or no `[project]` table (the
+    /// backend alone knows them): the test environment has the test's requirements only,
+    /// and the test's `pip check` names what it lacks.
+    #[serde(rename = "static")]
+    pub declared: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 /// The answers of a project directory's PEP 517 hook `get_requires_for_build_wheel`.
@@ -165,6 +183,11 @@ impl LockedGit {
     /// The hook's answers for `subdir`, if asked.
     pub fn dynamic_requires(&self, subdir: Option<&str>) -> Option<&DynamicRequires> {
         self.dynamic_requires.get(subdir.unwrap_or(ROOT_DIR))
+    }
+
+    /// The runtime requirements read for `subdir`, if read.
+    pub fn dependencies(&self, subdir: Option<&str>) -> Option<&Dependencies> {
+        self.dependencies.get(subdir.unwrap_or(ROOT_DIR))
     }
 
     /// The build backend read for `subdir`, if read.
@@ -387,7 +410,9 @@ impl Lockfile {
         images.sort();
         git.sort();
         environments.sort();
-        let version = if environments.iter().any(|e| e.unavailable.is_some()) {
+        let version = if git.iter().any(|g| !g.dependencies.is_empty()) {
+            7
+        } else if environments.iter().any(|e| e.unavailable.is_some()) {
             6
         } else if git.iter().any(|g| !g.dynamic_requires.is_empty()) {
             5
@@ -446,9 +471,9 @@ impl Lockfile {
         let mut pins = self.pins(config);
         let mut environments = BTreeSet::new();
         for target in &config.targets {
-            if let Some(env) = pins.of(target)?.env {
-                environments.insert(env);
-            }
+            let pins = pins.of(target)?;
+            environments.extend(pins.env);
+            environments.extend(pins.test_env);
         }
         if self.inputs == lock_inputs(config) {
             return Ok(());
@@ -506,6 +531,7 @@ mod tests {
                 build_requires: BTreeMap::new(),
                 build_backend: BTreeMap::new(),
                 dynamic_requires: BTreeMap::new(),
+                dependencies: BTreeMap::new(),
             }],
             vec![],
         )
@@ -513,7 +539,7 @@ mod tests {
 
     fn with_environment() -> Lockfile {
         let mut lock = sample();
-        lock.version = 5;
+        lock.version = 7;
         let build = vec!["setuptools>=61".to_string(), "wheel".to_string()];
         lock.git[0].build_requires = BTreeMap::from([(ROOT_DIR.to_string(), build.clone())]);
         lock.git[0].build_backend = BTreeMap::from([(ROOT_DIR.to_string(), "mesonpy".to_string())]);
@@ -522,6 +548,13 @@ mod tests {
             DynamicRequires {
                 asked_with: "blake3:ab".into(),
                 requires: vec!["ninja >= 1.8.2".into()],
+            },
+        )]);
+        lock.git[0].dependencies = BTreeMap::from([(
+            ROOT_DIR.to_string(),
+            Dependencies {
+                declared: true,
+                requires: vec!["six>=1.16".into()],
             },
         )]);
         lock.environments.push(LockedEnvironment {
@@ -573,12 +606,13 @@ mod tests {
     fn environments_round_trip_one_package_per_line() {
         let lock = with_environment();
         let text = lock.to_toml();
-        assert!(text.contains("version = 5\n"), "{text}");
+        assert!(text.contains("version = 7\n"), "{text}");
         assert!(
             text.contains(
                 "\nbuild-requires = { \".\" = [\"setuptools>=61\", \"wheel\"] }\n\
                  build-backend = { \".\" = \"mesonpy\" }\n\
-                 dynamic-requires = { \".\" = { asked-with = \"blake3:ab\", requires = [\"ninja >= 1.8.2\"] } }\n"
+                 dynamic-requires = { \".\" = { asked-with = \"blake3:ab\", requires = [\"ninja >= 1.8.2\"] } }\n\
+                 dependencies = { \".\" = { static = true, requires = [\"six>=1.16\"] } }\n"
             ),
             "{text}"
         );
@@ -601,6 +635,8 @@ mod tests {
     #[test]
     fn an_unavailable_environment_round_trips_in_version_6() {
         let mut lock = with_environment();
+        // Runtime requirements would need version 7.
+        lock.git[0].dependencies.clear();
         let env = &mut lock.environments[0];
         (env.packages, env.from_image, env.debs) = (vec![], vec![], vec![]);
         env.unavailable = Some(Unavailable {

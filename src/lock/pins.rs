@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     EnvironmentInput, LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile,
-    build_requires,
+    build_requires, dependencies,
 };
 use crate::config::{Config, GitInput, ImageInput, Project, Target, UnavailablePolicy};
 
@@ -21,6 +21,8 @@ pub struct Pins<'a> {
     pub build_requires: &'a [String],
     /// The resolved environment, when the target installs packages.
     pub env: Option<&'a LockedEnvironment>,
+    /// The resolved test environment, when the target's test installs packages.
+    pub test_env: Option<&'a LockedEnvironment>,
 }
 
 /// What makes an environment: its image, pip and apt requests and build requirements.
@@ -94,39 +96,56 @@ impl<'a> PinLookup<'a> {
                 None => match EnvironmentInput::of(target, &build) {
                     None => None,
                     Some(input) => {
-                        let e = lock.current_environment(&input, config).ok_or_else(|| {
-                            stale(match lock.environment(&input) {
-                                None => format!("the {} is not resolved", input.describe()),
-                                Some(_) => format!(
-                                    "the {} was resolved with another base image or index",
-                                    input.describe()
-                                ),
-                            })
-                        })?;
-                        if e.unavailable.is_some()
-                            && config.settings.unavailable == UnavailablePolicy::Error
-                        {
-                            return Err(stale(format!(
-                                "the {} is unavailable, and `[matrix] unavailable = \"error\"`",
-                                input.describe()
-                            )));
-                        }
+                        let e = self.current(input)?;
                         self.environments
                             .insert((&target.image, &target.pip, &target.apt, build), e);
                         Some(e)
                     }
                 },
             };
+        let test_env = match &target.test {
+            Some(_) => {
+                let runtime = dependencies(project, git).ok_or_else(|| unread(project))?;
+                match EnvironmentInput::of_test(target, runtime) {
+                    Some(input) => Some(self.current(input)?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
         Ok(Pins {
             image,
             git,
             build_requires: env.map_or(&[], |e| e.build.as_slice()),
             env,
+            test_env,
         })
+    }
+
+    /// The current resolution of `input`; `Err` (a stale lock) says why there is none.
+    fn current(&self, input: EnvironmentInput) -> Result<&'a LockedEnvironment, LockError> {
+        let (lock, config) = (self.lock, self.config);
+        let e = lock.current_environment(&input, config).ok_or_else(|| {
+            stale(match lock.environment(&input) {
+                None => format!("the {} is not resolved", input.describe()),
+                Some(_) => format!(
+                    "the {} was resolved with another base image or index",
+                    input.describe()
+                ),
+            })
+        })?;
+        if e.unavailable.is_some() && config.settings.unavailable == UnavailablePolicy::Error {
+            return Err(stale(format!(
+                "the {} is unavailable, and `[matrix] unavailable = \"error\"`",
+                input.describe()
+            )));
+        }
+        Ok(e)
     }
 }
 
-/// A lock without the build requirements of `project`.
+/// A lock without the build (or, for a tested project, runtime) requirements of
+/// `project`.
 pub(super) fn unread(project: &Project) -> LockError {
     stale(format!(
         "the build requirements of project `{}` are not read",

@@ -43,6 +43,17 @@ impl Lockfile {
                     inline(&d.requires)
                 )
             });
+            by_dir(&mut out, "dependencies", &g.dependencies, |d| {
+                if d.requires.is_empty() {
+                    format!("{{ static = {} }}", d.declared)
+                } else {
+                    format!(
+                        "{{ static = {}, requires = {} }}",
+                        d.declared,
+                        inline(&d.requires)
+                    )
+                }
+            });
         }
         for e in &self.environments {
             out.push_str("\n[[environment]]\n");

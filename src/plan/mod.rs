@@ -12,10 +12,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::config::{Cell, Config, Project, Target};
-use crate::key::{BuildKey, KeyInputs};
+use crate::key::{BuildKey, KeyInputs, TestKey, TestKeyInputs};
 use crate::lock::{LockError, LockedEnvironment, LockedGit, LockedImage, Lockfile, Pins, RefKind};
-use crate::store::{Presence, Store, StoreError};
-pub(crate) use reason::Reason;
+use crate::store::{Presence, Store, StoreError, TestRecord};
+pub(crate) use reason::{Reason, TestReason};
 
 pub(crate) const PLAN_JSON_VERSION: u32 = 1;
 
@@ -48,6 +48,50 @@ pub struct PlannedTarget<'a> {
     pub key: BuildKey,
     pub(crate) status: Status,
     pub(crate) reason: Option<Reason>,
+    /// Its wheels' test; `None`: the target has no `test-command`.
+    pub test: Option<PlannedTest<'a>>,
+}
+
+/// A target's test, with its key and whether it must run.
+#[derive(Debug, Clone)]
+pub struct PlannedTest<'a> {
+    pub key: TestKey,
+    /// The resolved test environment, when the test installs packages.
+    pub env: Option<&'a LockedEnvironment>,
+    /// The outcome stored for the key, if any.
+    pub(crate) stored: Option<TestRecord>,
+    /// Why it must run; `None`: its outcome (passed or failed) is stored.
+    pub(crate) pending: Option<TestReason>,
+}
+
+impl PlannedTest<'_> {
+    /// The test of `target` built as `key`, with the outcome the store has for it.
+    fn of<'a>(
+        store: &Store,
+        target: &'a Target,
+        key: &BuildKey,
+        image: &'a LockedImage,
+        env: Option<&'a LockedEnvironment>,
+    ) -> Result<Option<PlannedTest<'a>>, StoreError> {
+        let Some(inputs) = TestKeyInputs::of(target, key, image, env) else {
+            return Ok(None);
+        };
+        let key = inputs.key();
+        let stored = store.test_record(&key)?;
+        let pending = match stored.as_ref().map(|r| &r.outcome) {
+            None => Some(TestReason::NotTested),
+            Some(crate::store::TestOutcome::NotRun { why }) => {
+                Some(TestReason::NotRun { why: why.clone() })
+            }
+            Some(_) => None,
+        };
+        Ok(Some(PlannedTest {
+            key,
+            env,
+            stored,
+            pending,
+        }))
+    }
 }
 
 impl<'a> PlannedTarget<'a> {
@@ -144,8 +188,10 @@ impl<'a> Plan<'a> {
                         git,
                         build_requires,
                         env,
+                        test_env,
                     },
             } = p;
+            let test = PlannedTest::of(store, target, &key, image, test_env)?;
             Ok::<_, StoreError>(PlannedTarget {
                 target,
                 project,
@@ -160,6 +206,7 @@ impl<'a> Plan<'a> {
                     None => Status::Cached,
                 },
                 reason,
+                test,
             })
         };
         let keyed: Vec<_> = pinned.into_iter().zip(keys).collect();
@@ -239,6 +286,13 @@ impl<'a> Plan<'a> {
             .filter(|t| t.status == Status::Unavailable)
     }
 
+    /// Targets whose build is cached but whose test must run.
+    pub(crate) fn to_test(&self) -> impl Iterator<Item = &PlannedTarget<'a>> {
+        self.targets.iter().filter(|t| {
+            t.status == Status::Cached && t.test.as_ref().is_some_and(|x| x.pending.is_some())
+        })
+    }
+
     pub(crate) fn summary(&self) -> Summary {
         let build = self.to_build().count();
         let unavailable = self.unavailable().count();
@@ -247,6 +301,7 @@ impl<'a> Plan<'a> {
             cached: self.targets.len() - build - unavailable,
             build,
             unavailable,
+            test: self.to_test().count(),
         }
     }
 
@@ -304,6 +359,9 @@ pub(crate) struct Summary {
     /// when none, as before there were any).
     #[serde(skip_serializing_if = "is_zero")]
     pub unavailable: usize,
+    /// Cached targets whose test must run (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub test: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -331,6 +389,9 @@ pub(crate) struct TargetJson<'a> {
     pub key: &'a BuildKey,
     pub status: Status,
     pub reason: Option<&'a Reason>,
+    /// The test of its wheels: absent when the target has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestJson<'a>>,
     /// Wheelhouse directory of this target's wheels, relative to the output directory.
     pub output: &'a str,
     /// What the build installs, from the lock: absent when it installs nothing.
@@ -344,6 +405,18 @@ pub(crate) struct TargetJson<'a> {
     /// The PEP 825 variant of the target's wheels: absent when the project has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<VariantJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct TestJson<'a> {
+    /// `null` when skipped.
+    pub key: Option<&'a TestKey>,
+    /// Why it must run; `null`: its outcome is stored, or it is skipped.
+    pub pending: Option<&'a TestReason>,
+    /// Why the cell's wheels are not tested (`test-skip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -422,6 +495,11 @@ impl<'a> From<&'a PlannedTarget<'a>> for TargetJson<'a> {
             key: &t.key,
             status: t.status,
             reason: t.reason.as_ref(),
+            test: t.target.test.as_deref().map(|declared| TestJson {
+                key: t.test.as_ref().map(|x| &x.key),
+                pending: t.test.as_ref().and_then(|x| x.pending.as_ref()),
+                skipped: declared.skip.as_deref(),
+            }),
             output: &t.target.output_subdir,
             repair: t.target.repair.as_deref().map(|r| RepairJson {
                 tool: "auditwheel",

@@ -29,3 +29,13 @@ pub(crate) enum Reason {
         detail: String,
     },
 }
+
+/// Why a target's test must run although its build may be cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub(crate) enum TestReason {
+    /// No outcome is stored for its test key: the wheels, or what tests them, are new.
+    NotTested,
+    /// The last attempt did not run it (`why`, e.g. no GPU engine).
+    NotRun { why: String },
+}

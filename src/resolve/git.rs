@@ -399,6 +399,7 @@ async fn resolve_one(
         build_requires: Default::default(),
         build_backend: Default::default(),
         dynamic_requires: Default::default(),
+        dependencies: Default::default(),
     };
     let Some(reference) = input.reference.as_deref() else {
         let (Some(target), Some(head)) = (&remote.head_target, &remote.head) else {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigSettings, GitInput, ImageInput, Project, UnavailablePolicy};
 use crate::diag::{Location, did_you_mean};
 use crate::lock::{
-    Change, DynamicRequires, EnvironmentInput, LockedEnvironment, LockedGit, LockedImage, Lockfile,
-    ROOT_DIR, diff, distinct_environments,
+    Change, Dependencies, DynamicRequires, EnvironmentInput, LockedEnvironment, LockedGit,
+    LockedImage, Lockfile, ROOT_DIR, diff, distinct_environments,
 };
 use crate::wheel::normalize_name;
 pub(crate) use git::{GitContext, GitError};
@@ -291,6 +291,7 @@ pub(crate) async fn lock(
                 {
                     pinned.build_requires = old.build_requires.clone();
                     pinned.build_backend = old.build_backend.clone();
+                    pinned.dependencies = old.dependencies.clone();
                 }
                 git.push(pinned)
             }
@@ -319,34 +320,58 @@ fn fail(mut failures: Vec<ResolveError>) -> Result<(), ResolveError> {
     }
 }
 
-/// Read the build requirements of every project that builds with them and whose pin has
-/// not read them yet (a new commit), all at once; drop what no project uses any more.
+/// Read the build requirements of every project that builds with them, and the runtime
+/// requirements of every project with a test, whose pin has not read them yet (a new
+/// commit), all at once; drop what no project uses any more.
 async fn read_build_requires(
     config: &Config,
     git: &mut [LockedGit],
     settings: &ResolveSettings,
     offline: bool,
 ) -> Result<(), ResolveError> {
-    // (pin, directory) -> the first project that needs it, for messages.
-    let mut wanted: BTreeMap<(usize, String), &Project> = BTreeMap::new();
-    for project in config.projects.iter().filter(|p| p.build_isolation) {
+    // (pin, directory) -> the first project that needs it (for messages), whether a
+    // project builds it with its build requirements, and whether one tests it.
+    let mut wanted: BTreeMap<(usize, String), (&Project, bool, bool)> = BTreeMap::new();
+    let tested: BTreeSet<usize> = config
+        .targets
+        .iter()
+        .filter(|t| t.test.is_some())
+        .map(|t| t.project)
+        .collect();
+    for (index, project) in config.projects.iter().enumerate() {
+        let (isolated, tested) = (project.build_isolation, tested.contains(&index));
+        if !isolated && !tested {
+            continue;
+        }
         let dir = project
             .subdir
             .clone()
             .unwrap_or_else(|| ROOT_DIR.to_string());
-        wanted.entry((pin_of(git, project), dir)).or_insert(project);
+        let entry = wanted
+            .entry((pin_of(git, project), dir))
+            .or_insert((project, false, false));
+        entry.1 |= isolated;
+        entry.2 |= tested;
     }
     for (i, pin) in git.iter_mut().enumerate() {
-        let used = |dir: &String| wanted.contains_key(&(i, dir.clone()));
-        pin.build_requires.retain(|dir, _| used(dir));
-        pin.build_backend.retain(|dir, _| used(dir));
+        let wants = |dir: &String| wanted.get(&(i, dir.clone()));
+        pin.build_requires
+            .retain(|dir, _| wants(dir).is_some_and(|w| w.1));
+        pin.build_backend
+            .retain(|dir, _| wants(dir).is_some_and(|w| w.1));
+        pin.dependencies
+            .retain(|dir, _| wants(dir).is_some_and(|w| w.2));
     }
-    // Read by a wheelbuild that recorded no backend (lock version 3): read again, once.
+    // Read by a wheelbuild that recorded no backend (lock version 3), or none of the
+    // dependencies (version 5): read again, once.
     let to_read: Vec<_> = wanted
         .iter()
-        .filter(|((i, dir), _)| !git[*i].build_backend.contains_key(dir))
+        .filter(|((i, dir), (_, isolated, tested))| {
+            (*isolated && !git[*i].build_backend.contains_key(dir))
+                || (*tested && !git[*i].dependencies.contains_key(dir))
+        })
         .collect();
-    if offline && let Some((_, project)) = to_read.first() {
+    if offline && let Some((_, (project, _, _))) = to_read.first() {
         return Err(ResolveError::Offline {
             what: format!("the build requirements of project `{}`", project.name),
         });
@@ -359,9 +384,9 @@ async fn read_build_requires(
     .await;
     let mut failures = Vec::new();
     let mut read = Vec::new();
-    for (((i, dir), project), result) in to_read.into_iter().zip(reads) {
+    for (((i, dir), (project, isolated, tested)), result) in to_read.into_iter().zip(reads) {
         match result {
-            Ok(system) => read.push((*i, dir.clone(), system)),
+            Ok(system) => read.push((*i, dir.clone(), *isolated, *tested, system)),
             Err(source) => failures.push(ResolveError::BuildRequires {
                 what: format!(
                     "reading the build requirements of project `{}` at {:.12}",
@@ -373,9 +398,18 @@ async fn read_build_requires(
         }
     }
     fail(failures)?;
-    for (i, dir, system) in read {
-        git[i].build_requires.insert(dir.clone(), system.requires);
-        git[i].build_backend.insert(dir, system.backend);
+    for (i, dir, isolated, tested, system) in read {
+        if tested {
+            let dependencies = Dependencies {
+                declared: system.dependencies.is_some(),
+                requires: system.dependencies.unwrap_or_default(),
+            };
+            git[i].dependencies.insert(dir.clone(), dependencies);
+        }
+        if isolated {
+            git[i].build_requires.insert(dir.clone(), system.requires);
+            git[i].build_backend.insert(dir, system.backend);
+        }
     }
     Ok(())
 }

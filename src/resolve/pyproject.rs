@@ -22,7 +22,7 @@ pub(crate) enum PyprojectError {
         commit: String,
         detail: String,
     },
-    #[error("{path} at {commit:.12}: build requirement `{requirement}` is invalid: {detail}")]
+    #[error("{path} at {commit:.12}: requirement `{requirement}` is invalid: {detail}")]
     Requirement {
         path: String,
         commit: String,
@@ -68,6 +68,9 @@ pub(crate) struct BuildSystem {
     pub requires: Vec<String>,
     /// `build-backend`, or [`LEGACY_BACKEND`].
     pub backend: String,
+    /// `[project] dependencies`, when declared statically (`None`: dynamic, or no
+    /// `[project]` table: the backend alone knows them).
+    pub dependencies: Option<Vec<String>>,
 }
 
 /// The build system declared in `subdir/pyproject.toml` at `commit` (`subdir` `None`: the
@@ -112,6 +115,7 @@ pub(crate) async fn build_system(
         return Ok(BuildSystem {
             requires: Vec::new(),
             backend: LEGACY_BACKEND.to_string(),
+            dependencies: None,
         });
     }
     let size: u64 = String::from_utf8_lossy(&size.stdout)
@@ -144,6 +148,15 @@ pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<BuildSyste
     struct Pyproject {
         #[serde(default, rename = "build-system")]
         build_system: Option<Declared>,
+        #[serde(default)]
+        project: Option<Metadata>,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        #[serde(default)]
+        dependencies: Vec<String>,
+        #[serde(default)]
+        dynamic: Vec<String>,
     }
     #[derive(Deserialize)]
     struct Declared {
@@ -164,7 +177,11 @@ pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<BuildSyste
         .build_system
         .map(|b| (b.requires, b.backend))
         .unwrap_or_default();
-    for requirement in &requires {
+    let dependencies = pyproject
+        .project
+        .filter(|p| !p.dynamic.iter().any(|d| d == "dependencies"))
+        .map(|p| p.dependencies);
+    for requirement in requires.iter().chain(dependencies.iter().flatten()) {
         if let Err(e) = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
             return Err(PyprojectError::Requirement {
                 path: path.to_string(),
@@ -177,6 +194,7 @@ pub(crate) fn parse(bytes: &[u8], path: &str, commit: &str) -> Result<BuildSyste
     Ok(BuildSystem {
         requires: requires.into_iter().map(|r| r.trim().to_string()).collect(),
         backend: backend.map_or_else(|| LEGACY_BACKEND.to_string(), |b| b.trim().to_string()),
+        dependencies: dependencies.map(|d| d.into_iter().map(|r| r.trim().to_string()).collect()),
     })
 }
 
@@ -204,7 +222,13 @@ build-backend = "setuptools.build_meta"
         let none = parse(b"[project]\nname = 'x'\n", "p", "c").unwrap();
         assert!(none.requires.is_empty());
         assert_eq!(none.backend, LEGACY_BACKEND);
+        assert_eq!(none.dependencies, Some(vec![]));
+        let deps = parse(b"[project]\ndependencies = ['six >= 1.16']\n", "p", "c").unwrap();
+        assert_eq!(deps.dependencies, Some(vec!["six >= 1.16".to_string()]));
+        let dynamic = b"[project]\ndynamic = ['dependencies']\n";
+        assert_eq!(parse(dynamic, "p", "c").unwrap().dependencies, None);
         let backend_only = parse(b"[build-system]\nbuild-backend = 'x'\n", "p", "c").unwrap();
+        assert_eq!(backend_only.dependencies, None);
         assert!(backend_only.requires.is_empty());
         assert_eq!(backend_only.backend, "x");
     }
@@ -219,7 +243,7 @@ build-backend = "setuptools.build_meta"
         .unwrap_err();
         assert!(
             e.to_string().starts_with(
-                "sub/pyproject.toml at 0123456789ab: build requirement `setuptools>=>1` is invalid"
+                "sub/pyproject.toml at 0123456789ab: requirement `setuptools>=>1` is invalid"
             ),
             "{e}"
         );

@@ -38,8 +38,9 @@ pub struct GcReport {
 
 impl Store {
     /// Remove every entry whose key is not in `live` and is older than `keep`, then every
-    /// wheel no remaining record names (none if a remaining record cannot be read), and
-    /// quarantined entries older than `keep`. With `dry`, only report.
+    /// wheel no remaining record names (none if a remaining record cannot be read), the
+    /// test outcomes of keys no longer there, and quarantined entries older than `keep`.
+    /// With `dry`, only report.
     pub fn gc(
         &self,
         live: &BTreeSet<BuildKey>,
@@ -118,6 +119,18 @@ impl Store {
             if unnamed && old(&path) {
                 report.bytes += remove(&path, dry)?;
                 report.wheels.push(name);
+            }
+        }
+
+        // Test outcomes of the keys removed (or never stored): nothing tests those again.
+        for name in names(&self.root.join("tests"), ".json")? {
+            let key = crate::key::TestKey(name);
+            let path = self.test_record_path(&key);
+            let tested = self.test_record(&key)?.map(|r| r.build_key);
+            if tested.is_none_or(|k| !remaining.contains(&k)) && old(&path) {
+                for path in [path, self.test_log_path(&key)] {
+                    report.bytes += remove(&path, dry)?;
+                }
             }
         }
 

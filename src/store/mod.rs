@@ -7,6 +7,7 @@
 //!   logs/<key>.log                  each build's output
 //!   index                           key → wheel digests, one line per commit (a cache of the records)
 //!   targets/<project>/<cell>.json   TargetEntry: the key last built for that target
+//!   tests/<test key>.json, .log     TestRecord: the outcome of a test of a key's wheels (`test`)
 //!   quarantine/<key>.<time>/        entries that failed a check, kept for inspection
 //!   tmp/build-*/                    staging, locked by the build that fills it
 //!   locks/<key>.lock                held while a key builds
@@ -34,6 +35,7 @@ mod index;
 mod presence;
 pub mod provenance;
 mod record;
+mod test;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -46,6 +48,7 @@ use crate::key::BuildKey;
 pub use gc::GcReport;
 pub(crate) use presence::{Damage, Presence, Problem, Snapshot, UnusableWheel};
 pub use record::{BuildRecord, CacheStats, CompilerStats, TargetEntry, WheelRecord};
+pub use test::{TestOutcome, TestRecord};
 
 pub const STORE_VERSION: u32 = 2;
 

@@ -233,6 +233,16 @@ macro_rules! wb_snapshot {
 
 // ----- build tests: configs and projects ---------------------------------------------
 
+/// pytest and its dependencies on Python 3.11, as the `pypi` fixture has them (for
+/// `test-requires = ["pytest"]`).
+pub const PYTEST_WHEELS: &[&str] = &[
+    "pytest-9.2.0-py3-none-any.whl",
+    "pluggy-1.7.0-py3-none-any.whl",
+    "iniconfig-2.3.1-py3-none-any.whl",
+    "pygments-2.21.0-py3-none-any.whl",
+    "packaging-26.4-py3-none-any.whl",
+];
+
 /// Wheelhouse sub-directory of the CPU cell (`py{py}/{accel}/{platform}`).
 pub const CPU_DIR: &str = "py311/cpu/linux_x86_64";
 

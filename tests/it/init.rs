@@ -354,15 +354,17 @@ fn init_carries_over_a_cibuildwheel_table() {
     # ref = "v1.0.0"                 # a branch, tag or SHA; default: the default branch
     env = { CFLAGS = "-O2 -g0", HELLO_BACKEND = "native" }
     repair-exclude = ["libz.so.1"]       # cibuildwheel's `auditwheel repair --exclude`
-    # cibuildwheel's tests: wheelbuild does not run tests yet, so they are kept here
-    # for when it does (`{project}` and `{package}` are cibuildwheel's placeholders).
-    # test-command = "pytest {project}/tests"
-    # test-requires = ["pytest>=8"]
-    # test-sources = ["tests"]
+    # cibuildwheel's tests, run on every wheel before it is placed (`{project}`: the
+    # project's sources; the command runs in a scratch directory).
+    test-command = "pytest {project}/tests"
+    test-requires = ["pytest>=8"]
+    test-sources = ["tests"]
     "#);
 
     let base = fixtures::base_image(ImageKind::Cpu);
-    let index = PypiServer::start(&REPAIR_WHEELS);
+    // The repair tools, and pytest for the carried-over `test-requires`.
+    let served: Vec<&str> = REPAIR_WHEELS.iter().chain(PYTEST_WHEELS).copied().collect();
+    let index = PypiServer::start(&served);
     std::fs::remove_file(p.file("wheelbuild.toml")).unwrap();
     ok(
         &p,
@@ -427,7 +429,8 @@ fn init_carries_over_psutils_cibuildwheel_settings() {
     # - macos = "{ archs = [\"arm64\", \"x86_64\"] }"
     #   wheelbuild builds Linux wheels (the `linux` table is read)
     # - test-extras = "test"
-    #   wheelbuild does not run tests: see the test keys below
+    #   not carried over: set it by hand in the test keys below (`test-command`,
+    #   `test-requires`)
 
     [matrix]
     # CPython versions of the default table allowed by requires-python `>=3.6` and
@@ -445,8 +448,8 @@ fn init_carries_over_psutils_cibuildwheel_settings() {
     name = "psutil"
     git = "psutil-7.0.0"
     # ref = "v1.0.0"                 # a branch, tag or SHA; default: the default branch
-    # cibuildwheel's tests: wheelbuild does not run tests yet, so they are kept here
-    # for when it does (`{project}` and `{package}` are cibuildwheel's placeholders).
-    # test-command = "make -C {project} PYTHON=python PSUTIL_SCRIPTS_DIR=\"{project}/scripts\" test-ci"
+    # cibuildwheel's tests, run on every wheel before it is placed (`{project}`: the
+    # project's sources; the command runs in a scratch directory).
+    test-command = "make -C {project} PYTHON=python PSUTIL_SCRIPTS_DIR=\"{project}/scripts\" test-ci"
     "#);
 }

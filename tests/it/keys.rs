@@ -256,6 +256,7 @@ fn lock_for(config: &Config, salt: &BTreeMap<String, String>) -> Lockfile {
                 .collect(),
             build_backend: Default::default(),
             dynamic_requires: Default::default(),
+            dependencies: Default::default(),
         })
         .collect();
     // Synthetic resolutions: one pin per request, so that a new request is a new pin.

@@ -34,6 +34,7 @@ mod shell;
 mod simple_index;
 mod support;
 mod terminal;
+mod testing;
 mod unavailable;
 mod variant_index;
 

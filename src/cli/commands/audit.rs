@@ -29,6 +29,7 @@ pub(crate) fn audit(
     let report = runtime.block_on(crate::audit::audit(
         &project.config,
         lock.as_ref(),
+        &project.store(),
         &settings,
         global.offline,
         &allow,

@@ -29,11 +29,17 @@ pub(crate) fn gc(
     let store = project.store();
     let plan = Plan::new(&project.config, &lock, &store).core()?;
     let live: BTreeSet<_> = plan.targets.iter().map(|t| t.key.clone()).collect();
-    let live_envs: BTreeSet<String> = plan
+    let mut live_envs: BTreeSet<String> = plan
         .targets
         .iter()
         .map(|t| crate::exec::env_tag(&t.inputs(&project.config)))
         .collect();
+    // And the test environments' images.
+    live_envs.extend(plan.targets.iter().filter_map(|t| {
+        let env = t.test.as_ref()?.env?;
+        let image = crate::key::ImageKey::of(t.image);
+        Some(crate::exec::env_tag_of(&image, &[], &env.packages))
+    }));
     let variants: BTreeSet<String> = plan
         .targets
         .iter()

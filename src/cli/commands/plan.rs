@@ -59,6 +59,19 @@ pub(crate) fn check(
                     .unwrap_or_default();
                 out.push_str(&format!("build  {}  {}  {reason}\n", t.id(), t.key.short()));
             }
+            for t in plan.to_test() {
+                let Some(test) = &t.test else { continue };
+                let reason = test
+                    .pending
+                    .as_ref()
+                    .map(render::plan::test_reason)
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "test   {}  {}  {reason}\n",
+                    t.id(),
+                    test.key.short()
+                ));
+            }
             printer.data(&out);
             let remote = plan
                 .targets
@@ -78,6 +91,11 @@ pub(crate) fn check(
                         "all {available} targets are in the store or the remote cache ({remote} remote){unavailable}"
                     ),
                 );
+            } else if summary.build == 0 && summary.test > 0 {
+                printer.note(&format!(
+                    "{} of {} targets would be tested (all are built)",
+                    summary.test, summary.targets
+                ));
             } else if summary.build == 0 {
                 printer.status(
                     "Cached",
@@ -93,7 +111,7 @@ pub(crate) fn check(
     }
     exit_without_teardown(plan);
     exit_without_teardown((lock, project));
-    Ok(if summary.build == 0 {
+    Ok(if summary.build == 0 && summary.test == 0 {
         Exit::Success
     } else {
         Exit::WouldRebuild

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::exec::{Outcome, TargetReport};
+use crate::exec::{Outcome, TargetReport, Tested};
 
 pub(crate) fn write_summary(
     out: &mut dyn std::io::Write,
@@ -83,6 +83,21 @@ pub(crate) fn write_summary(
             wheels.join(" ")
         );
         writeln!(out, "{}", row.trim_end())?;
+        match &r.tested {
+            Some(Tested::Passed { stored: true, .. }) => {
+                writeln!(out, "{}  test passed (stored outcome)", pad(""))?
+            }
+            Some(Tested::Passed { duration, .. }) => writeln!(
+                out,
+                "{}  test passed in {:.1}s",
+                pad(""),
+                duration.as_secs_f64()
+            )?,
+            Some(Tested::NotRun { why }) => {
+                writeln!(out, "{}  test not run: {why}: placed untested", pad(""))?
+            }
+            None => {}
+        }
     }
     writeln!(
         out,

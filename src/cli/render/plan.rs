@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::key::InputChange;
 use crate::lock::{is_full_sha, short_digest};
-use crate::plan::{Plan, Reason, Status};
+use crate::plan::{Plan, Reason, Status, TestReason};
 
 /// `TARGET  STATUS  KEY  IMAGE  COMMIT  REASON`, row by row (a plan of thousands of
 /// targets is not built in memory), then the totals.
@@ -44,6 +44,11 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
         row.push_str("  ");
         if let Some(r) = &t.reason {
             row.push_str(&reason(r));
+        } else if let Some(r) = t.test.as_ref().and_then(|x| x.pending.as_ref()) {
+            row.push_str(&test_reason(r));
+        } else if let Some(why) = t.target.test.as_ref().and_then(|x| x.skip.as_ref()) {
+            row.push_str("test skipped: ");
+            row.push_str(why);
         }
         // No trailing spaces on cached rows.
         row.truncate(row.trim_end_matches(' ').len());
@@ -55,9 +60,13 @@ pub(crate) fn write_table(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std:
         0 => String::new(),
         n => format!(", {n} unavailable"),
     };
+    let tests = match s.test {
+        0 => String::new(),
+        n => format!(" ({n} to test)"),
+    };
     writeln!(
         out,
-        "{} targets: {} cached, {} to build{unavailable}",
+        "{} targets: {} cached{tests}, {} to build{unavailable}",
         s.targets, s.cached, s.build
     )?;
     environments(plan, out)
@@ -93,6 +102,14 @@ fn environments(plan: &Plan<'_>, out: &mut dyn std::io::Write) -> std::io::Resul
 
 fn pad(row: &mut String, n: usize) {
     row.extend(std::iter::repeat_n(' ', n));
+}
+
+/// One line saying why a cached target's test runs.
+pub(crate) fn test_reason(reason: &TestReason) -> String {
+    match reason {
+        TestReason::NotTested => "test pending: never run with these wheels and test inputs".into(),
+        TestReason::NotRun { why } => format!("test pending: not run ({why})"),
+    }
 }
 
 /// One line saying why a target is built.

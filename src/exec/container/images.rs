@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::caches::Caches;
+use crate::accel::Accel;
 use crate::canonical::Context;
 use crate::docker::access::{Access, CA_DIR, Step};
 use crate::docker::owner::labels;
@@ -30,9 +31,35 @@ const SETUP_SETTINGS: &str = "/etc/wheelbuild/setup.env";
 /// blake3 derive-key context of environment image keys.
 static CONTEXT: Context = Context::new("wheelbuild 2026-11-21 environment image");
 
+/// What an environment image is made of, and for whom.
+pub(in crate::exec) struct EnvSpec<'a> {
+    pub image: &'a ImageKey<'a>,
+    pub apt: &'a [AptPin],
+    pub pip: &'a [PipPin],
+    /// The accelerator variant whose pip cache the setup uses.
+    pub accel: Accel,
+    /// The target it is made for (progress, labels) and the key labelling it.
+    pub id: &'a str,
+    pub key: &'a str,
+}
+
+impl<'a> EnvSpec<'a> {
+    /// The build environment of `spec`.
+    pub fn of_build(spec: &'a BuildSpec<'a>) -> EnvSpec<'a> {
+        EnvSpec {
+            image: &spec.inputs.image,
+            apt: &spec.inputs.apt,
+            pip: &spec.inputs.pip,
+            accel: spec.accel(),
+            id: spec.non_key.id,
+            key: &spec.key.0,
+        }
+    }
+}
+
 /// The key of a build environment: base image, the apt and pip pins, and the setup
 /// script. Targets that share it share one image.
-fn env_key(inputs: &KeyInputs<'_>) -> String {
+fn env_key(env: &EnvSpec<'_>) -> String {
     #[derive(Serialize)]
     struct EnvInputs<'a> {
         image: &'a ImageKey<'a>,
@@ -42,9 +69,9 @@ fn env_key(inputs: &KeyInputs<'_>) -> String {
     }
     CONTEXT
         .hash(&EnvInputs {
-            image: &inputs.image,
-            apt: &inputs.apt,
-            pip: &inputs.pip,
+            image: env.image,
+            apt: env.apt,
+            pip: env.pip,
             script: ENV_SCRIPT,
         })
         .to_hex()
@@ -67,7 +94,21 @@ pub(in crate::exec) fn store_id(root: &std::path::Path) -> String {
 
 /// The tag of the environment image of `inputs`: `wheelbuild-env:<key prefix>`.
 pub(crate) fn env_tag(inputs: &KeyInputs<'_>) -> String {
-    format!("{ENV_REPO}:{}", &env_key(inputs)[..32])
+    env_tag_of(&inputs.image, &inputs.apt, &inputs.pip)
+}
+
+/// The tag of the environment image of `image` with `apt` and `pip` pins (a build's, or
+/// a test's with no apt).
+pub(crate) fn env_tag_of(image: &ImageKey<'_>, apt: &[AptPin], pip: &[PipPin]) -> String {
+    let env = EnvSpec {
+        image,
+        apt,
+        pip,
+        accel: Accel::Cpu,
+        id: "",
+        key: "",
+    };
+    format!("{ENV_REPO}:{}", &env_key(&env)[..32])
 }
 
 /// The images builds run in on one engine, each made once per run however many targets
@@ -101,16 +142,15 @@ impl<'a> Images<'a> {
         }
     }
 
-    /// The base image of `spec`, by digest; `progress` sees a pull advance.
+    /// The base image `name@digest` for the platform of `image` (whose digest is `digest`);
+    /// `progress` sees a pull advance.
     pub async fn base(
         &self,
-        spec: &BuildSpec<'_>,
+        name: &str,
+        image: &ImageKey<'_>,
         progress: &(dyn Fn(&PullProgress) + Send + Sync),
     ) -> Result<String, BuildError> {
-        let (name, digest) = (
-            spec.non_key.image_repository,
-            &spec.inputs.image.manifest_digest,
-        );
+        let digest = &image.manifest_digest;
         let cell = self
             .base
             .lock()
@@ -120,31 +160,20 @@ impl<'a> Images<'a> {
             .clone();
         let id = cell
             .get_or_try_init(|| async {
-                pull_by_digest(
-                    self.engine,
-                    name,
-                    digest,
-                    &spec.inputs.image.platform,
-                    progress,
-                )
-                .await
-                .map_err(BuildError::from)
+                pull_by_digest(self.engine, name, digest, &image.platform, progress)
+                    .await
+                    .map_err(BuildError::from)
             })
             .await?;
         Ok(id.clone())
     }
 
-    /// The environment image of `spec` on `base`, reused across runs unless
+    /// The environment image of `env` on `base`, reused across runs unless
     /// `--rebuild-env`. A failed setup names its own log (the target's build log is empty
     /// then).
-    pub async fn environment(
-        &self,
-        spec: &BuildSpec<'_>,
-        base: &str,
-    ) -> Result<String, BuildError> {
-        let inputs = &spec.inputs;
-        let key = env_key(inputs);
-        let tag = env_tag(inputs);
+    pub async fn environment(&self, env: &EnvSpec<'_>, base: &str) -> Result<String, BuildError> {
+        let key = env_key(env);
+        let tag = format!("{ENV_REPO}:{}", &key[..32]);
         let cell = self
             .environments
             .lock()
@@ -166,20 +195,20 @@ impl<'a> Images<'a> {
                     .join(format!("env-{}.log", &key[..16]));
                 let mut log = std::fs::File::create(&log_path)
                     .map_err(|e| io_err("creating the environment log", e))?;
-                let caches = Caches::named(engine, self.settings, &spec.accel()).await?;
+                let caches = Caches::named(engine, self.settings, &env.accel).await?;
                 let mut upload = self.settings.access.upload();
                 upload.secret(setup_settings(&self.settings.access), SETUP_SETTINGS);
-                let id = spec.non_key.id;
+                let id = env.id;
                 let mut config = ContainerConfig {
                     image: base.to_string(),
-                    platform: inputs.image.platform.to_string(),
+                    platform: env.image.platform.to_string(),
                     cmd: vec![
                         "sh".into(),
                         "-c".into(),
                         ENV_SCRIPT.into(),
                         "wheelbuild-env".into(),
-                        apt_pins(&inputs.apt),
-                        requirements(&inputs.pip),
+                        apt_pins(env.apt),
+                        requirements(env.pip),
                         SETUP_SETTINGS.into(),
                     ],
                     // The image's own: this container becomes the environment image.
@@ -193,7 +222,7 @@ impl<'a> Images<'a> {
                     gpu: false,
                     // Inherited by the image: `gc` of this store collects only its own.
                     labels: {
-                        let mut l = labels(id, &spec.key.0);
+                        let mut l = labels(id, env.key);
                         l.insert(STORE_LABEL.into(), self.store.clone());
                         l
                     },

@@ -8,6 +8,7 @@
 pub(super) mod caches;
 mod collect;
 pub(super) mod images;
+pub(super) mod test;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -32,7 +33,7 @@ use crate::recipe::{
 use crate::resolve::git::GitContext;
 use crate::store::{CacheStats, CompilerStats, Staging, Store, WheelRecord};
 use caches::Caches;
-use images::Images;
+use images::{EnvSpec, Images};
 
 /// What one container build produced (in a staging directory).
 pub(super) struct Built {
@@ -100,9 +101,15 @@ impl<'a> Builder<'a> {
         let pulling = |p: &crate::docker::PullProgress| {
             self.reporter.progress(id, &format!("pulling image: {p}"));
         };
-        let base = self.images.base(spec, &pulling).await?;
+        let base = self
+            .images
+            .base(spec.non_key.image_repository, &spec.inputs.image, &pulling)
+            .await?;
         self.reporter.phase(id, "preparing environment");
-        let image = self.images.environment(spec, &base).await?;
+        let image = self
+            .images
+            .environment(&EnvSpec::of_build(spec), &base)
+            .await?;
         self.reporter.phase(id, "fetching sources");
         let src = source::checkout(
             &self.git,

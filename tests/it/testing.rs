@@ -1,0 +1,494 @@
+//! The test step (`test-command`, `test-requires`, `test-sources`, `test-gpu`): every
+//! wheel installed from its stored bytes into a fresh container of the test environment
+//! and tested there before it is placed. Real parts: Docker, pip, pytest from a package
+//! index on loopback (pypiserver), and the C-extension example with its pytest file.
+
+use crate::common::*;
+use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
+use crate::support::pypi::PypiServer;
+use crate::support::test;
+
+const PASSING: &str = "pytest -q -s tests";
+
+/// hello-cext tested by `command` with pytest from `server`, locked.
+fn tested_project(server: &PypiServer, command: &str, more: &str) -> Project {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = example_repo("hello-cext");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "cext",
+                &repo,
+                &format!(
+                    "test-command = {}\ntest-requires = [\"pytest\"]\ntest-sources = [\"tests\"]\n{more}",
+                    wheelbuild::lock::quote(command)
+                ),
+            )],
+        ),
+    )
+    .hold(repo)
+    .hold(base);
+    ok(&p, &["lock"]);
+    p
+}
+
+fn set_test_command(p: &Project, old: &str, new: &str) {
+    let config = p.read("wheelbuild.toml");
+    let (old, new) = (wheelbuild::lock::quote(old), wheelbuild::lock::quote(new));
+    assert!(config.contains(&old), "{config}");
+    p.write("wheelbuild.toml", &config.replace(&old, &new));
+}
+
+#[test]
+fn a_failing_test_keeps_the_wheel_out_of_the_wheelhouse() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let failing = "pytest -q tests && echo the-test-says-no && exit 7";
+    let p = tested_project(&server, failing, "");
+    let key = key_of(&p, &cpu("cext"));
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the test command exited with status 7: the wheels are not placed"),
+        "{err}"
+    );
+    assert!(err.contains("the-test-says-no"), "the log's tail: {err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+    // The built wheel stays in the store under its build key.
+    assert_eq!(store_keys(&p), [key.clone()].into());
+    let record = record(&p, &key);
+    assert!(stored_wheel(&p, record["wheels"][0]["sha256"].as_str().unwrap()).is_file());
+
+    // The same test of the same wheels is not run again: it failed, as its log says.
+    std::fs::remove_dir_all(p.path().join(".wheelbuild/cache/logs")).unwrap();
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the test of these very wheels failed before (the test command exited with status 7"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("the-test-says-no"),
+        "the stored log's tail: {err}"
+    );
+    assert!(err.contains("build --retest"), "{err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+
+    set_test_command(&p, failing, PASSING);
+    assert_eq!(
+        key_of(&p, &cpu("cext")),
+        key,
+        "a test change is no build input"
+    );
+    let out = ok(&p, &["build"]);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains(": 0 built, 1 cached"),
+        "not rebuilt: {summary}"
+    );
+    assert!(summary.contains("test passed in "), "{summary}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
+
+#[test]
+fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    let first = stdout(&ok(&p, &["build"]));
+    assert!(
+        first.contains(": 1 built") && first.contains("test passed in "),
+        "{first}"
+    );
+    let key = key_of(&p, &cpu("cext"));
+    let edited = "pytest -q -s tests -k add";
+    set_test_command(&p, PASSING, edited);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(
+        plan.contains("cached  ") && plan.contains("test pending: never run with these wheels"),
+        "{plan}"
+    );
+    let second = stdout(&ok(&p, &["build"]));
+    assert_eq!(key_of(&p, &cpu("cext")), key);
+    assert!(
+        second.contains(": 0 built, 1 cached"),
+        "not rebuilt: {second}"
+    );
+    assert!(second.contains("test passed in "), "{second}");
+}
+
+#[test]
+fn an_unchanged_test_key_is_not_rerun() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let log = p
+        .path()
+        .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log");
+    let ran = mtime(&log);
+    let again = stdout(&ok(&p, &["build"]));
+    assert!(again.contains("test passed (stored outcome)"), "{again}");
+    assert_eq!(mtime(&log), ran, "no test container ran");
+    let forced = stdout(&ok(&p, &["build", "--retest"]));
+    assert!(forced.contains("test passed in "), "{forced}");
+    assert_ne!(mtime(&log), ran);
+}
+
+#[test]
+fn the_test_imports_the_installed_wheel_not_the_sources() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let log = std::fs::read_to_string(
+        p.path()
+            .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log"),
+    )
+    .unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("hello_cext from "))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("/site-packages/hello_cext"), "{line}");
+    assert!(!line.contains("/wheelbuild/project"), "{line}");
+    assert!(log.contains("2 passed"), "{log}");
+}
+
+#[test]
+fn a_gpu_test_with_no_gpu_engine_is_reported_not_run() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(
+        out.contains("test not run: needs a GPU engine: placed untested"),
+        "{out}"
+    );
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+    let plan = ok(&p, &["plan"]);
+    insta::assert_snapshot!(p.snapshot(&plan), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TARGET           STATUS  KEY           IMAGE                COMMIT        REASON
+    cext/py3.11-cpu  cached  [SHORT]  sha256:[SHORT]  [SHORT]  test pending: not run (needs a GPU engine)
+    1 targets: 1 cached (1 to test), 0 to build
+    environment [REGISTRY]/wheelbuild/base:py3.11-cpu + build requirements setuptools>=61, wheel: abi cp311, gcc 12.2.0, glibc 2.36, python 3.11.2; 0 pip, 0 apt package(s) pinned, 2 from the image
+
+    ----- stderr -----
+    ");
+    let check = p.run(&["check"]);
+    assert_eq!(check.status.code(), Some(10), "{}", p.snapshot(&check));
+    insta::assert_snapshot!(p.snapshot(&check), @r"
+    success: false
+    exit_code: 10
+    ----- stdout -----
+    test   cext/py3.11-cpu  [SHORT]  test pending: not run (needs a GPU engine)
+
+    ----- stderr -----
+    1 of 1 targets would be tested (all are built)
+    ");
+    let audit = p.run(&["--offline", "audit"]);
+    let found = stdout(&audit);
+    assert!(
+        found.contains("1 wheel(s) built but never tested on a GPU"),
+        "{}",
+        p.snapshot(&audit)
+    );
+
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[test]\nrequire = true\n"),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the wheels were not tested (needs a GPU engine), and `[test] require` is set"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wheel_whose_requirements_the_test_environment_lacks_fails_its_test_naming_it() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = pure_repo(
+        "needy",
+        Some(
+            "from setuptools import setup\n\nsetup(name=\"needy\", version=\"0.1.0\", py_modules=[\"needy_mod\"], install_requires=[\"six\"])\n",
+        ),
+    );
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "needy",
+                &repo,
+                "test-command = \"python3 -c 'import needy_mod'\"\ntest-requires = [\"pytest\"]\n",
+            )],
+        ),
+    )
+    .hold(repo);
+    ok(&p, &["lock"]);
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the test environment lacks `six`, a requirement of the wheels"),
+        "{err}"
+    );
+    assert!(err.contains("wheelbuild lock --update six"), "{err}");
+    assert!(wheels_in(&wheelhouse(&p)).is_empty());
+}
+
+#[test]
+fn test_requires_are_pinned_with_sha256_in_the_lock() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    let lock = lock_of(&p);
+    let env = lock
+        .environments
+        .iter()
+        .find(|e| e.pip == ["pytest"])
+        .unwrap_or_else(|| panic!("{}", p.read("wheelbuild.lock")));
+    assert!(env.build.is_empty() && env.apt.is_empty());
+    let pytest = env.packages.iter().find(|p| p.name == "pytest").unwrap();
+    let served = server.dir().join("pytest-9.2.0-py3-none-any.whl");
+    assert_eq!(pytest.sha256, sha256_file(&served));
+    let names: Vec<&str> = env.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["iniconfig", "packaging", "pluggy", "pygments", "pytest"]
+    );
+    // The lock is current with the test environment in it.
+    ok(&p, &["--locked", "plan"]);
+}
+
+#[test]
+fn a_gpu_test_on_a_gpu_engine_asks_the_engine_for_the_gpu() {
+    if fixtures::daemon_has_gpu_runtime() {
+        crate::support::skip("this daemon has an NVIDIA runtime");
+    }
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[[engine]]\nname = \"gpu1\"\nhost = \"{host}\"\ngpu = true\n"),
+    );
+    // The build needs no GPU; its test asks this engine for one, which it has not.
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the Docker daemon has no GPU runtime"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: install the NVIDIA Container Toolkit"),
+        "{err}"
+    );
+    assert!(
+        wheels_in(&wheelhouse(&p)).is_empty(),
+        "never passed, never placed"
+    );
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(plan.contains("test pending: never run"), "{plan}");
+}
+
+#[test]
+fn the_test_environment_installs_the_projects_runtime_requirements() {
+    let server = PypiServer::start(&[PYTEST_WHEELS, &["six-1.17.0-py2.py3-none-any.whl"]].concat());
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let repo = setuptools_repo();
+    repo.commit(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"needy\"\nversion = \"0.1.0\"\ndependencies = [\"six\"]\n\n\
+         [tool.setuptools]\npy-modules = [\"needy_mod\"]\n",
+        "pyproject",
+    );
+    repo.commit("needy_mod.py", "import six\n", "module");
+    repo.annotated_tag("v0.1.0", "v0.1.0");
+    let p = new_project(
+        &base,
+        &config(
+            &base.reference,
+            "t",
+            &format!(
+                "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
+                server.url()
+            ),
+            &[project(
+                "needy",
+                &repo,
+                "test-command = \"python3 -c 'import needy_mod, six; print(six.__version__)'\"\n",
+            )],
+        ),
+    )
+    .hold(repo);
+    ok(&p, &["lock"]);
+    let lock = p.read("wheelbuild.lock");
+    assert!(
+        lock.contains("dependencies = { \".\" = { static = true, requires = [\"six\"] } }"),
+        "{lock}"
+    );
+    let env = lock_of(&p)
+        .environments
+        .into_iter()
+        .find(|e| e.pip == ["six"])
+        .unwrap_or_else(|| panic!("{lock}"));
+    assert_eq!(env.packages[0].name, "six");
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(out.contains("test passed in "), "{out}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
+
+#[test]
+fn a_skipped_target_is_placed_untested_and_plan_says_why() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let skip = "test-skip = [{ python = \"3.11\", reason = \"no pytest wheel for 3.11 yet\" }]";
+    let p = tested_project(&server, PASSING, skip);
+    let lock = lock_of(&p);
+    assert!(
+        lock.environments.iter().all(|e| e.pip != ["pytest"]),
+        "a skipped test needs no test environment"
+    );
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(
+        out.contains("test not run: skipped: no pytest wheel for 3.11 yet: placed untested"),
+        "{out}"
+    );
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(
+        plan.contains("test skipped: no pytest wheel for 3.11 yet"),
+        "{plan}"
+    );
+    ok(&p, &["check"]);
+
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[test]\nrequire = true\n"),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("the wheels were not tested (skipped: no pytest wheel for 3.11 yet)"),
+        "{}",
+        p.snapshot(&out)
+    );
+}
+
+#[test]
+fn a_gpu_test_in_a_pool_builds_on_its_gpu_engine() {
+    if fixtures::daemon_has_gpu_runtime() {
+        crate::support::skip("this daemon has an NVIDIA runtime");
+    }
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let p = tested_project(&server, PASSING, "test-gpu = true");
+    let config = p.read("wheelbuild.toml");
+    // The engine without a GPU comes first and is free: the target still goes to `gpu1`,
+    // where its test can run (and asks for the GPU this daemon has not).
+    p.write(
+        "wheelbuild.toml",
+        &format!(
+            "{config}\n[[engine]]\nname = \"cpu1\"\nhost = \"{host}\"\njobs = 1\n\n\
+             [[engine]]\nname = \"gpu1\"\nhost = \"{host}\"\njobs = 1\ngpu = true\n"
+        ),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", p.snapshot(&out));
+    assert!(
+        stderr(&out).contains("the Docker daemon has no GPU runtime"),
+        "{}",
+        p.snapshot(&out)
+    );
+    assert!(stdout(&out).contains("gpu1"), "{}", p.snapshot(&out));
+}
+
+#[test]
+fn a_damaged_stored_wheel_is_built_again_before_its_test() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let failing = "pytest -q tests && exit 7";
+    let p = tested_project(&server, failing, "");
+    assert_eq!(p.run(&["build"]).status.code(), Some(1));
+    let key = key_of(&p, &cpu("cext"));
+    let sha = record(&p, &key)["wheels"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = stored_wheel(&p, &sha);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    set_test_command(&p, failing, PASSING);
+    let out = ok(&p, &["build"]);
+    let summary = stdout(&out);
+    assert!(summary.contains(": 1 built"), "{}", p.snapshot(&out));
+    assert!(summary.contains("test passed in "), "{summary}");
+    assert_eq!(wheels_in(&wheelhouse(&p)).len(), 1);
+}
+
+#[test]
+fn gc_keeps_the_test_environment_and_removes_the_outcomes_of_removed_keys() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    // Made by this store (another test's may have made the same image before).
+    ok(&p, &["build", "--rebuild-env"]);
+    let store = store_dir(&p);
+    // The environment images this store's builds made (by their store label, which
+    // names the project's unique directory).
+    let project_dir = p.path().file_name().unwrap().to_string_lossy().into_owned();
+    let env_images = || {
+        let ids = docker_ok(&["images", "-q", "--filter", "reference=wheelbuild-env"]);
+        ids.lines()
+            .filter(|id| {
+                let label = "{{index .Config.Labels \"org.wheelbuild.store\"}}";
+                docker_ok(&["image", "inspect", "--format", label, id]).contains(&project_dir)
+            })
+            .count()
+    };
+    assert_eq!(
+        env_images(),
+        2,
+        "the build's and the test's environment images"
+    );
+    let tests = store.join("tests");
+    assert_eq!(files_under(&tests).len(), 2, "the outcome and its log");
+    // Live: both stay.
+    ok(&p, &["gc"]);
+    assert_eq!(env_images(), 2, "a live test environment is kept");
+    assert_eq!(files_under(&tests).len(), 2);
+    // A build input changes: the old key goes, and with it its test's outcome.
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("WB_TEST = \"t\"", "WB_TEST = \"t2\""),
+    );
+    ok(&p, &["gc"]);
+    assert!(files_under(&tests).is_empty(), "{:?}", files_under(&tests));
+}
