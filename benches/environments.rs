@@ -1,12 +1,16 @@
 //! Side-by-side timings of resolving environments; prints ratios, asserts nothing.
 //!
-//! `cargo bench --bench environments [-- lock relock]` (needs Docker, docker-registry,
-//! skopeo, git, the cached CPU base image and the `pypi` fixture of `scripts/fixtures.sh`).
+//! `cargo bench --bench environments [-- lock relock relock-dynamic]` (needs Docker,
+//! docker-registry, skopeo, git, the cached CPU base image and the `pypi` fixture of
+//! `scripts/fixtures.sh`).
 //!
 //! * `lock` of 8 environments with distinct pip lists (one image, a package index on
 //!   loopback) vs the same `docker run … pip install --dry-run --report` done by hand,
 //!   one after another (goal ≥ 4× faster on 2 cores);
-//! * a relock with nothing changed vs `wheelbuild --version` (goal ≤ 3×).
+//! * a relock with nothing changed vs `wheelbuild --version` (goal ≤ 3×);
+//! * the same for a project whose backend asks for dynamic build requirements
+//!   (`hello-meson`: meson-python's hook), its commit unchanged: the hook's answer is read
+//!   from the lock, so no container starts (counted from the engine's events; goal ≤ 3×).
 
 mod common;
 #[path = "../tests/it/support/mod.rs"]
@@ -16,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{median, run, timed};
+use common::{copy_dir, median, run, timed};
 use support::git::GitRepo;
 use support::pypi::PypiServer;
 use support::registry::{Auth, Registry};
@@ -58,17 +62,19 @@ fn main() {
     let Some(wanted) = common::selection() else {
         return;
     };
+    if wanted("relock-dynamic") {
+        relock_dynamic();
+    }
+    if !(wanted("lock") || wanted("relock")) {
+        return;
+    }
     support::require_all(&["docker", "docker-registry", "skopeo", "git"]);
     let index = PypiServer::start(&[
         "six-1.16.0-py2.py3-none-any.whl",
         "six-1.17.0-py2.py3-none-any.whl",
         "python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
     ]);
-    let reg = Registry::start_with_storage(&cache().join("bench-registry"), Auth::None);
-    let reference = format!("{}/wheelbuild/base:py3.11-cpu", reg.addr);
-    run(Command::new("scripts/fixtures.sh")
-        .args(["image", "py311", &reference])
-        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    let (reg, reference) = cpu_image();
     let digest = std::fs::read_to_string(cache().join("oci/py311/manifest-digest")).unwrap();
     let pinned = format!("{}/wheelbuild/base@{}", reg.addr, digest.trim());
 
@@ -149,4 +155,93 @@ fn main() {
             ours.as_secs_f64() / floor.as_secs_f64()
         );
     }
+}
+
+/// A registry (on storage shared by bench runs) holding the CPU fixture image; its tag.
+fn cpu_image() -> (Registry, String) {
+    let reg = Registry::start_with_storage(&cache().join("bench-registry"), Auth::None);
+    let reference = format!("{}/wheelbuild/base:py3.11-cpu", reg.addr);
+    run(Command::new("scripts/fixtures.sh")
+        .args(["image", "py311", &reference])
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    (reg, reference)
+}
+
+/// Containers the engine created since `since` (unix seconds), from its event log.
+fn containers_created_since(since: u64) -> usize {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+        ])
+        .args(["--filter", "type=container", "--filter", "event=create"])
+        .args(["--format", "{{.ID}}"])
+        .output()
+        .expect("docker events");
+    assert!(out.status.success(), "docker events failed");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn relock_dynamic() {
+    support::require_all(&["docker", "docker-registry", "skopeo", "git"]);
+    let index = PypiServer::start(&support::pypi::MESON_PYTHON_WHEELS);
+    let (_reg, reference) = cpu_image();
+    let dir = support::tempdir("bench-env-dynamic-");
+    let repo = GitRepo::new_in(dir.path(), "hello-meson");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/projects/hello-meson"),
+        &repo.path,
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "import"]);
+    let config = format!(
+        "repair = \"none\"\n[matrix]\npython = [\"3.11\"]\n\n[image]\ntemplate = \"{reference}\"\n\n\
+         [build]\nnetwork = \"host\"\n\n[pip]\nindex-url = \"{}\"\n\n\
+         [[project]]\nname = \"hello-meson\"\ngit = \"{}\"\n",
+        index.url(),
+        repo.file_url()
+    );
+    std::fs::write(dir.path().join("wheelbuild.toml"), config).unwrap();
+    // The first lock asks the backend's hook in a container and resolves the environment.
+    let first = timed(wheelbuild(dir.path()).arg("lock"));
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut ours = Vec::new();
+    let mut floor = Vec::new();
+    for _ in 0..31 {
+        floor.push(timed(wheelbuild(dir.path()).arg("--version")));
+        ours.push(timed(wheelbuild(dir.path()).arg("lock")));
+    }
+    let created = containers_created_since(since);
+    let (ours, floor) = (median(ours), median(floor));
+    println!(
+        "relock of a project with dynamic build requirements (meson-python), commit unchanged"
+    );
+    println!(
+        "  first lock (hook + resolution)          {:>9.1} ms",
+        ms(first)
+    );
+    println!(
+        "  wheelbuild --version                    {:>9.2} ms (median of 31)",
+        ms(floor)
+    );
+    println!(
+        "  wheelbuild lock                         {:>9.2} ms (median of 31)",
+        ms(ours)
+    );
+    println!(
+        "  ratio                                   {:>9.2}x   (goal <= 3x)",
+        ours.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!("  containers created by the 31 relocks    {created:>9}   (goal 0)");
 }

