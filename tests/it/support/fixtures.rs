@@ -483,6 +483,23 @@ pub fn sdist(spec: &str) -> PathBuf {
     })
 }
 
+/// The git repository of a published project's sdist from PyPI, one commit tagged
+/// `vVERSION` (`scripts/fixtures.sh sdist-repo NAME==VERSION`). When it is missing: a skip
+/// (a failure under `CI=true`).
+pub fn sdist_repo(spec: &str) -> PathBuf {
+    let dir = fixtures_dir()
+        .join("sdist-repo")
+        .join(spec.replace("==", "-"));
+    if !dir.join(".git").is_dir() {
+        super::skip(format!(
+            "needs the git repo of the sdist of {spec} in {}: run `scripts/fixtures.sh \
+             sdist-repo {spec}`",
+            dir.display()
+        ));
+    }
+    dir
+}
+
 /// The Python of the `intoto` fixture (in-toto-attestation in a venv).
 pub fn intoto_python() -> PathBuf {
     tool_python("intoto")
