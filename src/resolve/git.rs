@@ -48,6 +48,10 @@ pub(crate) enum GitError {
     NoHead { url: String },
     #[error("git mirror {}: {detail}", path.display())]
     Mirror { path: PathBuf, detail: String },
+    #[error(
+        "{url} no longer has the locked commit {commit} (a tag or branch was moved and its old commit is gone)"
+    )]
+    CommitGone { url: String, commit: String },
 }
 
 impl GitError {
@@ -73,6 +77,9 @@ impl GitError {
             GitError::Mirror { .. } => {
                 "delete the mirror directory; it is re-created on demand".into()
             }
+            GitError::CommitGone { .. } => "`wheelbuild lock --update PROJECT` pins the commit \
+                its ref names now (`audit` shows the move)"
+                .into(),
         })
     }
 
@@ -98,6 +105,10 @@ impl GitError {
                 command: command.clone(),
                 limit: *limit,
                 setting,
+            },
+            GitError::CommitGone { url, commit } => GitError::CommitGone {
+                url: url.clone(),
+                commit: commit.clone(),
             },
             other => GitError::Repository {
                 url: String::new(),

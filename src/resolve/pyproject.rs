@@ -101,9 +101,9 @@ pub(crate) async fn build_system(
         )
         .await?;
     if !has_commit.status.success() {
-        return Err(GitError::Repository {
+        return Err(GitError::CommitGone {
             url: url.to_string(),
-            detail: format!("commit {commit} is not in the fetched history"),
+            commit: commit.to_string(),
         }
         .into());
     }

@@ -261,6 +261,42 @@ fn a_moved_branch_is_kept_until_updated() {
     assert_eq!(pin(&b.file_url()), b1, "b not named: kept");
 }
 
+/// The demo's fixture repositories are regenerated when an example changes: a tag moved,
+/// its old commit gone, and a plain `lock` (keeping the pin) said only "not in the fetched
+/// history" with a hint about the URL.
+#[test]
+fn a_locked_commit_gone_from_the_repository_says_to_update_the_pin() {
+    require_all(&["docker-registry", "git"]);
+    let (_reg, image) = image();
+    let repo = GitRepo::new();
+    repo.commit("f", "1", "c1");
+    repo.tag("v1");
+    let p = Project::new(&config(&image, &[("a", &repo.file_url(), Some("v1"))]))
+        .name(&repo.file_url(), "A");
+    assert!(p.run(&["lock"]).status.success());
+    // Rewrite the tagged commit and drop the old one, as a regenerated repository does.
+    repo.git(&["commit", "-q", "--amend", "-m", "c1 again"]);
+    repo.git(&["tag", "-f", "v1"]);
+    repo.git(&["reflog", "expire", "--expire=now", "--all"]);
+    repo.git(&["gc", "-q", "--prune=now"]);
+    // A fresh machine (no mirror that still holds the old commit), and a config that now
+    // tests the project: the lock must read its runtime requirements at the pinned commit.
+    std::fs::remove_dir_all(p.path().join(".wheelbuild")).unwrap();
+    let tested =
+        config(&image, &[("a", &repo.file_url(), Some("v1"))]) + "test-command = \"true\"\n";
+    std::fs::write(p.path().join("wheelbuild.toml"), tested).unwrap();
+
+    let out = p.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = p.filter(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("[A] no longer has the locked commit [SHA]"),
+        "{text}"
+    );
+    assert!(text.contains("hint: `wheelbuild lock --update"), "{text}");
+    assert!(p.run(&["lock", "--update", "a"]).status.success());
+}
+
 #[test]
 fn a_git_server_that_is_down_is_exit_3() {
     require_all(&["docker-registry", "git"]);
