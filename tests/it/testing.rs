@@ -127,6 +127,42 @@ fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
 }
 
 #[test]
+fn a_test_image_is_pinned_by_digest_and_the_test_runs_in_it() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    // A CPU wheel tested in the CUDA image: only there is `nvcc`.
+    let cuda = fixtures::base_image(ImageKind::Cuda);
+    let command = "command -v nvcc; pytest -q -s tests";
+    let line = format!("test-image = \"{}\"\n", cuda.reference);
+    let p = tested_project(&server, command, &line);
+    let lock = p.read("wheelbuild.lock");
+    assert!(lock.contains(&cuda.digest), "{lock}");
+    let p = p.hold(cuda);
+    let first = stdout(&ok(&p, &["build"]));
+    assert!(first.contains("test passed in "), "{first}");
+    let log = p
+        .path()
+        .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log");
+    let read = || std::fs::read_to_string(&log).unwrap();
+    let has_nvcc = || read().lines().any(|l| l == "/usr/bin/nvcc");
+    assert!(has_nvcc(), "{}", read());
+    let key = key_of(&p, &cpu("cext"));
+
+    // Back to the cell's image: the test runs again there, the wheel is not rebuilt.
+    p.write(
+        "wheelbuild.toml",
+        &p.read("wheelbuild.toml").replace(&line, ""),
+    );
+    ok(&p, &["lock"]);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(plan.contains("test pending: never run"), "{plan}");
+    let second = stdout(&ok(&p, &["build"]));
+    assert_eq!(key_of(&p, &cpu("cext")), key);
+    assert!(second.contains(": 0 built, 1 cached"), "{second}");
+    assert!(second.contains("test passed in "), "{second}");
+    assert!(!has_nvcc(), "{}", read());
+}
+
+#[test]
 fn an_unchanged_test_key_is_not_rerun() {
     let server = PypiServer::start(PYTEST_WHEELS);
     let p = tested_project(&server, PASSING, "");
