@@ -804,8 +804,18 @@ impl<'a> Run<'a> {
     }
 
     fn place(&self, t: &PlannedTarget<'_>, record: &BuildRecord) -> Result<Placed, PlaceError> {
-        self.wheelhouse
-            .place(self.store, &t.target.id, &t.target.output_subdir, record)
+        // Read back: the test may have just run.
+        let test = match &t.test {
+            Some(test) => self.store.test_record(&test.key)?,
+            None => None,
+        };
+        self.wheelhouse.place(
+            self.store,
+            &t.target.id,
+            &t.target.output_subdir,
+            record,
+            test.as_ref(),
+        )
     }
 }
 

@@ -28,7 +28,7 @@ assert prov.run_details.builder.id, "no builder id"
 print("valid", stmt.subject[0].name, stmt.subject[0].digest["sha256"], len(prov.build_definition.resolved_dependencies))
 "#;
 
-fn validate(python: &std::path::Path, statement: &std::path::Path) -> std::process::Output {
+pub fn validate(python: &std::path::Path, statement: &std::path::Path) -> std::process::Output {
     std::process::Command::new(python)
         .args(["-c", VALIDATE])
         .arg(statement)

@@ -4,7 +4,7 @@
 //! index on loopback (pypiserver), and the C-extension example with its pytest file.
 
 use crate::common::*;
-use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
+use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo, intoto_python};
 use crate::support::pypi::PypiServer;
 use crate::support::test;
 
@@ -527,4 +527,62 @@ fn gc_keeps_the_test_environment_and_removes_the_outcomes_of_removed_keys() {
     );
     ok(&p, &["gc"]);
     assert!(files_under(&tests).is_empty(), "{:?}", files_under(&tests));
+}
+
+/// The test statement beside the one wheel of `p`, checked by in-toto's reader: its
+/// test byproduct.
+fn test_byproduct(p: &Project) -> serde_json::Value {
+    let wheels = wheels_in(&wheelhouse(p));
+    let path = wheelhouse(p).join(format!("{}.test.intoto.json", wheels[0]));
+    let out = crate::provenance::validate(&intoto_python(), &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let predicate = &doc["predicate"];
+    assert_eq!(
+        predicate["buildDefinition"]["externalParameters"]["buildKey"],
+        key_of(p, &cpu("cext")).as_str()
+    );
+    let test = plan_json(p)["targets"][0]["test"]["key"].clone();
+    assert_eq!(predicate["runDetails"]["metadata"]["invocationId"], test);
+    let byproduct = predicate["runDetails"]["byproducts"][0].clone();
+    assert_eq!(byproduct["name"], "test");
+    assert_eq!(byproduct["digest"]["blake3"], test);
+    byproduct
+}
+
+#[test]
+fn provenance_carries_the_test_outcome() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let test = test_byproduct(&p);
+    let notes = &test["annotations"];
+    assert_eq!(notes["outcome"], "passed");
+    assert_eq!(notes["engine"], "default");
+    assert!(
+        notes["duration"].as_str().unwrap().ends_with('s'),
+        "{notes}"
+    );
+    // The build's statement is the build's alone (signed with it when signing).
+    let wheel = &wheels_in(&wheelhouse(&p))[0];
+    let build =
+        std::fs::read_to_string(wheelhouse(&p).join(format!("{wheel}.intoto.json"))).unwrap();
+    assert!(!build.contains("\"test\""), "{build}");
+
+    // A test-only change: the wheel stays, its test statement follows the new outcome.
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("test-sources", "test-gpu = true\ntest-sources"),
+    );
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(out.contains(": 0 built, 1 cached"), "{out}");
+    let notes = &test_byproduct(&p)["annotations"];
+    assert_eq!(notes["outcome"], "not run");
+    assert_eq!(notes["why"], "needs a GPU engine");
+    assert_eq!(notes["engine"], serde_json::Value::Null);
 }
