@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil::FileLock;
 use crate::key::BuildKey;
-use crate::store::provenance::Provenance;
+use crate::store::provenance::{Provenance, sign};
 use crate::store::{BuildRecord, Damage, Store, StoreError, TestRecord};
 use stamps::StampsError;
 
@@ -49,6 +49,9 @@ pub enum PlaceError {
     },
     #[error("a stored wheel failed its check: {0}")]
     Damaged(Damage),
+    /// The key that signs the test's statement.
+    #[error(transparent)]
+    Signer(#[from] crate::sign::KeyError),
     #[error(
         "{} was placed by target `{other}` with other bytes; target `{target}` builds a wheel of the same name into the same directory",
         path.display()
@@ -129,8 +132,8 @@ impl Wheelhouse {
     }
 
     /// Put the wheels of `record` (target `target`, sub-directory `subdir`) into the
-    /// wheelhouse, with the statement of their `test` when they have one; remove what the
-    /// target's earlier builds left there.
+    /// wheelhouse, with the statement of their `test` when they have one (signed by
+    /// `signer`, if given); remove what the target's earlier builds left there.
     pub fn place(
         &self,
         store: &Store,
@@ -138,6 +141,7 @@ impl Wheelhouse {
         subdir: &str,
         record: &BuildRecord,
         test: Option<&TestRecord>,
+        signer: Option<&crate::sign::SecretKey>,
     ) -> Result<Placed, PlaceError> {
         let io = |what: &str| {
             let what = what.to_string();
@@ -222,7 +226,12 @@ impl Wheelhouse {
             let path = suffixed(&dest, TEST_PROVENANCE_SUFFIX);
             match test {
                 Some(test) => {
-                    let statement = Provenance::of_test(target, test).statement_json(w);
+                    let provenance = Provenance::of_test(target, test);
+                    let signatures: Vec<_> = signer
+                        .map(|s| sign(s, &provenance.statement_json(w)))
+                        .into_iter()
+                        .collect();
+                    let statement = provenance.file_json(w, &signatures);
                     write_if_changed(&path, &statement)
                         .map_err(io("writing a wheel's test provenance"))?;
                 }

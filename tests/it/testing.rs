@@ -586,3 +586,43 @@ fn provenance_carries_the_test_outcome() {
     assert_eq!(notes["why"], "needs a GPU engine");
     assert_eq!(notes["engine"], serde_json::Value::Null);
 }
+
+#[test]
+fn with_a_signing_key_the_test_statement_is_signed() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[remote]\nsign-with = \"ci-1.secret\"\n"),
+    );
+    let public = stdout(&ok(&p, &["key", "generate", "ci-1"]));
+    ok(&p, &["build"]);
+    let wheel = &wheels_in(&wheelhouse(&p))[0];
+    let path = wheelhouse(&p).join(format!("{wheel}.test.intoto.json"));
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let payload = b64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]["outcome"],
+        "passed"
+    );
+    let signature = &envelope["signatures"][0];
+    assert_eq!(signature["keyid"], "ci-1");
+    let key = b64
+        .decode(public.trim().split_once(':').unwrap().1)
+        .unwrap();
+    let sig = b64.decode(signature["sig"].as_str().unwrap()).unwrap();
+    let mut pae = format!("DSSEv1 28 application/vnd.in-toto+json {} ", payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(crate::provenance::openssl_verifies(
+        dir.path(),
+        &key,
+        &pae,
+        &sig
+    ));
+}
