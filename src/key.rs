@@ -44,7 +44,7 @@
 //! | input | from | why |
 //! |---|---|---|
 //! | `build-key` | the build key above | the exact wheels tested |
-//! | `test-image` | the cell's image: platform and the lock's manifest digest | the filesystem the test runs on |
+//! | `test-image` | `test-image` / `project.test-image` (the cell's image by default): platform and the lock's manifest digest | the filesystem the test runs on |
 //! | `test-pip` | the lock's test environment: every pip distribution (name, version, file, sha256) | exactly what the test environment installs, from `test-requires` |
 //! | `test-command` | `test-command` / `project.test-command` (expanded) | what the test runs |
 //! | `test-sources` | `test-sources` / `project.test-sources`, and the commit (in `build-key`) | the files copied next to it |

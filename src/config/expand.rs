@@ -147,6 +147,20 @@ pub(super) fn config(
             );
         }
     }
+    // Test images are pinned like base images, where a `test-image` names them.
+    for t in &targets {
+        let Some(test) = t.test.as_deref().filter(|t| t.skip.is_none()) else {
+            continue;
+        };
+        if !image_origins.contains_key(&*test.image) {
+            let template = test_image_template(validator, &validator.file.projects[t.project])
+                .expect("a test image other than the cell's has a template");
+            image_origins.insert(
+                (*test.image).clone(),
+                validator.ctx.location(template.span()),
+            );
+        }
+    }
 
     let config = Config {
         path: path.to_path_buf(),
@@ -459,7 +473,26 @@ fn cell_info_of(
         platform: platform.wheel_tag(),
         user_axes: user_axes.iter().map(|a| a.to_string()).collect(),
     };
-    let reference = validator.expand("the image reference", &template, &vars, cell)?;
+    let reference = image_reference(validator, &template, &vars, cell)?;
+    Ok(CellInfo {
+        name,
+        image: Arc::new(ImageInput {
+            reference,
+            platform,
+        }),
+        image_span,
+        vars,
+    })
+}
+
+/// An image reference template (`image.template`, `test-image`) expanded for `cell`.
+fn image_reference(
+    validator: &Validator<'_>,
+    template: &Spanned<String>,
+    vars: &CellVars,
+    cell: &Cell,
+) -> Result<String, ConfigError> {
+    let reference = validator.expand("the image reference", template, vars, cell)?;
     if reference.is_empty() || reference.contains(char::is_whitespace) {
         return Err(validator.ctx.err(
             template.span(),
@@ -471,15 +504,18 @@ fn cell_info_of(
             Some("e.g. `registry.example.com/team/image:tag`".into()),
         ));
     }
-    Ok(CellInfo {
-        name,
-        image: Arc::new(ImageInput {
-            reference,
-            platform,
-        }),
-        image_span,
-        vars,
-    })
+    Ok(reference)
+}
+
+/// The project's `test-image`, else the top level's; `None`: the cell's image.
+fn test_image_template<'a>(
+    validator: &Validator<'a>,
+    table: &'a ProjectTable,
+) -> Option<&'a Spanned<String>> {
+    table
+        .test_image
+        .as_ref()
+        .or(validator.file.test_image.as_ref())
 }
 
 /// `output.layout`, or the default: [`BASE_LAYOUT`] plus `{axis}-{value}` for `torch`
@@ -651,7 +687,7 @@ fn target(
         }
         _ => None,
     };
-    let test = target_test(validator, table, &vars, cell)?;
+    let test = target_test(validator, table, &vars, cell, info)?;
     Ok(Target {
         id: [project.name.as_str(), "/", &info.name].concat(),
         project: index,
@@ -677,10 +713,18 @@ fn target_test(
     table: &ProjectTable,
     vars: &ProjectVars<'_>,
     cell: &Cell,
+    info: &CellInfo,
 ) -> Result<Option<Arc<TargetTest>>, ConfigError> {
     let file = validator.file;
     let Some(command) = table.test_command.as_ref().or(file.test_command.as_ref()) else {
         return Ok(None);
+    };
+    let image = match test_image_template(validator, table) {
+        Some(template) => Arc::new(ImageInput {
+            reference: image_reference(validator, template, &info.vars, cell)?,
+            platform: info.image.platform.clone(),
+        }),
+        None => info.image.clone(),
     };
     // In a test, `{project}` is the sources' copy, as cibuildwheel has it.
     let vars = TestVars { project: vars };
@@ -726,6 +770,7 @@ fn target_test(
     }
     Ok(Some(Arc::new(TargetTest {
         command,
+        image,
         requires,
         sources,
         gpu: table.test_gpu.or(file.test_gpu).unwrap_or(false),

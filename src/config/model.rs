@@ -190,6 +190,8 @@ pub struct Target {
 pub struct TargetTest {
     /// Run with `sh -c` in a scratch directory; `{project}` expanded to the sources' copy.
     pub command: String,
+    /// `test-image`, expanded on the cell's platform; the cell's image by default.
+    pub image: Arc<ImageInput>,
     /// `test-requires`, expanded, sorted and unique.
     pub requires: Vec<String>,
     /// Paths in the repository copied into the scratch directory, sorted and unique.

@@ -47,6 +47,12 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub test_command: Option<Spanned<String>>,
+    /// Image the tests run in, templated per cell like `image.template` and pinned by
+    /// digest in the lock (e.g. a slim runtime image). Projects override it. None: the
+    /// cell's base image.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub test_image: Option<Spanned<String>>,
     /// PEP 508 requirements of the test (templated), pinned with sha256 in the lock.
     /// Projects override them.
     #[serde(default)]
@@ -389,6 +395,10 @@ pub(crate) struct ProjectTable {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub test_command: Option<Spanned<String>>,
+    /// Test image (templated); replaces the top-level `test-image`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub test_image: Option<Spanned<String>>,
     /// Test requirements (templated); replace the top-level `test-requires`.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::accel::Accel;
@@ -686,4 +686,49 @@ fn test_keys_expand_per_cell_and_test_skip_needs_a_reason_and_axes() {
         "test-command = \"true\"\ntest-skip = [{{ pyhton = \"3.10\", reason = \"x\" }}]\n{BASE}"
     ));
     assert_eq!(msg, "test-skip names `pyhton`, which is not an axis");
+}
+
+#[test]
+fn test_image_expands_per_cell_like_the_image_and_defaults_to_the_cells() {
+    let c = parse(&format!("test-command = \"true\"\n{BASE}")).unwrap();
+    let t = &c.targets[0];
+    assert_eq!(t.test.as_deref().unwrap().image, t.image);
+    assert_eq!(c.distinct_images().count(), 4);
+
+    let slim = "test-image = \"reg.example/slim:py{python}\"\n";
+    let c = parse(&format!("test-command = \"true\"\n{slim}{BASE}")).unwrap();
+    let images: BTreeSet<&str> = c
+        .targets
+        .iter()
+        .map(|t| t.test.as_deref().unwrap().image.reference.as_str())
+        .collect();
+    assert_eq!(
+        images,
+        ["reg.example/slim:py3.10", "reg.example/slim:py3.11"].into()
+    );
+    // Pinned in the lock beside the base images, on the cell's platform.
+    assert_eq!(c.distinct_images().count(), 6);
+    // A project's replaces the top level's.
+    let own = BASE.replace(
+        "ref = \"main\"",
+        "ref = \"main\"\ntest-image = \"reg.example/own\"",
+    );
+    let c = parse(&format!("test-command = \"true\"\n{slim}{own}")).unwrap();
+    let t = c.targets[0].test.as_deref().unwrap();
+    assert_eq!(t.image.reference, "reg.example/own");
+
+    let (msg, loc, hint) = err(&format!(
+        "test-command = \"true\"\ntest-image = \"slim:py{{pyhton}}\"\n{BASE}"
+    ));
+    assert_eq!(msg, "the image reference uses unknown variable `{pyhton}`");
+    assert_eq!(loc, Some((2, 22)));
+    assert_eq!(hint.as_deref(), Some("did you mean `{python}`?"));
+    let (msg, loc, _) = err(&format!(
+        "test-command = \"true\"\ntest-image = \"slim py{{python}}\"\n{BASE}"
+    ));
+    assert_eq!(
+        msg,
+        "invalid image reference `slim py3.10` for cell python=3.10, cuda=cpu"
+    );
+    assert_eq!(loc, Some((2, 14)));
 }

@@ -804,8 +804,29 @@ impl<'a> Run<'a> {
     }
 
     fn place(&self, t: &PlannedTarget<'_>, record: &BuildRecord) -> Result<Placed, PlaceError> {
-        self.wheelhouse
-            .place(self.store, &t.target.id, &t.target.output_subdir, record)
+        // Read back: the test may have just run.
+        let test = match &t.test {
+            Some(test) => self.store.test_record(&test.key)?,
+            None => None,
+        };
+        // Read only to sign a test statement: placing untested wheels needs no key.
+        let signer = match test {
+            Some(_) => self
+                .settings
+                .signer
+                .as_deref()
+                .map(KeyFile::get)
+                .transpose()?,
+            None => None,
+        };
+        self.wheelhouse.place(
+            self.store,
+            &t.target.id,
+            &t.target.output_subdir,
+            record,
+            test.as_ref(),
+            signer,
+        )
     }
 }
 
@@ -832,6 +853,7 @@ fn place_error(e: PlaceError) -> BuildError {
         // Only possible right after a commit: a store that cannot hold a wheel for the
         // time it takes to copy it.
         PlaceError::Damaged(d) => io_err("restoring a wheel just built", d),
+        PlaceError::Signer(e) => BuildError::Signer(e),
         e @ (PlaceError::Collision { .. } | PlaceError::NewerStamps { .. }) => {
             BuildError::Wheelhouse(e)
         }

@@ -87,12 +87,12 @@ impl Run<'_> {
         }
         std::fs::write(wheels.join("SHA256SUMS"), sums)
             .map_err(|e| io_err("staging the wheels", e))?;
-        let image = ImageKey::of(t.image);
+        let image = ImageKey::of(test.image);
         let spec = TestSpec {
             id: &t.target.id,
             key: &test.key.0,
             image: &image,
-            image_repository: &t.image.name,
+            image_repository: &test.image.name,
             pip: test.env.map_or(&[][..], |e| &e.packages),
             accel: t.target.cell.accel.clone(),
             git_url: &t.git.url,

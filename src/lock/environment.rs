@@ -62,7 +62,7 @@ impl EnvironmentInput {
         pip.sort();
         pip.dedup();
         (!pip.is_empty()).then(|| EnvironmentInput {
-            image: (*target.image).clone(),
+            image: (*test.image).clone(),
             pip,
             apt: Vec::new(),
             build: Vec::new(),

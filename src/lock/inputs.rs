@@ -65,8 +65,8 @@ pub fn lock_inputs(config: &Config) -> String {
     let tests = config.targets.iter().filter_map(|t| {
         let test = t.test.as_deref().filter(|t| t.skip.is_none())?;
         Some((
-            &t.image.reference,
-            t.image.platform.to_string(),
+            &test.image.reference,
+            test.image.platform.to_string(),
             &test.requires,
         ))
     });

@@ -21,6 +21,8 @@ pub struct Pins<'a> {
     pub build_requires: &'a [String],
     /// The resolved environment, when the target installs packages.
     pub env: Option<&'a LockedEnvironment>,
+    /// The test image, when the target's wheels are tested (not `test-skip`).
+    pub test_image: Option<&'a LockedImage>,
     /// The resolved test environment, when the target's test installs packages.
     pub test_env: Option<&'a LockedEnvironment>,
 }
@@ -59,19 +61,7 @@ impl<'a> PinLookup<'a> {
     pub fn of(&mut self, target: &'a Target) -> Result<Pins<'a>, LockError> {
         let (lock, config) = (self.lock, self.config);
         let project = config.project_of(target);
-        let image = match self.images.get(&*target.image) {
-            Some(i) => *i,
-            None => {
-                let i = lock.image(&target.image).ok_or_else(|| {
-                    stale(format!(
-                        "image `{}` ({}) is not pinned",
-                        target.image.reference, target.image.platform
-                    ))
-                })?;
-                self.images.insert(&target.image, i);
-                i
-            }
-        };
+        let image = self.image(&target.image)?;
         let git = match self.git.get(&project.git) {
             Some(g) => *g,
             None => {
@@ -103,6 +93,11 @@ impl<'a> PinLookup<'a> {
                     }
                 },
             };
+        let test = target.test.as_deref().filter(|t| t.skip.is_none());
+        let test_image = match test {
+            Some(test) => Some(self.image(&test.image)?),
+            None => None,
+        };
         let test_env = match &target.test {
             Some(_) => {
                 let runtime = dependencies(project, git).ok_or_else(|| unread(project))?;
@@ -118,8 +113,24 @@ impl<'a> PinLookup<'a> {
             git,
             build_requires: env.map_or(&[], |e| e.build.as_slice()),
             env,
+            test_image,
             test_env,
         })
+    }
+
+    /// The pin of `input`; `Err` (a stale lock) when the lock lacks it.
+    fn image(&mut self, input: &'a ImageInput) -> Result<&'a LockedImage, LockError> {
+        if let Some(i) = self.images.get(input) {
+            return Ok(i);
+        }
+        let i = self.lock.image(input).ok_or_else(|| {
+            stale(format!(
+                "image `{}` ({}) is not pinned",
+                input.reference, input.platform
+            ))
+        })?;
+        self.images.insert(input, i);
+        Ok(i)
     }
 
     /// The current resolution of `input`; `Err` (a stale lock) says why there is none.

@@ -56,6 +56,8 @@ pub struct PlannedTarget<'a> {
 #[derive(Debug, Clone)]
 pub struct PlannedTest<'a> {
     pub key: TestKey,
+    /// The pinned test image (`test-image`, else the target's image).
+    pub image: &'a LockedImage,
     /// The resolved test environment, when the test installs packages.
     pub env: Option<&'a LockedEnvironment>,
     /// The outcome stored for the key, if any.
@@ -70,9 +72,12 @@ impl PlannedTest<'_> {
         store: &Store,
         target: &'a Target,
         key: &BuildKey,
-        image: &'a LockedImage,
+        image: Option<&'a LockedImage>,
         env: Option<&'a LockedEnvironment>,
     ) -> Result<Option<PlannedTest<'a>>, StoreError> {
+        let Some(image) = image else {
+            return Ok(None);
+        };
         let Some(inputs) = TestKeyInputs::of(target, key, image, env) else {
             return Ok(None);
         };
@@ -87,6 +92,7 @@ impl PlannedTest<'_> {
         };
         Ok(Some(PlannedTest {
             key,
+            image,
             env,
             stored,
             pending,
@@ -188,10 +194,11 @@ impl<'a> Plan<'a> {
                         git,
                         build_requires,
                         env,
+                        test_image,
                         test_env,
                     },
             } = p;
-            let test = PlannedTest::of(store, target, &key, image, test_env)?;
+            let test = PlannedTest::of(store, target, &key, test_image, test_env)?;
             Ok::<_, StoreError>(PlannedTarget {
                 target,
                 project,

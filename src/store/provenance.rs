@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::WheelRecord;
+use super::{TestOutcome, TestRecord, WheelRecord};
 use crate::config::{Project, Target};
 use crate::key::{BuildKey, KeyInputs};
 use crate::lock::{LockedEnvironment, LockedGit, LockedImage};
@@ -59,6 +59,8 @@ struct Envelope<'a> {
 
 /// Versioned: a change of what the parameters mean is a new URI.
 pub const BUILD_TYPE: &str = "https://wheelbuild.dev/provenance/wheel/v1";
+/// The build type of a test's provenance (`<wheel>.test.intoto.json`).
+pub const TEST_BUILD_TYPE: &str = "https://wheelbuild.dev/provenance/wheel-test/v1";
 pub const BUILDER_ID: &str = "https://wheelbuild.dev/builder/v1";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
@@ -97,6 +99,19 @@ pub struct RunDetails {
 pub struct Builder {
     pub id: String,
     pub version: BTreeMap<String, String>,
+}
+
+impl Builder {
+    /// This wheelbuild.
+    fn wheelbuild() -> Builder {
+        Builder {
+            id: BUILDER_ID.into(),
+            version: BTreeMap::from([(
+                "wheelbuild".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            )]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -261,15 +276,62 @@ impl Provenance {
                 resolved_dependencies: deps,
             },
             run_details: RunDetails {
-                builder: Builder {
-                    id: BUILDER_ID.into(),
-                    version: BTreeMap::from([(
-                        "wheelbuild".to_string(),
-                        env!("CARGO_PKG_VERSION").to_string(),
-                    )]),
-                },
+                builder: Builder::wheelbuild(),
                 metadata: Metadata {
                     invocation_id: t.key.0.clone(),
+                },
+                byproducts,
+            },
+        }
+    }
+
+    /// The provenance of the test `record` of `target`'s wheels: its byproducts are the
+    /// test (its key as a blake3 digest; outcome, why, engine and duration as
+    /// annotations) and its log. Its own statement, not the build's: the build's is
+    /// signed and stored with the build, and a test runs again without a rebuild.
+    pub(crate) fn of_test(target: &str, record: &TestRecord) -> Provenance {
+        use serde_json::json;
+        let mut test = descriptor(None, Some("test".into()), &[("blake3", &record.key.0)]);
+        let (outcome, why) = match &record.outcome {
+            TestOutcome::Passed => ("passed", None),
+            TestOutcome::Failed { detail } => ("failed", Some(detail)),
+            TestOutcome::NotRun { why } => ("not run", Some(why)),
+        };
+        let notes = &mut test.annotations;
+        notes.insert("outcome".into(), outcome.into());
+        if let Some(why) = why {
+            notes.insert("why".into(), why.clone());
+        }
+        // The engine it ran on; a test not run ran on none.
+        if record.outcome.settled() {
+            let engine = record.engine.as_deref().unwrap_or("default");
+            notes.insert("engine".into(), engine.into());
+        }
+        notes.insert(
+            "duration".into(),
+            format!("{:.1}s", record.duration_ms as f64 / 1000.0),
+        );
+        let mut byproducts = vec![test];
+        byproducts.extend(
+            record
+                .log_sha256
+                .as_deref()
+                .map(|s| descriptor(None, Some("test.log".into()), &[("sha256", s)])),
+        );
+        Provenance {
+            build_definition: BuildDefinition {
+                build_type: TEST_BUILD_TYPE.into(),
+                external_parameters: BTreeMap::from([
+                    ("target".into(), json!(target)),
+                    ("buildKey".into(), json!(record.build_key.0)),
+                ]),
+                internal_parameters: BTreeMap::new(),
+                resolved_dependencies: Vec::new(),
+            },
+            run_details: RunDetails {
+                builder: Builder::wheelbuild(),
+                metadata: Metadata {
+                    invocation_id: record.key.0.clone(),
                 },
                 byproducts,
             },

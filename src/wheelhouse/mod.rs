@@ -28,11 +28,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil::FileLock;
 use crate::key::BuildKey;
-use crate::store::{BuildRecord, Damage, Store, StoreError};
+use crate::store::provenance::{Provenance, sign};
+use crate::store::{BuildRecord, Damage, Store, StoreError, TestRecord};
 use stamps::StampsError;
 
 /// Beside each wheel: its in-toto Statement with SLSA v1 provenance.
 pub const PROVENANCE_SUFFIX: &str = ".intoto.json";
+/// Beside a tested wheel: the in-toto statement of its test.
+pub const TEST_PROVENANCE_SUFFIX: &str = ".test.intoto.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceError {
@@ -46,6 +49,9 @@ pub enum PlaceError {
     },
     #[error("a stored wheel failed its check: {0}")]
     Damaged(Damage),
+    /// The key that signs the test's statement.
+    #[error(transparent)]
+    Signer(#[from] crate::sign::KeyError),
     #[error(
         "{} was placed by target `{other}` with other bytes; target `{target}` builds a wheel of the same name into the same directory",
         path.display()
@@ -126,13 +132,16 @@ impl Wheelhouse {
     }
 
     /// Put the wheels of `record` (target `target`, sub-directory `subdir`) into the
-    /// wheelhouse; remove what the target's earlier builds left there.
+    /// wheelhouse, with the statement of their `test` when they have one (signed by
+    /// `signer`, if given); remove what the target's earlier builds left there.
     pub fn place(
         &self,
         store: &Store,
         target: &str,
         subdir: &str,
         record: &BuildRecord,
+        test: Option<&TestRecord>,
+        signer: Option<&crate::sign::SecretKey>,
     ) -> Result<Placed, PlaceError> {
         let io = |what: &str| {
             let what = what.to_string();
@@ -172,12 +181,12 @@ impl Wheelhouse {
             .collect();
         for file in stale {
             let wheel_path = dir.join(&file);
-            for p in [wheel_path.clone(), suffixed(&wheel_path, PROVENANCE_SUFFIX)] {
-                match std::fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io("removing an old wheel")(e)),
-                }
+            for p in [
+                wheel_path.clone(),
+                suffixed(&wheel_path, PROVENANCE_SUFFIX),
+                suffixed(&wheel_path, TEST_PROVENANCE_SUFFIX),
+            ] {
+                remove_if_present(&p).map_err(io("removing an old wheel"))?;
             }
             stamps.wheels.remove(&file);
             placed.pruned.push(wheel_path);
@@ -206,18 +215,28 @@ impl Wheelhouse {
                     .get(&w.file)
                     .map_or(&[][..], Vec::as_slice);
                 let statement = provenance.file_json(w, signatures);
-                if std::fs::read(&path).ok().as_deref() != Some(statement.as_slice()) {
-                    crate::fsutil::write_atomic(&path, &statement)
-                        .map_err(io("writing a wheel's provenance"))?;
-                }
+                write_if_changed(&path, &statement).map_err(io("writing a wheel's provenance"))?;
             } else {
                 // A record from before provenance: no statement rather than another
                 // build's.
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io("removing a wheel's old provenance")(e)),
+                remove_if_present(&path).map_err(io("removing a wheel's old provenance"))?;
+            }
+            // The test's statement follows the stored outcome: a test that runs again
+            // (a test-only change) rewrites it without a rebuild.
+            let path = suffixed(&dest, TEST_PROVENANCE_SUFFIX);
+            match test {
+                Some(test) => {
+                    let provenance = Provenance::of_test(target, test);
+                    let signatures: Vec<_> = signer
+                        .map(|s| sign(s, &provenance.statement_json(w)))
+                        .into_iter()
+                        .collect();
+                    let statement = provenance.file_json(w, &signatures);
+                    write_if_changed(&path, &statement)
+                        .map_err(io("writing a wheel's test provenance"))?;
                 }
+                None => remove_if_present(&path)
+                    .map_err(io("removing a wheel's old test provenance"))?,
             }
             let unchanged = matches!((stamp, on_disk), (Some(s), Some((size, mtime)))
                 if s.key == record.key && s.sha256 == w.sha256 && s.size == size && s.mtime_ns == mtime);
@@ -253,6 +272,22 @@ impl Wheelhouse {
             stamps.write(&dir).map_err(io("writing the wheel stamps"))?;
         }
         Ok(placed)
+    }
+}
+
+/// Writes `bytes` to `path` unless it holds them already (a no-op build reads it, no
+/// more).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    crate::fsutil::write_atomic(path, bytes)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
     }
 }
 

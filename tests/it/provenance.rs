@@ -28,7 +28,7 @@ assert prov.run_details.builder.id, "no builder id"
 print("valid", stmt.subject[0].name, stmt.subject[0].digest["sha256"], len(prov.build_definition.resolved_dependencies))
 "#;
 
-fn validate(python: &std::path::Path, statement: &std::path::Path) -> std::process::Output {
+pub fn validate(python: &std::path::Path, statement: &std::path::Path) -> std::process::Output {
     std::process::Command::new(python)
         .args(["-c", VALIDATE])
         .arg(statement)
@@ -131,7 +131,7 @@ fn every_wheel_has_a_provenance_statement_that_in_toto_reads() {
 
 /// `openssl pkeyutl -verify` of an ed25519 `signature` of `message` by the raw 32-byte
 /// `public` key: an implementation of ed25519 that is not ours.
-fn openssl_verifies(
+pub fn openssl_verifies(
     dir: &std::path::Path,
     public: &[u8],
     message: &[u8],

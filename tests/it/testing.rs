@@ -4,7 +4,7 @@
 //! index on loopback (pypiserver), and the C-extension example with its pytest file.
 
 use crate::common::*;
-use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo};
+use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo, intoto_python};
 use crate::support::pypi::PypiServer;
 use crate::support::test;
 
@@ -124,6 +124,42 @@ fn a_test_only_change_reruns_the_test_and_does_not_rebuild() {
         "not rebuilt: {second}"
     );
     assert!(second.contains("test passed in "), "{second}");
+}
+
+#[test]
+fn a_test_image_is_pinned_by_digest_and_the_test_runs_in_it() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    // A CPU wheel tested in the CUDA image: only there is `nvcc`.
+    let cuda = fixtures::base_image(ImageKind::Cuda);
+    let command = "command -v nvcc; pytest -q -s tests";
+    let line = format!("test-image = \"{}\"\n", cuda.reference);
+    let p = tested_project(&server, command, &line);
+    let lock = p.read("wheelbuild.lock");
+    assert!(lock.contains(&cuda.digest), "{lock}");
+    let p = p.hold(cuda);
+    let first = stdout(&ok(&p, &["build"]));
+    assert!(first.contains("test passed in "), "{first}");
+    let log = p
+        .path()
+        .join(".wheelbuild/cache/logs/cext/py3.11-cpu.test.log");
+    let read = || std::fs::read_to_string(&log).unwrap();
+    let has_nvcc = || read().lines().any(|l| l == "/usr/bin/nvcc");
+    assert!(has_nvcc(), "{}", read());
+    let key = key_of(&p, &cpu("cext"));
+
+    // Back to the cell's image: the test runs again there, the wheel is not rebuilt.
+    p.write(
+        "wheelbuild.toml",
+        &p.read("wheelbuild.toml").replace(&line, ""),
+    );
+    ok(&p, &["lock"]);
+    let plan = stdout(&ok(&p, &["plan"]));
+    assert!(plan.contains("test pending: never run"), "{plan}");
+    let second = stdout(&ok(&p, &["build"]));
+    assert_eq!(key_of(&p, &cpu("cext")), key);
+    assert!(second.contains(": 0 built, 1 cached"), "{second}");
+    assert!(second.contains("test passed in "), "{second}");
+    assert!(!has_nvcc(), "{}", read());
 }
 
 #[test]
@@ -491,4 +527,102 @@ fn gc_keeps_the_test_environment_and_removes_the_outcomes_of_removed_keys() {
     );
     ok(&p, &["gc"]);
     assert!(files_under(&tests).is_empty(), "{:?}", files_under(&tests));
+}
+
+/// The test statement beside the one wheel of `p`, checked by in-toto's reader: its
+/// test byproduct.
+fn test_byproduct(p: &Project) -> serde_json::Value {
+    let wheels = wheels_in(&wheelhouse(p));
+    let path = wheelhouse(p).join(format!("{}.test.intoto.json", wheels[0]));
+    let out = crate::provenance::validate(&intoto_python(), &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let predicate = &doc["predicate"];
+    assert_eq!(
+        predicate["buildDefinition"]["externalParameters"]["buildKey"],
+        key_of(p, &cpu("cext")).as_str()
+    );
+    let test = plan_json(p)["targets"][0]["test"]["key"].clone();
+    assert_eq!(predicate["runDetails"]["metadata"]["invocationId"], test);
+    let byproduct = predicate["runDetails"]["byproducts"][0].clone();
+    assert_eq!(byproduct["name"], "test");
+    assert_eq!(byproduct["digest"]["blake3"], test);
+    byproduct
+}
+
+#[test]
+fn provenance_carries_the_test_outcome() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    ok(&p, &["build"]);
+    let test = test_byproduct(&p);
+    let notes = &test["annotations"];
+    assert_eq!(notes["outcome"], "passed");
+    assert_eq!(notes["engine"], "default");
+    assert!(
+        notes["duration"].as_str().unwrap().ends_with('s'),
+        "{notes}"
+    );
+    // The build's statement is the build's alone (signed with it when signing).
+    let wheel = &wheels_in(&wheelhouse(&p))[0];
+    let build =
+        std::fs::read_to_string(wheelhouse(&p).join(format!("{wheel}.intoto.json"))).unwrap();
+    assert!(!build.contains("\"test\""), "{build}");
+
+    // A test-only change: the wheel stays, its test statement follows the new outcome.
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &config.replace("test-sources", "test-gpu = true\ntest-sources"),
+    );
+    let out = stdout(&ok(&p, &["build"]));
+    assert!(out.contains(": 0 built, 1 cached"), "{out}");
+    let notes = &test_byproduct(&p)["annotations"];
+    assert_eq!(notes["outcome"], "not run");
+    assert_eq!(notes["why"], "needs a GPU engine");
+    assert_eq!(notes["engine"], serde_json::Value::Null);
+}
+
+#[test]
+fn with_a_signing_key_the_test_statement_is_signed() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[remote]\nsign-with = \"ci-1.secret\"\n"),
+    );
+    let public = stdout(&ok(&p, &["key", "generate", "ci-1"]));
+    ok(&p, &["build"]);
+    let wheel = &wheels_in(&wheelhouse(&p))[0];
+    let path = wheelhouse(&p).join(format!("{wheel}.test.intoto.json"));
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let payload = b64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]["outcome"],
+        "passed"
+    );
+    let signature = &envelope["signatures"][0];
+    assert_eq!(signature["keyid"], "ci-1");
+    let key = b64
+        .decode(public.trim().split_once(':').unwrap().1)
+        .unwrap();
+    let sig = b64.decode(signature["sig"].as_str().unwrap()).unwrap();
+    let mut pae = format!("DSSEv1 28 application/vnd.in-toto+json {} ", payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(crate::provenance::openssl_verifies(
+        dir.path(),
+        &key,
+        &pae,
+        &sig
+    ));
 }

@@ -36,8 +36,9 @@ pub(crate) fn gc(
         .collect();
     // And the test environments' images.
     live_envs.extend(plan.targets.iter().filter_map(|t| {
-        let env = t.test.as_ref()?.env?;
-        let image = crate::key::ImageKey::of(t.image);
+        let test = t.test.as_ref()?;
+        let env = test.env?;
+        let image = crate::key::ImageKey::of(test.image);
         Some(crate::exec::env_tag_of(&image, &[], &env.packages))
     }));
     let variants: BTreeSet<String> = plan
