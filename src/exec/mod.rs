@@ -809,15 +809,20 @@ impl<'a> Run<'a> {
             Some(test) => self.store.test_record(&test.key)?,
             None => None,
         };
-        // Read only to sign a test statement: placing untested wheels needs no key.
-        let signer = match test {
-            Some(_) => self
-                .settings
-                .signer
-                .as_deref()
-                .map(KeyFile::get)
-                .transpose()?,
-            None => None,
+        // Read only to sign a test statement: placing untested wheels needs no key, and a
+        // runner without it (one that only pulls) writes the statement unsigned, saying so.
+        let signer = match (&test, self.settings.signer.as_deref()) {
+            (Some(_), Some(file)) => match file.get() {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    self.reporter.warning(
+                        &t.target.id,
+                        &format!("the test's provenance statement is written unsigned: {e}"),
+                    );
+                    None
+                }
+            },
+            _ => None,
         };
         self.wheelhouse.place(
             self.store,

@@ -626,3 +626,35 @@ fn with_a_signing_key_the_test_statement_is_signed() {
         &sig
     ));
 }
+
+/// A runner that only pulls has `sign-with` but no secret key: placing a tested wheel it
+/// did not build failed on the missing key, though it signs nothing else.
+#[test]
+fn a_runner_without_the_signing_key_places_tested_wheels_with_an_unsigned_test_statement() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let p = tested_project(&server, PASSING, "");
+    let config = p.read("wheelbuild.toml");
+    p.write(
+        "wheelbuild.toml",
+        &format!("{config}\n[remote]\nsign-with = \"ci-1.secret\"\n"),
+    );
+    ok(&p, &["key", "generate", "ci-1"]);
+    ok(&p, &["build"]);
+    // The wheel is in the store; this runner has no key and tests it again.
+    std::fs::remove_file(p.path().join("ci-1.secret")).unwrap();
+    let out = p.run(&["build", "--retest"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the test's provenance statement is written unsigned"),
+        "{stderr}"
+    );
+    let wheel = &wheels_in(&wheelhouse(&p))[0];
+    let path = wheelhouse(&p).join(format!("{wheel}.test.intoto.json"));
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]["outcome"], "passed",
+        "a plain statement, not an envelope: {statement}"
+    );
+}
