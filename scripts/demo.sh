@@ -62,8 +62,9 @@ step "the wheels, and the key stamped beside each"
 find wheelhouse -type f | sort
 
 step "what each wheel's test printed (build ran them in fresh containers: no network, not root)"
-for f in .wheelbuild/logs/*.test.log; do
-  echo "+ ${f#.wheelbuild/logs/}: $(grep -v '^\[wheelbuild' "$f" | tail -n 1)"
+for f in .wheelbuild/cache/logs/*/*.test.log; do
+  t=${f#.wheelbuild/cache/logs/}
+  echo "+ ${t%.test.log}: $(tail -n 1 "$f")"
 done
 step "pip installs by name from the CPU variant's index; each wheel has its provenance"
 base=127.0.0.1:5000/wheelbuild/base
