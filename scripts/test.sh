@@ -119,6 +119,9 @@ scripts/fixtures.sh sdist psutil==7.0.0
 # a git repo (seconds): published projects that tests build and verify (tests/it/dynamic.rs).
 scripts/fixtures.sh sdist-repo contourpy==1.3.3
 scripts/fixtures.sh sdist-repo ninja==1.13.0
+# MarkupSafe's sdist as a git repo (seconds): a published project whose own pytest suite
+# runs against the wheel wheelbuild built (tests/it/testing.rs).
+scripts/fixtures.sh sdist-repo markupsafe==3.0.2
 
 # --- Rust toolchain --------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then

@@ -32,9 +32,28 @@ fn init_lock_plan_serving(
     variant: Option<&str>,
     wheels: &[&str],
 ) -> Vec<String> {
-    let base = fixtures::base_image(kind);
     let served: Vec<&str> = REPAIR_WHEELS.iter().chain(wheels).copied().collect();
     let index = PypiServer::start(&served);
+    init_lock_plan_with(
+        repo,
+        kind,
+        variant,
+        &format!(
+            "[pip]\nindex-url = \"{}\"\n\n[build]\nnetwork = \"host\"\n",
+            index.url()
+        ),
+    )
+}
+
+/// [`init_lock_plan`] with `settings` appended to the written config (where packages come
+/// from).
+fn init_lock_plan_with(
+    repo: &GitRepo,
+    kind: ImageKind,
+    variant: Option<&str>,
+    settings: &str,
+) -> Vec<String> {
+    let base = fixtures::base_image(kind);
     let p = Project::empty().name(base.addr(), "REGISTRY");
     let url = repo.file_url();
     let mut args = vec!["init", &url, "--python", "3.11", "--image", &base.reference];
@@ -48,13 +67,7 @@ fn init_lock_plan_serving(
         p.snapshot(&out)
     );
     let written = p.read("wheelbuild.toml");
-    p.write(
-        "wheelbuild.toml",
-        &format!(
-            "{written}\n[pip]\nindex-url = \"{}\"\n\n[build]\nnetwork = \"host\"\n",
-            index.url()
-        ),
-    );
+    p.write("wheelbuild.toml", &format!("{written}\n{settings}"));
     ok(&p, &["lock"]);
     let plan = plan_json(&p);
     plan["targets"]
@@ -145,6 +158,24 @@ fn the_config_written_for_the_rocm_example_locks_and_plans() {
     assert_eq!(
         init_lock_plan(&repo, ImageKind::Rocm, Some("rocm5.2")),
         ["hello-rocm/py3.11-rocm5.2"]
+    );
+}
+
+/// The torch CUDA example: the config written pins torch 2.0.1 and its 20-odd
+/// dependencies from PyPI (through this machine's CA bundle, as behind a proxy; pip reads
+/// their metadata, not the 2.3 GB of wheels) and plans the cell with the torch axis.
+#[test]
+fn the_config_written_for_the_torch_cuda_example_locks_against_pypi_and_plans() {
+    let repo = example_repo("torch-ext");
+    assert_eq!(
+        init_lock_plan_with(
+            &repo,
+            ImageKind::Cuda,
+            Some("cuda11.8"),
+            "[build]\nca-certificates = \"/etc/ssl/certs/ca-certificates.crt\"\n",
+        ),
+        // setup.py names no project for `init` to read: it is named after its directory.
+        ["repo/py3.11-cuda11.8-torch2.0.1"]
     );
 }
 

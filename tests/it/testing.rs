@@ -12,8 +12,27 @@ const PASSING: &str = "pytest -q -s tests";
 
 /// hello-cext tested by `command` with pytest from `server`, locked.
 fn tested_project(server: &PypiServer, command: &str, more: &str) -> Project {
-    let base = fixtures::base_image(ImageKind::Cpu);
     let repo = example_repo("hello-cext");
+    let p = locked_with_tests(
+        server,
+        |test| project("cext", &repo, &format!("{test}{more}")),
+        command,
+    );
+    p.hold(repo)
+}
+
+/// The CPU cell's project that `project` makes from its test settings (`command` with
+/// pytest and `tests` from the sources), its packages from `server`, locked.
+fn locked_with_tests(
+    server: &PypiServer,
+    project: impl FnOnce(&str) -> String,
+    command: &str,
+) -> Project {
+    let base = fixtures::base_image(ImageKind::Cpu);
+    let test = format!(
+        "test-command = {}\ntest-requires = [\"pytest\"]\ntest-sources = [\"tests\"]\n",
+        wheelbuild::lock::quote(command)
+    );
     let p = new_project(
         &base,
         &config(
@@ -23,17 +42,9 @@ fn tested_project(server: &PypiServer, command: &str, more: &str) -> Project {
                 "network = \"host\"\n\n[pip]\nindex-url = \"{}\"\n",
                 server.url()
             ),
-            &[project(
-                "cext",
-                &repo,
-                &format!(
-                    "test-command = {}\ntest-requires = [\"pytest\"]\ntest-sources = [\"tests\"]\n{more}",
-                    wheelbuild::lock::quote(command)
-                ),
-            )],
+            &[project(&test)],
         ),
     )
-    .hold(repo)
     .hold(base);
     ok(&p, &["lock"]);
     p
@@ -656,5 +667,57 @@ fn a_runner_without_the_signing_key_places_tested_wheels_with_an_unsigned_test_s
     assert_eq!(
         statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]["outcome"], "passed",
         "a plain statement, not an envelope: {statement}"
+    );
+}
+
+/// A project nobody here wrote runs its own pytest suite, shipped in its sdist, against the
+/// built wheel: MarkupSafe 3.0.2 (setuptools, a C speedups module), whose suite runs every
+/// check against the pure-Python module and the compiled one. The command first imports
+/// the compiled module: its suite would skip it, not fail, if the wheel lacked it.
+#[test]
+fn a_published_projects_own_pytest_suite_runs_against_the_built_wheel() {
+    let served: Vec<&str> = PYTEST_WHEELS
+        .iter()
+        .copied()
+        .chain(["setuptools-84.2.1-py3-none-any.whl"])
+        .collect();
+    let server = PypiServer::start(&served);
+    let repo = fixtures::sdist_repo("markupsafe==3.0.2");
+    let command = "python3 -c 'import markupsafe._speedups as s; print(s.__file__)' && \
+                   python3 -m pytest -q -p no:cacheprovider tests";
+    let p = locked_with_tests(
+        &server,
+        |test| {
+            project_at(
+                "markupsafe",
+                &format!("file://{}", repo.display()),
+                "v3.0.2",
+                test,
+            )
+        },
+        command,
+    );
+    let out = p.run(&["build"]);
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(
+        p.path()
+            .join(".wheelbuild/cache/logs")
+            .join(format!("{}.test.log", cpu("markupsafe"))),
+    )
+    .unwrap_or_default();
+    assert!(out.status.success(), "{output}\n{log}");
+    assert!(output.contains("test passed"), "{output}");
+    assert!(
+        log.contains("site-packages/markupsafe/_speedups"),
+        "the compiled module comes from the installed wheel:\n{log}"
+    );
+    let summary = log.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains(" passed") && !summary.contains("failed") && !summary.contains("error"),
+        "{log}"
     );
 }
