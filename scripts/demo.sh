@@ -72,8 +72,14 @@ docker run --rm --network none --user 1000:1000 -e HOME=/tmp -v "$PWD/wheelhouse
   bash -ec "cd / && python3 -m venv --system-site-packages /tmp/venv &&
     /tmp/venv/bin/pip install -q --no-deps --no-cache-dir --index-url file:///wh/index/cpu/simple hello-cext &&
     /tmp/venv/bin/python -c 'import hello_cext; print(\"from the index:\", hello_cext.add(2, 40))'"
-for f in wheelhouse/py311/*/linux_x86_64/*.intoto.json; do
+for f in wheelhouse/py311/*/linux_x86_64/*.whl.intoto.json; do
   [ -e "$f" ] || continue
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); p = d["predicate"]
 print(d["subject"][0]["name"], "built as", p["runDetails"]["metadata"]["invocationId"][:12], "from", len(p["buildDefinition"]["resolvedDependencies"]), "pinned inputs")' "$f"
+done
+# Beside each tested wheel, the statement of its test (docs/testing.md).
+for f in wheelhouse/py311/*/linux_x86_64/*.whl.test.intoto.json; do
+  [ -e "$f" ] || continue
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); a = d["predicate"]["runDetails"]["byproducts"][0]["annotations"]
+print(d["subject"][0]["name"], "test", a["outcome"], a.get("why", ""))' "$f"
 done
