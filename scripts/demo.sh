@@ -37,12 +37,14 @@ wb() { echo "+ wheelbuild $*"; "$bin" "$@"; }
 
 step "lock: keeps the committed pins"
 wb lock
-if ! "$bin" audit >/dev/null; then
+# torch-ext-gpu's GPU test never runs here (no GPU engine): a run after the first finds its
+# wheel placed untested, which is expected on this machine.
+if ! "$bin" audit --allow untested >/dev/null; then
   step "the base images here differ from the committed pins: re-pinning them"
-  wb audit || true
+  wb audit --allow untested || true
   wb lock --update 127.0.0.1:5000/wheelbuild/base
 fi
-wb audit
+wb audit --allow untested
 
 step "plan"
 wb plan
