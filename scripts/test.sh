@@ -6,7 +6,8 @@
 #   - Debian packages: docker-registry, skopeo, git, htpasswd, openssl, Docker, python3-venv
 #     (the pypiserver venv); redis-server and redis-tools (the remote compiler cache);
 #     socat, iproute2, util-linux and openssh for the second Docker engine of
-#     tests/it/support/engine2.rs;
+#     tests/it/support/engine2.rs; nginx-light (WebDAV) for the compiler cache's http://
+#     form;
 #   - qemu-user-static registered with binfmt_misc (F flag), for the arm64 cells that run
 #     emulated on this amd64 machine;
 #   - a Docker daemon that answers (dockerd is started when none does);
@@ -41,17 +42,21 @@ else
   log "apt-get install ${missing[*]}"
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-# sshd for the second engine's ssh:// test (started by scripts/engine2.sh inside its own
-# network namespace only): keep the package from starting a system-wide sshd.
-if [ ! -x /usr/sbin/sshd ]; then
+# Servers the tests start on loopback themselves: keep their packages from starting
+# system-wide ones. sshd for the second engine's ssh:// test (started by
+# scripts/engine2.sh inside its own network namespace only); nginx (nginx-light, with its
+# WebDAV module) for the compiler cache's http:// form (tests/it/support/webdav.rs).
+without_services() {
   policy=/usr/sbin/policy-rc.d
   made_policy=
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
   fi
-  apt-get install -y -q --no-install-recommends openssh-server
+  apt-get install -y -q --no-install-recommends "$@"
   if [ -n "$made_policy" ]; then rm -f "$policy"; fi
-fi
+}
+[ -x /usr/sbin/sshd ] || without_services openssh-server
+[ -x /usr/sbin/nginx ] || without_services nginx-light
 
 # --- arm64 emulation -------------------------------------------------------
 # The package registers qemu-aarch64 through systemd-binfmt, which a container or a

@@ -76,6 +76,20 @@ pub fn payload(key: &str, record_digest: &str, wheel_digests: &[String]) -> Vec<
     .into_bytes()
 }
 
+/// What a test outcome's signature covers (the remote cache's test entries): a header of
+/// its own, so that no signature over a build entry is one over a test outcome, or back.
+pub fn test_payload(
+    test_key: &str,
+    build_key: &str,
+    record_digest: &str,
+    log_digest: &str,
+) -> Vec<u8> {
+    format!(
+        "wheelbuild test v1\ntest-key {test_key}\nbuild-key {build_key}\nrecord {record_digest}\nlog {log_digest}\n"
+    )
+    .into_bytes()
+}
+
 fn split(text: &str) -> Option<(&str, Vec<u8>)> {
     let (name, b64) = text.trim().split_once(':')?;
     let bytes = STANDARD.decode(b64).ok()?;
@@ -277,6 +291,18 @@ impl TrustedKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_entrys_signature_never_vouches_for_a_test_outcome() {
+        let key = SecretKey::generate("ci-1").unwrap();
+        let trusted = TrustedKeys::parse([key.public().as_str()]).unwrap();
+        // The same strings in both: only the header tells them apart.
+        let build = payload("t", "sha256:r", &[]);
+        let test = test_payload("t", "b", "sha256:r", "none");
+        assert!(trusted.verify(&test, &key.sign(&build)).is_err());
+        assert!(trusted.verify(&build, &key.sign(&test)).is_err());
+        assert_eq!(trusted.verify(&test, &key.sign(&test)), Ok("ci-1".into()));
+    }
 
     #[test]
     fn a_signature_verifies_only_for_its_payload_and_a_trusted_key() {

@@ -57,7 +57,7 @@ pub use container::caches::volume_name;
 pub(crate) use container::images::{env_tag, env_tag_of};
 pub use gc::{CacheGc, CacheVolume, collect_cache_volumes, collect_env_images};
 use spec::BuildSpec;
-pub use test::Tested;
+pub use test::{PassedBy, Tested};
 pub use verify::{VerifyReport, verify};
 
 /// Exit code of the build script when the toolchain check fails.

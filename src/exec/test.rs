@@ -19,10 +19,21 @@ use crate::wheel::{WheelName, normalize_name};
 /// What a target's test came to, when the wheels may be placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tested {
-    /// It passed now, or (`stored`) under the same test key before.
-    Passed { duration: Duration, stored: bool },
+    /// It passed, now or under the same test key before (`from`).
+    Passed { duration: Duration, from: PassedBy },
     /// It did not run (`why`): the wheels are placed, untested.
     NotRun { why: String },
+}
+
+/// Where a passed outcome comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassedBy {
+    /// The test ran in this run.
+    Ran,
+    /// The store held the outcome.
+    Stored,
+    /// Another runner's outcome, pulled from the remote cache.
+    Pulled,
 }
 
 impl Run<'_> {
@@ -40,7 +51,8 @@ impl Run<'_> {
         let Some(test) = &t.test else {
             // Only `test-skip` leaves a declared test without a key.
             let why = format!("skipped: {}", declared.skip.as_deref().unwrap_or_default());
-            return self.outcome(&TestOutcome::NotRun { why }, 0, false, Path::new(""));
+            let not_run = TestOutcome::NotRun { why };
+            return self.outcome(&not_run, 0, PassedBy::Ran, Path::new(""));
         };
         let log = self
             .settings
@@ -61,7 +73,10 @@ impl Run<'_> {
                     write(bytes).map_err(|e| io_err("writing the test log", e))?;
                 }
             }
-            return self.outcome(&stored.outcome, stored.duration_ms, true, &log);
+            return self.outcome(&stored.outcome, stored.duration_ms, PassedBy::Stored, &log);
+        }
+        if let Some(passed) = self.pull_test(t, test).await? {
+            return self.outcome(&passed.outcome, passed.duration_ms, PassedBy::Pulled, &log);
         }
         if declared.gpu && !self.gpu {
             let outcome = TestOutcome::NotRun {
@@ -69,7 +84,7 @@ impl Run<'_> {
             };
             self.store
                 .commit_test(&self.test_record(t, test, &outcome, 0, None), None)?;
-            return self.outcome(&outcome, 0, false, &log);
+            return self.outcome(&outcome, 0, PassedBy::Ran, &log);
         }
         let staging = self.store.stage()?;
         let wheels = staging.wheels_dir();
@@ -107,11 +122,11 @@ impl Run<'_> {
             log: &log,
         };
         let started = std::time::Instant::now();
-        let (outcome, error) = match self.builder.test(&spec).await {
-            Ok(_) => (TestOutcome::Passed, None),
+        let (outcome, gpus, error) = match self.builder.test(&spec).await {
+            Ok(run) => (TestOutcome::Passed, run.gpus, None),
             Err(e @ (BuildError::TestFailed { .. } | BuildError::UnmetTestRequirement { .. })) => {
                 let detail = e.to_string();
-                (TestOutcome::Failed { detail }, Some(e))
+                (TestOutcome::Failed { detail }, Vec::new(), Some(e))
             }
             Err(e) => return Err(e),
         };
@@ -121,11 +136,56 @@ impl Run<'_> {
             .ok()
             .map(|(sha256, _)| sha256);
         let duration_ms = duration.as_millis() as u64;
-        let record = self.test_record(t, test, &outcome, duration_ms, log_sha256);
+        let mut record = self.test_record(t, test, &outcome, duration_ms, log_sha256);
+        record.gpus = gpus;
         self.store.commit_test(&record, Some(&log))?;
-        match error {
-            Some(e) => Err(e),
-            None => self.outcome(&outcome, duration_ms, false, &log),
+        if let Some(e) = error {
+            return Err(e);
+        }
+        self.publish_test(t, test).await;
+        self.outcome(&outcome, duration_ms, PassedBy::Ran, &log)
+    }
+
+    /// The passed outcome of `test` that another runner pushed, pulled into the store;
+    /// `None` when the run has no remote, retests, or the remote holds none it would
+    /// accept (its trouble said: the test runs here).
+    async fn pull_test(
+        &self,
+        t: &PlannedTarget<'_>,
+        test: &PlannedTest<'_>,
+    ) -> Result<Option<TestRecord>, BuildError> {
+        let Some(remote) = self
+            .settings
+            .remote
+            .as_ref()
+            .filter(|_| !self.settings.retest)
+        else {
+            return Ok(None);
+        };
+        match remote.pull_test(self.store, &test.key, &t.key).await {
+            Ok(crate::remote::Pulled::Stored) => Ok(self.store.test_record(&test.key)?),
+            Ok(crate::remote::Pulled::Absent) => Ok(None),
+            Err(e) => {
+                self.reporter
+                    .warning(&t.target.id, &format!("{e}; testing it here"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Pushes the passed outcome of `test` when the run pushes, so that no other runner
+    /// tests these wheels again; a failed push is said and makes the run's exit code 3, as
+    /// for the build's entry.
+    async fn publish_test(&self, t: &PlannedTarget<'_>, test: &PlannedTest<'_>) {
+        let Some(remote) = self.settings.remote.as_ref().filter(|_| self.settings.push) else {
+            return;
+        };
+        if let Err(e) = remote.push_test(self.store, &test.key).await {
+            let why = format!("test outcome not pushed to the remote cache: {e}");
+            self.reporter.warning(&t.target.id, &why);
+            if let Ok(mut m) = self.not_pushed.lock() {
+                m.insert(t.target.id.clone(), why);
+            }
         }
     }
 
@@ -145,23 +205,24 @@ impl Run<'_> {
             outcome: outcome.clone(),
             engine: self.engine_name.clone(),
             duration_ms,
+            gpus: Vec::new(),
             log_sha256,
         }
     }
 
-    /// What `outcome` (`stored` under the test key before this run) means for the target:
+    /// What `outcome` (passed `from` where) means for the target:
     /// its wheels placed ([`Tested`]) or not (`Err`).
     fn outcome(
         &self,
         outcome: &TestOutcome,
         duration_ms: u64,
-        stored: bool,
+        from: PassedBy,
         log: &Path,
     ) -> Result<Option<Tested>, BuildError> {
         match outcome {
             TestOutcome::Passed => Ok(Some(Tested::Passed {
                 duration: Duration::from_millis(duration_ms),
-                stored,
+                from,
             })),
             TestOutcome::Failed { detail } => Err(BuildError::TestFailedBefore {
                 detail: detail.clone(),

@@ -62,8 +62,11 @@ pub struct PlannedTest<'a> {
     pub env: Option<&'a LockedEnvironment>,
     /// The outcome stored for the key, if any.
     pub(crate) stored: Option<TestRecord>,
-    /// Why it must run; `None`: its outcome (passed or failed) is stored.
+    /// Why it must run; `None`: its outcome (passed or failed) is stored, or the remote
+    /// cache holds its passed outcome (`on_remote`).
     pub(crate) pending: Option<TestReason>,
+    /// The remote cache holds a passed outcome that `build` would pull (`--remote`).
+    pub(crate) on_remote: bool,
 }
 
 impl PlannedTest<'_> {
@@ -96,6 +99,7 @@ impl PlannedTest<'_> {
             env,
             stored,
             pending,
+            on_remote: false,
         }))
     }
 }
@@ -293,11 +297,36 @@ impl<'a> Plan<'a> {
             .filter(|t| t.status == Status::Unavailable)
     }
 
-    /// Targets whose build is cached but whose test must run.
+    /// Targets whose build is cached, here or on the remote, but whose test must run.
     pub(crate) fn to_test(&self) -> impl Iterator<Item = &PlannedTarget<'a>> {
         self.targets.iter().filter(|t| {
-            t.status == Status::Cached && t.test.as_ref().is_some_and(|x| x.pending.is_some())
+            matches!(t.status, Status::Cached | Status::Remote)
+                && t.test.as_ref().is_some_and(|x| x.pending.is_some())
         })
+    }
+
+    /// Tests that must run of targets built or to pull, by test key and build key: those
+    /// whose passed outcome the remote may hold.
+    pub(crate) fn tests_to_ask(&self) -> Vec<(TestKey, BuildKey)> {
+        self.targets
+            .iter()
+            .filter(|t| t.status != Status::Unavailable)
+            .filter_map(|t| {
+                let test = t.test.as_ref()?;
+                test.pending.as_ref()?;
+                Some((test.key.clone(), t.key.clone()))
+            })
+            .collect()
+    }
+
+    /// Tests whose passed outcome is on the remote (`keys`): not pending, `build` pulls it.
+    pub(crate) fn mark_remote_tests(&mut self, keys: &std::collections::BTreeSet<TestKey>) {
+        for test in self.targets.iter_mut().filter_map(|t| t.test.as_mut()) {
+            if test.pending.is_some() && keys.contains(&test.key) {
+                test.pending = None;
+                test.on_remote = true;
+            }
+        }
     }
 
     pub(crate) fn summary(&self) -> Summary {

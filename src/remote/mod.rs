@@ -19,6 +19,10 @@
 //! round trip more), and then the manifests of the listed keys, checked as `pull` checks
 //! them; every key's manifest where listing is refused.
 //!
+//! A passed test outcome travels as an entry of its own, tagged `test-<test key>` and
+//! signed over a payload of its own ([`test_entry`]): a pulled entry tested elsewhere is not
+//! tested again.
+//!
 //! Pushing never replaces an entry a trusted key signed with one no trusted key signed:
 //! with `trusted-keys` set, a push must be signed ([`Remote::may_push`]).
 
@@ -194,6 +198,8 @@ pub struct RemoteOptions<'a> {
     pub connect_timeout: std::time::Duration,
     pub request_timeout: std::time::Duration,
 }
+
+mod test_entry;
 
 #[cfg(test)]
 mod tests {
@@ -621,16 +627,26 @@ impl Remote {
     /// The manifest tagged `key`, read up to [`BODY_LIMIT`] bytes; `None` when there is
     /// none.
     async fn manifest(&self, key: &BuildKey) -> Result<Option<Manifest>, RemoteError> {
-        let url = format!("{}/v2/{}/manifests/{}", self.origin, self.repository, key.0);
+        self.manifest_tagged(&key.0, &key.0).await
+    }
+
+    /// The manifest tagged `tag` (the entry of `key`, as refusals name it).
+    async fn manifest_tagged(&self, tag: &str, key: &str) -> Result<Option<Manifest>, RemoteError> {
+        let refuse = |reason: String| RemoteError::Refused {
+            key: key.to_string(),
+            reason,
+        };
+        let url = format!("{}/v2/{}/manifests/{tag}", self.origin, self.repository);
         match self.get(&url, MANIFEST_TYPE, BODY_LIMIT).await? {
             Answer::Found { body, .. } => serde_json::from_slice(&body)
                 .map(Some)
-                .map_err(|e| refused(key, format!("its manifest is unreadable: {e}"))),
+                .map_err(|e| refuse(format!("its manifest is unreadable: {e}"))),
             Answer::NotFound => Ok(None),
-            Answer::TooLarge(size) => Err(refused(key, format!("its manifest is {size}"))),
-            Answer::Status(code) => {
-                Err(self.unavailable(format!("HTTP {code} for the manifest of {}", key.short())))
-            }
+            Answer::TooLarge(size) => Err(refuse(format!("its manifest is {size}"))),
+            Answer::Status(code) => Err(self.unavailable(format!(
+                "HTTP {code} for the manifest of {}",
+                &key[..12.min(key.len())]
+            ))),
         }
     }
 
@@ -742,17 +758,7 @@ impl Remote {
                 path: store.record_path(key),
                 detail: e.to_string(),
             })?;
-        let reference = self.tagged(key);
-        self.pushing
-            .get_or_try_init(|| async {
-                let auth = self.client_auth(RegistryOperation::Push).await?;
-                self.client
-                    .auth(&reference, &auth, RegistryOperation::Push)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| self.error(e))
-            })
-            .await?;
+        self.push_auth().await?;
         self.keep_signed_entry(key).await?;
         let record_digest = sha256_digest(&record_bytes);
         let mut layers = Vec::new();
@@ -782,6 +788,57 @@ impl Remote {
             layers.push(descriptor(LOG_TYPE, &digest, size, Some("build.log")));
             blobs.push((digest, Blob::File(log, size)));
         }
+        let wheel_digests: Vec<String> = record
+            .wheels
+            .iter()
+            .map(|w| format!("sha256:{}", w.sha256))
+            .collect();
+        let mut annotations = std::collections::BTreeMap::new();
+        if let Some(signer) = self.signer()? {
+            let payload = sign::payload(&key.0, &record_digest, &wheel_digests);
+            annotations.insert(SIGNATURE.to_string(), signer.sign(&payload));
+        }
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: MANIFEST_TYPE.into(),
+            artifact_type: ARTIFACT_TYPE.into(),
+            config: descriptor(RECORD_TYPE, &record_digest, record_size, None),
+            layers,
+            annotations,
+        };
+        self.push_entry(&key.0, blobs, &manifest).await
+    }
+
+    /// Logs in for pushing, once per run.
+    async fn push_auth(&self) -> Result<(), RemoteError> {
+        let reference = self.tagged(&BuildKey("probe".into()));
+        self.pushing
+            .get_or_try_init(|| async {
+                let auth = self.client_auth(RegistryOperation::Push).await?;
+                self.client
+                    .auth(&reference, &auth, RegistryOperation::Push)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| self.error(e))
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sends `blobs` the registry lacks, then `manifest` tagged `tag`; returns the
+    /// manifest's digest.
+    async fn push_entry(
+        &self,
+        tag: &str,
+        blobs: Vec<(String, Blob)>,
+        manifest: &Manifest,
+    ) -> Result<String, RemoteError> {
+        self.push_auth().await?;
+        let reference = Reference::with_tag(
+            self.registry.clone(),
+            self.repository.clone(),
+            tag.to_string(),
+        );
         for (digest, blob) in blobs {
             let exists = self
                 .client
@@ -804,25 +861,7 @@ impl Remote {
             };
             pushed.map_err(|e| self.error(e))?;
         }
-        let wheel_digests: Vec<String> = record
-            .wheels
-            .iter()
-            .map(|w| format!("sha256:{}", w.sha256))
-            .collect();
-        let mut annotations = std::collections::BTreeMap::new();
-        if let Some(signer) = self.signer()? {
-            let payload = sign::payload(&key.0, &record_digest, &wheel_digests);
-            annotations.insert(SIGNATURE.to_string(), signer.sign(&payload));
-        }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: MANIFEST_TYPE.into(),
-            artifact_type: ARTIFACT_TYPE.into(),
-            config: descriptor(RECORD_TYPE, &record_digest, record_size, None),
-            layers,
-            annotations,
-        };
-        let bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+        let bytes = serde_json::to_vec(manifest).expect("a manifest serializes");
         self.client
             .push_manifest_raw(
                 &reference,

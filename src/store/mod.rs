@@ -48,6 +48,7 @@ use crate::key::BuildKey;
 pub use gc::GcReport;
 pub(crate) use presence::{Damage, Presence, Problem, Snapshot, UnusableWheel};
 pub use record::{BuildRecord, CacheStats, CompilerStats, TargetEntry, WheelRecord};
+pub(crate) use test::StoredTest;
 pub use test::{TestOutcome, TestRecord};
 
 pub const STORE_VERSION: u32 = 2;

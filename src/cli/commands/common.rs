@@ -221,10 +221,42 @@ pub(super) fn mark_remote(
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let keys: Vec<_> = plan.to_build().map(|t| t.key.clone()).collect();
-    if keys.is_empty() {
+    if !keys.is_empty() {
+        mark_remote_builds(remote, plan, &keys, runtime, printer)?;
+    }
+    // Then the tests of what is built or pulled: a passed outcome another runner pushed
+    // is pulled, not run again.
+    let tests = plan.tests_to_ask();
+    if tests.is_empty() {
         return Ok(());
     }
-    let holding = runtime.block_on(remote.holding(&keys)).core()?;
+    let (usable, refused) = runtime.block_on(remote.holding_tests(&tests)).core()?;
+    for (key, reason) in refused.iter().take(REFUSALS_SHOWN) {
+        let ids: Vec<&str> = plan
+            .targets
+            .iter()
+            .filter(|t| t.test.as_ref().is_some_and(|x| x.key == *key))
+            .map(|t| t.id())
+            .collect();
+        printer.note(&format!(
+            "warning: {}: remote test outcome {} is refused: {reason}; the test counts as to run",
+            ids.join(", "),
+            key.short()
+        ));
+    }
+    plan.mark_remote_tests(&usable);
+    Ok(())
+}
+
+/// The build half of [`mark_remote`].
+fn mark_remote_builds(
+    remote: &Remote,
+    plan: &mut Plan<'_>,
+    keys: &[crate::key::BuildKey],
+    runtime: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let holding = runtime.block_on(remote.holding(keys)).core()?;
     for (key, reason) in holding.refused.iter().take(REFUSALS_SHOWN) {
         let ids: Vec<&str> = plan
             .to_build()

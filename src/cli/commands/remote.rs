@@ -1,5 +1,6 @@
 //! `wheelbuild push`, `pull` and `key generate`: the remote cache by hand (`build` and
-//! `check --remote` use it on their own).
+//! `check --remote` use it on their own). A target's passed test outcome goes with its
+//! wheels both ways.
 
 use crate::Exit;
 use crate::plan::{Plan, PlannedTarget};
@@ -76,6 +77,22 @@ pub(crate) fn push(
                     short(&digest)
                 ),
             );
+            // Its passed test outcome goes with it: another runner does not test again.
+            if let Some(test) = &t.test
+                && let Some(digest) = runtime
+                    .block_on(remote.push_test(store, &test.key))
+                    .core()?
+            {
+                printer.status(
+                    "Pushed",
+                    &format!(
+                        "{} test outcome {} (passed) ({})",
+                        t.id(),
+                        test.key.short(),
+                        short(&digest)
+                    ),
+                );
+            }
             Ok(true)
         },
     )?;
@@ -98,23 +115,42 @@ pub(crate) fn pull(
         targets,
         |_| Ok(()),
         |remote, store, runtime, t, present| {
-            if present {
-                return Ok(true);
+            let refused = |e: RemoteError| -> anyhow::Result<bool> {
+                match e {
+                    e @ RemoteError::Refused { .. } => {
+                        printer.error(&anyhow::Error::from(crate::Error::from(e)));
+                        Ok(false)
+                    }
+                    e => Err(crate::Error::from(e).into()),
+                }
+            };
+            if !present {
+                match runtime.block_on(remote.pull(store, &t.key)) {
+                    Ok(Pulled::Stored) => {
+                        printer.status("Pulled", &format!("{} {}", t.id(), t.key.short()))
+                    }
+                    Ok(Pulled::Absent) => {
+                        printer.note(&format!(
+                            "{} {} is not in the remote cache",
+                            t.id(),
+                            t.key.short()
+                        ));
+                        return Ok(true);
+                    }
+                    Err(e) => return refused(e),
+                }
             }
-            match runtime.block_on(remote.pull(store, &t.key)) {
-                Ok(Pulled::Stored) => {
-                    printer.status("Pulled", &format!("{} {}", t.id(), t.key.short()))
-                }
-                Ok(Pulled::Absent) => printer.note(&format!(
-                    "{} {} is not in the remote cache",
-                    t.id(),
-                    t.key.short()
-                )),
-                Err(e @ RemoteError::Refused { .. }) => {
-                    printer.error(&anyhow::Error::from(crate::Error::from(e)));
-                    return Ok(false);
-                }
-                Err(e) => return Err(crate::Error::from(e).into()),
+            // With the wheels, their passed test outcome if another runner pushed one.
+            let Some(test) = t.test.as_ref().filter(|x| x.pending.is_some()) else {
+                return Ok(true);
+            };
+            match runtime.block_on(remote.pull_test(store, &test.key, &t.key)) {
+                Ok(Pulled::Stored) => printer.status(
+                    "Pulled",
+                    &format!("{} test outcome {} (passed)", t.id(), test.key.short()),
+                ),
+                Ok(Pulled::Absent) => {}
+                Err(e) => return refused(e),
             }
             Ok(true)
         },

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::exec::{Outcome, TargetReport, Tested};
+use crate::exec::{Outcome, PassedBy, TargetReport, Tested};
 
 pub(crate) fn write_summary(
     out: &mut dyn std::io::Write,
@@ -84,9 +84,18 @@ pub(crate) fn write_summary(
         );
         writeln!(out, "{}", row.trim_end())?;
         match &r.tested {
-            Some(Tested::Passed { stored: true, .. }) => {
-                writeln!(out, "{}  test passed (stored outcome)", pad(""))?
-            }
+            Some(Tested::Passed {
+                from: PassedBy::Stored,
+                ..
+            }) => writeln!(out, "{}  test passed (stored outcome)", pad(""))?,
+            Some(Tested::Passed {
+                from: PassedBy::Pulled,
+                ..
+            }) => writeln!(
+                out,
+                "{}  test passed on another runner (its signed outcome pulled from the remote cache)",
+                pad("")
+            )?,
             Some(Tested::Passed { duration, .. }) => writeln!(
                 out,
                 "{}  test passed in {:.1}s",

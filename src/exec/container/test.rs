@@ -4,7 +4,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use super::Builder;
 use super::images::EnvSpec;
@@ -54,9 +53,8 @@ pub(in crate::exec) struct TestSpec<'a> {
 
 impl Builder<'_> {
     /// Runs the test `spec` says; `Ok` with its duration when it passed.
-    pub async fn test(&self, spec: &TestSpec<'_>) -> Result<Duration, BuildError> {
+    pub async fn test(&self, spec: &TestSpec<'_>) -> Result<TestRun, BuildError> {
         let (engine, id) = (self.engine, spec.id);
-        let started = Instant::now();
         if let Some(dir) = spec.log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err("creating the log directory", e))?;
         }
@@ -110,6 +108,10 @@ impl Builder<'_> {
         ];
         cmd.extend(spec.sources.iter().cloned());
         let mut env = vec![format!("HOME={HOME_DIR}")];
+        if spec.gpu {
+            // The script then says which GPUs the test sees, for its record.
+            env.push("WHEELBUILD_TEST_GPU=1".into());
+        }
         let network = if spec.index {
             env.extend(self.settings.access.env().iter().cloned());
             self.settings.access.network_mode(Step::Packages)
@@ -132,6 +134,7 @@ impl Builder<'_> {
         };
         self.reporter.phase(id, "testing");
         let mut unmet = None;
+        let mut gpus = Vec::new();
         let mut pending = Vec::new();
         // Unique to this process and test (two targets may share a test key).
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -152,6 +155,9 @@ impl Builder<'_> {
                     if let Some(problem) = line.strip_prefix("::wheelbuild:: unmet requirement: ") {
                         unmet.get_or_insert_with(|| problem.to_string());
                     }
+                    if let Some(gpu) = gpu_line(line) {
+                        gpus.push(gpu.to_string());
+                    }
                     self.reporter.output(id, line);
                 }
             })
@@ -162,7 +168,7 @@ impl Builder<'_> {
         }
         removed?;
         match exit {
-            0 => Ok(started.elapsed()),
+            0 => Ok(TestRun { gpus }),
             UNMET_REQUIREMENT if let Some(problem) = unmet => {
                 Err(BuildError::UnmetTestRequirement {
                     requirement: unmet_name(&problem).to_string(),
@@ -176,6 +182,21 @@ impl Builder<'_> {
             }),
         }
     }
+}
+
+/// A test that passed (the caller times it).
+#[derive(Debug)]
+pub struct TestRun {
+    /// The GPUs a `test-gpu` test saw (`nvidia-smi`'s name and driver per GPU).
+    pub gpus: Vec<String>,
+}
+
+/// The GPU a line of the test script names (`::wheelbuild:: gpu: NAME`), at most 200
+/// characters of it: the test's own output cannot fill the record.
+fn gpu_line(line: &str) -> Option<&str> {
+    let gpu = line.strip_prefix("::wheelbuild:: gpu: ")?.trim();
+    let end = gpu.char_indices().nth(200).map_or(gpu.len(), |(i, _)| i);
+    (!gpu.is_empty()).then(|| &gpu[..end])
 }
 
 /// The requirement a `pip check` line names: `hello 0.1 requires six, which is not
@@ -194,6 +215,18 @@ fn unmet_name(line: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpu_lines_name_the_gpu() {
+        assert_eq!(
+            gpu_line("::wheelbuild:: gpu: NVIDIA H100 80GB HBM3, 550.54.15"),
+            Some("NVIDIA H100 80GB HBM3, 550.54.15")
+        );
+        assert_eq!(gpu_line("::wheelbuild:: gpu: "), None);
+        assert_eq!(gpu_line("gpu: H100"), None);
+        let long = format!("::wheelbuild:: gpu: {}", "é".repeat(500));
+        assert_eq!(gpu_line(&long).map(|g| g.chars().count()), Some(200));
+    }
 
     #[test]
     fn pip_checks_lines_name_the_requirement() {

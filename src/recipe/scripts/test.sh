@@ -29,5 +29,15 @@ for source in "$@"; do
   cp -R "/wheelbuild/project/$source" "/wheelbuild/test/$source"
 done
 cd /wheelbuild/test
+if [ -n "${WHEELBUILD_TEST_GPU:-}" ]; then
+  # The GPUs the test sees, for its record: the NVIDIA runtime mounts nvidia-smi in.
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null |
+      sed 's/^/::wheelbuild:: gpu: /' || true
+  elif command -v rocm-smi >/dev/null 2>&1; then
+    rocm-smi --showproductname 2>/dev/null |
+      sed -n 's/.*Card [Ss]eries:[[:space:]]*/::wheelbuild:: gpu: /p' || true
+  fi
+fi
 echo "::wheelbuild:: test: $command"
 sh -c "$command"

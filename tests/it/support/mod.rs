@@ -21,6 +21,7 @@ pub mod pypi;
 pub mod redis;
 pub mod registry;
 pub mod runner;
+pub mod webdav;
 
 pub use runner::skip;
 // Benches include this module too, and register no tests.

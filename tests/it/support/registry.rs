@@ -248,6 +248,21 @@ impl Registry {
         &self.storage
     }
 
+    /// Flips one bit of the stored bytes of blob `sha256` (hex), `from_end` bytes before its
+    /// end (the registry serves them as they are, under the old digest).
+    pub fn tamper_blob(&self, sha256: &str, from_end: usize) {
+        let data = self
+            .storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&sha256[..2])
+            .join(sha256)
+            .join("data");
+        let mut bytes = std::fs::read(&data).unwrap();
+        let at = bytes.len() - 1 - from_end;
+        bytes[at] ^= 0x01;
+        std::fs::write(&data, bytes).unwrap();
+    }
+
     /// `ADDR/reference`, e.g. `reference("app:v1")` -> `127.0.0.1:5000/app:v1`.
     pub fn reference(&self, reference_without_host: &str) -> String {
         format!("{}/{reference_without_host}", self.addr)
