@@ -70,6 +70,13 @@ impl Remote {
         if record.outcome != TestOutcome::Passed {
             return Ok(None);
         }
+        // Pushed without its log, it would be refused by every pull: say so here instead.
+        if record.log_sha256.is_some() && log.is_none() {
+            return Err(refused(
+                key,
+                "its stored log is missing or has other bytes than its record names",
+            ));
+        }
         let record_digest = sha256_digest(&record_bytes);
         let mut layers = Vec::new();
         let config = descriptor(

@@ -178,16 +178,12 @@ impl<'a> Builder<'a> {
         let mut ccache = None;
         let mut facts = BTreeMap::new();
         let mut unlocked = None;
-        let mut pending = Vec::new();
+        let mut lines = LogLines::default();
         let name = container_name(spec.key);
         let (container, exit) = engine
             .run(&name, &config, |chunk| {
                 let _ = log_file.write_all(chunk);
-                pending.extend_from_slice(chunk);
-                while let Some(n) = pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=n).collect();
-                    let line = String::from_utf8_lossy(&line);
-                    let line = line.trim_end();
+                lines.feed(chunk, |line| {
                     if let Some(requirement) =
                         line.strip_prefix("::wheelbuild:: unlocked build requirement: ")
                     {
@@ -202,7 +198,7 @@ impl<'a> Builder<'a> {
                         facts.insert(k.to_string(), v.to_string());
                     }
                     self.reporter.output(id, line);
-                }
+                });
             })
             .await?;
         let result = match exit {
@@ -375,9 +371,36 @@ fn parse_ccache(line: &str, stats: &mut Option<CacheStats>) -> Option<()> {
     Some(())
 }
 
+/// A container's output cut into lines as its chunks arrive (a line may span chunks).
+#[derive(Default)]
+pub(super) struct LogLines {
+    pending: Vec<u8>,
+}
+
+impl LogLines {
+    /// Hands each line that `chunk` completes to `each`, without its line ending.
+    pub(super) fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(&str)) {
+        self.pending.extend_from_slice(chunk);
+        while let Some(n) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=n).collect();
+            each(String::from_utf8_lossy(&line).trim_end());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_span_chunks_and_lose_their_endings() {
+        let mut lines = LogLines::default();
+        let mut seen = Vec::new();
+        for chunk in [&b"::wheelbuild:: fa"[..], b"ct glibc=2.36\r\nnext", b"\n"] {
+            lines.feed(chunk, |l| seen.push(l.to_string()));
+        }
+        assert_eq!(seen, ["::wheelbuild:: fact glibc=2.36", "next"]);
+    }
 
     #[test]
     fn ccache_markers_parse_per_compiler() {

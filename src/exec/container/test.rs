@@ -135,7 +135,7 @@ impl Builder<'_> {
         self.reporter.phase(id, "testing");
         let mut unmet = None;
         let mut gpus = Vec::new();
-        let mut pending = Vec::new();
+        let mut lines = super::LogLines::default();
         // Unique to this process and test (two targets may share a test key).
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -147,11 +147,7 @@ impl Builder<'_> {
         let (container, exit) = engine
             .run(&name, &config, |chunk| {
                 let _ = log_file.write_all(chunk);
-                pending.extend_from_slice(chunk);
-                while let Some(n) = pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=n).collect();
-                    let line = String::from_utf8_lossy(&line);
-                    let line = line.trim_end();
+                lines.feed(chunk, |line| {
                     if let Some(problem) = line.strip_prefix("::wheelbuild:: unmet requirement: ") {
                         unmet.get_or_insert_with(|| problem.to_string());
                     }
@@ -159,7 +155,7 @@ impl Builder<'_> {
                         gpus.push(gpu.to_string());
                     }
                     self.reporter.output(id, line);
-                }
+                });
             })
             .await?;
         let removed = engine.remove(&container).await;
